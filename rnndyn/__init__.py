@@ -1,0 +1,46 @@
+"""rnndyn: dynamics analysis of trained recurrent neural networks.
+
+The pipeline, one module per step::
+
+    load → extract_operators → eigendecompose → simulate / measure_decay → compare_spectra → init
+
+Attributes are imported lazily, so ``import rnndyn`` stays cheap and sets no global state.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "load": "rnndyn.io.checkpoint",
+    "Checkpoint": "rnndyn.io.checkpoint",
+    "extract_operators": "rnndyn.operators",
+    "RecurrentOperator": "rnndyn.operators",
+    "eigendecompose": "rnndyn.spectrum",
+    "Spectrum": "rnndyn.spectrum",
+    "simulate": "rnndyn.trajectories",
+    "Trajectories": "rnndyn.trajectories",
+    "measure_decay": "rnndyn.decay",
+    "DecayResult": "rnndyn.decay",
+    "compare_spectra": "rnndyn.compare",
+    "ComparisonResult": "rnndyn.compare",
+}
+_SUBPACKAGES = ("init", "plots", "tasks", "io", "errors")
+
+__all__ = [*_EXPORTS, *_SUBPACKAGES, "__version__"]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rnndyn.io.checkpoint import Checkpoint, load
+    from rnndyn.operators import RecurrentOperator, extract_operators
+    from rnndyn.spectrum import Spectrum, eigendecompose
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"rnndyn.{name}")
+    raise AttributeError(f"module 'rnndyn' has no attribute {name!r}")

@@ -1,0 +1,323 @@
+"""Checkpoint → recurrent modules → square recurrent operators (per layer, direction and gate).
+
+PyTorch layout: ``weight_hh_l{K}[_reverse]`` stacks gate blocks along dim 0 — LSTM ``i, f, g, o``
+(4H×H, or 4H×P with ``proj_size=P``), GRU ``r, z, n`` (3H×H), vanilla RNN one block (H×H).
+With ``proj_size`` the square recurrent maps are the P×P products ``weight_hr @ weight_hh[gate]``.
+Hand-written cells are found by the name of their square recurrent matrix (``W_hh``, ``recurrent.weight``,
+``h2h.weight``, …) or named explicitly with ``matrix=KEY``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+
+from rnndyn.errors import CheckpointError, UsageError
+from rnndyn.io.checkpoint import Checkpoint
+
+GATES: dict[str, tuple[str | None, ...]] = {
+    "rnn": (None,),
+    "lstm": ("i", "f", "g", "o"),
+    "gru": ("r", "z", "n"),
+    "custom": (None,),
+}
+ARCH_BY_BLOCKS = {1: "rnn", 3: "gru", 4: "lstm"}
+
+_HH = re.compile(r"^(?P<prefix>(?:.*\.)?)weight_hh(?:_l(?P<layer>\d+)(?P<rev>_reverse)?)?$")
+_CUSTOM = re.compile(
+    r"(?:^|\.)(?:w_hh|whh|w_rec|wrec|w_rr|recurrent_weight|recurrent_kernel|weight_rec|"
+    r"(?:recurrent|rec|hh|h2h|hidden2hidden|w_hh)\.weight)$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class RecurrentModule:
+    """One recurrent module found in a checkpoint (an nn.RNN/LSTM/GRU, a cell, or a custom matrix).
+
+    ``name`` is its module path (``"encoder.lstm"``; ``""`` for a bare state_dict).
+    ``hidden_size`` is the cell size H (also for LSTMs with ``proj_size`` > 0).
+    """
+
+    name: str
+    arch: str
+    hidden_size: int
+    input_size: int | None = None
+    num_layers: int = 1
+    bidirectional: bool = False
+    proj_size: int = 0
+    bias: bool = True
+    nonlinearity: str | None = None
+    cell: bool = False
+    matrix_key: str | None = None  # custom modules: the square recurrent parameter
+
+    def key(self, param: str, layer: int = 0, direction: str = "forward") -> str:
+        """Full checkpoint key of a PyTorch parameter, e.g. ``key("weight_hh", 1, "reverse")``."""
+        prefix = f"{self.name}." if self.name else ""
+        if self.cell:
+            return f"{prefix}{param}"
+        suffix = "_reverse" if direction == "reverse" else ""
+        return f"{prefix}{param}_l{layer}{suffix}"
+
+    @property
+    def directions(self) -> tuple[str, ...]:
+        return ("forward", "reverse") if self.bidirectional else ("forward",)
+
+    @property
+    def gates(self) -> tuple[str | None, ...]:
+        return GATES[self.arch]
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "architecture": self.arch,
+            "nonlinearity": self.nonlinearity,
+            "input_size": self.input_size,
+            "hidden_size": self.hidden_size,
+            "num_layers": self.num_layers,
+            "bidirectional": self.bidirectional,
+            "proj_size": self.proj_size,
+            "bias": self.bias,
+            "cell": self.cell,
+        }
+
+
+@dataclass(frozen=True)
+class RecurrentOperator:
+    """A square recurrent map in float64, with where it came from.
+
+    ``gate`` is ``None`` for a vanilla ``W_hh``; ``"i","f","g","o"`` / ``"r","z","n"`` for gate blocks;
+    ``"jac"`` for a state Jacobian. ``matrix`` has shape ``(n, n)``.
+    """
+
+    module: str
+    arch: str
+    layer: int
+    direction: str
+    gate: str | None
+    matrix: np.ndarray = field(repr=False)
+    source: str = ""
+
+    @property
+    def n(self) -> int:
+        return int(self.matrix.shape[0])
+
+    @property
+    def id(self) -> str:
+        """``l{layer}.{fwd|rev}.{hh|i|f|g|o|r|z|n|jac}``."""
+        d = "fwd" if self.direction == "forward" else "rev"
+        return f"l{self.layer}.{d}.{self.gate or 'hh'}"
+
+    @property
+    def qualified_id(self) -> str:
+        """``module:id`` when the operator belongs to a named module, else ``id``."""
+        return f"{self.module}:{self.id}" if self.module else self.id
+
+
+def _tensor(ckpt: Checkpoint, key: str) -> torch.Tensor:
+    t = ckpt.tensors[key]
+    if not torch.is_floating_point(t):
+        raise CheckpointError(
+            f"tensor {key!r} has dtype {t.dtype}, not floating point", path=ckpt.path
+        )
+    if not bool(torch.isfinite(t).all()):
+        bad = int((~torch.isfinite(t)).sum())
+        raise CheckpointError(
+            f"tensor {key!r} holds {bad} NaN/Inf value(s); spectra of non-finite weights are meaningless",
+            path=ckpt.path,
+            hint="Check the training run that wrote it (divergence, fp16 overflow).",
+        )
+    return t
+
+
+def _shape_error(ckpt: Checkpoint, key: str, shape: tuple[int, ...], expected: str) -> CheckpointError:
+    return CheckpointError(
+        f"tensor {key!r} has shape {tuple(shape)}, inconsistent with {expected}",
+        path=ckpt.path,
+        hint="The file may be corrupted or not a standard PyTorch RNN/LSTM/GRU; "
+        "name a square recurrent matrix with --matrix KEY.",
+    )
+
+
+def _torch_module(ckpt: Checkpoint, prefix: str, entries: list[tuple[int, str, str]]) -> RecurrentModule:
+    """Infer and validate an nn.RNN/LSTM/GRU (or cell) from its ``weight_hh`` keys."""
+    name = prefix[:-1] if prefix.endswith(".") else prefix
+    cell = all(layer < 0 for layer, _, _ in entries)
+    layers = sorted({max(layer, 0) for layer, _, _ in entries})
+    bidirectional = any(d == "reverse" for _, d, _ in entries)
+    first = entries[0][2]
+    rows, cols = ckpt.tensors[first].shape[0], ckpt.tensors[first].shape[-1]
+    hr_key = f"{prefix}weight_hr_l0"
+    proj = int(ckpt.tensors[hr_key].shape[0]) if hr_key in ckpt.tensors else 0
+    hidden = int(ckpt.tensors[hr_key].shape[1]) if proj else int(cols)
+    blocks = rows // hidden if hidden and rows % hidden == 0 else 0
+    arch = ARCH_BY_BLOCKS.get(blocks)
+    if arch is None or (proj and arch != "lstm"):
+        raise _shape_error(ckpt, first, ckpt.tensors[first].shape, "any RNN (H×H), GRU (3H×H) or LSTM (4H×H)")
+    mod = RecurrentModule(
+        name=name, arch=arch, hidden_size=hidden, num_layers=len(layers), bidirectional=bidirectional,
+        proj_size=proj, cell=cell,
+        bias=(f"{prefix}bias_hh" + ("" if cell else "_l0")) in ckpt.tensors,
+        nonlinearity=None, input_size=None,
+    )
+    if layers != list(range(len(layers))):
+        raise CheckpointError(f"module {name!r} has layers {layers}; expected 0..{len(layers) - 1}", path=ckpt.path)
+    out = hidden if not proj else proj
+    for layer in layers:
+        for direction in mod.directions:
+            expected = {"weight_hh": (blocks * hidden, out), "bias_hh": (blocks * hidden,), "bias_ih": (blocks * hidden,)}
+            if proj:
+                expected["weight_hr"] = (proj, hidden)
+            for param, shape in expected.items():
+                key = mod.key(param, layer, direction)
+                if key not in ckpt.tensors:
+                    if param == "weight_hh" or (param == "weight_hr") or (mod.bias and param.startswith("bias")):
+                        raise CheckpointError(
+                            f"module {name or '(root)'!r} lacks {key!r} (expected for an {arch.upper()} with "
+                            f"{mod.num_layers} layer(s){', bidirectional' if bidirectional else ''})",
+                            path=ckpt.path,
+                        )
+                    continue
+                if tuple(ckpt.tensors[key].shape) != shape:
+                    raise _shape_error(ckpt, key, ckpt.tensors[key].shape, f"{arch.upper()} hidden size {hidden}")
+            ih = mod.key("weight_ih", layer, direction)
+            if ih in ckpt.tensors:
+                shape = tuple(ckpt.tensors[ih].shape)
+                want_in = out * (2 if bidirectional else 1) if layer > 0 else None
+                if len(shape) != 2 or shape[0] != blocks * hidden or (want_in is not None and shape[1] != want_in):
+                    raise _shape_error(ckpt, ih, shape, f"{arch.upper()} hidden size {hidden}")
+    ih0 = mod.key("weight_ih", 0, "forward")
+    input_size = int(ckpt.tensors[ih0].shape[1]) if ih0 in ckpt.tensors else None
+    meta = ckpt.metadata or {}
+    nonlin = None
+    if arch == "rnn":
+        nonlin = str(meta.get("nonlinearity") or "tanh")
+    return replace(mod, input_size=input_size, nonlinearity=nonlin)
+
+
+def _square_candidates(ckpt: Checkpoint) -> list[str]:
+    return [k for k, t in ckpt.tensors.items() if t.ndim == 2 and t.shape[0] == t.shape[1] and t.shape[0] > 1]
+
+
+def _describe(ckpt: Checkpoint, limit: int = 8) -> str:
+    items = [f"{k} {tuple(t.shape)}" for k, t in list(ckpt.tensors.items())[:limit]]
+    more = len(ckpt.tensors) - limit
+    return ", ".join(items) + (f" and {more} more" if more > 0 else "")
+
+
+def find_modules(ckpt: Checkpoint, *, matrix: str | None = None) -> list[RecurrentModule]:
+    """Every recurrent module in ``ckpt``, in key order.
+
+    ``matrix`` names a square parameter to analyse as a custom recurrent matrix (exact key, or a key
+    suffix that matches exactly one tensor); it replaces automatic discovery.
+    """
+    if matrix is not None:
+        return [_custom_module(ckpt, _resolve_matrix_key(ckpt, matrix))]
+    groups: dict[str, list[tuple[int, str, str]]] = {}
+    for key in ckpt.tensors:
+        m = _HH.match(key)
+        if m:
+            layer = int(m["layer"]) if m["layer"] is not None else -1
+            groups.setdefault(m["prefix"], []).append((layer, "reverse" if m["rev"] else "forward", key))
+    modules = [_torch_module(ckpt, prefix, entries) for prefix, entries in groups.items()]
+    if not modules:
+        squares = [k for k in _square_candidates(ckpt) if _CUSTOM.search(k)]
+        modules = [_custom_module(ckpt, k) for k in squares]
+    if not modules:
+        found = _describe(ckpt) if ckpt.tensors else "no tensors at all"
+        squares = _square_candidates(ckpt)
+        hint = (
+            f"If one of the square matrices ({', '.join(squares[:6])}) is the recurrent weight, "
+            "name it with --matrix KEY."
+            if squares
+            else "It holds no square matrix either, so it is probably not a recurrent network."
+        )
+        raise CheckpointError(f"no recurrent weight matrix found; it holds {found}", path=ckpt.path, hint=hint)
+    return modules
+
+
+def _resolve_matrix_key(ckpt: Checkpoint, matrix: str) -> str:
+    if matrix in ckpt.tensors:
+        return matrix
+    hits = [k for k in ckpt.tensors if k.endswith("." + matrix) or k.endswith(matrix)]
+    if len(hits) == 1:
+        return hits[0]
+    squares = _square_candidates(ckpt)
+    listing = ", ".join(squares[:10]) if squares else "none"
+    what = "matches several tensors" if hits else "is not in the checkpoint"
+    raise UsageError(
+        f"--matrix {matrix!r} {what}", path=ckpt.path, hint=f"Square matrices in this file: {listing}."
+    )
+
+
+def _custom_module(ckpt: Checkpoint, key: str) -> RecurrentModule:
+    t = ckpt.tensors[key]
+    if t.ndim != 2 or t.shape[0] != t.shape[1]:
+        raise CheckpointError(
+            f"--matrix {key!r} has shape {tuple(t.shape)}; a recurrent matrix must be square", path=ckpt.path
+        )
+    name = key.rsplit(".", 1)[0] if "." in key else key
+    meta = ckpt.metadata or {}
+    return RecurrentModule(
+        name=name, arch="custom", hidden_size=int(t.shape[0]), matrix_key=key, bias=False,
+        nonlinearity=meta.get("nonlinearity"),
+    )
+
+
+def module_operators(ckpt: Checkpoint, module: RecurrentModule) -> list[RecurrentOperator]:
+    """Square operators of one module: per layer, direction and gate block, in float64."""
+    if module.arch == "custom":
+        w = _tensor(ckpt, module.matrix_key).detach().to(torch.float64).numpy()
+        return [RecurrentOperator(module.name, "custom", 0, "forward", None, w, module.matrix_key)]
+    ops = []
+    h = module.hidden_size
+    for layer in range(module.num_layers):
+        for direction in module.directions:
+            key = module.key("weight_hh", layer, direction)
+            w = _tensor(ckpt, key).detach().to(torch.float64).numpy()
+            hr = None
+            if module.proj_size:
+                hr_key = module.key("weight_hr", layer, direction)
+                hr = _tensor(ckpt, hr_key).detach().to(torch.float64).numpy()
+            for g, gate in enumerate(module.gates):
+                block = w[g * h : (g + 1) * h]
+                source = f"{key}[{g * h}:{(g + 1) * h}]" if gate else key
+                if hr is not None:
+                    block = hr @ block
+                    source = f"{hr_key} @ {source}"
+                ops.append(RecurrentOperator(module.name, module.arch, layer, direction, gate,
+                                             np.ascontiguousarray(block), source))
+    return ops
+
+
+def extract_operators(
+    ckpt: Checkpoint, *, matrix: str | None = None, modules: list[RecurrentModule] | None = None
+) -> list[RecurrentOperator]:
+    """All square recurrent operators of a checkpoint (every module, layer, direction, gate)."""
+    modules = find_modules(ckpt, matrix=matrix) if modules is None else modules
+    return [op for mod in modules for op in module_operators(ckpt, mod)]
+
+
+def module_state_dict(ckpt: Checkpoint, module: RecurrentModule) -> dict[str, torch.Tensor]:
+    """The module's parameters under PyTorch's own names (``weight_hh_l0``, …), for ``load_state_dict``."""
+    prefix = f"{module.name}." if module.name else ""
+    if module.arch == "custom":
+        return {module.matrix_key.removeprefix(prefix): ckpt.tensors[module.matrix_key]}
+    names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+    out: dict[str, torch.Tensor] = {}
+    for layer in range(module.num_layers):
+        for direction in module.directions:
+            for param in names:
+                key = module.key(param, layer, direction)
+                if key in ckpt.tensors:
+                    out[key.removeprefix(prefix)] = ckpt.tensors[key]
+    return out
+
+
+def as_mapping(ops: list[RecurrentOperator]) -> Mapping[str, RecurrentOperator]:
+    """Operators by qualified id."""
+    return {op.qualified_id: op for op in ops}

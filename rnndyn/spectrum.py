@@ -1,0 +1,301 @@
+"""Batched eigendecomposition of recurrent operators, with the diagnostics that say how far to trust it.
+
+All analysis is in float64. Eigenvalues are discrete-time: per step, ``|λ|^k`` after ``k`` steps.
+Order: modulus descending, then |angle|; conjugate pairs adjacent, positive imaginary part first.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from rnndyn.errors import RnndynWarning
+from rnndyn.operators import RecurrentOperator
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+ILL_CONDITIONED = 1e8  # κ(V) above this: modal coordinates are unreliable; the Schur form is kept
+EXACT_COND_MAX_N = 512  # κ(V) by SVD up to this size, by power iteration above
+
+
+def timescales(eigenvalues: np.ndarray) -> np.ndarray:
+    """``τ = -1/ln|λ|`` in steps (``inf`` for ``|λ| ≥ 1``, ``0`` for ``λ = 0``)."""
+    r = np.abs(np.asarray(eigenvalues))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tau = np.where(r >= 1.0, np.inf, -1.0 / np.log(np.where(r > 0, r, 1.0)))
+    return np.where(r == 0, 0.0, tau)
+
+
+def periods(eigenvalues: np.ndarray) -> np.ndarray:
+    """Oscillation period ``2π/|arg λ|`` in steps (``inf`` for real positive λ, 2 for real negative)."""
+    ang = np.abs(np.angle(np.asarray(eigenvalues)))
+    with np.errstate(divide="ignore"):
+        return np.where(ang > 0, 2 * np.pi / np.where(ang > 0, ang, 1.0), np.inf)
+
+
+def _none_if_nonfinite(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+@dataclass(frozen=True)
+class OperatorSpectrum:
+    """Spectrum and diagnostics of one operator (see ``RecurrentOperator`` for the identifying fields).
+
+    Arrays: ``eigenvalues`` ``(n,)`` complex128; ``eigenvectors`` ``(n, n)`` complex128 with unit
+    columns in the same order (``None`` when not kept); ``eigenvalue_condition`` ``(n,)``.
+    ``departure_from_normality`` is Henrici's, relative: ``sqrt(‖W‖F² − Σ|λ|²)/‖W‖F``.
+    ``residual`` is ``max_i ‖W v_i − λ_i v_i‖ / ‖W‖F``. ``schur`` holds the real Schur form ``(T, Z)``
+    when the eigenvector matrix is ill-conditioned.
+    """
+
+    module: str
+    arch: str
+    layer: int
+    direction: str
+    gate: str | None
+    source: str
+    eigenvalues: np.ndarray = field(repr=False)
+    eigenvectors: np.ndarray | None = field(default=None, repr=False)
+    eigenvalue_condition: np.ndarray | None = field(default=None, repr=False)
+    eigvec_condition: float = float("nan")
+    departure_from_normality: float = float("nan")
+    residual: float = float("nan")
+    schur: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+
+    @property
+    def n(self) -> int:
+        return int(self.eigenvalues.shape[0])
+
+    @property
+    def id(self) -> str:
+        d = "fwd" if self.direction == "forward" else "rev"
+        return f"l{self.layer}.{d}.{self.gate or 'hh'}"
+
+    @property
+    def qualified_id(self) -> str:
+        return f"{self.module}:{self.id}" if self.module else self.id
+
+    @property
+    def moduli(self) -> np.ndarray:
+        return np.abs(self.eigenvalues)
+
+    @property
+    def spectral_radius(self) -> float:
+        return float(self.moduli.max()) if self.n else 0.0
+
+    @property
+    def n_outside_unit_circle(self) -> int:
+        return int((self.moduli > 1.0).sum())
+
+    @property
+    def timescales(self) -> np.ndarray:
+        return timescales(self.eigenvalues)
+
+    @property
+    def half_lives(self) -> np.ndarray:
+        return self.timescales * np.log(2.0)
+
+    @property
+    def periods(self) -> np.ndarray:
+        return periods(self.eigenvalues)
+
+    @property
+    def ill_conditioned(self) -> bool:
+        return not self.eigvec_condition <= ILL_CONDITIONED
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per eigenvalue (complex split into ``re``/``im``)."""
+        import pandas as pd
+
+        ev = self.eigenvalues
+        cond = self.eigenvalue_condition if self.eigenvalue_condition is not None else np.full(self.n, np.nan)
+        return pd.DataFrame(
+            {
+                "module": self.module, "operator": self.id, "layer": self.layer,
+                "direction": self.direction, "gate": self.gate or "hh", "index": np.arange(self.n),
+                "re": ev.real, "im": ev.imag, "modulus": np.abs(ev), "angle": np.angle(ev),
+                "timescale": self.timescales, "half_life": self.half_lives, "period": self.periods,
+                "condition": cond,
+            }
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready; non-finite numbers (infinite timescales, …) become ``None``."""
+        nn = _none_if_nonfinite
+        cond = self.eigenvalue_condition
+        return {
+            "id": self.id, "module": self.module, "layer": self.layer, "direction": self.direction,
+            "gate": self.gate, "n": self.n, "source": self.source,
+            "eigenvalues": [[float(z.real), float(z.imag)] for z in self.eigenvalues],
+            "spectral_radius": self.spectral_radius,
+            "n_outside_unit_circle": self.n_outside_unit_circle,
+            "timescales": [nn(t) for t in self.timescales],
+            "half_lives": [nn(t) for t in self.half_lives],
+            "periods": [nn(t) for t in self.periods],
+            "eigenvalue_condition": None if cond is None else [nn(c) for c in cond],
+            "eigvec_condition": nn(self.eigvec_condition),
+            "departure_from_normality": nn(self.departure_from_normality),
+            "residual": nn(self.residual),
+            "ill_conditioned": self.ill_conditioned,
+            "schur_kept": self.schur is not None,
+        }
+
+
+@dataclass(frozen=True)
+class Spectrum:
+    """Spectra of several operators; index by position or (qualified) id."""
+
+    operators: tuple[OperatorSpectrum, ...]
+
+    def __iter__(self) -> Iterator[OperatorSpectrum]:
+        return iter(self.operators)
+
+    def __len__(self) -> int:
+        return len(self.operators)
+
+    def __getitem__(self, key: int | str) -> OperatorSpectrum:
+        if isinstance(key, int):
+            return self.operators[key]
+        hits = [s for s in self.operators if key in (s.qualified_id, s.id)]
+        if len(hits) != 1:
+            raise KeyError(f"{key!r} matches {len(hits)} operators; ids: {[s.qualified_id for s in self]}")
+        return hits[0]
+
+    def to_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.concat([s.to_frame() for s in self.operators], ignore_index=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"operators": [s.to_dict() for s in self.operators]}
+
+
+def order_eigenvalues(w: np.ndarray) -> np.ndarray:
+    """Permutation putting eigenvalues of a real matrix in rnndyn's order (see module docstring)."""
+    w = np.asarray(w, dtype=complex)
+    reps = np.flatnonzero(w.imag >= 0)
+    neg = np.flatnonzero(w.imag < 0)
+    rank = np.lexsort((-np.sign(w.imag[reps]), np.abs(np.angle(w[reps])), -np.abs(w[reps])))
+    order = []
+    unused = set(neg.tolist())
+    for i in reps[rank]:
+        order.append(i)
+        if w.imag[i] > 0:
+            j = i + 1 if (i + 1 in unused and w[i + 1] == np.conj(w[i])) else None
+            if j is None:  # not LAPACK's adjacent layout: nearest unused conjugate
+                cand = np.array(sorted(unused))
+                j = int(cand[np.argmin(np.abs(w[cand] - np.conj(w[i])))])
+            unused.discard(j)
+            order.append(j)
+    order.extend(sorted(unused))
+    return np.asarray(order, dtype=int)
+
+
+def _norm2(a: np.ndarray, iters: int = 30) -> float:
+    """Largest singular value: exact (SVD) for small matrices, power iteration above."""
+    if a.shape[0] <= EXACT_COND_MAX_N:
+        return float(np.linalg.norm(a, 2))
+    x = np.random.default_rng(0).standard_normal(a.shape[1]).astype(a.dtype)
+    s = 0.0
+    for _ in range(iters):
+        y = a.conj().T @ (a @ x)
+        s = float(np.linalg.norm(y))
+        if s == 0:
+            return 0.0
+        x = y / s
+    return float(np.sqrt(s))
+
+
+def _diagnose(w_mat: np.ndarray, lam: np.ndarray, vec: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Per-eigenvalue condition numbers, κ(V) and the relative residual."""
+    fro = float(np.linalg.norm(w_mat))
+    try:
+        vinv = np.linalg.inv(vec)
+    except np.linalg.LinAlgError:
+        vinv = None
+    if vinv is None or not np.isfinite(vinv).all():
+        cond_each = np.full(lam.shape, np.inf)
+        kappa = np.inf
+    else:
+        cond_each = np.linalg.norm(vinv, axis=1)  # = 1/|y_i^H x_i| for unit x_i, y_i
+        kappa = _norm2(vec) * _norm2(vinv)
+    resid = np.linalg.norm(w_mat @ vec - vec * lam, axis=0).max() / fro if fro > 0 else 0.0
+    return cond_each, float(kappa), float(resid)
+
+
+def _from_matrices(mats: np.ndarray | Sequence[np.ndarray]) -> list[RecurrentOperator]:
+    arr = np.asarray(mats, dtype=np.float64)
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3 or arr.shape[1] != arr.shape[2]:
+        raise ValueError(f"expected square matrices of shape (n, n) or (B, n, n), got {arr.shape}")
+    return [RecurrentOperator("", "custom", i, "forward", None, m, f"matrix[{i}]") for i, m in enumerate(arr)]
+
+
+def eigendecompose(
+    ops: RecurrentOperator | Sequence[RecurrentOperator] | np.ndarray,
+    *,
+    diagnostics: bool = True,
+    keep_vectors: bool = True,
+) -> Spectrum:
+    """Eigendecompose operators, batched over operators of equal size.
+
+    Args:
+        ops: operators, or raw real matrices ``(n, n)`` / ``(B, n, n)``.
+        diagnostics: compute eigenvectors and the trust diagnostics (else eigenvalues only).
+        keep_vectors: keep the eigenvectors in the result (set False to save memory).
+    """
+    if isinstance(ops, RecurrentOperator):
+        ops = [ops]
+    elif isinstance(ops, np.ndarray):
+        ops = _from_matrices(ops)
+    ops = list(ops)
+    results: list[OperatorSpectrum | None] = [None] * len(ops)
+    by_size: dict[int, list[int]] = {}
+    for i, op in enumerate(ops):
+        by_size.setdefault(op.n, []).append(i)
+    for idx in by_size.values():
+        stack = np.stack([np.asarray(ops[i].matrix, dtype=np.float64) for i in idx])
+        if diagnostics:
+            lam, vec = np.linalg.eig(stack)
+        else:
+            lam, vec = np.linalg.eigvals(stack), None
+        lam = lam.astype(complex)
+        for b, i in enumerate(idx):
+            results[i] = _one(ops[i], lam[b], None if vec is None else vec[b].astype(complex), keep_vectors)
+    return Spectrum(tuple(results))  # type: ignore[arg-type]
+
+
+def _one(op: RecurrentOperator, lam: np.ndarray, vec: np.ndarray | None, keep: bool) -> OperatorSpectrum:
+    perm = order_eigenvalues(lam)
+    lam = lam[perm]
+    base = dict(module=op.module, arch=op.arch, layer=op.layer, direction=op.direction, gate=op.gate,
+                source=op.source, eigenvalues=lam)
+    if vec is None:
+        return OperatorSpectrum(**base)
+    vec = vec[:, perm]
+    w = np.asarray(op.matrix, dtype=np.float64)
+    cond_each, kappa, resid = _diagnose(w, lam, vec)
+    fro2 = float(np.sum(w * w))
+    dep = np.sqrt(max(fro2 - float(np.sum(np.abs(lam) ** 2)), 0.0) / fro2) if fro2 > 0 else 0.0
+    schur = None
+    if not kappa <= ILL_CONDITIONED:
+        import scipy.linalg
+
+        schur = scipy.linalg.schur(w, output="real")
+        warnings.warn(
+            f"operator {op.qualified_id}: eigenvector matrix is ill-conditioned (κ(V) ≈ {kappa:.2g}); "
+            "the matrix is defective or nearly so. Eigenvalues are still reported, but modal "
+            "coordinates are unreliable: the real Schur form is kept instead.",
+            RnndynWarning,
+            stacklevel=3,
+        )
+    return OperatorSpectrum(
+        **base, eigenvectors=vec if keep else None, eigenvalue_condition=cond_each,
+        eigvec_condition=kappa, departure_from_normality=float(dep), residual=resid, schur=schur,
+    )
