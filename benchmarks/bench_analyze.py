@@ -1,0 +1,76 @@
+"""Speed of `rnndyn analyze` against its floor (issue 2, item 9). Prints figures; asserts nothing.
+
+1. LSTM H=1024: `rnndyn analyze --json` (whole process) against the floor — a process that does
+   `torch.load` + `numpy.linalg.eig` (float64, with vectors) on the same four gate blocks.
+2. LSTM H=64: the whole command against `python -c "import torch; torch.load(...)"`.
+3. `rnndyn --help` must not import torch (checked with -X importtime).
+
+Runs are interleaved; medians of REPEATS. Usage: python benchmarks/bench_analyze.py [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+FLOOR = (
+    "import sys, numpy as np, torch\n"
+    "sd = torch.load(sys.argv[1], map_location='cpu', weights_only=True)\n"
+    "w = sd['weight_hh_l0'].double().numpy(); h = w.shape[1]\n"
+    "for g in range(4): np.linalg.eig(w[g*h:(g+1)*h])\n"
+)
+LOAD_ONLY = "import sys, torch; torch.load(sys.argv[1], map_location='cpu', weights_only=True)"
+
+
+def timed(cmd: list[str]) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t
+
+
+def compare(name: str, ours: list[str], floor: list[str], repeats: int) -> float:
+    a, b = [], []
+    timed(ours), timed(floor)  # warm the page cache
+    for _ in range(repeats):
+        a.append(timed(ours))
+        b.append(timed(floor))
+    ma, mb = statistics.median(a), statistics.median(b)
+    print(f"{name}: rnndyn {ma:.2f} s, floor {mb:.2f} s (medians of {repeats}); ratio {ma / mb:.2f}")
+    return ma / mb
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    rnndyn = shutil.which("rnndyn") or sys.exit("rnndyn is not installed in this environment")
+    tmp = Path(tempfile.mkdtemp(prefix="rnndyn-bench-"))
+    try:
+        torch.manual_seed(0)
+        big, small = tmp / "lstm1024.pt", tmp / "lstm64.pt"
+        torch.save(torch.nn.LSTM(32, 1024).state_dict(), big)
+        torch.save(torch.nn.LSTM(8, 64).state_dict(), small)
+        r1 = compare("LSTM H=1024, analyze --json", [rnndyn, "analyze", str(big), "--json"],
+                     [sys.executable, "-c", FLOOR, str(big)], args.repeats)
+        r2 = compare("LSTM H=64, analyze --json", [rnndyn, "analyze", str(small), "--json"],
+                     [sys.executable, "-c", LOAD_ONLY, str(small)], args.repeats)
+        imports = subprocess.run([sys.executable, "-X", "importtime", "-m", "rnndyn", "--help"],
+                                 capture_output=True, text=True, check=True).stderr
+        heavy = sorted({m for m in ("torch", "pandas", "matplotlib", "seaborn", "scipy")
+                        if f"| {m}\n" in imports or f"|   {m}\n" in imports or f" {m}\n" in imports})
+        print(f"rnndyn --help imports heavy modules: {heavy or 'none'}")
+        print(f"targets: ratio ≤ 1.3 for both → {'met' if max(r1, r2) <= 1.3 else 'NOT met'}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""`rnndyn bench`: train a grid of tasks × archs × inits × seeds; resumable, in parallel."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from rnndyn_cli.errors import boundary, progress_enabled
+from rnndyn_cli.render import info, print_json, print_table
+
+
+def split_names(value: str | None) -> list[str] | None:
+    """``"a,b"`` → ``["a", "b"]``; ``None`` stays ``None`` (the preset decides)."""
+    if value is None:
+        return None
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def parse_init_params(items: list[str] | None) -> str | dict[str, str] | None:
+    """``[FILE]`` → ``FILE``; ``["regression=A", "classification=B"]`` → a dict by task kind."""
+    from rnndyn.errors import UsageError
+
+    if not items:
+        return None
+    if len(items) == 1 and ("=" not in items[0] or Path(items[0]).is_file()):
+        return items[0]
+    out: dict[str, str] = {}
+    for item in items:
+        kind, sep, path = item.partition("=")
+        if not sep or not path:
+            raise UsageError(
+                f"--init-params {item!r}: with several law files, give each as KIND=FILE",
+                hint="KIND is regression or classification.",
+            )
+        out[kind.strip()] = path
+    return out
+
+
+def _progress(enabled: bool) -> tuple[Any, Any]:
+    """A rich progress bar on stderr and its callback (or two no-ops)."""
+    if not enabled:
+        return None, None
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(
+        TextColumn("bench"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.description}"),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    job = bar.add_task("", total=None)
+
+    def callback(done: int, total: int, record: dict[str, Any] | None) -> None:
+        text = "" if record is None else f"{record['id']} {record['status']}"
+        bar.update(job, completed=done, total=total, description=text)
+
+    return bar, callback
+
+
+def _render(result: Any) -> None:
+    cols = [
+        "task",
+        "arch",
+        "init",
+        "n_ok",
+        "median",
+        "q25",
+        "q75",
+        "reached",
+        "epochs_to_threshold",
+    ]
+    rows = result.summary()[cols].astype(object).values.tolist()
+    print_table(
+        f"{result.out_dir}: final test metric (median, IQR) per task × arch × init; "
+        "epochs = median epochs to 90% of the best",
+        ["task", "arch", "init", "runs", "median", "q25", "q75", "reached", "epochs"],
+        rows,
+    )
+
+
+@boundary
+def bench(
+    out: Path = typer.Option(..., "--out", help="Bench folder (created; re-run to resume)."),
+    tasks: str | None = typer.Option(None, "--tasks", help="Comma-separated task names."),
+    archs: str | None = typer.Option(None, "--archs", help="Comma-separated: rnn,lstm,gru."),
+    inits: str | None = typer.Option(None, "--inits", help="Comma-separated initializers."),
+    seeds: int | None = typer.Option(None, "--seeds", help="Seeds per cell (0..N-1)."),
+    jobs: int = typer.Option(1, "--jobs", help="Worker processes (one torch thread each)."),
+    preset: str | None = typer.Option(None, "--preset", help="quick or full (fills the rest)."),
+    epochs: int | None = typer.Option(None, "--epochs", help="Epochs (default: per task)."),
+    hidden: int | None = typer.Option(None, "--hidden", help="Hidden size (default: per task)."),
+    init_params: list[str] | None = typer.Option(
+        None, "--init-params", help="Eigen law file, or KIND=FILE (repeat) per task kind."
+    ),
+    json_: bool = typer.Option(False, "--json", help="Print one JSON document (the summary)."),
+) -> None:
+    """Train every task × arch × init × seed cell into --out; finished cells are kept and skipped
+    on a re-run, so an interrupted bench resumes where it stopped."""
+    from rnndyn.bench import run_bench
+
+    bar, callback = _progress(progress_enabled())
+    with bar if bar is not None else contextlib.nullcontext():
+        result = run_bench(
+            split_names(tasks),
+            split_names(archs),
+            split_names(inits),
+            seeds,
+            out,
+            jobs=jobs,
+            preset=preset,
+            epochs=epochs,
+            hidden=hidden,
+            init_params=parse_init_params(init_params),
+            progress=callback,
+        )
+    errors = [r for r in result.records if r["status"] == "error"]
+    if errors:
+        sys.stderr.write(
+            f"rnndyn: warning: {len(errors)} run(s) failed (first: {errors[0]['id']}: "
+            f"{errors[0]['error']}); they are listed in bench.json and retried by a re-run\n"
+        )
+    if json_:
+        print_json(result.to_dict())
+        return
+    _render(result)
+    info(f"{result.ran} run(s) trained, {result.skipped} already done; reports in {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("bench")(bench)

@@ -1,0 +1,51 @@
+"""``rnndyn tasks``: list the bundled tasks (name, kind, length, sizes, metric, trivial baseline)."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from rnndyn_cli.errors import boundary
+
+
+def tasks_command(
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
+) -> None:
+    """List the tasks `rnndyn train --task` accepts, with their default parameters."""
+    from rnndyn.io.atomic import dumps_json
+    from rnndyn.tasks import list_tasks
+
+    specs = list_tasks()
+    if json_out:
+        doc = {"schema": "rnndyn.tasks/1", "tasks": [s.to_dict() for s in specs]}
+        sys.stdout.write(dumps_json(doc))
+        return
+    header = ("task", "kind", "T", "in", "out", "readout", "metric", "baseline", "params")
+    rows = [
+        (
+            s.name,
+            s.kind,
+            str(s.seq_len),
+            str(s.input_size),
+            str(s.output_size),
+            s.readout,
+            f"{s.metric} ({'max' if s.higher_is_better else 'min'})",
+            f"{s.baseline:.4g}",
+            " ".join(f"{k}={_fmt(v)}" for k, v in s.params.items()),
+        )
+        for s in specs
+    ]
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
+    for r in (header, *rows):
+        sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n")
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("tasks")(boundary(tasks_command))

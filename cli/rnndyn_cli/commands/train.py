@@ -1,0 +1,156 @@
+"""``rnndyn train``: train one RNN/LSTM/GRU on a bundled task and write an rnndyn checkpoint."""
+
+from __future__ import annotations
+
+import math
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from rnndyn_cli.errors import STATE, boundary, progress_enabled
+
+
+def parse_params(items: list[str] | None) -> dict[str, str]:
+    """``["T=200", "tau=17"]`` → ``{"T": "200", "tau": "17"}`` (the task coerces the values)."""
+    from rnndyn.errors import UsageError
+
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--param {item!r} is not KEY=VALUE", hint="e.g. --param T=200.")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _progress_bar(enabled: bool) -> tuple[Any, Any]:
+    """A rich progress bar on stderr and the callback that advances it (or two no-ops)."""
+    if not enabled:
+        return nullcontext(), None
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("training"),
+        BarColumn(),
+        TextColumn("epoch {task.completed}/{task.total} {task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    job = bar.add_task("train", total=None, info="")
+
+    def callback(record: dict[str, Any], epochs: int) -> None:
+        info = f"val loss {record['val_loss']:.4g}"
+        bar.update(job, total=epochs, completed=record["epoch"], info=info)
+
+    return bar, callback
+
+
+def train_command(
+    task: str = typer.Option(..., "--task", "-t", help="Task name (see `rnndyn tasks`)."),
+    arch: str = typer.Option(..., "--arch", "-a", help="rnn, lstm or gru."),
+    output: Path = typer.Option(..., "--output", "-o", help="Checkpoint file to write (.pt)."),
+    hidden: int = typer.Option(None, "--hidden", "-H", help="Hidden units [task default]."),
+    init: str = typer.Option("default", "--init", help="Initializer (see `rnndyn init list`)."),
+    init_params: Path = typer.Option(
+        None, "--init-params", help="Eigen-initializer parameter file (JSON)."
+    ),
+    seed: int = typer.Option(0, "--seed", "-s", help="Seed for weights, data and batches."),
+    epochs: int = typer.Option(None, "--epochs", "-e", help="Maximum epochs [task default]."),
+    lr: float = typer.Option(None, "--lr", help="Adam learning rate [task default]."),
+    batch_size: int = typer.Option(None, "--batch-size", help="Minibatch size [task default]."),
+    nonlinearity: str = typer.Option("tanh", "--nonlinearity", help="tanh or relu (rnn only)."),
+    num_layers: int = typer.Option(1, "--num-layers", help="Stacked recurrent layers."),
+    param: list[str] = typer.Option(
+        None, "--param", "-p", help="Task parameter KEY=VALUE, repeatable (e.g. T=200)."
+    ),
+    threads: int = typer.Option(None, "--threads", help="torch CPU threads [torch's default]."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing rnndyn checkpoint."),
+) -> None:
+    """Train a network on a bundled task; write a checkpoint that `rnndyn analyze` reads."""
+    from rnndyn.errors import UsageError
+    from rnndyn.io.atomic import dumps_json
+    from rnndyn.io.rnndyn_format import check_destination, save_checkpoint
+    from rnndyn.model import check_arch
+    from rnndyn.tasks import get_task
+
+    task_obj = get_task(task, **parse_params(param))  # unknown task/param: UsageError first
+    check_arch(arch, nonlinearity)
+    if threads is not None:
+        if threads < 1:
+            raise UsageError(f"--threads {threads} must be at least 1")
+        import torch
+
+        torch.set_num_threads(threads)
+    check_destination(output, force=force)  # refuse before spending minutes on training
+    from rnndyn.train import train
+
+    bar, callback = _progress_bar(progress_enabled())
+    with bar:
+        result = train(
+            task_obj,
+            arch,
+            hidden=hidden,
+            init=init,
+            init_params=init_params,
+            seed=seed,
+            epochs=epochs,
+            lr=lr,
+            batch_size=batch_size,
+            nonlinearity=nonlinearity,
+            num_layers=num_layers,
+            progress=callback,
+        )
+    sha = save_checkpoint(output, result.model, result.meta, force=force)
+    doc = _document(output, sha, result)
+    if json_out:
+        sys.stdout.write(dumps_json(doc))
+        return
+    m = doc["metrics"]
+    extra = f", test_long {m['test_long']:.4g}" if m.get("test_long") is not None else ""
+    sys.stdout.write(
+        f"{output}: {result.spec.name} {doc['arch']} init={doc['init']} seed={doc['seed']}: "
+        f"test {m['metric']} {m['test']:.4g} (trivial baseline {m['baseline']:.4g}{extra}); "
+        f"{m['epochs_run']} epochs, {m['seconds']:.1f} s\n"
+    )
+    if not STATE["quiet"] and result.history and m["best_epoch"] == 0:
+        sys.stderr.write("rnndyn: warning: validation loss never improved on the initial network\n")
+
+
+def _document(output: Path, sha: str, result: Any) -> dict[str, Any]:
+    from rnndyn.io.rnndyn_format import plain
+
+    meta, hist = result.meta, result.history
+    return plain(
+        {
+            "schema": "rnndyn.train/1",
+            "checkpoint": {"path": str(output), "sha256": sha},
+            "task": meta["task"],
+            "task_kind": meta["task_kind"],
+            "task_params": meta["task_params"],
+            "arch": meta["arch"],
+            "hidden_size": meta["hidden_size"],
+            "init": meta["init"],
+            "init_params": meta["init_params"],
+            "seed": meta["seed"],
+            "metrics": result.metrics,
+            "history": {
+                "epochs_run": len(hist),
+                "best_epoch": result.metrics["best_epoch"],
+                "final_train_loss": hist[-1]["train_loss"] if hist else None,
+                "best_val_loss": min(
+                    (h["val_loss"] for h in hist if math.isfinite(h["val_loss"])), default=None
+                ),
+                "seconds": result.metrics["seconds"],
+            },
+        }
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(boundary(train_command))

@@ -1,0 +1,66 @@
+"""Terminal rendering shared by commands: JSON on stdout, tables via rich, warnings on stderr."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from rnndyn_cli.errors import STATE
+
+
+def print_json(doc: Any) -> None:
+    """Exactly one strict JSON document on stdout."""
+    from rnndyn.io.atomic import dumps_json
+
+    sys.stdout.write(dumps_json(doc))
+
+
+def fmt(x: Any, digits: int = 4) -> str:
+    """Compact number formatting for tables (∞ for infinities, — for missing)."""
+    if x is None:
+        return "—"
+    if isinstance(x, float):
+        if math.isinf(x):
+            return "∞"
+        if math.isnan(x):
+            return "—"
+        return f"{x:.{digits}g}"
+    return str(x)
+
+
+def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A readable table on stdout (rich, no colour when not a terminal)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for c in columns:
+        table.add_column(c, justify="left" if c in ("operator", "id", "module", "statistic") else "right")
+    for r in rows:
+        table.add_row(*(fmt(v) for v in r))
+    width = None if sys.stdout.isatty() else 160
+    Console(file=sys.stdout, width=width).print(table)
+
+
+def info(message: str) -> None:
+    """An informational line on stderr (silenced by --quiet)."""
+    if not STATE["quiet"]:
+        sys.stderr.write(f"rnndyn: {message}\n")
+
+
+@contextlib.contextmanager
+def warnings_to_stderr() -> Iterator[None]:
+    """Show library warnings as one ``rnndyn: warning:`` line each on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    seen: set[str] = set()
+    for w in caught:
+        text = str(w.message)
+        if text not in seen:
+            seen.add(text)
+            sys.stderr.write(f"rnndyn: warning: {text}\n")

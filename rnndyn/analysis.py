@@ -1,0 +1,70 @@
+"""One checkpoint's full spectral analysis: load → modules → operators → spectrum (the `analyze` job)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from os import PathLike
+from typing import TYPE_CHECKING, Any
+
+from rnndyn import __version__
+from rnndyn.io.checkpoint import Checkpoint, load
+from rnndyn.operators import RecurrentModule, extract_operators, find_modules
+from rnndyn.spectrum import Spectrum, eigendecompose
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+SCHEMA = "rnndyn.analysis/1"
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The checkpoint, the recurrent modules found in it and the spectra of all their operators."""
+
+    checkpoint: Checkpoint
+    modules: tuple[RecurrentModule, ...]
+    spectrum: Spectrum
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy eigenvalue table, one row per eigenvalue, with the checkpoint's path and sha256."""
+        df = self.spectrum.to_frame()
+        arch = {m.name: m.arch for m in self.modules}
+        df.insert(0, "architecture", df["module"].map(arch))
+        df.insert(0, "sha256", self.checkpoint.sha256)
+        df.insert(0, "checkpoint", str(self.checkpoint.path))
+        return df
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``rnndyn.analysis/1`` document (DESIGN §7)."""
+        main = self.modules[0]
+        meta = dict(self.checkpoint.metadata or {})
+        return {
+            "schema": SCHEMA,
+            "rnndyn_version": __version__,
+            "checkpoint": {
+                "path": str(self.checkpoint.path),
+                "sha256": self.checkpoint.sha256,
+                "format": self.checkpoint.format,
+            },
+            "eigenvalues_are": "discrete-time (per step); timescales in steps, null where infinite",
+            "architecture": main.arch,
+            "nonlinearity": main.nonlinearity,
+            "input_size": main.input_size,
+            "hidden_size": main.hidden_size,
+            "num_layers": main.num_layers,
+            "bidirectional": main.bidirectional,
+            "proj_size": main.proj_size,
+            "metadata": meta,
+            "modules": [m.to_dict() for m in self.modules],
+            "matrices": [s.to_dict() for s in self.spectrum],
+        }
+
+
+def analyze(
+    source: str | PathLike[str] | Checkpoint, *, trust: bool = False, matrix: str | None = None
+) -> Analysis:
+    """Load a checkpoint (safely unless ``trust``) and eigendecompose every recurrent operator."""
+    ckpt = source if isinstance(source, Checkpoint) else load(source, trust=trust)
+    modules = find_modules(ckpt, matrix=matrix)
+    ops = extract_operators(ckpt, modules=modules)
+    return Analysis(ckpt, tuple(modules), eigendecompose(ops))

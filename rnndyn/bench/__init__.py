@@ -1,0 +1,38 @@
+"""Benchmark grid runner: tasks × archs × inits × seeds, in parallel worker processes, resumable.
+
+::
+
+    res = run_bench(["tomita4", "adding"], ["lstm", "gru"], ["orthogonal", "chrono"], 3, "out/")
+    res.summary()      # median and IQR of the final test metric per task × arch × init
+    res.to_frame()     # one row per run and epoch
+
+The folder ``OUT`` holds ``.rnndyn-bench.json`` (marker: the grids and settings run there),
+``cells/<task>__<arch>__<init>__s<seed>.json`` (one per finished run, written atomically by the
+worker that trained it), ``checkpoints/<same id>.pt``, and reports rebuilt from every cell at the
+end of each run: ``results.csv`` (per run and epoch), ``runs.csv`` (per run), ``summary.csv``
+(+ ``.parquet`` with pyarrow), ``bench.json``, ``learning_curves.{pdf,png}``,
+``final_metric.{pdf,png}``.
+
+A re-run skips finished cells, so Ctrl-C or a crash loses at most the cells in flight. A re-run
+with another grid extends the folder; one with other training settings (epochs, hidden, task
+parameters, data sizes, eigen law file) is refused, since its cells would not be comparable.
+Cells that make no sense (``chrono`` on a vanilla RNN: no gates) are listed, not run.
+"""
+
+from rnndyn.bench.grid import ARCHS, PRESETS, Cell, Grid, Preset, resolve_grid
+from rnndyn.bench.results import THRESHOLD_RULE, BenchResult, load_cells
+from rnndyn.bench.runner import run_bench, run_cell
+
+__all__ = [
+    "ARCHS",
+    "PRESETS",
+    "THRESHOLD_RULE",
+    "BenchResult",
+    "Cell",
+    "Grid",
+    "Preset",
+    "load_cells",
+    "resolve_grid",
+    "run_bench",
+    "run_cell",
+]

@@ -1,0 +1,234 @@
+"""Bench results: every cell file of a folder, as tidy tables, a summary and report files.
+
+Threshold rule (per task): ``thr = baseline + 0.9·(best − baseline)``, with ``baseline`` the task's
+trivial score and ``best`` the best final test metric of any finished run of that task in the
+folder (so it moves when the grid is extended). ``epochs_to_threshold`` is the first epoch whose
+*validation* metric reaches ``thr`` (empty when never reached).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rnndyn.io.atomic import atomic_write_bytes, dumps_json
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+CELL_SCHEMA = "rnndyn.bench-cell/1"
+RESULT_SCHEMA = "rnndyn.bench-result/1"
+FINISHED = ("ok", "diverged")  # results; "error" cells are retried by the next run
+THRESHOLD_FRACTION = 0.9
+THRESHOLD_RULE = (
+    "thr = baseline + 0.9·(best − baseline) per task; first epoch with val metric ≥ thr"
+)
+KEYS = ["task", "kind", "arch", "init", "seed"]
+_RUN_METRICS = ("metric", "higher_is_better", "baseline", "test", "val", "best_epoch", "epochs_run")
+_FIG_META = {"pdf": {"CreationDate": None}, "svg": {"Date": None}, "png": {}}
+
+
+def load_cells(out_dir: str | PathLike[str]) -> list[dict[str, Any]]:
+    """Every readable cell record in ``out_dir/cells`` (sorted by id); unreadable ones are skipped
+    (the next run redoes them)."""
+    records = []
+    for path in sorted(Path(out_dir, "cells").glob("*.json")):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if (
+            isinstance(doc, dict)
+            and doc.get("schema") == CELL_SCHEMA
+            and doc.get("id") == path.stem
+        ):
+            records.append(doc)
+    return records
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """Every cell record of a bench folder, plus what this run did.
+
+    ``records``: one dict per cell file (``id``, ``task``, ``arch``, ``init``, ``seed``,
+    ``status`` ok|diverged|error, ``metrics``, ``history``, ``spec``, ``checkpoint``, ``time_s``).
+    ``ran``/``skipped``: cells trained now / already finished. ``not_applicable``: grid entries
+    that make no sense (e.g. ``task__rnn__chrono``). ``files``: report files written.
+    """
+
+    out_dir: str
+    records: tuple[dict[str, Any], ...]
+    ran: int = 0
+    skipped: int = 0
+    not_applicable: tuple[str, ...] = ()
+    wall_s: float = 0.0
+    files: tuple[str, ...] = ()
+
+    @classmethod
+    def load(cls, out_dir: str | PathLike[str], **info: Any) -> BenchResult:
+        """Read a bench folder (e.g. to re-plot it)."""
+        return cls(str(out_dir), tuple(load_cells(out_dir)), **info)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per run and epoch: ``KEYS``, ``id``, ``status``, ``metric``, ``epoch``,
+        ``train_loss``, ``val_loss``, ``val_metric``, ``time``."""
+        import pandas as pd
+
+        rows = [
+            {**{k: r[k] for k in ("id", *KEYS, "status")}, "metric": r["spec"]["metric"], **h}
+            for r in self.records
+            for h in r.get("history") or []
+        ]
+        cols = ["id", *KEYS, "status", "metric", "epoch", "train_loss", "val_loss", "val_metric"]
+        return pd.DataFrame(rows, columns=[*cols, "time"] if not rows else None)
+
+    def runs_frame(self) -> pd.DataFrame:
+        """One row per run: keys, status, final metrics, time, threshold and epochs to reach it."""
+        import pandas as pd
+
+        rows = []
+        for r in self.records:
+            m = r.get("metrics") or {}
+            row = {"id": r["id"], **{k: r[k] for k in KEYS}, "status": r["status"]}
+            row.update({k: m.get(k) for k in _RUN_METRICS})
+            row.update(metric=r["spec"]["metric"], higher_is_better=r["spec"]["higher_is_better"])
+            row.update(baseline=r["spec"]["baseline"], time_s=r.get("time_s"))
+            row.update(checkpoint=r.get("checkpoint"), error=r.get("error"))
+            rows.append(row)
+        runs = pd.DataFrame(rows, columns=list(rows[0]) if rows else ["id", *KEYS, "status"])
+        if runs.empty:
+            return runs
+        runs["test"] = pd.to_numeric(runs["test"], errors="coerce")
+        runs["threshold"] = runs["task"].map(_thresholds(runs))
+        epochs = self.to_frame()
+        if not epochs.empty:
+            e = epochs.merge(runs[["id", "threshold", "higher_is_better"]], on="id")
+            hib = e["higher_is_better"].astype(bool)
+            hit = (hib & (e["val_metric"] >= e["threshold"])) | (
+                ~hib & (e["val_metric"] <= e["threshold"])
+            )
+            runs["epochs_to_threshold"] = runs["id"].map(e[hit].groupby("id")["epoch"].min())
+        return runs
+
+    def summary(self) -> pd.DataFrame:
+        """Per task × arch × init: runs, finished runs, median/q25/q75/IQR/best of the final test
+        metric, fraction reaching the threshold, median epochs to it, median seconds per run,
+        and ``rank`` (1 = best median within task × arch)."""
+        import pandas as pd
+
+        runs = self.runs_frame()
+        cols = ["task", "kind", "arch", "init"]
+        if runs.empty or "test" not in runs:
+            return pd.DataFrame(columns=[*cols, "n", "n_ok", "median", "q25", "q75", "iqr"])
+        ok = runs[runs["status"].isin(FINISHED)]
+        g = ok.groupby(cols, sort=False)
+        out = pd.DataFrame(
+            {
+                "metric": g["metric"].first(),
+                "higher_is_better": g["higher_is_better"].first(),
+                "n_ok": g.size(),
+                "median": g["test"].median(),
+                "q25": g["test"].quantile(0.25),
+                "q75": g["test"].quantile(0.75),
+                "best": g["test"].max().where(g["higher_is_better"].first(), g["test"].min()),
+                "threshold": g["threshold"].first(),
+                "reached": g["epochs_to_threshold"].apply(lambda s: s.notna().mean()),
+                "epochs_to_threshold": g["epochs_to_threshold"].median(),
+                "time_s": g["time_s"].median(),
+            }
+        )
+        out.insert(0, "n", runs.groupby(cols, sort=False).size().reindex(out.index))
+        out["iqr"] = out["q75"] - out["q25"]
+        signed = out["median"].where(~out["higher_is_better"].astype(bool), -out["median"])
+        out["rank"] = signed.groupby(level=["task", "arch"]).rank(method="min").astype(int)
+        return out.reset_index().sort_values(["task", "arch", "rank"], kind="stable")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (NaN → None): counts, the summary, errors, files."""
+        from rnndyn.io.rnndyn_format import plain
+
+        status = [r["status"] for r in self.records]
+        summary = self.summary()
+        return plain(
+            {
+                "schema": RESULT_SCHEMA,
+                "out_dir": self.out_dir,
+                "counts": {
+                    "cells": len(status),
+                    **{s: status.count(s) for s in (*FINISHED, "error")},
+                    "ran": self.ran,
+                    "skipped": self.skipped,
+                },
+                "not_applicable": list(self.not_applicable),
+                "wall_s": self.wall_s,
+                "threshold_rule": THRESHOLD_RULE,
+                "summary": summary.astype(object).where(summary.notna(), None).to_dict("records"),
+                "errors": [
+                    {"id": r["id"], "error": r.get("error")}
+                    for r in self.records
+                    if r["status"] == "error"
+                ],
+                "files": list(self.files),
+            }
+        )
+
+
+def _thresholds(runs: pd.DataFrame) -> dict[str, float]:
+    ok = runs[runs["status"].isin(FINISHED)]
+    out = {}
+    for task, g in ok.groupby("task"):
+        best = g["test"].max() if bool(g["higher_is_better"].iloc[0]) else g["test"].min()
+        base = float(g["baseline"].iloc[0])
+        out[task] = base + THRESHOLD_FRACTION * (best - base)
+    return out
+
+
+def write_reports(result: BenchResult, figures: Sequence[str] = ("pdf", "png")) -> BenchResult:
+    """Write the tables, ``bench.json`` and figures into the folder (each atomically); returns
+    ``result`` with ``files`` set. Refuses (OutputError) to replace files rnndyn did not write."""
+    from rnndyn.bench.folder import check_reports, read_marker, record_reports
+    from rnndyn.io import tables
+
+    out = Path(result.out_dir)
+    runs = result.runs_frame()
+    contents: dict[str, bytes] = {}
+    for name, df in (("results", result.to_frame()), ("runs", runs), ("summary", result.summary())):
+        contents[f"{name}.csv"] = tables.csv_bytes(df)
+        if tables.parquet_available():
+            buf = io.BytesIO()
+            df.to_parquet(buf, engine="pyarrow", index=False)
+            contents[f"{name}.parquet"] = buf.getvalue()
+    if figures and not runs.empty and runs["status"].isin(FINISHED).any():
+        contents.update(_figure_bytes(result, tuple(figures)))
+    names = [*contents, "bench.json"]
+    check_reports(out, read_marker(out) or {"reports": {}}, names)
+    result = dataclasses.replace(result, files=tuple(names))
+    contents["bench.json"] = dumps_json(result.to_dict()).encode("utf-8")
+    for name, data in contents.items():
+        atomic_write_bytes(out / name, data)
+    record_reports(out, names)
+    return result
+
+
+def _figure_bytes(result: BenchResult, formats: tuple[str, ...]) -> dict[str, bytes]:
+    from rnndyn.io.outputs import FIGURE_DPI
+    from rnndyn.plots import bench as plots
+    from rnndyn.plots.style import style_context
+
+    drawings = {"learning_curves": plots.learning_curves, "final_metric": plots.final_metrics}
+    out = {}
+    with style_context():
+        for name, draw in drawings.items():
+            fig = draw(result)
+            for fmt in formats:
+                buf = io.BytesIO()
+                meta = _FIG_META[fmt]
+                fig.savefig(buf, format=fmt, dpi=FIGURE_DPI, metadata=meta, bbox_inches="tight")
+                out[f"{name}.{fmt}"] = buf.getvalue()
+    return out

@@ -1,0 +1,236 @@
+"""Run the grid: one training run per cell, in worker processes, each result written atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import itertools
+import math
+import os
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rnndyn.bench.grid import Cell, resolve_grid
+from rnndyn.bench.results import CELL_SCHEMA, FINISHED, BenchResult, load_cells
+from rnndyn.errors import RnndynError
+from rnndyn.io.atomic import atomic_write_json
+
+Progress = Callable[[int, int, "dict[str, Any] | None"], None]
+
+
+@dataclass(frozen=True)
+class CellConfig:
+    """What every worker needs (picklable). ``trainer``: a module-level function with
+    ``rnndyn.train.train``'s signature, for tests and custom loops (default: ``train``)."""
+
+    out_dir: str
+    hidden: int | None
+    epochs: int | None
+    task_params: Mapping[str, Mapping[str, Any]]
+    sizes: Mapping[str, int]
+    init_params: Mapping[str, str]
+    checkpoints: bool = True
+    trainer: Callable[..., Any] | None = None
+
+
+class _SizedTask:
+    """A task whose ``generate`` uses the bench sizes (``n_train``, ``n_val``, ``n_test``)."""
+
+    def __init__(self, task: Any, sizes: Mapping[str, int]):
+        self._task, self._sizes = task, dict(sizes)
+        self.spec = dataclasses.replace(task.spec, defaults={**task.spec.defaults, **sizes})
+
+    def generate(self, seed: int, **overrides: Any) -> Any:
+        return self._task.generate(seed, **{**self._sizes, **overrides})
+
+    def evaluate(self, output: Any, target: Any) -> float:
+        return self._task.evaluate(output, target)
+
+
+def run_cell(cell: Cell, cfg: CellConfig) -> dict[str, Any]:
+    """Train one cell; write its checkpoint, then ``cells/<id>.json`` atomically; return it."""
+    from rnndyn.init import registry
+    from rnndyn.io.rnndyn_format import plain
+    from rnndyn.tasks import get_task
+
+    start = time.perf_counter()
+    task = _SizedTask(get_task(cell.task, **cfg.task_params.get(cell.task, {})), cfg.sizes)
+    entry = registry.get(cell.init)
+    nonlinearity = entry.nonlinearity if cell.arch == "rnn" and entry.nonlinearity else "tanh"
+    options = {"t_max": float(max(task.spec.seq_len, 3))} if cell.init == "chrono" else None
+    record: dict[str, Any] = {
+        "schema": CELL_SCHEMA,
+        **dataclasses.asdict(cell),
+        "id": cell.id,
+        "nonlinearity": nonlinearity,
+        "spec": task.spec.to_dict(),
+        "checkpoint": None,
+    }
+    try:
+        if cfg.trainer is None:
+            from rnndyn.train import train as trainer
+        else:
+            trainer = cfg.trainer
+        res = trainer(
+            task,
+            cell.arch,
+            hidden=cfg.hidden,
+            init=cell.init,
+            seed=cell.seed,
+            init_params=cfg.init_params.get(cell.kind) if entry.needs_params else None,
+            init_options=options,
+            epochs=cfg.epochs,
+            nonlinearity=nonlinearity,
+        )
+        finite = all(math.isfinite(float(h["train_loss"])) for h in res.history)
+        record.update(status="ok" if finite else "diverged", error=None)
+        record.update(metrics=dict(res.metrics), history=list(res.history))
+        if cfg.checkpoints:  # before the cell file: a cell file means everything is on disk
+            from rnndyn.io.rnndyn_format import save_checkpoint
+
+            rel = f"checkpoints/{cell.id}.pt"
+            (Path(cfg.out_dir) / "checkpoints").mkdir(exist_ok=True)
+            save_checkpoint(Path(cfg.out_dir) / rel, res.model, res.meta, force=True)
+            record["checkpoint"] = rel
+    except RnndynError as err:
+        record.update(status="error", error=str(err), metrics={}, history=[])
+    except Exception as err:  # a bug in one cell must not stop the grid; it is retried next run
+        tb = traceback.format_exception_only(type(err), err)[-1].strip()
+        record.update(status="error", error=tb, metrics={}, history=[])
+    record["time_s"] = time.perf_counter() - start
+    record = plain(record)
+    atomic_write_json(Path(cfg.out_dir) / "cells" / f"{cell.id}.json", record)
+    return record
+
+
+def _worker_init() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    with contextlib.suppress(RuntimeError):
+        torch.set_num_interop_threads(1)
+
+
+def _run_serial(todo: list[Cell], cfg: CellConfig, on_done: Callable) -> None:
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for cell in todo:
+            on_done(run_cell(cell, cfg))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_pool(todo: list[Cell], cfg: CellConfig, jobs: int, on_done: Callable) -> None:
+    """Workers forked from a forkserver that pre-imported torch. On Ctrl-C or any error they are
+    terminated: the cells in flight are lost, every finished cell is already on disk."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["torch", "rnndyn.train", "rnndyn.bench.runner"])
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init)
+    try:
+        futures = [pool.submit(run_cell, cell, cfg) for cell in todo]
+        for fut in as_completed(futures):
+            on_done(fut.result())
+    except BaseException as err:
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            proc.terminate()  # private attribute, guarded: stop in-flight cells now
+        if isinstance(err, BrokenProcessPool):
+            raise RnndynError(
+                "a bench worker process died (out of memory?); finished cells are kept",
+                path=cfg.out_dir,
+                hint="Run the same command again to resume.",
+            ) from None
+        raise
+    pool.shutdown()
+
+
+def run_bench(
+    tasks: Sequence[str] | None,
+    archs: Sequence[str] | None,
+    inits: Sequence[str] | None,
+    seeds: int | Iterable[int] | None,
+    out_dir: str | os.PathLike[str],
+    *,
+    jobs: int = 1,
+    preset: str | None = None,
+    epochs: int | None = None,
+    hidden: int | None = None,
+    init_params: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+    checkpoints: bool = True,
+    figures: Sequence[str] = ("pdf", "png"),
+    trainer: Callable[..., Any] | None = None,
+) -> BenchResult:
+    """Run (or resume, or extend) the grid in ``out_dir``; return every finished cell there.
+
+    ``seeds``: a count ``N`` (seeds ``0..N−1``) or explicit seeds. ``preset`` (``quick``,
+    ``full``) fills the arguments left ``None`` and sets data sizes. ``epochs``/``hidden``
+    override the task defaults. ``init_params``: the eigen law, one path for every task or
+    ``{"regression": path, "classification": path}``. ``jobs`` worker processes, one torch thread
+    each. ``progress(done, total, record)`` after each cell (``record`` is None at the start).
+    ``figures``: formats of the report figures (``()`` for none). ``trainer``: replaces
+    ``rnndyn.train.train`` (a picklable module-level function; tests use it).
+
+    Raises UsageError (unknown names, seeds < 1), InvalidInputError (law file) and OutputError
+    (a folder with files rnndyn did not write, run with other settings, or locked by another run).
+    """
+    from rnndyn.bench.folder import open_folder
+    from rnndyn.bench.results import write_reports
+
+    grid = resolve_grid(
+        tasks,
+        archs,
+        inits,
+        seeds,
+        preset=preset,
+        epochs=epochs,
+        hidden=hidden,
+        init_params=init_params,
+        jobs=jobs,
+    )
+    out = Path(out_dir)
+    started = time.perf_counter()
+    with open_folder(out, grid):
+        cfg = CellConfig(
+            out_dir=str(out),
+            hidden=grid.hidden,
+            epochs=grid.epochs,
+            task_params=grid.task_params,
+            sizes=grid.sizes,
+            init_params=grid.init_params,
+            checkpoints=checkpoints,
+            trainer=trainer,
+        )
+        done = {r["id"] for r in load_cells(out) if r.get("status") in FINISHED}
+        todo = [c for c in grid.cells if c.id not in done]
+        counter = itertools.count(1)
+        if progress is not None:
+            progress(0, len(todo), None)
+
+        def on_done(record: dict[str, Any]) -> None:
+            if progress is not None:
+                progress(next(counter), len(todo), record)
+
+        if jobs == 1 or len(todo) <= 1:
+            _run_serial(todo, cfg, on_done)
+        else:
+            _run_pool(todo, cfg, min(jobs, len(todo)), on_done)
+        result = BenchResult.load(
+            out,
+            ran=len(todo),
+            skipped=len(grid.cells) - len(todo),
+            not_applicable=grid.not_applicable,
+            wall_s=time.perf_counter() - started,
+        )
+        return write_reports(result, figures)

@@ -1,0 +1,510 @@
+"""Fit the eigen law to the spectra of trained networks (scikit-learn conventions).
+
+Eigenvalues are pooled per target (``hh``; ``i, f, g, o``; ``r, z, n``) over every checkpoint,
+layer and direction. Per target: the fractions of real and of positive real eigenvalues; the
+radius law (one modulus per conjugate pair plus the real moduli, fitted apart when both number at
+least ``min_separate``) and the phase law of the pairs (``θ ∈ (0, π)``), each chosen among
+candidate families by an information criterion (BIC by default) and reported with every
+candidate's Kolmogorov–Smirnov distance. In the spirit of Dou & Principe (arXiv 2307.15679),
+whose exact recipe is not public.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from os import PathLike
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from rnndyn.errors import InvalidInputError, UsageError
+from rnndyn.init.law import TARGETS, Dist, EigenInitParams, TargetLaw
+
+REAL_TOL = 1e-10  # |Im λ| ≤ REAL_TOL·max(1, |λ|) counts as real
+
+
+# -- candidate families: each returns (Dist, log-likelihood, number of parameters) ---------------
+
+
+def _beta(r: np.ndarray, high: float) -> tuple[Dist, float, int]:
+    from scipy import optimize, special
+
+    x = np.clip(r / high, 1e-12, 1 - 1e-12)
+    s1, s2, n = np.log(x).sum(), np.log1p(-x).sum(), len(x)
+    m, v = x.mean(), max(x.var(), 1e-12)
+    common = max(m * (1 - m) / v - 1, 1e-3)
+
+    def nll(t: np.ndarray) -> tuple[float, np.ndarray]:
+        a, b = np.exp(t)
+        dg = special.digamma(a + b)
+        f = -((a - 1) * s1 + (b - 1) * s2 - n * special.betaln(a, b))
+        g = -np.array(
+            [a * (s1 - n * (special.digamma(a) - dg)), b * (s2 - n * (special.digamma(b) - dg))]
+        )
+        return f, g
+
+    t0 = np.log(np.clip([m * common, (1 - m) * common], 1e-4, 1e5))
+    res = optimize.minimize(nll, t0, jac=True, method="L-BFGS-B", bounds=[(-9.0, 13.0)] * 2)
+    a, b = np.exp(res.x)
+    return (
+        Dist("beta", {"a": a, "b": b, "low": 0.0, "high": high}),
+        -res.fun - n * math.log(high),
+        3,
+    )
+
+
+def _truncnorm(r: np.ndarray, high: float) -> tuple[Dist, float, int]:
+    from scipy import optimize, stats
+
+    def nll(t: np.ndarray) -> float:
+        mu, sigma = t[0], math.exp(t[1])
+        with np.errstate(all="ignore"):
+            ll = stats.truncnorm.logpdf(
+                r, -mu / sigma, (high - mu) / sigma, loc=mu, scale=sigma
+            ).sum()
+        return -ll if np.isfinite(ll) else 1e300
+
+    t0 = [r.mean(), math.log(max(r.std(), 1e-6))]
+    bounds = [(-high * 10, high * 10), (math.log(1e-6 * high), math.log(100 * high))]
+    res = optimize.minimize(nll, t0, method="L-BFGS-B", bounds=bounds)
+    mu, sigma = float(res.x[0]), float(math.exp(res.x[1]))
+    return Dist("truncnorm", {"mu": mu, "sigma": sigma, "low": 0.0, "high": high}), -res.fun, 3
+
+
+def _ring(r: np.ndarray) -> tuple[Dist, float, int]:
+    lo, hi = float(r.min()), float(r.max())
+    with np.errstate(divide="ignore"):
+        ll = float(np.sum(np.log(2 * r / (hi**2 - lo**2))))
+    return Dist("ring", {"r_min": lo, "r_max": hi}), ll, 2
+
+
+def _empirical(x: np.ndarray, kind: str) -> tuple[Dist, float, int] | None:
+    k = int(np.clip(round(2 * len(x) ** (1 / 3)), 2, 64))
+    q = np.quantile(x, np.linspace(0, 1, k + 1))
+    if np.any(np.diff(q) <= 0):
+        return None
+    counts = np.bincount(np.clip(np.searchsorted(q, x, side="right") - 1, 0, k - 1), minlength=k)
+    ll = float(np.sum(counts * -np.log(k * np.diff(q))))
+    return Dist("empirical", {"quantiles": q.tolist()}, kind), ll, k + 1
+
+
+def _vm_kappa(rbar: np.ndarray) -> np.ndarray:
+    """Solve ``I1(κ)/I0(κ) = R̄`` (Banerjee et al. start, two Newton steps)."""
+    from scipy import special
+
+    r = np.clip(rbar, 1e-8, 1 - 1e-8)
+    k = r * (2 - r**2) / (1 - r**2)
+    for _ in range(2):
+        a = special.i1e(k) / special.i0e(k)
+        k = k - (a - r) / np.maximum(1 - a**2 - a / k, 1e-12)
+    return np.clip(k, 1e-6, 1e4)
+
+
+def _folded_vonmises(
+    theta: np.ndarray, k: int, rng: np.random.Generator
+) -> tuple[Dist, float, int]:
+    """EM for ``θ = |φ|``, ``φ`` ~ a ``k``-component von Mises mixture (the sign is latent).
+
+    Two starts (quantiles, random); EM runs on at most 20 000 of the angles."""
+    from scipy import special
+
+    t = theta if len(theta) <= 20_000 else rng.choice(theta, 20_000, replace=False)
+    cos, sin = np.cos(t)[:, None], np.sin(t)[:, None]
+    best = None
+    starts = [np.quantile(t, (np.arange(k) + 0.5) / k), *rng.uniform(0, np.pi, (1, k))]
+    for mu in starts:
+        w, kap, prev = np.full(k, 1 / k), np.full(k, 4.0), -np.inf
+        for _ in range(150):
+            base = np.log(w) - np.log(2 * np.pi * special.i0e(kap)) - kap
+            cc, ss = cos * np.cos(mu), sin * np.sin(mu)
+            lp, lm = base + kap * (cc + ss), base + kap * (cc - ss)  # φ = +θ, φ = −θ: (n, k)
+            top = np.maximum(lp.max(1, keepdims=True), lm.max(1, keepdims=True))
+            rp, rm = np.exp(lp - top), np.exp(lm - top)
+            z = rp.sum(1, keepdims=True) + rm.sum(1, keepdims=True)
+            ll = float(np.sum(np.log(z) + top))
+            rp, rm = rp / z, rm / z
+            nk = (rp + rm).sum(0) + 1e-300
+            c, s = ((rp + rm) * cos).sum(0), ((rp - rm) * sin).sum(0)
+            w = np.clip(nk / nk.sum(), 1e-12, None)
+            w, mu, kap = w / w.sum(), np.arctan2(s, c), _vm_kappa(np.hypot(c, s) / nk)
+            if ll - prev < 1e-7 * max(1.0, abs(ll)):
+                break
+            prev = ll
+        if best is None or ll > best[1]:
+            best = (w, ll, np.abs(mu), kap)
+    w, ll, mu, kap = best
+    params = {"weights": w.tolist(), "locs": mu.tolist(), "kappas": kap.tolist()}
+    d = Dist("vonmises", params, "phase")
+    return d, float(np.sum(np.log(np.maximum(d.pdf(theta), 1e-300)))), 3 * k - 1
+
+
+def _choose(x: np.ndarray, cands: dict[str, Any], criterion: str, kind: str) -> tuple[Dist, dict]:
+    """Pick the candidate with the lowest criterion; report all with their KS distances."""
+    from scipy import stats
+
+    n, rows = len(x), []
+    for name, c in cands.items():
+        if c is None or not np.isfinite(c[1]):
+            continue
+        dist, ll, k = c
+        ic = k * math.log(n) - 2 * ll if criterion == "bic" else 2 * k - 2 * ll
+        ks = stats.kstest(x, dist.cdf)
+        rows.append(
+            {
+                "family": name,
+                "log_likelihood": ll,
+                "n_params": k,
+                criterion: ic,
+                "ks_statistic": float(ks.statistic),
+                "ks_pvalue": float(ks.pvalue),
+                "_d": dist,
+            }
+        )
+    rows.sort(key=lambda row: row[criterion])
+    best = rows[0]
+    nxt = ""
+    if len(rows) > 1:
+        delta = rows[1][criterion] - best[criterion]
+        nxt = f"; next {rows[1]['family']} (Δ{criterion.upper()} = {delta:.4g})"
+    diag = {
+        "family": best["family"],
+        "n": n,
+        "criterion": criterion,
+        "reason": f"lowest {criterion.upper()} among {', '.join(r['family'] for r in rows)}{nxt}",
+        "ks_statistic": best["ks_statistic"],
+        "ks_pvalue": best["ks_pvalue"],
+        "candidates": [{k: v for k, v in r.items() if k != "_d"} for r in rows],
+    }
+    return best["_d"], diag
+
+
+def _degenerate(x: np.ndarray, kind: str) -> tuple[Dist, dict] | None:
+    if np.ptp(x) > 1e-12 * max(1.0, float(np.abs(x).max())):
+        return None
+    value = float(np.clip(x.mean(), 0.0, np.pi if kind == "phase" else 1e3))
+    return Dist("point", {"value": value}, kind), {
+        "family": "point",
+        "n": len(x),
+        "reason": "all values equal",
+        "ks_statistic": 0.0,
+    }
+
+
+def fit_radius(r: np.ndarray, families: Sequence[str], criterion: str = "bic") -> tuple[Dist, dict]:
+    """Radius law for moduli ``r`` ``(m,)``: the best of ``families`` by ``criterion``."""
+    point = _degenerate(r, "radius")
+    if point is not None:
+        return point
+    high = float(r.max()) * (1 + 1 / len(r))
+    make = {
+        "beta": lambda: _beta(r, high),
+        "truncnorm": lambda: _truncnorm(r, high),
+        "ring": lambda: _ring(r),
+        "empirical": lambda: _empirical(r, "radius"),
+    }
+    return _choose(r, {f: make[f]() for f in families}, criterion, "radius")
+
+
+def fit_phase(
+    theta: np.ndarray,
+    families: Sequence[str],
+    criterion: str = "bic",
+    *,
+    max_components: int = 3,
+    seed: int = 0,
+) -> tuple[Dist, dict]:
+    """Phase law for pair angles ``theta`` ``(m,)`` in ``(0, π)``."""
+    point = _degenerate(theta, "phase")
+    if point is not None:
+        return point
+    rng = np.random.default_rng(seed)
+    cands: dict[str, Any] = {}
+    if "uniform" in families:
+        cands["uniform"] = (
+            Dist("uniform", {"low": 0.0, "high": np.pi}, "phase"),
+            -len(theta) * math.log(np.pi),
+            0,
+        )
+    if "vonmises" in families:
+        for k in range(1, max_components + 1):
+            cands[f"vonmises{k}" if k > 1 else "vonmises"] = _folded_vonmises(theta, k, rng)
+    if "empirical" in families:
+        cands["empirical"] = _empirical(theta, "phase")
+    return _choose(theta, cands, criterion, "phase")
+
+
+# -- inputs: checkpoints, Checkpoint objects, spectra, or {target: eigenvalues} -------------------
+
+
+def _spectra_of(ckpt: Any) -> tuple[dict[str, list[np.ndarray]], dict[str, list[np.ndarray]]]:
+    """Per-target eigenvalues and per-gate summed biases of one checkpoint."""
+    from rnndyn.operators import GATES, extract_operators, find_modules
+    from rnndyn.spectrum import eigendecompose
+
+    eigs: dict[str, list[np.ndarray]] = {}
+    for s in eigendecompose(extract_operators(ckpt), diagnostics=False):
+        if s.gate != "jac":
+            eigs.setdefault(s.gate or "hh", []).append(s.eigenvalues)
+    biases: dict[str, list[np.ndarray]] = {}
+    for m in find_modules(ckpt):
+        if m.arch == "custom" or not m.bias:
+            continue
+        for layer in range(m.num_layers):
+            for d in m.directions:
+                keys = [m.key(p, layer, d) for p in ("bias_ih", "bias_hh")]
+                if all(k in ckpt.tensors for k in keys):
+                    b = sum(ckpt.tensors[k].double().numpy() for k in keys)
+                    for g, part in zip(GATES[m.arch], np.split(b, len(GATES[m.arch])), strict=True):
+                        biases.setdefault(g or "hh", []).append(part)
+    return eigs, biases
+
+
+def _as_source(item: Any, trust: bool) -> tuple[dict, dict, dict | None]:
+    from rnndyn.io.checkpoint import Checkpoint, load
+    from rnndyn.spectrum import OperatorSpectrum, Spectrum
+
+    if isinstance(item, str | PathLike):
+        item = load(item, trust=trust)
+    if isinstance(item, Checkpoint):
+        eigs, biases = _spectra_of(item)
+        return eigs, biases, {"path": str(item.path), "sha256": item.sha256}
+    if isinstance(item, OperatorSpectrum | Spectrum):
+        ops = [item] if isinstance(item, OperatorSpectrum) else list(item)
+        eigs: dict[str, list[np.ndarray]] = {}
+        for s in ops:
+            if s.gate != "jac":
+                eigs.setdefault(s.gate or "hh", []).append(s.eigenvalues)
+        return eigs, {}, None
+    if isinstance(item, Mapping):
+        eigs = {}
+        for t, v in item.items():
+            if t not in TARGETS[:-1]:
+                raise UsageError(
+                    f"unknown target {t!r}", hint=f"Use one of {', '.join(TARGETS[:-1])}."
+                )
+            arrays = [v] if np.ndim(v) == 1 else list(v)
+            eigs[t] = [np.asarray(a, dtype=np.complex128).reshape(-1) for a in arrays]
+        return eigs, {}, None
+    raise TypeError(
+        f"cannot fit from {type(item).__name__}: pass checkpoint paths, Checkpoint, "
+        "Spectrum/OperatorSpectrum objects or {target: eigenvalues} mappings"
+    )
+
+
+def _check_eigs(w: np.ndarray, target: str) -> None:
+    if not np.isfinite(w).all():
+        raise InvalidInputError(
+            f"the {target!r} spectra hold NaN or infinite eigenvalues",
+            hint="Check the networks' weights (rnndyn analyze).",
+        )
+    scale = np.maximum(1.0, np.abs(w))
+    up, down = (
+        np.sort_complex(w[w.imag > REAL_TOL * scale]),
+        np.sort_complex(w[w.imag < -REAL_TOL * scale]),
+    )
+    if len(up) != len(down) or not np.allclose(up, down.conj(), rtol=1e-8, atol=1e-12):
+        raise InvalidInputError(
+            f"the {target!r} eigenvalues are not closed under conjugation",
+            hint="Pass whole spectra of real matrices (both members of each pair).",
+        )
+
+
+class EigenInitFitter(BaseEstimator):
+    """Fit an :class:`EigenInitParams` law to trained networks' spectra.
+
+    Parameters (stored verbatim): ``radius_families`` among ``beta, truncnorm, ring, empirical``;
+    ``phase_families`` among ``uniform, vonmises, empirical``; ``max_components`` of the von Mises
+    mixture; ``criterion`` ``"bic"`` or ``"aic"``; ``min_separate`` real and complex eigenvalues
+    needed to fit the real moduli apart; ``fit_biases`` (gate-bias rules ``N(mean, std²)`` of the
+    summed ``bias_ih + bias_hh``); ``condition`` (``κ₂(P)`` of the sampled basis); ``name``;
+    ``trust`` (allow full pickles); ``seed`` (EM restarts).
+
+    Learned: ``params_`` (the law, with provenance and diagnostics), ``eigenvalues_`` (pooled
+    ``{target: (m,) complex}``), ``n_sources_``.
+    """
+
+    def __init__(
+        self,
+        *,
+        radius_families: Sequence[str] = ("beta", "truncnorm", "ring", "empirical"),
+        phase_families: Sequence[str] = ("uniform", "vonmises", "empirical"),
+        max_components: int = 3,
+        criterion: str = "bic",
+        min_separate: int = 30,
+        fit_biases: bool = False,
+        condition: float = 1.0,
+        name: str = "eigen",
+        trust: bool = False,
+        seed: int = 0,
+    ):
+        self.radius_families = radius_families
+        self.phase_families = phase_families
+        self.max_components = max_components
+        self.criterion = criterion
+        self.min_separate = min_separate
+        self.fit_biases = fit_biases
+        self.condition = condition
+        self.name = name
+        self.trust = trust
+        self.seed = seed
+
+    def _validate(self) -> None:
+        bad = [
+            f for f in self.radius_families if f not in ("beta", "truncnorm", "ring", "empirical")
+        ]
+        bad += [f for f in self.phase_families if f not in ("uniform", "vonmises", "empirical")]
+        if bad or not self.radius_families or not self.phase_families:
+            raise UsageError(f"unknown or missing candidate families: {bad or 'none given'}")
+        if self.criterion not in ("bic", "aic"):
+            raise UsageError(f"criterion must be 'bic' or 'aic', got {self.criterion!r}")
+        if not (isinstance(self.max_components, int) and 1 <= self.max_components <= 16):
+            raise UsageError(
+                f"max_components must be an integer in 1..16, got {self.max_components!r}"
+            )
+
+    def fit(
+        self,
+        X: Sequence[Any] | Any,
+        y: None = None,
+        *,
+        group: str | None = None,
+        group_by: str | None = None,
+    ) -> EigenInitFitter:
+        """Fit from ``X``: checkpoint paths, ``Checkpoint``/``Spectrum`` objects or mappings
+        ``{target: eigenvalues}``, or a sequence of them. ``group``/``group_by`` are recorded."""
+        self._validate()
+        items = list(X) if isinstance(X, list | tuple) else [X]
+        if not items:
+            raise UsageError("nothing to fit: no checkpoints or spectra were given")
+        eigs: dict[str, list[np.ndarray]] = {}
+        biases: dict[str, list[np.ndarray]] = {}
+        files = []
+        for item in items:
+            e, b, prov = _as_source(item, self.trust)
+            for t, arrays in e.items():
+                eigs.setdefault(t, []).extend(arrays)
+            for g, arrays in b.items():
+                biases.setdefault(g, []).extend(arrays)
+            if prov is not None:
+                files.append(prov)
+        if not eigs:
+            raise InvalidInputError("the inputs hold no recurrent spectra to fit")
+        targets, diags = {}, {}
+        for t in (t for t in TARGETS if t in eigs):
+            for a in eigs[t]:
+                _check_eigs(a, t)
+            targets[t], diags[t] = self._fit_target(np.concatenate(eigs[t]), len(eigs[t]))
+        gate_biases = {}
+        if self.fit_biases:
+            for g, arrays in biases.items():
+                v = np.concatenate(arrays)
+                gate_biases[g] = {
+                    "mean": float(np.clip(v.mean(), -100, 100)),
+                    "std": float(np.clip(v.std(), 0, 100)),
+                }
+        self.eigenvalues_ = {t: np.concatenate(eigs[t]) for t in targets}
+        self.n_sources_ = len(items)
+        self.params_ = EigenInitParams(
+            targets,
+            condition=self.condition,
+            gate_biases=gate_biases,
+            name=self.name if group is None else f"{self.name}.{group}",
+            description=f"eigen law fitted to {len(items)} source(s)"
+            + (f", group {group_by}={group}" if group is not None else ""),
+            provenance=self._provenance(
+                files, len(items), sum(len(v) for v in eigs.values()), group, group_by
+            ),
+            diagnostics=diags,
+        )
+        return self
+
+    def _fit_target(self, w: np.ndarray, n_ops: int) -> tuple[TargetLaw, dict]:
+        scale = np.maximum(1.0, np.abs(w))
+        is_real = np.abs(w.imag) <= REAL_TOL * scale
+        reals, pairs = w.real[is_real], w[w.imag > REAL_TOL * scale]
+        pair_r, real_r = np.abs(pairs), np.abs(reals)
+        separate = min(len(pairs), len(reals)) >= self.min_separate
+        pooled = pair_r if separate else np.concatenate([pair_r, real_r])
+        radius, d_radius = fit_radius(pooled, self.radius_families, self.criterion)
+        real_radius, d_real = (
+            fit_radius(real_r, self.radius_families, self.criterion) if separate else (None, None)
+        )
+        if len(pairs):
+            phase, d_phase = fit_phase(
+                np.angle(pairs),
+                self.phase_families,
+                self.criterion,
+                max_components=self.max_components,
+                seed=self.seed,
+            )
+        else:
+            phase, d_phase = (
+                Dist("uniform", {"low": 0.0, "high": np.pi}, "phase"),
+                {"reason": "no complex pairs: default uniform"},
+            )
+        law = TargetLaw(
+            radius,
+            phase,
+            real_fraction=float(is_real.mean()),
+            positive_fraction=float((reals > 0).mean()) if len(reals) else 0.5,
+            real_radius=real_radius,
+        )
+        diag = {
+            "n_operators": n_ops,
+            "n_eigenvalues": len(w),
+            "n_real": len(reals),
+            "n_pairs": len(pairs),
+            "radius": d_radius,
+            "real_radius": d_real,
+            "phase": d_phase,
+        }
+        return law, diag
+
+    def _provenance(self, files: list, n_items: int, n_ops: int, group, group_by) -> dict:
+        import rnndyn
+
+        fitter = {k: list(v) if isinstance(v, tuple) else v for k, v in self.get_params().items()}
+        return {
+            "checkpoints": files,
+            "n_checkpoints": len(files),
+            "n_sources": n_items,
+            "n_operators": n_ops,
+            "group": group,
+            "group_by": group_by,
+            "fitter": fitter,
+            "rnndyn_version": rnndyn.__version__,
+            "seed": self.seed,
+        }
+
+
+def group_checkpoints(
+    paths: Sequence[Any], by: str = "task_kind", *, trust: bool = False
+) -> dict[str, list]:
+    """Load checkpoints and group them by a key of their ``rnndyn`` metadata (e.g. ``task_kind``).
+
+    Returns ``{group: [Checkpoint, ...]}`` in first-seen order; ``InvalidInputError`` naming a
+    checkpoint that lacks the key."""
+    from rnndyn.io.checkpoint import Checkpoint, load
+
+    groups: dict[str, list] = {}
+    for p in paths:
+        ckpt = p if isinstance(p, Checkpoint) else load(p, trust=trust)
+        value = ckpt.metadata.get(by)
+        if not isinstance(value, str | int) or isinstance(value, bool) or str(value) == "":
+            raise InvalidInputError(
+                f"has no {by!r} in its rnndyn metadata, so it cannot be grouped by {by}",
+                path=ckpt.path,
+                hint="Fit without --by, or use checkpoints written by `rnndyn train`.",
+            )
+        groups.setdefault(str(value), []).append(ckpt)
+    return groups
+
+
+def fit_groups(
+    paths: Sequence[Any], by: str = "task_kind", **params: Any
+) -> dict[str, EigenInitFitter]:
+    """One fitted :class:`EigenInitFitter` per metadata group (``params`` go to the fitter)."""
+    groups = group_checkpoints(paths, by, trust=params.get("trust", False))
+    return {g: EigenInitFitter(**params).fit(c, group=g, group_by=by) for g, c in groups.items()}

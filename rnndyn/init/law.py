@@ -1,0 +1,461 @@
+"""The eigen-initializer law: a distribution over eigenvalues in the complex plane, per target.
+
+In the spirit of Dou & Principe (arXiv 2307.15679), whose exact recipe is not public: each target
+(vanilla ``hh``; LSTM ``i, f, g, o``; GRU ``r, z, n``; ``*`` for any target) draws
+
+- a count of real eigenvalues (``real_fraction·n``, rounded stochastically to ``n``'s parity),
+  each positive with probability ``positive_fraction``, modulus from ``real_radius`` or ``radius``;
+- conjugate pairs ``r e^{±iθ}``: ``r`` from ``radius``, ``θ`` from ``phase`` (folded to ``[0, π]``).
+
+The eigenvector basis ``P`` is Haar-orthogonal (``condition = 1``: a normal matrix) or has
+``κ₂(P) = condition`` exactly. Files are strict JSON, schema ``rnndyn.eigen-init/1``: see
+:meth:`EigenInitParams.load` for what is refused.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnndyn.errors import InvalidInputError
+
+SCHEMA = "rnndyn.eigen-init/1"
+MAX_BYTES = 4 << 20  # 4 MiB
+MAX_DEPTH = 12
+MAX_RADIUS = 1e3
+TARGETS = ("hh", "i", "f", "g", "o", "r", "z", "n", "*")
+RADIUS_FAMILIES = {
+    "beta": ("a", "b", "low", "high"),  # (r − low)/(high − low) ~ Beta(a, b)
+    "truncnorm": ("mu", "sigma", "low", "high"),  # N(mu, sigma²) truncated to [low, high]
+    "ring": ("r_min", "r_max"),  # r² ~ U[r_min², r_max²] (LRU)
+    "empirical": ("quantiles",),  # piecewise-linear quantile function (equal-mass bins)
+    "point": ("value",),
+}
+PHASE_FAMILIES = {
+    "uniform": ("low", "high"),  # θ ~ U[low, high] ⊂ [0, 2π]
+    "vonmises": ("weights", "locs", "kappas"),  # θ = |φ|, φ ~ von Mises mixture on the circle
+    "empirical": ("quantiles",),  # on [0, π]
+    "point": ("value",),
+}
+_LISTS = {"quantiles", "weights", "locs", "kappas"}
+_BOUNDS = {  # (lowest, highest); others: [0, MAX_RADIUS] for radii, [0, π] ([0, 2π] uniform) phases
+    "a": (1e-12, 1e6),
+    "b": (1e-12, 1e6),
+    "mu": (-MAX_RADIUS, MAX_RADIUS),
+    "sigma": (1e-12, MAX_RADIUS),
+    "weights": (1e-12, 1.0),
+    "locs": (-2 * math.pi, 2 * math.pi),
+    "kappas": (0.0, 1e5),
+}
+
+
+class LawError(ValueError):
+    """A law that breaks a rule (raised by the constructors; the loader names the file)."""
+
+
+def _check(ok: bool, what: str) -> None:
+    if not ok:
+        raise LawError(what)
+
+
+def _num(x: Any, what: str, lo: float = -MAX_RADIUS, hi: float = MAX_RADIUS) -> float:
+    _check(isinstance(x, int | float) and not isinstance(x, bool), f"{what} must be a number")
+    _check(math.isfinite(x) and lo <= x <= hi, f"{what} = {x!r} is outside [{lo:g}, {hi:g}]")
+    return float(x)
+
+
+def _nums(x: Any, what: str, lo: float, hi: float, k: tuple[int, int]) -> tuple[float, ...]:
+    _check(
+        isinstance(x, list | tuple) and k[0] <= len(x) <= k[1],
+        f"{what} must be a list of {k[0]}–{k[1]} numbers",
+    )
+    return tuple(_num(v, f"{what}[{i}]", lo, hi) for i, v in enumerate(x))
+
+
+@dataclass(frozen=True)
+class Dist:
+    """A 1-D law on radii (``kind="radius"``) or pair phases (``kind="phase"``, folded: ``[0, π]``).
+
+    ``ppf(u)`` maps uniforms ``(m,)`` to draws; ``cdf``/``pdf`` are of the (folded) law.
+    """
+
+    family: str
+    params: Mapping[str, Any]
+    kind: str = "radius"
+
+    def __post_init__(self) -> None:
+        _check(self.kind in ("radius", "phase"), f"unknown law kind {self.kind!r}")
+        families = RADIUS_FAMILIES if self.kind == "radius" else PHASE_FAMILIES
+        f = self.family
+        _check(f in families, f"unknown {self.kind} family {f!r} (known: {', '.join(families)})")
+        keys = families[f]
+        _check(
+            isinstance(self.params, Mapping) and set(self.params) == set(keys),
+            f"{self.kind} family {f!r} takes exactly: {', '.join(keys)}",
+        )
+        top = MAX_RADIUS if self.kind == "radius" else 2 * math.pi if f == "uniform" else math.pi
+        p = {}
+        for k in keys:
+            lo, hi = _BOUNDS.get(k, (0.0, top))
+            size = (2, 1025) if k == "quantiles" else (1, 16)
+            p[k] = (
+                _nums(self.params[k], k, lo, hi, size)
+                if k in _LISTS
+                else _num(self.params[k], k, lo, hi)
+            )
+        for a, b in (("low", "high"), ("r_min", "r_max")):
+            _check(a not in p or p[a] < p[b], f"{a} must be < {b}")
+        q = p.get("quantiles", ())
+        _check(all(a < b for a, b in itertools.pairwise(q)), "quantiles must increase")
+        if f == "vonmises":
+            _check(len({len(p[k]) for k in keys}) == 1, "weights, locs, kappas differ in length")
+            _check(abs(sum(p["weights"]) - 1.0) <= 1e-9, "weights must sum to 1")
+        object.__setattr__(self, "params", p)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "family": self.family,
+            **{k: list(v) if isinstance(v, tuple) else v for k, v in self.params.items()},
+        }
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        """Quantile function: uniforms ``(m,)`` → draws ``(m,)``."""
+        from rnndyn.init.sample import quantile
+
+        return quantile(self, u)
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        """CDF (of the angle folded onto ``[0, π]`` for phases)."""
+        from rnndyn.init.sample import cdf
+
+        return cdf(self, x)
+
+    def pdf(self, x: np.ndarray) -> np.ndarray:
+        """Density (``inf`` at a point mass; folded for phases)."""
+        from rnndyn.init.sample import pdf
+
+        return pdf(self, x)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], kind: str) -> Dist:
+        _check(
+            isinstance(d, Mapping) and "family" in d, f"{kind} law must be an object with family"
+        )
+        return cls(d["family"], {k: v for k, v in d.items() if k != "family"}, kind)
+
+
+@dataclass(frozen=True)
+class TargetLaw:
+    """The eigenvalue law of one target (one gate block, or ``hh``)."""
+
+    radius: Dist
+    phase: Dist = field(
+        default_factory=lambda: Dist("uniform", {"low": 0.0, "high": math.pi}, "phase")
+    )
+    real_fraction: float = 0.0
+    positive_fraction: float = 0.5
+    real_radius: Dist | None = None
+
+    def __post_init__(self) -> None:
+        _check(
+            self.radius.kind == "radius" and self.phase.kind == "phase",
+            "radius/phase laws have the wrong kind",
+        )
+        _check(self.real_radius is None or self.real_radius.kind == "radius", "bad real_radius")
+        for k in ("real_fraction", "positive_fraction"):
+            object.__setattr__(self, k, _num(getattr(self, k), k, 0.0, 1.0))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "radius": self.radius.to_dict(),
+            "phase": self.phase.to_dict(),
+            "real_fraction": self.real_fraction,
+            "positive_fraction": self.positive_fraction,
+            "real_radius": None if self.real_radius is None else self.real_radius.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TargetLaw:
+        keys = {"radius", "phase", "real_fraction", "positive_fraction", "real_radius"}
+        _strict_keys(d, keys, "target law")
+        rr = d.get("real_radius")
+        return cls(
+            Dist.from_dict(d["radius"], "radius"),
+            Dist.from_dict(d["phase"], "phase"),
+            d["real_fraction"],
+            d["positive_fraction"],
+            None if rr is None else Dist.from_dict(rr, "radius"),
+        )
+
+
+def _strict_keys(d: Any, keys: set[str], what: str, optional: set[str] = frozenset()) -> None:
+    _check(isinstance(d, Mapping), f"{what} must be a JSON object")
+    missing, extra = keys - optional - set(d), set(d) - keys
+    _check(not missing, f"{what} lacks {', '.join(sorted(missing))}")
+    _check(not extra, f"{what} has unknown field(s) {', '.join(sorted(map(str, extra)))}")
+
+
+def _plain(x: Any, what: str) -> Any:
+    """A JSON-plain deep copy (tuples → lists); ``LawError`` on NaN/inf or non-JSON values."""
+    try:
+        return json.loads(json.dumps(x, allow_nan=False))
+    except (TypeError, ValueError) as err:
+        raise LawError(f"{what} is not plain finite JSON ({err})") from None
+
+
+@dataclass(frozen=True)
+class EigenInitParams:
+    """A complete eigen-initializer law (see the module docstring).
+
+    ``targets`` maps ``hh``/``i``/…/``*`` to a :class:`TargetLaw`; ``basis`` is ``"haar"`` (P
+    Haar-orthogonal, scaled to ``κ₂(P) = condition``) or ``"identity"`` (P = I, W = B).
+    ``gate_biases`` maps a gate to ``{"mean": m, "std": s}`` (``b ~ N(m, s²)``, summed bias).
+    ``provenance`` and ``diagnostics`` are plain JSON written by the fitter.
+    """
+
+    targets: Mapping[str, TargetLaw]
+    basis: str = "haar"
+    condition: float = 1.0
+    gate_biases: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    name: str = "eigen"
+    description: str = ""
+    provenance: Mapping[str, Any] | None = None
+    diagnostics: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        _check(isinstance(self.targets, Mapping) and len(self.targets) > 0, "targets is empty")
+        for t, law in self.targets.items():
+            _check(t in TARGETS, f"unknown target {t!r} (known: {', '.join(TARGETS)})")
+            _check(isinstance(law, TargetLaw), f"target {t!r} must be a TargetLaw")
+        _check(
+            self.basis in ("haar", "identity"),
+            f"basis must be 'haar' or 'identity', got {self.basis!r}",
+        )
+        object.__setattr__(self, "condition", _num(self.condition, "condition", 1.0, 1e6))
+        _check(self.basis == "haar" or self.condition == 1.0, "identity basis needs condition 1")
+        biases = {}
+        for g, rule in dict(self.gate_biases).items():
+            _check(g in TARGETS[:-1], f"gate_biases: unknown gate {g!r}")
+            _strict_keys(rule, {"mean", "std"}, f"gate_biases[{g!r}]")
+            biases[g] = {
+                "mean": _num(rule["mean"], "mean", -100, 100),
+                "std": _num(rule["std"], "std", 0, 100),
+            }
+        object.__setattr__(self, "gate_biases", biases)
+        for k in ("name", "description"):
+            v = getattr(self, k)
+            _check(isinstance(v, str) and len(v) <= 4096, f"{k} must be a string (≤ 4096 chars)")
+        for k in ("provenance", "diagnostics"):
+            v = getattr(self, k)
+            _check(v is None or isinstance(v, Mapping), f"{k} must be an object or null")
+            object.__setattr__(self, k, None if v is None else _plain(dict(v), k))
+
+    # -- baselines as laws ---------------------------------------------------------------------
+
+    @classmethod
+    def orthogonal(cls) -> EigenInitParams:
+        """Orthogonal init as a law: ``|λ| ≡ 1``, θ uniform, Haar basis, so ``WᵀW = I``."""
+        law = TargetLaw(Dist("point", {"value": 1.0}))
+        return cls({"*": law}, name="orthogonal", description="|λ| ≡ 1, θ ~ U[0, π], W = QBQᵀ")
+
+    @classmethod
+    def irnn(cls, scale: float = 1.0) -> EigenInitParams:
+        """IRNN (Le, Jaitly & Hinton 2015): ``λ ≡ scale`` real, basis I, so ``W = scale·I``."""
+        law = TargetLaw(Dist("point", {"value": scale}), real_fraction=1.0, positive_fraction=1.0)
+        return cls(
+            {"*": law}, basis="identity", name="irnn", description=f"λ ≡ {scale}: W = {scale}·I"
+        )
+
+    @classmethod
+    def lru_ring(
+        cls, r_min: float = 0.0, r_max: float = 1.0, max_phase: float = 2 * math.pi
+    ) -> EigenInitParams:
+        """LRU ring (Orvieto et al. 2023): ``|λ|² ~ U[r_min², r_max²]``, ``θ ~ U[0, max_phase]``."""
+        law = TargetLaw(
+            Dist("ring", {"r_min": r_min, "r_max": r_max}),
+            Dist("uniform", {"low": 0.0, "high": max_phase}, "phase"),
+            positive_fraction=1.0,
+        )
+        return cls(
+            {"*": law},
+            name="lru_ring",
+            description=f"|λ|² ~ U[{r_min}², {r_max}²], θ ~ U[0, {max_phase:.6g}]",
+        )
+
+    # -- access --------------------------------------------------------------------------------
+
+    def law_for(self, target: str) -> TargetLaw:
+        """The law of ``target``, else the ``*`` law; else ``UsageError`` naming the targets."""
+        from rnndyn.errors import UsageError
+
+        if target in self.targets:
+            return self.targets[target]
+        if "*" in self.targets:
+            return self.targets["*"]
+        raise UsageError(
+            f"the eigen law {self.name!r} has no target {target!r} (it has: "
+            f"{', '.join(self.targets)})",
+            hint="Fit it from networks of the same architecture, or use a law with a '*' target.",
+        )
+
+    # -- JSON ----------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "name": self.name,
+            "description": self.description,
+            "targets": {t: law.to_dict() for t, law in self.targets.items()},
+            "basis": {"kind": self.basis, "condition": self.condition},
+            "gate_biases": dict(self.gate_biases),
+            "provenance": self.provenance,
+            "diagnostics": self.diagnostics,
+        }
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> EigenInitParams:
+        """Validate a parsed document (``LawError`` on any broken rule)."""
+        _check(isinstance(doc, Mapping), "the top level must be a JSON object")
+        _check_schema(doc.get("schema"))
+        _strict_keys(doc, _REQUIRED | _OPTIONAL, "the document", optional=_OPTIONAL)
+        _check(isinstance(doc["targets"], Mapping), "targets must be an object")
+        _strict_keys(doc["basis"], {"kind", "condition"}, "basis")
+        return cls(
+            {t: TargetLaw.from_dict(d) for t, d in doc["targets"].items()},
+            doc["basis"]["kind"],
+            doc["basis"]["condition"],
+            doc.get("gate_biases") or {},
+            doc["name"],
+            doc.get("description", ""),
+            doc.get("provenance"),
+            doc.get("diagnostics"),
+        )
+
+    def save(self, path: str | PathLike[str]) -> Path:
+        """Write strict, sorted, indented JSON atomically; returns the path."""
+        from rnndyn.io.atomic import atomic_write_json
+
+        return atomic_write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | PathLike[str]) -> EigenInitParams:
+        """Read and validate a law file. ``InvalidInputError`` (naming the file) for anything that
+        is not a valid ``rnndyn.eigen-init/1`` document; nothing is ever unpickled."""
+        doc = load_json(path)
+        try:
+            return cls.from_dict(doc)
+        except LawError as err:
+            raise InvalidInputError(
+                f"not a valid eigen-init parameter file: {err}", path=path, hint=_HINT
+            ) from None
+
+
+_REQUIRED = {"schema", "name", "targets", "basis"}
+_OPTIONAL = {"description", "gate_biases", "provenance", "diagnostics"}
+_HINT = "Write it with `rnndyn init fit` or EigenInitParams.save."
+
+
+def _check_schema(schema: Any) -> None:
+    import re
+
+    m = re.fullmatch(r"rnndyn\.eigen-init/(\d{1,6})", schema) if isinstance(schema, str) else None
+    _check(
+        m is not None,
+        f"schema is {str(schema)[:60]!r}, not {SCHEMA!r}: not an rnndyn eigen-init parameter file",
+    )
+    version = int(m.group(1))
+    _check(
+        version <= 1,
+        f"schema version {version} is newer than this rnndyn reads ({SCHEMA}); "
+        "upgrade rnndyn to read it",
+    )
+    _check(version == 1, f"unknown schema version {version}")
+
+
+class _Refused(Exception):
+    pass
+
+
+def _no_constants(name: str) -> Any:
+    raise _Refused(f"holds {name}, which strict JSON does not allow")
+
+
+def _finite_float(text: str) -> float:
+    x = float(text)
+    if not math.isfinite(x):
+        raise _Refused(f"holds the number {text[:40]}, too large for a finite float")
+    return x
+
+
+def _small_int(text: str) -> int:
+    if len(text.lstrip("-")) > 18:
+        raise _Refused(f"holds an integer of {len(text)} digits")
+    return int(text)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _Refused("has an object with a repeated key")
+    return out
+
+
+def _depth(x: Any, limit: int) -> bool:
+    if limit < 0:
+        return False
+    children = x.values() if isinstance(x, dict) else x if isinstance(x, list) else ()
+    return all(_depth(c, limit - 1) for c in children)
+
+
+def load_json(path: str | PathLike[str]) -> Any:
+    """Parse a small, strict JSON file: ≤ 4 MiB, UTF-8, no NaN/Infinity/overflowing numbers, no
+    repeated keys, nesting ≤ 12. ``InvalidInputError`` naming the file otherwise."""
+    from rnndyn.io.text import quoted_head
+
+    p = Path(path)
+
+    def bad(problem: str) -> InvalidInputError:
+        return InvalidInputError(problem, path=p, hint=_HINT)
+
+    try:
+        if p.is_dir():
+            raise bad("is a folder, not an eigen-init parameter file")
+        with open(p, "rb") as f:
+            data = f.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise bad("does not exist") from None
+    except OSError as err:
+        raise bad(f"cannot be read ({err.strerror})") from None
+    if len(data) > MAX_BYTES:
+        raise bad(f"is larger than {MAX_BYTES >> 20} MiB; eigen-init files are small JSON")
+    try:
+        text = data.decode("utf-8")
+        doc = json.loads(
+            text,
+            parse_constant=_no_constants,
+            parse_float=_finite_float,
+            parse_int=_small_int,
+            object_pairs_hook=_no_duplicates,
+        )
+    except UnicodeDecodeError:
+        raise bad(f"is not UTF-8 JSON text (it starts with {quoted_head(data)})") from None
+    except json.JSONDecodeError as err:
+        raise bad(
+            f"is not valid JSON ({err.msg} at line {err.lineno}, column {err.colno}; "
+            f"it starts with {quoted_head(data)})"
+        ) from None
+    except _Refused as err:
+        raise bad(f"is not strict JSON: it {err}") from None
+    except RecursionError:
+        raise bad(f"is nested too deeply (more than {MAX_DEPTH} levels)") from None
+    if not _depth(doc, MAX_DEPTH):
+        raise bad(f"is nested too deeply (more than {MAX_DEPTH} levels)")
+    return doc

@@ -1,0 +1,309 @@
+"""Sampling the eigen law into real matrices ``W = P·B·P⁻¹`` with exactly the sampled eigenvalues.
+
+``B`` is block-diagonal: real eigenvalues on the diagonal and, per conjugate pair ``a ± ib``,
+the block ``[[a, −b], [b, a]] = r[[cos θ, −sin θ], [sin θ, cos θ]]``. ``P`` is Haar-orthogonal
+(the law's ``condition = 1``; ``W`` is then normal) or ``U·diag(σ)·Vᵀ`` with ``σ`` geometric from
+1 to ``1/condition``, so ``κ₂(P) = condition`` exactly at every size. (A unit-triangular
+``I + s·N`` would not do: its condition number grows exponentially with ``n`` for random ``N``.)
+All randomness comes from ``generator``, in a fixed order per block: the eigenvalues
+(:func:`sample_eigenvalues`), then the basis (:func:`sample_basis`). Maths in float64 on the CPU,
+copied into the tensor's dtype.
+"""
+
+from __future__ import annotations
+
+import math
+from os import PathLike
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from rnndyn.errors import UsageError
+from rnndyn.init.law import Dist, EigenInitParams, TargetLaw
+from rnndyn.init.zoo_basic import check_matrix, fill_, haar_orthogonal
+
+LAYOUTS = {"rnn": ("hh",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
+_VM_GRID = np.linspace(0.0, math.pi, 8193)
+
+
+# -- the 1-D laws: quantile, CDF, density --------------------------------------------------------
+
+
+def _tn(p) -> tuple[float, float]:
+    return (p["low"] - p["mu"]) / p["sigma"], (p["high"] - p["mu"]) / p["sigma"]
+
+
+def _vm_terms(p, x: np.ndarray, fn) -> np.ndarray:
+    args = zip(p["weights"], p["locs"], p["kappas"], strict=True)
+    return sum(w * fn(x, k, m) for w, m, k in args)
+
+
+def quantile(dist: Dist, u: np.ndarray) -> np.ndarray:
+    """Inverse CDF of ``dist`` at ``u`` ``(m,)`` in ``[0, 1]`` (von Mises: tabulated CDF)."""
+    from scipy import stats
+
+    p, f, u = dist.params, dist.family, np.asarray(u, dtype=np.float64)
+    if f == "beta":
+        return p["low"] + (p["high"] - p["low"]) * stats.beta.ppf(u, p["a"], p["b"])
+    if f == "truncnorm":
+        return stats.truncnorm.ppf(u, *_tn(p), loc=p["mu"], scale=p["sigma"])
+    if f == "ring":
+        return np.sqrt(u * (p["r_max"] ** 2 - p["r_min"] ** 2) + p["r_min"] ** 2)
+    if f == "empirical":
+        q = np.asarray(p["quantiles"])
+        return np.interp(u, np.linspace(0, 1, len(q)), q)
+    if f == "vonmises":
+        return np.interp(u, np.maximum.accumulate(cdf(dist, _VM_GRID)), _VM_GRID)
+    if f == "uniform":
+        return p["low"] + (p["high"] - p["low"]) * u
+    return np.full(u.shape, p["value"])
+
+
+def cdf(dist: Dist, x: np.ndarray) -> np.ndarray:
+    """CDF of ``dist``; for phases, of the angle folded onto ``[0, π]`` (``θ ≡ 2π − θ``)."""
+    from scipy import stats
+
+    p, f, x = dist.params, dist.family, np.asarray(x, dtype=np.float64)
+    if f == "beta":
+        return stats.beta.cdf((x - p["low"]) / (p["high"] - p["low"]), p["a"], p["b"])
+    if f == "truncnorm":
+        return stats.truncnorm.cdf(x, *_tn(p), loc=p["mu"], scale=p["sigma"])
+    if f == "ring":
+        lo2, hi2 = p["r_min"] ** 2, p["r_max"] ** 2
+        return np.clip((x**2 - lo2) / (hi2 - lo2), 0.0, 1.0) * (x >= 0)
+    if f == "empirical":
+        q = np.asarray(p["quantiles"])
+        return np.interp(x, q, np.linspace(0, 1, len(q)))
+    xf = np.clip(x, 0.0, math.pi)
+    if f == "vonmises":  # scipy's CDF is cumulative over turns: arcs are differences
+        arc = lambda y, k, m: stats.vonmises.cdf(y, k, loc=m) - stats.vonmises.cdf(-y, k, loc=m)  # noqa: E731
+        return np.clip(_vm_terms(p, xf, arc), 0.0, 1.0)
+    if f == "uniform":
+        lo, hi = p["low"], p["high"]
+        inside = np.clip(np.minimum(xf, hi) - lo, 0, None)
+        wrapped = np.clip(hi - np.maximum(2 * math.pi - xf, lo), 0, None)
+        return (inside + wrapped) / (hi - lo)
+    return (x >= p["value"]).astype(np.float64)
+
+
+def pdf(dist: Dist, x: np.ndarray) -> np.ndarray:
+    """Density of ``dist`` (``inf`` at a point mass; folded onto ``[0, π]`` for phases)."""
+    from scipy import stats
+
+    p, f, x = dist.params, dist.family, np.asarray(x, dtype=np.float64)
+    if f == "beta":
+        width = p["high"] - p["low"]
+        return stats.beta.pdf((x - p["low"]) / width, p["a"], p["b"]) / width
+    if f == "truncnorm":
+        return stats.truncnorm.pdf(x, *_tn(p), loc=p["mu"], scale=p["sigma"])
+    if f == "ring":
+        ok = (x >= p["r_min"]) & (x <= p["r_max"])
+        return np.where(ok, 2 * x / (p["r_max"] ** 2 - p["r_min"] ** 2), 0.0)
+    if f == "empirical":
+        q = np.asarray(p["quantiles"])
+        k = np.clip(np.searchsorted(q, x, side="right") - 1, 0, len(q) - 2)
+        return np.where((x >= q[0]) & (x <= q[-1]), 1.0 / ((len(q) - 1) * np.diff(q)[k]), 0.0)
+    inside = (x >= 0) & (x <= math.pi)
+    if f == "vonmises":
+        both = lambda y, k, m: stats.vonmises.pdf(y, k, loc=m) + stats.vonmises.pdf(-y, k, loc=m)  # noqa: E731
+        return np.where(inside, _vm_terms(p, x, both), 0.0)
+    if f == "uniform":
+        lo, hi = p["low"], p["high"]
+        hits = ((x >= lo) & (x <= hi)).astype(float) + (
+            (2 * math.pi - x >= lo) & (2 * math.pi - x <= hi)
+        )
+        return np.where(inside, hits / (hi - lo), 0.0)
+    return np.where(x == p["value"], np.inf, 0.0)
+
+
+# -- eigenvalues, blocks, bases ------------------------------------------------------------------
+
+
+def _uniforms(k: int, generator: torch.Generator | None) -> np.ndarray:
+    return torch.rand(k, dtype=torch.float64, generator=generator).numpy()
+
+
+def real_count(fraction: float, n: int, u: float) -> int:
+    """Number of real eigenvalues: ``fraction·n`` rounded stochastically (by ``u`` in ``[0, 1)``)
+    to one of the two nearest counts with ``n``'s parity, so its mean is ``fraction·n`` exactly
+    (unless clipped to ``[n mod 2, n]``)."""
+    x, low = fraction * n, n % 2
+    if x <= low:
+        return low
+    if x >= n:
+        return n
+    k = low + 2 * int((x - low) // 2)
+    return k + 2 * int(u < (x - k) / 2)
+
+
+def _default_target(params: EigenInitParams) -> str:
+    keys = list(params.targets)
+    if len(keys) == 1 or "hh" in keys:
+        return "hh" if "hh" in keys or keys == ["*"] else keys[0]
+    raise UsageError(
+        f"the eigen law {params.name!r} has several targets ({', '.join(keys)})",
+        hint="Pass gate=… for one H×H block, or layout='lstm'/'gru' for a stacked weight_hh.",
+    )
+
+
+def _law(params: EigenInitParams | TargetLaw, target: str | None) -> TargetLaw:
+    if isinstance(params, TargetLaw):
+        return params
+    return params.law_for(target or _default_target(params))
+
+
+def sample_eigenvalues(
+    params: EigenInitParams | TargetLaw,
+    n: int,
+    *,
+    target: str | None = None,
+    generator: torch.Generator | None = None,
+) -> np.ndarray:
+    """Draw ``n`` eigenvalues ``(n,)`` complex128 from the law of ``target``: the pairs first, each
+    ``r e^{iθ}`` followed by its conjugate, then the real ones.
+
+    Draws, in order: 1 uniform (the real count), then ``m`` pair radii, ``m`` phases, ``k`` real
+    moduli and ``k`` signs (``m`` pairs, ``k`` reals), all from ``generator``.
+    """
+    if not isinstance(n, int | np.integer) or n < 0:
+        raise ValueError(f"n must be a non-negative integer, got {n!r}")
+    law = _law(params, target)
+    if n == 0:
+        return np.zeros(0, dtype=np.complex128)
+    u = _uniforms(1, generator)
+    k = real_count(law.real_fraction, n, float(u[0]))
+    m = (n - k) // 2
+    u = _uniforms(2 * m + 2 * k, generator)
+    r = law.radius.ppf(u[:m])
+    theta = law.phase.ppf(u[m : 2 * m])
+    rr = (law.real_radius or law.radius).ppf(u[2 * m : 2 * m + k])
+    sign = np.where(u[2 * m + k :] < law.positive_fraction, 1.0, -1.0)
+    z = r * np.cos(theta) + 1j * (r * np.sin(theta))
+    return np.concatenate([np.stack([z, z.conj()], 1).reshape(-1), (sign * rr).astype(complex)])
+
+
+def block_matrix(eigenvalues: np.ndarray) -> np.ndarray:
+    """Real block-diagonal ``(n, n)`` matrix with exactly these eigenvalues ``(n,)``.
+
+    Conjugate pairs (``a ± ib``, ``b > 0``) become ``[[a, −b], [b, a]]`` blocks (pairs first), real
+    ones the trailing diagonal. ``ValueError`` unless the multiset is closed under conjugation.
+    """
+    w = np.asarray(eigenvalues, dtype=np.complex128).reshape(-1)
+    pos, neg, real = w[w.imag > 0], w[w.imag < 0], w[w.imag == 0].real
+    if len(pos) != len(neg) or not np.allclose(
+        np.sort_complex(pos), np.sort_complex(neg.conj()), rtol=1e-12, atol=0
+    ):
+        raise ValueError("eigenvalues of a real matrix must come in conjugate pairs")
+    m, n = len(pos), len(w)
+    b = np.zeros((n, n))
+    i = 2 * np.arange(m)
+    b[i, i] = b[i + 1, i + 1] = pos.real
+    b[i, i + 1], b[i + 1, i] = -pos.imag, pos.imag
+    j = np.arange(2 * m, n)
+    b[j, j] = real
+    return b
+
+
+def sample_basis(
+    n: int, *, basis: str = "haar", condition: float = 1.0, generator: torch.Generator | None = None
+) -> tuple[Tensor, Tensor]:
+    """``(P, P⁻¹)``, both ``(n, n)`` float64: ``I``; Haar ``Q`` (``condition = 1``); or
+    ``U·diag(σ)·Vᵀ`` with ``σ = geomspace(1, 1/condition, n)``, so ``κ₂(P) = condition``."""
+    if basis == "identity":
+        eye = torch.eye(n, dtype=torch.float64)
+        return eye, eye.clone()
+    q = haar_orthogonal(n, generator=generator)
+    if condition == 1.0 or n < 2:
+        return q, q.T
+    v = haar_orthogonal(n, generator=generator)
+    sigma = torch.logspace(0.0, -math.log10(condition), n, dtype=torch.float64)
+    return (q * sigma) @ v.T, (v / sigma) @ q.T
+
+
+def sample_matrix(
+    params: EigenInitParams,
+    n: int,
+    *,
+    target: str | None = None,
+    generator: torch.Generator | None = None,
+    return_eigenvalues: bool = False,
+) -> Tensor | tuple[Tensor, np.ndarray]:
+    """One ``(n, n)`` float64 matrix ``W = P·B·P⁻¹`` from the law of ``target`` (and, optionally,
+    its eigenvalues ``(n,)`` exactly as drawn)."""
+    lam = sample_eigenvalues(params, n, target=target, generator=generator)
+    p, p_inv = sample_basis(n, basis=params.basis, condition=params.condition, generator=generator)
+    w = p @ torch.from_numpy(block_matrix(lam)) @ p_inv
+    return (w, lam) if return_eigenvalues else w
+
+
+def _as_params(params: EigenInitParams | str | PathLike[str]) -> EigenInitParams:
+    if isinstance(params, EigenInitParams):
+        return params
+    if isinstance(params, str | PathLike):
+        return EigenInitParams.load(params)
+    raise TypeError(f"params must be EigenInitParams or a path, got {type(params).__name__}")
+
+
+def _targets(tensor: Tensor, params: EigenInitParams, layout, gate) -> tuple[str, ...]:
+    if layout is not None and layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)} or None, got {layout!r}")
+    if gate is not None:
+        valid = LAYOUTS[layout] if layout else sum(LAYOUTS.values(), ())
+        if gate not in valid:
+            raise ValueError(f"gate {gate!r} is not one of {', '.join(valid)}")
+        return (gate,)
+    return LAYOUTS[layout] if layout else (_default_target(params),)
+
+
+def eigen_(
+    tensor: Tensor,
+    params: EigenInitParams | str | PathLike[str],
+    *,
+    layout: str | None = None,
+    gate: str | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Fill ``tensor`` in place (no autograd) from the eigen law; return it (``nn.init`` style).
+
+    ``tensor``: ``(H, H)`` (one block: ``gate`` picks the target, else ``hh``/the only one), or with
+    ``layout="lstm"``/``"gru"`` a stacked ``(4H, H)``/``(3H, H)`` ``weight_hh`` whose row blocks
+    ``i, f, g, o``/``r, z, n`` each get their target's law. ``params``: a law or a law file.
+    ``ValueError`` on a shape that does not fit; ``UsageError`` if the law lacks a target.
+    """
+    params = _as_params(params)
+    rows, cols = check_matrix(tensor, "eigen_")
+    targets = _targets(tensor, params, layout, gate)
+    if rows != len(targets) * cols:
+        want = "(H, H)" if len(targets) == 1 else f"({len(targets)}·H, H)"
+        raise ValueError(
+            f"eigen_ (layout={layout!r}, gate={gate!r}) needs a {want} tensor, got {(rows, cols)}"
+        )
+    blocks = [sample_matrix(params, cols, target=t, generator=generator) for t in targets]
+    return fill_(tensor, torch.cat(blocks))
+
+
+def eigen_bias_(
+    bias: Tensor,
+    params: EigenInitParams | str | PathLike[str],
+    *,
+    layout: str = "lstm",
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Apply the law's ``gate_biases`` to a stacked bias ``(G·H,)``: gate ``t``'s slice gets
+    ``N(mean, std²)``; slices of gates without a rule are left as they are. PyTorch adds
+    ``bias_ih`` and ``bias_hh``: write the rule into one and zero the other."""
+    params = _as_params(params)
+    gates = _targets(bias, params, layout, None)
+    if bias.ndim != 1 or bias.numel() % len(gates) or bias.numel() == 0:
+        raise ValueError(
+            f"eigen_bias_ ({layout}) needs a ({len(gates)}·H,) bias, got {tuple(bias.shape)}"
+        )
+    h = bias.numel() // len(gates)
+    value = bias.detach().to("cpu", torch.float64).clone()
+    for k, g in enumerate(gates):
+        rule = params.gate_biases.get(g)
+        if rule is not None:
+            noise = torch.randn(h, dtype=torch.float64, generator=generator)
+            value[k * h : (k + 1) * h] = rule["mean"] + rule["std"] * noise
+    return fill_(bias, value)

@@ -1,0 +1,321 @@
+"""Whole-run output folders: stage everything, publish only on success, never clobber.
+
+::
+
+    with staged_output(out_dir, force=force, protect=[ckpt_path]) as out:
+        out.write_json("analysis.json", doc)
+        out.write_table("eigenvalues", df)      # eigenvalues.csv (+ eigenvalues.parquet)
+        out.write_figure("spectrum", fig)       # spectrum.pdf + spectrum.png (300 dpi); closes fig
+    # nothing is visible in out_dir until the block succeeds
+
+Policy (reliability.md §3.2): files go to a staging folder (``OUT/.rnndyn-staging-*``, or beside
+``OUT``'s nearest existing ancestor when ``OUT`` does not exist yet). On success they are moved in
+with ``os.replace`` and ``.rnndyn-manifest.json`` (relative paths + sha256) is written last. An
+existing ``OUT`` must hold only files listed in a valid manifest with unchanged bytes, and replacing
+them needs ``force=True``. Files the user added or edited are refused even under ``force``. Paths in
+``protect`` (the inputs) are never overwritten or deleted. On any exception or Ctrl-C the staging
+folder is removed and the previous outputs stay as they were.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rnndyn.errors import OutputError
+from rnndyn.io import manifest as mf
+from rnndyn.io.atomic import dumps_json
+from rnndyn.io.text import join_names
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+FIGURE_FORMATS = ("pdf", "png", "svg")
+FIGURE_DPI = 300
+LEFTOVER_AGE_S = 86_400  # staging folders of killed runs older than this are swept
+_NAME_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+=@,-]*$")
+_SAVE_METADATA: dict[str, dict[str, Any]] = {
+    "pdf": {"CreationDate": None},
+    "svg": {"Date": None},
+    "png": {},
+}
+
+
+def safe_name(text: str, max_len: int = 100) -> str:
+    """A file-name part from an untrusted string (checkpoint stem, key): ``[A-Za-z0-9_.+=@,-]``."""
+    name = re.sub(r"[^A-Za-z0-9_.+=@,-]+", "_", str(text)).strip("._") or "unnamed"
+    return name[:max_len]
+
+
+class StagedOutput:
+    """Writers into a staging folder; see :func:`staged_output`.
+
+    Every writer returns the paths it wrote (inside staging). ``run_info`` is a JSON-ready dict
+    stored in the manifest's ``run`` field.
+    """
+
+    def __init__(self, root: Path, formats: tuple[str, ...], *, _prefix: str = "", _shared=None):
+        self.root = root
+        self.formats = formats
+        self._prefix = _prefix
+        self._written: set[str] = set() if _shared is None else _shared[0]
+        self.run_info: dict[str, Any] = {} if _shared is None else _shared[1]
+
+    def path(self, name: str) -> Path:
+        """A fresh path ``name`` (may contain ``/``) inside staging, for custom writers."""
+        rel = self._prefix + _check_name(name)
+        if rel in self._written:
+            raise ValueError(f"output {rel!r} is written twice in one run")
+        self._written.add(rel)
+        dest = self.root / self._prefix / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        return dest
+
+    def subdir(self, name: str) -> StagedOutput:
+        """A writer for the sub-folder ``name`` (e.g. one per checkpoint), sharing this run."""
+        prefix = self._prefix + _check_name(name) + "/"
+        return StagedOutput(
+            self.root, self.formats, _prefix=prefix, _shared=(self._written, self.run_info)
+        )
+
+    def write_bytes(self, name: str, data: bytes) -> Path:
+        """Write raw bytes to ``name``."""
+        dest = self.path(name)
+        dest.write_bytes(data)
+        return dest
+
+    def write_text(self, name: str, text: str) -> Path:
+        """Write UTF-8 text to ``name``."""
+        return self.write_bytes(name, text.encode("utf-8"))
+
+    def write_json(self, name: str, obj: Any) -> Path:
+        """Strict, sorted JSON (NaN/Inf must already be None) to ``name``."""
+        return self.write_bytes(name, dumps_json(obj).encode("utf-8"))
+
+    def write_table(self, name: str, df: pd.DataFrame) -> list[Path]:
+        """``name.csv`` (exact floats, formula-safe) plus ``name.parquet`` if pyarrow is present."""
+        from rnndyn.io import tables
+
+        paths = [self.write_bytes(f"{name}.csv", tables.csv_bytes(df))]
+        if tables.parquet_available():
+            dest = self.path(f"{name}.parquet")
+            tables.write_parquet(df, dest)
+            paths.append(dest)
+        return paths
+
+    def write_figure(self, name: str, fig: Figure) -> list[Path]:
+        """Save ``fig`` as ``name.<fmt>`` per format (300 dpi, no timestamps), then close it."""
+        import matplotlib
+
+        paths = []
+        try:
+            rc = {"svg.hashsalt": "rnndyn", "pdf.fonttype": 42, "ps.fonttype": 42}
+            with matplotlib.rc_context(rc):
+                for fmt in self.formats:
+                    dest = self.path(f"{name}.{fmt}")
+                    fig.savefig(
+                        dest,
+                        format=fmt,
+                        dpi=FIGURE_DPI,
+                        metadata=_SAVE_METADATA[fmt],
+                        bbox_inches="tight",
+                    )
+                    paths.append(dest)
+        finally:
+            if "matplotlib.pyplot" in sys.modules:
+                sys.modules["matplotlib.pyplot"].close(fig)
+        return paths
+
+
+def _check_name(name: str) -> str:
+    parts = str(name).split("/")
+    if not name or not all(_NAME_PART.match(p) and p not in (".", "..") for p in parts):
+        raise ValueError(
+            f"invalid output name {name!r}: use [A-Za-z0-9_.+=@,-] parts separated by '/' "
+            "(rnndyn.io.outputs.safe_name cleans untrusted strings)"
+        )
+    return "/".join(parts)
+
+
+@contextlib.contextmanager
+def staged_output(
+    out_dir: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    formats: Iterable[str] = ("pdf", "png"),
+    protect: Iterable[str | os.PathLike[str]] = (),
+) -> Iterator[StagedOutput]:
+    """Stage a run's outputs and publish them into ``out_dir`` only if the block succeeds.
+
+    Raises OutputError (exit 5) before the block runs when ``out_dir`` holds files rnndyn did not
+    write, edited files, or (without ``force``) a previous run's output; when it is an input file or
+    cannot be written; and at publish time if a write would touch a ``protect`` path.
+    """
+    out = Path(out_dir)
+    fmts = tuple(formats)
+    bad = [f for f in fmts if f not in FIGURE_FORMATS]
+    if bad:
+        raise ValueError(f"unsupported figure formats {bad}; choose from {FIGURE_FORMATS}")
+    guarded = [Path(p) for p in protect]
+    existed = _check_destination(out, force, guarded)
+    parent = out if existed else _nearest_existing_dir(out)
+    _sweep_leftovers(parent)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=mf.STAGING_PREFIX, dir=parent))
+    except OSError as err:
+        raise OutputError(
+            f"cannot write in {parent} ({err.strerror})",
+            path=out,
+            hint="Choose a writable --out folder.",
+        ) from None
+    try:
+        writer = StagedOutput(staging, fmts)
+        yield writer
+        _publish(staging, out, existed, force, guarded, writer.run_info)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _check_destination(out: Path, force: bool, protect: list[Path]) -> bool:
+    """Refuse unusable destinations; return whether ``out`` exists (as a folder)."""
+    if any(_same(out, p) for p in protect):
+        raise OutputError("is an input of this run", path=out, hint="Choose another --out folder.")
+    if not out.exists():
+        if out.is_symlink():
+            raise OutputError("is a dangling symbolic link", path=out, hint="Choose another --out.")
+        return False
+    if not out.is_dir():
+        raise OutputError(
+            "exists and is not a folder",
+            path=out,
+            hint="Choose a new --out folder; rnndyn never overwrites files it did not write.",
+        )
+    _refuse_conflicts(out, mf.inspect_folder(out), force)
+    return True
+
+
+def _refuse_conflicts(out: Path, state: mf.FolderState, force: bool) -> None:
+    if state.foreign:
+        raise OutputError(
+            f"the output folder already holds files rnndyn did not write "
+            f"({join_names(state.foreign)}); rnndyn never overwrites or deletes them, "
+            "even with --force",
+            path=out,
+            hint="Choose a new --out folder, or move those files elsewhere.",
+        )
+    if state.edited:
+        raise OutputError(
+            f"files rnndyn wrote here were changed since ({join_names(state.edited)}); "
+            "rnndyn will not overwrite your edits, even with --force",
+            path=out,
+            hint="Choose a new --out folder, or move the edited files elsewhere.",
+        )
+    if state.own and not force:
+        raise OutputError(
+            "the output folder holds rnndyn's output from an earlier run",
+            path=out,
+            hint="Pass --force to replace it, or choose a new --out folder.",
+        )
+
+
+def _publish(
+    staging: Path, out: Path, existed: bool, force: bool, protect: list[Path], run: dict
+) -> None:
+    entries = mf.manifest_entries(staging)
+    if not existed and not out.exists():
+        mf.write_manifest(staging, entries, run)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(staging, out)
+        except OSError as err:
+            raise OutputError(
+                f"could not create the output folder ({err.strerror})", path=out
+            ) from None
+        return
+    state = mf.inspect_folder(out)  # again: the user may have added files during the run
+    _refuse_conflicts(out, state, force)
+    new = {e["path"] for e in entries}
+    stale = sorted(set(state.own) - new)
+    for rel in [*new, *stale]:
+        dest = out / rel
+        if any(_same(dest, p) for p in protect):
+            raise OutputError(
+                f"writing {rel} would overwrite an input of this run",
+                path=out,
+                hint="Choose a new --out folder.",
+            )
+        if dest.is_dir() and not dest.is_symlink():
+            raise OutputError(f"{rel} is a folder in the way of an output file", path=out)
+    try:
+        old_entries = [
+            {"path": r, "sha256": s, "size": (out / r).stat().st_size} for r, s in state.own.items()
+        ]
+        mf.write_manifest(out, old_entries + entries, run)  # recognises old and new during the move
+        for e in entries:
+            dest = out / e["path"]
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staging / e["path"], dest)
+        for rel in stale:
+            (out / rel).unlink(missing_ok=True)
+            _remove_empty_parents(out, out / rel)
+        mf.write_manifest(out, entries, run)
+    except OSError as err:
+        raise OutputError(
+            f"could not publish the outputs ({err.strerror})",
+            path=out,
+            hint="Check free space and permissions; rerun with --force to complete it.",
+        ) from None
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _nearest_existing_dir(out: Path) -> Path:
+    anchor = out.absolute().parent
+    while not anchor.exists():
+        anchor = anchor.parent
+    if not anchor.is_dir():
+        raise OutputError(
+            f"cannot create the output folder: {anchor} is a file, not a folder",
+            path=out,
+            hint="Choose another --out folder.",
+        )
+    return anchor
+
+
+def _remove_empty_parents(root: Path, path: Path) -> None:
+    parent = path.parent
+    while parent != root and root in parent.parents:
+        try:
+            parent.rmdir()
+        except OSError:
+            return
+        parent = parent.parent
+
+
+def _sweep_leftovers(folder: Path) -> None:
+    """Remove staging folders that killed runs left behind more than a day ago."""
+    cutoff = time.time() - LEFTOVER_AGE_S
+    with contextlib.suppress(OSError):
+        for entry in folder.iterdir():
+            if (
+                entry.name.startswith(mf.STAGING_PREFIX)
+                and entry.is_dir()
+                and not entry.is_symlink()
+            ):
+                with contextlib.suppress(OSError):
+                    if entry.stat().st_mtime < cutoff:
+                        shutil.rmtree(entry, ignore_errors=True)

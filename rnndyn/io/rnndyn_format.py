@@ -1,0 +1,117 @@
+"""Write rnndyn's own checkpoints: ``{"state_dict": ..., "rnndyn": {schema "rnndyn.checkpoint/1", ...}}``.
+
+The file is a plain torch zip that loads with ``torch.load(path, weights_only=True)``: tensors plus
+str/int/float/bool/None/list/dict metadata. Writes are atomic, and rnndyn never replaces a file it
+did not write: an existing foreign file is refused whatever ``force`` says; an existing rnndyn
+checkpoint is replaced only with ``force=True``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import zipfile
+from collections.abc import Mapping
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from rnndyn.errors import OutputError
+from rnndyn.io.atomic import atomic_write_bytes
+
+SCHEMA = "rnndyn.checkpoint/1"
+_SNIFF_BYTES = 64 << 20  # never unpickle big foreign files just to ask whether they are ours
+
+
+def plain(obj: Any) -> Any:
+    """``obj`` as plain data (tuples → lists, numpy/torch scalars → Python, NaN/inf → None)."""
+    if obj is None or type(obj) in (bool, str, int):
+        return obj
+    if isinstance(obj, str):  # e.g. torch.__version__ (TorchVersion) would not load weights-only
+        return str.__str__(obj)
+    if isinstance(obj, bool):
+        return bool(obj)
+    if isinstance(obj, int):
+        return int(obj)
+    if isinstance(obj, float):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    if hasattr(obj, "item") and getattr(obj, "ndim", 1) == 0:  # numpy / torch scalar
+        return plain(obj.item())
+    if isinstance(obj, PathLike):
+        return str(obj)
+    raise TypeError(f"checkpoint metadata must be plain data, got {type(obj).__name__}")
+
+
+def is_rnndyn_checkpoint(path: str | PathLike[str]) -> bool:
+    """True when ``path`` is a torch zip whose ``rnndyn`` block carries an rnndyn schema."""
+    p = Path(path)
+    try:
+        if not p.is_file() or p.stat().st_size > _SNIFF_BYTES or not zipfile.is_zipfile(p):
+            return False
+        obj = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception:  # any unreadable file is, by definition, not one of ours
+        return False
+    meta = obj.get("rnndyn") if isinstance(obj, dict) else None
+    return isinstance(meta, dict) and str(meta.get("schema", "")).startswith("rnndyn.checkpoint/")
+
+
+def check_destination(path: str | PathLike[str], *, force: bool = False) -> Path:
+    """Raise OutputError unless ``path`` may be written (call before a long training run)."""
+    p = Path(path)
+    if p.is_dir():
+        raise OutputError("is a folder, not a checkpoint file", path=p, hint="give a file name.")
+    if not p.parent.is_dir():
+        raise OutputError(
+            "the folder for this checkpoint does not exist", path=p, hint="create it first."
+        )
+    if p.exists() or p.is_symlink():
+        if not is_rnndyn_checkpoint(p):
+            raise OutputError(
+                "exists and was not written by rnndyn; rnndyn never overwrites such files",
+                path=p,
+                hint="choose another output path.",
+            )
+        if not force:
+            raise OutputError(
+                "an rnndyn checkpoint already exists here",
+                path=p,
+                hint="pass --force to replace it.",
+            )
+    return p
+
+
+def checkpoint_bytes(state_dict: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> bytes:
+    """Serialise ``{"state_dict", "rnndyn"}``; ``meta`` gains ``schema`` and is made plain."""
+    block = {"schema": SCHEMA, **plain(dict(meta))}
+    block["schema"] = SCHEMA
+    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state_dict.items()}
+    buf = io.BytesIO()
+    torch.save({"state_dict": tensors, "rnndyn": block}, buf)
+    return buf.getvalue()
+
+
+def save_checkpoint(
+    path: str | PathLike[str],
+    model: nn.Module | Mapping[str, torch.Tensor],
+    meta: Mapping[str, Any],
+    *,
+    force: bool = False,
+) -> str:
+    """Atomically write ``model``'s ``state_dict`` and ``meta`` to ``path``; return the sha256.
+
+    Raises OutputError for a foreign existing file, an existing rnndyn checkpoint without
+    ``force``, or an unwritable location; TypeError when ``meta`` is not plain data.
+    """
+    p = check_destination(path, force=force)
+    sd = model.state_dict() if isinstance(model, nn.Module) else model
+    data = checkpoint_bytes(sd, meta)
+    atomic_write_bytes(p, data)
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,100 @@
+"""Lyapunov spectrum along a probe trajectory by the QR method (Benettin et al.; cf. Vogt et al. 2022).
+
+An orthonormal frame ``Q`` ``(S, B, k)`` is pushed through the per-step Jacobians (``jacobian.apply``:
+one GEMM per step) and re-orthonormalised every step with a batched QR; the exponents are the
+time-averaged ``log |diag R|`` after a warm-up, in nats per step, per batch element. For a stacked
+network the per-step Jacobian is block lower-triangular across layers, so its spectrum is the union
+of the layers' own spectra: ``network_exponents`` merges the forward-direction layers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from scipy import stats
+
+from rnndyn.jacobian import apply, coefficient_chunks
+from rnndyn.network import LayerParams
+from rnndyn.propagation import cast
+
+
+@dataclass(frozen=True)
+class LyapunovSpectrum:
+    """Leading ``k`` exponents of one layer and direction (nats per step, descending).
+
+    ``per_sample`` ``(B, k)``; ``exponents`` ``(k,)`` their batch mean; ``ci`` ``(k, 2)`` 95 % t-interval.
+    """
+
+    layer: int
+    direction: str
+    steps: int
+    warmup: int
+    per_sample: np.ndarray = field(repr=False)
+
+    @property
+    def exponents(self) -> np.ndarray:
+        return self.per_sample.mean(axis=0)
+
+    @property
+    def ci(self) -> np.ndarray:
+        b = self.per_sample.shape[0]
+        if b < 2:
+            return np.full((self.per_sample.shape[1], 2), np.nan)
+        half = stats.t.ppf(0.975, b - 1) * self.per_sample.std(axis=0, ddof=1) / np.sqrt(b)
+        return np.stack([self.exponents - half, self.exponents + half], axis=1)
+
+    def to_dict(self) -> dict[str, Any]:
+        fin = [[_num(a), _num(b)] for a, b in self.ci]
+        return {"layer": self.layer, "direction": self.direction, "steps": self.steps,
+                "warmup": self.warmup, "exponents": [_num(v) for v in self.exponents], "ci": fin}
+
+
+def _num(v: float) -> float | None:
+    return float(v) if np.isfinite(v) else None
+
+
+def lyapunov_spectrum(
+    p: LayerParams,
+    trace: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None],
+    n_exponents: int,
+    *,
+    warmup: int | None = None,
+    dtype: torch.dtype = torch.float32,
+    seed: int = 0,
+) -> LyapunovSpectrum:
+    """The leading ``n_exponents`` Lyapunov exponents along ``trace`` (``Trajectories.trace`` order).
+
+    ``warmup`` steps (default ``T // 4``) align the frame before averaging starts.
+    """
+    x, h, c = trace
+    t_len, batch = x.shape[0], x.shape[1]
+    warmup = t_len // 4 if warmup is None else min(max(warmup, 0), t_len - 1)
+    pw = cast(p, dtype)
+    k = min(n_exponents, pw.state_size)
+    g = torch.Generator().manual_seed(seed)
+    q0, _ = torch.linalg.qr(torch.randn(pw.state_size, k, generator=g, dtype=torch.float64))
+    q = q0.to(dtype)[:, None, :].expand(-1, batch, -1).contiguous()
+    acc = torch.zeros(batch, k, dtype=torch.float64)
+    t = 0
+    for coef in coefficient_chunks(pw, x, h, c):
+        for i in range(next(iter(coef.values())).shape[0]):
+            q = apply(pw, {name: v[i] for name, v in coef.items()}, q)
+            qb, r = torch.linalg.qr(q.permute(1, 0, 2))
+            if t >= warmup:
+                diag = torch.diagonal(r, dim1=-2, dim2=-1).abs().double()
+                acc += torch.log(diag.clamp_min(torch.finfo(torch.float64).tiny))
+            q = qb.permute(1, 0, 2).contiguous()
+            t += 1
+    per = (acc / (t_len - warmup)).numpy()
+    return LyapunovSpectrum(p.layer, p.direction, t_len - warmup, warmup, np.sort(per, axis=1)[:, ::-1])
+
+
+def network_exponents(spectra: list[LyapunovSpectrum], n: int) -> np.ndarray:
+    """The network's leading ``n`` exponents: the union of its forward-direction layers' spectra."""
+    fwd = [s.exponents for s in spectra if s.direction == "forward"]
+    if not fwd:
+        return np.empty(0)
+    return np.sort(np.concatenate(fwd))[::-1][:n]

@@ -1,0 +1,162 @@
+"""Bench figures: learning curves per task coloured by initializer; final-metric box/strip plots.
+
+Drawing only: each function takes a ``rnndyn.bench.BenchResult`` (finished runs only are drawn)
+and returns Axes or a Figure; nothing is shown or saved here. Apply the paper style with
+``rnndyn.plots.style.style_context()``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from rnndyn.plots.style import COLUMN_WIDTH, FULL_WIDTH, PALETTE, group_style
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from rnndyn.bench import BenchResult
+
+_FINISHED = ("ok", "diverged")
+_LABELS = {"accuracy": "accuracy", "mse": "MSE", "nrmse": "NRMSE", "ce": "cross-entropy"}
+
+
+def _order(values: Any) -> list:
+    """Unique values in order of first appearance (the grid's order)."""
+    return list(dict.fromkeys(values))
+
+
+def _new_axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
+    if ax is not None:
+        return ax
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=size).add_subplot()
+
+
+def _metric_label(result: BenchResult, task: str, prefix: str) -> str:
+    rec = next(r for r in result.records if r["task"] == task)
+    metric, hib = rec["spec"]["metric"], rec["spec"]["higher_is_better"]
+    return f"{prefix} {_LABELS.get(metric, metric)} ({'higher' if hib else 'lower'} is better)"
+
+
+def _baseline(ax: Axes, result: BenchResult, task: str) -> None:
+    rec = next(r for r in result.records if r["task"] == task)
+    ax.axhline(rec["spec"]["baseline"], color="0.55", lw=0.7, ls=":", label="trivial baseline")
+
+
+def learning_curve(
+    result: BenchResult,
+    task: str,
+    arch: str,
+    *,
+    ax: Axes | None = None,
+    column: str = "val_metric",
+    inits: list[str] | None = None,
+) -> Axes:
+    """Median over seeds of ``column`` (per epoch) for each initializer, with the IQR shaded.
+
+    One line per initializer (colour and line style from ``group_style``, in ``inits`` order, so
+    panels agree), plus the task's trivial baseline as a dotted line.
+    """
+    ax = _new_axes(ax, (COLUMN_WIDTH, 0.75 * COLUMN_WIDTH))
+    df = result.to_frame()
+    inits = inits or _order(df["init"])
+    sel = df[(df["task"] == task) & (df["arch"] == arch) & df["status"].isin(_FINISHED)]
+    for i, init in enumerate(inits):
+        g = sel[sel["init"] == init].groupby("epoch")[column]
+        if not g.ngroups:
+            continue
+        style = group_style(i)
+        epochs = g.median().index.to_numpy()
+        ax.plot(
+            epochs, g.median().to_numpy(), color=style["color"], ls=style["linestyle"], label=init
+        )
+        q = g.quantile([0.25, 0.75]).unstack()
+        ax.fill_between(epochs, q[0.25], q[0.75], color=style["color"], alpha=0.18, lw=0)
+    _baseline(ax, result, task)
+    ax.set_title(f"{task} · {arch.upper()}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(_metric_label(result, task, "validation"))
+    return ax
+
+
+def learning_curves(result: BenchResult, *, column: str = "val_metric") -> Figure:
+    """A grid of :func:`learning_curve` panels: one row per task, one column per architecture,
+    and one legend for the figure."""
+    from matplotlib.figure import Figure
+
+    df = result.to_frame()
+    tasks, archs, inits = _order(df["task"]), _order(df["arch"]), _order(df["init"])
+    fig = Figure(figsize=(FULL_WIDTH, 1.9 * len(tasks) + 0.6), layout="constrained")
+    axes = fig.subplots(len(tasks), len(archs), squeeze=False, sharex=True)
+    for (r, task), (c, arch) in itertools.product(enumerate(tasks), enumerate(archs)):
+        learning_curve(result, task, arch, ax=axes[r, c], column=column, inits=inits)
+        if c:
+            axes[r, c].set_ylabel("")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 5))
+    return fig
+
+
+def final_metric(result: BenchResult, task: str, *, ax: Axes | None = None) -> Axes:
+    """Final test metric per initializer (x) and architecture (offset, colour, marker): a box per
+    group and every run as a point (deterministic jitter)."""
+    ax = _new_axes(ax, (COLUMN_WIDTH, 0.8 * COLUMN_WIDTH))
+    runs = result.runs_frame()
+    inits, archs = _order(runs["init"]), _order(runs["arch"])
+    sel = runs[(runs["task"] == task) & runs["status"].isin(_FINISHED)]
+    width = 0.8 / len(archs)
+    rng = np.random.default_rng(0)
+    for j, arch in enumerate(archs):
+        color, marker = PALETTE[j % len(PALETTE)], group_style(j)["marker"]
+        offset = (j - (len(archs) - 1) / 2) * width
+        groups = [
+            (i, sel[(sel["init"] == init) & (sel["arch"] == arch)]["test"].dropna())
+            for i, init in enumerate(inits)
+        ]
+        groups = [(i, v.to_numpy()) for i, v in groups if len(v)]
+        if not groups:
+            continue
+        pos = [i + offset for i, _ in groups]
+        ax.boxplot(
+            [v for _, v in groups],
+            positions=pos,
+            widths=0.8 * width,
+            showfliers=False,
+            patch_artist=True,
+            boxprops={"facecolor": color, "alpha": 0.25, "lw": 0.6},
+            medianprops={"color": color, "lw": 1.0},
+            whiskerprops={"lw": 0.6},
+            capprops={"lw": 0.6},
+        )
+        x = np.concatenate([np.full(len(v), p) for p, (_, v) in zip(pos, groups, strict=True)])
+        x = x + rng.uniform(-0.25, 0.25, x.size) * width
+        y = np.concatenate([v for _, v in groups])
+        ax.scatter(x, y, s=8, color=color, marker=marker, lw=0, label=arch.upper(), zorder=3)
+    _baseline(ax, result, task)
+    ax.set_xticks(range(len(inits)), inits, rotation=40, ha="right")
+    ax.set_title(task)
+    ax.set_ylabel(_metric_label(result, task, "test"))
+    return ax
+
+
+def final_metrics(result: BenchResult) -> Figure:
+    """:func:`final_metric` for every task (two panels per row)."""
+    from matplotlib.figure import Figure
+
+    tasks = _order(r["task"] for r in result.records)
+    cols = min(2, len(tasks))
+    rows = -(-len(tasks) // cols)
+    fig = Figure(figsize=(FULL_WIDTH, 2.4 * rows + 0.5), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax, task in zip(axes.flat, tasks, strict=False):
+        final_metric(result, task, ax=ax)
+    for ax in axes.flat[len(tasks) :]:
+        ax.set_visible(False)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels))
+    return fig

@@ -1,0 +1,281 @@
+"""A population of networks for group comparisons: per-network spectral statistics, analysed in
+parallel processes, plus the ways of naming groups (metadata key, ``NAME=GLOB``, a manifest CSV).
+
+Each network is reduced to small summaries (eigenvalues and a dozen numbers per operator); the
+eigenvectors are never kept, so memory stays bounded for thousands of checkpoints.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import math
+import multiprocessing
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnndyn.errors import InvalidInputError, RnndynError, RnndynWarning, UsageError
+from rnndyn.spectrum import OperatorSpectrum, Spectrum, eigendecompose
+
+STATISTICS: dict[str, str] = {
+    "spectral_radius": "largest |λ|",
+    "frac_above_1": "fraction of eigenvalues with |λ| > 1",
+    "frac_above_0.9": "fraction of eigenvalues with |λ| > 0.9",
+    "modulus_q10": "10th percentile of |λ|",
+    "modulus_q50": "median |λ|",
+    "modulus_q90": "90th percentile of |λ|",
+    "frac_complex": "fraction of eigenvalues off the real axis",
+    "dominant_period": "period 2π/|arg λ| (steps) of the largest-|λ| eigenvalue with arg λ ≠ 0 "
+    "(∞: none)",
+    "longest_timescale": "−1/ln(spectral radius) in steps (∞ when the radius is ≥ 1)",
+    "log10_eigvec_condition": "log10 of the eigenvector matrix condition number κ(V)",
+    "departure_from_normality": "Henrici's relative departure from normality",
+}
+_ANGLE_TOL = 1e-12
+
+Source = str | PathLike[str] | Any  # a path, a Checkpoint or a Spectrum
+
+
+def spectrum_statistics(s: OperatorSpectrum) -> tuple[float, ...]:
+    """The ``STATISTICS`` of one operator spectrum, in order (inf allowed; NaN: not computed)."""
+    lam = np.asarray(s.eigenvalues, dtype=complex)
+    r = np.abs(lam)
+    rho = float(r.max())
+    q10, q50, q90 = np.quantile(r, [0.1, 0.5, 0.9])
+    ang = np.abs(np.angle(lam))
+    osc = ang > _ANGLE_TOL
+    period = 2 * math.pi / float(ang[osc][np.argmax(r[osc])]) if osc.any() else math.inf
+    tau = math.inf if rho >= 1 else (0.0 if rho == 0 else -1.0 / math.log(rho))
+    kappa = float(s.eigvec_condition)
+    return (
+        rho,
+        float((r > 1).mean()),
+        float((r > 0.9).mean()),
+        float(q10),
+        float(q50),
+        float(q90),
+        float((np.abs(lam.imag) > _ANGLE_TOL * np.maximum(r, 1.0)).mean()),
+        period,
+        tau,
+        math.log10(kappa) if kappa > 0 else float("nan"),
+        float(s.departure_from_normality),
+    )
+
+
+@dataclass(frozen=True)
+class OperatorSummary:
+    """One operator of one network: eigenvalues ``(n,)`` complex128; ``values`` (``STATISTICS``)."""
+
+    architecture: str
+    operator: str  # qualified id: "l0.fwd.hh", "encoder:l1.rev.f", "l0.fwd.jac"
+    gate: str  # "hh" (vanilla), "i", "f", "g", "o", "r", "z", "n" or "jac"
+    eigenvalues: np.ndarray = field(repr=False)
+    values: tuple[float, ...] = field(repr=False)
+
+    @property
+    def stratum(self) -> tuple[str, str]:
+        return (self.architecture, self.operator)
+
+
+@dataclass(frozen=True)
+class Network:
+    """One analysed network: where it came from, its group and its operators' summaries."""
+
+    path: str
+    sha256: str | None
+    operators: tuple[OperatorSummary, ...]
+    group: str | None = None
+    key_value: str | None = None  # the grouping key's value in the metadata (None: missing)
+    metadata: Mapping[str, Any] = field(default_factory=dict)  # scalar entries of the rnndyn block
+
+
+@dataclass(frozen=True)
+class BadInput:
+    """A checkpoint left out, with the reason (one paragraph) and the exit code it would give."""
+
+    path: str
+    problem: str
+    exit_code: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "problem": self.problem, "exit_code": self.exit_code}
+
+
+def lookup(metadata: Mapping[str, Any], key: str) -> str | None:
+    """``metadata[key]`` as a string, following dots into nested dicts; None if missing or null."""
+    node: Any = metadata
+    for part in key.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return None if node is None or isinstance(node, (dict, list)) else str(node)
+
+
+def summarise_spectrum(spec: Spectrum) -> tuple[OperatorSummary, ...]:
+    """Per-operator summaries of an already computed spectrum."""
+    return tuple(
+        OperatorSummary(
+            s.arch,
+            s.qualified_id,
+            s.gate or "hh",
+            np.asarray(s.eigenvalues, complex),
+            spectrum_statistics(s),
+        )
+        for s in spec
+    )
+
+
+def summarise(
+    source: Source,
+    *,
+    trust: bool = False,
+    matrix: str | None = None,
+    key: str | None = None,
+    label: str | None = None,
+) -> Network:
+    """Load (if needed), eigendecompose without keeping eigenvectors, and summarise one network."""
+    from rnndyn.io.checkpoint import Checkpoint, load
+    from rnndyn.operators import extract_operators
+
+    if isinstance(source, Spectrum):
+        return Network(label or "<spectrum>", None, summarise_spectrum(source))
+    ckpt = source if isinstance(source, Checkpoint) else load(source, trust=trust)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RnndynWarning)  # κ(V) is reported as a statistic instead
+        spec = eigendecompose(extract_operators(ckpt, matrix=matrix), keep_vectors=False)
+    meta = dict(ckpt.metadata or {})
+    scalars = {k: v for k, v in meta.items() if isinstance(v, (str, int, float, bool)) or v is None}
+    return Network(
+        str(ckpt.path),
+        ckpt.sha256,
+        summarise_spectrum(spec),
+        key_value=None if key is None else lookup(meta, key),
+        metadata=scalars,
+    )
+
+
+def _summarise_or_report(
+    source: Source, trust: bool, matrix: str | None, key: str | None, label: str
+) -> Network | BadInput:
+    try:
+        return summarise(source, trust=trust, matrix=matrix, key=key, label=label)
+    except RnndynError as err:
+        return BadInput(label, str(err), err.exit_code)
+    except (OSError, ValueError, RuntimeError, np.linalg.LinAlgError) as err:
+        return BadInput(label, f"{label}: could not be analysed ({type(err).__name__}: {err})", 4)
+
+
+def _init_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def analyse(
+    sources: Sequence[Source],
+    *,
+    jobs: int = 1,
+    trust: bool = False,
+    matrix: str | None = None,
+    key: str | None = None,
+    labels: Sequence[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Network | BadInput]:
+    """Summarise every source, in ``jobs`` processes for paths; a failure becomes a ``BadInput``.
+
+    ``progress(done, total)`` is called after each network. Results keep the order of ``sources``.
+    """
+    labels = list(labels) if labels is not None else [_label(s, i) for i, s in enumerate(sources)]
+    total = len(sources)
+    out: list[Network | BadInput | None] = [None] * total
+    paths = [i for i, s in enumerate(sources) if isinstance(s, (str, PathLike))]
+    remote = set(paths) if jobs > 1 and len(paths) > 1 else set()
+    done = 0
+    for i, s in enumerate(sources):
+        if i not in remote:
+            out[i] = _summarise_or_report(s, trust, matrix, key, labels[i])
+            done += 1
+            if progress:
+                progress(done, total)
+    if remote:
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(
+            max_workers=jobs, mp_context=ctx, initializer=_init_worker
+        ) as pool:
+            futures = {
+                pool.submit(_summarise_or_report, str(sources[i]), trust, matrix, key, labels[i]): i
+                for i in sorted(remote)
+            }
+            for fut in as_completed(futures):
+                out[futures[fut]] = fut.result()
+                done += 1
+                if progress:
+                    progress(done, total)
+    return out  # type: ignore[return-value]
+
+
+def _label(source: Source, index: int) -> str:
+    if isinstance(source, (str, PathLike)):
+        return str(source)
+    if isinstance(source, Spectrum):
+        return f"<spectrum {index}>"
+    return str(getattr(source, "path", f"<checkpoint {index}>"))
+
+
+def expand_group_specs(specs: Sequence[str]) -> dict[str, list[Path]]:
+    """``["reg=runs/reg/*.pt", "cls=runs/**/cls*.pt"]`` → ``{name: sorted paths}``."""
+    groups: dict[str, list[Path]] = {}
+    for spec in specs:
+        name, sep, pattern = spec.partition("=")
+        name, pattern = name.strip(), pattern.strip()
+        if not sep or not name or not pattern:
+            raise UsageError(
+                f"--group {spec!r} is not NAME=GLOB",
+                hint="Example: --group regression='runs/reg/*.pt'.",
+            )
+        hits = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+        if not hits:
+            raise UsageError(
+                f"--group {name}={pattern!r} matches no file",
+                hint="Check the pattern (quote it so the shell does not expand it).",
+            )
+        groups.setdefault(name, []).extend(hits)
+    return groups
+
+
+def read_manifest(path: str | PathLike[str]) -> dict[str, list[Path]]:
+    """A CSV with columns ``path,group`` (relative paths are relative to the manifest's folder)."""
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise InvalidInputError(f"cannot read the manifest ({err})", path=path) from None
+    if not rows or not {"path", "group"} <= set(rows[0]):
+        raise InvalidInputError(
+            "the manifest needs a header row with columns 'path' and 'group' and one row per "
+            "checkpoint",
+            path=path,
+            hint="Example first lines: path,group / a.pt,regression.",
+        )
+    groups: dict[str, list[Path]] = {}
+    for n, row in enumerate(rows, start=2):
+        p, g = (row.get("path") or "").strip(), (row.get("group") or "").strip()
+        if not p or not g:
+            raise InvalidInputError(f"line {n} has an empty path or group", path=path)
+        full = Path(p) if Path(p).is_absolute() else path.parent / p
+        groups.setdefault(g, []).append(full)
+    return groups

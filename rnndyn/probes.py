@@ -1,0 +1,139 @@
+"""Probe inputs ``(B, T, D)`` to drive a network with: ``zeros``, ``noise[:STD]``, ``impulse``,
+``task:NAME`` or a ``FILE.npy``.
+
+Generated probes are ``length`` steps long (default ``2 × steps``: a washout as long as the measurement
+window, which is always the last ``steps`` steps). ``impulse`` is a unit pulse on every input channel at
+the first step of that window. ``noise:STD`` is i.i.d. Gaussian with standard deviation STD (default 1).
+``task:NAME`` takes the test inputs of ``rnndyn.tasks.get_task(NAME).generate(seed)`` (with the
+checkpoint's own task parameters when NAME is its task). Files are read with ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnndyn.errors import InvalidInputError, UsageError
+from rnndyn.operators import RecurrentModule
+from rnndyn.trajectories import check_inputs
+
+KINDS = ("zeros", "noise[:STD]", "impulse", "task:NAME", "FILE.npy")
+DEFAULT_BATCH = {"zeros": 1, "impulse": 1, "noise": 32, "task": 32, "file": None}
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Inputs ``(B, T, D)`` float32 and where they came from."""
+
+    kind: str
+    spec: str
+    inputs: np.ndarray = field(repr=False)
+    seed: int = 0
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def batch(self) -> int:
+        return int(self.inputs.shape[0])
+
+    @property
+    def length(self) -> int:
+        return int(self.inputs.shape[1])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "spec": self.spec, "batch": self.batch, "length": self.length,
+                "input_size": int(self.inputs.shape[2]), "seed": self.seed, **dict(self.params)}
+
+
+def _std(spec: str) -> float:
+    _, _, arg = spec.partition(":")
+    try:
+        std = float(arg) if arg else 1.0
+    except ValueError:
+        raise UsageError(f"--probe {spec!r}: the noise level {arg!r} is not a number",
+                         hint="Write e.g. noise:0.5.") from None
+    if not np.isfinite(std) or std < 0:
+        raise UsageError(f"--probe {spec!r}: the noise level must be a finite number ≥ 0")
+    return std
+
+
+def _task_inputs(name: str, seed: int, task_params: Mapping[str, Any] | None) -> np.ndarray:
+    from rnndyn.tasks import get_task
+
+    data = get_task(name, **dict(task_params or {})).generate(seed)
+    x = data.x_test
+    return (x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)).astype(np.float32)
+
+
+def _file_inputs(path: Path) -> np.ndarray:
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except ValueError as err:
+        raise InvalidInputError(f"probe file cannot be read without unpickling ({err})", path=path,
+                                hint="Save a plain numeric array with numpy.save.") from None
+    except OSError as err:
+        raise InvalidInputError(f"probe file is not a readable .npy array ({err})", path=path) from None
+    if not isinstance(arr, np.ndarray):
+        raise InvalidInputError("probe file holds several arrays (.npz); expected one .npy array", path=path)
+    return arr
+
+
+def make_probe(
+    spec: str | np.ndarray,
+    module: RecurrentModule,
+    *,
+    steps: int,
+    batch: int | None = None,
+    length: int | None = None,
+    seed: int = 0,
+    task_params: Mapping[str, Any] | None = None,
+) -> Probe:
+    """Build the probe ``spec`` for ``module`` (see the module docstring); ``steps`` sizes generated probes.
+
+    Raises UsageError for an unknown spec or bad sizes, InvalidInputError for a bad file.
+    """
+    if batch is not None and batch <= 0:
+        raise UsageError(f"--batch must be positive, got {batch}")
+    if length is not None and length <= 0:
+        raise UsageError(f"--length must be positive, got {length}")
+    d = module.input_size or 1
+    if isinstance(spec, np.ndarray):
+        return Probe("array", "array", _take(spec, batch), seed)
+    kind = spec.split(":", 1)[0].strip().lower()
+    t_len = length or 2 * max(int(steps), 1)
+    rng = np.random.default_rng(seed)
+    b = batch or DEFAULT_BATCH.get(kind) or 32
+    if kind == "zeros":
+        return Probe("zeros", spec, np.zeros((b, t_len, d), np.float32), seed)
+    if kind == "noise":
+        std = _std(spec)
+        x = (std * rng.standard_normal((b, t_len, d))).astype(np.float32)
+        return Probe("noise", spec, x, seed, {"std": std})
+    if kind == "impulse":
+        x = np.zeros((b, t_len, d), np.float32)
+        x[:, max(t_len - int(steps), 0), :] = 1.0
+        return Probe("impulse", spec, x, seed)
+    if kind == "task":
+        name = spec.split(":", 1)[1] if ":" in spec else ""
+        if not name:
+            raise UsageError(f"--probe {spec!r} names no task", hint="Write task:NAME (see `rnndyn tasks`).")
+        x = _task_inputs(name, seed, task_params)
+        return Probe("task", spec, _take(x, batch or DEFAULT_BATCH["task"]), seed, {"task": name})
+    path = Path(spec).expanduser()
+    if path.suffix.lower() == ".npy" or path.exists():
+        if not path.is_file():
+            raise InvalidInputError("probe file does not exist", path=path,
+                                    hint=f"Give an existing .npy file of shape (B, T, {d}) or one of: "
+                                    f"{', '.join(KINDS)}.")
+        arr = _file_inputs(path)
+        check_inputs(arr, module, path=path)
+        x = _take(arr, batch).astype(np.float32)
+        return Probe("file", str(path), x, seed, {"path": str(path)})
+    raise UsageError(f"unknown probe {spec!r}", hint=f"Valid probes: {', '.join(KINDS)}.")
+
+
+def _take(x: np.ndarray, batch: int | None) -> np.ndarray:
+    return x if batch is None or x.ndim != 3 else x[:batch]

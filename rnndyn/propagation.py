@@ -1,0 +1,167 @@
+"""Perturbations along eigenmodes, propagated through the real per-step Jacobian products.
+
+For every selected mode the perturbation starts as the mode's real basis vector(s) (``v`` for a real
+eigenvalue; ``Re v`` and ``Im v`` for a conjugate pair), at every batch element at once, and is pushed
+through ``J_{t0+1} … J_{t0+K}`` along the probe trajectory: one loop over time, each step one batched
+GEMM (``jacobian.apply``) — no loop over modes or batch, no ``(T, N, H, H)`` tensor. Tangent columns
+are renormalised every step (their log-norms accumulated), so long windows neither overflow nor
+underflow. After each step the perturbation is read back in the mode's own modal coordinates
+(rows of ``V⁻¹``); its amplitude is the Frobenius norm of that (1×1 or 2×2) block.
+
+The propagation is exactly linear (Jacobian products), so "small" perturbations need no size. Steps
+where a mode's own coordinate has fallen to the rounding floor of the other modes' content are left
+out of the fit (``fit_steps``); the rate is the least-squares slope of the log amplitude over steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+from scipy import stats
+
+from rnndyn.jacobian import apply, coefficient_chunks
+from rnndyn.modal import ModalBasis
+from rnndyn.network import LayerParams
+
+PURITY = 0.5  # fit while ≥ this fraction of the perturbation norm is in the mode's eigenspace
+LOG_TINY = -700.0
+
+
+def cast(p: LayerParams, dtype: torch.dtype) -> LayerParams:
+    """``p`` with every weight in ``dtype``."""
+    conv = {k: getattr(p, k).to(dtype) for k in ("w_ih", "w_hh", "b_ih", "b_hh")}
+    return replace(p, **conv, w_hr=None if p.w_hr is None else p.w_hr.to(dtype))
+
+
+@dataclass(frozen=True)
+class Propagation:
+    """Per-group perturbation amplitudes over the window.
+
+    ``log_amplitude`` ``(K+1, B, G)``: log of the amplitude relative to step 0; ``valid`` ``(K+1, B, G)``
+    marks steps above the rounding floor. ``slopes`` ``(B, G)``: fitted log-rate per batch element.
+    """
+
+    log_amplitude: np.ndarray = field(repr=False)
+    valid: np.ndarray = field(repr=False)
+    slopes: np.ndarray = field(repr=False)
+
+    @property
+    def rate(self) -> np.ndarray:
+        """``(G,)`` geometric mean over the batch of the fitted per-step rates."""
+        return np.exp(self.slopes.mean(axis=0))
+
+    def rate_ci(self, level: float = 0.95) -> np.ndarray:
+        """``(G, 2)`` t-interval over the batch of the log-rates, exponentiated (NaN for B = 1)."""
+        b = self.slopes.shape[0]
+        if b < 2:
+            return np.full((self.slopes.shape[1], 2), np.nan)
+        mean = self.slopes.mean(axis=0)
+        half = stats.t.ppf(0.5 + level / 2, b - 1) * self.slopes.std(axis=0, ddof=1) / np.sqrt(b)
+        return np.exp(np.stack([mean - half, mean + half], axis=1))
+
+    @property
+    def fit_steps(self) -> np.ndarray:
+        """``(G,)`` the last step used in the fit, worst case over the batch."""
+        last = self.valid.shape[0] - 1 - np.argmax(self.valid[::-1], axis=0)
+        return last.min(axis=0)
+
+    def curve(self) -> np.ndarray:
+        """``(G, K+1)`` batch-mean log amplitude ratio (NaN where no element is above the floor)."""
+        y = np.where(self.valid, self.log_amplitude, np.nan)
+        n = self.valid.sum(axis=1)
+        total = np.nansum(y, axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(n > 0, total / n, np.nan).T
+
+
+def _group_lse(q: torch.Tensor, first: torch.Tensor, second: torch.Tensor, pair: torch.Tensor):
+    """log Σ_{j∈g} exp(q_j) over the last axis ``(…, c)`` → ``(…, G)`` (groups of one or two columns)."""
+    a, b = q[..., first], q[..., second]
+    return torch.where(pair, torch.logaddexp(a, b), a)
+
+
+def propagate(
+    p: LayerParams,
+    basis: ModalBasis,
+    trace: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None],
+    steps: int,
+    *,
+    dtype: torch.dtype = torch.float32,
+    purity: float = PURITY,
+) -> Propagation:
+    """Propagate every selected mode through the last ``steps`` Jacobians of ``trace``.
+
+    ``trace`` = ``(x (T, B, D), h (T+1, B, P), c (T+1, B, H) | None)`` in processing order; the
+    perturbation enters state ``T − steps`` and leaves after step ``T − 1``. ``dtype``: GEMM precision.
+    Steps count towards the fit while at least ``purity`` of the perturbation's norm is still in
+    the mode's own eigenspace (rounding, or nonlinear leakage into other modes, ends the fit).
+    """
+    x, h, c = trace
+    t_len, batch = x.shape[0], x.shape[1]
+    pw = cast(p, dtype)
+    n, n_cols = basis.columns.shape
+    groups = _Groups(basis)
+    rows2 = torch.from_numpy(basis.rows).to(dtype)[groups.both]  # (2, c, n): own row, partner row
+
+    def readback(d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        y = torch.einsum("qjn,nbj->qbj", rows2, d[:n]).double()
+        y1, y2 = y[0], y[1] * groups.has_partner
+        sq = y1 * y1 + y2 * y2  # squared own-block coordinates of each unit column
+        return sq, sq + 2 * groups.gram * y1 * y2  # ‖own-eigenspace component‖² (purity²)
+
+    d = torch.zeros(pw.state_size, batch, n_cols, dtype=dtype)
+    d[:n] = torch.from_numpy(basis.columns).to(dtype)[:, None, :]
+    logq = torch.empty(steps + 1, batch, n_cols, dtype=torch.float64)
+    pur = torch.empty_like(logq)
+    lognorm = torch.zeros(batch, n_cols, dtype=torch.float64)
+    sq, pur[0] = readback(d)
+    logq[0] = torch.log(sq)
+    k = 0
+    for coef in coefficient_chunks(pw, x, h, c, t_len - steps, t_len):
+        for t in range(next(iter(coef.values())).shape[0]):
+            k += 1
+            d = apply(pw, {name: v[t] for name, v in coef.items()}, d)
+            norms = torch.linalg.vector_norm(d, dim=0)
+            d.div_(norms.clamp_min(torch.finfo(dtype).tiny))
+            lognorm += torch.log(norms.double())
+            sq, pur[k] = readback(d)
+            logq[k] = torch.log(sq) + 2 * lognorm
+    log_amp = 0.5 * _group_lse(logq, groups.first, groups.second, groups.pair)
+    log_amp = (log_amp - log_amp[0]).clamp_min(LOG_TINY)
+    size = groups.pair.double() + 1
+    gpur = (pur[..., groups.first] + groups.pair * pur[..., groups.second]) / size
+    valid = torch.cummin((gpur.clamp_min(0) >= purity**2).to(torch.int8), dim=0).values.bool()
+    valid[: min(2, steps + 1)] = True
+    return Propagation(log_amp.numpy(), valid.numpy(), _fit(log_amp, valid).numpy())
+
+
+class _Groups:
+    """Column bookkeeping: each group is one real column or two adjacent columns ``[Re v, Im v]``."""
+
+    def __init__(self, basis: ModalBasis):
+        cg = basis.col_group
+        idx = np.arange(cg.size)
+        first = np.searchsorted(cg, np.arange(basis.n_groups))
+        pair = basis.group_size == 2
+        second = np.where(pair, first + 1, first)
+        partner = idx.copy()
+        partner[first[pair]], partner[second[pair]] = second[pair], first[pair]
+        cols = basis.columns
+        self.first, self.second = torch.from_numpy(first), torch.from_numpy(second)
+        self.pair = torch.from_numpy(pair)
+        self.both = torch.from_numpy(np.stack([idx, partner]))
+        self.has_partner = torch.from_numpy((partner != idx).astype(np.float64))
+        self.gram = torch.from_numpy(np.einsum("nj,nj->j", cols, cols[:, partner]) * (partner != idx))
+
+
+def _fit(y: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Masked least-squares slope of ``y`` ``(K+1, B, G)`` against the step index → ``(B, G)``."""
+    w = valid.to(y.dtype)
+    k = torch.arange(y.shape[0], dtype=y.dtype)[:, None, None]
+    sw = w.sum(0)
+    kbar = (w * k).sum(0) / sw
+    ybar = (w * y).sum(0) / sw
+    dk = (k - kbar) * w
+    return (dk * (y - ybar)).sum(0) / (dk * (k - kbar)).sum(0)

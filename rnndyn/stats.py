@@ -1,0 +1,248 @@
+"""Two-group statistics with networks as replicates: rank tests, effect sizes, bootstrap CIs, Holm,
+and permutation tests of distances between pooled eigenvalue distributions.
+
+Everything here takes one value (or one eigenvalue array) *per network*; pooled eigenvalues are
+never treated as independent samples. Permutation tests permute network labels.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.stats
+
+TESTS = ("mann-whitney", "permutation")
+DISTANCES = (
+    ("modulus", "wasserstein1"),
+    ("modulus", "energy"),
+    ("complex", "sliced_wasserstein1"),
+    ("complex", "energy"),
+)
+
+
+def cliffs_delta(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray | float:
+    """Cliff's delta ``P(A > B) − P(A < B)`` along ``axis`` (ties count half), from the rank sum."""
+    a = np.moveaxis(np.asarray(a, dtype=float), axis, -1)
+    b = np.moveaxis(np.asarray(b, dtype=float), axis, -1)
+    na, nb = a.shape[-1], b.shape[-1]
+    ranks = scipy.stats.rankdata(np.concatenate([a, b], axis=-1), axis=-1)
+    u = ranks[..., :na].sum(axis=-1) - na * (na + 1) / 2
+    return 2.0 * u / (na * nb) - 1.0
+
+
+def hedges_g(a: np.ndarray, b: np.ndarray) -> float:
+    """Bias-corrected standardised mean difference ``(mean a − mean b)/s_pooled``, or NaN."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    na, nb = a.size, b.size
+    if na < 2 or nb < 2 or not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return float("nan")
+    diff = a.mean() - b.mean()
+    s2 = ((na - 1) * a.var(ddof=1) + (nb - 1) * b.var(ddof=1)) / (na + nb - 2)
+    if s2 == 0:
+        return 0.0 if diff == 0 else math.copysign(math.inf, diff)
+    correction = 1.0 - 3.0 / (4.0 * (na + nb) - 9.0)
+    return float(correction * diff / math.sqrt(s2))
+
+
+def holm(pvalues: Sequence[float]) -> np.ndarray:
+    """Holm–Bonferroni adjusted p-values (NaNs stay NaN and do not count in the family)."""
+    p = np.asarray(pvalues, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    order = ok[np.argsort(p[ok], kind="stable")]
+    m = order.size
+    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order]) if m else p[order]
+    out[order] = np.minimum(adjusted, 1.0)
+    return out
+
+
+@dataclass(frozen=True)
+class TwoSampleResult:
+    """One statistic compared between groups A and B (one value per network in each)."""
+
+    test: str
+    n_a: int
+    n_b: int
+    median_a: float
+    median_b: float
+    statistic: float  # U for Mann–Whitney, median(A) − median(B) for the permutation test
+    p_value: float
+    cliffs_delta: float  # > 0: A tends to be larger
+    ci_low: float
+    ci_high: float
+    hedges_g: float
+
+
+def _median_diff(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.median(a, axis=axis) - np.median(b, axis=axis)
+
+
+def two_sample(
+    a: Sequence[float],
+    b: Sequence[float],
+    *,
+    test: str = "mann-whitney",
+    n_permutations: int = 999,
+    n_bootstrap: int = 1000,
+    confidence: float = 0.95,
+    rng: np.random.Generator | int | None = None,
+) -> TwoSampleResult:
+    """Test one per-network statistic between two groups; effect size Cliff's delta with a
+    percentile-bootstrap CI (networks resampled within each group) and Hedges' g.
+
+    ``a``, ``b``: ``(n_a,)``, ``(n_b,)`` values, one per network (NaNs are dropped; ±inf are kept
+    and ranked, so rank tests stay valid; Hedges' g is then NaN).
+    """
+    if test not in TESTS:
+        raise ValueError(f"unknown test {test!r}; choose one of {TESTS}")
+    rng = np.random.default_rng(rng)
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+    if a.size < 2 or b.size < 2:
+        raise ValueError(
+            f"each group needs at least 2 networks with a value (got {a.size} and {b.size})"
+        )
+    delta = float(cliffs_delta(a, b))
+    if test == "mann-whitney":
+        res = scipy.stats.mannwhitneyu(a, b, alternative="two-sided", method="auto")
+        stat, p = float(res.statistic), float(res.pvalue)
+    else:
+        res = scipy.stats.permutation_test(
+            (a, b), _median_diff, vectorized=True, n_resamples=n_permutations, rng=rng
+        )
+        stat, p = float(res.statistic), float(res.pvalue)
+    ci = scipy.stats.bootstrap(
+        (a, b),
+        cliffs_delta,
+        vectorized=True,
+        n_resamples=n_bootstrap,
+        method="percentile",
+        confidence_level=confidence,
+        rng=rng,
+    ).confidence_interval
+    return TwoSampleResult(
+        test,
+        int(a.size),
+        int(b.size),
+        float(np.median(a)),
+        float(np.median(b)),
+        stat,
+        p,
+        delta,
+        float(ci.low),
+        float(ci.high),
+        hedges_g(a, b),
+    )
+
+
+def median_ci(
+    x: Sequence[float], *, n_bootstrap: int = 1000, confidence: float = 0.95, rng=None
+) -> tuple[float, float, float]:
+    """Median and its percentile-bootstrap CI over networks; ``x`` ``(n,)``, NaNs dropped."""
+    x = np.asarray(x, dtype=float)
+    x = x[~np.isnan(x)]
+    if x.size == 0:
+        return (float("nan"),) * 3
+    med = float(np.median(x))
+    if x.size < 2 or np.all(x == x[0]):
+        return med, med, med
+    ci = scipy.stats.bootstrap(
+        (x,),
+        np.median,
+        vectorized=True,
+        n_resamples=n_bootstrap,
+        method="percentile",
+        confidence_level=confidence,
+        rng=np.random.default_rng(rng),
+    ).confidence_interval
+    return med, float(ci.low), float(ci.high)
+
+
+class PooledDistances:
+    """Distances between two groups' pooled eigenvalue distributions, each network weighted equally.
+
+    Built once from the networks' eigenvalues (a list of ``(n_i,)`` complex arrays); evaluated for
+    many labelings of the networks, which is what a permutation test of network labels needs.
+
+    - ``modulus``: exact 1-D Wasserstein-1 ``∫|F_A − F_B|`` and energy distance
+      ``sqrt(2∫(F_A − F_B)²)`` (scipy's definitions) of the |λ| distributions.
+    - ``complex``: sliced Wasserstein-1 (mean 1-D W1 over projection directions) and the 2-D energy
+      distance via its projection identity ``E₂ = (π/2)·mean_θ E₁(θ)``, by midpoint quadrature over
+      ``n_directions`` angles in ``[0, π/2]`` (real matrices: conjugate-symmetric spectra, so the
+      projections on ``θ`` and ``π − θ`` agree).
+    """
+
+    def __init__(self, eigenvalues: Sequence[np.ndarray], *, n_directions: int = 8):
+        sizes = np.array([len(e) for e in eigenvalues])
+        if (sizes == 0).any():
+            raise ValueError("every network needs at least one eigenvalue")
+        self.n_networks = len(eigenvalues)
+        z = np.concatenate([np.asarray(e, dtype=complex) for e in eigenvalues])
+        net = np.repeat(np.arange(self.n_networks), sizes)
+        weight = np.repeat(1.0 / sizes, sizes)
+        theta = (np.arange(n_directions) + 0.5) * (np.pi / 2) / n_directions
+        projections = [np.abs(z)] + [z.real * np.cos(t) + z.imag * np.sin(t) for t in theta]
+        self._axes = []
+        for x in projections:
+            order = np.argsort(x, kind="stable")
+            self._axes.append((net[order], weight[order], np.diff(x[order])))
+
+    def evaluate(self, in_a: np.ndarray) -> np.ndarray:
+        """Distances ``(P, 4)`` (``DISTANCES`` order) for labelings ``in_a`` ``(P, n_nets)``."""
+        in_a = np.atleast_2d(np.asarray(in_a, dtype=bool))
+        n_a = in_a.sum(axis=1, keepdims=True)
+        coef = np.where(in_a, 1.0 / n_a, -1.0 / (self.n_networks - n_a))
+        w1 = np.empty((in_a.shape[0], len(self._axes)))
+        e1 = np.empty_like(w1)
+        for j, (net, weight, dx) in enumerate(self._axes):
+            diff = np.cumsum(coef[:, net] * weight, axis=1)[:, :-1]  # F_A − F_B between points
+            w1[:, j] = np.abs(diff) @ dx
+            e1[:, j] = 2.0 * (diff * diff) @ dx
+        return np.column_stack(
+            [
+                w1[:, 0],
+                np.sqrt(e1[:, 0]),
+                w1[:, 1:].mean(axis=1),
+                np.sqrt(np.pi / 2 * e1[:, 1:].mean(axis=1)),
+            ]
+        )
+
+    def test(
+        self,
+        in_a: np.ndarray,
+        *,
+        n_permutations: int = 999,
+        rng=None,
+        chunk_points: int = 4_000_000,
+    ) -> tuple[np.ndarray, np.ndarray, int, bool]:
+        """Observed distances ``(4,)``, permutation p-values ``(4,)``, labelings used, exact or not.
+
+        Labelings keep the group sizes; all of them are enumerated when there are at most
+        ``n_permutations`` (exact test), else ``n_permutations`` random ones (p = (1 + k)/(1 + P)).
+        """
+        in_a = np.asarray(in_a, dtype=bool)
+        n, n_a = in_a.size, int(in_a.sum())
+        observed = self.evaluate(in_a[None])[0]
+        total = math.comb(n, n_a)
+        exact = total <= n_permutations
+        if exact:
+            labelings = np.zeros((total, n), dtype=bool)
+            for row, idx in enumerate(itertools.combinations(range(n), n_a)):
+                labelings[row, list(idx)] = True
+        else:
+            labelings = np.random.default_rng(rng).permuted(
+                np.tile(in_a, (n_permutations, 1)), axis=1
+            )
+        n_points = sum(len(ax[0]) for ax in self._axes)
+        step = max(1, chunk_points // max(n_points, 1))
+        hits = np.zeros(4)
+        tol = 1e-10 * np.abs(observed)
+        for s in range(0, len(labelings), step):
+            hits += (self.evaluate(labelings[s : s + step]) >= observed - tol).sum(axis=0)
+        p = hits / total if exact else (1.0 + hits) / (1.0 + n_permutations)
+        return observed, p, len(labelings), exact

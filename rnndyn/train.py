@@ -1,0 +1,301 @@
+"""The training loop used by ``rnndyn train`` and ``rnndyn bench``.
+
+Adam, gradient-norm clipping, early stopping on the validation loss with the best weights
+restored. Deterministic on CPU for a seed: the model is built under a forked, seeded torch RNG, the
+recurrent weights are drawn by ``rnndyn.init.apply_`` from a seeded generator, and minibatches are
+shuffled by another seeded generator. Thread count is the caller's business
+(``torch.set_num_threads``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.nn import functional as F
+
+from rnndyn.errors import InvalidInputError, UsageError
+from rnndyn.io.rnndyn_format import SCHEMA, plain
+from rnndyn.model import SequenceModel, check_arch
+from rnndyn.tasks import Task, TaskData, TaskSpec, get_task
+
+MIN_REL_IMPROVEMENT = 0.01  # early stopping: patience restarts on a 1% (and ≥ min_delta) drop
+Progress = Callable[[dict[str, Any], int], None]
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """A trained model, its task spec, final metrics, per-epoch history and checkpoint metadata.
+
+    ``metrics``: ``metric`` (name), ``test``, ``val``, ``test_long`` (when the task has one),
+    ``baseline``, ``higher_is_better``, ``best_epoch``, ``epochs_run``, ``seconds``.
+    ``history``: one dict per epoch: ``epoch``, ``train_loss``, ``val_loss``, ``val_metric``,
+    ``time`` (seconds since the start).
+    """
+
+    model: SequenceModel
+    spec: TaskSpec
+    metrics: dict[str, Any]
+    history: list[dict[str, Any]]
+    meta: dict[str, Any] = field(repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (no weights)."""
+        return plain({"task": self.spec.name, "metrics": self.metrics, "history": self.history})
+
+
+def load_init_params(path: str | PathLike[str]) -> tuple[Any, str]:
+    """Read an eigen-initializer parameter file; returns ``(params, sha256 of the file)``."""
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidInputError("no such parameter file", path=p, hint="check the path.")
+    try:
+        from rnndyn.init.law import EigenInitParams
+    except ImportError:
+        raise UsageError(
+            "this rnndyn has no eigen-initializer law (rnndyn.init.law), so --init-params "
+            "cannot be read"
+        ) from None
+    params = EigenInitParams.load(p)
+    return params, hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def _params_digest(init_params: Any) -> tuple[Any, str | None]:
+    if init_params is None:
+        return None, None
+    if isinstance(init_params, (str, PathLike)):
+        return load_init_params(init_params)
+    if hasattr(init_params, "to_dict"):
+        import json
+
+        text = json.dumps(plain(init_params.to_dict()), sort_keys=True)
+        return init_params, hashlib.sha256(text.encode()).hexdigest()
+    return init_params, None
+
+
+def _initialise(model: SequenceModel, init: str, params: Any, options: Mapping, seed: int) -> None:
+    g = torch.Generator().manual_seed(seed)
+    try:
+        from rnndyn.init import apply_  # noqa: F401
+    except (ImportError, AttributeError):
+        if init != "default" or params is not None or options:
+            raise UsageError(
+                f"initializer {init!r} is not available in this install (rnndyn.init missing)",
+                hint="valid: default.",
+            ) from None
+        return  # PyTorch's own init, already drawn under the seeded RNG
+    from rnndyn.init import apply_
+
+    if init == "default" and params is not None:
+        raise UsageError("init parameters need an initializer that takes them, e.g. init='eigen'")
+    apply_(model.rnn, init, params=params, generator=g, **dict(options))
+
+
+def _loss(output: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
+    if kind == "ce":
+        return F.cross_entropy(output.reshape(-1, output.shape[-1]), target.reshape(-1))
+    return F.mse_loss(output, target)
+
+
+def _check(name: str, value: Any, low: float, kind: type = int) -> Any:
+    try:
+        ok = math.isfinite(float(value)) and float(value) >= low
+        if kind is int:
+            ok = ok and float(value) == int(value)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise UsageError(f"{name}={value!r} is invalid: it must be a {kind.__name__} ≥ {low:g}")
+    return kind(value)
+
+
+def train(
+    task: str | Task,
+    arch: str,
+    *,
+    hidden: int | None = None,
+    init: str = "default",
+    init_params: Any = None,
+    init_options: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    data_seed: int | None = None,
+    epochs: int | None = None,
+    lr: float | None = None,
+    batch_size: int | None = None,
+    nonlinearity: str = "tanh",
+    num_layers: int = 1,
+    progress: Progress | None = None,
+    task_params: Mapping[str, Any] | None = None,
+) -> TrainResult:
+    """Train one ``arch`` network on ``task`` (name or Task); ``None`` settings use the task's defaults.
+
+    ``init_params``: a parameter-file path (its sha256 goes into the metadata) or a loaded object.
+    ``data_seed`` (default ``seed``) draws the data; ``seed`` draws weights and minibatch order.
+    ``progress(record, epochs)`` is called after every epoch.
+    """
+    if isinstance(task, str):
+        task = get_task(task, **dict(task_params or {}))
+    elif task_params:
+        raise UsageError("task_params only apply when the task is given by name")
+    spec, d = task.spec, task.spec.defaults
+    arch = check_arch(arch, nonlinearity)
+    seed = _check("seed", seed, 0)
+    data_seed = seed if data_seed is None else _check("data_seed", data_seed, 0)
+    cfg = {
+        "hidden": _check("hidden", d.get("hidden", 32) if hidden is None else hidden, 1),
+        "epochs": _check("epochs", d.get("epochs", 20) if epochs is None else epochs, 1),
+        "lr": _check("lr", d.get("lr", 1e-3) if lr is None else lr, 1e-12, float),
+        "batch_size": _check(
+            "batch_size", d.get("batch_size", 64) if batch_size is None else batch_size, 1
+        ),
+        "num_layers": _check("num_layers", num_layers, 1),
+        "patience": int(d.get("patience", 5)),
+        "clip": float(d.get("clip", 1.0)),
+        "min_delta": float(d.get("min_delta", 1e-4)),
+    }
+    params, params_sha = _params_digest(init_params)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = SequenceModel(
+            arch,
+            spec.input_size,
+            cfg["hidden"],
+            spec.output_size,
+            num_layers=cfg["num_layers"],
+            nonlinearity=nonlinearity,
+            readout=spec.readout,
+        )
+    _initialise(model, init, params, init_options or {}, seed)
+    data = task.generate(data_seed)
+    start = time.perf_counter()
+    history, best_epoch = fit(model, data, spec.loss, task.evaluate, cfg, seed, progress)
+    metrics = _final_metrics(model, task, data, history, best_epoch, time.perf_counter() - start)
+    meta = _meta(model, spec, arch, init, init_options, params_sha, seed, data_seed, cfg)
+    meta.update(metrics=plain(metrics), history=plain(history))
+    return TrainResult(model, spec, metrics, history, meta)
+
+
+def fit(
+    model: SequenceModel,
+    data: TaskData,
+    loss_kind: str,
+    evaluate: Callable[[torch.Tensor, torch.Tensor], float],
+    cfg: Mapping[str, Any],
+    seed: int,
+    progress: Progress | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """Adam + clipping + early stopping; restores the best weights. Returns (history, best epoch).
+
+    Training stops after ``cfg["patience"]`` epochs in which the validation loss never fell by
+    more than ``max(cfg["min_delta"], 1% of it)`` (or on a non-finite training loss); the weights
+    with the lowest validation loss are restored.
+    """
+    g = torch.Generator().manual_seed(2**32 + seed)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
+    n = len(data.x_train)
+    with torch.no_grad():
+        best_loss = float(_loss(model.predict(data.x_val), data.y_val, loss_kind))
+    best_state, ref_loss = _snapshot(model), best_loss
+    best_epoch, ref_epoch, history, start = 0, 0, [], time.perf_counter()
+    for epoch in range(1, cfg["epochs"] + 1):
+        model.train()
+        total = 0.0
+        for idx in torch.randperm(n, generator=g).split(cfg["batch_size"]):
+            opt.zero_grad(set_to_none=True)
+            loss = _loss(model(data.x_train[idx]), data.y_train[idx], loss_kind)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["clip"])
+            opt.step()
+            total += loss.item() * len(idx)
+        out = model.predict(data.x_val)
+        val_loss = float(_loss(out, data.y_val, loss_kind))
+        record = {
+            "epoch": epoch,
+            "train_loss": total / n,
+            "val_loss": val_loss,
+            "val_metric": evaluate(out, data.y_val),
+            "time": time.perf_counter() - start,
+        }
+        history.append(record)
+        if progress is not None:
+            progress(record, cfg["epochs"])
+        if math.isfinite(val_loss) and val_loss < best_loss:
+            best_loss, best_state, best_epoch = val_loss, _snapshot(model), epoch
+        if val_loss < ref_loss - max(cfg["min_delta"], MIN_REL_IMPROVEMENT * ref_loss):
+            ref_loss, ref_epoch = val_loss, epoch
+        elif not math.isfinite(record["train_loss"]) or epoch - ref_epoch >= cfg["patience"]:
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    return history, best_epoch
+
+
+def _snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _final_metrics(
+    model: SequenceModel,
+    task: Task,
+    data: TaskData,
+    history: list[dict[str, Any]],
+    best_epoch: int,
+    seconds: float,
+) -> dict[str, Any]:
+    spec = task.spec
+    metrics: dict[str, Any] = {
+        "metric": spec.metric,
+        "higher_is_better": spec.higher_is_better,
+        "baseline": float(spec.baseline),
+        "test": task.evaluate(model.predict(data.x_test), data.y_test),
+        "val": task.evaluate(model.predict(data.x_val), data.y_val),
+    }
+    for name, (x, y) in data.extra_tests.items():
+        metrics[name] = task.evaluate(model.predict(x), y)
+    metrics.update(best_epoch=best_epoch, epochs_run=len(history), seconds=seconds)
+    return metrics
+
+
+def _meta(
+    model: SequenceModel,
+    spec: TaskSpec,
+    arch: str,
+    init: str,
+    init_options: Mapping[str, Any] | None,
+    params_sha: str | None,
+    seed: int,
+    data_seed: int,
+    cfg: Mapping[str, Any],
+) -> dict[str, Any]:
+    import rnndyn
+
+    return plain(
+        {
+            "schema": SCHEMA,
+            **model.describe(),
+            "arch": arch,
+            "task": spec.name,
+            "task_params": dict(spec.params),
+            "task_kind": spec.kind,
+            "init": init,
+            "init_params": params_sha,
+            "init_options": dict(init_options or {}),
+            "seed": seed,
+            "data_seed": data_seed,
+            "training": {
+                "optimizer": "adam",
+                "loss": spec.loss,
+                **{k: cfg[k] for k in ("epochs", "lr", "batch_size", "patience", "clip", "min_delta")},
+                **{k: spec.defaults.get(k) for k in ("n_train", "n_val", "n_test")},
+            },
+            "rnndyn_version": rnndyn.__version__,
+            "torch_version": torch.__version__,
+        }
+    )

@@ -1,0 +1,229 @@
+"""Run a checkpoint's recurrent module on inputs and keep every layer's hidden (and LSTM cell) states.
+
+Each layer runs as one fused ``nn.RNN``/``nn.LSTM``/``nn.GRU`` call over the whole sequence and batch
+(rebuilt by ``rnndyn.network``); the LSTM cell states, which the fused module does not return, are
+recovered from its hidden outputs by the elementwise recurrence ``c_t = f_t c_{t-1} + i_t g_t``.
+A custom module (only a square ``W``) runs as ``h_t = tanh(W h_{t-1})``: its input is ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from rnndyn.errors import InvalidInputError, SimulationError, UsageError
+from rnndyn.io.checkpoint import Checkpoint
+from rnndyn.modal import ModalCoordinates, modal_coordinates, real_basis
+from rnndyn.network import LayerParams, build_layer, layer_params, pick_module
+from rnndyn.operators import RecurrentModule
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from rnndyn.spectrum import OperatorSpectrum, Spectrum
+
+TIME_CHUNK = 64
+
+
+@dataclass(frozen=True)
+class Trajectories:
+    """Hidden-state trajectories of every layer and direction.
+
+    Shapes (``L`` layers, ``d`` directions, ``P`` hidden output size, ``H`` cell size):
+    ``inputs`` ``(T, B, D)``; ``hidden`` ``(L, d, T, B, P)``; ``cell`` ``(L, d, T, B, H)`` (LSTM) or None;
+    ``h0`` ``(L, d, B, P)``, ``c0`` ``(L, d, B, H)`` or None. Time runs forward for both directions
+    (as in PyTorch's outputs); ``trace`` returns a direction in its own processing order.
+    """
+
+    module: RecurrentModule
+    inputs: np.ndarray = field(repr=False)
+    hidden: np.ndarray = field(repr=False)
+    h0: np.ndarray = field(repr=False)
+    cell: np.ndarray | None = field(default=None, repr=False)
+    c0: np.ndarray | None = field(default=None, repr=False)
+    checkpoint: str = ""
+
+    @property
+    def steps(self) -> int:
+        return int(self.hidden.shape[2])
+
+    @property
+    def batch(self) -> int:
+        return int(self.hidden.shape[3])
+
+    @property
+    def output(self) -> np.ndarray:
+        """``(T, B, d·P)`` the top layer's outputs, as the fused module returns them."""
+        top = self.hidden[-1]
+        return np.concatenate(list(top), axis=-1)
+
+    def _dir(self, direction: str) -> int:
+        if direction not in self.module.directions:
+            raise UsageError(f"direction {direction!r} not in {self.module.directions}")
+        return self.module.directions.index(direction)
+
+    def states(self, layer: int = 0, direction: str = "forward", *, full: bool = False) -> np.ndarray:
+        """``(T, B, P)`` hidden states; ``full=True`` gives LSTM ``[h; c]`` ``(T, B, P + H)``."""
+        d = self._dir(direction)
+        h = self.hidden[layer, d]
+        if full and self.cell is not None:
+            return np.concatenate([h, self.cell[layer, d]], axis=-1)
+        return h
+
+    def layer_inputs(self, layer: int) -> np.ndarray:
+        """``(T, B, D_l)``: the network input for layer 0, else the previous layer's outputs."""
+        if layer == 0:
+            return self.inputs
+        return np.concatenate(list(self.hidden[layer - 1]), axis=-1)
+
+    def trace(self, layer: int = 0, direction: str = "forward", *, dtype=torch.float64):
+        """``(x, h, c)`` in processing order as tensors: ``x`` ``(T, B, D_l)``, ``h`` ``(T+1, B, P)``
+        with the initial state first, ``c`` ``(T+1, B, H)`` or None."""
+        d = self._dir(direction)
+        x = torch.from_numpy(self.layer_inputs(layer)).to(dtype)
+        h = torch.from_numpy(self.hidden[layer, d]).to(dtype)
+        c = None if self.cell is None else torch.from_numpy(self.cell[layer, d]).to(dtype)
+        if direction == "reverse":
+            x, h = x.flip(0), h.flip(0)
+            c = None if c is None else c.flip(0)
+        h = torch.cat([torch.from_numpy(self.h0[layer, d]).to(dtype)[None], h])
+        if c is not None:
+            c = torch.cat([torch.from_numpy(self.c0[layer, d]).to(dtype)[None], c])
+        return x, h, c
+
+    def project(
+        self, spec: OperatorSpectrum | Spectrum, *, modes: int | None = None
+    ) -> ModalCoordinates:
+        """Modal coordinates of the states of ``spec``'s layer and direction (LSTM ``jac``: ``[h; c]``)."""
+        if not hasattr(spec, "eigenvalues"):
+            if len(spec) != 1:
+                raise UsageError("project() needs one operator's spectrum; pick one with spec[id]")
+            spec = spec[0]
+        n = spec.eigenvalues.shape[0]
+        states = self.states(spec.layer, spec.direction, full=n != self.hidden.shape[-1])
+        if states.shape[-1] != n:
+            raise UsageError(f"operator {spec.qualified_id} has size {n}; the states have {states.shape[-1]}")
+        return modal_coordinates(states, real_basis(spec, modes))
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy: one row per (layer, direction, t, batch, unit) hidden value (large for big nets)."""
+        import pandas as pd
+
+        idx = np.indices(self.hidden.shape).reshape(5, -1)
+        dirs = np.asarray(self.module.directions)
+        return pd.DataFrame({"layer": idx[0], "direction": dirs[idx[1]], "t": idx[2], "batch": idx[3],
+                             "unit": idx[4], "h": self.hidden.ravel()})
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the module, the shapes and the states as nested lists."""
+        return {"checkpoint": self.checkpoint, "module": self.module.to_dict(),
+                "steps": self.steps, "batch": self.batch, "inputs": self.inputs.tolist(),
+                "hidden": self.hidden.tolist(),
+                "cell": None if self.cell is None else self.cell.tolist()}
+
+
+def check_inputs(inputs: Any, module: RecurrentModule, path: Any = None) -> torch.Tensor:
+    """Validate inputs ``(B, T, D)``: real numbers, finite, ``D`` = the module's ``input_size``."""
+    arr = inputs.detach().cpu().numpy() if isinstance(inputs, torch.Tensor) else np.asarray(inputs)
+    want = f"(B, T, {module.input_size})" if module.input_size else "(B, T, D)"
+    if arr.dtype.kind not in "fiub":
+        raise InvalidInputError(f"probe inputs have dtype {arr.dtype}; expected real numbers of shape {want}",
+                                path=path, hint="Save a float32 array with numpy.save.")
+    if arr.ndim != 3 or 0 in arr.shape:
+        raise InvalidInputError(
+            f"probe inputs have shape {arr.shape}; expected a non-empty array of shape {want} "
+            "(batch, time, input)", path=path, hint="Add a batch axis with x[None] for one sequence.")
+    if module.input_size and arr.shape[2] != module.input_size:
+        raise InvalidInputError(
+            f"probe inputs have input size {arr.shape[2]} (shape {arr.shape}); the network expects "
+            f"shape {want}", path=path)
+    if not np.isfinite(arr).all():
+        raise InvalidInputError("probe inputs hold NaN/Inf values", path=path)
+    return torch.from_numpy(np.ascontiguousarray(arr)).transpose(0, 1)  # (T, B, D)
+
+
+def _check_finite(out: torch.Tensor, ckpt: Checkpoint, layer: int) -> None:
+    bad = ~torch.isfinite(out)
+    if bool(bad.any()):
+        t = int(torch.nonzero(bad.flatten(1).any(1))[0, 0])
+        raise SimulationError(
+            f"the network produced NaN/Inf in layer {layer} at time step {t}: it explodes on this probe",
+            path=ckpt.path,
+            hint="Use a weaker probe (--probe zeros or noise:0.1) or fewer steps; a ReLU network with "
+            "spectral radius above 1 grows without bound.")
+
+
+def cell_states(p: LayerParams, x: torch.Tensor, h_prev: torch.Tensor, c0: torch.Tensor) -> torch.Tensor:
+    """LSTM cell states ``(T, B, H)`` from inputs ``x`` ``(T, B, D)`` and previous outputs ``(T, B, P)``."""
+    out = torch.empty(x.shape[0], x.shape[1], p.hidden_size, dtype=x.dtype)
+    c = c0
+    for s in range(0, x.shape[0], TIME_CHUNK):
+        xs, hs = x[s : s + TIME_CHUNK], h_prev[s : s + TIME_CHUNK]
+        i, f, g, _ = (xs @ p.w_ih.T + p.b_ih + hs @ p.w_hh.T + p.b_hh).chunk(4, dim=-1)
+        f, ig = torch.sigmoid(f), torch.sigmoid(i) * torch.tanh(g)
+        for k in range(xs.shape[0]):  # elementwise scan: no GEMM inside the time loop
+            c = out[s + k] = f[k] * c + ig[k]
+    return out
+
+
+def simulate(
+    ckpt: Checkpoint,
+    inputs: Any,
+    *,
+    module: RecurrentModule | str | None = None,
+    h0: Any = None,
+    c0: Any = None,
+    dtype: torch.dtype = torch.float32,
+) -> Trajectories:
+    """Run ``module`` (default: the checkpoint's first) on ``inputs`` ``(B, T, D)``.
+
+    Args:
+        h0: initial hidden states ``(L, d, B, P)`` (default zeros); ``c0`` likewise ``(L, d, B, H)``.
+        dtype: simulation and result precision (``torch.float64`` for analysis-grade states).
+
+    Raises:
+        InvalidInputError: inputs of the wrong shape, dtype or input size.
+        SimulationError: the network produced NaN/Inf (it explodes on this probe).
+    """
+    mod = pick_module(ckpt, module)
+    x = check_inputs(inputs, mod).to(dtype)
+    t_len, batch = x.shape[0], x.shape[1]
+    nd = len(mod.directions)
+    out_size = mod.proj_size or mod.hidden_size
+    h0_t = torch.zeros(mod.num_layers, nd, batch, out_size, dtype=dtype) if h0 is None \
+        else torch.as_tensor(h0, dtype=dtype).reshape(mod.num_layers, nd, batch, out_size)
+    lstm = mod.arch == "lstm"
+    c0_t = None
+    if lstm:
+        c0_t = torch.zeros(mod.num_layers, nd, batch, mod.hidden_size, dtype=dtype) if c0 is None \
+            else torch.as_tensor(c0, dtype=dtype).reshape(mod.num_layers, nd, batch, mod.hidden_size)
+    hidden = torch.empty(mod.num_layers, nd, t_len, batch, out_size, dtype=dtype)
+    cell = torch.empty(mod.num_layers, nd, t_len, batch, mod.hidden_size, dtype=dtype) if lstm else None
+    layer_in = x
+    for layer in range(mod.num_layers):
+        net = build_layer(ckpt, mod, layer, dtype=dtype, input_size=x.shape[2])
+        state = (h0_t[layer], c0_t[layer]) if lstm else h0_t[layer]
+        with torch.no_grad():
+            out, _ = net(layer_in, state)
+        _check_finite(out, ckpt, layer)
+        hidden[layer] = out.view(t_len, batch, nd, out_size).permute(2, 0, 1, 3)
+        if lstm:
+            for d, direction in enumerate(mod.directions):
+                p = layer_params(ckpt, mod, layer, direction, dtype=dtype,
+                                 input_size=layer_in.shape[2])
+                xs, hs = layer_in, hidden[layer, d]
+                if direction == "reverse":
+                    xs, hs = xs.flip(0), hs.flip(0)
+                h_prev = torch.cat([h0_t[layer, d][None], hs[:-1]])
+                c = cell_states(p, xs, h_prev, c0_t[layer, d])
+                cell[layer, d] = c.flip(0) if direction == "reverse" else c
+        layer_in = out
+    return Trajectories(
+        module=mod, inputs=x.numpy(), hidden=hidden.numpy(), h0=h0_t.numpy(),
+        cell=None if cell is None else cell.numpy(), c0=None if c0_t is None else c0_t.numpy(),
+        checkpoint=str(ckpt.path),
+    )
+

@@ -1,0 +1,116 @@
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from planted import matched_error, planted
+from typer.testing import CliRunner
+
+from rnndyn_cli.app import app
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture
+def planted_rnn(tmp_path):
+    w, eigs = planted([0.95, -0.4, 1.05], [0.6 + 0.6j, 0.1 + 0.3j], np.random.default_rng(7))
+    m = torch.nn.RNN(2, 7)
+    sd = {f"rnn.{k}": v for k, v in m.state_dict().items()}
+    sd["rnn.weight_hh_l0"] = torch.tensor(w, dtype=torch.float32)
+    path = tmp_path / "planted.pt"
+    torch.save({"state_dict": sd, "rnndyn": {"schema": "rnndyn.checkpoint/1", "task_kind": "regression"}}, path)
+    return path, eigs
+
+
+def test_json_document_fields(runner, planted_rnn):
+    path, eigs = planted_rnn
+    res = runner.invoke(app, ["analyze", str(path), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["schema"] == "rnndyn.analysis/1"
+    assert doc["checkpoint"]["path"] == str(path) and len(doc["checkpoint"]["sha256"]) == 64
+    assert (doc["architecture"], doc["nonlinearity"], doc["hidden_size"], doc["num_layers"]) == ("rnn", "tanh", 7, 1)
+    assert doc["bidirectional"] is False and doc["proj_size"] == 0 and doc["input_size"] == 2
+    assert doc["metadata"]["task_kind"] == "regression"
+    (mat,) = doc["matrices"]
+    assert (mat["id"], mat["layer"], mat["direction"], mat["gate"], mat["n"]) == ("l0.fwd.hh", 0, "forward", None, 7)
+    got = np.array([complex(re, im) for re, im in mat["eigenvalues"]])
+    assert matched_error(got, eigs) < 1e-6  # stored in float32
+    assert mat["spectral_radius"] == pytest.approx(1.05, rel=1e-6)
+    assert mat["n_outside_unit_circle"] == 1
+    assert mat["timescales"][0] is None  # |λ| = 1.05: no decay
+    for key in ("eigvec_condition", "departure_from_normality", "residual"):
+        assert isinstance(mat[key], float)
+
+
+def test_lstm_proj_json_reports_cell_size(runner, tmp_path):
+    path = tmp_path / "proj.pt"
+    torch.save(torch.nn.LSTM(3, 12, proj_size=5, num_layers=2, bidirectional=True).state_dict(), path)
+    res = runner.invoke(app, ["analyze", str(path), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert (doc["architecture"], doc["hidden_size"], doc["proj_size"], doc["bidirectional"]) == ("lstm", 12, 5, True)
+    assert len(doc["matrices"]) == 2 * 2 * 4 and {m["n"] for m in doc["matrices"]} == {5}
+    assert {m["direction"] for m in doc["matrices"]} == {"forward", "reverse"}
+
+
+def test_table_on_stdout(runner, planted_rnn):
+    path, _ = planted_rnn
+    res = runner.invoke(app, ["analyze", str(path)])
+    assert res.exit_code == 0
+    assert "rnn:l0.fwd.hh" in res.stdout and "1.05" in res.stdout
+
+
+def test_out_folder_many_checkpoints(runner, planted_rnn, tmp_path):
+    path, _ = planted_rnn
+    other = tmp_path / "gru.pt"
+    torch.save(torch.nn.GRU(2, 5).state_dict(), other)
+    out = tmp_path / "report"
+    res = runner.invoke(app, ["analyze", str(path), str(other), "--out", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["schema"] == "rnndyn.analysis-set/1" and len(doc["analyses"]) == 2
+    import pandas as pd
+
+    table = pd.read_csv(out / "eigenvalues.csv")
+    assert len(table) == 7 + 3 * 5
+    assert set(table["checkpoint"]) == {str(path), str(other)}
+    for sub in ("planted", "gru"):
+        assert json.loads((out / sub / "analysis.json").read_text())["schema"] == "rnndyn.analysis/1"
+        for fig in ("spectrum", "modulus_histogram", "timescales"):
+            assert (out / sub / f"{fig}.pdf").read_bytes().startswith(b"%PDF")
+            assert (out / sub / f"{fig}.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_unknown_format_is_usage_error(runner, planted_rnn, tmp_path):
+    path, _ = planted_rnn
+    res = runner.invoke(app, ["analyze", str(path), "--out", str(tmp_path / "o"), "--format", "gif"])
+    assert res.exit_code == 2
+    assert "gif" in res.stderr and res.stdout == ""
+    assert not (tmp_path / "o").exists()
+
+
+def test_installed_entry_point_and_light_help(planted_rnn):
+    from pathlib import Path
+
+    exe = shutil.which("rnndyn", path=str(Path(sys.executable).parent)) or shutil.which("rnndyn")
+    assert exe, "the rnndyn console script is not installed"
+    path, _ = planted_rnn
+    res = subprocess.run([exe, "analyze", str(path), "--json"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["matrices"][0]["n"] == 7
+    probe = (
+        "import sys; sys.argv=['rnndyn','--help']\n"
+        "from rnndyn_cli.app import app\n"
+        "try:\n    app(prog_name='rnndyn')\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('torch','pandas','matplotlib','seaborn') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
