@@ -262,7 +262,7 @@ def test_raw_pickle_of_tensors_needs_trust(tmp_path):
     sd = make_lstm_state_dict()
     p = tmp_path / "m.pkl"
     p.write_bytes(pickle.dumps({"model": dict(sd)}, protocol=4))
-    with pytest.raises(rnndyn.errors.RefusedError, match="torch.storage._load_from_bytes"):
+    with pytest.raises(rnndyn.errors.RefusedError, match=r"torch\.storage\._load_from_bytes"):
         rnndyn.load(p)
     ckpt = rnndyn.load(p, trust=True)
     assert ckpt.format == "pickle-trusted"
