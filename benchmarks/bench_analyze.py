@@ -43,7 +43,9 @@ def compare(name: str, ours: list[str], floor: list[str], repeats: int) -> float
         a.append(timed(ours))
         b.append(timed(floor))
     ma, mb = statistics.median(a), statistics.median(b)
-    print(f"{name}: rnndyn {ma:.2f} s, floor {mb:.2f} s (medians of {repeats}); ratio {ma / mb:.2f}")
+    print(
+        f"{name}: rnndyn {ma:.2f} s, floor {mb:.2f} s (medians of {repeats}); ratio {ma / mb:.2f}"
+    )
     return ma / mb
 
 
@@ -58,14 +60,31 @@ def main() -> None:
         big, small = tmp / "lstm1024.pt", tmp / "lstm64.pt"
         torch.save(torch.nn.LSTM(32, 1024).state_dict(), big)
         torch.save(torch.nn.LSTM(8, 64).state_dict(), small)
-        r1 = compare("LSTM H=1024, analyze --json", [rnndyn, "analyze", str(big), "--json"],
-                     [sys.executable, "-c", FLOOR, str(big)], args.repeats)
-        r2 = compare("LSTM H=64, analyze --json", [rnndyn, "analyze", str(small), "--json"],
-                     [sys.executable, "-c", LOAD_ONLY, str(small)], args.repeats)
-        imports = subprocess.run([sys.executable, "-X", "importtime", "-m", "rnndyn", "--help"],
-                                 capture_output=True, text=True, check=True).stderr
-        heavy = sorted({m for m in ("torch", "pandas", "matplotlib", "seaborn", "scipy")
-                        if f"| {m}\n" in imports or f"|   {m}\n" in imports or f" {m}\n" in imports})
+        r1 = compare(
+            "LSTM H=1024, analyze --json",
+            [rnndyn, "analyze", str(big), "--json"],
+            [sys.executable, "-c", FLOOR, str(big)],
+            args.repeats,
+        )
+        r2 = compare(
+            "LSTM H=64, analyze --json",
+            [rnndyn, "analyze", str(small), "--json"],
+            [sys.executable, "-c", LOAD_ONLY, str(small)],
+            args.repeats,
+        )
+        imports = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "rnndyn", "--help"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stderr
+        heavy = sorted(
+            {
+                m
+                for m in ("torch", "pandas", "matplotlib", "seaborn", "scipy")
+                if f"| {m}\n" in imports or f"|   {m}\n" in imports or f" {m}\n" in imports
+            }
+        )
         print(f"rnndyn --help imports heavy modules: {heavy or 'none'}")
         print(f"targets: ratio ≤ 1.3 for both → {'met' if max(r1, r2) <= 1.3 else 'NOT met'}")
     finally:

@@ -33,9 +33,12 @@ _SUBPACKAGES = ("init", "plots", "tasks", "io", "errors")
 __all__ = [*_EXPORTS, *_SUBPACKAGES, "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from rnndyn.io.checkpoint import Checkpoint, load
-    from rnndyn.operators import RecurrentOperator, extract_operators
-    from rnndyn.spectrum import Spectrum, eigendecompose
+    from rnndyn.io.checkpoint import Checkpoint as Checkpoint
+    from rnndyn.io.checkpoint import load as load
+    from rnndyn.operators import RecurrentOperator as RecurrentOperator
+    from rnndyn.operators import extract_operators as extract_operators
+    from rnndyn.spectrum import Spectrum as Spectrum
+    from rnndyn.spectrum import eigendecompose as eigendecompose
 
 
 def __getattr__(name: str) -> Any:

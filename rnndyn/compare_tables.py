@@ -203,10 +203,13 @@ class ComparisonTables:
             }
         )
 
-    def to_markdown(self, *, title: str = "Spectra compared between groups", figures=None) -> str:
+    def to_markdown(
+        self, *, title: str = "Spectra compared between groups", figures=None, level: int = 1
+    ) -> str:
         """A short markdown report: groups, per-stratum tables, what was left out."""
+        h1, h2 = "#" * level, "#" * (level + 1)
         lines = [
-            f"# {title}",
+            f"{h1} {title}",
             "",
             "Discrete-time eigenvalues (per step); networks are the replicates.",
             "",
@@ -224,7 +227,7 @@ class ComparisonTables:
         ]
         lines += [f"| {g} | {len(ms)} |" for g, ms in self.groups]  # type: ignore[attr-defined]
         for arch, op in self.strata:  # type: ignore[attr-defined]
-            lines += ["", f"## {arch.upper()} `{op}`", ""]
+            lines += ["", f"{h2} {arch.upper()} `{op}`", ""]
             lines += [
                 "| statistic | A | B | n A | n B | median A | median B | δ [CI] | p | p Holm |",
                 "|---|---|---|---|---|---|---|---|---|---|",
@@ -249,12 +252,12 @@ class ComparisonTables:
                         f"{d.n_b} | {_fmt(d.distance)} | {_fmt(d.p_value)} | {_fmt(d.p_holm)} |"
                     )
         if self.skipped:  # type: ignore[attr-defined]
-            lines += ["", "## Left out", ""]
+            lines += ["", f"{h2} Left out", ""]
             lines += [f"- `{b.path}`: {b.problem}" for b in self.skipped]  # type: ignore[attr-defined]
         if self.notes:  # type: ignore[attr-defined]
-            lines += ["", "## Notes", ""] + [f"- {n}" for n in self.notes]  # type: ignore[attr-defined]
+            lines += ["", f"{h2} Notes", ""] + [f"- {n}" for n in self.notes]  # type: ignore[attr-defined]
         if figures:
-            lines += ["", "## Figures", ""] + [f"![{f}]({f})" for f in figures]
+            lines += ["", f"{h2} Figures", ""] + [f"![{f}]({f})" for f in figures]
         return "\n".join(lines) + "\n"
 
 

@@ -151,6 +151,8 @@ def measure_decay(
     """
     if int(steps) <= 0:
         raise UsageError(f"--steps must be a positive number of steps, got {steps}")
+    if modes is not None and int(modes) <= 0:
+        raise UsageError(f"--modes must be positive, got {modes}")
     mod, ids = _resolve(ckpt, module, operators)
     meta = ckpt.metadata or {}
     task_params = meta.get("task_params") if isinstance(probe, str) and \

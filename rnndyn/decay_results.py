@@ -39,7 +39,7 @@ class ModeDecay:
 
     Shapes (``M`` modes, ``K`` steps, ``T`` probe length, ``L`` largest lag): ``eigenvalues``,
     ``measured_rate``, ``fit_steps`` ``(M,)``; ``measured_rate_ci`` ``(M, 2)``; ``log_curve``
-    ``(M, K+1)`` batch-mean log amplitude ratio (NaN past the fit range); ``energy`` ``(T, M)``
+    ``(M, K+1)`` batch-mean log amplitude ratio over the window (the fit uses steps ``≤ fit_steps``); ``energy`` ``(T, M)``
     batch-mean modal energy along the probe; ``memory`` ``(M, L+1)`` lagged-decoding R² or None.
     A conjugate pair shares one measurement (its real plane).
     """
@@ -94,7 +94,7 @@ class ModeDecay:
 
     @property
     def measured_curve(self) -> np.ndarray:
-        """``(M, K+1)`` batch geometric-mean amplitude ratio (NaN past the fit range)."""
+        """``(M, K+1)`` batch geometric-mean amplitude ratio in the mode's own coordinates."""
         return np.exp(self.log_curve)
 
     @property

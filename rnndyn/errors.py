@@ -14,7 +14,9 @@ class RnndynError(Exception):
 
     exit_code: int = 1
 
-    def __init__(self, problem: str, *, path: str | PathLike[str] | None = None, hint: str | None = None):
+    def __init__(
+        self, problem: str, *, path: str | PathLike[str] | None = None, hint: str | None = None
+    ):
         self.problem = problem.strip()
         self.path = None if path is None else str(path)
         self.hint = None if hint is None else hint.strip()

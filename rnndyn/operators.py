@@ -18,6 +18,7 @@ import torch
 
 from rnndyn.errors import CheckpointError, UsageError
 from rnndyn.io.checkpoint import Checkpoint
+from rnndyn.io.validate import check_weight
 
 GATES: dict[str, tuple[str | None, ...]] = {
     "rnn": (None,),
@@ -119,22 +120,13 @@ class RecurrentOperator:
 
 
 def _tensor(ckpt: Checkpoint, key: str) -> torch.Tensor:
-    t = ckpt.tensors[key]
-    if not torch.is_floating_point(t):
-        raise CheckpointError(
-            f"tensor {key!r} has dtype {t.dtype}, not floating point", path=ckpt.path
-        )
-    if not bool(torch.isfinite(t).all()):
-        bad = int((~torch.isfinite(t)).sum())
-        raise CheckpointError(
-            f"tensor {key!r} holds {bad} NaN/Inf value(s); spectra of non-finite weights are meaningless",
-            path=ckpt.path,
-            hint="Check the training run that wrote it (divergence, fp16 overflow).",
-        )
-    return t
+    """A weight tensor that is floating point and finite (else CheckpointError naming the key)."""
+    return check_weight(ckpt.tensors[key], key, ckpt.path)
 
 
-def _shape_error(ckpt: Checkpoint, key: str, shape: tuple[int, ...], expected: str) -> CheckpointError:
+def _shape_error(
+    ckpt: Checkpoint, key: str, shape: tuple[int, ...], expected: str
+) -> CheckpointError:
     return CheckpointError(
         f"tensor {key!r} has shape {tuple(shape)}, inconsistent with {expected}",
         path=ckpt.path,
@@ -143,7 +135,9 @@ def _shape_error(ckpt: Checkpoint, key: str, shape: tuple[int, ...], expected: s
     )
 
 
-def _torch_module(ckpt: Checkpoint, prefix: str, entries: list[tuple[int, str, str]]) -> RecurrentModule:
+def _torch_module(
+    ckpt: Checkpoint, prefix: str, entries: list[tuple[int, str, str]]
+) -> RecurrentModule:
     """Infer and validate an nn.RNN/LSTM/GRU (or cell) from its ``weight_hh`` keys."""
     name = prefix[:-1] if prefix.endswith(".") else prefix
     cell = all(layer < 0 for layer, _, _ in entries)
@@ -157,25 +151,43 @@ def _torch_module(ckpt: Checkpoint, prefix: str, entries: list[tuple[int, str, s
     blocks = rows // hidden if hidden and rows % hidden == 0 else 0
     arch = ARCH_BY_BLOCKS.get(blocks)
     if arch is None or (proj and arch != "lstm"):
-        raise _shape_error(ckpt, first, ckpt.tensors[first].shape, "any RNN (H×H), GRU (3H×H) or LSTM (4H×H)")
+        raise _shape_error(
+            ckpt, first, ckpt.tensors[first].shape, "any RNN (H×H), GRU (3H×H) or LSTM (4H×H)"
+        )
     mod = RecurrentModule(
-        name=name, arch=arch, hidden_size=hidden, num_layers=len(layers), bidirectional=bidirectional,
-        proj_size=proj, cell=cell,
+        name=name,
+        arch=arch,
+        hidden_size=hidden,
+        num_layers=len(layers),
+        bidirectional=bidirectional,
+        proj_size=proj,
+        cell=cell,
         bias=(f"{prefix}bias_hh" + ("" if cell else "_l0")) in ckpt.tensors,
-        nonlinearity=None, input_size=None,
+        nonlinearity=None,
+        input_size=None,
     )
     if layers != list(range(len(layers))):
-        raise CheckpointError(f"module {name!r} has layers {layers}; expected 0..{len(layers) - 1}", path=ckpt.path)
-    out = hidden if not proj else proj
+        raise CheckpointError(
+            f"module {name!r} has layers {layers}; expected 0..{len(layers) - 1}", path=ckpt.path
+        )
+    out = proj if proj else hidden
     for layer in layers:
         for direction in mod.directions:
-            expected = {"weight_hh": (blocks * hidden, out), "bias_hh": (blocks * hidden,), "bias_ih": (blocks * hidden,)}
+            expected = {
+                "weight_hh": (blocks * hidden, out),
+                "bias_hh": (blocks * hidden,),
+                "bias_ih": (blocks * hidden,),
+            }
             if proj:
                 expected["weight_hr"] = (proj, hidden)
             for param, shape in expected.items():
                 key = mod.key(param, layer, direction)
                 if key not in ckpt.tensors:
-                    if param == "weight_hh" or (param == "weight_hr") or (mod.bias and param.startswith("bias")):
+                    if (
+                        param == "weight_hh"
+                        or (param == "weight_hr")
+                        or (mod.bias and param.startswith("bias"))
+                    ):
                         raise CheckpointError(
                             f"module {name or '(root)'!r} lacks {key!r} (expected for an {arch.upper()} with "
                             f"{mod.num_layers} layer(s){', bidirectional' if bidirectional else ''})",
@@ -183,12 +195,18 @@ def _torch_module(ckpt: Checkpoint, prefix: str, entries: list[tuple[int, str, s
                         )
                     continue
                 if tuple(ckpt.tensors[key].shape) != shape:
-                    raise _shape_error(ckpt, key, ckpt.tensors[key].shape, f"{arch.upper()} hidden size {hidden}")
+                    raise _shape_error(
+                        ckpt, key, ckpt.tensors[key].shape, f"{arch.upper()} hidden size {hidden}"
+                    )
             ih = mod.key("weight_ih", layer, direction)
             if ih in ckpt.tensors:
                 shape = tuple(ckpt.tensors[ih].shape)
                 want_in = out * (2 if bidirectional else 1) if layer > 0 else None
-                if len(shape) != 2 or shape[0] != blocks * hidden or (want_in is not None and shape[1] != want_in):
+                if (
+                    len(shape) != 2
+                    or shape[0] != blocks * hidden
+                    or (want_in is not None and shape[1] != want_in)
+                ):
                     raise _shape_error(ckpt, ih, shape, f"{arch.upper()} hidden size {hidden}")
     ih0 = mod.key("weight_ih", 0, "forward")
     input_size = int(ckpt.tensors[ih0].shape[1]) if ih0 in ckpt.tensors else None
@@ -200,7 +218,11 @@ def _torch_module(ckpt: Checkpoint, prefix: str, entries: list[tuple[int, str, s
 
 
 def _square_candidates(ckpt: Checkpoint) -> list[str]:
-    return [k for k, t in ckpt.tensors.items() if t.ndim == 2 and t.shape[0] == t.shape[1] and t.shape[0] > 1]
+    return [
+        k
+        for k, t in ckpt.tensors.items()
+        if t.ndim == 2 and t.shape[0] == t.shape[1] and t.shape[0] > 1
+    ]
 
 
 def _describe(ckpt: Checkpoint, limit: int = 8) -> str:
@@ -222,7 +244,9 @@ def find_modules(ckpt: Checkpoint, *, matrix: str | None = None) -> list[Recurre
         m = _HH.match(key)
         if m:
             layer = int(m["layer"]) if m["layer"] is not None else -1
-            groups.setdefault(m["prefix"], []).append((layer, "reverse" if m["rev"] else "forward", key))
+            groups.setdefault(m["prefix"], []).append(
+                (layer, "reverse" if m["rev"] else "forward", key)
+            )
     modules = [_torch_module(ckpt, prefix, entries) for prefix, entries in groups.items()]
     if not modules:
         squares = [k for k in _square_candidates(ckpt) if _CUSTOM.search(k)]
@@ -236,7 +260,9 @@ def find_modules(ckpt: Checkpoint, *, matrix: str | None = None) -> list[Recurre
             if squares
             else "It holds no square matrix either, so it is probably not a recurrent network."
         )
-        raise CheckpointError(f"no recurrent weight matrix found; it holds {found}", path=ckpt.path, hint=hint)
+        raise CheckpointError(
+            f"no recurrent weight matrix found; it holds {found}", path=ckpt.path, hint=hint
+        )
     return modules
 
 
@@ -250,7 +276,9 @@ def _resolve_matrix_key(ckpt: Checkpoint, matrix: str) -> str:
     listing = ", ".join(squares[:10]) if squares else "none"
     what = "matches several tensors" if hits else "is not in the checkpoint"
     raise UsageError(
-        f"--matrix {matrix!r} {what}", path=ckpt.path, hint=f"Square matrices in this file: {listing}."
+        f"--matrix {matrix!r} {what}",
+        path=ckpt.path,
+        hint=f"Square matrices in this file: {listing}.",
     )
 
 
@@ -258,12 +286,17 @@ def _custom_module(ckpt: Checkpoint, key: str) -> RecurrentModule:
     t = ckpt.tensors[key]
     if t.ndim != 2 or t.shape[0] != t.shape[1]:
         raise CheckpointError(
-            f"--matrix {key!r} has shape {tuple(t.shape)}; a recurrent matrix must be square", path=ckpt.path
+            f"--matrix {key!r} has shape {tuple(t.shape)}; a recurrent matrix must be square",
+            path=ckpt.path,
         )
     name = key.rsplit(".", 1)[0] if "." in key else key
     meta = ckpt.metadata or {}
     return RecurrentModule(
-        name=name, arch="custom", hidden_size=int(t.shape[0]), matrix_key=key, bias=False,
+        name=name,
+        arch="custom",
+        hidden_size=int(t.shape[0]),
+        matrix_key=key,
+        bias=False,
         nonlinearity=meta.get("nonlinearity"),
     )
 
@@ -289,8 +322,17 @@ def module_operators(ckpt: Checkpoint, module: RecurrentModule) -> list[Recurren
                 if hr is not None:
                     block = hr @ block
                     source = f"{hr_key} @ {source}"
-                ops.append(RecurrentOperator(module.name, module.arch, layer, direction, gate,
-                                             np.ascontiguousarray(block), source))
+                ops.append(
+                    RecurrentOperator(
+                        module.name,
+                        module.arch,
+                        layer,
+                        direction,
+                        gate,
+                        np.ascontiguousarray(block),
+                        source,
+                    )
+                )
     return ops
 
 

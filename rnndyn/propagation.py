@@ -63,17 +63,13 @@ class Propagation:
 
     @property
     def fit_steps(self) -> np.ndarray:
-        """``(G,)`` the last step used in the fit, worst case over the batch."""
+        """``(G,)`` the last step used in the fit (median over the batch)."""
         last = self.valid.shape[0] - 1 - np.argmax(self.valid[::-1], axis=0)
-        return last.min(axis=0)
+        return np.median(last, axis=0).astype(int)
 
     def curve(self) -> np.ndarray:
-        """``(G, K+1)`` batch-mean log amplitude ratio (NaN where no element is above the floor)."""
-        y = np.where(self.valid, self.log_amplitude, np.nan)
-        n = self.valid.sum(axis=1)
-        total = np.nansum(y, axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(n > 0, total / n, np.nan).T
+        """``(G, K+1)`` batch-mean log amplitude ratio over the whole window (also past the fit)."""
+        return self.log_amplitude.mean(axis=1).T
 
 
 def _group_lse(q: torch.Tensor, first: torch.Tensor, second: torch.Tensor, pair: torch.Tensor):

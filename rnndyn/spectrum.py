@@ -113,13 +113,26 @@ class OperatorSpectrum:
         import pandas as pd
 
         ev = self.eigenvalues
-        cond = self.eigenvalue_condition if self.eigenvalue_condition is not None else np.full(self.n, np.nan)
+        cond = (
+            self.eigenvalue_condition
+            if self.eigenvalue_condition is not None
+            else np.full(self.n, np.nan)
+        )
         return pd.DataFrame(
             {
-                "module": self.module, "operator": self.id, "layer": self.layer,
-                "direction": self.direction, "gate": self.gate or "hh", "index": np.arange(self.n),
-                "re": ev.real, "im": ev.imag, "modulus": np.abs(ev), "angle": np.angle(ev),
-                "timescale": self.timescales, "half_life": self.half_lives, "period": self.periods,
+                "module": self.module,
+                "operator": self.id,
+                "layer": self.layer,
+                "direction": self.direction,
+                "gate": self.gate or "hh",
+                "index": np.arange(self.n),
+                "re": ev.real,
+                "im": ev.imag,
+                "modulus": np.abs(ev),
+                "angle": np.angle(ev),
+                "timescale": self.timescales,
+                "half_life": self.half_lives,
+                "period": self.periods,
                 "condition": cond,
             }
         )
@@ -129,8 +142,13 @@ class OperatorSpectrum:
         nn = _none_if_nonfinite
         cond = self.eigenvalue_condition
         return {
-            "id": self.id, "module": self.module, "layer": self.layer, "direction": self.direction,
-            "gate": self.gate, "n": self.n, "source": self.source,
+            "id": self.id,
+            "module": self.module,
+            "layer": self.layer,
+            "direction": self.direction,
+            "gate": self.gate,
+            "n": self.n,
+            "source": self.source,
             "eigenvalues": [[float(z.real), float(z.imag)] for z in self.eigenvalues],
             "spectral_radius": self.spectral_radius,
             "n_outside_unit_circle": self.n_outside_unit_circle,
@@ -163,7 +181,9 @@ class Spectrum:
             return self.operators[key]
         hits = [s for s in self.operators if key in (s.qualified_id, s.id)]
         if len(hits) != 1:
-            raise KeyError(f"{key!r} matches {len(hits)} operators; ids: {[s.qualified_id for s in self]}")
+            raise KeyError(
+                f"{key!r} matches {len(hits)} operators; ids: {[s.qualified_id for s in self]}"
+            )
         return hits[0]
 
     def to_frame(self) -> pd.DataFrame:
@@ -211,7 +231,9 @@ def _norm2(a: np.ndarray, iters: int = 30) -> float:
     return float(np.sqrt(s))
 
 
-def _diagnose(w_mat: np.ndarray, lam: np.ndarray, vec: np.ndarray) -> tuple[np.ndarray, float, float]:
+def _diagnose(
+    w_mat: np.ndarray, lam: np.ndarray, vec: np.ndarray
+) -> tuple[np.ndarray, float, float]:
     """Per-eigenvalue condition numbers, κ(V) and the relative residual."""
     fro = float(np.linalg.norm(w_mat))
     try:
@@ -234,7 +256,10 @@ def _from_matrices(mats: np.ndarray | Sequence[np.ndarray]) -> list[RecurrentOpe
         arr = arr[None]
     if arr.ndim != 3 or arr.shape[1] != arr.shape[2]:
         raise ValueError(f"expected square matrices of shape (n, n) or (B, n, n), got {arr.shape}")
-    return [RecurrentOperator("", "custom", i, "forward", None, m, f"matrix[{i}]") for i, m in enumerate(arr)]
+    return [
+        RecurrentOperator("", "custom", i, "forward", None, m, f"matrix[{i}]")
+        for i, m in enumerate(arr)
+    ]
 
 
 def eigendecompose(
@@ -267,15 +292,26 @@ def eigendecompose(
             lam, vec = np.linalg.eigvals(stack), None
         lam = lam.astype(complex)
         for b, i in enumerate(idx):
-            results[i] = _one(ops[i], lam[b], None if vec is None else vec[b].astype(complex), keep_vectors)
+            results[i] = _one(
+                ops[i], lam[b], None if vec is None else vec[b].astype(complex), keep_vectors
+            )
     return Spectrum(tuple(results))  # type: ignore[arg-type]
 
 
-def _one(op: RecurrentOperator, lam: np.ndarray, vec: np.ndarray | None, keep: bool) -> OperatorSpectrum:
+def _one(
+    op: RecurrentOperator, lam: np.ndarray, vec: np.ndarray | None, keep: bool
+) -> OperatorSpectrum:
     perm = order_eigenvalues(lam)
     lam = lam[perm]
-    base = dict(module=op.module, arch=op.arch, layer=op.layer, direction=op.direction, gate=op.gate,
-                source=op.source, eigenvalues=lam)
+    base = dict(
+        module=op.module,
+        arch=op.arch,
+        layer=op.layer,
+        direction=op.direction,
+        gate=op.gate,
+        source=op.source,
+        eigenvalues=lam,
+    )
     if vec is None:
         return OperatorSpectrum(**base)
     vec = vec[:, perm]
@@ -296,6 +332,11 @@ def _one(op: RecurrentOperator, lam: np.ndarray, vec: np.ndarray | None, keep: b
             stacklevel=3,
         )
     return OperatorSpectrum(
-        **base, eigenvectors=vec if keep else None, eigenvalue_condition=cond_each,
-        eigvec_condition=kappa, departure_from_normality=float(dep), residual=resid, schur=schur,
+        **base,
+        eigenvectors=vec if keep else None,
+        eigenvalue_condition=cond_each,
+        eigvec_condition=kappa,
+        departure_from_normality=float(dep),
+        residual=resid,
+        schur=schur,
     )

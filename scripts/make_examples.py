@@ -32,7 +32,7 @@ def main() -> None:
         doc = json.loads(res.stdout)
         records[name] = {
             "file": f"data/examples/{name}.pt",
-            "command": " ".join(cmd[:-4] + ["-o", f"data/examples/{name}.pt"]),
+            "command": " ".join([*cmd[:-4], "-o", f"data/examples/{name}.pt"]),
             "sha256": file_sha256(path),
             "metrics": doc.get("metrics"),
             "torch_threads": 1,

@@ -17,7 +17,9 @@ def block_diagonal(real: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     return b
 
 
-def planted(real, pairs, rng: np.random.Generator, *, cond: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+def planted(
+    real, pairs, rng: np.random.Generator, *, cond: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(W, eigenvalues). P is orthogonal when ``cond`` is None, else has condition number ≈ ``cond``."""
     real, pairs = np.asarray(real, float), np.asarray(pairs, complex)
     b = block_diagonal(real, pairs)

@@ -24,7 +24,10 @@ def planted_rnn(tmp_path):
     sd = {f"rnn.{k}": v for k, v in m.state_dict().items()}
     sd["rnn.weight_hh_l0"] = torch.tensor(w, dtype=torch.float32)
     path = tmp_path / "planted.pt"
-    torch.save({"state_dict": sd, "rnndyn": {"schema": "rnndyn.checkpoint/1", "task_kind": "regression"}}, path)
+    torch.save(
+        {"state_dict": sd, "rnndyn": {"schema": "rnndyn.checkpoint/1", "task_kind": "regression"}},
+        path,
+    )
     return path, eigs
 
 
@@ -35,11 +38,22 @@ def test_json_document_fields(runner, planted_rnn):
     doc = json.loads(res.stdout)
     assert doc["schema"] == "rnndyn.analysis/1"
     assert doc["checkpoint"]["path"] == str(path) and len(doc["checkpoint"]["sha256"]) == 64
-    assert (doc["architecture"], doc["nonlinearity"], doc["hidden_size"], doc["num_layers"]) == ("rnn", "tanh", 7, 1)
+    assert (doc["architecture"], doc["nonlinearity"], doc["hidden_size"], doc["num_layers"]) == (
+        "rnn",
+        "tanh",
+        7,
+        1,
+    )
     assert doc["bidirectional"] is False and doc["proj_size"] == 0 and doc["input_size"] == 2
     assert doc["metadata"]["task_kind"] == "regression"
     (mat,) = doc["matrices"]
-    assert (mat["id"], mat["layer"], mat["direction"], mat["gate"], mat["n"]) == ("l0.fwd.hh", 0, "forward", None, 7)
+    assert (mat["id"], mat["layer"], mat["direction"], mat["gate"], mat["n"]) == (
+        "l0.fwd.hh",
+        0,
+        "forward",
+        None,
+        7,
+    )
     got = np.array([complex(re, im) for re, im in mat["eigenvalues"]])
     assert matched_error(got, eigs) < 1e-6  # stored in float32
     assert mat["spectral_radius"] == pytest.approx(1.05, rel=1e-6)
@@ -51,11 +65,18 @@ def test_json_document_fields(runner, planted_rnn):
 
 def test_lstm_proj_json_reports_cell_size(runner, tmp_path):
     path = tmp_path / "proj.pt"
-    torch.save(torch.nn.LSTM(3, 12, proj_size=5, num_layers=2, bidirectional=True).state_dict(), path)
+    torch.save(
+        torch.nn.LSTM(3, 12, proj_size=5, num_layers=2, bidirectional=True).state_dict(), path
+    )
     res = runner.invoke(app, ["analyze", str(path), "--json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
-    assert (doc["architecture"], doc["hidden_size"], doc["proj_size"], doc["bidirectional"]) == ("lstm", 12, 5, True)
+    assert (doc["architecture"], doc["hidden_size"], doc["proj_size"], doc["bidirectional"]) == (
+        "lstm",
+        12,
+        5,
+        True,
+    )
     assert len(doc["matrices"]) == 2 * 2 * 4 and {m["n"] for m in doc["matrices"]} == {5}
     assert {m["direction"] for m in doc["matrices"]} == {"forward", "reverse"}
 
@@ -82,7 +103,9 @@ def test_out_folder_many_checkpoints(runner, planted_rnn, tmp_path):
     assert len(table) == 7 + 3 * 5
     assert set(table["checkpoint"]) == {str(path), str(other)}
     for sub in ("planted", "gru"):
-        assert json.loads((out / sub / "analysis.json").read_text())["schema"] == "rnndyn.analysis/1"
+        assert (
+            json.loads((out / sub / "analysis.json").read_text())["schema"] == "rnndyn.analysis/1"
+        )
         for fig in ("spectrum", "modulus_histogram", "timescales"):
             assert (out / sub / f"{fig}.pdf").read_bytes().startswith(b"%PDF")
             assert (out / sub / f"{fig}.png").read_bytes().startswith(b"\x89PNG")
@@ -90,7 +113,9 @@ def test_out_folder_many_checkpoints(runner, planted_rnn, tmp_path):
 
 def test_unknown_format_is_usage_error(runner, planted_rnn, tmp_path):
     path, _ = planted_rnn
-    res = runner.invoke(app, ["analyze", str(path), "--out", str(tmp_path / "o"), "--format", "gif"])
+    res = runner.invoke(
+        app, ["analyze", str(path), "--out", str(tmp_path / "o"), "--format", "gif"]
+    )
     assert res.exit_code == 2
     assert "gif" in res.stderr and res.stdout == ""
     assert not (tmp_path / "o").exists()
@@ -102,7 +127,9 @@ def test_installed_entry_point_and_light_help(planted_rnn):
     exe = shutil.which("rnndyn", path=str(Path(sys.executable).parent)) or shutil.which("rnndyn")
     assert exe, "the rnndyn console script is not installed"
     path, _ = planted_rnn
-    res = subprocess.run([exe, "analyze", str(path), "--json"], capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [exe, "analyze", str(path), "--json"], capture_output=True, text=True, timeout=120
+    )
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["matrices"][0]["n"] == 7
     probe = (

@@ -37,14 +37,21 @@ def test_gate_blocks_are_pytorch_row_blocks(module, arch, gates):
 def test_multilayer_bidirectional_ids_and_sizes():
     m = nn.GRU(5, 6, num_layers=3, bidirectional=True)
     (mod,) = find_modules(ckpt(m.state_dict()))
-    assert (mod.name, mod.arch, mod.hidden_size, mod.input_size, mod.num_layers, mod.bidirectional) == (
-        "", "gru", 6, 5, 3, True
-    )
+    assert (
+        mod.name,
+        mod.arch,
+        mod.hidden_size,
+        mod.input_size,
+        mod.num_layers,
+        mod.bidirectional,
+    ) == ("", "gru", 6, 5, 3, True)
     ops = extract_operators(ckpt(m.state_dict()))
     assert len(ops) == 3 * 2 * 3
     assert {o.id for o in ops} >= {"l2.rev.z", "l0.fwd.r", "l1.rev.n"}
     rev = next(o for o in ops if o.id == "l1.rev.n")
-    np.testing.assert_array_equal(rev.matrix, m.weight_hh_l1_reverse.detach().double().numpy()[12:18])
+    np.testing.assert_array_equal(
+        rev.matrix, m.weight_hh_l1_reverse.detach().double().numpy()[12:18]
+    )
 
 
 def test_lstm_proj_size_uses_projected_products():
@@ -69,7 +76,11 @@ def test_rnn_nonlinearity_from_metadata_and_default():
 
 def test_several_modules_named_by_path_and_state_dict_roundtrip():
     enc, dec = nn.LSTM(3, 8), nn.GRU(8, 5)
-    tensors = {**prefixed(enc, "encoder."), **prefixed(dec, "decoder.rnn."), "head.weight": torch.zeros(2, 5)}
+    tensors = {
+        **prefixed(enc, "encoder."),
+        **prefixed(dec, "decoder.rnn."),
+        "head.weight": torch.zeros(2, 5),
+    }
     mods = find_modules(ckpt(tensors))
     assert [(m.name, m.arch) for m in mods] == [("encoder", "lstm"), ("decoder.rnn", "gru")]
     fresh = nn.GRU(8, 5)
@@ -99,14 +110,16 @@ def test_mlp_square_layers_are_not_recurrent():
     with pytest.raises(CheckpointError) as err:
         find_modules(ckpt(mlp.state_dict()))
     msg = str(err.value)
-    assert "no recurrent weight matrix found" in msg and "0.weight (8, 8)" in msg and "--matrix" in msg
+    assert (
+        "no recurrent weight matrix found" in msg and "0.weight (8, 8)" in msg and "--matrix" in msg
+    )
 
 
 def test_matrix_option_picks_and_rejects():
     mlp = nn.Sequential(nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 3))
     ops = extract_operators(ckpt(mlp.state_dict()), matrix="0.weight")
     assert ops[0].n == 8
-    with pytest.raises(UsageError, match="not in the checkpoint.*0.weight"):
+    with pytest.raises(UsageError, match=r"not in the checkpoint.*0\.weight"):
         extract_operators(ckpt(mlp.state_dict()), matrix="nope.weight")
     with pytest.raises(CheckpointError, match="must be square"):
         extract_operators(ckpt(mlp.state_dict()), matrix="2.weight")
@@ -116,7 +129,7 @@ def test_inconsistent_shapes_rejected():
     m = nn.LSTM(3, 8)
     sd = m.state_dict()
     sd["weight_hh_l0"] = torch.randn(32, 9)
-    with pytest.raises(CheckpointError, match="weight_hh_l0.*\\(32, 9\\)"):
+    with pytest.raises(CheckpointError, match=r"weight_hh_l0.*\(32, 9\)"):
         find_modules(ckpt(sd))
     sd = nn.GRU(3, 8, num_layers=2).state_dict()
     sd["weight_ih_l1"] = torch.randn(24, 5)
@@ -127,5 +140,5 @@ def test_inconsistent_shapes_rejected():
 def test_nan_weights_rejected_with_key():
     sd = nn.RNN(2, 4).state_dict()
     sd["weight_hh_l0"][0, 0] = float("nan")
-    with pytest.raises(CheckpointError, match="weight_hh_l0.*NaN"):
+    with pytest.raises(CheckpointError, match=r"weight_hh_l0.*NaN"):
         extract_operators(ckpt(sd))

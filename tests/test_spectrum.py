@@ -14,7 +14,9 @@ def spectra(draw):
     n_pairs = draw(st.integers(0 if n_real else 1, 5))
     radius = st.floats(0.05, 1.3)
     real = [draw(radius) * draw(st.sampled_from([-1, 1])) for _ in range(n_real)]
-    pairs = [draw(radius) * np.exp(1j * draw(st.floats(0.05, np.pi - 0.05))) for _ in range(n_pairs)]
+    pairs = [
+        draw(radius) * np.exp(1j * draw(st.floats(0.05, np.pi - 0.05))) for _ in range(n_pairs)
+    ]
     seed = draw(st.integers(0, 2**31 - 1))
     return np.array(real), np.array(pairs), seed
 
@@ -56,7 +58,9 @@ def test_permutation_and_similarity_invariance():
     base, permuted = eigendecompose(np.stack([w, perm @ w @ perm.T])).operators
     assert matched_error(base.eigenvalues, permuted.eigenvalues) < 1e-12
     assert permuted.eigvec_condition == pytest.approx(base.eigvec_condition, rel=1e-8)
-    assert permuted.departure_from_normality == pytest.approx(base.departure_from_normality, rel=1e-8)
+    assert permuted.departure_from_normality == pytest.approx(
+        base.departure_from_normality, rel=1e-8
+    )
     s = rng.standard_normal((len(w), len(w)))
     similar = eigendecompose(s @ w @ np.linalg.inv(s))[0]
     assert matched_error(similar.eigenvalues, eigs) < 1e-9
@@ -104,7 +108,10 @@ def test_batched_mixed_sizes_and_json_nulls():
     w2, _ = planted([0.1], [0.3 + 0.3j], rng)
     from rnndyn.operators import RecurrentOperator
 
-    ops = [RecurrentOperator("m", "custom", i, "forward", None, w, "x") for i, w in enumerate([w1, w2, w1])]
+    ops = [
+        RecurrentOperator("m", "custom", i, "forward", None, w, "x")
+        for i, w in enumerate([w1, w2, w1])
+    ]
     spec = eigendecompose(ops)
     assert [s.n for s in spec] == [2, 3, 2]
     doc = spec[0].to_dict()
@@ -112,7 +119,13 @@ def test_batched_mixed_sizes_and_json_nulls():
     assert doc["n_outside_unit_circle"] == 1
     assert doc["timescales"][0] is None and doc["timescales"][1] == pytest.approx(1 / np.log(2))
     frame = spec.to_frame()
-    assert len(frame) == 7 and set(frame.columns) >= {"re", "im", "modulus", "timescale", "operator"}
+    assert len(frame) == 7 and set(frame.columns) >= {
+        "re",
+        "im",
+        "modulus",
+        "timescale",
+        "operator",
+    }
 
 
 def test_order_eigenvalues_handles_non_adjacent_pairs():

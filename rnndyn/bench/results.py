@@ -75,6 +75,21 @@ class BenchResult:
         """Read a bench folder (e.g. to re-plot it)."""
         return cls(str(out_dir), tuple(load_cells(out_dir)), **info)
 
+    def levels(self) -> dict[str, list]:
+        """The grid's axes in display order: tasks by kind then name, archs as ``ARCHS``,
+        initializers in registry order, seeds ascending."""
+        from rnndyn.bench.grid import ARCHS
+        from rnndyn.init.registry import names
+
+        rank = {n: i for i, n in enumerate([*ARCHS, *names()])}
+        tasks = {(r["kind"], r["task"]) for r in self.records}
+        return {
+            "task": [t for _, t in sorted(tasks)],
+            "arch": sorted({r["arch"] for r in self.records}, key=lambda a: rank.get(a, 99)),
+            "init": sorted({r["init"] for r in self.records}, key=lambda i: rank.get(i, 99)),
+            "seed": sorted({r["seed"] for r in self.records}),
+        }
+
     def to_frame(self) -> pd.DataFrame:
         """One row per run and epoch: ``KEYS``, ``id``, ``status``, ``metric``, ``epoch``,
         ``train_loss``, ``val_loss``, ``val_metric``, ``time``."""

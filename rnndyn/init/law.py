@@ -235,6 +235,8 @@ class EigenInitParams:
         for t, law in self.targets.items():
             _check(t in TARGETS, f"unknown target {t!r} (known: {', '.join(TARGETS)})")
             _check(isinstance(law, TargetLaw), f"target {t!r} must be a TargetLaw")
+        ordered = {t: self.targets[t] for t in TARGETS if t in self.targets}  # canonical order
+        object.__setattr__(self, "targets", ordered)
         _check(
             self.basis in ("haar", "identity"),
             f"basis must be 'haar' or 'identity', got {self.basis!r}",

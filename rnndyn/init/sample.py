@@ -109,9 +109,9 @@ def pdf(dist: Dist, x: np.ndarray) -> np.ndarray:
         both = lambda y, k, m: stats.vonmises.pdf(y, k, loc=m) + stats.vonmises.pdf(-y, k, loc=m)  # noqa: E731
         return np.where(inside, _vm_terms(p, x, both), 0.0)
     if f == "uniform":
-        lo, hi = p["low"], p["high"]
+        lo, hi, mirror = p["low"], p["high"], 2 * math.pi - x
         hits = ((x >= lo) & (x <= hi)).astype(float) + (
-            (2 * math.pi - x >= lo) & (2 * math.pi - x <= hi)
+            (mirror > math.pi) & (mirror >= lo) & (mirror <= hi)
         )
         return np.where(inside, hits / (hi - lo), 0.0)
     return np.where(x == p["value"], np.inf, 0.0)

@@ -8,7 +8,7 @@ and returns Axes or a Figure; nothing is shown or saved here. Apply the paper st
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,11 +22,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _FINISHED = ("ok", "diverged")
 _LABELS = {"accuracy": "accuracy", "mse": "MSE", "nrmse": "NRMSE", "ce": "cross-entropy"}
-
-
-def _order(values: Any) -> list:
-    """Unique values in order of first appearance (the grid's order)."""
-    return list(dict.fromkeys(values))
 
 
 def _new_axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
@@ -62,9 +57,11 @@ def learning_curve(
     One line per initializer (colour and line style from ``group_style``, in ``inits`` order, so
     panels agree), plus the task's trivial baseline as a dotted line.
     """
+    from matplotlib.ticker import MaxNLocator
+
     ax = _new_axes(ax, (COLUMN_WIDTH, 0.75 * COLUMN_WIDTH))
     df = result.to_frame()
-    inits = inits or _order(df["init"])
+    inits = inits or result.levels()["init"]
     sel = df[(df["task"] == task) & (df["arch"] == arch) & df["status"].isin(_FINISHED)]
     for i, init in enumerate(inits):
         g = sel[sel["init"] == init].groupby("epoch")[column]
@@ -80,6 +77,7 @@ def learning_curve(
     _baseline(ax, result, task)
     ax.set_title(f"{task} · {arch.upper()}")
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(_metric_label(result, task, "validation"))
     return ax
 
@@ -89,8 +87,8 @@ def learning_curves(result: BenchResult, *, column: str = "val_metric") -> Figur
     and one legend for the figure."""
     from matplotlib.figure import Figure
 
-    df = result.to_frame()
-    tasks, archs, inits = _order(df["task"]), _order(df["arch"]), _order(df["init"])
+    levels = result.levels()
+    tasks, archs, inits = levels["task"], levels["arch"], levels["init"]
     fig = Figure(figsize=(FULL_WIDTH, 1.9 * len(tasks) + 0.6), layout="constrained")
     axes = fig.subplots(len(tasks), len(archs), squeeze=False, sharex=True)
     for (r, task), (c, arch) in itertools.product(enumerate(tasks), enumerate(archs)):
@@ -107,7 +105,7 @@ def final_metric(result: BenchResult, task: str, *, ax: Axes | None = None) -> A
     group and every run as a point (deterministic jitter)."""
     ax = _new_axes(ax, (COLUMN_WIDTH, 0.8 * COLUMN_WIDTH))
     runs = result.runs_frame()
-    inits, archs = _order(runs["init"]), _order(runs["arch"])
+    inits, archs = result.levels()["init"], result.levels()["arch"]
     sel = runs[(runs["task"] == task) & runs["status"].isin(_FINISHED)]
     width = 0.8 / len(archs)
     rng = np.random.default_rng(0)
@@ -148,7 +146,7 @@ def final_metrics(result: BenchResult) -> Figure:
     """:func:`final_metric` for every task (two panels per row)."""
     from matplotlib.figure import Figure
 
-    tasks = _order(r["task"] for r in result.records)
+    tasks = result.levels()["task"]
     cols = min(2, len(tasks))
     rows = -(-len(tasks) // cols)
     fig = Figure(figsize=(FULL_WIDTH, 2.4 * rows + 0.5), layout="constrained")

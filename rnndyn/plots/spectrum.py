@@ -13,8 +13,15 @@ from rnndyn.spectrum import OperatorSpectrum, Spectrum
 
 GATE_ORDER = ("hh", "i", "f", "g", "o", "r", "z", "n", "jac")
 GATE_NAMES = {
-    "hh": "$W_{hh}$", "i": "input gate i", "f": "forget gate f", "g": "cell g", "o": "output gate o",
-    "r": "reset gate r", "z": "update gate z", "n": "candidate n", "jac": "Jacobian",
+    "hh": "$W_{hh}$",
+    "i": "input gate i",
+    "f": "forget gate f",
+    "g": "cell g",
+    "o": "output gate o",
+    "r": "reset gate r",
+    "z": "update gate z",
+    "n": "candidate n",
+    "jac": "Jacobian",
 }
 
 
@@ -32,7 +39,9 @@ def _new_ax(ax: Axes | None, size: tuple[float, float]) -> Axes:
     return ax
 
 
-def _as_list(spec: Spectrum | OperatorSpectrum | Iterable[OperatorSpectrum]) -> list[OperatorSpectrum]:
+def _as_list(
+    spec: Spectrum | OperatorSpectrum | Iterable[OperatorSpectrum],
+) -> list[OperatorSpectrum]:
     return [spec] if isinstance(spec, OperatorSpectrum) else list(spec)
 
 
@@ -51,7 +60,9 @@ def spectrum(
     """
     ax = _new_ax(ax, (COLUMN_WIDTH, COLUMN_WIDTH))
     t = np.linspace(0, 2 * np.pi, 721)
-    ax.plot(np.cos(t), np.sin(t), color="0.45", lw=0.7, ls="--", label="_unit circle", gid="unit-circle")
+    ax.plot(
+        np.cos(t), np.sin(t), color="0.45", lw=0.7, ls="--", label="_unit circle", gid="unit-circle"
+    )
     ax.axhline(0, color="0.85", lw=0.5, zorder=0)
     ax.axvline(0, color="0.85", lw=0.5, zorder=0)
     offset = 0
@@ -64,8 +75,18 @@ def spectrum(
         label = GATE_NAMES.get(gate, gate) if gate not in seen else "_" + gate
         seen.add(gate)
         st = _gate_style(gate)
-        ax.scatter(ev.real, ev.imag, s=size if size is not None else 9, c=st["color"], marker=st["marker"],
-                   linewidths=0.3, edgecolors="white", alpha=0.85, label=label, gid=f"eig-{s.qualified_id}")
+        ax.scatter(
+            ev.real,
+            ev.imag,
+            s=size if size is not None else 9,
+            c=st["color"],
+            marker=st["marker"],
+            linewidths=0.3,
+            edgecolors="white",
+            alpha=0.85,
+            label=label,
+            gid=f"eig-{s.qualified_id}",
+        )
     ax.set_aspect("equal", adjustable="datalim")
     ax.set_xlabel("Re λ")
     ax.set_ylabel("Im λ")
@@ -92,13 +113,18 @@ def spectrum_grid(spec: Spectrum, *, title: str | None = None) -> Figure:
     ncol = 2 if len(panels) == 4 else min(len(panels), 3)
     nrow = int(np.ceil(len(panels) / ncol))
     width = COLUMN_WIDTH if ncol == 1 else FULL_WIDTH
-    fig, axes = plt.subplots(nrow, ncol, figsize=(width, width / ncol * nrow * 1.02 + 0.3),
-                             squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        nrow,
+        ncol,
+        figsize=(width, width / ncol * nrow * 1.02 + 0.3),
+        squeeze=False,
+        layout="constrained",
+    )
     for ax, ((module, layer, direction), ops) in zip(axes.flat, panels.items(), strict=False):
         spectrum(ops, ax=ax, legend=False)
         name = f"{module} " if module else ""
         ax.set_title(f"{name}layer {layer}, {direction}")
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
     handles, labels = [], []
     for ax in axes.flat:
@@ -107,13 +133,17 @@ def spectrum_grid(spec: Spectrum, *, title: str | None = None) -> Figure:
                 handles.append(h)
                 labels.append(lab)
     if len(labels) > 1:
-        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4), markerscale=1.5)
+        fig.legend(
+            handles, labels, loc="outside lower center", ncols=min(len(labels), 4), markerscale=1.5
+        )
     if title:
         fig.suptitle(title)
     return fig
 
 
-def modulus_histogram(spec: Spectrum | Sequence[OperatorSpectrum], ax: Axes | None = None, *, bins: int = 40) -> Axes:
+def modulus_histogram(
+    spec: Spectrum | Sequence[OperatorSpectrum], ax: Axes | None = None, *, bins: int = 40
+) -> Axes:
     """Histogram of |λ| per gate (step outlines, told apart by colour and line style); line at |λ| = 1."""
     from rnndyn.plots.style import LINESTYLES
 
@@ -125,8 +155,14 @@ def modulus_histogram(spec: Spectrum | Sequence[OperatorSpectrum], ax: Axes | No
     edges = np.linspace(0, max(1.05, float(allmod.max()) * 1.02), bins + 1)
     for gate in sorted(by_gate, key=GATE_ORDER.index):
         k = GATE_ORDER.index(gate)
-        ax.hist(np.concatenate(by_gate[gate]), bins=edges, histtype="step", color=PALETTE[k % len(PALETTE)],
-                linestyle=LINESTYLES[k % len(LINESTYLES)], label=GATE_NAMES.get(gate, gate))
+        ax.hist(
+            np.concatenate(by_gate[gate]),
+            bins=edges,
+            histtype="step",
+            color=PALETTE[k % len(PALETTE)],
+            linestyle=LINESTYLES[k % len(LINESTYLES)],
+            label=GATE_NAMES.get(gate, gate),
+        )
     ax.axvline(1.0, color="0.3", lw=0.7, ls=":", gid="unit-modulus")
     ax.set_xlabel("|λ| (per step)")
     ax.set_ylabel("count")
@@ -153,10 +189,24 @@ def timescale_spectrum(spec: Spectrum | Sequence[OperatorSpectrum], ax: Axes | N
         k = GATE_ORDER.index(gate)
         tau = np.sort(np.concatenate(by_gate[gate]))[::-1]
         rank = np.arange(1, len(tau) + 1)
-        ax.plot(rank, np.minimum(tau, cap), color=PALETTE[k % len(PALETTE)], ls=LINESTYLES[k % len(LINESTYLES)],
-                marker=MARKERS[k % len(MARKERS)], markevery=max(1, len(tau) // 12), label=GATE_NAMES.get(gate, gate))
+        ax.plot(
+            rank,
+            np.minimum(tau, cap),
+            color=PALETTE[k % len(PALETTE)],
+            ls=LINESTYLES[k % len(LINESTYLES)],
+            marker=MARKERS[k % len(MARKERS)],
+            markevery=max(1, len(tau) // 12),
+            label=GATE_NAMES.get(gate, gate),
+        )
     ax.axhline(cap, color="0.6", lw=0.5, ls=":")
-    ax.annotate("|λ| ≥ 1 (no decay)", (1, cap), xytext=(2, 2), textcoords="offset points", fontsize=6, color="0.4")
+    ax.annotate(
+        "|λ| ≥ 1 (no decay)",
+        (1, cap),
+        xytext=(2, 2),
+        textcoords="offset points",
+        fontsize=6,
+        color="0.4",
+    )
     ax.set_yscale("log")
     ax.set_xscale("log")
     ax.set_xlabel("mode rank")

@@ -19,7 +19,9 @@ def parse_formats(value: str) -> tuple[str, ...]:
     fmts = tuple(f.strip().lower() for f in value.split(",") if f.strip())
     bad = [f for f in fmts if f not in FORMATS]
     if bad or not fmts:
-        raise UsageError(f"--format {value!r}: unknown figure format(s) {bad}; choose from {', '.join(FORMATS)}")
+        raise UsageError(
+            f"--format {value!r}: unknown figure format(s) {bad}; choose from {', '.join(FORMATS)}"
+        )
     return fmts
 
 
@@ -28,11 +30,18 @@ def _rows(analysis) -> list[list]:
     for s in analysis.spectrum:
         tau = s.timescales
         finite = tau[tau < float("inf")]
-        rows.append([
-            s.qualified_id, s.n, s.spectral_radius, s.n_outside_unit_circle,
-            float(finite.max()) if finite.size else None, s.eigvec_condition,
-            s.departure_from_normality, s.residual,
-        ])
+        rows.append(
+            [
+                s.qualified_id,
+                s.n,
+                s.spectral_radius,
+                s.n_outside_unit_circle,
+                float(finite.max()) if finite.size else None,
+                s.eigvec_condition,
+                s.departure_from_normality,
+                s.residual,
+            ]
+        )
     return rows
 
 
@@ -82,26 +91,46 @@ def _folder_names(paths: list[Path]) -> list[str]:
 
 @boundary
 def analyze(
-    checkpoints: list[Path] = typer.Argument(..., help="Checkpoint file(s): .pt/.pth/.ckpt/.safetensors."),
-    json_: bool = typer.Option(False, "--json", help="Print one JSON document (schema rnndyn.analysis/1)."),
-    out: Path | None = typer.Option(None, "--out", help="Write tables, JSON and figures to this folder."),
-    trust_pickle: bool = typer.Option(
-        False, "--trust-pickle", help="Allow full pickles (runs code from the file: only for files you trust)."
+    checkpoints: list[Path] = typer.Argument(
+        ..., help="Checkpoint file(s): .pt/.pth/.ckpt/.safetensors."
     ),
-    matrix: str | None = typer.Option(None, "--matrix", help="Name of a square recurrent parameter to analyse."),
-    format_: str = typer.Option("pdf,png", "--format", help="Figure formats for --out: pdf,png,svg."),
-    force: bool = typer.Option(False, "--force", help="Replace rnndyn's own previous outputs in --out."),
+    json_: bool = typer.Option(
+        False, "--json", help="Print one JSON document (schema rnndyn.analysis/1)."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Write tables, JSON and figures to this folder."
+    ),
+    trust_pickle: bool = typer.Option(
+        False,
+        "--trust-pickle",
+        help="Allow full pickles (runs code from the file: only for files you trust).",
+    ),
+    matrix: str | None = typer.Option(
+        None, "--matrix", help="Name of a square recurrent parameter to analyse."
+    ),
+    format_: str = typer.Option(
+        "pdf,png", "--format", help="Figure formats for --out: pdf,png,svg."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace rnndyn's own previous outputs in --out."
+    ),
 ) -> None:
     """Eigendecompose every recurrent operator (W_hh, each LSTM/GRU gate block) of each checkpoint."""
     from rnndyn.analysis import analyze as run_analysis
 
     formats = parse_formats(format_)
+    if trust_pickle:
+        info(
+            "warning: --trust-pickle lets full pickles run code from the file; use it only for files you trust."
+        )
     analyses = []
     with warnings_to_stderr():
         if len(checkpoints) > 1 and progress_enabled():
             from rich.progress import track
 
-            items = track(checkpoints, description="analysing", transient=True, console=_stderr_console())
+            items = track(
+                checkpoints, description="analysing", transient=True, console=_stderr_console()
+            )
         else:
             items = checkpoints
         for path in items:
@@ -112,7 +141,9 @@ def analyze(
         if len(analyses) == 1:
             print_json(analyses[0].to_dict())
         else:
-            print_json({"schema": "rnndyn.analysis-set/1", "analyses": [a.to_dict() for a in analyses]})
+            print_json(
+                {"schema": "rnndyn.analysis-set/1", "analyses": [a.to_dict() for a in analyses]}
+            )
         return
     for a in analyses:
         _render(a)
@@ -126,14 +157,23 @@ def _publish(out: Path, analyses, paths: list[Path], formats, force: bool) -> No
     from rnndyn.io.outputs import staged_output
 
     with staged_output(out, force=force, formats=formats, protect=paths) as stage:
+        stage.run_info.update(
+            command="analyze",
+            inputs=[
+                {"path": str(a.checkpoint.path), "sha256": a.checkpoint.sha256} for a in analyses
+            ],
+        )
         if len(analyses) == 1:
             _write(stage, analyses[0], formats)
             return
         for name, a in zip(_folder_names(paths), analyses, strict=True):
             _write(stage.subdir(name), a, formats)
-        stage.write_table("eigenvalues", pd.concat([a.to_frame() for a in analyses], ignore_index=True))
+        stage.write_table(
+            "eigenvalues", pd.concat([a.to_frame() for a in analyses], ignore_index=True)
+        )
         stage.write_json(
-            "analysis.json", {"schema": "rnndyn.analysis-set/1", "analyses": [a.to_dict() for a in analyses]}
+            "analysis.json",
+            {"schema": "rnndyn.analysis-set/1", "analyses": [a.to_dict() for a in analyses]},
         )
 
 
@@ -145,4 +185,3 @@ def _stderr_console():
 
 def register(app: typer.Typer) -> None:
     app.command("analyze")(analyze)
-

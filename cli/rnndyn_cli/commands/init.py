@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -61,11 +60,18 @@ def _law_rows(params: Any) -> list[list[Any]]:
     for t, law in params.targets.items():
         d = diag.get(t) or {}
         rr = law.real_radius.family if law.real_radius is not None else "(= radius)"
-        rows.append([
-            t, _describe(law.radius), _describe(law.phase), law.real_fraction,
-            law.positive_fraction, rr, (d.get("radius") or {}).get("ks_statistic"),
-            (d.get("phase") or {}).get("ks_statistic"),
-        ])  # fmt: skip
+        rows.append(
+            [
+                t,
+                _describe(law.radius),
+                _describe(law.phase),
+                law.real_fraction,
+                law.positive_fraction,
+                rr,
+                (d.get("radius") or {}).get("ks_statistic"),
+                (d.get("phase") or {}).get("ks_statistic"),
+            ]
+        )
     return rows
 
 
@@ -78,8 +84,16 @@ def _describe(dist: Any) -> str:
     return f"{dist.family}(" + ", ".join(f"{k}={fmt(v)}" for k, v in dist.params.items()) + ")"
 
 
-_COLUMNS = ["target", "radius", "phase (pairs, θ∈[0,π])", "real frac", "positive frac",
-            "real radius", "KS radius", "KS phase"]  # fmt: skip
+_COLUMNS = [
+    "target",
+    "radius",
+    "phase (pairs, θ∈[0,π])",
+    "real frac",
+    "positive frac",
+    "real radius",
+    "KS radius",
+    "KS phase",
+]
 
 
 @init_app.command("show")
@@ -101,12 +115,15 @@ def show(
     if json_:
         print_json(params.to_dict())
         return
-    print_table(f"{file}: eigen law {params.name!r} ({params.description})", _COLUMNS,
-                _law_rows(params))  # fmt: skip
+    print_table(
+        f"{file}: eigen law {params.name!r} ({params.description})", _COLUMNS, _law_rows(params)
+    )
     prov = params.provenance or {}
     basis = "orthogonal (normal W)" if params.condition == 1 else f"κ(P) = {params.condition:g}"
-    info(f"basis: {params.basis}, {basis}; fitted from {prov.get('n_checkpoints', 0)} checkpoint(s)"
-         + (f", group {prov['group_by']}={prov['group']}" if prov.get("group") else ""))
+    info(
+        f"basis: {params.basis}, {basis}; fitted from {prov.get('n_checkpoints', 0)} checkpoint(s)"
+        + (f", group {prov['group_by']}={prov['group']}" if prov.get("group") else "")
+    )
     if out is not None:
         info(f"wrote the law's table, JSON and figure to {out}")
 
@@ -123,11 +140,22 @@ def _write_show(out: Path, params: Any, file: Path, format_: str, force: bool, n
 
     formats = parse_formats(format_)
     g = torch.Generator().manual_seed(0)
-    samples = {t: sample_eigenvalues(params, _check_n(n), target=t, generator=g)
-               for t in params.targets}  # fmt: skip
-    frame = pd.DataFrame(_law_rows(params), columns=[
-        "target", "radius", "phase", "real_fraction", "positive_fraction", "real_radius",
-        "ks_radius", "ks_phase"])  # fmt: skip
+    samples = {
+        t: sample_eigenvalues(params, _check_n(n), target=t, generator=g) for t in params.targets
+    }
+    frame = pd.DataFrame(
+        _law_rows(params),
+        columns=[
+            "target",
+            "radius",
+            "phase",
+            "real_fraction",
+            "positive_fraction",
+            "real_radius",
+            "ks_radius",
+            "ks_phase",
+        ],
+    )
     with staged_output(out, force=force, formats=formats, protect=[file]) as stage:
         stage.write_json("law.json", params.to_dict())
         stage.write_table("law", frame)
@@ -155,8 +183,11 @@ def fit(
     checkpoints: list[Path] = typer.Argument(..., help="Trained checkpoints to fit the law to."),
     output: Path = typer.Option(..., "--output", "-o", help="Law file to write (JSON)."),
     by: str | None = typer.Option(
-        None, "--by", help="Fit one law per value of this metadata key (e.g. task_kind): "
-        "-o law.json writes law.<group>.json per group."),  # fmt: skip
+        None,
+        "--by",
+        help="Fit one law per value of this metadata key (e.g. task_kind): "
+        "-o law.json writes law.<group>.json per group.",
+    ),
     criterion: str = typer.Option("bic", "--criterion", help="Family choice: bic or aic."),
     biases: bool = typer.Option(False, "--biases", help="Also fit gate-bias rules N(mean, std²)."),
     condition: float = typer.Option(1.0, "--condition", help="κ(P) of the sampled basis."),
@@ -168,8 +199,14 @@ def fit(
     """Fit the eigen law (per gate: radius, phase, real fraction) to trained spectra."""
     from rnndyn.init.fit import EigenInitFitter, fit_groups
 
-    kw = dict(criterion=criterion, fit_biases=biases, condition=condition, trust=trust_pickle,
-              seed=seed, name=output.stem)  # fmt: skip
+    kw = dict(
+        criterion=criterion,
+        fit_biases=biases,
+        condition=condition,
+        trust=trust_pickle,
+        seed=seed,
+        name=output.stem,
+    )
     with warnings_to_stderr():
         if by is None:
             fitted = {None: EigenInitFitter(**kw).fit(list(checkpoints))}
@@ -177,21 +214,35 @@ def fit(
             fitted = fit_groups(list(checkpoints), by, **kw)
     dests = {g: output if g is None else _group_path(output, g) for g in fitted}
     inputs = {p.resolve() for p in checkpoints}
-    for g, dest in dests.items():
+    for dest in dests.values():
         if dest.resolve() in inputs:
             from rnndyn.errors import OutputError
 
-            raise OutputError("is one of the input checkpoints", path=dest, hint="Choose another -o.")
+            raise OutputError(
+                "is one of the input checkpoints", path=dest, hint="Choose another -o."
+            )
         _guard(dest, force, (b'"rnndyn.eigen-init/',), "law file")
     for g, f in fitted.items():
         f.params_.save(dests[g])
     if json_:
-        print_json({"schema": "rnndyn.eigen-init-fit/1", "files": [
-            {"group": g, "path": str(dests[g]), "law": f.params_.to_dict()} for g, f in fitted.items()]})
+        print_json(
+            {
+                "schema": "rnndyn.eigen-init-fit/1",
+                "files": [
+                    {"group": g, "path": str(dests[g]), "law": f.params_.to_dict()}
+                    for g, f in fitted.items()
+                ],
+            }
+        )
         return
     for g, f in fitted.items():
-        print_table(f"{dests[g]}: eigen law" + (f" for {by}={g}" if g else "") +
-                    f" from {f.n_sources_} checkpoint(s)", _COLUMNS, _law_rows(f.params_))  # fmt: skip
+        print_table(
+            f"{dests[g]}: eigen law"
+            + (f" for {by}={g}" if g else "")
+            + f" from {f.n_sources_} checkpoint(s)",
+            _COLUMNS,
+            _law_rows(f.params_),
+        )
 
 
 @init_app.command("sample")
@@ -199,7 +250,9 @@ def fit(
 def sample(
     file: Path = typer.Argument(..., help="Eigen-init parameter file (JSON)."),
     n: int = typer.Option(..., "--n", help="Hidden size H of each sampled H×H block."),
-    target: str | None = typer.Option(None, "--target", help="One target (hh, i, f, g, o, r, z, n)."),
+    target: str | None = typer.Option(
+        None, "--target", help="One target (hh, i, f, g, o, r, z, n)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of the torch generator."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write W to this .npy file."),
     force: bool = typer.Option(False, "--force", help="Replace an existing .npy file."),
@@ -227,27 +280,40 @@ def sample(
     if output is not None:
         _guard(output, force, (b"\x93NUMPY",), ".npy file")
     g = torch.Generator().manual_seed(seed)
-    drawn = [sample_matrix(params, n, target=t, generator=g, return_eigenvalues=True) for t in targets]
+    drawn = [
+        sample_matrix(params, n, target=t, generator=g, return_eigenvalues=True) for t in targets
+    ]
     if output is not None:
         buf = io.BytesIO()
         np.save(buf, torch.cat([w for w, _ in drawn]).numpy(), allow_pickle=False)
         atomic_write_bytes(output, buf.getvalue())
     names = [t or next(iter(params.targets)) for t in targets]
     if json_:
-        print_json({
-            "schema": "rnndyn.eigen-sample/1", "law": {"path": str(file), "sha256": file_sha256(file)},
-            "n": n, "seed": seed, "matrix_file": None if output is None else str(output),
-            "note": "discrete-time eigenvalues, exactly as drawn (W has them to rounding)",
-            "blocks": [{"target": t, "eigenvalues": [[float(z.real), float(z.imag)] for z in lam]}
-                       for t, (_, lam) in zip(names, drawn, strict=True)],
-        })  # fmt: skip
+        print_json(
+            {
+                "schema": "rnndyn.eigen-sample/1",
+                "law": {"path": str(file), "sha256": file_sha256(file)},
+                "n": n,
+                "seed": seed,
+                "matrix_file": None if output is None else str(output),
+                "note": "discrete-time eigenvalues, exactly as drawn (W has them to rounding)",
+                "blocks": [
+                    {"target": t, "eigenvalues": [[float(z.real), float(z.imag)] for z in lam]}
+                    for t, (_, lam) in zip(names, drawn, strict=True)
+                ],
+            }
+        )
         return
-    rows = [[t, n, float(np.abs(lam).max()), int((lam.imag == 0).sum()), int((np.abs(lam) > 1).sum())]
-            for t, (_, lam) in zip(names, drawn, strict=True)]  # fmt: skip
-    print_table(f"{file}: sampled blocks (seed {seed}; discrete-time eigenvalues)",
-                ["target", "n", "ρ (max|λ|)", "#real", "#|λ|>1"], rows)  # fmt: skip
+    rows = [
+        [t, n, float(np.abs(lam).max()), int((lam.imag == 0).sum()), int((np.abs(lam) > 1).sum())]
+        for t, (_, lam) in zip(names, drawn, strict=True)
+    ]
+    print_table(
+        f"{file}: sampled blocks (seed {seed}; discrete-time eigenvalues)",
+        ["target", "n", "ρ (max|λ|)", "#real", "#|λ|>1"],
+        rows,
+    )
     if output is not None:
-        sys.stderr.write("")
         info(f"wrote W {tuple(int(s) for s in (n * len(targets), n))} to {output}")
 
 

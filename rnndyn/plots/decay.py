@@ -1,0 +1,172 @@
+"""Decay figures: predicted vs measured decay per mode, the effective spectrum, modal energy,
+memory functions and the Lyapunov spectrum. Drawing only; each takes a ``DecayResult`` and ``ax=None``.
+
+Modes are coloured by ``|λ|`` (viridis, with a colour bar); a conjugate pair is drawn once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.colors import Normalize
+
+from rnndyn.decay_results import DecayResult, ModeDecay
+from rnndyn.plots.style import COLUMN_WIDTH, MARKERS, PALETTE
+
+CMAP = "viridis"
+
+
+def _new_ax(ax: Axes | None, size: tuple[float, float] = (COLUMN_WIDTH, 2.6)) -> Axes:
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots(figsize=size, layout="constrained")
+    return ax
+
+
+def _op(result: DecayResult | ModeDecay, operator: int | str) -> ModeDecay:
+    return result if isinstance(result, ModeDecay) else result[operator]
+
+
+def _shown(md: ModeDecay, max_modes: int | None) -> np.ndarray:
+    """Indices of the modes to draw: one per conjugate pair, the first ``max_modes``."""
+    idx = np.flatnonzero(md.eigenvalues.imag >= 0)
+    return idx if max_modes is None else idx[:max_modes]
+
+
+def _colours(md: ModeDecay, ax: Axes, colorbar: bool):
+    import matplotlib as mpl
+
+    mod = np.abs(md.eigenvalues)
+    norm = Normalize(vmin=float(mod.min()), vmax=float(mod.max()) if mod.max() > mod.min() else mod.min() + 1)
+    cmap = mpl.colormaps[CMAP]
+    if colorbar:
+        sm = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
+        ax.figure.colorbar(sm, ax=ax, label="$|\\lambda|$", pad=0.02)
+    return lambda i: cmap(norm(mod[i]))
+
+
+def decay_curves(
+    result: DecayResult | ModeDecay, ax: Axes | None = None, *, operator: int | str = 0,
+    max_modes: int | None = 16, colorbar: bool = True,
+) -> Axes:
+    """Measured (solid over the fitted steps, dotted after) against predicted ``|λ|^k`` (dashed)
+    amplitude per mode, log scale (clipped at ``1e-10`` of the start)."""
+    md = _op(result, operator)
+    ax = _new_ax(ax)
+    colour = _colours(md, ax, colorbar)
+    k = np.arange(md.steps + 1)
+    shown = _shown(md, max_modes)
+    for i in shown:
+        fit = int(md.fit_steps[i]) + 1
+        ax.plot(k, md.predicted_curve[i], ls="--", lw=0.8, color=colour(i), gid=f"predicted-{i}")
+        ax.plot(k[:fit], md.measured_curve[i, :fit], ls="-", lw=1.0, color=colour(i), gid=f"measured-{i}")
+        ax.plot(k[fit - 1 :], md.measured_curve[i, fit - 1 :], ls=":", lw=0.8, color=colour(i),
+                gid=f"measured-tail-{i}")
+    ax.set_yscale("log")
+    low = np.nanmin(md.measured_curve[shown]) if shown.size else 1.0
+    ax.set_ylim(bottom=max(float(low), 1e-10) / 2)
+    ax.set_xlabel("steps $k$ after the perturbation")
+    ax.set_ylabel("mode amplitude (relative)")
+    ax.set_title(f"{md.qualified_id}: measured (—) vs $|\\lambda|^k$ (- -)")
+    return ax
+
+
+def effective_spectrum(result: DecayResult, ax: Axes | None = None, *, legend: bool = True) -> Axes:
+    """Measured per-step rate against ``|λ|`` with the identity line and 95 % intervals.
+
+    Points under the identity are modes the nonlinearity (saturation) pulls inside.
+    """
+    ax = _new_ax(ax, (COLUMN_WIDTH, COLUMN_WIDTH))
+    top = 0.0
+    for j, md in enumerate(result.operators):
+        i = _shown(md, None)
+        x, y = md.predicted_rate[i], md.measured_rate[i]
+        lo, hi = md.measured_rate_ci[i, 0], md.measured_rate_ci[i, 1]
+        err = np.vstack([np.nan_to_num(y - lo), np.nan_to_num(hi - y)])
+        ax.errorbar(x, y, yerr=err, fmt=MARKERS[j % len(MARKERS)], color=PALETTE[j % len(PALETTE)],
+                    ms=3.5, lw=0.6, capsize=1.5, label=md.qualified_id, gid=f"modes-{md.qualified_id}")
+        top = max(top, float(np.nanmax(np.concatenate([x, y, np.nan_to_num(hi)]))))
+    top = max(top * 1.05, 1.05)
+    ax.plot([0, top], [0, top], color="0.4", lw=0.7, ls="--", gid="identity", label="_identity")
+    ax.axvline(1.0, color="0.85", lw=0.5, zorder=0)
+    ax.axhline(1.0, color="0.85", lw=0.5, zorder=0)
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, top)
+    ax.set_aspect("equal")
+    ax.set_xlabel("predicted rate $|\\lambda|$ (per step)")
+    ax.set_ylabel("measured rate (per step)")
+    if legend and len(result.operators) > 1:
+        ax.legend(loc="upper left")
+    return ax
+
+
+def modal_energy(
+    result: DecayResult | ModeDecay, ax: Axes | None = None, *, operator: int | str = 0,
+    max_modes: int | None = 16, colorbar: bool = True,
+) -> Axes:
+    """Batch-mean energy of each mode along the probe, log scale."""
+    md = _op(result, operator)
+    ax = _new_ax(ax)
+    colour = _colours(md, ax, colorbar)
+    t = np.arange(md.energy.shape[0])
+    for i in _shown(md, max_modes):
+        e = np.where(md.energy[:, i] > 0, md.energy[:, i], np.nan)
+        ax.plot(t, e, lw=0.8, color=colour(i), gid=f"energy-{i}")
+    if np.isfinite(np.where(md.energy > 0, md.energy, np.nan)).any():
+        ax.set_yscale("log")
+    ax.set_xlabel("time step $t$")
+    ax.set_ylabel("modal energy")
+    ax.set_title(f"{md.qualified_id}: modal energy along the probe")
+    return ax
+
+
+def memory_function(
+    result: DecayResult, ax: Axes | None = None, *, operator: int | str = 0,
+    max_modes: int | None = 8, colorbar: bool = True,
+) -> Axes:
+    """The network's memory function (R² of ``x_{t−k}`` per lag) and the top modes' own."""
+    ax = _new_ax(ax)
+    md = _op(result, operator)
+    if md.memory is not None:
+        colour = _colours(md, ax, colorbar)
+        for i in _shown(md, max_modes):
+            ax.plot(np.arange(md.memory.shape[1]), md.memory[i], lw=0.8, color=colour(i), gid=f"mode-{i}")
+    if result.memory_function is not None:
+        mf = result.memory_function
+        ax.plot(np.arange(mf.shape[0]), mf, color="black", lw=1.4, gid="network",
+                label=f"network, MC = {result.memory_capacity:.3g}")
+        ax.legend(loc="upper right")
+    else:
+        ax.text(0.5, 0.5, "no memory function\n(probe input does not vary)", ha="center", va="center",
+                transform=ax.transAxes, gid="empty")
+    ax.set_xlabel("lag $k$ (steps)")
+    ax.set_ylabel("$R^2$ of $x_{t-k}$")
+    ax.set_ylim(bottom=0)
+    return ax
+
+
+def lyapunov_spectrum(result: DecayResult, ax: Axes | None = None, *, legend: bool = True) -> Axes:
+    """Lyapunov exponents along the probe (per layer and the network), with ``ln|λ|`` of the first
+    operator's modes for reference (hollow markers)."""
+    ax = _new_ax(ax)
+    for j, s in enumerate(result.lyapunov):
+        idx = np.arange(s.exponents.shape[0])
+        ci = s.ci
+        err = np.vstack([np.nan_to_num(s.exponents - ci[:, 0]), np.nan_to_num(ci[:, 1] - s.exponents)])
+        ax.errorbar(idx, s.exponents, yerr=err, fmt=MARKERS[j % len(MARKERS)], ms=3, lw=0.6,
+                    color=PALETTE[j % len(PALETTE)], label=f"layer {s.layer} {s.direction}",
+                    gid=f"lyapunov-l{s.layer}-{s.direction}")
+    if result.operators:
+        md = result.operators[0]
+        with np.errstate(divide="ignore"):
+            ref = np.sort(np.log(np.abs(md.eigenvalues)))[::-1]
+        ax.plot(np.arange(ref.shape[0]), ref, ls="none", marker="o", mfc="none", color="0.4", ms=3.5,
+                label=f"ln|λ| of {md.qualified_id}", gid="log-modulus")
+    ax.axhline(0.0, color="0.6", lw=0.6, ls="--", gid="zero")
+    ax.set_xlabel("index")
+    ax.set_ylabel("exponent (nats / step)")
+    if legend:
+        ax.legend(loc="lower left")
+    return ax

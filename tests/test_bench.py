@@ -1,0 +1,414 @@
+"""The bench grid runner: grid expansion, resume, parallel workers, folder safety, reports, CLI.
+
+Most tests use ``fake_train`` (a deterministic stand-in with ``rnndyn.train.train``'s signature,
+whose final metric is known in closed form); one end-to-end test trains real networks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from rnndyn.bench import PRESETS, BenchResult, load_cells, resolve_grid, run_bench
+from rnndyn.bench.folder import LOCK, MARKER
+from rnndyn.errors import InvalidInputError, OutputError, UsageError
+from rnndyn_cli.app import app
+
+QUALITY = {"orthogonal": 0.9, "irnn": 0.8, "chrono": 0.7, "default": 0.6}
+
+
+@dataclass(frozen=True)
+class FakeResult:
+    model: Any
+    spec: Any
+    metrics: dict
+    history: list
+    meta: dict
+
+
+def fake_final(task_hib: bool, arch: str, init: str, seed: int) -> float:
+    """The fake trainer's final test metric (accuracy-like if higher is better, else an error)."""
+    q = QUALITY.get(init, 0.5) + 0.01 * seed + (0.05 if arch == "gru" else 0.0)
+    return q if task_hib else 1.0 - q
+
+
+def fake_train(
+    task,
+    arch,
+    *,
+    hidden=None,
+    init="default",
+    init_params=None,
+    init_options=None,
+    seed=0,
+    epochs=None,
+    nonlinearity="tanh",
+    **_,
+):
+    """Deterministic stand-in for rnndyn.train.train. seed 99 fails; hidden 7 sleeps 0.3 s."""
+    import torch
+
+    if seed == 99:
+        raise RuntimeError("boom")
+    if hidden == 7:
+        time.sleep(0.3)
+    spec = task.spec
+    final = fake_final(spec.higher_is_better, arch, init, seed)
+    n = epochs or 3
+    history = [
+        {
+            "epoch": e,
+            "train_loss": 1 / e,
+            "val_loss": 1 / e,
+            "time": 0.01 * e,
+            "val_metric": spec.baseline + (final - spec.baseline) * e / n,
+        }
+        for e in range(1, n + 1)
+    ]
+    metrics = {
+        "metric": spec.metric,
+        "higher_is_better": spec.higher_is_better,
+        "baseline": spec.baseline,
+        "test": final,
+        "val": final,
+        "best_epoch": n,
+        "epochs_run": n,
+        "threads": torch.get_num_threads(),
+        "nonlinearity": nonlinearity,
+        "t_max": (init_options or {}).get("t_max"),
+        "law": init_params,
+        "n_train": spec.defaults["n_train"],
+        "T": spec.params.get("T"),
+    }
+    return FakeResult(torch.nn.GRU(1, 2), spec, metrics, history, {"task": spec.name})
+
+
+def bench(
+    out,
+    *,
+    tasks=("tomita4", "adding"),
+    archs=("rnn", "gru"),
+    inits=("orthogonal", "irnn", "chrono"),
+    seeds=2,
+    **kw,
+) -> BenchResult:
+    kw = {"trainer": fake_train, "checkpoints": False, "figures": (), **kw}
+    return run_bench(list(tasks), list(archs), list(inits), seeds, out, **kw)
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((folder / "cells").glob("*.json"))}
+
+
+# -- grid and tables -------------------------------------------------------------------------------
+
+
+def test_grid_runs_every_cell_and_writes_tidy_tables(tmp_path):
+    res = bench(tmp_path / "b", epochs=4)
+    # per task: rnn × {orthogonal, irnn} + gru × {orthogonal, irnn, chrono}, 2 seeds
+    assert res.ran == 20 and res.skipped == 0 and len(res.records) == 20
+    assert set(res.not_applicable) == {"tomita4__rnn__chrono", "adding__rnn__chrono"}
+    results = pd.read_csv(tmp_path / "b" / "results.csv")
+    assert len(results) == 20 * 4 and set(results["epoch"]) == {1, 2, 3, 4}
+    runs = pd.read_csv(tmp_path / "b" / "runs.csv")
+    assert len(runs) == 20 and set(runs["status"]) == {"ok"}
+    summary = pd.read_csv(tmp_path / "b" / "summary.csv")
+    assert len(summary) == 10 and set(summary["n_ok"]) == {2}
+    row = summary.query("task == 'tomita4' and arch == 'gru' and init == 'orthogonal'").iloc[0]
+    seeds = [fake_final(True, "gru", "orthogonal", s) for s in (0, 1)]
+    assert row["median"] == pytest.approx(sum(seeds) / 2) and row["rank"] == 1
+    assert row["iqr"] == pytest.approx(0.5 * (seeds[1] - seeds[0]))
+    adding = summary.query("task == 'adding' and arch == 'rnn'").set_index("init")
+    assert adding.loc["orthogonal", "rank"] == 1 and adding.loc["irnn", "rank"] == 2  # lower MSE
+    doc = json.loads((tmp_path / "b" / "bench.json").read_text())
+    assert doc["schema"] == "rnndyn.bench-result/1" and doc["counts"]["ok"] == 20
+    assert set(doc["files"]) >= {"results.csv", "runs.csv", "summary.csv", "bench.json"}
+
+
+def test_cells_get_the_right_training_arguments(tmp_path):
+    res = bench(tmp_path / "b", preset="quick", tasks=["adding"], archs=["rnn", "lstm"])
+    m = {(r["arch"], r["init"]): r["metrics"] for r in res.records if r["seed"] == 0}
+    assert m[("rnn", "irnn")]["nonlinearity"] == "relu"  # IRNN means a ReLU RNN
+    assert m[("lstm", "irnn")]["nonlinearity"] == "tanh"  # ... and just identity when gated
+    assert m[("lstm", "chrono")]["t_max"] == 30.0  # T_max = the (preset) sequence length
+    assert m[("lstm", "orthogonal")]["n_train"] == 800 and m[("lstm", "orthogonal")]["T"] == 30
+    assert all(r["metrics"]["threads"] == 1 for r in res.records)
+
+
+def test_thresholds_and_epochs_to_reach_them(tmp_path):
+    res = bench(
+        tmp_path / "b",
+        tasks=["tomita4"],
+        archs=["gru"],
+        inits=["orthogonal", "chrono"],
+        seeds=1,
+        epochs=10,
+    )
+    runs = res.runs_frame().set_index("init")
+    best = fake_final(True, "gru", "orthogonal", 0)
+    thr = 0.5 + 0.9 * (best - 0.5)
+    assert runs["threshold"].iloc[0] == pytest.approx(thr)
+    # the fake val metric rises linearly to its final value: it reaches thr at epoch ceil(9)
+    assert runs.loc["orthogonal", "epochs_to_threshold"] == 9
+    assert pd.isna(runs.loc["chrono", "epochs_to_threshold"])  # final 0.75 < thr
+    s = res.summary().set_index("init")
+    assert s.loc["orthogonal", "reached"] == 1.0 and s.loc["chrono", "reached"] == 0.0
+
+
+# -- resume, extend, errors ------------------------------------------------------------------------
+
+
+def test_rerun_skips_finished_cells_and_retries_errors(tmp_path):
+    out = tmp_path / "b"
+    first = bench(out, seeds=[0, 99])  # seed 99 fails in the fake trainer
+    assert first.ran == 20 and sum(r["status"] == "error" for r in first.records) == 10
+    assert "boom" in next(r["error"] for r in first.records if r["status"] == "error")
+    before = snapshot(out)
+    (out / "cells" / "adding__gru__irnn__s0.json").unlink()
+    again = bench(out, seeds=[0, 99])
+    assert again.ran == 11 and again.skipped == 9  # the deleted cell + the 10 failed ones
+    after = snapshot(out)
+    for name, data in before.items():
+        if "__s0" in name and name != "adding__gru__irnn__s0.json":
+            assert after[name] == data, name  # finished results untouched
+
+
+def test_another_grid_extends_the_folder(tmp_path):
+    out = tmp_path / "b"
+    bench(out)
+    res = bench(out, inits=["orthogonal", "default"])
+    assert res.ran == 8 and res.skipped == 8 and len(res.records) == 28
+    marker = json.loads((out / MARKER).read_text())
+    assert len(marker["grids"]) == 2
+    assert set(pd.read_csv(out / "summary.csv")["init"]) == {
+        "orthogonal",
+        "irnn",
+        "chrono",
+        "default",
+    }
+
+
+def test_other_settings_are_refused(tmp_path):
+    out = tmp_path / "b"
+    bench(out, epochs=3)
+    before = snapshot(out)
+    with pytest.raises(OutputError, match="epochs"):
+        bench(out, epochs=5)
+    with pytest.raises(OutputError, match=r"tasks\.adding"):
+        bench(out, epochs=3, preset="quick", tasks=["adding"])  # quick uses T=30
+    assert snapshot(out) == before and not (out / LOCK).exists()
+
+
+def test_foreign_folder_is_refused_and_left_alone(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("my notes")
+    with pytest.raises(OutputError, match="did not write") as err:
+        bench(out)
+    assert err.value.exit_code == 5
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match="not a folder"):
+        bench(tmp_path / "file")
+
+
+def test_edited_reports_are_not_overwritten(tmp_path):
+    out = tmp_path / "b"
+    bench(out)
+    (out / "summary.csv").write_text("my edits\n")
+    with pytest.raises(OutputError, match=r"summary\.csv"):
+        bench(out)
+    assert (out / "summary.csv").read_text() == "my edits\n"
+
+
+def test_lock_of_a_live_run_refuses_and_a_stale_one_is_taken_over(tmp_path):
+    out = tmp_path / "b"
+    bench(out, tasks=["tomita4"], archs=["gru"], inits=["irnn"], seeds=1)
+    (out / LOCK).write_text(str(os.getpid()))  # a live process holds it
+    with pytest.raises(OutputError, match="another rnndyn bench"):
+        bench(out, tasks=["tomita4"], archs=["gru"], inits=["irnn"], seeds=1)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    (out / LOCK).write_text(dead)
+    res = bench(out, tasks=["tomita4"], archs=["gru"], inits=["irnn"], seeds=1)
+    assert res.skipped == 1 and not (out / LOCK).exists()
+
+
+def test_bad_arguments_name_the_valid_choices(tmp_path):
+    out = tmp_path / "b"
+    cases = [
+        ({"tasks": ["tomita9"]}, "tomita4"),
+        ({"archs": ["transformer"]}, "rnn, lstm, gru"),
+        ({"inits": ["xavier"]}, "xavier_uniform"),
+        ({"seeds": 0}, "at least 1"),
+        ({"jobs": 0}, "jobs"),
+        ({"preset": "huge"}, "quick, full"),
+        ({"inits": ["eigen"]}, "law file"),
+        ({"init_params": "law.json"}, "only used by the 'eigen'"),
+        ({"inits": ["eigen"], "init_params": {"timeseries": "x"}}, "regression, classification"),
+    ]
+    for kwargs, text in cases:
+        with pytest.raises(UsageError, match=text) as err:
+            bench(out, **kwargs)
+        assert err.value.exit_code == 2
+    with pytest.raises(InvalidInputError):
+        bench(out, inits=["eigen"], init_params=tmp_path / "missing.json")
+    assert not out.exists()  # nothing written on bad input
+
+
+def test_presets_resolve_to_valid_grids():
+    quick = resolve_grid(None, None, None, None, preset="quick")
+    kinds = {c.kind for c in quick.cells}
+    assert kinds == {"regression", "classification"} and len({c.task for c in quick.cells}) >= 4
+    assert len({c.init for c in quick.cells}) >= 6 and {c.seed for c in quick.cells} == {0, 1, 2}
+    assert {c.arch for c in quick.cells} == {"rnn", "lstm", "gru"} and len(quick.cells) == 216
+    full = resolve_grid(None, None, None, None, preset="full")
+    assert len(full.cells) == 11 * 41 * 5 and full.epochs is None
+    assert PRESETS["quick"].note and PRESETS["full"].note
+
+
+# -- parallel workers and interruption -------------------------------------------------------------
+
+
+def test_parallel_workers_match_serial(tmp_path):
+    serial = bench(tmp_path / "s", tasks=["tomita4"], jobs=1)
+    parallel = bench(tmp_path / "p", tasks=["tomita4"], jobs=2)
+    strip = lambda rs: [{k: v for k, v in r.items() if k != "time_s"} for r in rs]  # noqa: E731
+    assert strip(parallel.records) == strip(serial.records)
+    assert all(r["metrics"]["threads"] == 1 for r in parallel.records)
+
+
+def test_ctrl_c_keeps_finished_cells_and_resume_completes(tmp_path):
+    out = tmp_path / "b"
+    script = (
+        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from test_bench import fake_train\nfrom rnndyn.bench import run_bench\n"
+        f"run_bench(['tomita4'], ['rnn', 'lstm', 'gru'], ['orthogonal', 'irnn'], 6, {str(out)!r},"
+        " jobs=2, hidden=7, trainer=fake_train, checkpoints=False, figures=())\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stderr=subprocess.PIPE, start_new_session=True
+    )
+    deadline = time.monotonic() + 60
+    while len(list((out / "cells").glob("*.json"))) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode != 0 and b"KeyboardInterrupt" in err
+    finished = load_cells(out)
+    assert 4 <= len(finished) < 36 and all(r["status"] == "ok" for r in finished)
+    assert not (out / LOCK).exists()
+    res = bench(
+        out,
+        tasks=["tomita4"],
+        archs=["rnn", "lstm", "gru"],
+        inits=["orthogonal", "irnn"],
+        seeds=6,
+        hidden=7,
+    )
+    assert res.skipped == len(finished) and res.ran == 36 - len(finished)
+    assert not list((out / "cells").glob("*tmp*"))
+
+
+# -- figures ---------------------------------------------------------------------------------------
+
+
+def test_figures_draw_one_line_per_init_and_one_point_per_run(tmp_path):
+    import matplotlib.collections as mc
+
+    from rnndyn.plots import bench as plots
+
+    res = bench(tmp_path / "b", seeds=3)
+    ax = plots.learning_curve(res, "tomita4", "gru")
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels == ["orthogonal", "irnn", "chrono", "trivial baseline"]  # registry order
+    assert sum(isinstance(c, mc.PolyCollection) for c in ax.collections) == 3  # IQR bands
+    ax = plots.final_metric(res, "adding")
+    points = sum(len(c.get_offsets()) for c in ax.collections if isinstance(c, mc.PathCollection))
+    assert points == 15  # (2 rnn + 3 gru inits) × 3 seeds
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["orthogonal", "irnn", "chrono"]
+    fig = plots.learning_curves(res)
+    assert len([a for a in fig.axes if a.get_visible()]) == 4  # 2 tasks × 2 archs
+    assert [a.get_title() for a in fig.axes][:2] == ["tomita4 · RNN", "tomita4 · GRU"]
+    assert len(plots.final_metrics(res).axes) == 2
+
+
+# -- real training, end to end ---------------------------------------------------------------------
+
+
+def test_end_to_end_with_real_training(tmp_path):
+    import rnndyn
+
+    out = tmp_path / "b"
+    res = run_bench(
+        ["tomita4"], ["gru"], ["orthogonal", "chrono"], 1, out, preset="quick", epochs=1, hidden=8
+    )
+    assert [r["status"] for r in res.records] == ["ok", "ok"], [r.get("error") for r in res.records]
+    for r in res.records:
+        ckpt = rnndyn.load(out / r["checkpoint"])
+        assert ckpt.metadata["init"] == r["init"] and ckpt.metadata["task"] == "tomita4"
+        assert 0.0 <= r["metrics"]["test"] <= 1.0
+    for name in ("learning_curves.pdf", "learning_curves.png", "final_metric.pdf", "summary.csv"):
+        assert (out / name).stat().st_size > 0
+    assert len(res.summary()) == 2
+
+
+# -- command line ----------------------------------------------------------------------------------
+
+
+def test_cli_usage_errors_exit_2_with_the_choices(tmp_path):
+    runner = CliRunner()
+    base = ["bench", "--out", str(tmp_path / "b"), "--archs", "gru", "--inits", "orthogonal"]
+    res = runner.invoke(app, [*base, "--tasks", "nope", "--seeds", "1"])
+    assert res.exit_code == 2 and "tomita4" in res.stderr and res.stdout == ""
+    res = runner.invoke(app, [*base, "--tasks", "tomita4", "--seeds", "0"])
+    assert res.exit_code == 2 and "at least 1" in res.stderr
+    res = runner.invoke(app, [*base, "--tasks", "tomita4", "--seeds", "1", "--archs", "cnn"])
+    assert res.exit_code == 2 and "rnn, lstm, gru" in res.stderr
+    res = runner.invoke(app, [*base, "--tasks", "tomita4", "--seeds", "1", "--init-params", "x=y"])
+    assert res.exit_code == 2
+    assert not (tmp_path / "b").exists()
+
+
+def test_cli_json_run_and_resume(tmp_path):
+    runner = CliRunner()
+    args = [
+        "bench",
+        "--tasks",
+        "parity",
+        "--archs",
+        "rnn",
+        "--inits",
+        "irnn",
+        "--seeds",
+        "1",
+        "--epochs",
+        "1",
+        "--hidden",
+        "4",
+        "--out",
+        str(tmp_path / "b"),
+        "--json",
+    ]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["counts"] == {"cells": 1, "ok": 1, "diverged": 0, "error": 0, "ran": 1, "skipped": 0}
+    assert doc["summary"][0]["init"] == "irnn"
+    res = runner.invoke(app, args[:-1])  # table on stdout, counts on stderr
+    assert res.exit_code == 0 and "irnn" in res.stdout and "1 already done" in res.stderr
