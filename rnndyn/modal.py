@@ -25,7 +25,8 @@ class ModalBasis:
     """The real eigenbasis of one operator, restricted to the selected modes.
 
     Shapes (``n`` operator size, ``M`` selected modes = eigenvalues, ``c`` real columns, ``G`` groups =
-    real eigenvalues + pairs): ``columns`` ``(n, c)`` unit columns, ``rows`` ``(c, n)`` matching rows of
+    real eigenvalues + pairs): ``columns`` ``(n, c)`` (unit for a real eigenvalue; a pair's two
+    columns share one scale with mean squared norm 1), ``rows`` ``(c, n)`` matching rows of
     the inverse basis, ``col_group`` ``(c,)``, ``mode_group`` ``(M,)``, ``group_size`` ``(G,)``,
     ``mode_index`` ``(M,)`` positions in the operator's eigenvalue order, ``eigenvalues`` ``(M,)``.
     """
@@ -75,7 +76,11 @@ def real_basis(spec: OperatorSpectrum, modes: int | None = None) -> ModalBasis:
     second = np.zeros(col_group.size, bool)
     second[np.cumsum(size)[pair] - 1] = True
     basis = np.where(second, vec[:, col_rep].imag, vec[:, col_rep].real)
-    basis /= np.linalg.norm(basis, axis=0)
+    # one scale per group (mean squared column norm 1): a pair's plane coordinates then rotate and
+    # scale exactly by λ; separate column scales would distort the 2×2 block
+    sq = np.zeros(reps.size)
+    np.add.at(sq, col_group, (basis * basis).sum(axis=0))
+    basis /= np.sqrt(sq / size)[col_group]
     try:
         inverse = np.linalg.inv(basis)
     except np.linalg.LinAlgError:

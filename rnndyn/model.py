@@ -63,7 +63,9 @@ class SequenceModel(nn.Module):
         self.arch, self.readout_mode, self.nonlinearity = arch, readout, nonlinearity
         kwargs: dict[str, Any] = {"num_layers": num_layers, "batch_first": True}
         if arch == "rnn":
-            self.rnn: nn.RNNBase = nn.RNN(input_size, hidden_size, nonlinearity=nonlinearity, **kwargs)
+            self.rnn: nn.RNNBase = nn.RNN(
+                input_size, hidden_size, nonlinearity=nonlinearity, **kwargs
+            )
         elif arch == "lstm":
             self.rnn = nn.LSTM(input_size, hidden_size, **kwargs)
         else:

@@ -104,16 +104,19 @@ def propagate(
     def readback(d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         y = torch.einsum("qjn,nbj->qbj", rows2, d[:n]).double()
         y1, y2 = y[0], y[1] * groups.has_partner
-        sq = y1 * y1 + y2 * y2  # squared own-block coordinates of each unit column
-        return sq, sq + 2 * groups.gram * y1 * y2  # ‖own-eigenspace component‖² (purity²)
+        sq = y1 * y1 + y2 * y2  # squared own-block coordinates of each (unit-norm) column
+        g = groups.gram  # ‖own-eigenspace component‖² (purity²)
+        return sq, g[0] * y1 * y1 + g[1] * y2 * y2 + 2 * g[2] * y1 * y2
 
     d = torch.zeros(pw.state_size, batch, n_cols, dtype=dtype)
     d[:n] = torch.from_numpy(basis.columns).to(dtype)[:, None, :]
+    norms = torch.linalg.vector_norm(d, dim=0)
+    d.div_(norms)
+    lognorm = torch.log(norms.double())
     logq = torch.empty(steps + 1, batch, n_cols, dtype=torch.float64)
     pur = torch.empty_like(logq)
-    lognorm = torch.zeros(batch, n_cols, dtype=torch.float64)
     sq, pur[0] = readback(d)
-    logq[0] = torch.log(sq)
+    logq[0] = torch.log(sq) + 2 * lognorm
     k = 0
     for coef in coefficient_chunks(pw, x, h, c, t_len - steps, t_len):
         for t in range(next(iter(coef.values())).shape[0]):
@@ -149,7 +152,10 @@ class _Groups:
         self.pair = torch.from_numpy(pair)
         self.both = torch.from_numpy(np.stack([idx, partner]))
         self.has_partner = torch.from_numpy((partner != idx).astype(np.float64))
-        self.gram = torch.from_numpy(np.einsum("nj,nj->j", cols, cols[:, partner]) * (partner != idx))
+        dot = np.einsum("nj,nj->j", cols, cols[:, partner])
+        own2, other2 = (cols * cols).sum(0), (cols[:, partner] ** 2).sum(0)
+        # (3, c): ‖b_j‖², ‖b_partner‖², ⟨b_j, b_partner⟩ (partner terms zero for a real mode)
+        self.gram = torch.from_numpy(np.stack([own2, other2 * (partner != idx), dot * (partner != idx)]))
 
 
 def _fit(y: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:

@@ -143,7 +143,10 @@ def two_sample(
 def median_ci(
     x: Sequence[float], *, n_bootstrap: int = 1000, confidence: float = 0.95, rng=None
 ) -> tuple[float, float, float]:
-    """Median and its percentile-bootstrap CI over networks; ``x`` ``(n,)``, NaNs dropped."""
+    """Median and its percentile-bootstrap CI over networks; ``x`` ``(n,)``, NaNs dropped.
+
+    Infinite values (e.g. timescales of non-decaying modes) are kept: the CI ends may be inf.
+    """
     x = np.asarray(x, dtype=float)
     x = x[~np.isnan(x)]
     if x.size == 0:
@@ -151,16 +154,17 @@ def median_ci(
     med = float(np.median(x))
     if x.size < 2 or np.all(x == x[0]):
         return med, med, med
-    ci = scipy.stats.bootstrap(
-        (x,),
-        np.median,
-        vectorized=True,
-        n_resamples=n_bootstrap,
-        method="percentile",
-        confidence_level=confidence,
-        rng=np.random.default_rng(rng),
-    ).confidence_interval
-    return med, float(ci.low), float(ci.high)
+    idx = np.random.default_rng(rng).integers(0, x.size, (n_bootstrap, x.size))
+    boot = np.sort(x[idx], axis=1)
+    half = x.size // 2  # the median without arithmetic on inf when the two middle values agree
+    meds = np.where(
+        boot[:, half] == boot[:, (x.size - 1) // 2],
+        boot[:, half],
+        0.5 * (boot[:, half] + boot[:, (x.size - 1) // 2]),
+    )
+    alpha = (1 - confidence) / 2
+    lo, hi = np.quantile(meds, [alpha, 1 - alpha], method="inverted_cdf")
+    return med, float(lo), float(hi)
 
 
 class PooledDistances:

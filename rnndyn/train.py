@@ -27,6 +27,7 @@ from rnndyn.model import SequenceModel, check_arch
 from rnndyn.tasks import Task, TaskData, TaskSpec, get_task
 
 MIN_REL_IMPROVEMENT = 0.01  # early stopping: patience restarts on a 1% (and ≥ min_delta) drop
+TRAINING_KEYS = ("epochs", "lr", "batch_size", "patience", "clip", "min_delta")
 Progress = Callable[[dict[str, Any], int], None]
 
 
@@ -83,7 +84,7 @@ def _params_digest(init_params: Any) -> tuple[Any, str | None]:
 def _initialise(model: SequenceModel, init: str, params: Any, options: Mapping, seed: int) -> None:
     g = torch.Generator().manual_seed(seed)
     try:
-        from rnndyn.init import apply_  # noqa: F401
+        from rnndyn.init import apply_
     except (ImportError, AttributeError):
         if init != "default" or params is not None or options:
             raise UsageError(
@@ -91,8 +92,6 @@ def _initialise(model: SequenceModel, init: str, params: Any, options: Mapping, 
                 hint="valid: default.",
             ) from None
         return  # PyTorch's own init, already drawn under the seeded RNG
-    from rnndyn.init import apply_
-
     if init == "default" and params is not None:
         raise UsageError("init parameters need an initializer that takes them, e.g. init='eigen'")
     apply_(model.rnn, init, params=params, generator=g, **dict(options))
@@ -292,7 +291,7 @@ def _meta(
             "training": {
                 "optimizer": "adam",
                 "loss": spec.loss,
-                **{k: cfg[k] for k in ("epochs", "lr", "batch_size", "patience", "clip", "min_delta")},
+                **{k: cfg[k] for k in TRAINING_KEYS},
                 **{k: spec.defaults.get(k) for k in ("n_train", "n_val", "n_test")},
             },
             "rnndyn_version": rnndyn.__version__,

@@ -8,6 +8,7 @@ A custom module (only a square ``W``) runs as ``h_t = tanh(W h_{t-1})``: its inp
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -206,7 +207,8 @@ def simulate(
     for layer in range(mod.num_layers):
         net = build_layer(ckpt, mod, layer, dtype=dtype, input_size=x.shape[2])
         state = (h0_t[layer], c0_t[layer]) if lstm else h0_t[layer]
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="LSTM with projections is not supported")
             out, _ = net(layer_in, state)
         _check_finite(out, ckpt, layer)
         hidden[layer] = out.view(t_len, batch, nd, out_size).permute(2, 0, 1, 3)

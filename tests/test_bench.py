@@ -56,13 +56,13 @@ def fake_train(
     nonlinearity="tanh",
     **_,
 ):
-    """Deterministic stand-in for rnndyn.train.train. seed 99 fails; hidden 7 sleeps 0.3 s."""
+    """Deterministic stand-in for rnndyn.train.train. Seed 99 fails; with FAKE_TRAIN_SLEEP set
+    in the environment each call sleeps that many seconds."""
     import torch
 
     if seed == 99:
         raise RuntimeError("boom")
-    if hidden == 7:
-        time.sleep(0.3)
+    time.sleep(float(os.environ.get("FAKE_TRAIN_SLEEP", 0)))
     spec = task.spec
     final = fake_final(spec.higher_is_better, arch, init, seed)
     n = epochs or 3
@@ -288,7 +288,7 @@ def test_presets_resolve_to_valid_grids():
 def test_parallel_workers_match_serial(tmp_path):
     serial = bench(tmp_path / "s", tasks=["tomita4"], jobs=1)
     parallel = bench(tmp_path / "p", tasks=["tomita4"], jobs=2)
-    strip = lambda rs: [{k: v for k, v in r.items() if k != "time_s"} for r in rs]  # noqa: E731
+    strip = lambda rs: [{k: v for k, v in r.items() if k not in ("time_s", "cpu_s")} for r in rs]  # noqa: E731
     assert strip(parallel.records) == strip(serial.records)
     assert all(r["metrics"]["threads"] == 1 for r in parallel.records)
 
@@ -299,10 +299,11 @@ def test_ctrl_c_keeps_finished_cells_and_resume_completes(tmp_path):
         f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
         "from test_bench import fake_train\nfrom rnndyn.bench import run_bench\n"
         f"run_bench(['tomita4'], ['rnn', 'lstm', 'gru'], ['orthogonal', 'irnn'], 6, {str(out)!r},"
-        " jobs=2, hidden=7, trainer=fake_train, checkpoints=False, figures=())\n"
+        " jobs=2, trainer=fake_train, checkpoints=False, figures=())\n"
     )
+    env = {**os.environ, "FAKE_TRAIN_SLEEP": "0.3"}
     proc = subprocess.Popen(
-        [sys.executable, "-c", script], stderr=subprocess.PIPE, start_new_session=True
+        [sys.executable, "-c", script], stderr=subprocess.PIPE, start_new_session=True, env=env
     )
     deadline = time.monotonic() + 60
     while len(list((out / "cells").glob("*.json"))) < 4 and time.monotonic() < deadline:
@@ -319,7 +320,6 @@ def test_ctrl_c_keeps_finished_cells_and_resume_completes(tmp_path):
         archs=["rnn", "lstm", "gru"],
         inits=["orthogonal", "irnn"],
         seeds=6,
-        hidden=7,
     )
     assert res.skipped == len(finished) and res.ran == 36 - len(finished)
     assert not list((out / "cells").glob("*tmp*"))

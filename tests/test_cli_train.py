@@ -43,7 +43,12 @@ def test_train_json_document_and_checkpoint(runner, tmp_path):
     assert doc["metrics"]["metric"] == "accuracy" and 0.0 <= doc["metrics"]["test"] <= 1.0
     assert doc["history"]["epochs_run"] == 1 and doc["task_params"] == {"T": 4}
     meta = torch.load(out, weights_only=True)["rnndyn"]
-    assert (meta["task"], meta["arch"], meta["seed"], meta["hidden_size"]) == ("parity", "gru", 3, 4)
+    assert (meta["task"], meta["arch"], meta["seed"], meta["hidden_size"]) == (
+        "parity",
+        "gru",
+        3,
+        4,
+    )
     # an rnndyn checkpoint is replaced only with --force
     res = runner.invoke(app, ["train", *FAST, "-o", str(out)])
     assert res.exit_code == 5 and "--force" in res.stderr and res.stdout == ""
@@ -82,7 +87,17 @@ def test_foreign_output_and_bad_init_params_refused_before_training(runner, tmp_
     assert foreign.read_text() == "not ours"
     missing = tmp_path / "none.json"
     res = runner.invoke(
-        app, ["train", *FAST, "--init", "eigen", "--init-params", str(missing), "-o", str(tmp_path / "a.pt")]
+        app,
+        [
+            "train",
+            *FAST,
+            "--init",
+            "eigen",
+            "--init-params",
+            str(missing),
+            "-o",
+            str(tmp_path / "a.pt"),
+        ],
     )
     assert res.exit_code == 4 and "none.json" in res.stderr and not (tmp_path / "a.pt").exists()
 
@@ -92,7 +107,9 @@ def test_corrupt_init_params_file_is_invalid_input(runner, tmp_path):
     bad = tmp_path / "eigen.json"
     bad.write_text('{"schema": "something.else/1", "radius": "')
     out = tmp_path / "a.pt"
-    res = runner.invoke(app, ["train", *FAST, "--init", "eigen", "--init-params", str(bad), "-o", str(out)])
+    res = runner.invoke(
+        app, ["train", *FAST, "--init", "eigen", "--init-params", str(bad), "-o", str(out)]
+    )
     assert res.exit_code == 4, res.output
     assert "eigen.json" in res.stderr and not out.exists()
 

@@ -239,6 +239,16 @@ def test_projection_lifts_the_square_map():
         torch.testing.assert_close(m.weight_hr_l0.detach() @ b, 0.7 * eye(4))
 
 
+def test_a_model_holding_recurrent_layers_gets_each_initialised():
+    model = nn.Sequential(nn.GRU(2, 4), nn.Linear(4, 1), nn.LSTM(4, 3))
+    out = apply_(model, "identity", scale=0.5)
+    assert out is model
+    for b in blocks(model[0].weight_hh_l0, 3):
+        torch.testing.assert_close(b, 0.5 * eye(4))
+    for b in blocks(model[2].weight_hh_l0, 4):
+        torch.testing.assert_close(b, 0.5 * eye(3))
+
+
 def test_half_precision_and_device_independent_sampling():
     a = apply_(nn.GRU(2, 6).half(), "lru_ring", generator=gen())
     b = apply_(nn.GRU(2, 6).double(), "lru_ring", generator=gen())
@@ -288,6 +298,8 @@ def test_unknown_name_and_option_list_the_choices():
         apply_(nn.RNN(2, 3), "orthogonal", gian=2.0)
     with pytest.raises(UsageError, match="RNN, LSTM or GRU"):
         apply_(nn.Linear(2, 3), "orthogonal")
+    with pytest.raises(UsageError, match="RNN, LSTM or GRU"):
+        apply_(nn.LSTMCell(2, 3), "orthogonal")
     assert registry.get("Xavier-Uniform").name == "xavier_uniform"
 
 
@@ -336,3 +348,20 @@ def test_eigen_needs_params_and_module(monkeypatch):
     monkeypatch.setitem(sys.modules, "rnndyn.init.sample", None)
     with pytest.raises(UsageError, match="not available"):
         apply_(nn.RNN(2, 4), "eigen", params=object())
+
+
+def test_eigen_law_end_to_end_per_gate_and_projected():
+    law = pytest.importorskip("rnndyn.init.law")
+    radius = law.Dist("point", {"value": 0.7}, "radius")
+    p = law.EigenInitParams(
+        {"*": law.TargetLaw(radius)}, gate_biases={"f": {"mean": 2.0, "std": 0.0}}
+    )
+    m = apply_(nn.LSTM(2, 8).double(), p, generator=gen())
+    for b in blocks(m.weight_hh_l0, 4):
+        torch.testing.assert_close(torch.linalg.eigvals(b).abs(), torch.full((8,), 0.7).double())
+    b = (m.bias_ih_l0 + m.bias_hh_l0).detach().view(4, 8)
+    assert torch.all(b[1] == 2.0) and torch.all(b[[0, 2, 3]] == 0)
+    m = apply_(nn.LSTM(2, 8, proj_size=4).double(), "eigen", params=p, generator=gen())
+    for b in blocks(m.weight_hh_l0, 4):
+        lam = torch.linalg.eigvals(m.weight_hr_l0.detach() @ b).abs()
+        torch.testing.assert_close(lam, torch.full((4,), 0.7).double())

@@ -28,9 +28,8 @@ def _runs(s: str) -> list[tuple[str, int]]:
 def _tomita3(s: str) -> bool:
     runs = _runs(s)
     for i, (ch, n) in enumerate(runs):
-        if ch == "1" and n % 2 == 1:
-            if any(c == "0" and m % 2 == 1 for c, m in runs[i + 1 :]):
-                return False
+        if ch == "1" and n % 2 == 1 and any(c == "0" and m % 2 for c, m in runs[i + 1 :]):
+            return False
     return True
 
 
@@ -62,7 +61,9 @@ def test_tomita_dfa_matches_definition_up_to_length_8(grammar):
         padded[i, 8 - len(s) :] = [int(c) for c in s]
     got = accepts(grammar, padded)
     want = np.array([DEFINITIONS[grammar](s) for s in strings])
-    assert (got == want).all(), [s for s, g, w in zip(strings, got, want) if g != w][:5]
+    assert (got == want).all(), [s for s, g, w in zip(strings, got, want, strict=True) if g != w][
+        :5
+    ]
     if grammar == 3:
         assert all(want[i] == (NOT_TOMITA3.match(s) is None) for i, s in enumerate(strings))
 
@@ -72,7 +73,10 @@ def test_tomita_data_balanced_labelled_and_left_padded(grammar):
     task = get_task(f"tomita{grammar}", T=12)
     data = task.generate(3, n_train=301, n_val=10, n_test=200)
     assert data.y_train.dtype == torch.int64 and data.y_train.sum() == 150  # exact balance
-    for x, y, lo, hi in [(data.x_train, data.y_train, 1, 12), (*data.extra_tests["test_long"], 13, 24)]:
+    for x, y, lo, hi in [
+        (data.x_train, data.y_train, 1, 12),
+        (*data.extra_tests["test_long"], 13, 24),
+    ]:
         assert x.shape[1:] == (hi, 3) and x.dtype == torch.float32
         strings = _decode(x)
         assert all(lo <= len(s) <= hi for s in strings)
@@ -80,8 +84,8 @@ def test_tomita_data_balanced_labelled_and_left_padded(grammar):
         pad = x[..., 2].bool()
         assert not pad[:, -1].any()  # the readout step always holds a symbol
         assert (pad.int().diff(dim=1) <= 0).all()  # padding only on the left
-        pos = {len(s) for s, lab in zip(strings, y.tolist()) if lab}
-        neg = {len(s) for s, lab in zip(strings, y.tolist()) if not lab}
+        pos = {len(s) for s, lab in zip(strings, y.tolist(), strict=True) if lab}
+        neg = {len(s) for s, lab in zip(strings, y.tolist(), strict=True) if not lab}
         assert pos == neg  # one length distribution for both classes
 
 
@@ -107,7 +111,9 @@ def test_test_split_does_not_depend_on_train_size():
 def test_adding_baseline_is_one_sixth_on_generated_data():
     task = get_task("adding", T=30)
     data = task.generate(0, n_train=1, n_val=1, n_test=40000)
-    assert task.evaluate(torch.ones_like(data.y_test), data.y_test) == pytest.approx(1 / 6, abs=0.006)
+    assert task.evaluate(torch.ones_like(data.y_test), data.y_test) == pytest.approx(
+        1 / 6, abs=0.006
+    )
     assert task.spec.baseline == pytest.approx(1 / 6)
     markers = data.x_test[..., 1]
     assert (markers.sum(1) == 2).all()
@@ -147,7 +153,7 @@ def test_digits_and_fixed_permutation():
     plain, perm = get_task("digits"), get_task("digits_perm")
     a, b = plain.generate(2), perm.generate(2)
     assert a.x_train.shape == (1197, 64, 1) and set(a.y_train.tolist()) == set(range(10))
-    assert 0.0 <= a.x_train.min() and a.x_train.max() <= 1.0
+    assert a.x_train.min() >= 0.0 and a.x_train.max() <= 1.0
     # one permutation, the same for every data seed: find it from the first images
     order = np.random.default_rng(0).permutation(64)
     assert torch.equal(b.x_train, a.x_train[:, order]) and torch.equal(b.y_train, a.y_train)
@@ -179,7 +185,7 @@ def test_mackey_glass_solves_the_delay_equation_and_is_bounded():
     x, xd = s[:, lag + 1 : -1], s[:, 1 : -1 - lag]
     rhs = 0.2 * xd / (1 + xd**10) - 0.1 * x
     assert np.abs(dxdt[:, lag:] - rhs).max() < 1e-3
-    assert 0.2 < s.min() and s.max() < 1.5 and s.std() > 0.1
+    assert s.min() > 0.2 and s.max() < 1.5 and s.std() > 0.1
     task = get_task("mackey_glass", T=50)
     a, b = task.generate(1, **SMALL), task.generate(1, **SMALL)
     assert torch.equal(a.x_test, b.x_test) and torch.equal(a.y_test[:, :-1], a.x_test[:, 1:])
@@ -213,7 +219,7 @@ def test_registry_and_bad_parameters():
     assert {s.kind for s in specs} == {"regression", "classification"}
     assert get_task("copy").spec.kind == "regression"
     assert get_task("adding", T="200").spec.seq_len == 200  # CLI strings are coerced
-    with pytest.raises(UsageError, match="tomita4.*adding"):
+    with pytest.raises(UsageError, match=r"tomita4.*adding"):
         get_task("nope")
     with pytest.raises(UsageError, match="valid parameters: T"):
         get_task("adding", tau=3)

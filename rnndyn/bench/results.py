@@ -113,7 +113,7 @@ class BenchResult:
             row = {"id": r["id"], **{k: r[k] for k in KEYS}, "status": r["status"]}
             row.update({k: m.get(k) for k in _RUN_METRICS})
             row.update(metric=r["spec"]["metric"], higher_is_better=r["spec"]["higher_is_better"])
-            row.update(baseline=r["spec"]["baseline"], time_s=r.get("time_s"))
+            row.update(baseline=r["spec"]["baseline"], time_s=r.get("time_s"), cpu_s=r.get("cpu_s"))
             row.update(checkpoint=r.get("checkpoint"), error=r.get("error"))
             rows.append(row)
         runs = pd.DataFrame(rows, columns=list(rows[0]) if rows else ["id", *KEYS, "status"])

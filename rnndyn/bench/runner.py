@@ -57,7 +57,7 @@ def run_cell(cell: Cell, cfg: CellConfig) -> dict[str, Any]:
     from rnndyn.io.rnndyn_format import plain
     from rnndyn.tasks import get_task
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     task = _SizedTask(get_task(cell.task, **cfg.task_params.get(cell.task, {})), cfg.sizes)
     entry = registry.get(cell.init)
     nonlinearity = entry.nonlinearity if cell.arch == "rnn" and entry.nonlinearity else "tanh"
@@ -101,7 +101,7 @@ def run_cell(cell: Cell, cfg: CellConfig) -> dict[str, Any]:
     except Exception as err:  # a bug in one cell must not stop the grid; it is retried next run
         tb = traceback.format_exception_only(type(err), err)[-1].strip()
         record.update(status="error", error=tb, metrics={}, history=[])
-    record["time_s"] = time.perf_counter() - start
+    record.update(time_s=time.perf_counter() - start, cpu_s=time.process_time() - cpu)
     record = plain(record)
     atomic_write_json(Path(cfg.out_dir) / "cells" / f"{cell.id}.json", record)
     return record

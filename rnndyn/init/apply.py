@@ -31,7 +31,8 @@ def architecture(module: nn.Module) -> str:
         if isinstance(module, cls):
             return name
     raise UsageError(
-        f"apply_ needs a torch.nn.RNN, LSTM or GRU module, got {type(module).__name__}",
+        f"apply_ needs a torch.nn.RNN, LSTM or GRU (or a module containing one), "
+        f"got {type(module).__name__}",
         hint="For a custom cell, call the initializer functions (e.g. rnndyn.init.orthogonal_) "
         "on its recurrent matrix directly.",
     )
@@ -52,9 +53,18 @@ def apply_(
     ``gain=0.9``, ``t_max=200``). Every layer and direction is filled in a fixed order from
     ``generator``, so the same generator state gives the same weights.
 
+    A module that is not itself an ``nn.RNN``/``LSTM``/``GRU`` (e.g. a model with an ``rnn``
+    attribute) has every such submodule initialised, in ``modules()`` order.
+
     Raises ``UsageError`` for an unknown name or option, ``chrono`` on a vanilla RNN (no gates) or a
     bias-free module, ``eigen`` without ``params``, or ``params`` with another initializer.
     """
+    if not isinstance(module, nn.RNNBase):
+        inner = [m for m in module.modules() if isinstance(m, nn.RNNBase)]
+        for m in inner:
+            apply_(m, init, params=params, generator=generator, **options)
+        if inner:
+            return module
     arch = architecture(module)
     if not isinstance(init, str):
         if params is not None:
@@ -74,7 +84,7 @@ def apply_(
             w = {k: getattr(module, f"{k}_l{layer}{sfx}", None) for k in _PARAMS}
             _recurrent(entry, opts, arch, w["weight_hh"], w["weight_hr"], params, generator)
             _inputs(entry, arch, w["weight_ih"], hidden, generator)
-            _biases(entry, opts, arch, w["bias_ih"], w["bias_hh"], hidden, generator)
+            _biases(entry, opts, arch, w["bias_ih"], w["bias_hh"], hidden, generator, params)
     return module
 
 
@@ -148,7 +158,7 @@ def _inputs(entry, arch, w_ih, hidden, generator) -> None:
             zoo.xavier_uniform_(block, generator=generator)
 
 
-def _biases(entry, opts, arch, b_ih, b_hh, hidden, generator) -> None:
+def _biases(entry, opts, arch, b_ih, b_hh, hidden, generator, params=None) -> None:
     if b_ih is None:
         return
     if entry.biases == "default":
@@ -160,3 +170,7 @@ def _biases(entry, opts, arch, b_ih, b_hh, hidden, generator) -> None:
         b_hh.zero_()
     if entry.biases == "chrono":
         zoo.chrono_(b_hh, opts["t_max"], layout=arch, generator=generator)
+    elif entry.biases == "law" and getattr(params, "gate_biases", None):
+        from rnndyn.init.sample import eigen_bias_
+
+        eigen_bias_(b_hh, params, layout=arch, generator=generator)

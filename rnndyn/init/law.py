@@ -298,6 +298,8 @@ class EigenInitParams:
         """The law of ``target``, else the ``*`` law; else ``UsageError`` naming the targets."""
         from rnndyn.errors import UsageError
 
+        if target not in TARGETS:
+            raise UsageError(f"unknown target {target!r}", hint=f"Use one of {', '.join(TARGETS)}.")
         if target in self.targets:
             return self.targets[target]
         if "*" in self.targets:

@@ -8,7 +8,8 @@ the entry to decide, for an ``nn.RNN``/``nn.LSTM``/``nn.GRU``, how to fill
 - the input weights (``weight_ih``, per gate block): ``input_weights`` — Xavier uniform unless the
   initializer's paper says otherwise (``source`` for the chains, PyTorch's default for
   ``default`` and ``chrono``);
-- the biases: ``biases`` — zero unless the initializer sets them (``default``, ``chrono``).
+- the biases: ``biases`` — zero unless the initializer sets them (``default``: PyTorch's rule;
+  ``chrono``; ``eigen``: the law's ``gate_biases`` when it has them, written into ``bias_hh``).
 """
 
 from __future__ import annotations
@@ -198,6 +199,7 @@ _ENTRIES = (
         "rnndyn, in the spirit of Dou & Principe 2023 (arXiv 2307.15679)",
         None,
         needs_params=True,
+        biases="law",
     ),
 )
 

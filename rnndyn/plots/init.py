@@ -27,28 +27,23 @@ def _new_ax(ax: Axes | None) -> Axes:
     return ax
 
 
-def _density(ax: Axes, dist: Dist, x: np.ndarray, label: str, style: dict) -> None:
-    if dist.family == "point":  # a point mass: a stem, not a curve
-        v = dist.params["value"]
-        ax.vlines(
-            v,
-            0,
-            1,
-            color=style["color"],
-            linestyle=style["linestyle"],
-            label=label,
+def _density(ax: Axes, dist: Dist, x: np.ndarray, label: str, style: dict) -> float:
+    """Draw one law; return a robust height for the y-limit (98th percentile of the curve)."""
+    kw = {"color": style["color"], "linestyle": style["linestyle"], "label": label}
+    if dist.family == "point":  # a point mass: a stem to 90% of the axes' height
+        ax.axvline(
+            dist.params["value"],
+            ymax=0.9,
+            marker=style["marker"],
+            markevery=[1],
             gid=f"point-{label}",
+            **kw,
         )
-        ax.plot([v], [1], marker=style["marker"], color=style["color"], ls="none")
-        return
-    ax.plot(
-        x,
-        dist.pdf(x),
-        color=style["color"],
-        linestyle=style["linestyle"],
-        label=label,
-        gid=f"density-{label}",
-    )
+        return 0.0
+    y = dist.pdf(x)
+    ax.plot(x, y, gid=f"density-{label}", **kw)
+    finite = y[np.isfinite(y)]
+    return float(np.percentile(finite, 98)) if finite.size else 0.0
 
 
 def _law_axes(
@@ -59,6 +54,7 @@ def _law_axes(
     if which == "radius":
         top = 1.05 * max(_support_top(law.radius) for law in params.targets.values())
     x = np.linspace(0.0, top, 801)
+    heights = [0.0]
     for t, law in params.targets.items():
         st = _style(t)
         name = NAMES.get(t, t)
@@ -66,15 +62,19 @@ def _law_axes(
             w = np.asarray(data[t])
             vals = np.abs(w) if which == "radius" else np.angle(w[w.imag > 0])
             if vals.size:
-                ax.hist(vals, bins=40, density=True, color=st["color"], alpha=0.25, gid=f"data-{t}")
+                counts, *_ = ax.hist(
+                    vals, bins=40, density=True, color=st["color"], alpha=0.25, gid=f"data-{t}"
+                )
+                heights.append(float(np.max(counts)))
         dist = law.radius if which == "radius" else law.phase
-        _density(ax, dist, x, name, st)
+        heights.append(_density(ax, dist, x, name, st))
         if which == "radius" and law.real_radius is not None:
-            _density(ax, law.real_radius, x, f"{name} (real λ)", {**st, "linestyle": ":"})
+            style = {**st, "linestyle": ":"}
+            heights.append(_density(ax, law.real_radius, x, f"{name} (real λ)", style))
     ax.set_xlabel("|λ|" if which == "radius" else "pair phase θ = |arg λ| (rad)")
     ax.set_ylabel("density")
     ax.set_xlim(0, top)
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, 1.15 * max(heights) if max(heights) > 0 else 1.0)
     if which == "radius" and top > 1:
         ax.axvline(1.0, color="0.6", lw=0.6, ls="--", gid="unit-radius")
     ax.legend(loc="best")

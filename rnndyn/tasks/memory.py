@@ -14,7 +14,7 @@ symbols scores ``S·log K / (T + 2S)`` nats per step.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -27,7 +27,7 @@ COPY_SYMBOLS, COPY_LENGTH = 8, 10
 class AddingTask(BaseTask):
     """Adding problem of length ``T``."""
 
-    PARAMS = {"T": 100}
+    PARAMS: ClassVar[dict[str, Any]] = {"T": 100}
 
     def check_params(self) -> None:
         if self.params["T"] < 2:
@@ -78,7 +78,7 @@ class AddingTask(BaseTask):
 class CopyTask(BaseTask):
     """Copy task with delay ``T`` (sequence length ``T + 20``)."""
 
-    PARAMS = {"T": 50}
+    PARAMS: ClassVar[dict[str, Any]] = {"T": 50}
 
     def make_spec(self) -> TaskSpec:
         t = self.params["T"]

@@ -8,7 +8,7 @@ solution is a two-state flip-flop that holds its state under input 0 and flips u
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -18,7 +18,7 @@ from rnndyn.tasks.base import BaseTask, TaskSpec
 class ParityTask(BaseTask):
     """Running parity over ``T`` bits."""
 
-    PARAMS = {"T": 50}
+    PARAMS: ClassVar[dict[str, Any]] = {"T": 50}
 
     def make_spec(self) -> TaskSpec:
         t = self.params["T"]
@@ -43,7 +43,8 @@ class ParityTask(BaseTask):
                 "n_train": 2000,
                 "n_val": 500,
                 "n_test": 1000,
-                "patience": 6,
+                "patience": 8,
+                "min_delta": 1e-3,
                 "clip": 1.0,
             },
             params=self.plain_params(),

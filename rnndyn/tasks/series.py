@@ -18,7 +18,7 @@ initial history, own input), so splits never overlap in time.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -62,7 +62,7 @@ class _SeriesTask(BaseTask):
 class SineTask(_SeriesTask):
     """Next-step prediction of a mixture of sines with fixed periods."""
 
-    PARAMS = {"T": 100, "periods": (7.0, 13.0, 29.0), "noise": 0.0}
+    PARAMS: ClassVar[dict[str, Any]] = {"T": 100, "periods": (7.0, 13.0, 29.0), "noise": 0.0}
     DESCRIPTION = "next-step prediction of a sum of sines, periods {periods} steps (NRMSE)"
 
     def check_params(self) -> None:
@@ -126,7 +126,7 @@ def mackey_glass(
 class MackeyGlassTask(_SeriesTask):
     """Mackey-Glass (τ = 17 by default) prediction ``horizon`` samples ahead."""
 
-    PARAMS = {"T": 100, "tau": 17.0, "step": 1.0, "horizon": 1}
+    PARAMS: ClassVar[dict[str, Any]] = {"T": 100, "tau": 17.0, "step": 1.0, "horizon": 1}
     DESCRIPTION = (
         "Mackey-Glass tau={tau}, sampled every {step} time units, predict {horizon} sample(s) "
         "ahead (NRMSE)"
@@ -153,14 +153,16 @@ def narma10(rng: np.random.Generator, n: int, length: int, washout: int = 100):
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(9, total):
             window = y[:, t - 9 : t + 1].sum(1)
-            y[:, t + 1] = 0.3 * y[:, t] + 0.05 * y[:, t] * window + 1.5 * u[:, t - 9] * u[:, t] + 0.1
+            y[:, t + 1] = (
+                0.3 * y[:, t] + 0.05 * y[:, t] * window + 1.5 * u[:, t - 9] * u[:, t] + 0.1
+            )
     return u[:, washout:], y[:, washout + 1 :], ~(np.abs(y) <= 2.0).all(1)
 
 
 class Narma10Task(_SeriesTask):
     """NARMA-10 system identification."""
 
-    PARAMS = {"T": 200}
+    PARAMS: ClassVar[dict[str, Any]] = {"T": 200}
     DESCRIPTION = "NARMA-10: predict y(t+1) from inputs u(<=t), {T} steps (NRMSE)"
 
     def sample(self, rng: np.random.Generator, n: int, split: str) -> tuple[Any, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,8 @@ init_app = typer.Typer(
 MAX_N = 8192
 
 
-def _guard(path: Path, force: bool, magic: tuple[bytes, ...], what: str) -> None:
-    """Refuse to replace a file unless ``--force`` and it looks like one rnndyn writes."""
+def _guard(path: Path, force: bool, ours: Callable[[Path], bool], what: str) -> None:
+    """Refuse to replace a file unless ``--force`` and ``ours(path)`` (rnndyn wrote it)."""
     from rnndyn.errors import OutputError
 
     if path.is_dir():
@@ -28,14 +29,28 @@ def _guard(path: Path, force: bool, magic: tuple[bytes, ...], what: str) -> None
         return
     if not force:
         raise OutputError("already exists", path=path, hint="Pass --force to replace it.")
-    with open(path, "rb") as f:
-        head = f.read(4096)
-    if not any(m in head for m in magic):
+    if not ours(path):
         raise OutputError(
             f"exists and is not a {what} rnndyn wrote, so it is left alone",
             path=path,
             hint="Choose another output path.",
         )
+
+
+def _is_law(path: Path) -> bool:
+    from rnndyn.errors import InvalidInputError
+    from rnndyn.init.law import load_json
+
+    try:
+        doc = load_json(path)
+    except InvalidInputError:
+        return False
+    return isinstance(doc, dict) and str(doc.get("schema", "")).startswith("rnndyn.eigen-init/")
+
+
+def _is_npy(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(6) == b"\x93NUMPY"
 
 
 @init_app.command("list")
@@ -221,7 +236,7 @@ def fit(
             raise OutputError(
                 "is one of the input checkpoints", path=dest, hint="Choose another -o."
             )
-        _guard(dest, force, (b'"rnndyn.eigen-init/',), "law file")
+        _guard(dest, force, _is_law, "law file")
     for g, f in fitted.items():
         f.params_.save(dests[g])
     if json_:
@@ -278,7 +293,7 @@ def sample(
         stacked = [gs for gs in LAYOUTS.values() if len(gs) > 1 and set(gs) <= set(params.targets)]
         targets = stacked[0] if stacked else (None,)
     if output is not None:
-        _guard(output, force, (b"\x93NUMPY",), ".npy file")
+        _guard(output, force, _is_npy, ".npy file")
     g = torch.Generator().manual_seed(seed)
     drawn = [
         sample_matrix(params, n, target=t, generator=g, return_eigenvalues=True) for t in targets
