@@ -12,6 +12,8 @@ from rnndyn.plots.style import COLUMN_WIDTH, FULL_WIDTH, MARKERS, PALETTE
 from rnndyn.spectrum import OperatorSpectrum, Spectrum
 
 GATE_ORDER = ("hh", "i", "f", "g", "o", "r", "z", "n", "jac")
+# colour/marker slot per gate: gates of one architecture get the first, most distinct slots
+GATE_SLOT = {"hh": 0, "i": 0, "f": 1, "g": 2, "o": 3, "r": 0, "z": 1, "n": 2, "jac": 4}
 GATE_NAMES = {
     "hh": "$W_{hh}$",
     "i": "input gate i",
@@ -26,7 +28,7 @@ GATE_NAMES = {
 
 
 def _gate_style(gate: str | None) -> dict:
-    k = GATE_ORDER.index(gate or "hh")
+    k = GATE_SLOT.get(gate or "hh", 5)
     return {"color": PALETTE[k % len(PALETTE)], "marker": MARKERS[k % len(MARKERS)]}
 
 
@@ -154,7 +156,7 @@ def modulus_histogram(
     allmod = np.concatenate([np.concatenate(v) for v in by_gate.values()])
     edges = np.linspace(0, max(1.05, float(allmod.max()) * 1.02), bins + 1)
     for gate in sorted(by_gate, key=GATE_ORDER.index):
-        k = GATE_ORDER.index(gate)
+        k = GATE_SLOT.get(gate, 5)
         ax.hist(
             np.concatenate(by_gate[gate]),
             bins=edges,
@@ -186,7 +188,7 @@ def timescale_spectrum(spec: Spectrum | Sequence[OperatorSpectrum], ax: Axes | N
             finite_max = max(finite_max, float(tau[np.isfinite(tau)].max()))
     cap = finite_max * 3
     for gate in sorted(by_gate, key=GATE_ORDER.index):
-        k = GATE_ORDER.index(gate)
+        k = GATE_SLOT.get(gate, 5)
         tau = np.sort(np.concatenate(by_gate[gate]))[::-1]
         rank = np.arange(1, len(tau) + 1)
         ax.plot(
