@@ -74,7 +74,9 @@ def main() -> None:
     w32 = p.w_hh.float()
     d = torch.randn(h, b * c)
     out = torch.empty(h, b * c)
-    gain = torch.from_numpy(1 - traj.states(0) ** 2).float().transpose(1, 2).contiguous()  # (T, H, B)
+    gain = (
+        torch.from_numpy(1 - traj.states(0) ** 2).float().transpose(1, 2).contiguous()
+    )  # (T, H, B)
 
     def matmul():
         for _ in range(t):
@@ -95,14 +97,20 @@ def main() -> None:
         times["propagate"].append(median_time(ours, 1))
         times["bare loop"].append(median_time(bare, 1))
     if args.vmap:
-        times["vmap(jvp)"] = [median_time(lambda: vmap_jvp(w32, gain, h, b, c, t), 1)
-                              for _ in range(max(1, args.repeats // 2))]
+        times["vmap(jvp)"] = [
+            median_time(lambda: vmap_jvp(w32, gain, h, b, c, t), 1)
+            for _ in range(max(1, args.repeats // 2))
+        ]
     ref = statistics.median(times["matmul"])
-    print(f"tanh RNN H={h}, T={t}, modes={args.modes} ({c} real columns), batch={b}, "
-          f"threads={torch.get_num_threads()}, GEMM flops per run {flops / 1e9:.1f} G")
+    print(
+        f"tanh RNN H={h}, T={t}, modes={args.modes} ({c} real columns), batch={b}, "
+        f"threads={torch.get_num_threads()}, GEMM flops per run {flops / 1e9:.1f} G"
+    )
     for name, ts in times.items():
         m = statistics.median(ts)
-        print(f"  {name:10s} {m:7.3f} s  {flops / m / 1e9:7.1f} GFLOP/s  ratio to matmul {ref / m:5.2f}")
+        print(
+            f"  {name:10s} {m:7.3f} s  {flops / m / 1e9:7.1f} GFLOP/s  ratio to matmul {ref / m:5.2f}"
+        )
 
 
 def vmap_jvp(w32, gain, h, b, c, t):

@@ -13,13 +13,20 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from os import PathLike
 from typing import Any
 
 import numpy as np
 
 from rnndyn.compare_tables import SCHEMA, ComparisonTables
-from rnndyn.errors import CheckpointError, RefusedError, RnndynError, UsageError
+from rnndyn.errors import UsageError
+from rnndyn.grouping import (
+    assign_groups,
+    bad_input_error,
+    check_groups,
+    conditioning_notes,
+    duplicate_notes,
+    reject_duplicates,
+)
 from rnndyn.population import STATISTICS, BadInput, Network, analyse
 from rnndyn.stats import DISTANCES, TESTS, PooledDistances, holm, median_ci, two_sample
 
@@ -132,6 +139,7 @@ def compare_spectra(
     seed: int = 0,
     trust: bool = False,
     matrix: str | None = None,
+    jacobian: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> ComparisonResult:
     """Compare the spectra of groups of networks, networks as replicates.
@@ -147,6 +155,7 @@ def compare_spectra(
         n_permutations: label permutations for the distance tests (all labelings when fewer exist).
         n_bootstrap: bootstrap resamples (networks resampled within groups) for the CIs.
         n_directions: projection angles for the complex-plane distances.
+        jacobian: also compare the state Jacobians at the zero-input fixed point (gate ``jac``).
         progress: ``progress(done, total)`` after each network is analysed.
 
     Raises:
@@ -167,12 +176,20 @@ def compare_spectra(
         key = None
     if not sources:
         raise UsageError("no checkpoints to compare")
-    _reject_duplicates(sources)
-    results = analyse(sources, jobs=jobs, trust=trust, matrix=matrix, key=key, progress=progress)
-    nets, bad = _assign(results, wanted, key)
+    reject_duplicates(sources)
+    results = analyse(
+        sources,
+        jobs=jobs,
+        trust=trust,
+        matrix=matrix,
+        key=key,
+        jacobian=jacobian,
+        progress=progress,
+    )
+    nets, bad = assign_groups(results, wanted, key)
     if bad and not skip_bad:
-        raise _bad_error(bad, len(sources))
-    named = _check_groups(nets, key, list(groups) if groups is not None else None, bad)
+        raise bad_input_error(bad, len(sources))
+    named = check_groups(nets, key, list(groups) if groups is not None else None, bad)
     settings = {
         "by": key,
         "test": test,
@@ -181,13 +198,14 @@ def compare_spectra(
         "confidence": confidence,
         "n_directions": n_directions,
         "seed": seed,
+        "jacobian": jacobian,
         "holm_family": "all statistic tests (all pairs) of one architecture and operator; "
         "distance tests form their own family",
         "pooling": "each network weighted equally in pooled eigenvalue distributions",
     }
     run = _Runner(named, test, n_permutations, n_bootstrap, confidence, n_directions, seed)
     run.all()
-    notes = run.notes + _duplicate_notes(nets) + _conditioning_notes(nets)
+    notes = run.notes + duplicate_notes(nets) + conditioning_notes(nets)
     if not run.tests and not run.distances:
         raise UsageError(
             "no architecture/operator is shared by at least two groups with two networks each: "
@@ -201,111 +219,6 @@ def compare_spectra(
         tuple(bad),
         tuple(notes),
         settings,
-    )
-
-
-def _reject_duplicates(sources: Sequence[Any]) -> None:
-    paths = [str(s) for s in sources if isinstance(s, (str, PathLike))]
-    dup = sorted({p for p in paths if paths.count(p) > 1})
-    if dup:
-        raise UsageError(
-            f"these checkpoints are listed more than once: {', '.join(dup[:5])}",
-            hint="Each network may be a replicate in one group only.",
-        )
-
-
-def _assign(results: list[Network | BadInput], wanted: list[str | None], key: str | None):
-    from dataclasses import replace
-
-    nets, bad = [], []
-    for res, group in zip(results, wanted, strict=True):
-        if isinstance(res, BadInput):
-            bad.append(res)
-        elif group is not None:
-            nets.append(replace(res, group=group))
-        elif res.key_value is None:
-            bad.append(
-                BadInput(
-                    res.path,
-                    f"{res.path}: its rnndyn metadata has no {key!r} entry, so it cannot "
-                    "be grouped by it",
-                    2,
-                )
-            )
-        else:
-            nets.append(replace(res, group=res.key_value))
-    return nets, bad
-
-
-def _bad_error(bad: list[BadInput], total: int) -> RnndynError:
-    codes = {b.exit_code for b in bad}
-    listing = "; ".join(b.problem.rstrip(".") for b in bad[:20]) + (
-        f"; and {len(bad) - 20} more" if len(bad) > 20 else ""
-    )
-    problem = f"{len(bad)} of {total} checkpoints could not be used: {listing}"
-    hint = (
-        "Fix or remove them, group them explicitly (--group/--manifest), or pass --skip-bad "
-        "(skip_bad=True) to compare the rest."
-    )
-    if codes == {3}:
-        return RefusedError(problem, hint=hint)
-    if codes == {2}:
-        return UsageError(problem, hint=hint)
-    return CheckpointError(problem, hint=hint)
-
-
-def _check_groups(
-    nets: list[Network], key: str | None, order: list[str] | None, bad: list[BadInput]
-):
-    names = order if order is not None else sorted({n.group for n in nets})
-    named = {g: [n for n in nets if n.group == g] for g in names}
-    left = f" ({len(bad)} checkpoint(s) were left out)" if bad else ""
-    if len([g for g, ms in named.items() if ms]) < 2:
-        what = (
-            f"all usable checkpoints have {key}={names[0]!r}"
-            if key and names
-            else "fewer than two groups"
-        )
-        raise UsageError(
-            f"nothing to compare: {what}{left}",
-            hint="Give checkpoints of at least two groups, or choose another --by key or --group.",
-        )
-    small = {g: ms for g, ms in named.items() if len(ms) < 2}
-    if small:
-        desc = "; ".join(
-            f"group {g!r} has {len(ms)} network(s)" + (f" ({ms[0].path})" if ms else "")
-            for g, ms in small.items()
-        )
-        raise UsageError(
-            f"{desc}{left}; networks are the replicates, so every group needs at least two",
-            hint="Add networks (e.g. more seeds) to that group or drop it.",
-        )
-    return named
-
-
-def _duplicate_notes(nets: list[Network]) -> list[str]:
-    by_hash: dict[str, list[str]] = {}
-    for n in nets:
-        if n.sha256:
-            by_hash.setdefault(n.sha256, []).append(n.path)
-    return [
-        f"identical files counted as separate networks: {', '.join(ps)}"
-        for ps in by_hash.values()
-        if len(ps) > 1
-    ]
-
-
-def _conditioning_notes(nets: list[Network]) -> list[str]:
-    k = list(STATISTICS).index("log10_eigvec_condition")
-    n = sum(any(op.values[k] > 8 for op in net.operators) for net in nets)
-    return (
-        [
-            f"{n} network(s) have an operator with an ill-conditioned eigenbasis (κ(V) > 1e8): "
-            "eigenvalues "
-            "are still valid; κ(V) is one of the statistics"
-        ]
-        if n
-        else []
     )
 
 

@@ -66,25 +66,33 @@ def _resolve(ckpt: Checkpoint, module, operators) -> tuple[RecurrentModule, list
         kind = "hh" if mod.arch in ("rnn", "custom") else "jac"
         return mod, [i for i in valid if i.endswith("." + kind)]
     prefix = f"{mod.name}:" if mod.name else ""
-    ids = [w[len(prefix):] if prefix and w.startswith(prefix) else w for w in wanted]
-    bad = [w for w, i in zip(wanted, ids) if i not in valid]
+    ids = [w[len(prefix) :] if prefix and w.startswith(prefix) else w for w in wanted]
+    bad = [w for w, i in zip(wanted, ids, strict=True) if i not in valid]
     if bad:
-        raise UsageError(f"unknown operator id(s) {', '.join(map(repr, bad))}", path=ckpt.path,
-                         hint=f"Valid ids for module {mod.name or '(root)'!r}: {', '.join(valid)}.")
+        raise UsageError(
+            f"unknown operator id(s) {', '.join(map(repr, bad))}",
+            path=ckpt.path,
+            hint=f"Valid ids for module {mod.name or '(root)'!r}: {', '.join(valid)}.",
+        )
     return mod, list(dict.fromkeys(ids))
 
 
 def _catalogue(ckpt, mod, ids, traj, start) -> tuple[list, list[str]]:
     ops = {op.id: op for op in module_operators(ckpt, mod)}
     notes = []
-    kinds = tuple(k for k, suf in (("mean", ".jac"), ("fixed_point", ".jacfp"))
-                  if any(i.endswith(suf) for i in ids))
+    kinds = tuple(
+        k
+        for k, suf in (("mean", ".jac"), ("fixed_point", ".jacfp"))
+        if any(i.endswith(suf) for i in ids)
+    )
     if kinds:
         for op in jacobian_operators(ckpt, mod, traj, start=start, kinds=kinds):
             ops[op.id] = op
             if op.kind == "fixed_point" and not op.converged:
-                notes.append(f"{op.id}: the zero-input fixed point did not converge "
-                             f"(relative residual {op.residual:.2g} after {op.iterations} Newton steps)")
+                notes.append(
+                    f"{op.id}: the zero-input fixed point did not converge "
+                    f"(relative residual {op.residual:.2g} after {op.iterations} Newton steps)"
+                )
     return [ops[i] for i in ids], notes
 
 
@@ -93,14 +101,24 @@ def _info(op) -> dict[str, Any]:
         return {}
     if op.kind == "mean":
         return {"jacobian": "mean", "samples": op.samples}
-    return {"jacobian": "fixed_point", "converged": op.converged, "residual": op.residual,
-            "iterations": op.iterations}
+    return {
+        "jacobian": "fixed_point",
+        "converged": op.converged,
+        "residual": op.residual,
+        "iterations": op.iterations,
+    }
 
 
 def _one_operator(ckpt, traj: Trajectories, op, spec, n_modes, steps, lags, dtype) -> ModeDecay:
     basis: ModalBasis = real_basis(spec, n_modes)
-    p = layer_params(ckpt, traj.module, op.layer, op.direction, dtype=torch.float64,
-                     input_size=traj.layer_inputs(op.layer).shape[-1])
+    p = layer_params(
+        ckpt,
+        traj.module,
+        op.layer,
+        op.direction,
+        dtype=torch.float64,
+        input_size=traj.layer_inputs(op.layer).shape[-1],
+    )
     prop = propagate(p, basis, traj.trace(op.layer, op.direction), steps, dtype=dtype)
     full = op.n != traj.hidden.shape[-1]
     coords = modal_coordinates(traj.states(op.layer, op.direction, full=full), basis)
@@ -110,11 +128,22 @@ def _one_operator(ckpt, traj: Trajectories, op, spec, n_modes, steps, lags, dtyp
         memory = mem[basis.mode_group]
     g = basis.mode_group
     return ModeDecay(
-        operator=op.id, qualified_id=op.qualified_id, module=op.module, layer=op.layer,
-        direction=op.direction, gate=op.gate, source=op.source, n=op.n,
-        eigenvalues=basis.eigenvalues, measured_rate=prop.rate[g], measured_rate_ci=prop.rate_ci()[g],
-        fit_steps=prop.fit_steps[g], log_curve=prop.curve()[g], energy=coords.mean_energy(),
-        memory=memory, info=_info(op),
+        operator=op.id,
+        qualified_id=op.qualified_id,
+        module=op.module,
+        layer=op.layer,
+        direction=op.direction,
+        gate=op.gate,
+        source=op.source,
+        n=op.n,
+        eigenvalues=basis.eigenvalues,
+        measured_rate=prop.rate[g],
+        measured_rate_ci=prop.rate_ci()[g],
+        fit_steps=prop.fit_steps[g],
+        log_curve=prop.curve()[g],
+        energy=coords.mean_energy(),
+        memory=memory,
+        info=_info(op),
     )
 
 
@@ -155,45 +184,68 @@ def measure_decay(
         raise UsageError(f"--modes must be positive, got {modes}")
     mod, ids = _resolve(ckpt, module, operators)
     meta = ckpt.metadata or {}
-    task_params = meta.get("task_params") if isinstance(probe, str) and \
-        probe.lower() == f"task:{meta.get('task')}" else None
-    pr = make_probe(probe, mod, steps=steps, batch=batch, length=length, seed=seed,
-                    task_params=task_params)
+    task_params = (
+        meta.get("task_params")
+        if isinstance(probe, str) and probe.lower() == f"task:{meta.get('task')}"
+        else None
+    )
+    pr = make_probe(
+        probe, mod, steps=steps, batch=batch, length=length, seed=seed, task_params=task_params
+    )
     check_inputs(pr.inputs, mod, path=pr.params.get("path"))
     if steps > pr.length:
-        raise UsageError(f"--steps {steps} is larger than the probe ({pr.length} steps)",
-                         hint=f"Use --steps {pr.length} or less, or a longer probe.")
+        raise UsageError(
+            f"--steps {steps} is larger than the probe ({pr.length} steps)",
+            hint=f"Use --steps {pr.length} or less, or a longer probe.",
+        )
     traj = simulate(ckpt, pr.inputs, module=mod, dtype=torch.float64)
     ops, notes = _catalogue(ckpt, mod, ids, traj, pr.length - steps)
     notes += _module_notes(ckpt, mod)
     lags = _memory_lags(pr.inputs, steps, pr.length, memory, notes)
     spectra = eigendecompose(ops)
     results = []
-    for op, spec in zip(ops, spectra):
+    for op, spec in zip(ops, spectra, strict=True):
         if spec.ill_conditioned:
-            notes.append(f"{op.id}: eigenvector matrix ill-conditioned (κ(V) ≈ {spec.eigvec_condition:.2g}); "
-                         "modal coordinates and measured rates are unreliable")
+            notes.append(
+                f"{op.id}: eigenvector matrix ill-conditioned (κ(V) ≈ {spec.eigvec_condition:.2g}); "
+                "modal coordinates and measured rates are unreliable"
+            )
         n_modes = min(op.n, DEFAULT_MODES) if modes is None else modes
         results.append(_one_operator(ckpt, traj, op, spec, n_modes, steps, lags, dtype))
     lyap, exps = (), np.empty(0)
     if lyapunov:
         n_exp = min(DEFAULT_MODES, mod.hidden_size) if modes is None else modes
-        lyap = tuple(_lyapunov(ckpt, traj, layer, d, n_exp, dtype, seed)
-                     for layer in range(mod.num_layers) for d in mod.directions)
+        lyap = tuple(
+            _lyapunov(ckpt, traj, layer, d, n_exp, steps, dtype, seed)
+            for layer in range(mod.num_layers)
+            for d in mod.directions
+        )
         exps = network_exponents(list(lyap), n_exp)
     mem_fn = None
     if lags is not None:
-        feats = np.concatenate([traj.states(k, d) for k in range(mod.num_layers) for d in mod.directions], -1)
+        feats = np.concatenate(
+            [traj.states(k, d) for k in range(mod.num_layers) for d in mod.directions], -1
+        )
         mem_fn = memory_r2(feats, traj.inputs, lags)[0]
         rows = pr.length - lags
         n_train = (pr.batch // 2) * rows if pr.batch >= 2 else rows // 2
         if n_train < 10 * feats.shape[-1]:
-            notes.append(f"memory capacity from {n_train} training samples for {feats.shape[-1]} state "
-                         "features: likely underestimated (use a longer probe or a larger --batch)")
+            notes.append(
+                f"memory capacity from {n_train} training samples for {feats.shape[-1]} state "
+                "features: likely underestimated (use a longer probe or a larger --batch)"
+            )
     return DecayResult(
-        checkpoint=str(ckpt.path), sha256=ckpt.sha256, module=mod.to_dict(), probe=pr.to_dict(),
-        steps=int(steps), operators=tuple(results), lyapunov=lyap, lyapunov_exponents=exps,
-        memory_function=mem_fn, dtype=str(dtype).removeprefix("torch."), format=ckpt.format,
+        checkpoint=str(ckpt.path),
+        sha256=ckpt.sha256,
+        module=mod.to_dict(),
+        probe=pr.to_dict(),
+        steps=int(steps),
+        operators=tuple(results),
+        lyapunov=lyap,
+        lyapunov_exponents=exps,
+        memory_function=mem_fn,
+        dtype=str(dtype).removeprefix("torch."),
+        format=ckpt.format,
         notes=tuple(notes),
     )
 
@@ -202,19 +254,27 @@ def _module_notes(ckpt: Checkpoint, mod: RecurrentModule) -> list[str]:
     notes = []
     others = [m.name or "(root)" for m in find_modules(ckpt) if m.name != mod.name]
     if others:
-        notes.append(f"analysed module {mod.name or '(root)'!r}; the checkpoint also holds "
-                     f"{', '.join(others)} (choose with --operator MODULE:ID)")
+        notes.append(
+            f"analysed module {mod.name or '(root)'!r}; the checkpoint also holds "
+            f"{', '.join(others)} (choose with --operator MODULE:ID)"
+        )
     if mod.arch == "custom":
-        notes.append("custom matrix: simulated as h_t = tanh(W h_{t-1}); the probe input is ignored")
+        notes.append(
+            "custom matrix: simulated as h_t = tanh(W h_{t-1}); the probe input is ignored"
+        )
     return notes
 
 
-def _memory_lags(x: np.ndarray, steps: int, length: int, wanted: bool, notes: list[str]) -> int | None:
+def _memory_lags(
+    x: np.ndarray, steps: int, length: int, wanted: bool, notes: list[str]
+) -> int | None:
     if not wanted:
         return None
     if not (np.ptp(x, axis=(0, 1)) > 0).any():
-        notes.append("memory: the probe input does not vary, so nothing can be decoded from it "
-                     "(use --probe noise for memory functions)")
+        notes.append(
+            "memory: the probe input does not vary, so nothing can be decoded from it "
+            "(use --probe noise for memory functions)"
+        )
         return None
     lags = min(steps, length // 2)
     if length - lags < 4:
@@ -223,7 +283,19 @@ def _memory_lags(x: np.ndarray, steps: int, length: int, wanted: bool, notes: li
     return lags
 
 
-def _lyapunov(ckpt, traj: Trajectories, layer: int, direction: str, n: int, dtype, seed: int):
-    p = layer_params(ckpt, traj.module, layer, direction, dtype=torch.float64,
-                     input_size=traj.layer_inputs(layer).shape[-1])
-    return lyapunov_spectrum(p, traj.trace(layer, direction), n, dtype=dtype, seed=seed)
+def _lyapunov(
+    ckpt, traj: Trajectories, layer: int, direction: str, n: int, steps: int, dtype, seed
+):
+    """Exponents over the last ``2·steps`` probe steps (a quarter of them warm-up)."""
+    p = layer_params(
+        ckpt,
+        traj.module,
+        layer,
+        direction,
+        dtype=torch.float64,
+        input_size=traj.layer_inputs(layer).shape[-1],
+    )
+    start = max(0, traj.steps - 2 * steps)
+    return lyapunov_spectrum(
+        p, traj.trace(layer, direction), n, start=start, dtype=dtype, seed=seed
+    )

@@ -20,8 +20,10 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 SCHEMA = "rnndyn.decay/1"
-CONVENTION = ("discrete-time eigenvalues: rates are per step (amplitude × rate each step); "
-              "timescales and half-lives in steps; Lyapunov exponents in nats per step")
+CONVENTION = (
+    "discrete-time eigenvalues: rates are per step (amplitude × rate each step); "
+    "timescales and half-lives in steps; Lyapunov exponents in nats per step"
+)
 
 
 def _num(v: Any) -> float | None:
@@ -103,8 +105,13 @@ class ModeDecay:
         return None if self.memory is None else np.nansum(self.memory, axis=1)
 
     def _ids(self) -> dict[str, Any]:
-        return {"module": self.module, "operator": self.operator, "layer": self.layer,
-                "direction": self.direction, "gate": self.gate or "hh"}
+        return {
+            "module": self.module,
+            "operator": self.operator,
+            "layer": self.layer,
+            "direction": self.direction,
+            "gate": self.gate or "hh",
+        }
 
     def to_frame(self) -> pd.DataFrame:
         """One row per mode: eigenvalue, predicted and measured rates, half-lives, memory capacity."""
@@ -112,15 +119,24 @@ class ModeDecay:
 
         lam = self.eigenvalues
         mc = self.memory_capacity
-        return pd.DataFrame({
-            **self._ids(), "mode": np.arange(self.n_modes), "re": lam.real, "im": lam.imag,
-            "modulus": np.abs(lam), "predicted_rate": self.predicted_rate,
-            "measured_rate": self.measured_rate, "measured_rate_lo": self.measured_rate_ci[:, 0],
-            "measured_rate_hi": self.measured_rate_ci[:, 1], "fit_steps": self.fit_steps,
-            "timescale": self.timescale, "half_life": self.half_life,
-            "measured_half_life": self.measured_half_life,
-            "memory_capacity": np.full(self.n_modes, np.nan) if mc is None else mc,
-        })
+        return pd.DataFrame(
+            {
+                **self._ids(),
+                "mode": np.arange(self.n_modes),
+                "re": lam.real,
+                "im": lam.imag,
+                "modulus": np.abs(lam),
+                "predicted_rate": self.predicted_rate,
+                "measured_rate": self.measured_rate,
+                "measured_rate_lo": self.measured_rate_ci[:, 0],
+                "measured_rate_hi": self.measured_rate_ci[:, 1],
+                "fit_steps": self.fit_steps,
+                "timescale": self.timescale,
+                "half_life": self.half_life,
+                "measured_half_life": self.measured_half_life,
+                "memory_capacity": np.full(self.n_modes, np.nan) if mc is None else mc,
+            }
+        )
 
     def curves_frame(self) -> pd.DataFrame:
         """Tidy ``(mode, lag)`` rows: predicted and measured amplitude and memory R² at each lag."""
@@ -132,11 +148,19 @@ class ModeDecay:
             lags = min(self.memory.shape[1], self.steps + 1)
             mem[:, :lags] = self.memory[:, :lags]
         lam = self.eigenvalues[m.ravel()]
-        return pd.DataFrame({
-            **self._ids(), "mode": m.ravel(), "re": lam.real, "im": lam.imag, "modulus": np.abs(lam),
-            "lag": k.ravel(), "predicted": self.predicted_curve.ravel(),
-            "measured": self.measured_curve.ravel(), "memory_r2": mem.ravel(),
-        })
+        return pd.DataFrame(
+            {
+                **self._ids(),
+                "mode": m.ravel(),
+                "re": lam.real,
+                "im": lam.imag,
+                "modulus": np.abs(lam),
+                "lag": k.ravel(),
+                "predicted": self.predicted_curve.ravel(),
+                "measured": self.measured_curve.ravel(),
+                "memory_r2": mem.ravel(),
+            }
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (non-finite numbers → None)."""
@@ -158,9 +182,19 @@ class ModeDecay:
             }
             for i, z in enumerate(self.eigenvalues)
         ]
-        return {"id": self.operator, "qualified_id": self.qualified_id, "module": self.module,
-                "layer": self.layer, "direction": self.direction, "gate": self.gate,
-                "source": self.source, "n": self.n, "steps": self.steps, **self.info, "modes": modes}
+        return {
+            "id": self.operator,
+            "qualified_id": self.qualified_id,
+            "module": self.module,
+            "layer": self.layer,
+            "direction": self.direction,
+            "gate": self.gate,
+            "source": self.source,
+            "n": self.n,
+            "steps": self.steps,
+            **self.info,
+            "modes": modes,
+        }
 
 
 @dataclass(frozen=True)
@@ -225,20 +259,46 @@ class DecayResult:
         parts = []
         for o in self.operators:
             t, m = np.meshgrid(np.arange(o.energy.shape[0]), np.arange(o.n_modes), indexing="ij")
-            parts.append(pd.DataFrame({**o._ids(), "t": t.ravel(), "mode": m.ravel(),
-                                       "modulus": np.abs(o.eigenvalues)[m.ravel()],
-                                       "energy": o.energy.ravel()}))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        **o._ids(),
+                        "t": t.ravel(),
+                        "mode": m.ravel(),
+                        "modulus": np.abs(o.eigenvalues)[m.ravel()],
+                        "energy": o.energy.ravel(),
+                    }
+                )
+            )
         return pd.concat(parts, ignore_index=True)
 
     def lyapunov_frame(self) -> pd.DataFrame:
         """One row per (layer, direction, index) exponent, plus the network's (``layer = -1``)."""
         import pandas as pd
 
-        rows = [{"layer": s.layer, "direction": s.direction, "index": i, "exponent": v,
-                 "lo": s.ci[i, 0], "hi": s.ci[i, 1]}
-                for s in self.lyapunov for i, v in enumerate(s.exponents)]
-        rows += [{"layer": -1, "direction": "network", "index": i, "exponent": v, "lo": np.nan,
-                  "hi": np.nan} for i, v in enumerate(self.lyapunov_exponents)]
+        rows = [
+            {
+                "layer": s.layer,
+                "direction": s.direction,
+                "index": i,
+                "exponent": v,
+                "lo": s.ci[i, 0],
+                "hi": s.ci[i, 1],
+            }
+            for s in self.lyapunov
+            for i, v in enumerate(s.exponents)
+        ]
+        rows += [
+            {
+                "layer": -1,
+                "direction": "network",
+                "index": i,
+                "exponent": v,
+                "lo": np.nan,
+                "hi": np.nan,
+            }
+            for i, v in enumerate(self.lyapunov_exponents)
+        ]
         return pd.DataFrame(rows, columns=["layer", "direction", "index", "exponent", "lo", "hi"])
 
     def memory_frame(self) -> pd.DataFrame:
@@ -267,7 +327,8 @@ class DecayResult:
                 "layers": [s.to_dict() for s in self.lyapunov],
             },
             "memory_capacity": self.memory_capacity,
-            "memory": None if mf is None else {"lags": list(range(mf.shape[0])),
-                                                "function": [_num(v) for v in mf]},
+            "memory": None
+            if mf is None
+            else {"lags": list(range(mf.shape[0])), "function": [_num(v) for v in mf]},
             "notes": list(self.notes),
         }

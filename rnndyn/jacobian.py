@@ -72,34 +72,57 @@ def step_pre(
     tc = torch.tanh(c2)
     hc = o * tc
     h2 = hc @ p.w_hr.T if p.w_hr is not None else hc
-    coef = {"f": f, "i": g * i * (1 - i), "fg": c * f * (1 - f), "g": i * (1 - g * g),
-            "a": o * (1 - tc * tc), "o": tc * o * (1 - o)}
+    coef = {
+        "f": f,
+        "i": g * i * (1 - i),
+        "fg": c * f * (1 - f),
+        "g": i * (1 - g * g),
+        "a": o * (1 - tc * tc),
+        "o": tc * o * (1 - o),
+    }
     return h2, c2, coef
 
 
-def apply(p: LayerParams, coef: dict[str, torch.Tensor], d: torch.Tensor) -> torch.Tensor:
+def apply(
+    p: LayerParams,
+    coef: dict[str, torch.Tensor],
+    d: torch.Tensor,
+    *,
+    w_stack: torch.Tensor | None = None,
+    out: torch.Tensor | None = None,
+):
     """``J_t D`` for tangent matrices ``d`` ``(S, B, m)``; ``coef`` values are ``(H, B)`` (state-major).
 
     One GEMM with the stacked ``weight_hh`` (two with ``proj_size``); ``p``'s weights set the dtype.
+    ``w_stack`` = ``[weight_hh; R]`` (``R`` acting on ``h``) fuses a read-out ``R h`` of the *input*
+    tangents into the same GEMM; then ``(J D, R D_h)`` is returned, the latter ``(r, B, m)``.
+    ``out`` ``(rows of w_stack, B·m)``: a buffer for the GEMM (not ``d``'s own storage); for an RNN
+    the result lives in it.
     """
     s, b, m = d.shape
+    ph = p.out_size
+    w = p.w_hh if w_stack is None else w_stack
+    kh = p.w_hh.shape[0]
+    full = torch.mm(w, d[:ph].reshape(ph, b * m), out=out)
+    g, extra = full[:kh], full[kh:]
     if p.arch in ("rnn", "custom"):
-        return (p.w_hh @ d.reshape(s, b * m)).view(s, b, m).mul_(coef["a"][..., None])
-    if p.arch == "gru":
-        g = (p.w_hh @ d.reshape(s, b * m)).view(3, s, b, m)
+        out = g.view(s, b, m).mul_(coef["a"][..., None])
+    elif p.arch == "gru":
+        g = g.view(3, s, b, m)
         out = d * coef["d"][..., None]
         out.addcmul_(g[0], coef["r"][..., None]).addcmul_(g[1], coef["z"][..., None])
-        return out.addcmul_(g[2], coef["n"][..., None])
-    ph, hsz = p.out_size, p.hidden_size
-    dh, dc = d[:ph], d[ph:]
-    g = (p.w_hh @ dh.reshape(ph, b * m)).view(4, hsz, b, m)
-    dc2 = dc * coef["f"][..., None]
-    dc2.addcmul_(g[0], coef["i"][..., None]).addcmul_(g[1], coef["fg"][..., None])
-    dc2.addcmul_(g[2], coef["g"][..., None])
-    dhc = (dc2 * coef["a"][..., None]).addcmul_(g[3], coef["o"][..., None])
-    if p.w_hr is not None:
-        dhc = (p.w_hr @ dhc.reshape(hsz, b * m)).view(ph, b, m)
-    return torch.cat([dhc, dc2], dim=0)
+        out.addcmul_(g[2], coef["n"][..., None])
+    else:
+        hsz = p.hidden_size
+        g = g.view(4, hsz, b, m)
+        dc2 = d[ph:] * coef["f"][..., None]
+        dc2.addcmul_(g[0], coef["i"][..., None]).addcmul_(g[1], coef["fg"][..., None])
+        dc2.addcmul_(g[2], coef["g"][..., None])
+        dhc = (dc2 * coef["a"][..., None]).addcmul_(g[3], coef["o"][..., None])
+        if p.w_hr is not None:
+            dhc = (p.w_hr @ dhc.reshape(hsz, b * m)).view(ph, b, m)
+        out = torch.cat([dhc, dc2], dim=0)
+    return out if w_stack is None else (out, extra.view(-1, b, m))
 
 
 def dense_terms(arch: str, coef: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -107,8 +130,17 @@ def dense_terms(arch: str, coef: dict[str, torch.Tensor]) -> dict[str, torch.Ten
     if arch != "lstm":
         return dict(coef)
     a = coef["a"]
-    return {"f": coef["f"], "i": coef["i"], "fg": coef["fg"], "g": coef["g"], "ai": a * coef["i"],
-            "af": a * coef["fg"], "ag": a * coef["g"], "o": coef["o"], "hc": a * coef["f"]}
+    return {
+        "f": coef["f"],
+        "i": coef["i"],
+        "fg": coef["fg"],
+        "g": coef["g"],
+        "ai": a * coef["i"],
+        "af": a * coef["fg"],
+        "ag": a * coef["g"],
+        "o": coef["o"],
+        "hc": a * coef["f"],
+    }
 
 
 def dense(p: LayerParams, terms: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -148,7 +180,9 @@ def split_state(p: LayerParams, s: torch.Tensor) -> tuple[torch.Tensor, torch.Te
     return s[..., : p.out_size], s[..., p.out_size :]
 
 
-def state_map(p: LayerParams, s: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def state_map(
+    p: LayerParams, s: torch.Tensor, x: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``F(s, x)`` on the full state ``(…, S)``, with the explicit Jacobian ``(…, S, S)``."""
     h, c = split_state(p, s)
     h2, c2, coef = step(p, h, c, x)
@@ -157,8 +191,15 @@ def state_map(p: LayerParams, s: torch.Tensor, x: torch.Tensor) -> tuple[torch.T
 
 
 def coefficient_chunks(
-    p: LayerParams, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor | None,
-    start: int = 0, stop: int | None = None, *, chunk: int = 64, state_major: bool = True,
+    p: LayerParams,
+    x: torch.Tensor,
+    h: torch.Tensor,
+    c: torch.Tensor | None,
+    start: int = 0,
+    stop: int | None = None,
+    *,
+    chunk: int = 64,
+    state_major: bool = True,
 ) -> Iterator[dict[str, torch.Tensor]]:
     """Per-step coefficients for steps ``start..stop-1``, ``chunk`` steps at a time (bounded memory).
 
@@ -287,17 +328,30 @@ def jacobian_operators(
         for direction in mod.directions:
             size = in_size if layer == 0 else fp_input.shape[0]
             p = layer_params(ckpt, mod, layer, direction, dtype=torch.float64, input_size=size)
-            base = dict(module=mod.name, arch=mod.arch, layer=layer, direction=direction, gate="jac")
+            base = dict(
+                module=mod.name, arch=mod.arch, layer=layer, direction=direction, gate="jac"
+            )
             if "mean" in kinds:
                 mat, count = _mean_jacobian(p, traj.trace(layer, direction), start)
-                ops.append(JacobianOperator(**base, matrix=mat, source=MEAN_SOURCE, kind="mean",
-                                            samples=count))
+                ops.append(
+                    JacobianOperator(
+                        **base, matrix=mat, source=MEAN_SOURCE, kind="mean", samples=count
+                    )
+                )
             if "fixed_point" in kinds:
                 fp = fixed_point(p, fp_input)
                 _, jac = state_map(p, fp.state, fp_input)
-                ops.append(JacobianOperator(
-                    **base, matrix=jac.numpy(), source=FIXED_POINT_SOURCE, kind="fixed_point",
-                    converged=fp.converged, residual=fp.residual, iterations=fp.iterations))
+                ops.append(
+                    JacobianOperator(
+                        **base,
+                        matrix=jac.numpy(),
+                        source=FIXED_POINT_SOURCE,
+                        kind="fixed_point",
+                        converged=fp.converged,
+                        residual=fp.residual,
+                        iterations=fp.iterations,
+                    )
+                )
                 outs.append(split_state(p, fp.state)[0])
         if outs:
             fp_input = torch.cat(outs)

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy import stats
 
 from rnndyn.jacobian import apply, coefficient_chunks
 from rnndyn.network import LayerParams
@@ -43,13 +42,21 @@ class LyapunovSpectrum:
         b = self.per_sample.shape[0]
         if b < 2:
             return np.full((self.per_sample.shape[1], 2), np.nan)
+        from scipy import stats
+
         half = stats.t.ppf(0.975, b - 1) * self.per_sample.std(axis=0, ddof=1) / np.sqrt(b)
         return np.stack([self.exponents - half, self.exponents + half], axis=1)
 
     def to_dict(self) -> dict[str, Any]:
         fin = [[_num(a), _num(b)] for a, b in self.ci]
-        return {"layer": self.layer, "direction": self.direction, "steps": self.steps,
-                "warmup": self.warmup, "exponents": [_num(v) for v in self.exponents], "ci": fin}
+        return {
+            "layer": self.layer,
+            "direction": self.direction,
+            "steps": self.steps,
+            "warmup": self.warmup,
+            "exponents": [_num(v) for v in self.exponents],
+            "ci": fin,
+        }
 
 
 def _num(v: float) -> float | None:
@@ -61,16 +68,16 @@ def lyapunov_spectrum(
     trace: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None],
     n_exponents: int,
     *,
+    start: int = 0,
     warmup: int | None = None,
     dtype: torch.dtype = torch.float32,
     seed: int = 0,
 ) -> LyapunovSpectrum:
-    """The leading ``n_exponents`` Lyapunov exponents along ``trace`` (``Trajectories.trace`` order).
-
-    ``warmup`` steps (default ``T // 4``) align the frame before averaging starts.
+    """The leading ``n_exponents`` Lyapunov exponents along ``trace`` (``Trajectories.trace`` order),
+    over steps ``start..T-1``; the first ``warmup`` of them (default a quarter) align the frame.
     """
     x, h, c = trace
-    t_len, batch = x.shape[0], x.shape[1]
+    t_len, batch = x.shape[0] - start, x.shape[1]
     warmup = t_len // 4 if warmup is None else min(max(warmup, 0), t_len - 1)
     pw = cast(p, dtype)
     k = min(n_exponents, pw.state_size)
@@ -79,7 +86,7 @@ def lyapunov_spectrum(
     q = q0.to(dtype)[:, None, :].expand(-1, batch, -1).contiguous()
     acc = torch.zeros(batch, k, dtype=torch.float64)
     t = 0
-    for coef in coefficient_chunks(pw, x, h, c):
+    for coef in coefficient_chunks(pw, x, h, c, start):
         for i in range(next(iter(coef.values())).shape[0]):
             q = apply(pw, {name: v[i] for name, v in coef.items()}, q)
             qb, r = torch.linalg.qr(q.permute(1, 0, 2))
@@ -89,7 +96,9 @@ def lyapunov_spectrum(
             q = qb.permute(1, 0, 2).contiguous()
             t += 1
     per = (acc / (t_len - warmup)).numpy()
-    return LyapunovSpectrum(p.layer, p.direction, t_len - warmup, warmup, np.sort(per, axis=1)[:, ::-1])
+    return LyapunovSpectrum(
+        p.layer, p.direction, t_len - warmup, warmup, np.sort(per, axis=1)[:, ::-1]
+    )
 
 
 def network_exponents(spectra: list[LyapunovSpectrum], n: int) -> np.ndarray:

@@ -7,6 +7,8 @@ variance are skipped; R² is summed over the remaining channels. The memory capa
 ``MC = Σ_k R²_k`` — Jaeger's (2001) definition, with lags counted from 0 because here ``x_t`` already
 enters ``h_t``; for a linear network driven by i.i.d. scalar input, ``MC ≤ H`` (= H generically).
 Held-out R² needs many more samples than features (``B·(T − L) ≫ p``), else MC is underestimated.
+With inputs that are not i.i.d. (task probes) R² also counts what ``x_t`` tells about ``x_{t−k}``
+itself, so MC can exceed the state size: use a noise probe for Jaeger's capacity.
 """
 
 from __future__ import annotations
@@ -40,15 +42,20 @@ def _split(z: torch.Tensor, x: torch.Tensor, max_lag: int) -> _Split:
 
 
 def _moments(z: torch.Tensor, x: torch.Tensor, t0: int, lags: int, mu: torch.Tensor | None):
-    """Gram ``(p, p)``, cross ``(p, K, D)``, target means ``(K, D)`` and SST ``(K, D)`` of one half."""
-    n_t = z.shape[0]
-    zf = z.reshape(-1, z.shape[-1])
-    targets = torch.stack([x[t0 - k : t0 - k + n_t] for k in range(lags + 1)], 1)  # (t, K, b, D)
-    means = targets.mean(dim=(0, 2))
-    centred = targets - (means if mu is None else mu)[None, :, None, :]
-    cross = torch.einsum("tbp,tkbd->pkd", z, centred)
-    own = targets - means[None, :, None, :]
-    return zf.T @ zf, cross, means, (own * own).sum(dim=(0, 2))
+    """Gram ``(p, p)``, cross ``(p, K, D)`` (targets centred on ``mu``, else their own mean), target
+    means ``(K, D)`` and SST about them ``(K, D)`` of one half; one GEMM per lag, no lag stack."""
+    n_t, p = z.shape[0], z.shape[-1]
+    zf = z.reshape(-1, p)
+    d = x.shape[-1]
+    cross = torch.empty(p, lags + 1, d, dtype=z.dtype)
+    means = torch.empty(lags + 1, d, dtype=z.dtype)
+    sst = torch.empty(lags + 1, d, dtype=z.dtype)
+    for k in range(lags + 1):
+        y = x[t0 - k : t0 - k + n_t].reshape(-1, d)
+        means[k] = y.mean(0)
+        sst[k] = ((y - means[k]) ** 2).sum(0)
+        cross[:, k] = zf.T @ (y - (means[k] if mu is None else mu[k]))
+    return zf.T @ zf, cross, means, sst
 
 
 def memory_r2(
@@ -79,31 +86,26 @@ def memory_r2(
     std = torch.where(std > 0, std, torch.ones_like(std))
     z_tr, z_te = (sp.z_tr - mean) / std, (sp.z_te - mean) / std
     g_tr, c_tr, mu, _ = _moments(z_tr, sp.x_tr, sp.t0_tr, max_lag, None)
-    g_te, c_te, _, sst = _moments(z_te, sp.x_te, sp.t0_te, max_lag, mu)
+    g_te, c_te, mu_te, sst = _moments(z_te, sp.x_te, sp.t0_te, max_lag, mu)
+    n_te = z_te.shape[0] * z_te.shape[1]
     n_tr = z_tr.shape[0] * z_tr.shape[1]
     alpha = ridge * n_tr
     p, k, d = c_tr.shape
     if groups is None:
-        beta = torch.linalg.solve(g_tr + alpha * torch.eye(p, dtype=g_tr.dtype), c_tr.reshape(p, -1))
+        beta = torch.linalg.solve(
+            g_tr + alpha * torch.eye(p, dtype=g_tr.dtype), c_tr.reshape(p, -1)
+        )
         fit = 2 * (beta * c_te.reshape(p, -1)).sum(0) - (beta * (g_te @ beta)).sum(0)
         fit = fit.reshape(1, k, d)
     else:
         fit = _grouped_fit(torch.as_tensor(np.asarray(groups)), g_tr, c_tr, g_te, c_te, alpha)
     # SSE of the test half about its prediction μ_train + z·β
-    sse = _sst_about(sp, z_te, mu, max_lag) - fit
+    sse = sst + n_te * (mu_te - mu) ** 2 - fit
     ok = sst > 1e-12 * max(float(sst.max()), 1e-300)
     r2 = torch.where(ok, (1 - sse / torch.where(ok, sst, 1.0)).clamp(0.0, 1.0), torch.nan)
     with np.errstate(invalid="ignore"):
         out = torch.where(ok.any(-1), torch.nansum(r2, -1), torch.nan)
     return out.numpy()
-
-
-def _sst_about(sp: _Split, z_te: torch.Tensor, mu: torch.Tensor, lags: int) -> torch.Tensor:
-    """Σ (y − μ_train)² over the test half ``(K, D)``."""
-    n_t = z_te.shape[0]
-    targets = torch.stack([sp.x_te[sp.t0_te - k : sp.t0_te - k + n_t] for k in range(lags + 1)], 1)
-    dev = targets - mu[None, :, None, :]
-    return (dev * dev).sum(dim=(0, 2))
 
 
 def _grouped_fit(groups, g_tr, c_tr, g_te, c_te, alpha):

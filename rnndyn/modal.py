@@ -61,8 +61,10 @@ class ModalBasis:
 def real_basis(spec: OperatorSpectrum, modes: int | None = None) -> ModalBasis:
     """Real eigenbasis of ``spec`` keeping the top ``modes`` eigenvalues (a split pair is completed)."""
     if spec.eigenvectors is None:
-        raise UsageError(f"operator {spec.qualified_id}: eigenvectors were not kept; decompose with "
-                         "keep_vectors=True")
+        raise UsageError(
+            f"operator {spec.qualified_id}: eigenvectors were not kept; decompose with "
+            "keep_vectors=True"
+        )
     lam, vec = spec.eigenvalues, spec.eigenvectors
     n = lam.shape[0]
     m = n if modes is None else int(min(max(modes, 1), n))
@@ -91,13 +93,19 @@ def real_basis(spec: OperatorSpectrum, modes: int | None = None) -> ModalBasis:
     remap = np.full(reps.size, -1)
     remap[keep_groups] = np.arange(keep_groups.size)
     return ModalBasis(
-        eigenvalues=lam[:m], mode_index=np.arange(m), mode_group=remap[mode_group[:m]],
-        columns=np.ascontiguousarray(basis[:, keep_cols]), rows=np.ascontiguousarray(inverse[keep_cols]),
-        col_group=remap[col_group[keep_cols]], group_size=size[keep_groups],
+        eigenvalues=lam[:m],
+        mode_index=np.arange(m),
+        mode_group=remap[mode_group[:m]],
+        columns=np.ascontiguousarray(basis[:, keep_cols]),
+        rows=np.ascontiguousarray(inverse[keep_cols]),
+        col_group=remap[col_group[keep_cols]],
+        group_size=size[keep_groups],
     )
 
 
-def project(states: torch.Tensor | np.ndarray, basis: ModalBasis, *, dtype=torch.float32) -> torch.Tensor:
+def project(
+    states: torch.Tensor | np.ndarray, basis: ModalBasis, *, dtype=torch.float32
+) -> torch.Tensor:
     """Real modal coordinates ``(…, c)`` of states ``(…, n)``: one GEMM per chunk of ``CHUNK`` states."""
     s = torch.as_tensor(states)
     if s.shape[-1] != basis.n:
@@ -145,12 +153,22 @@ class ModalCoordinates:
         e = self.mean_energy()
         t, m = np.meshgrid(np.arange(e.shape[0]), np.arange(e.shape[1]), indexing="ij")
         lam = self.eigenvalues[m.ravel()]
-        return pd.DataFrame({"t": t.ravel(), "mode": m.ravel(), "re": lam.real, "im": lam.imag,
-                             "modulus": np.abs(lam), "energy": e.ravel()})
+        return pd.DataFrame(
+            {
+                "t": t.ravel(),
+                "mode": m.ravel(),
+                "re": lam.real,
+                "im": lam.imag,
+                "modulus": np.abs(lam),
+                "energy": e.ravel(),
+            }
+        )
 
     def to_dict(self) -> dict:
-        return {"eigenvalues": [[float(z.real), float(z.imag)] for z in self.eigenvalues],
-                "mean_energy": self.mean_energy().tolist()}
+        return {
+            "eigenvalues": [[float(z.real), float(z.imag)] for z in self.eigenvalues],
+            "mean_energy": self.mean_energy().tolist(),
+        }
 
 
 def modal_coordinates(states: torch.Tensor | np.ndarray, basis: ModalBasis) -> ModalCoordinates:

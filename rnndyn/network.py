@@ -66,7 +66,9 @@ def pick_module(ckpt: Checkpoint, module: RecurrentModule | str | None = None) -
     hits = [m for m in mods if m.name == module]
     if not hits:
         names = ", ".join(repr(m.name) for m in mods)
-        raise CheckpointError(f"no recurrent module named {module!r}; modules: {names}", path=ckpt.path)
+        raise CheckpointError(
+            f"no recurrent module named {module!r}; modules: {names}", path=ckpt.path
+        )
     return hits[0]
 
 
@@ -83,15 +85,21 @@ def _dtype(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 
 
 def layer_params(
-    ckpt: Checkpoint, module: RecurrentModule, layer: int = 0, direction: str = "forward",
-    *, dtype: torch.dtype = torch.float64, input_size: int | None = None,
+    ckpt: Checkpoint,
+    module: RecurrentModule,
+    layer: int = 0,
+    direction: str = "forward",
+    *,
+    dtype: torch.dtype = torch.float64,
+    input_size: int | None = None,
 ) -> LayerParams:
     """Weights of one layer/direction. ``input_size`` sizes the zero input weights of input-less modules."""
     sd = _torch_names(ckpt, module)
     nonlin = (module.nonlinearity or "tanh") if module.arch in ("rnn", "custom") else "tanh"
     if nonlin not in ("tanh", "relu"):
         raise CheckpointError(
-            f"nonlinearity {nonlin!r} is not supported (PyTorch RNNs use 'tanh' or 'relu')", path=ckpt.path
+            f"nonlinearity {nonlin!r} is not supported (PyTorch RNNs use 'tanh' or 'relu')",
+            path=ckpt.path,
         )
     if module.arch == "custom":
         w_hh = _dtype(next(iter(sd.values())), dtype)
@@ -109,22 +117,41 @@ def layer_params(
     b_ih, b_hh = sd.get("bias_ih" + suffix), sd.get("bias_hh" + suffix)
     w_hr = sd.get("weight_hr" + suffix)
     return LayerParams(
-        arch, nonlin, layer, direction, _dtype(w_ih, dtype), w_hh,
-        zeros if b_ih is None else _dtype(b_ih, dtype), zeros if b_hh is None else _dtype(b_hh, dtype),
+        arch,
+        nonlin,
+        layer,
+        direction,
+        _dtype(w_ih, dtype),
+        w_hh,
+        zeros if b_ih is None else _dtype(b_ih, dtype),
+        zeros if b_hh is None else _dtype(b_hh, dtype),
         None if w_hr is None else _dtype(w_hr, dtype),
     )
 
 
 def build_layer(
-    ckpt: Checkpoint, module: RecurrentModule, layer: int, *, dtype: torch.dtype = torch.float64,
+    ckpt: Checkpoint,
+    module: RecurrentModule,
+    layer: int,
+    *,
+    dtype: torch.dtype = torch.float64,
     input_size: int | None = None,
 ) -> nn.RNNBase:
     """A single-layer fused module (both directions when bidirectional) holding layer ``layer``."""
-    params = [layer_params(ckpt, module, layer, d, dtype=dtype, input_size=input_size)
-              for d in module.directions]
+    params = [
+        layer_params(ckpt, module, layer, d, dtype=dtype, input_size=input_size)
+        for d in module.directions
+    ]
     p = params[0]
-    kwargs = dict(input_size=p.w_ih.shape[1], hidden_size=p.hidden_size, num_layers=1, bias=True,
-                  batch_first=False, bidirectional=module.bidirectional, dtype=dtype)
+    kwargs = dict(
+        input_size=p.w_ih.shape[1],
+        hidden_size=p.hidden_size,
+        num_layers=1,
+        bias=True,
+        batch_first=False,
+        bidirectional=module.bidirectional,
+        dtype=dtype,
+    )
     if p.arch in ("rnn", "custom"):
         net: nn.RNNBase = nn.RNN(nonlinearity=p.nonlinearity, **kwargs)
     elif p.arch == "gru":
@@ -134,8 +161,12 @@ def build_layer(
     state = {}
     for q in params:
         sfx = "_l0" + ("_reverse" if q.direction == "reverse" else "")
-        state |= {f"weight_ih{sfx}": q.w_ih, f"weight_hh{sfx}": q.w_hh,
-                  f"bias_ih{sfx}": q.b_ih, f"bias_hh{sfx}": q.b_hh}
+        state |= {
+            f"weight_ih{sfx}": q.w_ih,
+            f"weight_hh{sfx}": q.w_hh,
+            f"bias_ih{sfx}": q.b_ih,
+            f"bias_hh{sfx}": q.b_hh,
+        }
         if q.w_hr is not None:
             state[f"weight_hr{sfx}"] = q.w_hr
     net.load_state_dict(state)
@@ -143,18 +174,29 @@ def build_layer(
 
 
 def build_network(
-    ckpt: Checkpoint, module: RecurrentModule | str | None = None, *,
-    dtype: torch.dtype = torch.float64, input_size: int | None = None,
+    ckpt: Checkpoint,
+    module: RecurrentModule | str | None = None,
+    *,
+    dtype: torch.dtype = torch.float64,
+    input_size: int | None = None,
 ) -> nn.RNNBase:
     """The whole module as one fused ``nn.RNN``/``nn.LSTM``/``nn.GRU`` (time-major, ``batch_first=False``).
 
     ``input_size`` is needed only for modules whose input weights are unknown (custom matrices).
     """
     mod = pick_module(ckpt, module)
-    layers = [build_layer(ckpt, mod, k, dtype=dtype, input_size=input_size) for k in range(mod.num_layers)]
+    layers = [
+        build_layer(ckpt, mod, k, dtype=dtype, input_size=input_size) for k in range(mod.num_layers)
+    ]
     first = layers[0]
-    kwargs = dict(input_size=first.input_size, hidden_size=first.hidden_size, num_layers=mod.num_layers,
-                  bias=True, bidirectional=mod.bidirectional, dtype=dtype)
+    kwargs = dict(
+        input_size=first.input_size,
+        hidden_size=first.hidden_size,
+        num_layers=mod.num_layers,
+        bias=True,
+        bidirectional=mod.bidirectional,
+        dtype=dtype,
+    )
     if isinstance(first, nn.LSTM):
         net: nn.RNNBase = nn.LSTM(proj_size=first.proj_size, **kwargs)
     elif isinstance(first, nn.GRU):

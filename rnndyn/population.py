@@ -7,8 +7,6 @@ eigenvectors are never kept, so memory stays bounded for thousands of checkpoint
 
 from __future__ import annotations
 
-import csv
-import glob
 import math
 import multiprocessing
 import warnings
@@ -16,12 +14,11 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from os import PathLike
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rnndyn.errors import InvalidInputError, RnndynError, RnndynWarning, UsageError
+from rnndyn.errors import RnndynError, RnndynWarning
 from rnndyn.spectrum import OperatorSpectrum, Spectrum, eigendecompose
 
 STATISTICS: dict[str, str] = {
@@ -119,11 +116,16 @@ def lookup(metadata: Mapping[str, Any], key: str) -> str | None:
 
 
 def summarise_spectrum(spec: Spectrum) -> tuple[OperatorSummary, ...]:
-    """Per-operator summaries of an already computed spectrum."""
+    """Per-operator summaries of an already computed spectrum.
+
+    Operators are named ``l0.fwd.hh`` when the network has one recurrent module (so networks
+    whose modules are named differently still line up), ``module:l0.fwd.hh`` when it has several.
+    """
+    single = len({s.module for s in spec}) <= 1
     return tuple(
         OperatorSummary(
             s.arch,
-            s.qualified_id,
+            s.id if single else s.qualified_id,
             s.gate or "hh",
             np.asarray(s.eigenvalues, complex),
             spectrum_statistics(s),
@@ -139,17 +141,30 @@ def summarise(
     matrix: str | None = None,
     key: str | None = None,
     label: str | None = None,
+    jacobian: bool = False,
 ) -> Network:
-    """Load (if needed), eigendecompose without keeping eigenvectors, and summarise one network."""
+    """Load (if needed), eigendecompose without keeping eigenvectors, and summarise one network.
+
+    ``jacobian``: also the state Jacobian at the zero-input fixed point of every RNN/LSTM/GRU
+    layer (gate ``"jac"``, operator id ``l0.fwd.jac``).
+    """
     from rnndyn.io.checkpoint import Checkpoint, load
-    from rnndyn.operators import extract_operators
+    from rnndyn.operators import extract_operators, find_modules
 
     if isinstance(source, Spectrum):
         return Network(label or "<spectrum>", None, summarise_spectrum(source))
     ckpt = source if isinstance(source, Checkpoint) else load(source, trust=trust)
+    modules = find_modules(ckpt, matrix=matrix)
+    ops = extract_operators(ckpt, modules=modules)
+    if jacobian:
+        from rnndyn.jacobian import jacobian_operators
+
+        for mod in modules:
+            if mod.arch != "custom":
+                ops += jacobian_operators(ckpt, mod, kinds=("fixed_point",))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RnndynWarning)  # κ(V) is reported as a statistic instead
-        spec = eigendecompose(extract_operators(ckpt, matrix=matrix), keep_vectors=False)
+        spec = eigendecompose(ops, keep_vectors=False)
     meta = dict(ckpt.metadata or {})
     scalars = {k: v for k, v in meta.items() if isinstance(v, (str, int, float, bool)) or v is None}
     return Network(
@@ -161,11 +176,9 @@ def summarise(
     )
 
 
-def _summarise_or_report(
-    source: Source, trust: bool, matrix: str | None, key: str | None, label: str
-) -> Network | BadInput:
+def _summarise_or_report(source: Source, label: str, options: dict[str, Any]) -> Network | BadInput:
     try:
-        return summarise(source, trust=trust, matrix=matrix, key=key, label=label)
+        return summarise(source, label=label, **options)
     except RnndynError as err:
         return BadInput(label, str(err), err.exit_code)
     except (OSError, ValueError, RuntimeError, np.linalg.LinAlgError) as err:
@@ -191,6 +204,7 @@ def analyse(
     trust: bool = False,
     matrix: str | None = None,
     key: str | None = None,
+    jacobian: bool = False,
     labels: Sequence[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Network | BadInput]:
@@ -199,6 +213,7 @@ def analyse(
     ``progress(done, total)`` is called after each network. Results keep the order of ``sources``.
     """
     labels = list(labels) if labels is not None else [_label(s, i) for i, s in enumerate(sources)]
+    options = {"trust": trust, "matrix": matrix, "key": key, "jacobian": jacobian}
     total = len(sources)
     out: list[Network | BadInput | None] = [None] * total
     paths = [i for i, s in enumerate(sources) if isinstance(s, (str, PathLike))]
@@ -206,7 +221,7 @@ def analyse(
     done = 0
     for i, s in enumerate(sources):
         if i not in remote:
-            out[i] = _summarise_or_report(s, trust, matrix, key, labels[i])
+            out[i] = _summarise_or_report(s, labels[i], options)
             done += 1
             if progress:
                 progress(done, total)
@@ -216,7 +231,7 @@ def analyse(
             max_workers=jobs, mp_context=ctx, initializer=_init_worker
         ) as pool:
             futures = {
-                pool.submit(_summarise_or_report, str(sources[i]), trust, matrix, key, labels[i]): i
+                pool.submit(_summarise_or_report, str(sources[i]), labels[i], options): i
                 for i in sorted(remote)
             }
             for fut in as_completed(futures):
@@ -233,49 +248,3 @@ def _label(source: Source, index: int) -> str:
     if isinstance(source, Spectrum):
         return f"<spectrum {index}>"
     return str(getattr(source, "path", f"<checkpoint {index}>"))
-
-
-def expand_group_specs(specs: Sequence[str]) -> dict[str, list[Path]]:
-    """``["reg=runs/reg/*.pt", "cls=runs/**/cls*.pt"]`` → ``{name: sorted paths}``."""
-    groups: dict[str, list[Path]] = {}
-    for spec in specs:
-        name, sep, pattern = spec.partition("=")
-        name, pattern = name.strip(), pattern.strip()
-        if not sep or not name or not pattern:
-            raise UsageError(
-                f"--group {spec!r} is not NAME=GLOB",
-                hint="Example: --group regression='runs/reg/*.pt'.",
-            )
-        hits = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
-        if not hits:
-            raise UsageError(
-                f"--group {name}={pattern!r} matches no file",
-                hint="Check the pattern (quote it so the shell does not expand it).",
-            )
-        groups.setdefault(name, []).extend(hits)
-    return groups
-
-
-def read_manifest(path: str | PathLike[str]) -> dict[str, list[Path]]:
-    """A CSV with columns ``path,group`` (relative paths are relative to the manifest's folder)."""
-    path = Path(path)
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise InvalidInputError(f"cannot read the manifest ({err})", path=path) from None
-    if not rows or not {"path", "group"} <= set(rows[0]):
-        raise InvalidInputError(
-            "the manifest needs a header row with columns 'path' and 'group' and one row per "
-            "checkpoint",
-            path=path,
-            hint="Example first lines: path,group / a.pt,regression.",
-        )
-    groups: dict[str, list[Path]] = {}
-    for n, row in enumerate(rows, start=2):
-        p, g = (row.get("path") or "").strip(), (row.get("group") or "").strip()
-        if not p or not g:
-            raise InvalidInputError(f"line {n} has an empty path or group", path=path)
-        full = Path(p) if Path(p).is_absolute() else path.parent / p
-        groups.setdefault(g, []).append(full)
-    return groups

@@ -44,8 +44,15 @@ class Probe:
         return int(self.inputs.shape[1])
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "spec": self.spec, "batch": self.batch, "length": self.length,
-                "input_size": int(self.inputs.shape[2]), "seed": self.seed, **dict(self.params)}
+        return {
+            "kind": self.kind,
+            "spec": self.spec,
+            "batch": self.batch,
+            "length": self.length,
+            "input_size": int(self.inputs.shape[2]),
+            "seed": self.seed,
+            **dict(self.params),
+        }
 
 
 def _std(spec: str) -> float:
@@ -53,8 +60,10 @@ def _std(spec: str) -> float:
     try:
         std = float(arg) if arg else 1.0
     except ValueError:
-        raise UsageError(f"--probe {spec!r}: the noise level {arg!r} is not a number",
-                         hint="Write e.g. noise:0.5.") from None
+        raise UsageError(
+            f"--probe {spec!r}: the noise level {arg!r} is not a number",
+            hint="Write e.g. noise:0.5.",
+        ) from None
     if not np.isfinite(std) or std < 0:
         raise UsageError(f"--probe {spec!r}: the noise level must be a finite number ≥ 0")
     return std
@@ -72,12 +81,19 @@ def _file_inputs(path: Path) -> np.ndarray:
     try:
         arr = np.load(path, allow_pickle=False)
     except ValueError as err:
-        raise InvalidInputError(f"probe file cannot be read without unpickling ({err})", path=path,
-                                hint="Save a plain numeric array with numpy.save.") from None
+        raise InvalidInputError(
+            f"probe file cannot be read without unpickling ({err})",
+            path=path,
+            hint="Save a plain numeric array with numpy.save.",
+        ) from None
     except OSError as err:
-        raise InvalidInputError(f"probe file is not a readable .npy array ({err})", path=path) from None
+        raise InvalidInputError(
+            f"probe file is not a readable .npy array ({err})", path=path
+        ) from None
     if not isinstance(arr, np.ndarray):
-        raise InvalidInputError("probe file holds several arrays (.npz); expected one .npy array", path=path)
+        raise InvalidInputError(
+            "probe file holds several arrays (.npz); expected one .npy array", path=path
+        )
     return arr
 
 
@@ -119,15 +135,20 @@ def make_probe(
     if kind == "task":
         name = spec.split(":", 1)[1] if ":" in spec else ""
         if not name:
-            raise UsageError(f"--probe {spec!r} names no task", hint="Write task:NAME (see `rnndyn tasks`).")
+            raise UsageError(
+                f"--probe {spec!r} names no task", hint="Write task:NAME (see `rnndyn tasks`)."
+            )
         x = _task_inputs(name, seed, task_params)
         return Probe("task", spec, _take(x, batch or DEFAULT_BATCH["task"]), seed, {"task": name})
     path = Path(spec).expanduser()
     if path.suffix.lower() == ".npy" or path.exists():
         if not path.is_file():
-            raise InvalidInputError("probe file does not exist", path=path,
-                                    hint=f"Give an existing .npy file of shape (B, T, {d}) or one of: "
-                                    f"{', '.join(KINDS)}.")
+            raise InvalidInputError(
+                "probe file does not exist",
+                path=path,
+                hint=f"Give an existing .npy file of shape (B, T, {d}) or one of: "
+                f"{', '.join(KINDS)}.",
+            )
         arr = _file_inputs(path)
         check_inputs(arr, module, path=path)
         x = _take(arr, batch).astype(np.float32)

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
-from scipy import stats
 
 from rnndyn.jacobian import apply, coefficient_chunks
 from rnndyn.modal import ModalBasis
@@ -58,6 +57,8 @@ class Propagation:
         if b < 2:
             return np.full((self.slopes.shape[1], 2), np.nan)
         mean = self.slopes.mean(axis=0)
+        from scipy import stats
+
         half = stats.t.ppf(0.5 + level / 2, b - 1) * self.slopes.std(axis=0, ddof=1) / np.sqrt(b)
         return np.exp(np.stack([mean - half, mean + half], axis=1))
 
@@ -99,34 +100,51 @@ def propagate(
     pw = cast(p, dtype)
     n, n_cols = basis.columns.shape
     groups = _Groups(basis)
-    rows2 = torch.from_numpy(basis.rows).to(dtype)[groups.both]  # (2, c, n): own row, partner row
+    rows = torch.from_numpy(basis.rows).to(dtype)  # (c, n)
+    ph = pw.out_size  # the h part; rows over an LSTM's c part are applied separately
+    w_stack = torch.cat([pw.w_hh, rows[:, :ph]])  # read-back fused into each step's GEMM
+    cols = torch.arange(n_cols)
+    partner = groups.both[1]
+    ones = torch.ones(1, pw.state_size, dtype=dtype)
+    logq = torch.empty(steps + 1, batch, n_cols, dtype=torch.float64)
+    pur = torch.empty_like(logq)
 
-    def readback(d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        y = torch.einsum("qjn,nbj->qbj", rows2, d[:n]).double()
-        y1, y2 = y[0], y[1] * groups.has_partner
+    def record(k: int, y: torch.Tensor, d: torch.Tensor, lognorm: torch.Tensor) -> None:
+        """Own-block coordinates of unit columns ``y`` ``(c, B, c)`` → amplitude and purity at step k."""
+        if n > ph:
+            y = y + (rows[:, ph:] @ d[ph:n].reshape(n - ph, -1)).view_as(y)
+        y1 = torch.diagonal(y, dim1=0, dim2=2).double()  # (B, c)
+        y2 = y[partner, :, cols].T.double() * groups.has_partner
         sq = y1 * y1 + y2 * y2  # squared own-block coordinates of each (unit-norm) column
         g = groups.gram  # ‖own-eigenspace component‖² (purity²)
-        return sq, g[0] * y1 * y1 + g[1] * y2 * y2 + 2 * g[2] * y1 * y2
+        pur[k] = g[0] * y1 * y1 + g[1] * y2 * y2 + 2 * g[2] * y1 * y2
+        logq[k] = torch.log(sq) + 2 * lognorm
+
+    square = torch.empty(pw.state_size, batch * n_cols, dtype=dtype)
+    bufs = [torch.empty(w_stack.shape[0], batch * n_cols, dtype=dtype) for _ in range(2)]
+
+    def col_norms(d: torch.Tensor) -> torch.Tensor:  # (B, c); a GEMV, not an outer reduction
+        torch.mul(d.view(pw.state_size, -1), d.view(pw.state_size, -1), out=square)
+        return (ones @ square).view(batch, n_cols).sqrt_()
 
     d = torch.zeros(pw.state_size, batch, n_cols, dtype=dtype)
     d[:n] = torch.from_numpy(basis.columns).to(dtype)[:, None, :]
-    norms = torch.linalg.vector_norm(d, dim=0)
+    norms = col_norms(d)
     d.div_(norms)
     lognorm = torch.log(norms.double())
-    logq = torch.empty(steps + 1, batch, n_cols, dtype=torch.float64)
-    pur = torch.empty_like(logq)
-    sq, pur[0] = readback(d)
-    logq[0] = torch.log(sq) + 2 * lognorm
     k = 0
     for coef in coefficient_chunks(pw, x, h, c, t_len - steps, t_len):
         for t in range(next(iter(coef.values())).shape[0]):
-            k += 1
-            d = apply(pw, {name: v[t] for name, v in coef.items()}, d)
-            norms = torch.linalg.vector_norm(d, dim=0)
+            d_next, y = apply(
+                pw, {name: v[t] for name, v in coef.items()}, d, w_stack=w_stack, out=bufs[k % 2]
+            )  # ping-pong: never the buffer d lives in
+            record(k, y, d, lognorm)
+            d, k = d_next, k + 1
+            norms = col_norms(d)
             d.div_(norms.clamp_min(torch.finfo(dtype).tiny))
-            lognorm += torch.log(norms.double())
-            sq, pur[k] = readback(d)
-            logq[k] = torch.log(sq) + 2 * lognorm
+            lognorm = lognorm + torch.log(norms.double())
+    y = (rows[:, :ph] @ d[:ph].reshape(ph, -1)).view(n_cols, batch, n_cols)
+    record(k, y, d, lognorm)
     log_amp = 0.5 * _group_lse(logq, groups.first, groups.second, groups.pair)
     log_amp = (log_amp - log_amp[0]).clamp_min(LOG_TINY)
     size = groups.pair.double() + 1
@@ -155,7 +173,9 @@ class _Groups:
         dot = np.einsum("nj,nj->j", cols, cols[:, partner])
         own2, other2 = (cols * cols).sum(0), (cols[:, partner] ** 2).sum(0)
         # (3, c): ‖b_j‖², ‖b_partner‖², ⟨b_j, b_partner⟩ (partner terms zero for a real mode)
-        self.gram = torch.from_numpy(np.stack([own2, other2 * (partner != idx), dot * (partner != idx)]))
+        self.gram = torch.from_numpy(
+            np.stack([own2, other2 * (partner != idx), dot * (partner != idx)])
+        )
 
 
 def _fit(y: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:

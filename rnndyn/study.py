@@ -93,12 +93,12 @@ class StudyResult:
             ]
             text = f"{arch.upper()} {op} ({n}): "
             text += (
-                ("differ in " + "; ".join(parts) + ". ")
+                ("differ: " + "; ".join(parts) + ".")
                 if parts
-                else "no statistic differs at Holm p < 0.05. "
+                else "no statistic differs at Holm p < 0.05."
             )
             if same and parts:
-                text += "No detectable difference in " + ", ".join(same) + "."
+                text += " No detectable difference in " + ", ".join(same) + "."
             dist = [
                 d for d in self.comparison.distances if (d.architecture, d.operator) == (arch, op)
             ]
@@ -122,11 +122,15 @@ class StudyResult:
             f"{len(self.runs)} networks ({s['per_group']} per task kind and architecture; "
             f"archs {', '.join(s['archs'])}; tasks {tasks}; hidden {s['hidden']}, "
             f"{s['epochs']} epochs max, data {s['sizes']}, task parameters {s['task_params']}). "
-            f"Wall time of this run {self.wall_seconds:.0f} s ({self.trained_now} networks "
-            "trained now, the rest reused).",
+            f"Training and analysis took {self.wall_seconds:.0f} s ({self.trained_now} networks "
+            "trained now, the rest reused); training time summed over all networks "
+            f"{sum(float(r.get('seconds') or 0) for r in self.runs):.0f} s.",
             "",
             "A hypothesis test in the spirit of Dou & Principe's observation that eigenvalues "
-            "behave differently by task kind; the settings here are ours.",
+            "behave differently by task kind; the settings here are ours. Task kind is "
+            "confounded with the task family, input size and sequence length of these task "
+            "sets, so a difference is a difference between these sets of tasks. Networks are "
+            "the replicates; every group size is shown next to its result.",
             "",
             "## Findings",
             "",
@@ -195,16 +199,22 @@ class _SizedTask:
         return self._task.evaluate(output, target)
 
 
-def train_one(job: Mapping[str, Any], settings: Mapping[str, Any], out_dir: str) -> dict[str, Any]:
+def train_one(
+    job: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    out_dir: str,
+    trainer: Callable | None = None,
+) -> dict[str, Any]:
     """Train one network, write its checkpoint, then its run record; return the record."""
     from rnndyn.io.rnndyn_format import save_checkpoint
     from rnndyn.tasks import get_task
-    from rnndyn.train import train
 
+    if trainer is None:
+        from rnndyn.train import train as trainer
     task = _SizedTask(
         get_task(job["task"], **settings["task_params"].get(job["task"], {})), settings["sizes"]
     )
-    res = train(
+    res = trainer(
         task, job["arch"], hidden=settings["hidden"], epochs=settings["epochs"], seed=job["seed"]
     )
     out = Path(out_dir)
@@ -237,10 +247,16 @@ def _open(out: Path, settings: dict[str, Any]) -> None:
             old = json.loads(marker.read_text(encoding="utf-8"))
         except (OSError, ValueError) as err:
             raise OutputError(f"{MARKER} is unreadable ({err})", path=out) from None
-        if old.get("schema") != SCHEMA or old.get("training") != settings:
+        there = old.get("training") or {}
+        if old.get("schema") != SCHEMA or there != settings:
+            diff = ", ".join(
+                f"{k} {there.get(k)!r} there, {v!r} now"
+                for k, v in settings.items()
+                if there.get(k) != v
+            )
             raise UsageError(
-                "this study folder was run with other training settings; its networks would not be "
-                f"comparable (there: {old.get('training')}; now: {settings})",
+                "this study folder was run with other training settings, so its networks would not "
+                f"be comparable ({diff or 'not an rnndyn study marker'})",
                 path=out,
                 hint="Use the same settings to resume, or choose a new --out folder.",
             )
@@ -269,8 +285,8 @@ def _finished(out: Path, job: Mapping[str, Any]) -> dict[str, Any] | None:
 def regression_vs_classification(
     out_dir: str | PathLike[str],
     *,
-    archs: Sequence[str] = ("rnn", "gru"),
-    per_group: int = 6,
+    archs: Sequence[str] = ("rnn", "lstm", "gru"),
+    per_group: int = 8,
     hidden: int = 32,
     epochs: int = 10,
     tasks: Mapping[str, Sequence[str]] | None = None,
@@ -279,10 +295,12 @@ def regression_vs_classification(
     seed: int = 0,
     formats: Sequence[str] = ("pdf", "png"),
     progress: Callable[[str, int, int], None] | None = None,
+    trainer: Callable | None = None,
 ) -> StudyResult:
     """Train (or reuse) the networks, compare regression vs classification, write ``OUT/report``.
 
-    ``progress(stage, done, total)`` with stage ``"train"`` or ``"analyse"``.
+    ``progress(stage, done, total)`` with stage ``"train"`` or ``"analyse"``. ``trainer`` replaces
+    ``rnndyn.train.train`` (a picklable module-level function when ``jobs > 1``; tests use it).
     """
     start = time.perf_counter()
     tasks = {k: tuple(v) for k, v in (tasks or DEFAULT_TASKS).items()}
@@ -295,12 +313,13 @@ def regression_vs_classification(
     todo = plan(archs, per_group, tasks)
     runs = {j["id"]: r for j in todo if (r := _finished(out, j)) is not None}
     pending = [j for j in todo if j["id"] not in runs]
-    runs.update(_train_all(pending, training, out, jobs, progress, len(runs), len(todo)))
+    runs.update(_train_all(pending, training, out, jobs, progress, len(runs), len(todo), trainer))
     records = [runs[j["id"]] for j in todo if j["id"] in runs]
     cb = (lambda d, t: progress("analyse", d, t)) if progress else None
     comparison = compare_spectra(
         [str(out / r["checkpoint"]) for r in records],
         by="task_kind",
+        jacobian=True,
         jobs=jobs,
         skip_bad=True,
         n_permutations=n_permutations,
@@ -327,7 +346,7 @@ def _check_tasks(tasks: Mapping[str, Sequence[str]]) -> None:
                 raise UsageError(f"task {name!r} is a {spec.kind} task, listed under {kind}")
 
 
-def _train_all(pending, training, out: Path, jobs: int, progress, done: int, total: int) -> dict:
+def _train_all(pending, training, out: Path, jobs, progress, done, total, trainer) -> dict:
     new: dict[str, dict] = {}
     failures: list[str] = []
     if progress:
@@ -347,11 +366,11 @@ def _train_all(pending, training, out: Path, jobs: int, progress, done: int, tot
 
     if jobs <= 1:
         for job in pending:
-            collect(job, lambda job=job: train_one(job, training, str(out)))
+            collect(job, lambda job=job: train_one(job, training, str(out), trainer))
     else:
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_one_thread) as pool:
-            futures = {pool.submit(train_one, j, training, str(out)): j for j in pending}
+            futures = {pool.submit(train_one, j, training, str(out), trainer): j for j in pending}
             for fut in as_completed(futures):
                 collect(futures[fut], fut.result)
     if failures:

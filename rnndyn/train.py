@@ -92,8 +92,6 @@ def _initialise(model: SequenceModel, init: str, params: Any, options: Mapping, 
                 hint="valid: default.",
             ) from None
         return  # PyTorch's own init, already drawn under the seeded RNG
-    if init == "default" and params is not None:
-        raise UsageError("init parameters need an initializer that takes them, e.g. init='eigen'")
     apply_(model.rnn, init, params=params, generator=g, **dict(options))
 
 
@@ -103,16 +101,47 @@ def _loss(output: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor
     return F.mse_loss(output, target)
 
 
-def _check(name: str, value: Any, low: float, kind: type = int) -> Any:
+def _check(name: str, value: Any, low: int) -> int:
+    """``value`` as an int ≥ ``low``, else UsageError."""
     try:
-        ok = math.isfinite(float(value)) and float(value) >= low
-        if kind is int:
-            ok = ok and float(value) == int(value)
-    except (TypeError, ValueError):
+        ok = float(value) == int(value) and int(value) >= low
+    except (TypeError, ValueError, OverflowError):
         ok = False
     if not ok:
-        raise UsageError(f"{name}={value!r} is invalid: it must be a {kind.__name__} ≥ {low:g}")
-    return kind(value)
+        raise UsageError(f"{name}={value!r} is invalid: it must be an integer ≥ {low}")
+    return int(value)
+
+
+def config(
+    spec: TaskSpec,
+    *,
+    hidden: int | None = None,
+    epochs: int | None = None,
+    lr: float | None = None,
+    batch_size: int | None = None,
+    num_layers: int = 1,
+) -> dict[str, Any]:
+    """Training settings: the explicit ones, else the task's defaults; validated."""
+    d = spec.defaults
+    cfg = {
+        "hidden": _check("hidden", d.get("hidden", 32) if hidden is None else hidden, 1),
+        "epochs": _check("epochs", d.get("epochs", 20) if epochs is None else epochs, 1),
+        "batch_size": _check(
+            "batch_size", d.get("batch_size", 64) if batch_size is None else batch_size, 1
+        ),
+        "num_layers": _check("num_layers", num_layers, 1),
+        "lr": d.get("lr", 1e-3) if lr is None else lr,
+        "patience": int(d.get("patience", 5)),
+        "clip": float(d.get("clip", 1.0)),
+        "min_delta": float(d.get("min_delta", 1e-4)),
+    }
+    try:
+        cfg["lr"] = float(cfg["lr"])
+    except (TypeError, ValueError):
+        cfg["lr"] = math.nan
+    if not (math.isfinite(cfg["lr"]) and cfg["lr"] > 0):
+        raise UsageError(f"lr={lr!r} is invalid: the learning rate must be a positive number")
+    return cfg
 
 
 def train(
@@ -143,22 +172,13 @@ def train(
         task = get_task(task, **dict(task_params or {}))
     elif task_params:
         raise UsageError("task_params only apply when the task is given by name")
-    spec, d = task.spec, task.spec.defaults
+    spec = task.spec
     arch = check_arch(arch, nonlinearity)
     seed = _check("seed", seed, 0)
     data_seed = seed if data_seed is None else _check("data_seed", data_seed, 0)
-    cfg = {
-        "hidden": _check("hidden", d.get("hidden", 32) if hidden is None else hidden, 1),
-        "epochs": _check("epochs", d.get("epochs", 20) if epochs is None else epochs, 1),
-        "lr": _check("lr", d.get("lr", 1e-3) if lr is None else lr, 1e-12, float),
-        "batch_size": _check(
-            "batch_size", d.get("batch_size", 64) if batch_size is None else batch_size, 1
-        ),
-        "num_layers": _check("num_layers", num_layers, 1),
-        "patience": int(d.get("patience", 5)),
-        "clip": float(d.get("clip", 1.0)),
-        "min_delta": float(d.get("min_delta", 1e-4)),
-    }
+    cfg = config(
+        spec, hidden=hidden, epochs=epochs, lr=lr, batch_size=batch_size, num_layers=num_layers
+    )
     params, params_sha = _params_digest(init_params)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

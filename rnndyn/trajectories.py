@@ -66,7 +66,9 @@ class Trajectories:
             raise UsageError(f"direction {direction!r} not in {self.module.directions}")
         return self.module.directions.index(direction)
 
-    def states(self, layer: int = 0, direction: str = "forward", *, full: bool = False) -> np.ndarray:
+    def states(
+        self, layer: int = 0, direction: str = "forward", *, full: bool = False
+    ) -> np.ndarray:
         """``(T, B, P)`` hidden states; ``full=True`` gives LSTM ``[h; c]`` ``(T, B, P + H)``."""
         d = self._dir(direction)
         h = self.hidden[layer, d]
@@ -106,7 +108,9 @@ class Trajectories:
         n = spec.eigenvalues.shape[0]
         states = self.states(spec.layer, spec.direction, full=n != self.hidden.shape[-1])
         if states.shape[-1] != n:
-            raise UsageError(f"operator {spec.qualified_id} has size {n}; the states have {states.shape[-1]}")
+            raise UsageError(
+                f"operator {spec.qualified_id} has size {n}; the states have {states.shape[-1]}"
+            )
         return modal_coordinates(states, real_basis(spec, modes))
 
     def to_frame(self) -> pd.DataFrame:
@@ -115,15 +119,28 @@ class Trajectories:
 
         idx = np.indices(self.hidden.shape).reshape(5, -1)
         dirs = np.asarray(self.module.directions)
-        return pd.DataFrame({"layer": idx[0], "direction": dirs[idx[1]], "t": idx[2], "batch": idx[3],
-                             "unit": idx[4], "h": self.hidden.ravel()})
+        return pd.DataFrame(
+            {
+                "layer": idx[0],
+                "direction": dirs[idx[1]],
+                "t": idx[2],
+                "batch": idx[3],
+                "unit": idx[4],
+                "h": self.hidden.ravel(),
+            }
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the module, the shapes and the states as nested lists."""
-        return {"checkpoint": self.checkpoint, "module": self.module.to_dict(),
-                "steps": self.steps, "batch": self.batch, "inputs": self.inputs.tolist(),
-                "hidden": self.hidden.tolist(),
-                "cell": None if self.cell is None else self.cell.tolist()}
+        return {
+            "checkpoint": self.checkpoint,
+            "module": self.module.to_dict(),
+            "steps": self.steps,
+            "batch": self.batch,
+            "inputs": self.inputs.tolist(),
+            "hidden": self.hidden.tolist(),
+            "cell": None if self.cell is None else self.cell.tolist(),
+        }
 
 
 def check_inputs(inputs: Any, module: RecurrentModule, path: Any = None) -> torch.Tensor:
@@ -131,16 +148,24 @@ def check_inputs(inputs: Any, module: RecurrentModule, path: Any = None) -> torc
     arr = inputs.detach().cpu().numpy() if isinstance(inputs, torch.Tensor) else np.asarray(inputs)
     want = f"(B, T, {module.input_size})" if module.input_size else "(B, T, D)"
     if arr.dtype.kind not in "fiub":
-        raise InvalidInputError(f"probe inputs have dtype {arr.dtype}; expected real numbers of shape {want}",
-                                path=path, hint="Save a float32 array with numpy.save.")
+        raise InvalidInputError(
+            f"probe inputs have dtype {arr.dtype}; expected real numbers of shape {want}",
+            path=path,
+            hint="Save a float32 array with numpy.save.",
+        )
     if arr.ndim != 3 or 0 in arr.shape:
         raise InvalidInputError(
             f"probe inputs have shape {arr.shape}; expected a non-empty array of shape {want} "
-            "(batch, time, input)", path=path, hint="Add a batch axis with x[None] for one sequence.")
+            "(batch, time, input)",
+            path=path,
+            hint="Add a batch axis with x[None] for one sequence.",
+        )
     if module.input_size and arr.shape[2] != module.input_size:
         raise InvalidInputError(
             f"probe inputs have input size {arr.shape[2]} (shape {arr.shape}); the network expects "
-            f"shape {want}", path=path)
+            f"shape {want}",
+            path=path,
+        )
     if not np.isfinite(arr).all():
         raise InvalidInputError("probe inputs hold NaN/Inf values", path=path)
     return torch.from_numpy(np.ascontiguousarray(arr)).transpose(0, 1)  # (T, B, D)
@@ -154,10 +179,13 @@ def _check_finite(out: torch.Tensor, ckpt: Checkpoint, layer: int) -> None:
             f"the network produced NaN/Inf in layer {layer} at time step {t}: it explodes on this probe",
             path=ckpt.path,
             hint="Use a weaker probe (--probe zeros or noise:0.1) or fewer steps; a ReLU network with "
-            "spectral radius above 1 grows without bound.")
+            "spectral radius above 1 grows without bound.",
+        )
 
 
-def cell_states(p: LayerParams, x: torch.Tensor, h_prev: torch.Tensor, c0: torch.Tensor) -> torch.Tensor:
+def cell_states(
+    p: LayerParams, x: torch.Tensor, h_prev: torch.Tensor, c0: torch.Tensor
+) -> torch.Tensor:
     """LSTM cell states ``(T, B, H)`` from inputs ``x`` ``(T, B, D)`` and previous outputs ``(T, B, P)``."""
     out = torch.empty(x.shape[0], x.shape[1], p.hidden_size, dtype=x.dtype)
     c = c0
@@ -194,15 +222,27 @@ def simulate(
     t_len, batch = x.shape[0], x.shape[1]
     nd = len(mod.directions)
     out_size = mod.proj_size or mod.hidden_size
-    h0_t = torch.zeros(mod.num_layers, nd, batch, out_size, dtype=dtype) if h0 is None \
+    h0_t = (
+        torch.zeros(mod.num_layers, nd, batch, out_size, dtype=dtype)
+        if h0 is None
         else torch.as_tensor(h0, dtype=dtype).reshape(mod.num_layers, nd, batch, out_size)
+    )
     lstm = mod.arch == "lstm"
     c0_t = None
     if lstm:
-        c0_t = torch.zeros(mod.num_layers, nd, batch, mod.hidden_size, dtype=dtype) if c0 is None \
-            else torch.as_tensor(c0, dtype=dtype).reshape(mod.num_layers, nd, batch, mod.hidden_size)
+        c0_t = (
+            torch.zeros(mod.num_layers, nd, batch, mod.hidden_size, dtype=dtype)
+            if c0 is None
+            else torch.as_tensor(c0, dtype=dtype).reshape(
+                mod.num_layers, nd, batch, mod.hidden_size
+            )
+        )
     hidden = torch.empty(mod.num_layers, nd, t_len, batch, out_size, dtype=dtype)
-    cell = torch.empty(mod.num_layers, nd, t_len, batch, mod.hidden_size, dtype=dtype) if lstm else None
+    cell = (
+        torch.empty(mod.num_layers, nd, t_len, batch, mod.hidden_size, dtype=dtype)
+        if lstm
+        else None
+    )
     layer_in = x
     for layer in range(mod.num_layers):
         net = build_layer(ckpt, mod, layer, dtype=dtype, input_size=x.shape[2])
@@ -214,8 +254,9 @@ def simulate(
         hidden[layer] = out.view(t_len, batch, nd, out_size).permute(2, 0, 1, 3)
         if lstm:
             for d, direction in enumerate(mod.directions):
-                p = layer_params(ckpt, mod, layer, direction, dtype=dtype,
-                                 input_size=layer_in.shape[2])
+                p = layer_params(
+                    ckpt, mod, layer, direction, dtype=dtype, input_size=layer_in.shape[2]
+                )
                 xs, hs = layer_in, hidden[layer, d]
                 if direction == "reverse":
                     xs, hs = xs.flip(0), hs.flip(0)
@@ -224,8 +265,11 @@ def simulate(
                 cell[layer, d] = c.flip(0) if direction == "reverse" else c
         layer_in = out
     return Trajectories(
-        module=mod, inputs=x.numpy(), hidden=hidden.numpy(), h0=h0_t.numpy(),
-        cell=None if cell is None else cell.numpy(), c0=None if c0_t is None else c0_t.numpy(),
+        module=mod,
+        inputs=x.numpy(),
+        hidden=hidden.numpy(),
+        h0=h0_t.numpy(),
+        cell=None if cell is None else cell.numpy(),
+        c0=None if c0_t is None else c0_t.numpy(),
         checkpoint=str(ckpt.path),
     )
-

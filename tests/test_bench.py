@@ -6,6 +6,7 @@ whose final metric is known in closed form); one end-to-end test trains real net
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -56,13 +57,20 @@ def fake_train(
     nonlinearity="tanh",
     **_,
 ):
-    """Deterministic stand-in for rnndyn.train.train. Seed 99 fails; with FAKE_TRAIN_SLEEP set
-    in the environment each call sleeps that many seconds."""
+    """Deterministic stand-in for rnndyn.train.train. Seed 99 fails, seed 98 warns; with
+    FAKE_TRAIN_SLEEP set in the environment each call busies itself that many seconds."""
     import torch
 
     if seed == 99:
         raise RuntimeError("boom")
-    time.sleep(float(os.environ.get("FAKE_TRAIN_SLEEP", 0)))
+    if seed == 98:
+        import warnings
+
+        warnings.warn("fake trainer warning", UserWarning, stacklevel=1)
+    end = time.monotonic() + float(os.environ.get("FAKE_TRAIN_SLEEP", 0))
+    while time.monotonic() < end:  # like a long C++ op, Ctrl-C does not cut it short
+        with contextlib.suppress(KeyboardInterrupt):
+            time.sleep(max(0.0, end - time.monotonic()))
     spec = task.spec
     final = fake_final(spec.higher_is_better, arch, init, seed)
     n = epochs or 3
@@ -144,6 +152,13 @@ def test_cells_get_the_right_training_arguments(tmp_path):
     assert m[("lstm", "chrono")]["t_max"] == 30.0  # T_max = the (preset) sequence length
     assert m[("lstm", "orthogonal")]["n_train"] == 800 and m[("lstm", "orthogonal")]["T"] == 30
     assert all(r["metrics"]["threads"] == 1 for r in res.records)
+
+
+def test_warnings_in_a_run_are_kept_in_its_record(tmp_path):
+    res = bench(tmp_path / "b", tasks=["tomita4"], archs=["gru"], inits=["irnn"], seeds=[0, 98])
+    by_seed = {r["seed"]: r for r in res.records}
+    assert by_seed[98]["status"] == "ok" and by_seed[98]["warnings"] == ["fake trainer warning"]
+    assert by_seed[0]["warnings"] == []
 
 
 def test_thresholds_and_epochs_to_reach_them(tmp_path):
@@ -301,18 +316,23 @@ def test_ctrl_c_keeps_finished_cells_and_resume_completes(tmp_path):
         f"run_bench(['tomita4'], ['rnn', 'lstm', 'gru'], ['orthogonal', 'irnn'], 6, {str(out)!r},"
         " jobs=2, trainer=fake_train, checkpoints=False, figures=())\n"
     )
-    env = {**os.environ, "FAKE_TRAIN_SLEEP": "0.3"}
+    env = {**os.environ, "FAKE_TRAIN_SLEEP": "4"}  # 36 runs: 72 s unless stopped
     proc = subprocess.Popen(
         [sys.executable, "-c", script], stderr=subprocess.PIPE, start_new_session=True, env=env
     )
     deadline = time.monotonic() + 60
-    while len(list((out / "cells").glob("*.json"))) < 4 and time.monotonic() < deadline:
+    while len(list((out / "cells").glob("*.json"))) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
+    start = time.monotonic()
     _, err = proc.communicate(timeout=30)
+    assert time.monotonic() - start < 3.0  # in-flight runs are stopped, not waited for
     assert proc.returncode != 0 and b"KeyboardInterrupt" in err
+    written = sorted((out / "cells").glob("*.json"))
+    time.sleep(1.5)
+    assert sorted((out / "cells").glob("*.json")) == written  # no orphaned worker goes on
     finished = load_cells(out)
-    assert 4 <= len(finished) < 36 and all(r["status"] == "ok" for r in finished)
+    assert 2 <= len(finished) < 36 and all(r["status"] == "ok" for r in finished)
     assert not (out / LOCK).exists()
     res = bench(
         out,

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from planted import planted
+from planted import matched_error, planted
 from typer.testing import CliRunner
 
 from rnndyn_cli.app import app
@@ -22,11 +22,16 @@ def planted_ckpt(tmp_path):
     """A zero-bias tanh RNN with a planted spectrum (a pair outside the unit circle), nested keys."""
     rng = np.random.default_rng(3)
     w, eigs = planted([0.97, -0.5], [1.02 * np.exp(0.7j), 0.6 * np.exp(2.2j)], rng, cond=2)
-    sd = {"rnn.weight_ih_l0": torch.tensor(rng.standard_normal((6, 2)), dtype=torch.float32),
-          "rnn.weight_hh_l0": torch.tensor(w, dtype=torch.float32),
-          "readout.weight": torch.ones(1, 6)}
+    sd = {
+        "rnn.weight_ih_l0": torch.tensor(rng.standard_normal((6, 2)), dtype=torch.float32),
+        "rnn.weight_hh_l0": torch.tensor(w, dtype=torch.float32),
+        "readout.weight": torch.ones(1, 6),
+    }
     path = tmp_path / "planted.pt"
-    torch.save({"state_dict": sd, "rnndyn": {"schema": "rnndyn.checkpoint/1", "nonlinearity": "tanh"}}, path)
+    torch.save(
+        {"state_dict": sd, "rnndyn": {"schema": "rnndyn.checkpoint/1", "nonlinearity": "tanh"}},
+        path,
+    )
     return path, eigs
 
 
@@ -49,10 +54,18 @@ def test_json_document(runner, planted_ckpt):
     (op,) = doc["operators"]
     assert (op["id"], op["layer"], op["direction"], op["gate"]) == ("l0.fwd.hh", 0, "forward", None)
     assert len(op["modes"]) == 6
+    got = np.array([complex(*m["eigenvalue"]) for m in op["modes"]])
+    assert matched_error(got, eigs) < 1e-6  # stored in float32
     for m in op["modes"]:
         assert m["measured_rate"] == pytest.approx(m["predicted_rate"], rel=0.01)
         assert m["predicted_rate"] == pytest.approx(np.hypot(*m["eigenvalue"]), rel=1e-12)
-        assert set(m) >= {"eigenvalue", "predicted_rate", "measured_rate", "measured_rate_ci", "half_life"}
+        assert set(m) >= {
+            "eigenvalue",
+            "predicted_rate",
+            "measured_rate",
+            "measured_rate_ci",
+            "half_life",
+        }
     assert op["modes"][0]["half_life"] is None  # |λ| = 1.02
     assert len(doc["lyapunov"]["exponents"]) == 6 and doc["memory_capacity"] is None
 
@@ -60,13 +73,37 @@ def test_json_document(runner, planted_ckpt):
 def test_out_folder_writes_tables_and_figures(runner, planted_ckpt, tmp_path):
     path, _ = planted_ckpt
     out = tmp_path / "out"
-    res = runner.invoke(app, ["decay", str(path), "--probe", "noise:0.3", "--steps", "20", "--batch", "4",
-                              "--out", str(out), "--format", "png"])
+    res = runner.invoke(
+        app,
+        [
+            "decay",
+            str(path),
+            "--probe",
+            "noise:0.3",
+            "--steps",
+            "20",
+            "--batch",
+            "4",
+            "--out",
+            str(out),
+            "--format",
+            "png",
+        ],
+    )
     assert res.exit_code == 0, res.output
     names = {p.name for p in out.iterdir()}
-    assert {"decay.json", "decay_modes.csv", "decay_curves.csv", "memory.csv", "lyapunov.csv",
-            "effective_spectrum.png", "memory_function.png", "lyapunov_spectrum.png",
-            "decay_curves_rnn_l0.fwd.hh.png", "modal_energy_rnn_l0.fwd.hh.png"} <= names
+    assert {
+        "decay.json",
+        "decay_modes.csv",
+        "decay_curves.csv",
+        "memory.csv",
+        "lyapunov.csv",
+        "effective_spectrum.png",
+        "memory_function.png",
+        "lyapunov_spectrum.png",
+        "decay_curves_rnn_l0.fwd.hh.png",
+        "modal_energy_rnn_l0.fwd.hh.png",
+    } <= names
     assert json.loads((out / "decay.json").read_text())["schema"] == "rnndyn.decay/1"
 
 
@@ -86,8 +123,13 @@ def test_bad_inputs_exit_codes_and_messages(runner, planted_ckpt, tmp_path):
     res = runner.invoke(app, ["decay", str(path), "--probe", str(probe), "--steps", "11"])
     assert res.exit_code == 2 and "larger than the probe (10 steps)" in res.stderr
     boom = tmp_path / "boom.pt"
-    torch.save({"state_dict": {"weight_ih_l0": torch.ones(3, 1), "weight_hh_l0": 10 * torch.eye(3)},
-                "rnndyn": {"nonlinearity": "relu"}}, boom)
+    torch.save(
+        {
+            "state_dict": {"weight_ih_l0": torch.ones(3, 1), "weight_hh_l0": 10 * torch.eye(3)},
+            "rnndyn": {"nonlinearity": "relu"},
+        },
+        boom,
+    )
     res = runner.invoke(app, ["decay", str(boom), "--steps", "300"])
     assert res.exit_code == 4 and "NaN/Inf" in res.stderr and "explodes" in res.stderr
 

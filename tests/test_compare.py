@@ -6,14 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import scipy.stats
 import torch
 from planted import planted
 
 from rnndyn.compare import ComparisonResult, compare_spectra
 from rnndyn.errors import CheckpointError, RnndynError, UsageError
+from rnndyn.grouping import expand_group_specs, read_manifest
 from rnndyn.io.atomic import dumps_json
-from rnndyn.population import STATISTICS, expand_group_specs, read_manifest, spectrum_statistics
+from rnndyn.population import STATISTICS, spectrum_statistics, summarise
 from rnndyn.spectrum import eigendecompose
 
 LAWS = {"classification": (0.1, 0.7), "regression": (0.5, 1.1)}  # |λ| ~ U[lo, hi]
@@ -36,7 +36,10 @@ def write_net(path, w, meta=None, arch="rnn"):
         sd = {"rnn.weight_hh_l0": w, "rnn.weight_ih_l0": torch.zeros(h, 2)}
     else:
         gates = 4 if arch == "lstm" else 3
-        sd = {f"{arch}.weight_hh_l0": torch.cat([w] * gates), f"{arch}.weight_ih_l0": torch.zeros(gates * h, 2)}
+        sd = {
+            f"{arch}.weight_hh_l0": torch.cat([w] * gates),
+            f"{arch}.weight_ih_l0": torch.zeros(gates * h, 2),
+        }
     obj = dict(sd)
     if meta is not None:
         obj["rnndyn"] = meta
@@ -49,8 +52,14 @@ def write_population(folder, n, *, laws=LAWS, h=16, seed=0, arch="rnn"):
     paths = {}
     for kind, (lo, hi) in laws.items():
         paths[kind] = [
-            str(write_net(folder / f"{arch}_{kind}_{i}.pt", planted_matrix(rng, lo, hi, h),
-                          {"task_kind": kind, "seed": i, "training": {"epochs": 3}}, arch))
+            str(
+                write_net(
+                    folder / f"{arch}_{kind}_{i}.pt",
+                    planted_matrix(rng, lo, hi, h),
+                    {"task_kind": kind, "seed": i, "training": {"epochs": 3}},
+                    arch,
+                )
+            )
             for i in range(n)
         ]
     return paths
@@ -64,7 +73,9 @@ FAST = {"n_permutations": 199, "n_bootstrap": 200}
 
 
 def test_statistics_of_a_planted_spectrum():
-    w, eigs = planted([1.2, 0.5, -0.3], [0.9 * np.exp(1j * np.pi / 4), 0.2 + 0.1j], np.random.default_rng(0))
+    w, eigs = planted(
+        [1.2, 0.5, -0.3], [0.9 * np.exp(1j * np.pi / 4), 0.2 + 0.1j], np.random.default_rng(0)
+    )
     v = dict(zip(STATISTICS, spectrum_statistics(eigendecompose(w)[0]), strict=True))
     r = np.abs(eigs)
     assert v["spectral_radius"] == pytest.approx(1.2)
@@ -78,7 +89,9 @@ def test_statistics_of_a_planted_spectrum():
     assert v["departure_from_normality"] == pytest.approx(0.0, abs=1e-6)
     w2, _ = planted([0.5, -0.9], [], np.random.default_rng(1))
     v2 = dict(zip(STATISTICS, spectrum_statistics(eigendecompose(w2)[0]), strict=True))
-    assert v2["longest_timescale"] == pytest.approx(-1 / math.log(0.9)) and v2["dominant_period"] == pytest.approx(2)
+    assert v2["longest_timescale"] == pytest.approx(-1 / math.log(0.9)) and v2[
+        "dominant_period"
+    ] == pytest.approx(2)
 
 
 def test_different_laws_are_detected_with_the_right_sign(tmp_path):
@@ -94,11 +107,17 @@ def test_different_laws_are_detected_with_the_right_sign(tmp_path):
         assert t.median_a < t.median_b
     assert tests["frac_complex"].p_value == 1.0  # planted: the same fraction in every network
     dist = {(d.distribution, d.metric): d for d in res.distances}
-    assert set(dist) == {("modulus", "wasserstein1"), ("modulus", "energy"),
-                         ("complex", "sliced_wasserstein1"), ("complex", "energy")}
+    assert set(dist) == {
+        ("modulus", "wasserstein1"),
+        ("modulus", "energy"),
+        ("complex", "sliced_wasserstein1"),
+        ("complex", "energy"),
+    }
     for d in dist.values():
         assert d.p_value < 0.01 and (d.n_a, d.n_b) == (8, 8) and not d.exact
-    assert dist["modulus", "wasserstein1"].distance == pytest.approx(0.4, abs=0.12)  # shift of the law
+    assert dist["modulus", "wasserstein1"].distance == pytest.approx(
+        0.4, abs=0.12
+    )  # shift of the law
 
 
 def _calibration_pvalues(reps, n, seed):
@@ -109,8 +128,14 @@ def _calibration_pvalues(reps, n, seed):
         res = compare_spectra(groups=groups, seed=r, n_permutations=99, n_bootstrap=50)
         by = {t.statistic: t.p_value for t in res.tests}
         dist = {(d.distribution, d.metric): d.p_value for d in res.distances}
-        pvals.append([by["spectral_radius"], by["modulus_q50"], dist["modulus", "wasserstein1"],
-                      dist["complex", "energy"]])
+        pvals.append(
+            [
+                by["spectral_radius"],
+                by["modulus_q50"],
+                dist["modulus", "wasserstein1"],
+                dist["complex", "energy"],
+            ]
+        )
     return np.array(pvals)
 
 
@@ -140,7 +165,10 @@ def test_single_network_group_is_an_error(tmp_path):
     with pytest.raises(UsageError, match=r"group 'regression' has 1 network.*at least two") as err:
         compare_spectra(paths["classification"] + paths["regression"][:1])
     assert paths["regression"][0] in str(err.value)
-    with pytest.raises(UsageError, match="nothing to compare: all usable checkpoints have task_kind='classification'"):
+    with pytest.raises(
+        UsageError,
+        match="nothing to compare: all usable checkpoints have task_kind='classification'",
+    ):
         compare_spectra(paths["classification"])
     with pytest.raises(UsageError, match="more than once"):
         compare_spectra(paths["classification"] + paths["classification"][:1] + paths["regression"])
@@ -173,7 +201,11 @@ def test_bad_files_are_listed_and_skipped(tmp_path):
     every = paths["classification"] + paths["regression"] + [str(trunc), str(pickled)]
     with pytest.raises(CheckpointError) as err:
         compare_spectra(every, **FAST)
-    assert str(trunc) in str(err.value) and str(pickled) in str(err.value) and "--skip-bad" in str(err.value)
+    assert (
+        str(trunc) in str(err.value)
+        and str(pickled) in str(err.value)
+        and "--skip-bad" in str(err.value)
+    )
     res = compare_spectra(every, skip_bad=True, **FAST)
     assert {b.path: b.exit_code for b in res.skipped} == {str(trunc): 4, str(pickled): 3}
     doc = json.loads(dumps_json(res.to_dict()))
@@ -182,8 +214,10 @@ def test_bad_files_are_listed_and_skipped(tmp_path):
 
 
 def test_explicit_groups_with_checkpoints_spectra_and_globs(tmp_path):
-    paths = write_population(tmp_path, 4)
-    groups = expand_group_specs([f"slow={tmp_path}/rnn_regression_*.pt", f"fast={tmp_path}/rnn_class*.pt"])
+    write_population(tmp_path, 4)
+    groups = expand_group_specs(
+        [f"slow={tmp_path}/rnn_regression_*.pt", f"fast={tmp_path}/rnn_class*.pt"]
+    )
     assert list(groups) == ["slow", "fast"] and len(groups["slow"]) == 4
     res = compare_spectra(groups=groups, **FAST)
     assert res.group_names == ("slow", "fast")
@@ -193,14 +227,17 @@ def test_explicit_groups_with_checkpoints_spectra_and_globs(tmp_path):
     with pytest.raises(UsageError, match="NAME=GLOB"):
         expand_group_specs(["justaglob*.pt"])
     rng = np.random.default_rng(0)
-    res = compare_spectra(groups={"a": spectra(rng, 3, 0.1, 0.5), "b": spectra(rng, 3, 0.6, 0.9)}, **FAST)
+    res = compare_spectra(
+        groups={"a": spectra(rng, 3, 0.1, 0.5), "b": spectra(rng, 3, 0.6, 0.9)}, **FAST
+    )
     assert res.tests[0].p_value < 0.2 and res.groups[0][1][0].sha256 is None
 
 
 def test_manifest(tmp_path):
     paths = write_population(tmp_path, 2)
     (tmp_path / "m.csv").write_text(
-        "path,group\n" + "".join(f"{p.split('/')[-1]},{k[:3]}\n" for k, ps in paths.items() for p in ps)
+        "path,group\n"
+        + "".join(f"{p.split('/')[-1]},{k[:3]}\n" for k, ps in paths.items() for p in ps)
     )
     groups = read_manifest(tmp_path / "m.csv")
     assert set(groups) == {"cla", "reg"} and all(p.is_file() for ps in groups.values() for p in ps)
@@ -215,8 +252,8 @@ def test_architectures_and_gates_are_never_pooled(tmp_path):
     one = write_population(tmp_path, 1, arch="lstm", h=8, seed=2)  # a single LSTM per group
     res = compare_spectra([p for d in (rnn, gru, one) for ps in d.values() for p in ps], **FAST)
     strata = res.strata
-    assert ("rnn", "rnn:l0.fwd.hh") in strata
-    assert {s for s in strata if s[0] == "gru"} == {("gru", f"gru:l0.fwd.{g}") for g in "rzn"}
+    assert ("rnn", "l0.fwd.hh") in strata
+    assert {s for s in strata if s[0] == "gru"} == {("gru", f"l0.fwd.{g}") for g in "rzn"}
     assert not any(s[0] == "lstm" for s in strata)
     assert any("lstm" in n and "not tested" in n for n in res.notes)
     for t in res.tests:
@@ -224,6 +261,35 @@ def test_architectures_and_gates_are_never_pooled(tmp_path):
     frame = res.to_frame()
     assert len(frame) == (6 * 1 + 4 * 3 + 2 * 4) * len(STATISTICS)
     assert set(frame["gate"]) == {"hh", "r", "z", "n", "i", "f", "g", "o"}
+
+
+def test_module_names_do_not_split_strata_unless_a_network_has_several(tmp_path):
+    rng = np.random.default_rng(3)
+    for i in range(3):
+        for kind, (lo, hi) in LAWS.items():
+            w = torch.tensor(planted_matrix(rng, lo, hi, 8))
+            name = "encoder" if kind == "regression" else "model.rnn"
+            torch.save(
+                {f"{name}.weight_hh_l0": w, "rnndyn": {"task_kind": kind}},
+                tmp_path / f"{kind}{i}.pt",
+            )
+    res = compare_spectra(sorted(map(str, tmp_path.glob("*.pt"))), **FAST)
+    assert res.strata == (("rnn", "l0.fwd.hh"),) and res.tests[0].n_a == 3
+    two = tmp_path / "two.pt"
+    torch.save({"enc.weight_hh_l0": w, "dec.weight_hh_l0": w, "rnndyn": {"task_kind": "x"}}, two)
+    assert [op.operator for op in summarise(str(two)).operators] == [
+        "enc:l0.fwd.hh",
+        "dec:l0.fwd.hh",
+    ]
+
+
+def test_jacobian_at_the_zero_fixed_point_is_its_own_stratum(tmp_path):
+    paths = write_population(tmp_path, 3, h=8)  # no biases, zero input: h* = 0, so J = W
+    res = compare_spectra(paths["classification"] + paths["regression"], jacobian=True, **FAST)
+    assert res.strata == (("rnn", "l0.fwd.hh"), ("rnn", "l0.fwd.jac"))
+    frame = res.to_frame().set_index(["path", "statistic", "gate"])["value"].unstack("gate")
+    spectral = frame.drop(index=["log10_eigvec_condition", "departure_from_normality"], level=1)
+    np.testing.assert_allclose(spectral["jac"], spectral["hh"], rtol=1e-9, atol=1e-12)
 
 
 def test_parallel_analysis_gives_the_same_result(tmp_path):
@@ -234,7 +300,9 @@ def test_parallel_analysis_gives_the_same_result(tmp_path):
     parallel = compare_spectra(every, jobs=2, **FAST)
     assert seen[-1] == (6, 6)
     a, b = serial.to_dict(), parallel.to_dict()  # (NaN != NaN; the JSON form has None)
-    assert a["tests"] == b["tests"] and a["distances"] == b["distances"] and a["groups"] == b["groups"]
+    assert (
+        a["tests"] == b["tests"] and a["distances"] == b["distances"] and a["groups"] == b["groups"]
+    )
 
 
 def test_tables_and_json_document(tmp_path):
@@ -250,7 +318,9 @@ def test_tables_and_json_document(tmp_path):
     members = doc["groups"][0]["members"]
     assert len(members) == 3 and all(len(m["sha256"]) == 64 for m in members)
     assert members[0]["operators"][0]["statistics"]["longest_timescale"] is not None
-    assert {"p_value", "p_holm", "cliffs_delta", "ci_low", "ci_high", "hedges_g"} <= set(doc["tests"][0])
+    assert {"p_value", "p_holm", "cliffs_delta", "ci_low", "ci_high", "hedges_g"} <= set(
+        doc["tests"][0]
+    )
     assert "| spectral_radius | classification | regression | 3 | 3 |" in res.to_markdown()
 
 
@@ -260,13 +330,22 @@ def test_plots_draw_every_network(tmp_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from rnndyn.plots.compare import comparison_figures, eigenvalue_density, modulus_ecdf, statistic_strips
+    from rnndyn.plots.compare import (
+        comparison_figures,
+        eigenvalue_density,
+        modulus_ecdf,
+        statistic_strips,
+    )
 
     paths = write_population(tmp_path, 3)
     res = compare_spectra(paths["classification"] + paths["regression"], **FAST)
     fig = eigenvalue_density(res)
-    hexes = [c for ax in fig.axes for c in ax.collections if str(c.get_gid()).startswith("density-")]
-    assert [float(h.get_array().sum()) for h in hexes] == pytest.approx([3.0, 3.0])  # one per network
+    hexes = [
+        c for ax in fig.axes for c in ax.collections if str(c.get_gid()).startswith("density-")
+    ]
+    assert [float(h.get_array().sum()) for h in hexes] == pytest.approx(
+        [3.0, 3.0]
+    )  # one per network
     assert sum(line.get_gid() == "unit-circle" for ax in fig.axes for line in ax.lines) == 2
     ax = modulus_ecdf(res)
     lines = [line for line in ax.lines if str(line.get_gid()).startswith("ecdf-")]

@@ -26,9 +26,12 @@ def ckpt_of(tensors, **meta) -> Checkpoint:
 def planted_rnn(real=REAL, pairs=PAIRS, *, seed=0, cond=3.0, input_scale=1.0, dtype=torch.float32):
     """Zero-bias tanh RNN with W = P·B·P⁻¹ (non-normal P) and one input channel."""
     rng = np.random.default_rng(seed)
-    w, eigs = planted(real, pairs, rng, cond=cond)
+    w, _ = planted(real, pairs, rng, cond=cond)
     u = input_scale * rng.standard_normal((w.shape[0], 1))
-    sd = {"weight_ih_l0": torch.tensor(u, dtype=dtype), "weight_hh_l0": torch.tensor(w, dtype=dtype)}
+    sd = {
+        "weight_ih_l0": torch.tensor(u, dtype=dtype),
+        "weight_hh_l0": torch.tensor(w, dtype=dtype),
+    }
     return ckpt_of(sd), w, u
 
 
@@ -39,12 +42,16 @@ def test_zero_input_rates_equal_modulus_within_one_percent():
     (md,) = res.operators
     assert md.operator == "l0.fwd.hh" and md.n_modes == len(REAL) + 2 * len(PAIRS)
     np.testing.assert_allclose(md.measured_rate, md.predicted_rate, rtol=0.01)
-    np.testing.assert_allclose(np.sort(md.predicted_rate), np.sort(np.abs(np.linalg.eigvals(w))), rtol=1e-12)
+    np.testing.assert_allclose(
+        np.sort(md.predicted_rate), np.sort(np.abs(np.linalg.eigvals(w))), rtol=1e-12
+    )
     assert (md.predicted_rate > 1).sum() == 3 and (md.measured_rate > 1).sum() == 3
     assert (md.eigenvalues.imag != 0).sum() == 6
     assert (md.fit_steps >= 10).all()
     for i, k in enumerate(md.fit_steps):  # the curves agree over the fitted steps
-        np.testing.assert_allclose(md.measured_curve[i, : k + 1], md.predicted_curve[i, : k + 1], rtol=0.01)
+        np.testing.assert_allclose(
+            md.measured_curve[i, : k + 1], md.predicted_curve[i, : k + 1], rtol=0.01
+        )
     assert np.isnan(md.measured_rate_ci).all()  # one batch element: no interval
     # Lyapunov exponents at the origin: ln|λ| (sorted, pairs twice)
     expect = np.sort(np.log(np.abs(np.linalg.eigvals(w))))[::-1]
@@ -56,7 +63,9 @@ def test_zero_input_rates_equal_modulus_within_one_percent():
 def test_custom_matrix_decays_like_its_spectrum():
     rng = np.random.default_rng(5)
     w, _ = planted([0.97, 0.5], [0.8 * np.exp(1.1j)], rng, cond=2)
-    res = measure_decay(ckpt_of({"W_rec": torch.tensor(w)}), probe="zeros", steps=30, lyapunov=False)
+    res = measure_decay(
+        ckpt_of({"W_rec": torch.tensor(w)}), probe="zeros", steps=30, lyapunov=False
+    )
     np.testing.assert_allclose(res[0].measured_rate, res[0].predicted_rate, rtol=0.01)
     assert any("input is ignored" in n for n in res.notes)
 
@@ -65,7 +74,9 @@ def test_noise_drive_pulls_rates_inside_and_more_so_when_stronger():
     ckpt, _, _ = planted_rnn(seed=2)
     rates = []
     for std in (0.3, 1.0, 3.0):
-        md = measure_decay(ckpt, probe=f"noise:{std}", steps=60, batch=16, memory=False, lyapunov=False)[0]
+        md = measure_decay(
+            ckpt, probe=f"noise:{std}", steps=60, batch=16, memory=False, lyapunov=False
+        )[0]
         assert (md.measured_rate < md.predicted_rate).all(), std
         lo, hi = md.measured_rate_ci.T
         assert (lo <= md.measured_rate).all() and (md.measured_rate <= hi).all()
@@ -75,8 +86,13 @@ def test_noise_drive_pulls_rates_inside_and_more_so_when_stronger():
 
 def test_memory_function_of_a_near_linear_network_matches_closed_form():
     """Tiny inputs keep tanh linear: R²_k = c_kᵀ C⁻¹ c_k with c_k = W^k u (network) or its modal rows."""
-    ckpt, w, u = planted_rnn([0.9, -0.6, 0.3], [0.85 * np.exp(0.5j), 0.5 * np.exp(2j)], seed=1,
-                             input_scale=1e-3, dtype=torch.float64)
+    ckpt, w, u = planted_rnn(
+        [0.9, -0.6, 0.3],
+        [0.85 * np.exp(0.5j), 0.5 * np.exp(2j)],
+        seed=1,
+        input_scale=1e-3,
+        dtype=torch.float64,
+    )
     lags = 30
     res = measure_decay(ckpt, probe="noise", steps=lags, length=600, batch=64, lyapunov=False)
     c = [u[:, 0]]
@@ -97,8 +113,11 @@ def test_memory_function_of_a_near_linear_network_matches_closed_form():
             np.testing.assert_allclose(res[0].memory[m], closed, atol=0.03)
     real = np.flatnonzero(res[0].eigenvalues.imag == 0)  # real modes: λ^{2k}(1 − λ²)
     lam = res[0].eigenvalues.real[real]
-    np.testing.assert_allclose(res[0].memory[real, :5], lam[:, None] ** (2 * np.arange(5)) * (1 - lam[:, None] ** 2),
-                               atol=0.03)
+    np.testing.assert_allclose(
+        res[0].memory[real, :5],
+        lam[:, None] ** (2 * np.arange(5)) * (1 - lam[:, None] ** 2),
+        atol=0.03,
+    )
 
 
 @pytest.mark.filterwarnings("ignore:LSTM with projections is not supported")
@@ -120,8 +139,16 @@ def test_gated_networks_use_mean_jacobians_by_default(factory, size, gate):
         assert md.n_modes in (4, 5) and md.energy.shape == (40, md.n_modes)
         assert np.isfinite(md.measured_rate).all() and md.memory.shape == (md.n_modes, 21)
     assert len(res.lyapunov) == len(mod.directions) * 2
-    fp = measure_decay(ckpt, probe="noise", steps=20, modes=3, batch=4, lyapunov=False, memory=False,
-                       operators=["l1.fwd.jacfp", f"l0.fwd.{gate}"])
+    fp = measure_decay(
+        ckpt,
+        probe="noise",
+        steps=20,
+        modes=3,
+        batch=4,
+        lyapunov=False,
+        memory=False,
+        operators=["l1.fwd.jacfp", f"l0.fwd.{gate}"],
+    )
     assert [o.operator for o in fp] == ["l1.fwd.jacfp", f"l0.fwd.{gate}"]
     assert fp[0].info["converged"] is True and fp[0].source == "Jacobian at zero-input fixed point"
     assert fp[1].n == size - 6 if gate == "f" else size  # a gate block lives in h only
@@ -129,7 +156,10 @@ def test_gated_networks_use_mean_jacobians_by_default(factory, size, gate):
 
 def test_bad_inputs(tmp_path):
     ckpt, _, _ = planted_rnn()
-    with pytest.raises(UsageError, match=r"unknown operator id.*'l0.fwd.f'.*Valid ids.*l0.fwd.hh, l0.fwd.jac, l0.fwd.jacfp"):
+    with pytest.raises(
+        UsageError,
+        match=r"unknown operator id.*'l0.fwd.f'.*Valid ids.*l0.fwd.hh, l0.fwd.jac, l0.fwd.jacfp",
+    ):
         measure_decay(ckpt, operators=["l0.fwd.f"])
     with pytest.raises(UsageError, match="--steps must be a positive"):
         measure_decay(ckpt, steps=0)
@@ -139,7 +169,9 @@ def test_bad_inputs(tmp_path):
     np.save(bad, np.zeros((2, 30, 3), np.float32))
     with pytest.raises(InvalidInputError, match=r"probe.npy.*expects shape \(B, T, 1\)"):
         measure_decay(ckpt, probe=str(bad), steps=10)
-    boom = ckpt_of({"weight_ih_l0": torch.ones(3, 1), "weight_hh_l0": 10 * torch.eye(3)}, nonlinearity="relu")
+    boom = ckpt_of(
+        {"weight_ih_l0": torch.ones(3, 1), "weight_hh_l0": 10 * torch.eye(3)}, nonlinearity="relu"
+    )
     with pytest.raises(SimulationError, match="explodes"):
         measure_decay(boom, probe="noise", steps=300)
 
@@ -158,7 +190,9 @@ def test_result_tables_and_json_document():
     assert m0["half_life"] is None and len(m0["measured_rate_ci"]) == 2
     assert len(doc["lyapunov"]["exponents"]) == 4 and isinstance(doc["memory_capacity"], float)
     curves = res.to_frame()
-    assert len(curves) == 4 * 16 and {"mode", "lag", "predicted", "measured", "memory_r2"} <= set(curves)
+    assert len(curves) == 4 * 16 and {"mode", "lag", "predicted", "measured", "memory_r2"} <= set(
+        curves
+    )
     assert len(res.modes_frame()) == 4 and len(res.energy_frame()) == 30 * 4
     assert len(res.lyapunov_frame()) == 8 and len(res.memory_frame()) == 16
 

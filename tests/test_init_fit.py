@@ -173,6 +173,7 @@ def test_bad_inputs_are_refused(X, error, match):
         {"criterion": "mdl"},
         {"radius_families": ("cauchy",)},
         {"max_components": 0},
+        {"condition": 0.5},
         {"phase_families": ()},
     ],
 )

@@ -8,6 +8,8 @@ import pickle
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rnndyn.errors import InvalidInputError, UsageError
 from rnndyn.init.law import SCHEMA, Dist, EigenInitParams, LawError, TargetLaw
@@ -19,21 +21,37 @@ def fitted_like() -> EigenInitParams:
         "vonmises", {"weights": [0.25, 0.75], "locs": [0.1, 2.9], "kappas": [3.5, 40.0]}, "phase"
     )
     targets = {
-        "i": TargetLaw(Dist("beta", {"a": 2.5, "b": 1.0 / 3.0, "low": 0.0, "high": 1.0999999}), vm,
-                       real_fraction=0.1, positive_fraction=0.8,
-                       real_radius=Dist("ring", {"r_min": 0.1, "r_max": 0.97})),
+        "i": TargetLaw(
+            Dist("beta", {"a": 2.5, "b": 1.0 / 3.0, "low": 0.0, "high": 1.0999999}),
+            vm,
+            real_fraction=0.1,
+            positive_fraction=0.8,
+            real_radius=Dist("ring", {"r_min": 0.1, "r_max": 0.97}),
+        ),
         "f": TargetLaw(Dist("truncnorm", {"mu": 0.9, "sigma": 0.05, "low": 0.0, "high": 1.2})),
-        "g": TargetLaw(Dist("empirical", {"quantiles": [0.01, 0.2, 0.5, 0.93]}),
-                       Dist("empirical", {"quantiles": [0.0, 1e-3, 3.0]}, "phase")),
-        "o": TargetLaw(Dist("point", {"value": 0.5}), Dist("point", {"value": math.pi}, "phase"),
-                       real_fraction=1.0),
-    }  # fmt: skip
+        "g": TargetLaw(
+            Dist("empirical", {"quantiles": [0.01, 0.2, 0.5, 0.93]}),
+            Dist("empirical", {"quantiles": [0.0, 1e-3, 3.0]}, "phase"),
+        ),
+        "o": TargetLaw(
+            Dist("point", {"value": 0.5}),
+            Dist("point", {"value": math.pi}, "phase"),
+            real_fraction=1.0,
+        ),
+    }
     return EigenInitParams(
-        targets, condition=3.0, gate_biases={"f": {"mean": 1.0, "std": 0.25}}, name="t",
-        description="a test law", provenance={"checkpoints": [{"path": "a.pt", "sha256": "0" * 64}],
-                                              "n_checkpoints": 1, "group": "regression"},
+        targets,
+        condition=3.0,
+        gate_biases={"f": {"mean": 1.0, "std": 0.25}},
+        name="t",
+        description="a test law",
+        provenance={
+            "checkpoints": [{"path": "a.pt", "sha256": "0" * 64}],
+            "n_checkpoints": 1,
+            "group": "regression",
+        },
         diagnostics={"i": {"radius": {"family": "beta", "ks_statistic": 0.0123456789}}},
-    )  # fmt: skip
+    )
 
 
 LAWS = [
@@ -202,8 +220,9 @@ def test_constructors_validate():
             {"hh": TargetLaw(Dist("point", {"value": 1.0}))}, basis="identity", condition=2
         )
     with pytest.raises(LawError, match="not plain finite JSON"):
-        EigenInitParams.irnn().__class__({"hh": TargetLaw(Dist("point", {"value": 1.0}))},
-                                         diagnostics={"x": float("nan")})  # fmt: skip
+        EigenInitParams.irnn().__class__(
+            {"hh": TargetLaw(Dist("point", {"value": 1.0}))}, diagnostics={"x": float("nan")}
+        )
 
 
 def test_law_for_falls_back_to_star_and_names_missing_targets():
@@ -271,3 +290,41 @@ def test_law_figures_draw_one_artist_per_target():
     ax = sampled_spectrum({"hh": data["hh"]})
     assert ax.get_xlabel() == "Re λ"
     plt.close(ax.figure)
+
+
+def _paths(x, p=()):
+    yield p
+    children = x.items() if isinstance(x, dict) else enumerate(x) if isinstance(x, list) else ()
+    for k, v in children:
+        yield from _paths(v, (*p, k))
+
+
+JUNK = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 5),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=5),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_any_corruption_is_an_invalid_input_error(tmp_path, data):
+    doc = fitted_like().to_dict()
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from([p for p in _paths(doc) if p]))
+        node = doc
+        for k in path[:-1]:
+            node = node[k]
+        node[path[-1]] = data.draw(JUNK)
+    p = write(tmp_path, json.dumps(doc))
+    try:
+        EigenInitParams.load(p)
+    except InvalidInputError as err:
+        assert str(p) in str(err)
+        assert not isinstance(err.__context__, TypeError | KeyError)  # not the safety net

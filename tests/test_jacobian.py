@@ -30,8 +30,8 @@ def make(kind: str, seed: int = 0, **kw) -> nn.Module:
     if kind == "relu":
         kw["nonlinearity"] = "relu"
     net = cls(3, 6, dtype=torch.float64, **kw)
-    with torch.no_grad():
-        for name, t in net.named_parameters():  # larger weights: gates away from 1/2, real saturation
+    with torch.no_grad():  # larger weights: gates away from 1/2, real saturation
+        for name, t in net.named_parameters():
             t.mul_(2.0 if "weight" in name else 3.0)
     return net
 
@@ -126,8 +126,14 @@ def test_jacobian_operators_catalogue_bidirectional_two_layers():
     traj = simulate(ckpt, np.random.default_rng(0).standard_normal((4, 6, 3)), dtype=torch.float64)
     ops = jacobian_operators(ckpt, None, traj)
     assert [o.id for o in ops] == [
-        "l0.fwd.jac", "l0.fwd.jacfp", "l0.rev.jac", "l0.rev.jacfp",
-        "l1.fwd.jac", "l1.fwd.jacfp", "l1.rev.jac", "l1.rev.jacfp",
+        "l0.fwd.jac",
+        "l0.fwd.jacfp",
+        "l0.rev.jac",
+        "l0.rev.jacfp",
+        "l1.fwd.jac",
+        "l1.fwd.jacfp",
+        "l1.rev.jac",
+        "l1.rev.jacfp",
     ]
     assert all(o.gate == "jac" and o.n == 5 for o in ops)
     assert {o.source for o in ops} == {MEAN_SOURCE, FIXED_POINT_SOURCE}
@@ -135,7 +141,7 @@ def test_jacobian_operators_catalogue_bidirectional_two_layers():
     # the mean Jacobian is the average of the explicit per-step Jacobians (reverse: reversed time)
     (mod,) = find_modules(ckpt)
     p = layer_params(ckpt, mod, 1, "reverse", input_size=10)
-    x, h, c = traj.trace(1, "reverse")
+    x, h, _ = traj.trace(1, "reverse")
     ref = step_jacobians(p, h[:-1], None, x).mean(dim=(0, 1)).numpy()
     np.testing.assert_allclose(ops[6].matrix, ref, rtol=1e-12, atol=1e-14)
 

@@ -8,7 +8,7 @@ from rnndyn.errors import InvalidInputError, SimulationError, UsageError
 from rnndyn.io.checkpoint import Checkpoint
 from rnndyn.modal import modal_coordinates, project, real_basis
 from rnndyn.network import build_network
-from rnndyn.operators import extract_operators
+from rnndyn.operators import find_modules
 from rnndyn.probes import make_probe
 from rnndyn.spectrum import eigendecompose
 from rnndyn.trajectories import simulate
@@ -58,12 +58,19 @@ def test_lstm_cell_states_match_a_cell_loop_both_directions():
     x = torch.from_numpy(seq(b=2, t=6))
     for direction, sfx in (("forward", ""), ("reverse", "_reverse")):
         cell = nn.LSTMCell(3, 5, dtype=torch.float64)
-        cell.load_state_dict({k: getattr(net, f"{k}_l0{sfx}") for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")})
+        cell.load_state_dict(
+            {
+                k: getattr(net, f"{k}_l0{sfx}")
+                for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+            }
+        )
         h = c = torch.zeros(2, 5, dtype=torch.float64)
         times = range(6) if direction == "forward" else range(5, -1, -1)
         for t in times:
             h, c = cell(x[:, t], (h, c))
-            np.testing.assert_allclose(traj.cell[0, traj.module.directions.index(direction), t], c.detach(), atol=1e-13)
+            np.testing.assert_allclose(
+                traj.cell[0, traj.module.directions.index(direction), t], c.detach(), atol=1e-13
+            )
             np.testing.assert_allclose(traj.states(0, direction)[t], h.detach(), atol=1e-13)
 
 
@@ -107,15 +114,14 @@ def test_exploding_network_is_a_simulation_error():
 
 def test_probes(tmp_path):
     ckpt = ckpt_of(nn.RNN(2, 4).state_dict())
-    (op,) = extract_operators(ckpt)
-    from rnndyn.operators import find_modules
-
     (mod,) = find_modules(ckpt)
     z = make_probe("zeros", mod, steps=10)
     assert z.inputs.shape == (1, 20, 2) and not z.inputs.any()
     n = make_probe("noise:0.5", mod, steps=10, batch=64, length=300, seed=3)
     assert n.inputs.shape == (64, 300, 2) and n.inputs.std() == pytest.approx(0.5, rel=0.05)
-    np.testing.assert_array_equal(n.inputs, make_probe("noise:0.5", mod, steps=10, batch=64, length=300, seed=3).inputs)
+    np.testing.assert_array_equal(
+        n.inputs, make_probe("noise:0.5", mod, steps=10, batch=64, length=300, seed=3).inputs
+    )
     imp = make_probe("impulse", mod, steps=10)
     assert imp.inputs.sum() == 2 and imp.inputs[0, 10].tolist() == [1, 1]
     with pytest.raises(UsageError, match="Valid probes"):
@@ -134,7 +140,6 @@ def test_probes(tmp_path):
 
 
 def test_task_probe_uses_the_tasks_test_inputs():
-    from rnndyn.operators import find_modules
     from rnndyn.tasks import get_task
 
     spec = get_task("adding").spec

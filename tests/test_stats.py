@@ -27,7 +27,10 @@ def test_cliffs_delta_matches_pair_counting_with_ties():
     assert cliffs_delta(a, b) == pytest.approx(brute, abs=1e-12)
     batch = cliffs_delta(np.stack([a, a[::-1]]), np.stack([b, b]), axis=-1)
     assert batch == pytest.approx([brute, brute])
-    assert cliffs_delta([3.0, 4.0], [1.0, 2.0]) == 1.0 and cliffs_delta([1.0, 2.0], [3.0, np.inf]) == -1.0
+    assert (
+        cliffs_delta([3.0, 4.0], [1.0, 2.0]) == 1.0
+        and cliffs_delta([1.0, 2.0], [3.0, np.inf]) == -1.0
+    )
 
 
 def test_hedges_g_formula_and_undefined_cases():
@@ -85,7 +88,9 @@ def test_modulus_distances_match_scipy_with_network_weights():
     in_a = np.array([1, 0, 1, 0, 1, 0], bool)
     got = PooledDistances(nets).evaluate(in_a[None])[0]
     (za, wa), (zb, wb) = _pooled(nets, np.flatnonzero(in_a)), _pooled(nets, np.flatnonzero(~in_a))
-    assert got[0] == pytest.approx(scipy.stats.wasserstein_distance(abs(za), abs(zb), wa, wb), rel=1e-10)
+    assert got[0] == pytest.approx(
+        scipy.stats.wasserstein_distance(abs(za), abs(zb), wa, wb), rel=1e-10
+    )
     assert got[1] == pytest.approx(scipy.stats.energy_distance(abs(za), abs(zb), wa, wb), rel=1e-10)
 
 
@@ -99,18 +104,27 @@ def test_complex_plane_distances_match_definitions():
     def mean_dist(x, y, u, v):
         return float((np.abs(x[:, None] - y[None, :]) * u[:, None] * v[None, :]).sum())
 
-    energy = math.sqrt(2 * mean_dist(za, zb, wa, wb) - mean_dist(za, za, wa, wa) - mean_dist(zb, zb, wb, wb))
+    energy = math.sqrt(
+        2 * mean_dist(za, zb, wa, wb) - mean_dist(za, za, wa, wa) - mean_dist(zb, zb, wb, wb)
+    )
     d = PooledDistances(nets, n_directions=32).evaluate(in_a[None])[0]
     assert d[3] == pytest.approx(energy, rel=2e-3)
-    assert PooledDistances(nets, n_directions=8).evaluate(in_a[None])[0][3] == pytest.approx(energy, rel=3e-2)
+    assert PooledDistances(nets, n_directions=8).evaluate(in_a[None])[0][3] == pytest.approx(
+        energy, rel=3e-2
+    )
     # sliced W1: the mean over directions in [0, π) of the 1-D W1 of the projections
     thetas = (np.arange(64) + 0.5) * np.pi / 64
-    sliced = np.mean([
-        scipy.stats.wasserstein_distance(
-            (za * np.exp(-1j * t)).real, (zb * np.exp(-1j * t)).real, wa, wb
-        ) for t in thetas
-    ])
-    assert PooledDistances(nets, n_directions=32).evaluate(in_a[None])[0][2] == pytest.approx(sliced, rel=1e-2)
+    sliced = np.mean(
+        [
+            scipy.stats.wasserstein_distance(
+                (za * np.exp(-1j * t)).real, (zb * np.exp(-1j * t)).real, wa, wb
+            )
+            for t in thetas
+        ]
+    )
+    assert PooledDistances(nets, n_directions=32).evaluate(in_a[None])[0][2] == pytest.approx(
+        sliced, rel=1e-2
+    )
 
 
 def test_distances_symmetric_under_label_swap_and_conjugation():
@@ -119,7 +133,9 @@ def test_distances_symmetric_under_label_swap_and_conjugation():
     in_a = np.array([1, 1, 0, 0, 1, 0], bool)
     pdist = PooledDistances(nets)
     assert pdist.evaluate(in_a[None]) == pytest.approx(pdist.evaluate(~in_a[None]))
-    assert PooledDistances([np.conj(z) for z in nets]).evaluate(in_a[None]) == pytest.approx(pdist.evaluate(in_a[None]))
+    assert PooledDistances([np.conj(z) for z in nets]).evaluate(in_a[None]) == pytest.approx(
+        pdist.evaluate(in_a[None])
+    )
     same = PooledDistances([nets[0], nets[0]]).evaluate(np.array([[True, False]]))[0]
     assert same == pytest.approx(np.zeros(4), abs=1e-12)
 
@@ -131,15 +147,19 @@ def test_exact_permutation_p_value_is_rank_among_all_labelings():
     pdist = PooledDistances(nets)
     obs, p, used, exact = pdist.test(in_a, n_permutations=999)
     assert exact and used == 20
-    all_labelings = np.array([[i in c for i in range(6)] for c in itertools.combinations(range(6), 3)])
+    all_labelings = np.array(
+        [[i in c for i in range(6)] for c in itertools.combinations(range(6), 3)]
+    )
     null = pdist.evaluate(all_labelings)
     assert p == pytest.approx((null >= obs - 1e-12).mean(axis=0))
-    assert p[0] == pytest.approx(2 / 20)  # the observed split and its mirror image are the most extreme
+    assert p[0] == pytest.approx(
+        2 / 20
+    )  # the observed split and its mirror image are the most extreme
 
 
 def test_monte_carlo_p_value_bounds():
     rng = np.random.default_rng(7)
     nets = _spectra(rng, [6] * 20, scale=0.4) + _spectra(rng, [6] * 20, scale=1.3)
-    obs, p, used, exact = PooledDistances(nets).test(np.arange(40) < 20, n_permutations=199, rng=0)
+    _obs, p, used, exact = PooledDistances(nets).test(np.arange(40) < 20, n_permutations=199, rng=0)
     assert not exact and used == 199
     assert np.all(p == pytest.approx(1 / 200))

@@ -223,7 +223,7 @@ def test_registry_and_bad_parameters():
         get_task("nope")
     with pytest.raises(UsageError, match="valid parameters: T"):
         get_task("adding", tau=3)
-    for bad in ({"T": 0}, {"T": "x"}, {"T": 2.5}):
+    for bad in ({"T": 0}, {"T": "x"}, {"T": 2.5}, {"T": "2.5"}, {"T": "inf"}):
         with pytest.raises(UsageError):
             get_task("adding", **bad)
     with pytest.raises(UsageError):

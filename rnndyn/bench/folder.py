@@ -45,8 +45,8 @@ def open_folder(out: Path, grid: Grid) -> Iterator[dict[str, Any]]:
         check_reports(out, marker, marker["reports"])
     (out / "cells").mkdir(parents=True, exist_ok=True)
     with _lock(out):
-        for stale in (out / "cells").glob(f"*{TMP_SUFFIX}"):
-            stale.unlink(missing_ok=True)  # a killed worker's half-written cell
+        for stale in [*out.glob(f"cells/.*{TMP_SUFFIX}"), *out.glob(f"checkpoints/.*{TMP_SUFFIX}")]:
+            stale.unlink(missing_ok=True)  # a killed worker's half-written file
         if grid.describe() not in marker["grids"]:
             marker["grids"].append(grid.describe())
         atomic_write_json(out / MARKER, marker)

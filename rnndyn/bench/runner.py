@@ -9,6 +9,7 @@ import math
 import os
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,22 +71,25 @@ def run_cell(cell: Cell, cfg: CellConfig) -> dict[str, Any]:
         "spec": task.spec.to_dict(),
         "checkpoint": None,
     }
+    caught: list[warnings.WarningMessage] = []
     try:
         if cfg.trainer is None:
             from rnndyn.train import train as trainer
         else:
             trainer = cfg.trainer
-        res = trainer(
-            task,
-            cell.arch,
-            hidden=cfg.hidden,
-            init=cell.init,
-            seed=cell.seed,
-            init_params=cfg.init_params.get(cell.kind) if entry.needs_params else None,
-            init_options=options,
-            epochs=cfg.epochs,
-            nonlinearity=nonlinearity,
-        )
+        with warnings.catch_warnings(record=True) as caught:  # kept in the record, not printed
+            warnings.simplefilter("always")
+            res = trainer(
+                task,
+                cell.arch,
+                hidden=cfg.hidden,
+                init=cell.init,
+                seed=cell.seed,
+                init_params=cfg.init_params.get(cell.kind) if entry.needs_params else None,
+                init_options=options,
+                epochs=cfg.epochs,
+                nonlinearity=nonlinearity,
+            )
         finite = all(math.isfinite(float(h["train_loss"])) for h in res.history)
         record.update(status="ok" if finite else "diverged", error=None)
         record.update(metrics=dict(res.metrics), history=list(res.history))
@@ -101,6 +105,7 @@ def run_cell(cell: Cell, cfg: CellConfig) -> dict[str, Any]:
     except Exception as err:  # a bug in one cell must not stop the grid; it is retried next run
         tb = traceback.format_exception_only(type(err), err)[-1].strip()
         record.update(status="error", error=tb, metrics={}, history=[])
+    record["warnings"] = sorted({str(w.message) for w in caught})
     record.update(time_s=time.perf_counter() - start, cpu_s=time.process_time() - cpu)
     record = plain(record)
     atomic_write_json(Path(cfg.out_dir) / "cells" / f"{cell.id}.json", record)
@@ -142,9 +147,10 @@ def _run_pool(todo: list[Cell], cfg: CellConfig, jobs: int, on_done: Callable) -
         for fut in as_completed(futures):
             on_done(fut.result())
     except BaseException as err:
+        procs = list((getattr(pool, "_processes", None) or {}).values())  # before shutdown()
         pool.shutdown(wait=False, cancel_futures=True)
-        for proc in list((getattr(pool, "_processes", None) or {}).values()):
-            proc.terminate()  # private attribute, guarded: stop in-flight cells now
+        for proc in procs:  # a private attribute, guarded: stop the cells in flight now
+            proc.terminate()
         if isinstance(err, BrokenProcessPool):
             raise RnndynError(
                 "a bench worker process died (out of memory?); finished cells are kept",

@@ -359,6 +359,10 @@ class EigenInitFitter(BaseEstimator):
             raise UsageError(f"unknown or missing candidate families: {bad or 'none given'}")
         if self.criterion not in ("bic", "aic"):
             raise UsageError(f"criterion must be 'bic' or 'aic', got {self.criterion!r}")
+        if not (isinstance(self.condition, int | float) and 1.0 <= self.condition <= 1e6):
+            raise UsageError(
+                f"condition (κ of the basis) must be in [1, 1e6], got {self.condition!r}"
+            )
         if not (isinstance(self.max_components, int) and 1 <= self.max_components <= 16):
             raise UsageError(
                 f"max_components must be an integer in 1..16, got {self.max_components!r}"

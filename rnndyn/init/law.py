@@ -95,7 +95,10 @@ class Dist:
         _check(self.kind in ("radius", "phase"), f"unknown law kind {self.kind!r}")
         families = RADIUS_FAMILIES if self.kind == "radius" else PHASE_FAMILIES
         f = self.family
-        _check(f in families, f"unknown {self.kind} family {f!r} (known: {', '.join(families)})")
+        _check(
+            isinstance(f, str) and f in families,
+            f"unknown {self.kind} family {f!r} (known: {', '.join(families)})",
+        )
         keys = families[f]
         _check(
             isinstance(self.params, Mapping) and set(self.params) == set(keys),
@@ -188,12 +191,20 @@ class TargetLaw:
         _strict_keys(d, keys, "target law")
         rr = d.get("real_radius")
         return cls(
-            Dist.from_dict(d["radius"], "radius"),
-            Dist.from_dict(d["phase"], "phase"),
+            _at("radius", Dist.from_dict, d["radius"], "radius"),
+            _at("phase", Dist.from_dict, d["phase"], "phase"),
             d["real_fraction"],
             d["positive_fraction"],
-            None if rr is None else Dist.from_dict(rr, "radius"),
+            None if rr is None else _at("real_radius", Dist.from_dict, rr, "radius"),
         )
+
+
+def _at(where: str, fn: Any, *args: Any) -> Any:
+    """``fn(*args)``, with ``where`` prefixed to a ``LawError``'s message."""
+    try:
+        return fn(*args)
+    except LawError as err:
+        raise LawError(f"{where}: {err}") from None
 
 
 def _strict_keys(d: Any, keys: set[str], what: str, optional: set[str] = frozenset()) -> None:
@@ -243,8 +254,9 @@ class EigenInitParams:
         )
         object.__setattr__(self, "condition", _num(self.condition, "condition", 1.0, 1e6))
         _check(self.basis == "haar" or self.condition == 1.0, "identity basis needs condition 1")
+        _check(isinstance(self.gate_biases, Mapping), "gate_biases must be an object")
         biases = {}
-        for g, rule in dict(self.gate_biases).items():
+        for g, rule in self.gate_biases.items():
             _check(g in TARGETS[:-1], f"gate_biases: unknown gate {g!r}")
             _strict_keys(rule, {"mean", "std"}, f"gate_biases[{g!r}]")
             biases[g] = {
@@ -333,7 +345,7 @@ class EigenInitParams:
         _check(isinstance(doc["targets"], Mapping), "targets must be an object")
         _strict_keys(doc["basis"], {"kind", "condition"}, "basis")
         return cls(
-            {t: TargetLaw.from_dict(d) for t, d in doc["targets"].items()},
+            {t: _at(f"targets.{t}", TargetLaw.from_dict, d) for t, d in doc["targets"].items()},
             doc["basis"]["kind"],
             doc["basis"]["condition"],
             doc.get("gate_biases") or {},
@@ -356,9 +368,10 @@ class EigenInitParams:
         doc = load_json(path)
         try:
             return cls.from_dict(doc)
-        except LawError as err:
+        except (LawError, TypeError, KeyError) as err:  # the last two: a safety net
+            hint = None if "newer" in str(err) else _HINT
             raise InvalidInputError(
-                f"not a valid eigen-init parameter file: {err}", path=path, hint=_HINT
+                f"not a valid eigen-init parameter file: {err}", path=path, hint=hint
             ) from None
 
 

@@ -34,9 +34,10 @@ def _tn(p) -> tuple[float, float]:
     return (p["low"] - p["mu"]) / p["sigma"], (p["high"] - p["mu"]) / p["sigma"]
 
 
-def _vm_terms(p, x: np.ndarray, fn) -> np.ndarray:
+def _vm_folded(p, x: np.ndarray, fn, sign: float) -> np.ndarray:
+    """``Σ w_k (fn(x) ± fn(−x))`` over the mixture: the folded CDF (``−``) or density (``+``)."""
     args = zip(p["weights"], p["locs"], p["kappas"], strict=True)
-    return sum(w * fn(x, k, m) for w, m, k in args)
+    return sum(w * (fn(x, k, loc=m) + sign * fn(-x, k, loc=m)) for w, m, k in args)
 
 
 def quantile(dist: Dist, u: np.ndarray) -> np.ndarray:
@@ -77,8 +78,7 @@ def cdf(dist: Dist, x: np.ndarray) -> np.ndarray:
         return np.interp(x, q, np.linspace(0, 1, len(q)))
     xf = np.clip(x, 0.0, math.pi)
     if f == "vonmises":  # scipy's CDF is cumulative over turns: arcs are differences
-        arc = lambda y, k, m: stats.vonmises.cdf(y, k, loc=m) - stats.vonmises.cdf(-y, k, loc=m)  # noqa: E731
-        return np.clip(_vm_terms(p, xf, arc), 0.0, 1.0)
+        return np.clip(_vm_folded(p, xf, stats.vonmises.cdf, -1.0), 0.0, 1.0)
     if f == "uniform":
         lo, hi = p["low"], p["high"]
         inside = np.clip(np.minimum(xf, hi) - lo, 0, None)
@@ -106,8 +106,7 @@ def pdf(dist: Dist, x: np.ndarray) -> np.ndarray:
         return np.where((x >= q[0]) & (x <= q[-1]), 1.0 / ((len(q) - 1) * np.diff(q)[k]), 0.0)
     inside = (x >= 0) & (x <= math.pi)
     if f == "vonmises":
-        both = lambda y, k, m: stats.vonmises.pdf(y, k, loc=m) + stats.vonmises.pdf(-y, k, loc=m)  # noqa: E731
-        return np.where(inside, _vm_terms(p, x, both), 0.0)
+        return np.where(inside, _vm_folded(p, x, stats.vonmises.pdf, 1.0), 0.0)
     if f == "uniform":
         lo, hi, mirror = p["low"], p["high"], 2 * math.pi - x
         hits = ((x >= lo) & (x <= hi)).astype(float) + (

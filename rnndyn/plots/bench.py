@@ -35,12 +35,27 @@ def _new_axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
 def _metric_label(result: BenchResult, task: str, prefix: str) -> str:
     rec = next(r for r in result.records if r["task"] == task)
     metric, hib = rec["spec"]["metric"], rec["spec"]["higher_is_better"]
-    return f"{prefix} {_LABELS.get(metric, metric)} ({'higher' if hib else 'lower'} is better)"
+    return f"{prefix} {_LABELS.get(metric, metric)} ({'↑' if hib else '↓'} better)"
 
 
 def _baseline(ax: Axes, result: BenchResult, task: str) -> None:
-    rec = next(r for r in result.records if r["task"] == task)
-    ax.axhline(rec["spec"]["baseline"], color="0.55", lw=0.7, ls=":", label="trivial baseline")
+    """The task's trivial score as a dotted line, or as a note when it is far off the data."""
+    base = next(r for r in result.records if r["task"] == task)["spec"]["baseline"]
+    lo, hi = ax.dataLim.y0, ax.dataLim.y1
+    span = hi - lo if hi > lo else abs(hi) + 1e-12
+    if lo - 0.5 * span <= base <= hi + 0.5 * span:
+        ax.axhline(base, color="0.55", lw=0.7, ls=":", label="trivial baseline")
+    else:
+        ax.text(
+            0.99,
+            0.98,
+            f"trivial baseline {base:.3g} (off scale)",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=6,
+            color="0.4",
+        )
 
 
 def learning_curve(
@@ -95,6 +110,8 @@ def learning_curves(result: BenchResult, *, column: str = "val_metric") -> Figur
         learning_curve(result, task, arch, ax=axes[r, c], column=column, inits=inits)
         if c:
             axes[r, c].set_ylabel("")
+        if r < len(tasks) - 1:
+            axes[r, c].set_xlabel("")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 5))
     return fig

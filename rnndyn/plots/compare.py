@@ -233,7 +233,7 @@ def _conf(result: Any) -> str:
 
 
 def comparison_figures(result: Any) -> Iterator[tuple[str, Figure]]:
-    """Every figure of a comparison with its file name (``eigenvalues_rnn_rnn_l0.fwd.hh``, ...),
+    """Every figure of a comparison with its file name (``eigenvalues_rnn_l0.fwd.hh``, ...),
     one at a time (the caller writes and closes each)."""
     from rnndyn.io.outputs import safe_name
 

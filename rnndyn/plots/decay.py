@@ -39,7 +39,9 @@ def _colours(md: ModeDecay, ax: Axes, colorbar: bool):
     import matplotlib as mpl
 
     mod = np.abs(md.eigenvalues)
-    norm = Normalize(vmin=float(mod.min()), vmax=float(mod.max()) if mod.max() > mod.min() else mod.min() + 1)
+    norm = Normalize(
+        vmin=float(mod.min()), vmax=float(mod.max()) if mod.max() > mod.min() else mod.min() + 1
+    )
     cmap = mpl.colormaps[CMAP]
     if colorbar:
         sm = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
@@ -48,8 +50,12 @@ def _colours(md: ModeDecay, ax: Axes, colorbar: bool):
 
 
 def decay_curves(
-    result: DecayResult | ModeDecay, ax: Axes | None = None, *, operator: int | str = 0,
-    max_modes: int | None = 16, colorbar: bool = True,
+    result: DecayResult | ModeDecay,
+    ax: Axes | None = None,
+    *,
+    operator: int | str = 0,
+    max_modes: int | None = 16,
+    colorbar: bool = True,
 ) -> Axes:
     """Measured (solid over the fitted steps, dotted after) against predicted ``|λ|^k`` (dashed)
     amplitude per mode, log scale (clipped at ``1e-10`` of the start)."""
@@ -61,9 +67,22 @@ def decay_curves(
     for i in shown:
         fit = int(md.fit_steps[i]) + 1
         ax.plot(k, md.predicted_curve[i], ls="--", lw=0.8, color=colour(i), gid=f"predicted-{i}")
-        ax.plot(k[:fit], md.measured_curve[i, :fit], ls="-", lw=1.0, color=colour(i), gid=f"measured-{i}")
-        ax.plot(k[fit - 1 :], md.measured_curve[i, fit - 1 :], ls=":", lw=0.8, color=colour(i),
-                gid=f"measured-tail-{i}")
+        ax.plot(
+            k[:fit],
+            md.measured_curve[i, :fit],
+            ls="-",
+            lw=1.0,
+            color=colour(i),
+            gid=f"measured-{i}",
+        )
+        ax.plot(
+            k[fit - 1 :],
+            md.measured_curve[i, fit - 1 :],
+            ls=":",
+            lw=0.8,
+            color=colour(i),
+            gid=f"measured-tail-{i}",
+        )
     ax.set_yscale("log")
     low = np.nanmin(md.measured_curve[shown]) if shown.size else 1.0
     ax.set_ylim(bottom=max(float(low), 1e-10) / 2)
@@ -85,8 +104,18 @@ def effective_spectrum(result: DecayResult, ax: Axes | None = None, *, legend: b
         x, y = md.predicted_rate[i], md.measured_rate[i]
         lo, hi = md.measured_rate_ci[i, 0], md.measured_rate_ci[i, 1]
         err = np.vstack([np.nan_to_num(y - lo), np.nan_to_num(hi - y)])
-        ax.errorbar(x, y, yerr=err, fmt=MARKERS[j % len(MARKERS)], color=PALETTE[j % len(PALETTE)],
-                    ms=3.5, lw=0.6, capsize=1.5, label=md.qualified_id, gid=f"modes-{md.qualified_id}")
+        ax.errorbar(
+            x,
+            y,
+            yerr=err,
+            fmt=MARKERS[j % len(MARKERS)],
+            color=PALETTE[j % len(PALETTE)],
+            ms=3.5,
+            lw=0.6,
+            capsize=1.5,
+            label=md.qualified_id,
+            gid=f"modes-{md.qualified_id}",
+        )
         top = max(top, float(np.nanmax(np.concatenate([x, y, np.nan_to_num(hi)]))))
     top = max(top * 1.05, 1.05)
     ax.plot([0, top], [0, top], color="0.4", lw=0.7, ls="--", gid="identity", label="_identity")
@@ -103,8 +132,12 @@ def effective_spectrum(result: DecayResult, ax: Axes | None = None, *, legend: b
 
 
 def modal_energy(
-    result: DecayResult | ModeDecay, ax: Axes | None = None, *, operator: int | str = 0,
-    max_modes: int | None = 16, colorbar: bool = True,
+    result: DecayResult | ModeDecay,
+    ax: Axes | None = None,
+    *,
+    operator: int | str = 0,
+    max_modes: int | None = 16,
+    colorbar: bool = True,
 ) -> Axes:
     """Batch-mean energy of each mode along the probe, log scale."""
     md = _op(result, operator)
@@ -123,8 +156,12 @@ def modal_energy(
 
 
 def memory_function(
-    result: DecayResult, ax: Axes | None = None, *, operator: int | str = 0,
-    max_modes: int | None = 8, colorbar: bool = True,
+    result: DecayResult,
+    ax: Axes | None = None,
+    *,
+    operator: int | str = 0,
+    max_modes: int | None = 8,
+    colorbar: bool = True,
 ) -> Axes:
     """The network's memory function (R² of ``x_{t−k}`` per lag) and the top modes' own."""
     ax = _new_ax(ax)
@@ -132,15 +169,34 @@ def memory_function(
     if md.memory is not None:
         colour = _colours(md, ax, colorbar)
         for i in _shown(md, max_modes):
-            ax.plot(np.arange(md.memory.shape[1]), md.memory[i], lw=0.8, color=colour(i), gid=f"mode-{i}")
+            ax.plot(
+                np.arange(md.memory.shape[1]),
+                md.memory[i],
+                lw=0.8,
+                color=colour(i),
+                gid=f"mode-{i}",
+            )
     if result.memory_function is not None:
         mf = result.memory_function
-        ax.plot(np.arange(mf.shape[0]), mf, color="black", lw=1.4, gid="network",
-                label=f"network, MC = {result.memory_capacity:.3g}")
+        ax.plot(
+            np.arange(mf.shape[0]),
+            mf,
+            color="black",
+            lw=1.4,
+            gid="network",
+            label=f"network, MC = {result.memory_capacity:.3g}",
+        )
         ax.legend(loc="upper right")
     else:
-        ax.text(0.5, 0.5, "no memory function\n(probe input does not vary)", ha="center", va="center",
-                transform=ax.transAxes, gid="empty")
+        ax.text(
+            0.5,
+            0.5,
+            "no memory function\n(probe input does not vary)",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+            gid="empty",
+        )
     ax.set_xlabel("lag $k$ (steps)")
     ax.set_ylabel("$R^2$ of $x_{t-k}$")
     ax.set_ylim(bottom=0)
@@ -154,16 +210,35 @@ def lyapunov_spectrum(result: DecayResult, ax: Axes | None = None, *, legend: bo
     for j, s in enumerate(result.lyapunov):
         idx = np.arange(s.exponents.shape[0])
         ci = s.ci
-        err = np.vstack([np.nan_to_num(s.exponents - ci[:, 0]), np.nan_to_num(ci[:, 1] - s.exponents)])
-        ax.errorbar(idx, s.exponents, yerr=err, fmt=MARKERS[j % len(MARKERS)], ms=3, lw=0.6,
-                    color=PALETTE[j % len(PALETTE)], label=f"layer {s.layer} {s.direction}",
-                    gid=f"lyapunov-l{s.layer}-{s.direction}")
+        err = np.vstack(
+            [np.nan_to_num(s.exponents - ci[:, 0]), np.nan_to_num(ci[:, 1] - s.exponents)]
+        )
+        ax.errorbar(
+            idx,
+            s.exponents,
+            yerr=err,
+            fmt=MARKERS[j % len(MARKERS)],
+            ms=3,
+            lw=0.6,
+            color=PALETTE[j % len(PALETTE)],
+            label=f"layer {s.layer} {s.direction}",
+            gid=f"lyapunov-l{s.layer}-{s.direction}",
+        )
     if result.operators:
         md = result.operators[0]
         with np.errstate(divide="ignore"):
             ref = np.sort(np.log(np.abs(md.eigenvalues)))[::-1]
-        ax.plot(np.arange(ref.shape[0]), ref, ls="none", marker="o", mfc="none", color="0.4", ms=3.5,
-                label=f"ln|λ| of {md.qualified_id}", gid="log-modulus")
+        ax.plot(
+            np.arange(ref.shape[0]),
+            ref,
+            ls="none",
+            marker="o",
+            mfc="none",
+            color="0.4",
+            ms=3.5,
+            label=f"ln|λ| of {md.qualified_id}",
+            gid="log-modulus",
+        )
     ax.axhline(0.0, color="0.6", lw=0.6, ls="--", gid="zero")
     ax.set_xlabel("index")
     ax.set_ylabel("exponent (nats / step)")

@@ -138,9 +138,12 @@ def coerce(name: str, value: Any, default: Any) -> Any:
         if isinstance(default, tuple):
             items = value.split(",") if isinstance(value, str) else list(value)
             return tuple(float(v) for v in items)
-        if kind is int and isinstance(value, float) and not value.is_integer():
-            raise ValueError(value)
-        return kind(float(value)) if kind is int and isinstance(value, str) else kind(value)
+        if kind is int:
+            number = float(value)
+            if not number.is_integer():
+                raise ValueError(value)
+            return int(number)
+        return kind(value)
     except (TypeError, ValueError):
         raise UsageError(
             f"task parameter {name}={value!r} is not a valid {kind.__name__}",

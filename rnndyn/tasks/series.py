@@ -30,16 +30,18 @@ DEFAULTS = {
     "epochs": 30,
     "lr": 5e-3,
     "batch_size": 64,
-    "n_train": 2000,
+    "n_train": 1000,
     "n_val": 300,
     "n_test": 500,
     "patience": 6,
+    "min_delta": 1e-5,
     "clip": 1.0,
 }
 
 
 class _SeriesTask(BaseTask):
     DESCRIPTION = ""
+    DEFAULTS: ClassVar[dict[str, Any]] = {}
 
     def make_spec(self) -> TaskSpec:
         return TaskSpec(
@@ -54,7 +56,7 @@ class _SeriesTask(BaseTask):
             metric="nrmse",
             higher_is_better=False,
             baseline=1.0,
-            defaults=dict(DEFAULTS),
+            defaults={**DEFAULTS, **self.DEFAULTS},
             params=self.plain_params(),
         )
 
@@ -162,8 +164,9 @@ def narma10(rng: np.random.Generator, n: int, length: int, washout: int = 100):
 class Narma10Task(_SeriesTask):
     """NARMA-10 system identification."""
 
-    PARAMS: ClassVar[dict[str, Any]] = {"T": 200}
+    PARAMS: ClassVar[dict[str, Any]] = {"T": 100}
     DESCRIPTION = "NARMA-10: predict y(t+1) from inputs u(<=t), {T} steps (NRMSE)"
+    DEFAULTS: ClassVar[dict[str, Any]] = {"lr": 1e-2}
 
     def sample(self, rng: np.random.Generator, n: int, split: str) -> tuple[Any, Any]:
         u, y, bad = narma10(rng, n, self.params["T"])

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from rnndyn_cli.errors import boundary, progress_enabled
+from rnndyn_cli.errors import boundary, fail, progress_enabled
 from rnndyn_cli.render import info, print_json, print_table
 
 
@@ -115,7 +116,7 @@ def bench(
     from rnndyn.bench import run_bench
 
     bar, callback = _progress(progress_enabled())
-    with bar if bar is not None else contextlib.nullcontext():
+    with bar if bar is not None else contextlib.nullcontext(), _resumable(out):
         result = run_bench(
             split_names(tasks),
             split_names(archs),
@@ -140,6 +141,19 @@ def bench(
         return
     _render(result)
     info(f"{result.ran} run(s) trained, {result.skipped} already done; reports in {out}")
+
+
+@contextlib.contextmanager
+def _resumable(out: Path) -> Iterator[None]:
+    """Ctrl-C: say that finished runs are kept (the generic message says nothing was written)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise fail(
+            f"interrupted; the finished runs are kept in {out}. Run the same command again to "
+            "resume.",
+            130,
+        ) from None
 
 
 def register(app: typer.Typer) -> None:

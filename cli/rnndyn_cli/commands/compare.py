@@ -15,7 +15,7 @@ def resolve_groups(
 ):
     """Exactly one way of naming groups → ``compare_spectra`` keyword arguments."""
     from rnndyn.errors import UsageError
-    from rnndyn.population import expand_group_specs, read_manifest
+    from rnndyn.grouping import expand_group_specs, read_manifest
 
     given = [bool(checkpoints), bool(group), manifest is not None]
     if sum(given) != 1:
@@ -194,6 +194,9 @@ def compare(
     matrix: str | None = typer.Option(
         None, "--matrix", help="Name of a square recurrent parameter to analyse."
     ),
+    jacobian: bool = typer.Option(
+        False, "--jacobian", help="Also compare state Jacobians at the zero-input fixed point."
+    ),
     format_: str = typer.Option(
         "pdf,png", "--format", help="Figure formats for --out: pdf,png,svg."
     ),
@@ -219,6 +222,7 @@ def compare(
             result = compare_spectra(
                 **kwargs,
                 jobs=jobs,
+                jacobian=jacobian,
                 skip_bad=skip_bad,
                 test=test,
                 n_permutations=permutations,

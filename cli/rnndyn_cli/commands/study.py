@@ -46,9 +46,9 @@ def _progress():
 @study_app.command("regression-vs-classification")
 @boundary
 def regression_vs_classification(
-    archs: str = typer.Option("rnn,gru", "--archs", help="Comma-separated: rnn,lstm,gru."),
+    archs: str = typer.Option("rnn,lstm,gru", "--archs", help="Comma-separated: rnn,lstm,gru."),
     per_group: int = typer.Option(
-        6, "--per-group", min=2, help="Networks per task kind and architecture."
+        8, "--per-group", min=2, help="Networks per task kind and architecture."
     ),
     out: Path = typer.Option(Path("rnndyn-study"), "--out", help="Study folder (resumable)."),
     jobs: int = typer.Option(

@@ -55,7 +55,11 @@ def train_command(
     arch: str = typer.Option(..., "--arch", "-a", help="rnn, lstm or gru."),
     output: Path = typer.Option(..., "--output", "-o", help="Checkpoint file to write (.pt)."),
     hidden: int = typer.Option(None, "--hidden", "-H", help="Hidden units [task default]."),
-    init: str = typer.Option("default", "--init", help="Initializer (see `rnndyn init list`)."),
+    init: str = typer.Option(
+        None,
+        "--init",
+        help="Initializer (see `rnndyn init list`) [eigen with --init-params, else default].",
+    ),
     init_params: Path = typer.Option(
         None, "--init-params", help="Eigen-initializer parameter file (JSON)."
     ),
@@ -79,6 +83,8 @@ def train_command(
     from rnndyn.model import check_arch
     from rnndyn.tasks import get_task
 
+    if init is None:
+        init = "eigen" if init_params is not None else "default"
     task_obj = get_task(task, **parse_params(param))  # unknown task/param: UsageError first
     check_arch(arch, nonlinearity)
     if threads is not None:

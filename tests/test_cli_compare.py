@@ -1,0 +1,245 @@
+"""`rnndyn compare` and `rnndyn study` through the CLI: exit codes, stdout/stderr, outputs, resume."""
+
+import json
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from test_compare import planted_matrix, write_net, write_population
+from typer.testing import CliRunner
+
+import rnndyn.study
+from rnndyn_cli.app import app
+
+FAST = ["--permutations", "99", "--bootstrap", "100"]
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture
+def population(tmp_path):
+    paths = write_population(tmp_path, 4)
+    return tmp_path, paths["classification"] + paths["regression"]
+
+
+def test_json_document(runner, population):
+    _, paths = population
+    res = runner.invoke(app, ["compare", *paths, "--json", *FAST])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["schema"] == "rnndyn.compare/1" and doc["settings"]["by"] == "task_kind"
+    assert [g["name"] for g in doc["groups"]] == ["classification", "regression"]
+    assert all(len(m["sha256"]) == 64 for g in doc["groups"] for m in g["members"])
+    radius = next(t for t in doc["tests"] if t["statistic"] == "spectral_radius")
+    assert (
+        radius["p_value"] < 0.05
+        and radius["cliffs_delta"] < 0
+        and (radius["n_a"], radius["n_b"]) == (4, 4)
+    )
+    assert len(doc["distances"]) == 4
+
+
+def test_readable_table_shows_group_sizes(runner, population):
+    _, paths = population
+    res = runner.invoke(app, ["compare", *paths, *FAST])
+    assert res.exit_code == 0, res.output
+    assert "A = classification vs B = regression" in res.stdout
+    assert "spectral_radius" in res.stdout and "wasserstein1" in res.stdout and "n A" in res.stdout
+
+
+def test_out_folder_has_tables_figures_and_report(runner, population):
+    folder, paths = population
+    out = folder / "out"
+    res = runner.invoke(
+        app,
+        [
+            "compare",
+            "--group",
+            f"reg={folder}/rnn_regression_*.pt",
+            "--group",
+            f"cls={folder}/rnn_classification_*.pt",
+            "--out",
+            str(out),
+            "--format",
+            "png",
+            *FAST,
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    names = {p.name for p in out.iterdir()}
+    for n in (
+        "comparison.json",
+        "statistics.csv",
+        "tests.csv",
+        "group_statistics.csv",
+        "eigenvalues.csv",
+        "report.md",
+        "eigenvalues_rnn_l0.fwd.hh.png",
+        "modulus_ecdf_rnn_l0.fwd.hh.png",
+        "statistics_rnn_l0.fwd.hh.png",
+    ):
+        assert n in names
+    import pandas as pd
+
+    tests = pd.read_csv(out / "tests.csv")
+    assert set(tests["group_a"]) == {"reg"} and (tests["n_a"] == 4).all()
+    again = runner.invoke(app, ["compare", *paths, "--out", str(out), *FAST])
+    assert again.exit_code == 5 and "--force" in again.stderr
+
+
+def test_usage_errors(runner, population, tmp_path):
+    folder, paths = population
+    res = runner.invoke(
+        app, ["compare", "--group", f"a={folder}/nothing*.pt", "--group", f"b={folder}/*.pt"]
+    )
+    assert res.exit_code == 2 and "matches no file" in res.stderr and res.stdout == ""
+    res = runner.invoke(app, ["compare", *paths, "--group", f"a={folder}/*.pt"])
+    assert res.exit_code == 2 and "exactly one" in res.stderr
+    res = runner.invoke(app, ["compare", *paths[:5]])  # one regression network
+    assert res.exit_code == 2 and "group 'regression' has 1 network" in res.stderr
+    assert "Traceback" not in res.stderr and res.stdout == ""
+    res = runner.invoke(app, ["compare", *paths, "--test", "t-test"])
+    assert res.exit_code == 2 and "unknown test" in res.stderr
+
+
+def test_bad_files_and_skip_bad(runner, population):
+    folder, paths = population
+    bad = folder / "notes.pt"
+    bad.write_text("not a checkpoint")
+    nokey = write_net(
+        folder / "nokey.pt", planted_matrix(np.random.default_rng(0), 0.2, 0.8), {"seed": 1}
+    )
+    res = runner.invoke(app, ["compare", *paths, str(bad), str(nokey), "--json", *FAST])
+    assert (
+        res.exit_code == 4
+        and str(bad) in res.stderr
+        and str(nokey) in res.stderr
+        and res.stdout == ""
+    )
+    res = runner.invoke(
+        app, ["compare", *paths, str(bad), str(nokey), "--json", "--skip-bad", *FAST]
+    )
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert {s["path"] for s in doc["skipped"]} == {str(bad), str(nokey)}
+    assert f"left out {bad}" in res.stderr
+    res = runner.invoke(app, ["compare", *paths, str(nokey)])
+    assert res.exit_code == 2 and "has no 'task_kind' entry" in res.stderr
+
+
+def test_refused_pickle_exit_code(runner, population):
+    folder, paths = population
+    pickled = folder / "module.pt"
+    torch.save(torch.nn.RNN(2, 4), pickled)
+    res = runner.invoke(app, ["compare", *paths, str(pickled)])
+    assert res.exit_code == 3 and "--trust-pickle" in res.stderr
+
+
+def test_installed_command_runs_in_a_subprocess(population, tmp_path):
+    _, paths = population
+    exe = Path(sys.executable).parent / "rnndyn"
+    res = subprocess.run(
+        [str(exe), "compare", *paths, "--json", "--jobs", "2", *FAST],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["schema"] == "rnndyn.compare/1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        Path(p).name for p in paths
+    )  # nothing written
+
+
+def fake_train(task, arch, *, hidden, epochs, seed):
+    """Stands in for rnndyn.train.train: a planted W whose radius depends on the task kind."""
+    rng = np.random.default_rng(seed + 100 * len(task.spec.name))
+    lo, hi = (0.1, 0.6) if task.spec.kind == "classification" else (0.6, 1.1)
+    model = torch.nn.Module()
+    model.rnn = torch.nn.RNN(task.spec.input_size, hidden, batch_first=True)
+    with torch.no_grad():
+        model.rnn.weight_hh_l0.copy_(torch.tensor(planted_matrix(rng, lo, hi, hidden)))
+    meta = {
+        "schema": "rnndyn.checkpoint/1",
+        "arch": arch,
+        "task": task.spec.name,
+        "task_kind": task.spec.kind,
+        "seed": seed,
+        "hidden_size": hidden,
+        "training": {"epochs": epochs, **task.spec.defaults},
+    }
+    metrics = {
+        "metric": task.spec.metric,
+        "test": 0.5,
+        "baseline": float(task.spec.baseline),
+        "epochs_run": 1,
+        "seconds": 0.01,
+    }
+    return types.SimpleNamespace(model=model, meta=meta, metrics=metrics)
+
+
+def test_study_trains_compares_reports_and_resumes(runner, tmp_path, monkeypatch):
+    calls = []
+
+    def counting(*args, **kwargs):
+        calls.append(args[0].spec.name)
+        return fake_train(*args, **kwargs)
+
+    original = rnndyn.study.regression_vs_classification
+    monkeypatch.setattr(
+        rnndyn.study,
+        "regression_vs_classification",
+        lambda *a, **k: original(*a, **k, trainer=counting),
+    )
+    out = tmp_path / "study"
+    args = [
+        "study",
+        "regression-vs-classification",
+        "--archs",
+        "rnn",
+        "--per-group",
+        "6",
+        "--hidden",
+        "8",
+        "--out",
+        str(out),
+        "--permutations",
+        "99",
+        "--format",
+        "png",
+    ]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert len(calls) == 12 and set(calls) == {
+        "tomita3",
+        "tomita4",
+        "digits",
+        "sine",
+        "mackey_glass",
+        "narma10",
+    }
+    assert "spectral_radius higher in regression" in res.stdout
+    report = (out / "report" / "report.md").read_text()
+    assert "## Findings" in report and "| rnn | sine | regression | 2 | nrmse | 0.5 | 1 |" in report
+    assert "statistics_rnn_l0.fwd.hh.png" in report and (out / "report" / "runs.csv").is_file()
+    assert len(list((out / "checkpoints").glob("*.pt"))) == 12
+    res = runner.invoke(app, [*args, "--per-group", "7"])  # resume the 12, train 2 more, new report
+    assert res.exit_code == 0 and len(calls) == 14
+    assert "14 networks (2 trained now)" in res.stderr
+    res = runner.invoke(app, [*args, "--epochs", "3"])
+    assert res.exit_code == 2 and "epochs 10 there, 3 now" in res.stderr
+
+
+def test_study_refuses_foreign_folder(runner, tmp_path):
+    (tmp_path / "mine.txt").write_text("hello")
+    res = runner.invoke(app, ["study", "regression-vs-classification", "--out", str(tmp_path)])
+    assert res.exit_code == 5 and "did not write" in res.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["mine.txt"]
