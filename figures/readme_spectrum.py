@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 
 import rnndyn
 from rnndyn.io.atomic import atomic_write_bytes
-from rnndyn.plots.spectrum import modulus_histogram, spectrum
+from rnndyn.plots.spectra import modulus_histogram, spectrum
 from rnndyn.plots.style import FULL_WIDTH, style_context
 
 ROOT = Path(__file__).resolve().parent.parent

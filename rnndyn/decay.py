@@ -7,7 +7,8 @@ For each chosen operator and its top-``N`` modes (by ``|λ|``; default ``min(n, 
   per-step Jacobians of the last ``steps`` probe steps, read back in modal coordinates, with a fitted
   per-step rate and a 95 % interval over the batch (``rnndyn.propagation``);
 - memory: held-out ridge R² of ``x_{t−k}`` from the mode's coordinates, per lag (``rnndyn.memory``);
-- the network's Lyapunov spectrum along the probe (``rnndyn.lyapunov``).
+- the network's Lyapunov spectrum along the last ``2·steps`` probe steps, over the first
+  ``LYAPUNOV_BATCH`` (8) sequences (``rnndyn.lyapunov``).
 
 Which operator's modes: for a vanilla RNN (and a custom matrix) the recurrent matrix ``hh``, whose
 Jacobian at ``h = 0`` it is. For LSTM and GRU no gate block is the state map, so the default is the
@@ -40,6 +41,7 @@ from rnndyn.trajectories import Trajectories, check_inputs, simulate
 
 __all__ = ["DecayResult", "ModeDecay", "measure_decay", "operator_ids"]
 DEFAULT_MODES = 64
+LYAPUNOV_BATCH = 8
 
 
 def operator_ids(module: RecurrentModule) -> list[str]:
@@ -286,7 +288,8 @@ def _memory_lags(
 def _lyapunov(
     ckpt, traj: Trajectories, layer: int, direction: str, n: int, steps: int, dtype, seed
 ):
-    """Exponents over the last ``2·steps`` probe steps (a quarter of them warm-up)."""
+    """Exponents over the last ``2·steps`` probe steps (a quarter of them warm-up), for the first
+    ``LYAPUNOV_BATCH`` sequences (a QR per step and sequence is the costly part)."""
     p = layer_params(
         ckpt,
         traj.module,
@@ -296,6 +299,7 @@ def _lyapunov(
         input_size=traj.layer_inputs(layer).shape[-1],
     )
     start = max(0, traj.steps - 2 * steps)
-    return lyapunov_spectrum(
-        p, traj.trace(layer, direction), n, start=start, dtype=dtype, seed=seed
+    trace = tuple(
+        None if a is None else a[:, :LYAPUNOV_BATCH] for a in traj.trace(layer, direction)
     )
+    return lyapunov_spectrum(p, trace, n, start=start, dtype=dtype, seed=seed)

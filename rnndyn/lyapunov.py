@@ -1,7 +1,7 @@
 """Lyapunov spectrum along a probe trajectory by the QR method (Benettin et al.; cf. Vogt et al. 2022).
 
 An orthonormal frame ``Q`` ``(S, B, k)`` is pushed through the per-step Jacobians (``jacobian.apply``:
-one GEMM per step) and re-orthonormalised every step with a batched QR; the exponents are the
+one GEMM per step) and re-orthonormalised every step (batched CholeskyQR2 in float64); the exponents are the
 time-averaged ``log |diag R|`` after a warm-up, in nats per step, per batch element. For a stacked
 network the per-step Jacobian is block lower-triangular across layers, so its spectrum is the union
 of the layers' own spectra: ``network_exponents`` merges the forward-direction layers.
@@ -42,9 +42,9 @@ class LyapunovSpectrum:
         b = self.per_sample.shape[0]
         if b < 2:
             return np.full((self.per_sample.shape[1], 2), np.nan)
-        from scipy import stats
+        from scipy.special import stdtrit
 
-        half = stats.t.ppf(0.975, b - 1) * self.per_sample.std(axis=0, ddof=1) / np.sqrt(b)
+        half = stdtrit(b - 1, 0.975) * self.per_sample.std(axis=0, ddof=1) / np.sqrt(b)
         return np.stack([self.exponents - half, self.exponents + half], axis=1)
 
     def to_dict(self) -> dict[str, Any]:
@@ -61,6 +61,37 @@ class LyapunovSpectrum:
 
 def _num(v: float) -> float | None:
     return float(v) if np.isfinite(v) else None
+
+
+def _cholesky_qr(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``a = Q R`` by Cholesky of ``aᵀa`` (batched ``(B, S, k)``); None when ``aᵀa`` is not PD."""
+    r, info = torch.linalg.cholesky_ex(a.mT @ a, upper=True)
+    if bool(info.any()):
+        return None
+    eye = torch.eye(r.shape[-1], dtype=r.dtype).expand_as(r)
+    r_inv = torch.linalg.solve_triangular(r, eye, upper=True)  # (B, k, k): tiny
+    return a @ r_inv, r  # a GEMM, much faster than a batched right-sided triangular solve
+
+
+def orthonormalize(q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Re-orthonormalise a frame ``(S, B, k)``: ``(Q (S, B, k), log|diag R| (B, k))`` in float64.
+
+    CholeskyQR2 (two Cholesky-QR passes: GEMM speed, Householder accuracy for the moderately
+    conditioned frames of one step); Householder QR when the Gram matrix is not positive definite.
+    """
+    a = q.permute(1, 0, 2).double()
+    first = _cholesky_qr(a)
+    second = None if first is None else _cholesky_qr(first[0])
+    if second is not None:
+        qn = second[0]
+        diag = torch.diagonal(first[1], dim1=-2, dim2=-1) * torch.diagonal(
+            second[1], dim1=-2, dim2=-1
+        )
+    else:
+        qn, r = torch.linalg.qr(a)
+        diag = torch.diagonal(r, dim1=-2, dim2=-1)
+    logdiag = torch.log(diag.abs().clamp_min(torch.finfo(torch.float64).tiny))
+    return qn.permute(1, 0, 2).to(q.dtype).contiguous(), logdiag
 
 
 def lyapunov_spectrum(
@@ -89,11 +120,9 @@ def lyapunov_spectrum(
     for coef in coefficient_chunks(pw, x, h, c, start):
         for i in range(next(iter(coef.values())).shape[0]):
             q = apply(pw, {name: v[i] for name, v in coef.items()}, q)
-            qb, r = torch.linalg.qr(q.permute(1, 0, 2))
+            q, logdiag = orthonormalize(q)
             if t >= warmup:
-                diag = torch.diagonal(r, dim1=-2, dim2=-1).abs().double()
-                acc += torch.log(diag.clamp_min(torch.finfo(torch.float64).tiny))
-            q = qb.permute(1, 0, 2).contiguous()
+                acc += logdiag
             t += 1
     per = (acc / (t_len - warmup)).numpy()
     return LyapunovSpectrum(

@@ -57,9 +57,9 @@ class Propagation:
         if b < 2:
             return np.full((self.slopes.shape[1], 2), np.nan)
         mean = self.slopes.mean(axis=0)
-        from scipy import stats
+        from scipy.special import stdtrit
 
-        half = stats.t.ppf(0.5 + level / 2, b - 1) * self.slopes.std(axis=0, ddof=1) / np.sqrt(b)
+        half = stdtrit(b - 1, 0.5 + level / 2) * self.slopes.std(axis=0, ddof=1) / np.sqrt(b)
         return np.exp(np.stack([mean - half, mean + half], axis=1))
 
     @property

@@ -26,6 +26,7 @@ from typing import Any
 from rnndyn.compare import ComparisonResult, compare_spectra
 from rnndyn.errors import OutputError, RnndynError, UsageError
 from rnndyn.io.atomic import atomic_write_json
+from rnndyn.io.rnndyn_format import plain
 
 SCHEMA = "rnndyn.study/1"
 MARKER = ".rnndyn-study.json"
@@ -230,14 +231,8 @@ def train_one(
         "epochs_run": m["epochs_run"],
         "seconds": m["seconds"],
     }
-    atomic_write_json(out / "runs" / f"{job['id']}.json", _plain(record))
+    atomic_write_json(out / "runs" / f"{job['id']}.json", plain(record))
     return record
-
-
-def _plain(x: Any) -> Any:
-    from rnndyn.io.rnndyn_format import plain
-
-    return plain(x)
 
 
 def _open(out: Path, settings: dict[str, Any]) -> None:
@@ -309,7 +304,7 @@ def regression_vs_classification(
     _check_tasks(tasks)
     training = {"hidden": hidden, "epochs": epochs, "sizes": SIZES, "task_params": TASK_PARAMS}
     out = Path(out_dir)
-    _open(out, _plain(training))
+    _open(out, plain(training))
     todo = plan(archs, per_group, tasks)
     runs = {j["id"]: r for j in todo if (r := _finished(out, j)) is not None}
     pending = [j for j in todo if j["id"] not in runs]

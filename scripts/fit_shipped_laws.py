@@ -3,12 +3,17 @@
     python scripts/fit_shipped_laws.py                      # everything (resumable; hours on a CPU)
     python scripts/fit_shipped_laws.py --dry-run            # print the plan only
     python scripts/fit_shipped_laws.py --archs gru --seeds 2 --tasks sine parity   # a quick run
+    python scripts/fit_shipped_laws.py --preset eigen --seeds 3 --epochs 30   # the shipped laws
 
-Steps: (1) train ``--seeds`` networks per (arch, task) with PyTorch's default initializer and write
-them under ``--work`` (existing checkpoints are reused, so an interrupted run resumes); (2) keep
-the networks that beat their task's trivial baseline by ``--margin`` (relative); (3) per
+Steps: (1) train ``--seeds`` networks per (arch, task), seeds ``--first-seed`` on (default 100, so
+they never overlap the bench's evaluation seeds 0..N−1), with PyTorch's default initializer and
+write them under ``--work`` (existing checkpoints are reused, so an interrupted run resumes);
+``--preset`` takes the tasks, task parameters, data sizes and hidden size of a bench preset;
+(2) keep the networks that beat their task's trivial baseline by ``--margin`` (relative); (3) per
 architecture, fit one law per task kind with ``EigenInitFitter`` and write
-``<out>/eigen-<arch>.<regression|classification>.json``. Each file's provenance lists every
+``<out>/eigen-<arch>.<regression|classification>.json``, plus ``<out>/eigen.<kind>.json`` holding
+every architecture's targets (``hh``; ``i f g o``; ``r z n``), the file ``rnndyn bench
+--init-params KIND=FILE`` takes. Each file's provenance lists every
 checkpoint's path (relative to the repository) and sha256, their count and the group; its
 description records this script's command line. The law is in the spirit of Dou & Principe
 (arXiv 2307.15679); their exact recipe is not public.
@@ -32,7 +37,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--archs", nargs="+", default=["rnn", "lstm", "gru"])
     ap.add_argument("--tasks", nargs="+", default=REGRESSION + CLASSIFICATION)
     ap.add_argument("--seeds", type=int, default=5, help="replicate networks per (arch, task)")
-    ap.add_argument("--hidden", type=int, default=64)
+    ap.add_argument("--first-seed", type=int, default=100, help="seeds first..first+N-1")
+    ap.add_argument("--preset", default=None, help="a bench preset's tasks, T, sizes, hidden")
+    ap.add_argument("--fit-biases", action="store_true", help="fit gate-bias rules too")
+    ap.add_argument("--hidden", type=int, default=None, help="[64, or the preset's]")
     ap.add_argument("--epochs", type=int, default=None, help="[each task's default]")
     ap.add_argument(
         "--margin",
@@ -60,6 +68,27 @@ def rel(path: Path) -> Path:
         return path
 
 
+def apply_preset(args: argparse.Namespace) -> None:
+    """Fill tasks/hidden from ``--preset``; ``args.task_params``/``args.sizes`` (may be empty)."""
+    from rnndyn.bench.grid import PRESETS
+
+    p = PRESETS[args.preset] if args.preset else None
+    if p is not None and args.tasks == REGRESSION + CLASSIFICATION:
+        args.tasks = list(p.tasks)
+    if args.hidden is None:
+        args.hidden = p.hidden if p is not None and p.hidden else 64
+    args.task_params = {t: dict(p.task_params.get(t, {})) for t in args.tasks} if p else {}
+    args.sizes = dict(p.sizes) if p else {}
+
+
+def make_task(args: argparse.Namespace, name: str):
+    from rnndyn.bench.runner import _SizedTask
+    from rnndyn.tasks import get_task
+
+    task = get_task(name, **args.task_params.get(name, {}))
+    return _SizedTask(task, args.sizes) if args.sizes else task
+
+
 def train_all(args: argparse.Namespace) -> dict[str, list[Path]]:
     """Train (or reuse) every checkpoint; ``{arch: [paths]}``."""
     from rnndyn.io.rnndyn_format import save_checkpoint
@@ -68,14 +97,16 @@ def train_all(args: argparse.Namespace) -> dict[str, list[Path]]:
     out: dict[str, list[Path]] = {}
     for arch in args.archs:
         for task in args.tasks:
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 path = args.work / arch / task / f"seed{seed}.pt"
                 out.setdefault(arch, []).append(path)
                 if path.exists() or args.dry_run:
                     log(f"{'would train' if not path.exists() else 'reuse'} {rel(path)}")
                     continue
                 path.parent.mkdir(parents=True, exist_ok=True)
-                res = train(task, arch, hidden=args.hidden, seed=seed, epochs=args.epochs)
+                res = train(
+                    make_task(args, task), arch, hidden=args.hidden, seed=seed, epochs=args.epochs
+                )
                 save_checkpoint(path, res.model, res.meta)
                 m = res.metrics
                 log(
@@ -101,6 +132,7 @@ def fit_all(args: argparse.Namespace, ckpts: dict[str, list[Path]]) -> None:
 
     command = "python scripts/fit_shipped_laws.py " + shlex.join(sys.argv[1:])
     args.out.mkdir(parents=True, exist_ok=True)
+    per_kind: dict[str, dict] = {}
     for arch, paths in ckpts.items():
         loaded = [load(rel(p)) for p in paths]
         kept = [c for c in loaded if learned(dict(c.metadata.get("metrics", {})), args.margin)]
@@ -110,8 +142,9 @@ def fit_all(args: argparse.Namespace, ckpts: dict[str, list[Path]]) -> None:
         if not kept:
             continue
         for group, fitter in fit_groups(
-            kept, "task_kind", name=f"eigen-{arch}", seed=args.seed
+            kept, "task_kind", name=f"eigen-{arch}", seed=args.seed, fit_biases=args.fit_biases
         ).items():
+            per_kind.setdefault(group, {})[arch] = fitter.params_
             dest = args.out / f"eigen-{arch}.{group}.json"
             if dest.exists() and not args.force:
                 log(f"{rel(dest)} exists; pass --force to replace it")
@@ -122,7 +155,8 @@ def fit_all(args: argparse.Namespace, ckpts: dict[str, list[Path]]) -> None:
             )
             text = (
                 f"{arch.upper()} law for {group} tasks ({', '.join(tasks)}), fitted to {n} "
-                f"networks (hidden {args.hidden}, default init) that beat their baseline; "
+                f"networks (hidden {args.hidden}, default init, seeds {args.first_seed}.."
+                f"{args.first_seed + args.seeds - 1}) that beat their baseline; "
                 f"in the spirit of Dou & Principe (arXiv 2307.15679). Made by: {command}"
             )
             dataclasses.replace(fitter.params_, description=text).save(dest)
@@ -131,6 +165,56 @@ def fit_all(args: argparse.Namespace, ckpts: dict[str, list[Path]]) -> None:
                 for t, law in fitter.params_.targets.items()
             )
             log(f"wrote {rel(dest)} ({summary})")
+    for group, laws in per_kind.items():
+        write_combined(args, group, laws, command)
+
+
+def write_combined(args: argparse.Namespace, group: str, laws: dict, command: str) -> None:
+    """One file per task kind with every architecture's targets (their names never collide)."""
+    from rnndyn.init import EigenInitParams
+
+    dest = args.out / f"eigen.{group}.json"
+    if dest.exists() and not args.force:
+        log(f"{rel(dest)} exists; pass --force to replace it")
+        return
+    targets, biases, diags, prov = {}, {}, {}, {}
+    for law in laws.values():
+        targets.update(law.targets)
+        biases.update(law.gate_biases)
+        diags.update(law.diagnostics or {})
+    for arch, law in laws.items():
+        prov[arch] = dict(law.provenance or {})
+    checkpoints = [c for p in prov.values() for c in p.get("checkpoints", [])]
+    first = next(iter(prov.values()))
+    text = (
+        f"{group} law for {', '.join(laws)} ({', '.join(targets)}), fitted per architecture "
+        f"to {len(checkpoints)} networks (hidden {args.hidden}, default init, seeds "
+        f"{args.first_seed}..{args.first_seed + args.seeds - 1}) that beat their baseline; in "
+        f"the spirit of Dou & Principe (arXiv 2307.15679). Made by: {command}"
+    )
+    combined = EigenInitParams(
+        targets,
+        gate_biases=biases,
+        name=f"eigen.{group}",
+        description=text,
+        provenance={
+            "checkpoints": checkpoints,
+            "n_checkpoints": len(checkpoints),
+            "group": group,
+            "group_by": "task_kind",
+            "archs": {a: p.get("n_checkpoints") for a, p in prov.items()},
+            "fitter": first.get("fitter"),
+            "rnndyn_version": first.get("rnndyn_version"),
+            "seed": first.get("seed"),
+            "task_params": args.task_params,
+            "sizes": args.sizes,
+            "hidden": args.hidden,
+            "epochs": args.epochs,
+        },
+        diagnostics=diags,
+    )
+    combined.save(dest)
+    log(f"wrote {rel(dest)} ({', '.join(targets)})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
+    apply_preset(args)
     ckpts = train_all(args)
     if args.dry_run:
         log(f"dry run: {sum(map(len, ckpts.values()))} checkpoints, laws to {rel(args.out)}")

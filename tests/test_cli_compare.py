@@ -243,3 +243,18 @@ def test_study_refuses_foreign_folder(runner, tmp_path):
     res = runner.invoke(app, ["study", "regression-vs-classification", "--out", str(tmp_path)])
     assert res.exit_code == 5 and "did not write" in res.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["mine.txt"]
+
+
+def test_manifest_groups(runner, population):
+    folder, paths = population
+    manifest = folder / "groups.csv"
+    manifest.write_text(
+        "path,group\n"
+        + "".join(f"{Path(p).name},{'slow' if 'regr' in p else 'fast'}\n" for p in paths)
+    )
+    res = runner.invoke(app, ["compare", "--manifest", str(manifest), "--json", *FAST])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert [g["name"] for g in doc["groups"]] == ["fast", "slow"] and doc["settings"]["by"] is None
+    res = runner.invoke(app, ["compare", "--manifest", str(manifest), "--by", "seed"])
+    assert res.exit_code == 2 and "--by" in res.stderr

@@ -357,3 +357,28 @@ def test_plots_draw_every_network(tmp_path):
     assert "∞ not shown" in fig2.axes[1].get_title()  # regression radii > 1: infinite timescales
     assert len(list(comparison_figures(res))) == 3
     plt.close("all")
+
+
+@pytest.mark.slow
+def test_study_with_real_training(tmp_path):
+    from rnndyn.study import regression_vs_classification
+
+    res = regression_vs_classification(
+        tmp_path / "s",
+        archs=("rnn",),
+        per_group=3,
+        hidden=6,
+        epochs=1,
+        n_permutations=99,
+        formats=("png",),
+    )
+    assert len(res.runs) == 6 and res.trained_now == 6 and res.report.is_file()
+    assert {r["kind"] for r in res.runs} == {"regression", "classification"}
+    assert res.comparison.group_names == ("classification", "regression")
+    assert ("rnn", "l0.fwd.hh") in res.comparison.strata and (
+        "rnn",
+        "l0.fwd.jac",
+    ) in res.comparison.strata
+    meta = torch.load(tmp_path / "s" / res.runs[0]["checkpoint"], weights_only=True)["rnndyn"]
+    assert meta["training"]["n_train"] == 1000 and meta["study"] == "regression-vs-classification"
+    assert len(res.findings()) == 2

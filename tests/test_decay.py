@@ -225,3 +225,18 @@ def test_plots_draw_one_artist_per_mode():
     ax = plots.lyapunov_spectrum(res)
     assert any(ln.get_gid() == "zero" for ln in ax.lines)
     plt.close("all")
+
+
+def test_orthonormalize_matches_householder_and_survives_rank_deficiency():
+    from rnndyn.lyapunov import orthonormalize
+
+    g = torch.Generator().manual_seed(0)
+    q = torch.randn(50, 3, 6, generator=g, dtype=torch.float64) * torch.logspace(0, -5, 6)
+    qn, logd = orthonormalize(q)
+    _, r = torch.linalg.qr(q.permute(1, 0, 2))
+    torch.testing.assert_close(logd, torch.diagonal(r, dim1=-2, dim2=-1).abs().log())
+    eye = torch.eye(6, dtype=torch.float64).expand(3, 6, 6)
+    torch.testing.assert_close(qn.permute(1, 2, 0) @ qn.permute(1, 0, 2), eye, atol=1e-12, rtol=0)
+    q[:, :, 5] = q[:, :, 4]  # a dependent column: Cholesky fails, Householder takes over
+    qn, logd = orthonormalize(q)
+    assert torch.isfinite(qn).all() and logd[:, 5].max() < -20

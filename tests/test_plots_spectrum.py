@@ -7,7 +7,7 @@ import pytest
 from planted import planted
 
 from rnndyn.operators import RecurrentOperator
-from rnndyn.plots.spectrum import modulus_histogram, spectrum, spectrum_grid, timescale_spectrum
+from rnndyn.plots.spectra import modulus_histogram, spectrum, spectrum_grid, timescale_spectrum
 from rnndyn.plots.style import style_context
 from rnndyn.spectrum import eigendecompose
 
@@ -62,3 +62,11 @@ def test_histogram_and_timescales(lstm_like):
         assert ax2.get_yscale() == "log"
         assert len([ln for ln in ax2.lines if len(ln.get_xdata()) == 14]) == 4
     plt.close("all")
+
+
+def test_public_plot_names_resolve_to_functions():
+    import rnndyn
+    import rnndyn.plots.spectra  # noqa: F401  (importing submodules must not shadow the functions)
+
+    for name in ("spectrum", "spectrum_grid", "effective_spectrum", "law_overview", "modulus_ecdf"):
+        assert callable(getattr(rnndyn.plots, name)) and not isinstance(getattr(rnndyn.plots, name), type(rnndyn))

@@ -228,7 +228,14 @@ def test_registry_and_bad_parameters():
             get_task("adding", **bad)
     with pytest.raises(UsageError):
         get_task("tomita2", T=1)
+    with pytest.raises(UsageError, match="too long"):
+        get_task("tomita3", T=501)
+    assert (
+        get_task("tomita3", T=500).generate(0, n_train=4, n_val=2, n_test=2).x_test.shape[1] == 500
+    )
     with pytest.raises(UsageError, match="non-negative"):
         get_task("parity").generate(-1)
     with pytest.raises(UsageError, match="n_train"):
         get_task("parity").generate(0, n_train=0)
+    with pytest.raises(UsageError, match="GiB"):
+        get_task("adding", T=10**8).generate(0)

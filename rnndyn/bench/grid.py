@@ -63,6 +63,27 @@ PRESETS = {
         note="2255 runs at each task's default sizes: ≈25 CPU-s per run from a 5-run sample, "
         "≈16 CPU-hours in all (≈8 h with --jobs 2 on 2 idle cores, ≈1 h with --jobs 16)",
     ),
+    "eigen": Preset(
+        "eigen",
+        tasks=("tomita3", "tomita5", "parity", "adding", "sine", "narma10"),
+        archs=ARCHS,
+        inits=(
+            *("default", "xavier_uniform", "kaiming", "orthogonal", "irnn", "np_rnn", "chrono"),
+            "lru_ring",
+        ),
+        seeds=5,
+        epochs=15,
+        hidden=32,
+        task_params={
+            "parity": {"T": 20},
+            "adding": {"T": 100},
+            "sine": {"T": 40},
+            "narma10": {"T": 50},
+        },
+        sizes={"n_train": 800, "n_val": 200, "n_test": 400},
+        note="the eigen-initializer comparison (data/bench/EIGEN_BENCH.md): 690 baseline runs, "
+        "+90 with --init-params; ≈2 CPU-s per run (adding at T=100 ≈4)",
+    ),
 }
 
 

@@ -10,17 +10,33 @@ import importlib
 from typing import Any
 
 _LAZY = {
-    "spectrum": ("rnndyn.plots.spectrum", "spectrum"),
-    "spectrum_grid": ("rnndyn.plots.spectrum", "spectrum_grid"),
-    "modulus_histogram": ("rnndyn.plots.spectrum", "modulus_histogram"),
-    "timescale_spectrum": ("rnndyn.plots.spectrum", "timescale_spectrum"),
+    "spectrum": "rnndyn.plots.spectra",
+    "spectrum_grid": "rnndyn.plots.spectra",
+    "modulus_histogram": "rnndyn.plots.spectra",
+    "timescale_spectrum": "rnndyn.plots.spectra",
+    "decay_curves": "rnndyn.plots.decay",
+    "effective_spectrum": "rnndyn.plots.decay",
+    "modal_energy": "rnndyn.plots.decay",
+    "memory_function": "rnndyn.plots.decay",
+    "lyapunov_spectrum": "rnndyn.plots.decay",
+    "eigenvalue_density": "rnndyn.plots.compare",
+    "modulus_ecdf": "rnndyn.plots.compare",
+    "statistic_strips": "rnndyn.plots.compare",
+    "comparison_figures": "rnndyn.plots.compare",
+    "radius_law": "rnndyn.plots.init",
+    "phase_law": "rnndyn.plots.init",
+    "sampled_spectrum": "rnndyn.plots.init",
+    "law_overview": "rnndyn.plots.init",
+    "learning_curve": "rnndyn.plots.bench",
+    "learning_curves": "rnndyn.plots.bench",
+    "final_metric": "rnndyn.plots.bench",
+    "final_metrics": "rnndyn.plots.bench",
 }
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        module, attr = _LAZY[name]
-        return getattr(importlib.import_module(module), attr)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     try:
         return importlib.import_module(f"rnndyn.plots.{name}")
     except ModuleNotFoundError:

@@ -96,14 +96,14 @@ def eigenvalue_density(
             gridsize=gridsize,
             cmap="viridis",
             extent=(-lim, lim, -lim, lim),
-            mincnt=0,
+            mincnt=1,
             linewidths=0,
             gid=f"density-{g}",
         )
         hexes.append(hb)
         vmax = max(vmax, float(np.max(hb.get_array())))
         t = np.linspace(0, 2 * np.pi, 721)
-        ax.plot(np.cos(t), np.sin(t), color="white", lw=0.8, ls="--", gid="unit-circle")
+        ax.plot(np.cos(t), np.sin(t), color="0.3", lw=0.7, ls="--", zorder=3, gid="unit-circle")
         ax.set_title(f"{g} (n={len(members[g])})")
         ax.set_aspect("equal")
         ax.set_xlabel("Re λ")

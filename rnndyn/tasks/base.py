@@ -22,6 +22,7 @@ import torch
 from rnndyn.errors import UsageError
 
 SIZE_KEYS = ("n_train", "n_val", "n_test")
+MAX_CELLS = 2**29  # float32 values in one generated dataset (2 GiB): beyond this, a UsageError
 
 
 @dataclass(frozen=True)
@@ -125,29 +126,36 @@ METRICS: dict[str, Callable[[torch.Tensor, torch.Tensor], float]] = {
 # --- base class ------------------------------------------------------------------------------
 
 
+_KINDS = {bool: "boolean", int: "integer", float: "finite number", tuple: "list of numbers"}
+
+
 def coerce(name: str, value: Any, default: Any) -> Any:
-    """Cast ``value`` (often a CLI string) to the type of ``default``."""
+    """Cast ``value`` (often a CLI string) to the type of ``default``; UsageError if it can't."""
     kind = type(default)
     try:
-        if isinstance(default, bool):
-            if isinstance(value, str):
-                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                    raise ValueError(value)
-                return value.lower() in ("true", "1", "yes")
-            return bool(value)
-        if isinstance(default, tuple):
+        if kind is bool:
+            text = str(value).lower()
+            if text not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(value)
+            return text in ("true", "1", "yes")
+        if kind is tuple:
             items = value.split(",") if isinstance(value, str) else list(value)
-            return tuple(float(v) for v in items)
-        if kind is int:
+            out = tuple(float(v) for v in items)
+        elif kind is int:
             number = float(value)
             if not number.is_integer():
                 raise ValueError(value)
             return int(number)
-        return kind(value)
-    except (TypeError, ValueError):
+        else:
+            out = kind(value)
+        if not np.isfinite(np.asarray(out, dtype=float)).all():
+            raise ValueError(value)
+        return out
+    except (TypeError, ValueError, OverflowError):
+        example = ",".join(f"{v:g}" for v in default) if kind is tuple else default
         raise UsageError(
-            f"task parameter {name}={value!r} is not a valid {kind.__name__}",
-            hint=f"give a {kind.__name__} like {name}={default!r}.",
+            f"task parameter {name}={value!r} is not a valid {_KINDS.get(kind, kind.__name__)}",
+            hint=f"e.g. {name}={example}.",
         ) from None
 
 
@@ -203,6 +211,15 @@ class BaseTask:
         for k, v in sizes.items():
             if v < 1:
                 raise UsageError(f"task {self.name!r}: {k}={v} must be at least 1")
+        spec = self.spec
+        per_step = spec.input_size + spec.output_size
+        factor = 1 + 2 * len(self.extra_splits())  # extra tests: n_test sequences of ≤ 2T
+        cells = (sum(sizes.values()) + factor * sizes["n_test"]) * spec.seq_len * per_step
+        if cells > MAX_CELLS:
+            raise UsageError(
+                f"task {self.name!r}: the data would need about {4 * cells / 2**30:.0f} GiB",
+                hint="lower T or the number of sequences.",
+            )
         return sizes
 
     def generate(self, seed: int, **overrides: Any) -> TaskData:

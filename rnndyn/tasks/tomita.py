@@ -32,6 +32,8 @@ DFAS: dict[int, tuple[tuple[tuple[int, int], ...], tuple[int, ...]]] = {
     7: (((0, 1), (2, 1), (2, 3), (4, 3), (4, 4)), (0, 1, 2, 3)),  # 0*1*0*1*
 }
 
+MAX_T = 500  # test_long reaches 2T; 2**1000 still fits in float64
+
 DESCRIPTIONS = {
     1: "1*",
     2: "(10)*",
@@ -145,6 +147,12 @@ class TomitaTask(BaseTask):
     def check_params(self) -> None:
         super().check_params()
         t = self.params["T"]
+        if t > MAX_T:
+            raise UsageError(
+                f"task {self.name!r}: T={t} is too long (path counts of strings longer than "
+                f"{2 * MAX_T} overflow float64)",
+                hint=f"use T ≤ {MAX_T}.",
+            )
         counts = path_counts(self.grammar, 2 * t)[:, 0]
         both = (counts[:, 0] > 0) & (counts[:, 1] > 0)
         if not both[1 : t + 1].any() or not both[t + 1 :].any():

@@ -65,7 +65,7 @@ def _render(analysis) -> None:
 
 
 def _write(out, analysis, formats: tuple[str, ...]) -> None:
-    from rnndyn.plots.spectrum import modulus_histogram, spectrum_grid, timescale_spectrum
+    from rnndyn.plots.spectra import modulus_histogram, spectrum_grid, timescale_spectrum
     from rnndyn.plots.style import style_context
 
     out.write_json("analysis.json", analysis.to_dict())

@@ -1,0 +1,139 @@
+"""Summarise the eigen-initializer bench: small CSVs, a markdown table and one figure.
+
+    python scripts/eigen_bench_report.py --round1 build/eigen/r1 --round2 build/eigen/r2
+
+``--round1``: a ``rnndyn bench --preset eigen`` folder holding the baselines and round-1 ``eigen``
+runs. ``--round2``: a folder with only the improved law's runs (same grid and seeds); they are
+relabelled ``eigen2`` and compared with round 1's baselines. Writes
+``data/bench/eigen_round{1,2}_summary.csv`` (median/IQR per task × arch × init),
+``build/eigen/tables.md`` (the tables pasted into ``data/bench/EIGEN_BENCH.md``) and
+``figures/eigen_bench.png``.
+
+Cell verdict for an eigen init in a task × arch cell: ``best`` if its median is the best (ties
+count); ``tie`` if not, but its IQR overlaps the IQR of the best initializer; else ``worse``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+COLS = [
+    *("task", "kind", "arch", "init", "metric", "higher_is_better", "n", "n_ok"),
+    *("median", "q25", "q75", "iqr", "best", "reached", "epochs_to_threshold", "time_s", "rank"),
+]
+
+
+def load(folder: Path, rename: str | None = None):
+    from rnndyn.bench import BenchResult
+
+    res = BenchResult.load(folder)
+    if rename is None:
+        return res
+    recs = tuple({**r, "init": rename} for r in res.records if r["init"] == "eigen")
+    return dataclasses.replace(res, records=recs)
+
+
+def verdicts(summary, eigen: str):
+    """Per task × arch: the eigen init's verdict (best / tie / worse) and the best baseline."""
+    import pandas as pd
+
+    rows = []
+    for (task, arch), g in summary.groupby(["task", "arch"], sort=False):
+        hib = bool(g["higher_is_better"].iloc[0])
+        e = g[g["init"] == eigen]
+        others = g[~g["init"].str.startswith("eigen")]
+        if e.empty or others.empty:
+            continue
+        e = e.iloc[0]
+        top = others.sort_values("median", ascending=not hib).iloc[0]
+        better = e["median"] >= top["median"] if hib else e["median"] <= top["median"]
+        overlap = e["q25"] <= top["q75"] and top["q25"] <= e["q75"]
+        verdict = "best" if better else "tie" if overlap else "worse"
+        rows.append(
+            {
+                "task": task,
+                "arch": arch,
+                "eigen_median": e["median"],
+                "eigen_iqr": f"[{e['q25']:.3g}, {e['q75']:.3g}]",
+                "best_other": top["init"],
+                "best_median": top["median"],
+                "best_iqr": f"[{top['q25']:.3g}, {top['q75']:.3g}]",
+                "default_median": g.loc[g["init"] == "default", "median"].squeeze(),
+                "verdict": verdict,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def markdown(df, floatfmt: str = ".3g") -> str:
+    def fmt(v):
+        return format(v, floatfmt) if isinstance(v, float) else str(v)
+
+    head = "| " + " | ".join(df.columns) + " |"
+    rule = "|" + "|".join("---" for _ in df.columns) + "|"
+    body = ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--round1", type=Path, required=True)
+    ap.add_argument("--round2", type=Path, default=None)
+    ap.add_argument("--data", type=Path, default=ROOT / "data" / "bench")
+    ap.add_argument("--figure", type=Path, default=ROOT / "figures" / "eigen_bench.png")
+    ap.add_argument("--tables", type=Path, default=ROOT / "build" / "eigen" / "tables.md")
+    args = ap.parse_args(argv)
+
+    from rnndyn.io.atomic import atomic_write_text
+
+    r1 = load(args.round1)
+    results = {"eigen_round1": r1}
+    if args.round2 is not None:
+        r2 = load(args.round2, rename="eigen2")
+        base = tuple(r for r in r1.records if r["init"] != "eigen")
+        results["eigen_round2"] = dataclasses.replace(r1, records=base + r2.records)
+    args.data.mkdir(parents=True, exist_ok=True)
+    text = []
+    for name, res in results.items():
+        s = res.summary()
+        atomic_write_text(args.data / f"{name}_summary.csv", s[COLS].to_csv(index=False))
+        eigen = "eigen" if name == "eigen_round1" else "eigen2"
+        v = verdicts(s, eigen)
+        counts = v["verdict"].value_counts().reindex(["best", "tie", "worse"], fill_value=0)
+        runs = res.runs_frame()
+        mine = runs[runs["init"] == eigen]
+        text += [
+            f"## {name}: {eigen} vs the best other initializer per task × arch",
+            "",
+            f"best {counts['best']}, tie (IQR overlap) {counts['tie']}, worse {counts['worse']} "
+            f"of {len(v)} task × arch cells; {len(runs)} runs in the table, "
+            f"{(runs['status'] != 'ok').sum()} not ok; {eigen}: {len(mine)} runs, "
+            f"{mine['cpu_s'].sum():.0f} CPU-s.",
+            "",
+            markdown(v),
+            "",
+        ]
+        wide = s.pivot_table(index=["task", "arch"], columns="init", values="median", sort=False)
+        order = res.levels()["init"]
+        wide = wide[[c for c in order if c in wide.columns]].reset_index()
+        text += [f"### {name}: median final test metric per task × arch × init", ""]
+        text += [markdown(wide), ""]
+    atomic_write_text(args.tables, "\n".join(text))
+    sys.stderr.write("\n".join(text) + "\n")
+
+    from rnndyn.plots import bench as plots
+    from rnndyn.plots.style import style_context
+
+    with style_context():
+        fig = plots.final_metrics(results.get("eigen_round2", r1))
+        args.figure.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(args.figure, dpi=150, bbox_inches="tight")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
