@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
 from rnndyn import __version__
+from rnndyn.errors import RnndynWarning
 from rnndyn.io.checkpoint import Checkpoint, load
 from rnndyn.operators import RecurrentModule, extract_operators, find_modules
 from rnndyn.spectrum import Spectrum, eigendecompose
@@ -61,10 +63,33 @@ class Analysis:
 
 
 def analyze(
-    source: str | PathLike[str] | Checkpoint, *, trust: bool = False, matrix: str | None = None
+    source: str | PathLike[str] | Checkpoint,
+    *,
+    trust: bool = False,
+    matrix: str | None = None,
+    jacobian: bool = False,
 ) -> Analysis:
-    """Load a checkpoint (safely unless ``trust``) and eigendecompose every recurrent operator."""
+    """Load a checkpoint (safely unless ``trust``) and eigendecompose every recurrent operator.
+
+    ``jacobian=True`` adds each layer's full state Jacobian at the zero-input fixed point
+    (id ``l{L}.{dir}.jacfp``; LSTM state ``[h; c]``), found by Newton's method.
+    """
     ckpt = source if isinstance(source, Checkpoint) else load(source, trust=trust)
     modules = find_modules(ckpt, matrix=matrix)
     ops = extract_operators(ckpt, modules=modules)
+    if jacobian:
+        from rnndyn.jacobian import jacobian_operators
+
+        for mod in modules:
+            if mod.arch != "custom":
+                for op in jacobian_operators(ckpt, mod, kinds=("fixed_point",)):
+                    if not op.converged:
+                        warnings.warn(
+                            f"{ckpt.path}: {op.qualified_id}: the zero-input fixed point did not converge "
+                            f"(residual {op.residual:.2g} after {op.iterations} iterations); its Jacobian "
+                            "is reported at the last iterate.",
+                            RnndynWarning,
+                            stacklevel=2,
+                        )
+                    ops.append(op)
     return Analysis(ckpt, tuple(modules), eigendecompose(ops))

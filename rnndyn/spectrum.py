@@ -66,6 +66,9 @@ class OperatorSpectrum:
     departure_from_normality: float = float("nan")
     residual: float = float("nan")
     schur: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    operator_id: str | None = (
+        None  # the operator's own id, when it differs from the default grammar
+    )
 
     @property
     def n(self) -> int:
@@ -73,6 +76,8 @@ class OperatorSpectrum:
 
     @property
     def id(self) -> str:
+        if self.operator_id:
+            return self.operator_id
         d = "fwd" if self.direction == "forward" else "rev"
         return f"l{self.layer}.{d}.{self.gate or 'hh'}"
 
@@ -311,6 +316,7 @@ def _one(
         gate=op.gate,
         source=op.source,
         eigenvalues=lam,
+        operator_id=op.id,
     )
     if vec is None:
         return OperatorSpectrum(**base)

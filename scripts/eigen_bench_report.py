@@ -1,9 +1,10 @@
 """Summarise the eigen-initializer bench: small CSVs, a markdown table and one figure.
 
-    python scripts/eigen_bench_report.py --round1 build/eigen/r1 --round2 build/eigen/r2
+    python scripts/eigen_bench_report.py --round1 build/eigen/r1 build/eigen/r1e \
+        --round2 build/eigen/r2
 
-``--round1``: a ``rnndyn bench --preset eigen`` folder holding the baselines and round-1 ``eigen``
-runs. ``--round2``: a folder with only the improved law's runs (same grid and seeds); they are
+``--round1``: ``rnndyn bench --preset eigen`` folder(s) holding the baselines and the round-1
+``eigen`` runs (pooled). ``--round2``: a folder with only the improved law's runs (same grid and seeds); they are
 relabelled ``eigen2`` and compared with round 1's baselines. Writes
 ``data/bench/eigen_round{1,2}_summary.csv`` (median/IQR per task × arch × init),
 ``build/eigen/tables.md`` (the tables pasted into ``data/bench/EIGEN_BENCH.md``) and
@@ -81,7 +82,7 @@ def markdown(df, floatfmt: str = ".3g") -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--round1", type=Path, required=True)
+    ap.add_argument("--round1", type=Path, nargs="+", required=True)
     ap.add_argument("--round2", type=Path, default=None)
     ap.add_argument("--data", type=Path, default=ROOT / "data" / "bench")
     ap.add_argument("--figure", type=Path, default=ROOT / "figures" / "eigen_bench.png")
@@ -90,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from rnndyn.io.atomic import atomic_write_text
 
-    r1 = load(args.round1)
+    first, *rest = (load(f) for f in args.round1)
+    r1 = dataclasses.replace(first, records=first.records + sum((r.records for r in rest), ()))
     results = {"eigen_round1": r1}
     if args.round2 is not None:
         r2 = load(args.round2, rename="eigen2")

@@ -40,7 +40,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--first-seed", type=int, default=100, help="seeds first..first+N-1")
     ap.add_argument("--preset", default=None, help="a bench preset's tasks, T, sizes, hidden")
     ap.add_argument("--fit-biases", action="store_true", help="fit gate-bias rules too")
+    ap.add_argument(
+        "--task-param",
+        action="append",
+        default=[],
+        metavar="TASK.KEY=VALUE",
+        help="a task parameter (repeatable; over the preset's), e.g. narma10.T=50",
+    )
     ap.add_argument("--hidden", type=int, default=None, help="[64, or the preset's]")
+    ap.add_argument(
+        "--slow-modes",
+        type=float,
+        default=0.0,
+        help="round-2 law: put this fraction of every target's radii in [--slow-min, 1] "
+        "and cap the rest at --slow-min (written as eigen2*.json)",
+    )
+    ap.add_argument("--slow-min", type=float, default=0.9)
     ap.add_argument("--epochs", type=int, default=None, help="[each task's default]")
     ap.add_argument(
         "--margin",
@@ -77,7 +92,12 @@ def apply_preset(args: argparse.Namespace) -> None:
         args.tasks = list(p.tasks)
     if args.hidden is None:
         args.hidden = p.hidden if p is not None and p.hidden else 64
-    args.task_params = {t: dict(p.task_params.get(t, {})) for t in args.tasks} if p else {}
+    args.task_params = {t: dict(p.task_params.get(t, {})) if p else {} for t in args.tasks}
+    for item in args.task_param:
+        key, _, value = item.partition("=")
+        task, _, name = key.partition(".")
+        args.task_params.setdefault(task, {})[name] = int(value) if value.isdigit() else value
+    args.task_params = {t: v for t, v in args.task_params.items() if v}
     args.sizes = dict(p.sizes) if p else {}
 
 
@@ -145,7 +165,8 @@ def fit_all(args: argparse.Namespace, ckpts: dict[str, list[Path]]) -> None:
             kept, "task_kind", name=f"eigen-{arch}", seed=args.seed, fit_biases=args.fit_biases
         ).items():
             per_kind.setdefault(group, {})[arch] = fitter.params_
-            dest = args.out / f"eigen-{arch}.{group}.json"
+            stem = "eigen2" if args.slow_modes > 0 else "eigen"
+            dest = args.out / f"{stem}-{arch}.{group}.json"
             if dest.exists() and not args.force:
                 log(f"{rel(dest)} exists; pass --force to replace it")
                 continue
@@ -159,7 +180,11 @@ def fit_all(args: argparse.Namespace, ckpts: dict[str, list[Path]]) -> None:
                 f"{args.first_seed + args.seeds - 1}) that beat their baseline; "
                 f"in the spirit of Dou & Principe (arXiv 2307.15679). Made by: {command}"
             )
-            dataclasses.replace(fitter.params_, description=text).save(dest)
+            law = dataclasses.replace(fitter.params_, description=text)
+            if args.slow_modes > 0:
+                targets = with_slow_modes(dict(law.targets), args.slow_modes, args.slow_min)
+                law = dataclasses.replace(law, targets=targets, name=f"{stem}-{arch}.{group}")
+            law.save(dest)
             summary = ", ".join(
                 f"{t}: {law.radius.family}/{law.phase.family}"
                 for t, law in fitter.params_.targets.items()
@@ -169,11 +194,42 @@ def fit_all(args: argparse.Namespace, ckpts: dict[str, list[Path]]) -> None:
         write_combined(args, group, laws, command)
 
 
+def slow_radius(dist, fraction: float, low: float, k: int = 129):
+    """An empirical radius law: the fitted law's quantiles, capped at ``low``, on ``1 − fraction``
+    of the mass, and the top ``fraction`` spread evenly over ``[low, 1]`` (slow modes)."""
+    import numpy as np
+
+    from rnndyn.init.law import Dist
+
+    u = np.linspace(0.0, 1.0, k)
+    cut = 1.0 - fraction
+    body = np.minimum(dist.ppf(np.clip(u / cut, 0.0, 1.0)), low)
+    slow = low + (1.0 - low) * (u - cut) / fraction
+    q = np.where(u <= cut, body, slow)
+    q = np.maximum.accumulate(q) + np.arange(k) * 1e-9  # strictly increasing
+    return Dist("empirical", {"quantiles": [float(x) for x in q]})
+
+
+def with_slow_modes(targets: dict, fraction: float, low: float) -> dict:
+    import dataclasses
+
+    out = {}
+    for t, law in targets.items():
+        rr = law.real_radius
+        out[t] = dataclasses.replace(
+            law,
+            radius=slow_radius(law.radius, fraction, low),
+            real_radius=None if rr is None else slow_radius(rr, fraction, low),
+        )
+    return out
+
+
 def write_combined(args: argparse.Namespace, group: str, laws: dict, command: str) -> None:
     """One file per task kind with every architecture's targets (their names never collide)."""
     from rnndyn.init import EigenInitParams
 
-    dest = args.out / f"eigen.{group}.json"
+    stem = "eigen2" if args.slow_modes > 0 else "eigen"
+    dest = args.out / f"{stem}.{group}.json"
     if dest.exists() and not args.force:
         log(f"{rel(dest)} exists; pass --force to replace it")
         return
@@ -186,16 +242,25 @@ def write_combined(args: argparse.Namespace, group: str, laws: dict, command: st
         prov[arch] = dict(law.provenance or {})
     checkpoints = [c for p in prov.values() for c in p.get("checkpoints", [])]
     first = next(iter(prov.values()))
+    if args.slow_modes > 0:
+        targets = with_slow_modes(targets, args.slow_modes, args.slow_min)
     text = (
         f"{group} law for {', '.join(laws)} ({', '.join(targets)}), fitted per architecture "
         f"to {len(checkpoints)} networks (hidden {args.hidden}, default init, seeds "
         f"{args.first_seed}..{args.first_seed + args.seeds - 1}) that beat their baseline; in "
         f"the spirit of Dou & Principe (arXiv 2307.15679). Made by: {command}"
     )
+    if args.slow_modes > 0:
+        text += (
+            f". Round-2 variant: the top {args.slow_modes:.0%} of each target's radii spread "
+            f"over [{args.slow_min}, 1] (slow modes), the rest capped at {args.slow_min}"
+        )
+        if args.fit_biases:
+            text += "; gate biases N(mean, std²) fitted from the same networks"
     combined = EigenInitParams(
         targets,
         gate_biases=biases,
-        name=f"eigen.{group}",
+        name=f"{stem}.{group}",
         description=text,
         provenance={
             "checkpoints": checkpoints,
@@ -210,6 +275,11 @@ def write_combined(args: argparse.Namespace, group: str, laws: dict, command: st
             "sizes": args.sizes,
             "hidden": args.hidden,
             "epochs": args.epochs,
+            "first_seed": args.first_seed,
+            "seeds": args.seeds,
+            "slow_modes": args.slow_modes,
+            "slow_min": args.slow_min,
+            "fit_biases": args.fit_biases,
         },
         diagnostics=diags,
     )

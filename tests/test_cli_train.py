@@ -123,3 +123,18 @@ def test_installed_binary_trains_and_writes_only_the_checkpoint(tmp_path):
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["checkpoint"]["path"] == "m.pt"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]
+
+
+def test_init_params_file_implies_eigen_and_is_fingerprinted(runner, tmp_path):
+    law = pytest.importorskip("rnndyn.init.law")
+    params = tmp_path / "lru.json"
+    law.EigenInitParams.lru_ring(0.5, 0.9).save(params)
+    out = tmp_path / "e.pt"
+    res = runner.invoke(
+        app, ["train", *FAST, "--init-params", str(params), "-o", str(out), "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["init"] == "eigen"
+    assert doc["init_params"] == hashlib.sha256(params.read_bytes()).hexdigest()
+    assert torch.load(out, weights_only=True)["rnndyn"]["init_params"] == doc["init_params"]

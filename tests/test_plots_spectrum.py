@@ -69,4 +69,6 @@ def test_public_plot_names_resolve_to_functions():
     import rnndyn.plots.spectra  # noqa: F401  (importing submodules must not shadow the functions)
 
     for name in ("spectrum", "spectrum_grid", "effective_spectrum", "law_overview", "modulus_ecdf"):
-        assert callable(getattr(rnndyn.plots, name)) and not isinstance(getattr(rnndyn.plots, name), type(rnndyn))
+        assert callable(getattr(rnndyn.plots, name)) and not isinstance(
+            getattr(rnndyn.plots, name), type(rnndyn)
+        )

@@ -65,7 +65,7 @@ PRESETS = {
     ),
     "eigen": Preset(
         "eigen",
-        tasks=("tomita3", "tomita5", "parity", "adding", "sine", "narma10"),
+        tasks=("tomita3", "tomita4", "tomita5", "parity", "adding", "sine"),
         archs=ARCHS,
         inits=(
             *("default", "xavier_uniform", "kaiming", "orthogonal", "irnn", "np_rnn", "chrono"),
@@ -78,7 +78,6 @@ PRESETS = {
             "parity": {"T": 20},
             "adding": {"T": 100},
             "sine": {"T": 40},
-            "narma10": {"T": 50},
         },
         sizes={"n_train": 800, "n_val": 200, "n_test": 400},
         note="the eigen-initializer comparison (data/bench/EIGEN_BENCH.md): 690 baseline runs, "

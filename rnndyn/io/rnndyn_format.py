@@ -51,16 +51,20 @@ def plain(obj: Any) -> Any:
 
 
 def is_rnndyn_checkpoint(path: str | PathLike[str]) -> bool:
-    """True when ``path`` is a torch zip whose ``rnndyn`` block carries an rnndyn schema."""
+    """True when ``path`` is a torch zip whose ``rnndyn`` block carries an rnndyn schema.
+
+    Read with rnndyn's safe loader (pre-checks, weights only); any failure means "not ours".
+    """
+    from rnndyn.io.checkpoint import load
+
     p = Path(path)
     try:
         if not p.is_file() or p.stat().st_size > _SNIFF_BYTES or not zipfile.is_zipfile(p):
             return False
-        obj = torch.load(p, map_location="cpu", weights_only=True)
+        meta = load(p).metadata
     except Exception:  # any unreadable file is, by definition, not one of ours
         return False
-    meta = obj.get("rnndyn") if isinstance(obj, dict) else None
-    return isinstance(meta, dict) and str(meta.get("schema", "")).startswith("rnndyn.checkpoint/")
+    return str(meta.get("schema", "")).startswith("rnndyn.checkpoint/")
 
 
 def check_destination(path: str | PathLike[str], *, force: bool = False) -> Path:

@@ -114,6 +114,11 @@ def analyze(
     force: bool = typer.Option(
         False, "--force", help="Replace rnndyn's own previous outputs in --out."
     ),
+    jacobian: bool = typer.Option(
+        False,
+        "--jacobian",
+        help="Also the full state Jacobian at the zero-input fixed point (id l*.jacfp).",
+    ),
 ) -> None:
     """Eigendecompose every recurrent operator (W_hh, each LSTM/GRU gate block) of each checkpoint."""
     from rnndyn.analysis import analyze as run_analysis
@@ -134,7 +139,9 @@ def analyze(
         else:
             items = checkpoints
         for path in items:
-            analyses.append(run_analysis(path, trust=trust_pickle, matrix=matrix))
+            analyses.append(
+                run_analysis(path, trust=trust_pickle, matrix=matrix, jacobian=jacobian)
+            )
     if out is not None:
         _publish(out, analyses, checkpoints, formats, force)
     if json_:
