@@ -66,7 +66,7 @@ def test_histogram_and_timescales(lstm_like):
 
 def test_public_plot_names_resolve_to_functions():
     import rnndyn
-    import rnndyn.plots.spectra  # noqa: F401  (importing submodules must not shadow the functions)
+    import rnndyn.plots.spectra  # importing submodules must not shadow the functions
 
     for name in ("spectrum", "spectrum_grid", "effective_spectrum", "law_overview", "modulus_ecdf"):
         assert callable(getattr(rnndyn.plots, name)) and not isinstance(
