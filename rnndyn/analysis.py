@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from rnndyn import __version__
 from rnndyn.errors import RnndynWarning
 from rnndyn.io.checkpoint import Checkpoint, load
-from rnndyn.operators import RecurrentModule, extract_operators, find_modules
+from rnndyn.operators import RecurrentModule, RecurrentOperator, extract_operators, find_modules
 from rnndyn.spectrum import Spectrum, eigendecompose
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -75,21 +75,30 @@ def analyze(
     (id ``l{L}.{dir}.jacfp``; LSTM state ``[h; c]``), found by Newton's method.
     """
     ckpt = source if isinstance(source, Checkpoint) else load(source, trust=trust)
+    modules, ops = recurrent_operators(ckpt, matrix=matrix, jacobian=jacobian)
+    return Analysis(ckpt, tuple(modules), eigendecompose(ops))
+
+
+def recurrent_operators(
+    ckpt: Checkpoint, *, matrix: str | None = None, jacobian: bool = False
+) -> tuple[list[RecurrentModule], list[RecurrentOperator]]:
+    """The checkpoint's recurrent modules and their operators (plus fixed-point Jacobians on request)."""
     modules = find_modules(ckpt, matrix=matrix)
     ops = extract_operators(ckpt, modules=modules)
     if jacobian:
         from rnndyn.jacobian import jacobian_operators
 
         for mod in modules:
-            if mod.arch != "custom":
-                for op in jacobian_operators(ckpt, mod, kinds=("fixed_point",)):
-                    if not op.converged:
-                        warnings.warn(
-                            f"{ckpt.path}: {op.qualified_id}: the zero-input fixed point did not converge "
-                            f"(residual {op.residual:.2g} after {op.iterations} iterations); its Jacobian "
-                            "is reported at the last iterate.",
-                            RnndynWarning,
-                            stacklevel=2,
-                        )
-                    ops.append(op)
-    return Analysis(ckpt, tuple(modules), eigendecompose(ops))
+            if mod.arch == "custom":
+                continue
+            for op in jacobian_operators(ckpt, mod, kinds=("fixed_point",)):
+                if not op.converged:
+                    warnings.warn(
+                        f"{ckpt.path}: {op.qualified_id}: the zero-input fixed point did not converge "
+                        f"(residual {op.residual:.2g} after {op.iterations} iterations); its Jacobian "
+                        "is reported at the last iterate.",
+                        RnndynWarning,
+                        stacklevel=3,
+                    )
+                ops.append(op)
+    return modules, ops

@@ -71,7 +71,7 @@ class OperatorSummary:
     """One operator of one network: eigenvalues ``(n,)`` complex128; ``values`` (``STATISTICS``)."""
 
     architecture: str
-    operator: str  # qualified id: "l0.fwd.hh", "encoder:l1.rev.f", "l0.fwd.jac"
+    operator: str  # qualified id: "l0.fwd.hh", "encoder:l1.rev.f", "l0.fwd.jacfp"
     gate: str  # "hh" (vanilla), "i", "f", "g", "o", "r", "z", "n" or "jac"
     eigenvalues: np.ndarray = field(repr=False)
     values: tuple[float, ...] = field(repr=False)
@@ -146,24 +146,17 @@ def summarise(
     """Load (if needed), eigendecompose without keeping eigenvectors, and summarise one network.
 
     ``jacobian``: also the state Jacobian at the zero-input fixed point of every RNN/LSTM/GRU
-    layer (gate ``"jac"``, operator id ``l0.fwd.jac``).
+    layer (gate ``"jac"``, operator id ``l0.fwd.jacfp``).
     """
+    from rnndyn.analysis import recurrent_operators
     from rnndyn.io.checkpoint import Checkpoint, load
-    from rnndyn.operators import extract_operators, find_modules
 
     if isinstance(source, Spectrum):
         return Network(label or "<spectrum>", None, summarise_spectrum(source))
     ckpt = source if isinstance(source, Checkpoint) else load(source, trust=trust)
-    modules = find_modules(ckpt, matrix=matrix)
-    ops = extract_operators(ckpt, modules=modules)
-    if jacobian:
-        from rnndyn.jacobian import jacobian_operators
-
-        for mod in modules:
-            if mod.arch != "custom":
-                ops += jacobian_operators(ckpt, mod, kinds=("fixed_point",))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RnndynWarning)  # κ(V) is reported as a statistic instead
+        _, ops = recurrent_operators(ckpt, matrix=matrix, jacobian=jacobian)
         spec = eigendecompose(ops, keep_vectors=False)
     meta = dict(ckpt.metadata or {})
     scalars = {k: v for k, v in meta.items() if isinstance(v, (str, int, float, bool)) or v is None}

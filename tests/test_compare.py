@@ -286,7 +286,7 @@ def test_module_names_do_not_split_strata_unless_a_network_has_several(tmp_path)
 def test_jacobian_at_the_zero_fixed_point_is_its_own_stratum(tmp_path):
     paths = write_population(tmp_path, 3, h=8)  # no biases, zero input: h* = 0, so J = W
     res = compare_spectra(paths["classification"] + paths["regression"], jacobian=True, **FAST)
-    assert res.strata == (("rnn", "l0.fwd.hh"), ("rnn", "l0.fwd.jac"))
+    assert res.strata == (("rnn", "l0.fwd.hh"), ("rnn", "l0.fwd.jacfp"))
     frame = res.to_frame().set_index(["path", "statistic", "gate"])["value"].unstack("gate")
     spectral = frame.drop(index=["log10_eigvec_condition", "departure_from_normality"], level=1)
     np.testing.assert_allclose(spectral["jac"], spectral["hh"], rtol=1e-9, atol=1e-12)
