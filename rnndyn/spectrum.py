@@ -251,7 +251,8 @@ def _diagnose(
     else:
         cond_each = np.linalg.norm(vinv, axis=1)  # = 1/|y_i^H x_i| for unit x_i, y_i
         kappa = _norm2(vec) * _norm2(vinv)
-    resid = np.linalg.norm(w_mat @ vec - vec * lam, axis=0).max() / fro if fro > 0 else 0.0
+    wv = w_mat @ vec.real + 1j * (w_mat @ vec.imag)  # two real GEMMs, not one complex one
+    resid = np.linalg.norm(wv - vec * lam, axis=0).max() / fro if fro > 0 else 0.0
     return cond_each, float(kappa), float(resid)
 
 
