@@ -10,8 +10,10 @@ relabelled ``eigen2`` and compared with round 1's baselines. Writes
 ``build/eigen/tables.md`` (the tables pasted into ``data/bench/EIGEN_BENCH.md``) and
 ``figures/eigen_bench.png``.
 
-Cell verdict for an eigen init in a task × arch cell: ``best`` if its median is the best (ties
-count); ``tie`` if not, but its IQR overlaps the IQR of the best initializer; else ``worse``.
+Cell verdict for an eigen init in a task × arch cell, against the best non-eigen initializer by
+median: ``best`` (strictly better median), ``shared best`` (equal median, e.g. all at accuracy 1),
+``tie`` (worse median but overlapping IQRs), else ``worse``. Round 2's table also holds round 1's
+``eigen`` runs as a column; the verdict is still against the non-eigen initializers only.
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ def verdicts(summary, eigen: str):
         top = others.sort_values("median", ascending=not hib).iloc[0]
         better = e["median"] >= top["median"] if hib else e["median"] <= top["median"]
         overlap = e["q25"] <= top["q75"] and top["q25"] <= e["q75"]
-        verdict = "best" if better else "tie" if overlap else "worse"
+        same = e["median"] == top["median"]
+        verdict = "shared best" if same else "best" if better else "tie" if overlap else "worse"
         rows.append(
             {
                 "task": task,
@@ -96,8 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {"eigen_round1": r1}
     if args.round2 is not None:
         r2 = load(args.round2, rename="eigen2")
-        base = tuple(r for r in r1.records if r["init"] != "eigen")
-        results["eigen_round2"] = dataclasses.replace(r1, records=base + r2.records)
+        results["eigen_round2"] = dataclasses.replace(r1, records=r1.records + r2.records)
     args.data.mkdir(parents=True, exist_ok=True)
     text = []
     for name, res in results.items():
@@ -105,13 +107,15 @@ def main(argv: list[str] | None = None) -> int:
         atomic_write_text(args.data / f"{name}_summary.csv", s[COLS].to_csv(index=False))
         eigen = "eigen" if name == "eigen_round1" else "eigen2"
         v = verdicts(s, eigen)
-        counts = v["verdict"].value_counts().reindex(["best", "tie", "worse"], fill_value=0)
+        kinds = ["best", "shared best", "tie", "worse"]
+        counts = v["verdict"].value_counts().reindex(kinds, fill_value=0)
         runs = res.runs_frame()
         mine = runs[runs["init"] == eigen]
         text += [
             f"## {name}: {eigen} vs the best other initializer per task × arch",
             "",
-            f"best {counts['best']}, tie (IQR overlap) {counts['tie']}, worse {counts['worse']} "
+            f"best {counts['best']}, shared best (equal median) {counts['shared best']}, "
+            f"tie (IQR overlap) {counts['tie']}, worse {counts['worse']} "
             f"of {len(v)} task × arch cells; {len(runs)} runs in the table, "
             f"{(runs['status'] != 'ok').sum()} not ok; {eigen}: {len(mine)} runs, "
             f"{mine['cpu_s'].sum():.0f} CPU-s.",
