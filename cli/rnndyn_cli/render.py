@@ -66,3 +66,19 @@ def warnings_to_stderr() -> Iterator[None]:
         if text not in seen:
             seen.add(text)
             sys.stderr.write(f"rnndyn: warning: {text}\n")
+
+
+FORMATS = ("pdf", "png", "svg")
+
+
+def parse_formats(value: str) -> tuple[str, ...]:
+    """``"pdf,png"`` → ``("pdf", "png")``; unknown formats are a usage error."""
+    from rnndyn.errors import UsageError
+
+    fmts = tuple(f.strip().lower() for f in value.split(",") if f.strip())
+    bad = [f for f in fmts if f not in FORMATS]
+    if bad or not fmts:
+        raise UsageError(
+            f"--format {value!r}: unknown figure format(s) {bad}; choose from {', '.join(FORMATS)}"
+        )
+    return fmts

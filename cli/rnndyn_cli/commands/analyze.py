@@ -7,22 +7,7 @@ from pathlib import Path
 import typer
 
 from rnndyn_cli.errors import boundary, progress_enabled
-from rnndyn_cli.render import info, print_json, print_table, warnings_to_stderr
-
-FORMATS = ("pdf", "png", "svg")
-
-
-def parse_formats(value: str) -> tuple[str, ...]:
-    """``"pdf,png"`` → ``("pdf", "png")``; unknown formats are a usage error."""
-    from rnndyn.errors import UsageError
-
-    fmts = tuple(f.strip().lower() for f in value.split(",") if f.strip())
-    bad = [f for f in fmts if f not in FORMATS]
-    if bad or not fmts:
-        raise UsageError(
-            f"--format {value!r}: unknown figure format(s) {bad}; choose from {', '.join(FORMATS)}"
-        )
-    return fmts
+from rnndyn_cli.render import info, parse_formats, print_json, print_table, warnings_to_stderr
 
 
 def _rows(analysis) -> list[list]:

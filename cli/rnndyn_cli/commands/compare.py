@@ -210,7 +210,7 @@ def compare(
     permutation tests of distances between the groups' eigenvalue distributions.
     """
     from rnndyn.compare import compare_spectra
-    from rnndyn_cli.commands.analyze import parse_formats
+    from rnndyn_cli.render import parse_formats
 
     formats = parse_formats(format_)
     kwargs = resolve_groups(checkpoints or [], by, group, manifest)

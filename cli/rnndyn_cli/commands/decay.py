@@ -153,7 +153,7 @@ def decay(
 
     from rnndyn.decay import measure_decay
     from rnndyn.io.checkpoint import load
-    from rnndyn_cli.commands.analyze import parse_formats
+    from rnndyn_cli.render import parse_formats
 
     formats = parse_formats(format_)
     with warnings_to_stderr():

@@ -151,7 +151,7 @@ def _write_show(out: Path, params: Any, file: Path, format_: str, force: bool, n
     from rnndyn.io.outputs import staged_output
     from rnndyn.plots.init import law_overview
     from rnndyn.plots.style import style_context
-    from rnndyn_cli.commands.analyze import parse_formats
+    from rnndyn_cli.render import parse_formats
 
     formats = parse_formats(format_)
     g = torch.Generator().manual_seed(0)

@@ -72,7 +72,7 @@ def regression_vs_classification(
     Re-running resumes: finished networks are reused."""
     from rnndyn.errors import UsageError
     from rnndyn.study import regression_vs_classification as run
-    from rnndyn_cli.commands.analyze import parse_formats
+    from rnndyn_cli.render import parse_formats
 
     names = [a.strip().lower() for a in archs.split(",") if a.strip()]
     if not names or any(a not in ("rnn", "lstm", "gru") for a in names):
