@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=ROOT / "data" / "bench")
     ap.add_argument("--figure", type=Path, default=ROOT / "figures" / "eigen_bench.png")
     ap.add_argument("--tables", type=Path, default=ROOT / "build" / "eigen" / "tables.md")
+    ap.add_argument("--heldout1", type=Path, default=None, help="round-1 law, seeds 5-9")
+    ap.add_argument("--heldout2", type=Path, default=None, help="round-2 law + baselines, 5-9")
     args = ap.parse_args(argv)
 
     from rnndyn.io.atomic import atomic_write_text
@@ -128,6 +130,24 @@ def main(argv: list[str] | None = None) -> int:
         wide = wide[[c for c in order if c in wide.columns]].reset_index()
         text += [f"### {name}: median final test metric per task × arch × init", ""]
         text += [markdown(wide), ""]
+    if args.heldout1 is not None and args.heldout2 is not None:
+        h1, h2 = load(args.heldout1), load(args.heldout2)
+        recs = tuple({**r, "init": "eigen2"} if r["init"] == "eigen" else r for r in h2.records)
+        held = dataclasses.replace(h2, records=recs + h1.records)
+        s = held.summary()
+        atomic_write_text(args.data / "eigen_heldout_summary.csv", s[COLS].to_csv(index=False))
+        text += ["## held-out seeds 5-9: median (IQR) per task × arch × init", ""]
+        s = s.assign(
+            cell=[
+                f"{m:.3g} [{a:.3g}, {b:.3g}]"
+                for m, a, b in zip(s["median"], s["q25"], s["q75"], strict=True)
+            ]
+        )
+        wide = s.pivot_table(
+            index=["task", "arch"], columns="init", values="cell", aggfunc="first", sort=False
+        )
+        order = held.levels()["init"]
+        text += [markdown(wide[[c for c in order if c in wide.columns]].reset_index()), ""]
     atomic_write_text(args.tables, "\n".join(text))
     sys.stderr.write("\n".join(text) + "\n")
 
