@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 ILL_CONDITIONED = 1e8  # κ(V) above this: modal coordinates are unreliable; the Schur form is kept
-EXACT_COND_MAX_N = 512  # κ(V) by SVD up to this size, by power iteration above
+EXACT_COND_MAX_N = 512  # κ(V) by SVD up to this size, by 20 power iterations above
 
 
 def timescales(eigenvalues: np.ndarray) -> np.ndarray:
@@ -221,14 +221,15 @@ def order_eigenvalues(w: np.ndarray) -> np.ndarray:
     return np.asarray(order, dtype=int)
 
 
-def _norm2(a: np.ndarray, iters: int = 30) -> float:
-    """Largest singular value: exact (SVD) for small matrices, power iteration above."""
+def _norm2(a: np.ndarray, iters: int = 20) -> float:
+    """Largest singular value: exact (SVD) for small matrices, power iteration on AᴴA above."""
     if a.shape[0] <= EXACT_COND_MAX_N:
         return float(np.linalg.norm(a, 2))
+    at = a.T  # a view: Aᴴy = conj(Aᵀ conj(y)), so no conjugated copy of A is made
     x = np.random.default_rng(0).standard_normal(a.shape[1]).astype(a.dtype)
     s = 0.0
     for _ in range(iters):
-        y = a.conj().T @ (a @ x)
+        y = np.conj(at @ np.conj(a @ x))
         s = float(np.linalg.norm(y))
         if s == 0:
             return 0.0

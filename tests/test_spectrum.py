@@ -132,3 +132,16 @@ def test_order_eigenvalues_handles_non_adjacent_pairs():
     w = np.array([0.3 - 0.4j, 0.9, 0.3 + 0.4j, -0.95])
     out = w[order_eigenvalues(w)]
     assert list(out) == [-0.95, 0.9, 0.3 + 0.4j, 0.3 - 0.4j]
+
+
+def test_eigvec_condition_estimate_above_exact_size_matches_svd():
+    from rnndyn.spectrum import EXACT_COND_MAX_N
+
+    rng = np.random.default_rng(5)
+    n = EXACT_COND_MAX_N + 40
+    real = rng.uniform(-0.9, 0.9, size=n)
+    w, _ = planted(real, [], rng, cond=50.0)
+    s = eigendecompose(w)[0]
+    exact = np.linalg.cond(s.eigenvectors)
+    assert s.eigvec_condition == pytest.approx(exact, rel=0.05)
+    assert s.eigvec_condition <= exact * (1 + 1e-9)  # power iteration bounds from below
