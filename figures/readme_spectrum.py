@@ -1,6 +1,6 @@
 """README figure: the GRU trained on Tomita 4 (data/examples/gru_tomita4.pt), gates in the complex plane.
 
-    python figures/readme_spectrum.py      # writes figures/readme_spectrum.png
+python figures/readme_spectrum.py      # writes figures/readme_spectrum.png
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ def main() -> None:
 
     import matplotlib.pyplot as plt
 
-    spec = rnndyn.eigendecompose(rnndyn.extract_operators(rnndyn.load(ROOT / "data/examples/gru_tomita4.pt")))
+    spec = rnndyn.eigendecompose(
+        rnndyn.extract_operators(rnndyn.load(ROOT / "data/examples/gru_tomita4.pt"))
+    )
     with style_context():
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(FULL_WIDTH, 3.0), layout="constrained")
         spectrum(spec, ax=ax1)
