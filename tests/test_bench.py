@@ -432,3 +432,19 @@ def test_cli_json_run_and_resume(tmp_path):
     assert doc["summary"][0]["init"] == "irnn"
     res = runner.invoke(app, args[:-1])  # table on stdout, counts on stderr
     assert res.exit_code == 0 and "irnn" in res.stdout and "1 already done" in res.stderr
+
+
+def test_cli_seed_start_runs_held_out_seeds(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "b"
+    args = ["bench", "--tasks", "parity", "--archs", "rnn", "--inits", "irnn", "--epochs", "1"]
+    args += ["--hidden", "4", "--seeds", "2", "--seed-start", "7", "--out", str(out), "--json"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["counts"]["cells"] == 2
+    cells = sorted(p.name for p in (out / "cells").glob("*.json"))
+    assert len(cells) == 2 and all("s7" in c or "s8" in c for c in cells), cells
+    res = runner.invoke(
+        app, ["bench", "--out", str(tmp_path / "c"), "--tasks", "parity", "--seed-start", "3"]
+    )
+    assert res.exit_code == 2 and "--seeds" in res.stderr

@@ -102,6 +102,11 @@ def bench(
     archs: str | None = typer.Option(None, "--archs", help="Comma-separated: rnn,lstm,gru."),
     inits: str | None = typer.Option(None, "--inits", help="Comma-separated initializers."),
     seeds: int | None = typer.Option(None, "--seeds", help="Seeds per cell (0..N-1)."),
+    seed_start: int | None = typer.Option(
+        None,
+        "--seed-start",
+        help="First seed (with --seeds N: seeds S..S+N-1, e.g. held-out seeds).",
+    ),
     jobs: int = typer.Option(1, "--jobs", help="Worker processes (one torch thread each)."),
     preset: str | None = typer.Option(None, "--preset", help="quick or full (fills the rest)."),
     epochs: int | None = typer.Option(None, "--epochs", help="Epochs (default: per task)."),
@@ -114,7 +119,14 @@ def bench(
     """Train every task × arch × init × seed cell into --out; finished cells are kept and skipped
     on a re-run, so an interrupted bench resumes where it stopped."""
     from rnndyn.bench import run_bench
+    from rnndyn.errors import UsageError
 
+    if seed_start is not None:
+        if seeds is None or seeds < 1 or seed_start < 0:
+            raise UsageError(
+                "--seed-start S needs --seeds N ≥ 1 and S ≥ 0 (the seeds are S..S+N-1)"
+            )
+        seeds = range(seed_start, seed_start + seeds)  # type: ignore[assignment]
     bar, callback = _progress(progress_enabled())
     with bar if bar is not None else contextlib.nullcontext(), _resumable(out):
         result = run_bench(
