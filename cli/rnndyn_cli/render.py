@@ -6,10 +6,10 @@ import contextlib
 import math
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from rnndyn_cli.errors import STATE
+from rnndyn_cli.errors import STATE, progress_enabled
 
 
 def print_json(doc: Any) -> None:
@@ -82,3 +82,35 @@ def parse_formats(value: str) -> tuple[str, ...]:
             f"--format {value!r}: unknown figure format(s) {bad}; choose from {', '.join(FORMATS)}"
         )
     return fmts
+
+
+@contextlib.contextmanager
+def progress_bar(columns: Callable[[], Sequence[Any]] | None = None) -> Iterator[Any]:
+    """A transient rich progress bar on stderr, or ``None`` when progress is off (stderr is not
+    a terminal, or --quiet). ``columns()`` replaces the default description / bar / done / elapsed."""
+    if not progress_enabled():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    cols = (
+        columns()
+        if columns
+        else (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+    )
+    with Progress(*cols, console=Console(stderr=True), transient=True) as bar:
+        yield bar
+
+
+def advance(bar: Any, description: str) -> Callable[[int, int], None] | None:
+    """A ``(done, total)`` callback moving one new task of ``bar``; ``None`` without a bar."""
+    if bar is None:
+        return None
+    task = bar.add_task(description, total=None)
+    return lambda done, total: bar.update(task, completed=done, total=total)

@@ -6,8 +6,16 @@ from pathlib import Path
 
 import typer
 
-from rnndyn_cli.errors import boundary, progress_enabled
-from rnndyn_cli.render import info, parse_formats, print_json, print_table, warnings_to_stderr
+from rnndyn_cli.errors import boundary
+from rnndyn_cli.render import (
+    advance,
+    info,
+    parse_formats,
+    print_json,
+    print_table,
+    progress_bar,
+    warnings_to_stderr,
+)
 
 
 def _rows(analysis) -> list[list]:
@@ -114,19 +122,14 @@ def analyze(
             "warning: --trust-pickle lets full pickles run code from the file; use it only for files you trust."
         )
     analyses = []
-    with warnings_to_stderr():
-        if len(checkpoints) > 1 and progress_enabled():
-            from rich.progress import track
-
-            items = track(
-                checkpoints, description="analysing", transient=True, console=_stderr_console()
-            )
-        else:
-            items = checkpoints
-        for path in items:
+    with warnings_to_stderr(), progress_bar() as bar:
+        step = advance(bar, "analysing") if len(checkpoints) > 1 else None
+        for done, path in enumerate(checkpoints, start=1):
             analyses.append(
                 run_analysis(path, trust=trust_pickle, matrix=matrix, jacobian=jacobian)
             )
+            if step is not None:
+                step(done, len(checkpoints))
     if out is not None:
         _publish(out, analyses, checkpoints, formats, force)
     if json_:
@@ -167,12 +170,6 @@ def _publish(out: Path, analyses, paths: list[Path], formats, force: bool) -> No
             "analysis.json",
             {"schema": "rnndyn.analysis-set/1", "analyses": [a.to_dict() for a in analyses]},
         )
-
-
-def _stderr_console():
-    from rich.console import Console
-
-    return Console(stderr=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -10,8 +10,8 @@ from typing import Any
 
 import typer
 
-from rnndyn_cli.errors import boundary, fail, progress_enabled
-from rnndyn_cli.render import info, print_json, print_table
+from rnndyn_cli.errors import boundary, fail
+from rnndyn_cli.render import info, print_json, print_table, progress_bar
 
 
 def split_names(value: str | None) -> list[str] | None:
@@ -41,37 +41,36 @@ def parse_init_params(items: list[str] | None) -> str | dict[str, str] | None:
     return out
 
 
-def _progress(enabled: bool) -> tuple[Any, Any]:
-    """A rich progress bar on stderr and its callback (or two no-ops)."""
-    if not enabled:
-        return None, None
-    from rich.console import Console
+def _progress_columns() -> tuple[Any, ...]:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
-        Progress,
         TextColumn,
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
 
-    bar = Progress(
+    return (
         TextColumn("bench"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         TextColumn("{task.description}"),
-        console=Console(stderr=True),
-        transient=True,
     )
+
+
+def _callback(bar: Any) -> Any:
+    """``(done, total, record)`` → advance the bar, showing the last finished run; ``None`` without a bar."""
+    if bar is None:
+        return None
     job = bar.add_task("", total=None)
 
     def callback(done: int, total: int, record: dict[str, Any] | None) -> None:
         text = "" if record is None else f"{record['id']} {record['status']}"
         bar.update(job, completed=done, total=total, description=text)
 
-    return bar, callback
+    return callback
 
 
 def _render(result: Any) -> None:
@@ -127,8 +126,7 @@ def bench(
                 "--seed-start S needs --seeds N ≥ 1 and S ≥ 0 (the seeds are S..S+N-1)"
             )
         seeds = range(seed_start, seed_start + seeds)  # type: ignore[assignment]
-    bar, callback = _progress(progress_enabled())
-    with bar if bar is not None else contextlib.nullcontext(), _resumable(out):
+    with progress_bar(_progress_columns) as bar, _resumable(out):
         result = run_bench(
             split_names(tasks),
             split_names(archs),
@@ -140,7 +138,7 @@ def bench(
             epochs=epochs,
             hidden=hidden,
             init_params=parse_init_params(init_params),
-            progress=callback,
+            progress=_callback(bar),
         )
     errors = [r for r in result.records if r["status"] == "error"]
     if errors:

@@ -6,8 +6,15 @@ from pathlib import Path
 
 import typer
 
-from rnndyn_cli.errors import boundary, progress_enabled
-from rnndyn_cli.render import info, print_json, print_table, warnings_to_stderr
+from rnndyn_cli.errors import boundary
+from rnndyn_cli.render import (
+    advance,
+    info,
+    print_json,
+    print_table,
+    progress_bar,
+    warnings_to_stderr,
+)
 
 
 def resolve_groups(
@@ -139,21 +146,6 @@ def publish(
         )
 
 
-def _progress_callback():
-    if not progress_enabled():
-        return None, None
-    from rich.console import Console
-    from rich.progress import Progress
-
-    bar = Progress(console=Console(stderr=True), transient=True)
-    task = bar.add_task("analysing", total=None)
-
-    def update(done: int, total: int) -> None:
-        bar.update(task, completed=done, total=total)
-
-    return bar, update
-
-
 @boundary
 def compare(
     checkpoints: list[Path] = typer.Argument(
@@ -214,27 +206,20 @@ def compare(
 
     formats = parse_formats(format_)
     kwargs = resolve_groups(checkpoints or [], by, group, manifest)
-    bar, update = _progress_callback()
-    with warnings_to_stderr():
-        if bar is not None:
-            bar.start()
-        try:
-            result = compare_spectra(
-                **kwargs,
-                jobs=jobs,
-                jacobian=jacobian,
-                skip_bad=skip_bad,
-                test=test,
-                n_permutations=permutations,
-                n_bootstrap=bootstrap,
-                seed=seed,
-                trust=trust_pickle,
-                matrix=matrix,
-                progress=update,
-            )
-        finally:
-            if bar is not None:
-                bar.stop()
+    with warnings_to_stderr(), progress_bar() as bar:
+        result = compare_spectra(
+            **kwargs,
+            jobs=jobs,
+            jacobian=jacobian,
+            skip_bad=skip_bad,
+            test=test,
+            n_permutations=permutations,
+            n_bootstrap=bootstrap,
+            seed=seed,
+            trust=trust_pickle,
+            matrix=matrix,
+            progress=advance(bar, "analysing"),
+        )
     if json_:
         for b in result.skipped:
             info(f"left out {b.path}: {b.problem}")

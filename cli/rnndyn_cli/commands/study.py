@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from rnndyn_cli.errors import boundary, progress_enabled
-from rnndyn_cli.render import info, print_json, warnings_to_stderr
+from rnndyn_cli.errors import boundary
+from rnndyn_cli.render import info, print_json, progress_bar, warnings_to_stderr
 
 study_app = typer.Typer(
     name="study",
@@ -17,20 +17,10 @@ study_app = typer.Typer(
 )
 
 
-def _progress():
-    if not progress_enabled():
-        return None, None
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
+def _stages(bar):
+    """A ``(stage, done, total)`` callback with one bar task per stage; ``None`` without a bar."""
+    if bar is None:
+        return None
     tasks: dict[str, int] = {}
 
     def update(stage: str, done: int, total: int) -> None:
@@ -40,7 +30,7 @@ def _progress():
             )
         bar.update(tasks[stage], completed=done, total=total)
 
-    return bar, update
+    return update
 
 
 @study_app.command("regression-vs-classification")
@@ -78,26 +68,19 @@ def regression_vs_classification(
     if not names or any(a not in ("rnn", "lstm", "gru") for a in names):
         raise UsageError(f"--archs {archs!r}: choose from rnn, lstm, gru (comma-separated)")
     formats = parse_formats(format_)
-    bar, update = _progress()
-    with warnings_to_stderr():
-        if bar is not None:
-            bar.start()
-        try:
-            result = run(
-                out,
-                archs=names,
-                per_group=per_group,
-                hidden=hidden,
-                epochs=epochs,
-                jobs=jobs,
-                n_permutations=permutations,
-                seed=seed,
-                formats=formats,
-                progress=update,
-            )
-        finally:
-            if bar is not None:
-                bar.stop()
+    with warnings_to_stderr(), progress_bar() as bar:
+        result = run(
+            out,
+            archs=names,
+            per_group=per_group,
+            hidden=hidden,
+            epochs=epochs,
+            jobs=jobs,
+            n_permutations=permutations,
+            seed=seed,
+            formats=formats,
+            progress=_stages(bar),
+        )
     if json_:
         print_json(result.comparison.to_dict())
     else:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 import sys
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from rnndyn_cli.errors import STATE, boundary, progress_enabled
+from rnndyn_cli.errors import STATE, boundary
+from rnndyn_cli.render import progress_bar
 
 
 def parse_params(items: list[str] | None) -> dict[str, str]:
@@ -26,28 +26,28 @@ def parse_params(items: list[str] | None) -> dict[str, str]:
     return out
 
 
-def _progress_bar(enabled: bool) -> tuple[Any, Any]:
-    """A rich progress bar on stderr and the callback that advances it (or two no-ops)."""
-    if not enabled:
-        return nullcontext(), None
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+def _progress_columns() -> tuple[Any, ...]:
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 
-    bar = Progress(
+    return (
         TextColumn("training"),
         BarColumn(),
         TextColumn("epoch {task.completed}/{task.total} {task.fields[info]}"),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
     )
+
+
+def _callback(bar: Any) -> Any:
+    """``(record, epochs)`` → advance the bar by one epoch; ``None`` without a bar."""
+    if bar is None:
+        return None
     job = bar.add_task("train", total=None, info="")
 
     def callback(record: dict[str, Any], epochs: int) -> None:
         info = f"val loss {record['val_loss']:.4g}"
         bar.update(job, total=epochs, completed=record["epoch"], info=info)
 
-    return bar, callback
+    return callback
 
 
 def train_command(
@@ -96,8 +96,7 @@ def train_command(
     check_destination(output, force=force)  # refuse before spending minutes on training
     from rnndyn.train import train
 
-    bar, callback = _progress_bar(progress_enabled())
-    with bar:
+    with progress_bar(_progress_columns) as bar:
         result = train(
             task_obj,
             arch,
@@ -110,7 +109,7 @@ def train_command(
             batch_size=batch_size,
             nonlinearity=nonlinearity,
             num_layers=num_layers,
-            progress=callback,
+            progress=_callback(bar),
         )
     sha = save_checkpoint(output, result.model, result.meta, force=force)
     doc = _document(output, sha, result)
