@@ -10,7 +10,6 @@ Hand-written cells are found by the name of their square recurrent matrix (``W_h
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -358,8 +357,3 @@ def module_state_dict(ckpt: Checkpoint, module: RecurrentModule) -> dict[str, to
                 if key in ckpt.tensors:
                     out[key.removeprefix(prefix)] = ckpt.tensors[key]
     return out
-
-
-def as_mapping(ops: list[RecurrentOperator]) -> Mapping[str, RecurrentOperator]:
-    """Operators by qualified id."""
-    return {op.qualified_id: op for op in ops}
