@@ -4,7 +4,7 @@ A tanh RNN with H=1024 on a noise probe, window T=100 steps, 64 modes, batch 32.
 interleaved, medians of REPEATS:
 
 1. the float32 matmul rate of this machine on the same GEMM shape ``(H, H) @ (H, B·c)``;
-2. ``rnndyn.propagation.propagate`` (per step: one batched GEMM, the elementwise Jacobian factor,
+2. ``rnndyn.decay.propagation.propagate`` (per step: one batched GEMM, the elementwise Jacobian factor,
    column renormalisation and the modal read-back), rated by its GEMM flops ``2·H²·B·c·T`` alone;
 3. the bare loop ``D ← (1 − h²) ⊙ (W D)`` for reference;
 4. with ``--vmap``: ``torch.func.vmap(jvp)`` of the tanh step over the B·c tangents.
@@ -24,13 +24,13 @@ import time
 import numpy as np
 import torch
 
+from rnndyn.decay.propagation import propagate
+from rnndyn.dynamics.modal import real_basis
+from rnndyn.dynamics.network import layer_params
+from rnndyn.dynamics.trajectories import simulate
 from rnndyn.io.checkpoint import Checkpoint
-from rnndyn.modal import real_basis
-from rnndyn.network import layer_params
 from rnndyn.operators import extract_operators, find_modules
-from rnndyn.propagation import propagate
 from rnndyn.spectrum import eigendecompose
-from rnndyn.trajectories import simulate
 
 
 def setup(h: int, t: int, modes: int, batch: int):

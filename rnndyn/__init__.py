@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from rnndyn._version import __version__
 
 _EXPORTS = {
     "load": "rnndyn.io.checkpoint",
@@ -21,14 +21,24 @@ _EXPORTS = {
     "RecurrentOperator": "rnndyn.operators",
     "eigendecompose": "rnndyn.spectrum",
     "Spectrum": "rnndyn.spectrum",
-    "simulate": "rnndyn.trajectories",
-    "Trajectories": "rnndyn.trajectories",
+    "simulate": "rnndyn.dynamics.trajectories",
+    "Trajectories": "rnndyn.dynamics.trajectories",
     "measure_decay": "rnndyn.decay",
     "DecayResult": "rnndyn.decay",
     "compare_spectra": "rnndyn.compare",
     "ComparisonResult": "rnndyn.compare",
 }
-_SUBPACKAGES = ("init", "plots", "tasks", "io", "errors")
+_SUBPACKAGES = (
+    "io",
+    "dynamics",
+    "decay",
+    "compare",
+    "init",
+    "tasks",
+    "training",
+    "plots",
+    "errors",
+)
 
 __all__ = [*_EXPORTS, *_SUBPACKAGES, "__version__"]
 

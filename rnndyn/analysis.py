@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
-from rnndyn import __version__
+from rnndyn._version import __version__
 from rnndyn.errors import RnndynWarning
 from rnndyn.io.checkpoint import Checkpoint, load
 from rnndyn.operators import RecurrentModule, RecurrentOperator, extract_operators, find_modules
@@ -86,7 +86,7 @@ def recurrent_operators(
     modules = find_modules(ckpt, matrix=matrix)
     ops = extract_operators(ckpt, modules=modules)
     if jacobian:
-        from rnndyn.jacobian import jacobian_operators
+        from rnndyn.dynamics.jacobian import jacobian_operators
 
         for mod in modules:
             if mod.arch == "custom":

@@ -31,7 +31,7 @@ COLS = [
 
 
 def load(folder: Path, rename: str | None = None):
-    from rnndyn.bench import BenchResult
+    from rnndyn.training.bench import BenchResult
 
     res = BenchResult.load(folder)
     if rename is None:

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rnndyn.bench import BenchResult
 from rnndyn.io.checkpoint import load
 from rnndyn.operators import extract_operators
+from rnndyn.training.bench import BenchResult
 
 
 def main(folders: list[str]) -> int:

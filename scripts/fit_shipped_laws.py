@@ -85,7 +85,7 @@ def rel(path: Path) -> Path:
 
 def apply_preset(args: argparse.Namespace) -> None:
     """Fill tasks/hidden from ``--preset``; ``args.task_params``/``args.sizes`` (may be empty)."""
-    from rnndyn.bench.grid import PRESETS
+    from rnndyn.training.bench.grid import PRESETS
 
     p = PRESETS[args.preset] if args.preset else None
     if p is not None and args.tasks == REGRESSION + CLASSIFICATION:
@@ -102,8 +102,8 @@ def apply_preset(args: argparse.Namespace) -> None:
 
 
 def make_task(args: argparse.Namespace, name: str):
-    from rnndyn.bench.runner import _SizedTask
     from rnndyn.tasks import get_task
+    from rnndyn.training.bench.runner import _SizedTask
 
     task = get_task(name, **args.task_params.get(name, {}))
     return _SizedTask(task, args.sizes) if args.sizes else task
@@ -112,7 +112,7 @@ def make_task(args: argparse.Namespace, name: str):
 def train_all(args: argparse.Namespace) -> dict[str, list[Path]]:
     """Train (or reuse) every checkpoint; ``{arch: [paths]}``."""
     from rnndyn.io.rnndyn_format import save_checkpoint
-    from rnndyn.train import train
+    from rnndyn.training.train import train
 
     out: dict[str, list[Path]] = {}
     for arch in args.archs:

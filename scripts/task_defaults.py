@@ -20,7 +20,7 @@ import time
 import torch
 
 from rnndyn.tasks import task_names
-from rnndyn.train import train
+from rnndyn.training.train import train
 
 # the arch/init measured for each task when no --archs/--inits are given
 CHOICES = {name: ("gru", "orthogonal") for name in task_names()}

@@ -1,6 +1,6 @@
 """The bench grid runner: grid expansion, resume, parallel workers, folder safety, reports, CLI.
 
-Most tests use ``fake_train`` (a deterministic stand-in with ``rnndyn.train.train``'s signature,
+Most tests use ``fake_train`` (a deterministic stand-in with ``rnndyn.training.train.train``'s signature,
 whose final metric is known in closed form); one end-to-end test trains real networks.
 """
 
@@ -21,9 +21,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from rnndyn.bench import PRESETS, BenchResult, load_cells, resolve_grid, run_bench
-from rnndyn.bench.folder import LOCK, MARKER
 from rnndyn.errors import InvalidInputError, OutputError, UsageError
+from rnndyn.training.bench import PRESETS, BenchResult, load_cells, resolve_grid, run_bench
+from rnndyn.training.bench.folder import LOCK, MARKER
 from rnndyn_cli.app import app
 
 QUALITY = {"orthogonal": 0.9, "irnn": 0.8, "chrono": 0.7, "default": 0.6}
@@ -57,7 +57,7 @@ def fake_train(
     nonlinearity="tanh",
     **_,
 ):
-    """Deterministic stand-in for rnndyn.train.train. Seed 99 fails, seed 98 warns; with
+    """Deterministic stand-in for rnndyn.training.train.train. Seed 99 fails, seed 98 warns; with
     FAKE_TRAIN_SLEEP set in the environment each call busies itself that many seconds."""
     import torch
 
@@ -140,7 +140,7 @@ def test_grid_runs_every_cell_and_writes_tidy_tables(tmp_path):
     adding = summary.query("task == 'adding' and arch == 'rnn'").set_index("init")
     assert adding.loc["orthogonal", "rank"] == 1 and adding.loc["irnn", "rank"] == 2  # lower MSE
     doc = json.loads((tmp_path / "b" / "bench.json").read_text())
-    assert doc["schema"] == "rnndyn.bench-result/1" and doc["counts"]["ok"] == 20
+    assert doc["schema"] == "rnndyn.training.bench-result/1" and doc["counts"]["ok"] == 20
     assert set(doc["files"]) >= {"results.csv", "runs.csv", "summary.csv", "bench.json"}
 
 
@@ -312,7 +312,7 @@ def test_ctrl_c_keeps_finished_cells_and_resume_completes(tmp_path):
     out = tmp_path / "b"
     script = (
         f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
-        "from test_bench import fake_train\nfrom rnndyn.bench import run_bench\n"
+        "from test_bench import fake_train\nfrom rnndyn.training.bench import run_bench\n"
         f"run_bench(['tomita4'], ['rnn', 'lstm', 'gru'], ['orthogonal', 'irnn'], 6, {str(out)!r},"
         " jobs=2, trainer=fake_train, checkpoints=False, figures=())\n"
     )

@@ -12,7 +12,7 @@ import torch
 from test_compare import planted_matrix, write_net, write_population
 from typer.testing import CliRunner
 
-import rnndyn.study
+import rnndyn.training.study
 from rnndyn_cli.app import app
 
 FAST = ["--permutations", "99", "--bootstrap", "100"]
@@ -34,7 +34,7 @@ def test_json_document(runner, population):
     res = runner.invoke(app, ["compare", *paths, "--json", *FAST])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
-    assert doc["schema"] == "rnndyn.compare/1" and doc["settings"]["by"] == "task_kind"
+    assert doc["schema"] == "rnndyn.compare.spectra/1" and doc["settings"]["by"] == "task_kind"
     assert [g["name"] for g in doc["groups"]] == ["classification", "regression"]
     assert all(len(m["sha256"]) == 64 for g in doc["groups"] for m in g["members"])
     radius = next(t for t in doc["tests"] if t["statistic"] == "spectral_radius")
@@ -153,14 +153,14 @@ def test_installed_command_runs_in_a_subprocess(population, tmp_path):
         timeout=300,
     )
     assert res.returncode == 0, res.stderr
-    assert json.loads(res.stdout)["schema"] == "rnndyn.compare/1"
+    assert json.loads(res.stdout)["schema"] == "rnndyn.compare.spectra/1"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         Path(p).name for p in paths
     )  # nothing written
 
 
 def fake_train(task, arch, *, hidden, epochs, seed):
-    """Stands in for rnndyn.train.train: a planted W whose radius depends on the task kind."""
+    """Stands in for rnndyn.training.train.train: a planted W whose radius depends on the task kind."""
     rng = np.random.default_rng(seed + 100 * len(task.spec.name))
     lo, hi = (0.1, 0.6) if task.spec.kind == "classification" else (0.6, 1.1)
     model = torch.nn.Module()
@@ -193,9 +193,9 @@ def test_study_trains_compares_reports_and_resumes(runner, tmp_path, monkeypatch
         calls.append(args[0].spec.name)
         return fake_train(*args, **kwargs)
 
-    original = rnndyn.study.regression_vs_classification
+    original = rnndyn.training.study.regression_vs_classification
     monkeypatch.setattr(
-        rnndyn.study,
+        rnndyn.training.study,
         "regression_vs_classification",
         lambda *a, **k: original(*a, **k, trainer=counting),
     )

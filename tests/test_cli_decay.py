@@ -49,7 +49,7 @@ def test_json_document(runner, planted_ckpt):
     res = runner.invoke(app, ["decay", str(path), "--probe", "zeros", "--steps", "40", "--json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
-    assert doc["schema"] == "rnndyn.decay/1"
+    assert doc["schema"] == "rnndyn.decay.measure/1"
     assert doc["checkpoint"]["path"] == str(path) and len(doc["checkpoint"]["sha256"]) == 64
     (op,) = doc["operators"]
     assert (op["id"], op["layer"], op["direction"], op["gate"]) == ("l0.fwd.hh", 0, "forward", None)
@@ -104,7 +104,7 @@ def test_out_folder_writes_tables_and_figures(runner, planted_ckpt, tmp_path):
         "decay_curves_rnn_l0.fwd.hh.png",
         "modal_energy_rnn_l0.fwd.hh.png",
     } <= names
-    assert json.loads((out / "decay.json").read_text())["schema"] == "rnndyn.decay/1"
+    assert json.loads((out / "decay.json").read_text())["schema"] == "rnndyn.decay.measure/1"
 
 
 def test_bad_inputs_exit_codes_and_messages(runner, planted_ckpt, tmp_path):
@@ -141,5 +141,5 @@ def test_installed_command_prints_one_json_document(planted_ckpt, tmp_path):
     cmd += ["decay", str(path), "--probe", "zeros", "--steps", "10", "--json"]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["schema"] == "rnndyn.decay/1"
+    assert json.loads(proc.stdout)["schema"] == "rnndyn.decay.measure/1"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["planted.pt"])

@@ -38,7 +38,7 @@ def test_train_json_document_and_checkpoint(runner, tmp_path):
     res = runner.invoke(app, ["train", *FAST, "--seed", "3", "-o", str(out), "--json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
-    assert doc["schema"] == "rnndyn.train/1" and doc["checkpoint"]["path"] == str(out)
+    assert doc["schema"] == "rnndyn.training.train/1" and doc["checkpoint"]["path"] == str(out)
     assert doc["checkpoint"]["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
     assert doc["metrics"]["metric"] == "accuracy" and 0.0 <= doc["metrics"]["test"] <= 1.0
     assert doc["history"]["epochs_run"] == 1 and doc["task_params"] == {"T": 4}

@@ -9,11 +9,11 @@ import pytest
 import torch
 from planted import planted
 
-from rnndyn.compare import ComparisonResult, compare_spectra
+from rnndyn.compare.grouping import expand_group_specs, read_manifest
+from rnndyn.compare.population import STATISTICS, spectrum_statistics, summarise
+from rnndyn.compare.spectra import ComparisonResult, compare_spectra
 from rnndyn.errors import CheckpointError, RnndynError, UsageError
-from rnndyn.grouping import expand_group_specs, read_manifest
 from rnndyn.io.atomic import dumps_json
-from rnndyn.population import STATISTICS, spectrum_statistics, summarise
 from rnndyn.spectrum import eigendecompose
 
 LAWS = {"classification": (0.1, 0.7), "regression": (0.5, 1.1)}  # |λ| ~ U[lo, hi]
@@ -314,7 +314,7 @@ def test_tables_and_json_document(tmp_path):
     assert len(res.eigenvalues_frame()) == 6 * 16
     assert len(res.group_frame()) == 2 * len(STATISTICS)
     doc = json.loads(dumps_json(res.to_dict()))  # strict JSON: no NaN/inf
-    assert doc["schema"] == "rnndyn.compare/1"
+    assert doc["schema"] == "rnndyn.compare.spectra/1"
     members = doc["groups"][0]["members"]
     assert len(members) == 3 and all(len(m["sha256"]) == 64 for m in members)
     assert members[0]["operators"][0]["statistics"]["longest_timescale"] is not None
@@ -361,7 +361,7 @@ def test_plots_draw_every_network(tmp_path):
 
 @pytest.mark.slow
 def test_study_with_real_training(tmp_path):
-    from rnndyn.study import regression_vs_classification
+    from rnndyn.training.study import regression_vs_classification
 
     res = regression_vs_classification(
         tmp_path / "s",

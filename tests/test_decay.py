@@ -7,11 +7,11 @@ from planted import planted
 from scipy.linalg import solve_discrete_lyapunov
 from torch import nn
 
-from rnndyn.decay import measure_decay, operator_ids
+from rnndyn.decay.measure import measure_decay, operator_ids
+from rnndyn.dynamics.modal import real_basis
 from rnndyn.errors import InvalidInputError, SimulationError, UsageError
 from rnndyn.io.atomic import dumps_json
 from rnndyn.io.checkpoint import Checkpoint
-from rnndyn.modal import real_basis
 from rnndyn.operators import find_modules
 from rnndyn.spectrum import eigendecompose
 
@@ -180,7 +180,7 @@ def test_result_tables_and_json_document():
     ckpt, _, _ = planted_rnn()
     res = measure_decay(ckpt, probe="noise:0.5", steps=15, batch=8, modes=4)
     doc = json.loads(dumps_json(res.to_dict()))  # strict JSON: no NaN/Inf
-    assert doc["schema"] == "rnndyn.decay/1"
+    assert doc["schema"] == "rnndyn.decay.measure/1"
     assert doc["checkpoint"] == {"path": "net.pt", "sha256": "0" * 64, "format": "torch-zip"}
     (op,) = doc["operators"]
     assert (op["id"], op["layer"], op["direction"], op["gate"]) == ("l0.fwd.hh", 0, "forward", None)
@@ -228,7 +228,7 @@ def test_plots_draw_one_artist_per_mode():
 
 
 def test_orthonormalize_matches_householder_and_survives_rank_deficiency():
-    from rnndyn.lyapunov import orthonormalize
+    from rnndyn.decay.lyapunov import orthonormalize
 
     g = torch.Generator().manual_seed(0)
     q = torch.randn(50, 3, 6, generator=g, dtype=torch.float64) * torch.logspace(0, -5, 6)

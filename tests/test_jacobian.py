@@ -4,8 +4,7 @@ import torch
 from torch import nn
 from torch.func import jacrev
 
-from rnndyn.io.checkpoint import Checkpoint
-from rnndyn.jacobian import (
+from rnndyn.dynamics.jacobian import (
     FIXED_POINT_SOURCE,
     MEAN_SOURCE,
     apply,
@@ -15,9 +14,10 @@ from rnndyn.jacobian import (
     state_map,
     step_jacobians,
 )
-from rnndyn.network import layer_params
+from rnndyn.dynamics.network import layer_params
+from rnndyn.dynamics.trajectories import simulate
+from rnndyn.io.checkpoint import Checkpoint
 from rnndyn.operators import extract_operators, find_modules
-from rnndyn.trajectories import simulate
 
 
 def ckpt_of(module: nn.Module, **meta) -> Checkpoint:

@@ -10,9 +10,9 @@ import torch
 
 from rnndyn.errors import InvalidInputError, OutputError, UsageError
 from rnndyn.io.rnndyn_format import SCHEMA, is_rnndyn_checkpoint, plain, save_checkpoint
-from rnndyn.model import SequenceModel
 from rnndyn.tasks import get_task
-from rnndyn.train import train
+from rnndyn.training.model import SequenceModel
+from rnndyn.training.train import train
 
 TINY = {"hidden": 8, "epochs": 2, "batch_size": 32}
 META_KEYS = {

@@ -4,14 +4,14 @@ import torch
 from planted import planted
 from torch import nn
 
+from rnndyn.dynamics.modal import modal_coordinates, project, real_basis
+from rnndyn.dynamics.network import build_network
+from rnndyn.dynamics.probes import make_probe
+from rnndyn.dynamics.trajectories import simulate
 from rnndyn.errors import InvalidInputError, SimulationError, UsageError
 from rnndyn.io.checkpoint import Checkpoint
-from rnndyn.modal import modal_coordinates, project, real_basis
-from rnndyn.network import build_network
 from rnndyn.operators import find_modules
-from rnndyn.probes import make_probe
 from rnndyn.spectrum import eigendecompose
-from rnndyn.trajectories import simulate
 
 
 def ckpt_of(tensors, **meta) -> Checkpoint:

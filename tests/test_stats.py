@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from rnndyn.stats import PooledDistances, cliffs_delta, hedges_g, holm, median_ci, two_sample
+from rnndyn.compare.stats import (
+    PooledDistances,
+    cliffs_delta,
+    hedges_g,
+    holm,
+    median_ci,
+    two_sample,
+)
 
 
 def _spectra(rng, sizes, scale=1.0):

@@ -256,7 +256,7 @@ class EigenInitFitter(BaseEstimator):
         return law, diag
 
     def _provenance(self, files: list, n_items: int, n_ops: int, group, group_by) -> dict:
-        import rnndyn
+        from rnndyn._version import __version__
 
         fitter = {k: list(v) if isinstance(v, tuple) else v for k, v in self.get_params().items()}
         return {
@@ -267,7 +267,7 @@ class EigenInitFitter(BaseEstimator):
             "group": group,
             "group_by": group_by,
             "fitter": fitter,
-            "rnndyn_version": rnndyn.__version__,
+            "rnndyn_version": __version__,
             "seed": self.seed,
         }
 

@@ -140,7 +140,7 @@ def manifest_entries(root: Path) -> list[dict[str, Any]]:
 
 def write_manifest(folder: Path, entries: list[dict[str, Any]], run: dict[str, Any]) -> Path:
     """Atomically write the manifest (sorted entries, no timestamps: reruns are byte-identical)."""
-    from rnndyn import __version__
+    from rnndyn._version import __version__
 
     doc = {
         "schema": SCHEMA,

@@ -1,6 +1,6 @@
 """Bench figures: learning curves per task coloured by initializer; final-metric box/strip plots.
 
-Drawing only: each function takes a ``rnndyn.bench.BenchResult`` (finished runs only are drawn)
+Drawing only: each function takes a ``rnndyn.training.bench.BenchResult`` (finished runs only are drawn)
 and returns Axes or a Figure; nothing is shown or saved here. Apply the paper style with
 ``rnndyn.plots.style.style_context()``.
 """
@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from rnndyn.bench import BenchResult
+    from rnndyn.training.bench import BenchResult
 
 _FINISHED = ("ok", "diverged")
 _LABELS = {"accuracy": "accuracy", "mse": "MSE", "nrmse": "NRMSE", "ce": "cross-entropy"}

@@ -1,6 +1,6 @@
 """Group-comparison figures: eigenvalue densities per group, |λ| ECDFs, per-statistic strip plots.
 
-All take a ``rnndyn.compare.ComparisonResult`` and one stratum ``(architecture, operator)``
+All take a ``rnndyn.compare.spectra.ComparisonResult`` and one stratum ``(architecture, operator)``
 (the first tested one by default). Groups are told apart by line style and marker as well as colour.
 """
 
@@ -167,7 +167,7 @@ def statistic_strips(
 
     stratum = _stratum(result, architecture, operator)
     members = _members(result, stratum)
-    from rnndyn.population import STATISTICS
+    from rnndyn.compare.population import STATISTICS
 
     names = list(statistics or STATISTICS)
     nrows = math.ceil(len(names) / ncols)

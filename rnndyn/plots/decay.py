@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import Normalize
 
-from rnndyn.decay_results import DecayResult, ModeDecay
+from rnndyn.decay.results import DecayResult, ModeDecay
 from rnndyn.plots.style import COLUMN_WIDTH, MARKERS, PALETTE
 
 CMAP = "viridis"

@@ -117,8 +117,8 @@ def bench(
 ) -> None:
     """Train every task × arch × init × seed cell into --out; finished cells are kept and skipped
     on a re-run, so an interrupted bench resumes where it stopped."""
-    from rnndyn.bench import run_bench
     from rnndyn.errors import UsageError
+    from rnndyn.training.bench import run_bench
 
     if seed_start is not None:
         if seeds is None or seeds < 1 or seed_start < 0:

@@ -21,8 +21,8 @@ def resolve_groups(
     checkpoints: list[Path], by: str | None, group: list[str], manifest: Path | None
 ):
     """Exactly one way of naming groups → ``compare_spectra`` keyword arguments."""
+    from rnndyn.compare.grouping import expand_group_specs, read_manifest
     from rnndyn.errors import UsageError
-    from rnndyn.grouping import expand_group_specs, read_manifest
 
     given = [bool(checkpoints), bool(group), manifest is not None]
     if sum(given) != 1:
@@ -43,7 +43,7 @@ def resolve_groups(
 
 
 def _tables(result) -> None:
-    from rnndyn.population import STATISTICS
+    from rnndyn.compare.population import STATISTICS
 
     order = {s: i for i, s in enumerate(STATISTICS)}
     for arch, op in result.strata:
@@ -159,7 +159,7 @@ def compare(
     ),
     manifest: Path | None = typer.Option(None, "--manifest", help="CSV with columns path,group."),
     json_: bool = typer.Option(
-        False, "--json", help="Print one JSON document (schema rnndyn.compare/1)."
+        False, "--json", help="Print one JSON document (schema rnndyn.compare.spectra/1)."
     ),
     out: Path | None = typer.Option(
         None, "--out", help="Write tables, JSON, figures and report.md here."
@@ -201,7 +201,7 @@ def compare(
     Per-network statistics, rank tests with effect sizes and bootstrap CIs (Holm-corrected), and
     permutation tests of distances between the groups' eigenvalue distributions.
     """
-    from rnndyn.compare import compare_spectra
+    from rnndyn.compare.spectra import compare_spectra
     from rnndyn_cli.render import parse_formats
 
     formats = parse_formats(format_)

@@ -128,7 +128,7 @@ def decay(
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of generated probes and the Lyapunov frame."),
     json_: bool = typer.Option(
-        False, "--json", help="Print one JSON document (schema rnndyn.decay/1)."
+        False, "--json", help="Print one JSON document (schema rnndyn.decay.measure/1)."
     ),
     out: Path | None = typer.Option(
         None, "--out", help="Write tables, JSON and figures to this folder."
@@ -151,7 +151,7 @@ def decay(
     """Predicted (|λ|^k) vs measured decay of every mode, memory functions and Lyapunov spectrum."""
     import torch
 
-    from rnndyn.decay import measure_decay
+    from rnndyn.decay.measure import measure_decay
     from rnndyn.io.checkpoint import load
     from rnndyn_cli.render import parse_formats
 

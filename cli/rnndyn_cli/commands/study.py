@@ -54,14 +54,14 @@ def regression_vs_classification(
     seed: int = typer.Option(0, "--seed", help="Seed of the permutations and bootstrap."),
     format_: str = typer.Option("pdf,png", "--format", help="Figure formats: pdf,png,svg."),
     json_: bool = typer.Option(
-        False, "--json", help="Print the comparison (schema rnndyn.compare/1)."
+        False, "--json", help="Print the comparison (schema rnndyn.compare.spectra/1)."
     ),
 ) -> None:
     """Train --per-group networks per task kind (built-in regression and classification tasks,
     several seeds) for each architecture, compare their spectra and write OUT/report/report.md.
     Re-running resumes: finished networks are reused."""
     from rnndyn.errors import UsageError
-    from rnndyn.study import regression_vs_classification as run
+    from rnndyn.training.study import regression_vs_classification as run
     from rnndyn_cli.render import parse_formats
 
     names = [a.strip().lower() for a in archs.split(",") if a.strip()]

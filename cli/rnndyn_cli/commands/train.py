@@ -80,8 +80,8 @@ def train_command(
     from rnndyn.errors import UsageError
     from rnndyn.io.atomic import dumps_json
     from rnndyn.io.rnndyn_format import check_destination, save_checkpoint
-    from rnndyn.model import check_arch
     from rnndyn.tasks import get_task
+    from rnndyn.training.model import check_arch
 
     if init is None:
         init = "eigen" if init_params is not None else "default"
@@ -94,7 +94,7 @@ def train_command(
 
         torch.set_num_threads(threads)
     check_destination(output, force=force)  # refuse before spending minutes on training
-    from rnndyn.train import train
+    from rnndyn.training.train import train
 
     with progress_bar(_progress_columns) as bar:
         result = train(
@@ -133,7 +133,7 @@ def _document(output: Path, sha: str, result: Any) -> dict[str, Any]:
     meta, hist = result.meta, result.history
     return plain(
         {
-            "schema": "rnndyn.train/1",
+            "schema": "rnndyn.training.train/1",
             "checkpoint": {"path": str(output), "sha256": sha},
             "task": meta["task"],
             "task_kind": meta["task_kind"],

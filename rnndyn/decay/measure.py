@@ -5,10 +5,10 @@ For each chosen operator and its top-``N`` modes (by ``|λ|``; default ``min(n, 
 - predicted: ``|λ|^k``, timescale ``−1/ln|λ|``, half-life;
 - measured: a perturbation along the mode (real basis for a pair) propagated through the real
   per-step Jacobians of the last ``steps`` probe steps, read back in modal coordinates, with a fitted
-  per-step rate and a 95 % interval over the batch (``rnndyn.propagation``);
-- memory: held-out ridge R² of ``x_{t−k}`` from the mode's coordinates, per lag (``rnndyn.memory``);
+  per-step rate and a 95 % interval over the batch (``rnndyn.decay.propagation``);
+- memory: held-out ridge R² of ``x_{t−k}`` from the mode's coordinates, per lag (``rnndyn.decay.memory``);
 - the network's Lyapunov spectrum along the last ``2·steps`` probe steps, over the first
-  ``LYAPUNOV_BATCH`` (8) sequences (``rnndyn.lyapunov``).
+  ``LYAPUNOV_BATCH`` (8) sequences (``rnndyn.decay.lyapunov``).
 
 Which operator's modes: for a vanilla RNN (and a custom matrix) the recurrent matrix ``hh``, whose
 Jacobian at ``h = 0`` it is. For LSTM and GRU no gate block is the state map, so the default is the
@@ -25,19 +25,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from rnndyn.decay_results import DecayResult, ModeDecay
+from rnndyn.decay.lyapunov import lyapunov_spectrum, network_exponents
+from rnndyn.decay.memory import memory_r2
+from rnndyn.decay.propagation import propagate
+from rnndyn.decay.results import DecayResult, ModeDecay
+from rnndyn.dynamics.jacobian import JacobianOperator, jacobian_operators
+from rnndyn.dynamics.modal import ModalBasis, modal_coordinates, real_basis
+from rnndyn.dynamics.network import layer_params, pick_module
+from rnndyn.dynamics.probes import make_probe
+from rnndyn.dynamics.trajectories import Trajectories, check_inputs, simulate
 from rnndyn.errors import UsageError
 from rnndyn.io.checkpoint import Checkpoint
-from rnndyn.jacobian import JacobianOperator, jacobian_operators
-from rnndyn.lyapunov import lyapunov_spectrum, network_exponents
-from rnndyn.memory import memory_r2
-from rnndyn.modal import ModalBasis, modal_coordinates, real_basis
-from rnndyn.network import layer_params, pick_module
 from rnndyn.operators import RecurrentModule, find_modules, module_operators
-from rnndyn.probes import make_probe
-from rnndyn.propagation import propagate
 from rnndyn.spectrum import eigendecompose
-from rnndyn.trajectories import Trajectories, check_inputs, simulate
 
 __all__ = ["DecayResult", "ModeDecay", "measure_decay", "operator_ids"]
 DEFAULT_MODES = 64
@@ -168,7 +168,7 @@ def measure_decay(
 
     Args:
         probe: ``"zeros"``, ``"noise[:STD]"``, ``"impulse"``, ``"task:NAME"``, a ``.npy`` path, or an
-            array ``(B, T, D)`` (see ``rnndyn.probes``).
+            array ``(B, T, D)`` (see ``rnndyn.dynamics.probes``).
         steps: measurement window ``K`` (the last ``K`` probe steps; ``1 ≤ K ≤ T``); also the largest
             memory lag (capped at ``T // 2``). Generated probes are ``length`` (default ``2K``) long.
         modes: top modes per operator by ``|λ|`` (default ``min(n, 64)``; a split pair is completed).

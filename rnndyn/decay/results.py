@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rnndyn import __version__
-from rnndyn.lyapunov import LyapunovSpectrum
+from rnndyn._version import __version__
+from rnndyn.decay.lyapunov import LyapunovSpectrum
 from rnndyn.spectrum import timescales
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-SCHEMA = "rnndyn.decay/1"
+SCHEMA = "rnndyn.decay.measure/1"
 CONVENTION = (
     "discrete-time eigenvalues: rates are per step (amplitude × rate each step); "
     "timescales and half-lives in steps; Lyapunov exponents in nats per step"
@@ -309,7 +309,7 @@ class DecayResult:
         return pd.DataFrame({"lag": np.arange(mf.shape[0]), "r2": mf})
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``rnndyn.decay/1`` document (JSON-ready)."""
+        """The ``rnndyn.decay.measure/1`` document (JSON-ready)."""
         mf = self.memory_function
         return {
             "schema": SCHEMA,

@@ -12,8 +12,8 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from rnndyn.compare.population import STATISTICS, BadInput, Network
 from rnndyn.errors import CheckpointError, InvalidInputError, RefusedError, RnndynError, UsageError
-from rnndyn.population import STATISTICS, BadInput, Network
 
 
 def expand_group_specs(specs: Sequence[str]) -> dict[str, list[Path]]:

@@ -22,8 +22,8 @@ from rnndyn.io.atomic import atomic_write_bytes, dumps_json
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-CELL_SCHEMA = "rnndyn.bench-cell/1"
-RESULT_SCHEMA = "rnndyn.bench-result/1"
+CELL_SCHEMA = "rnndyn.training.bench-cell/1"
+RESULT_SCHEMA = "rnndyn.training.bench-result/1"
 FINISHED = ("ok", "diverged")  # results; "error" cells are retried by the next run
 THRESHOLD_FRACTION = 0.9
 THRESHOLD_RULE = (
@@ -78,8 +78,8 @@ class BenchResult:
     def levels(self) -> dict[str, list]:
         """The grid's axes in display order: tasks by kind then name, archs as ``ARCHS``,
         initializers in registry order, seeds ascending."""
-        from rnndyn.bench.grid import ARCHS
         from rnndyn.init.registry import names
+        from rnndyn.training.bench.grid import ARCHS
 
         rank = {n: i for i, n in enumerate([*ARCHS, *names()])}
         tasks = {(r["kind"], r["task"]) for r in self.records}
@@ -207,8 +207,8 @@ def _thresholds(runs: pd.DataFrame) -> dict[str, float]:
 def write_reports(result: BenchResult, figures: Sequence[str] = ("pdf", "png")) -> BenchResult:
     """Write the tables, ``bench.json`` and figures into the folder (each atomically); returns
     ``result`` with ``files`` set. Refuses (OutputError) to replace files rnndyn did not write."""
-    from rnndyn.bench.folder import check_reports, read_marker, record_reports
     from rnndyn.io import tables
+    from rnndyn.training.bench.folder import check_reports, read_marker, record_reports
 
     out = Path(result.out_dir)
     runs = result.runs_frame()

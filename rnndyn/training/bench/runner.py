@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rnndyn.bench.grid import Cell, resolve_grid
-from rnndyn.bench.results import CELL_SCHEMA, FINISHED, BenchResult, load_cells
 from rnndyn.errors import RnndynError
 from rnndyn.io.atomic import atomic_write_json
+from rnndyn.training.bench.grid import Cell, resolve_grid
+from rnndyn.training.bench.results import CELL_SCHEMA, FINISHED, BenchResult, load_cells
 
 Progress = Callable[[int, int, "dict[str, Any] | None"], None]
 
@@ -26,7 +26,7 @@ Progress = Callable[[int, int, "dict[str, Any] | None"], None]
 @dataclass(frozen=True)
 class CellConfig:
     """What every worker needs (picklable). ``trainer``: a module-level function with
-    ``rnndyn.train.train``'s signature, for tests and custom loops (default: ``train``)."""
+    ``rnndyn.training.train.train``'s signature, for tests and custom loops (default: ``train``)."""
 
     out_dir: str
     hidden: int | None
@@ -74,7 +74,7 @@ def run_cell(cell: Cell, cfg: CellConfig) -> dict[str, Any]:
     caught: list[warnings.WarningMessage] = []
     try:
         if cfg.trainer is None:
-            from rnndyn.train import train as trainer
+            from rnndyn.training.train import train as trainer
         else:
             trainer = cfg.trainer
         with warnings.catch_warnings(record=True) as caught:  # kept in the record, not printed
@@ -140,7 +140,7 @@ def _run_pool(todo: list[Cell], cfg: CellConfig, jobs: int, on_done: Callable) -
     from concurrent.futures.process import BrokenProcessPool
 
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["torch", "rnndyn.train", "rnndyn.bench.runner"])
+    ctx.set_forkserver_preload(["torch", "rnndyn.training.train", "rnndyn.training.bench.runner"])
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init)
     try:
         futures = [pool.submit(run_cell, cell, cfg) for cell in todo]
@@ -186,13 +186,13 @@ def run_bench(
     ``{"regression": path, "classification": path}``. ``jobs`` worker processes, one torch thread
     each. ``progress(done, total, record)`` after each cell (``record`` is None at the start).
     ``figures``: formats of the report figures (``()`` for none). ``trainer``: replaces
-    ``rnndyn.train.train`` (a picklable module-level function; tests use it).
+    ``rnndyn.training.train.train`` (a picklable module-level function; tests use it).
 
     Raises UsageError (unknown names, seeds < 1), InvalidInputError (law file) and OutputError
     (a folder with files rnndyn did not write, run with other settings, or locked by another run).
     """
-    from rnndyn.bench.folder import open_folder
-    from rnndyn.bench.results import write_reports
+    from rnndyn.training.bench.folder import open_folder
+    from rnndyn.training.bench.results import write_reports
 
     grid = resolve_grid(
         tasks,

@@ -19,9 +19,9 @@ parameters, data sizes, eigen law file) is refused, since its cells would not be
 Cells that make no sense (``chrono`` on a vanilla RNN: no gates) are listed, not run.
 """
 
-from rnndyn.bench.grid import ARCHS, PRESETS, Cell, Grid, Preset, resolve_grid
-from rnndyn.bench.results import THRESHOLD_RULE, BenchResult, load_cells
-from rnndyn.bench.runner import run_bench, run_cell
+from rnndyn.training.bench.grid import ARCHS, PRESETS, Cell, Grid, Preset, resolve_grid
+from rnndyn.training.bench.results import THRESHOLD_RULE, BenchResult, load_cells
+from rnndyn.training.bench.runner import run_bench, run_cell
 
 __all__ = [
     "ARCHS",

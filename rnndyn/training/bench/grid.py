@@ -228,7 +228,7 @@ def _laws(init_params: Any, needed: bool, kinds: set[str]) -> dict[str, tuple[st
         raise UsageError(f"unknown task kind {bad[0]!r}", hint=f"Use one of: {', '.join(KINDS)}.")
     if missing := sorted(kinds - set(init_params)):
         raise UsageError(f"no eigen law file for {missing[0]} tasks", hint="Pass kind=FILE.")
-    from rnndyn.train import load_init_params
+    from rnndyn.training.train import load_init_params
 
     out = {}
     for kind in sorted(kinds):

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from rnndyn.dynamics.trajectories import check_inputs
 from rnndyn.errors import InvalidInputError, UsageError
 from rnndyn.operators import RecurrentModule
-from rnndyn.trajectories import check_inputs
 
 KINDS = ("zeros", "noise[:STD]", "impulse", "task:NAME", "FILE.npy")
 DEFAULT_BATCH = {"zeros": 1, "impulse": 1, "noise": 32, "task": 32, "file": None}

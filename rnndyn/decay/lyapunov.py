@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from rnndyn.jacobian import apply, coefficient_chunks
-from rnndyn.network import LayerParams
-from rnndyn.propagation import cast
+from rnndyn.decay.propagation import cast
+from rnndyn.dynamics.jacobian import apply, coefficient_chunks
+from rnndyn.dynamics.network import LayerParams
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from rnndyn.jacobian import apply, coefficient_chunks
-from rnndyn.modal import ModalBasis
-from rnndyn.network import LayerParams
+from rnndyn.dynamics.jacobian import apply, coefficient_chunks
+from rnndyn.dynamics.modal import ModalBasis
+from rnndyn.dynamics.network import LayerParams
 
 PURITY = 0.5  # fit while ≥ this fraction of the perturbation norm is in the mode's eigenspace
 LOG_TINY = -700.0

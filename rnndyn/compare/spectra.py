@@ -1,6 +1,6 @@
 """Compare eigen-spectra between groups of networks (regression vs classification, init A vs B).
 
-Networks are the replicates. Per network and operator, ``rnndyn.population.STATISTICS`` are
+Networks are the replicates. Per network and operator, ``rnndyn.compare.population.STATISTICS`` are
 computed; each statistic is tested between groups (Mann–Whitney U or a permutation test) with
 Cliff's delta, a bootstrap CI and Hedges' g, Holm-corrected within each (architecture, operator);
 the groups' pooled |λ| and complex-plane distributions are compared by Wasserstein-1 and energy
@@ -17,9 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from rnndyn.compare_tables import SCHEMA, ComparisonTables
-from rnndyn.errors import UsageError
-from rnndyn.grouping import (
+from rnndyn.compare.grouping import (
     assign_groups,
     bad_input_error,
     check_groups,
@@ -27,8 +25,10 @@ from rnndyn.grouping import (
     duplicate_notes,
     reject_duplicates,
 )
-from rnndyn.population import STATISTICS, BadInput, Network, analyse
-from rnndyn.stats import DISTANCES, TESTS, PooledDistances, holm, median_ci, two_sample
+from rnndyn.compare.population import STATISTICS, BadInput, Network, analyse
+from rnndyn.compare.stats import DISTANCES, TESTS, PooledDistances, holm, median_ci, two_sample
+from rnndyn.compare.tables import SCHEMA, ComparisonTables
+from rnndyn.errors import UsageError
 
 __all__ = [
     "SCHEMA",
@@ -102,7 +102,7 @@ class ComparisonResult(ComparisonTables):
     """Everything ``compare_spectra`` found.
 
     Tables: ``to_frame()`` (network × operator × statistic), ``tests_frame()`` (one row per test),
-    ``eigenvalues_frame()``, ``group_frame()``; ``to_dict()`` is the ``rnndyn.compare/1`` document.
+    ``eigenvalues_frame()``, ``group_frame()``; ``to_dict()`` is the ``rnndyn.compare.spectra/1`` document.
     """
 
     groups: tuple[tuple[str, tuple[Network, ...]], ...]

@@ -1,7 +1,7 @@
 """Run a checkpoint's recurrent module on inputs and keep every layer's hidden (and LSTM cell) states.
 
 Each layer runs as one fused ``nn.RNN``/``nn.LSTM``/``nn.GRU`` call over the whole sequence and batch
-(rebuilt by ``rnndyn.network``); the LSTM cell states, which the fused module does not return, are
+(rebuilt by ``rnndyn.dynamics.network``); the LSTM cell states, which the fused module does not return, are
 recovered from its hidden outputs by the elementwise recurrence ``c_t = f_t c_{t-1} + i_t g_t``.
 A custom module (only a square ``W``) runs as ``h_t = tanh(W h_{t-1})``: its input is ignored.
 """
@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from rnndyn.dynamics.modal import ModalCoordinates, modal_coordinates, real_basis
+from rnndyn.dynamics.network import LayerParams, build_layer, layer_params, pick_module
 from rnndyn.errors import InvalidInputError, SimulationError, UsageError
 from rnndyn.io.checkpoint import Checkpoint
-from rnndyn.modal import ModalCoordinates, modal_coordinates, real_basis
-from rnndyn.network import LayerParams, build_layer, layer_params, pick_module
 from rnndyn.operators import RecurrentModule
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -23,12 +23,12 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from rnndyn.compare import ComparisonResult, compare_spectra
+from rnndyn.compare.spectra import ComparisonResult, compare_spectra
 from rnndyn.errors import OutputError, RnndynError, UsageError
 from rnndyn.io.atomic import atomic_write_json
 from rnndyn.io.rnndyn_format import plain
 
-SCHEMA = "rnndyn.study/1"
+SCHEMA = "rnndyn.training.study/1"
 MARKER = ".rnndyn-study.json"
 NAME = "regression-vs-classification"
 DEFAULT_TASKS: dict[str, tuple[str, ...]] = {
@@ -211,7 +211,7 @@ def train_one(
     from rnndyn.tasks import get_task
 
     if trainer is None:
-        from rnndyn.train import train as trainer
+        from rnndyn.training.train import train as trainer
     task = _SizedTask(
         get_task(job["task"], **settings["task_params"].get(job["task"], {})), settings["sizes"]
     )
@@ -295,7 +295,7 @@ def regression_vs_classification(
     """Train (or reuse) the networks, compare regression vs classification, write ``OUT/report``.
 
     ``progress(stage, done, total)`` with stage ``"train"`` or ``"analyse"``. ``trainer`` replaces
-    ``rnndyn.train.train`` (a picklable module-level function when ``jobs > 1``; tests use it).
+    ``rnndyn.training.train.train`` (a picklable module-level function when ``jobs > 1``; tests use it).
     """
     start = time.perf_counter()
     tasks = {k: tuple(v) for k, v in (tasks or DEFAULT_TASKS).items()}

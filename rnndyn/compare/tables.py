@@ -1,4 +1,4 @@
-"""Tidy tables and the ``rnndyn.compare/1`` JSON document of a ``ComparisonResult`` (a mixin)."""
+"""Tidy tables and the ``rnndyn.compare.spectra/1`` JSON document of a ``ComparisonResult`` (a mixin)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rnndyn.population import STATISTICS
+from rnndyn.compare.population import STATISTICS
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-SCHEMA = "rnndyn.compare/1"
+SCHEMA = "rnndyn.compare.spectra/1"
 
 
 def clean(x: Any) -> Any:
@@ -158,8 +158,8 @@ class ComparisonTables:
         return pd.DataFrame([asdict(s) for s in self.group_statistics])  # type: ignore[attr-defined]
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``rnndyn.compare/1`` document (JSON-ready; NaN/inf → None)."""
-        from rnndyn import __version__
+        """The ``rnndyn.compare.spectra/1`` document (JSON-ready; NaN/inf → None)."""
+        from rnndyn._version import __version__
 
         groups = []
         for name, members in self.groups:  # type: ignore[attr-defined]

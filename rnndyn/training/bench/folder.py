@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from rnndyn.bench.grid import Grid
 from rnndyn.errors import OutputError
 from rnndyn.io.atomic import TMP_SUFFIX, atomic_write_json
 from rnndyn.io.manifest import sha256_file
+from rnndyn.training.bench.grid import Grid
 
-SCHEMA = "rnndyn.bench/1"
+SCHEMA = "rnndyn.training.bench/1"
 MARKER = ".rnndyn-bench.json"
 LOCK = ".rnndyn-bench.lock"
 

@@ -23,8 +23,8 @@ from torch.nn import functional as F
 
 from rnndyn.errors import InvalidInputError, UsageError
 from rnndyn.io.rnndyn_format import SCHEMA, plain
-from rnndyn.model import SequenceModel, check_arch
 from rnndyn.tasks import Task, TaskData, TaskSpec, get_task
+from rnndyn.training.model import SequenceModel, check_arch
 
 MIN_REL_IMPROVEMENT = 0.01  # early stopping: patience restarts on a 1% (and ≥ min_delta) drop
 TRAINING_KEYS = ("epochs", "lr", "batch_size", "patience", "clip", "min_delta")
@@ -293,7 +293,7 @@ def _meta(
     data_seed: int,
     cfg: Mapping[str, Any],
 ) -> dict[str, Any]:
-    import rnndyn
+    from rnndyn._version import __version__
 
     return plain(
         {
@@ -314,7 +314,7 @@ def _meta(
                 **{k: cfg[k] for k in TRAINING_KEYS},
                 **{k: spec.defaults.get(k) for k in ("n_train", "n_val", "n_test")},
             },
-            "rnndyn_version": rnndyn.__version__,
+            "rnndyn_version": __version__,
             "torch_version": torch.__version__,
         }
     )

@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from rnndyn.dynamics.network import LayerParams, layer_params, pick_module
 from rnndyn.errors import UsageError
 from rnndyn.io.checkpoint import Checkpoint
-from rnndyn.network import LayerParams, layer_params, pick_module
 from rnndyn.operators import RecurrentModule, RecurrentOperator
 
 if TYPE_CHECKING:  # pragma: no cover
-    from rnndyn.trajectories import Trajectories
+    from rnndyn.dynamics.trajectories import Trajectories
 
 
 def step(

@@ -1,0 +1,33 @@
+"""Run the network: rebuild it from a checkpoint, make probe inputs, simulate, project onto modes,
+and linearise (per-step Jacobians).
+
+- ``network``: checkpoint → runnable ``nn.RNN``/``nn.LSTM``/``nn.GRU`` and per-layer parameters;
+- ``probes``: ``zeros | noise[:std] | impulse | task:NAME | FILE.npy`` → inputs ``(B, T, D)``;
+- ``trajectories``: ``simulate`` → ``Trajectories`` (hidden states, LSTM cells);
+- ``modal``: the real eigenbasis and modal coordinates ``z = V⁻¹h``;
+- ``jacobian``: batched per-step Jacobians in PyTorch's conventions; mean and fixed-point Jacobians.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "simulate": "rnndyn.dynamics.trajectories",
+    "Trajectories": "rnndyn.dynamics.trajectories",
+    "make_probe": "rnndyn.dynamics.probes",
+    "jacobian_operators": "rnndyn.dynamics.jacobian",
+    "modal_coordinates": "rnndyn.dynamics.modal",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'rnndyn.dynamics' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
