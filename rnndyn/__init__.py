@@ -23,6 +23,7 @@ _EXPORTS = {
     "Spectrum": "rnndyn.spectrum",
     "simulate": "rnndyn.dynamics.trajectories",
     "Trajectories": "rnndyn.dynamics.trajectories",
+    "find_fixed_points": "rnndyn.dynamics.fixedpoints",
     "measure_decay": "rnndyn.decay",
     "DecayResult": "rnndyn.decay",
     "compare_spectra": "rnndyn.compare",
@@ -57,3 +58,7 @@ def __getattr__(name: str) -> Any:
     if name in _SUBPACKAGES:
         return importlib.import_module(f"rnndyn.{name}")
     raise AttributeError(f"module 'rnndyn' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

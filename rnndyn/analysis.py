@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
 from rnndyn._version import __version__
 from rnndyn.errors import RnndynWarning
-from rnndyn.io.checkpoint import Checkpoint, load
+from rnndyn.io.atomic import displayable
+from rnndyn.io.checkpoint import Checkpoint, load, with_layout
 from rnndyn.operators import RecurrentModule, RecurrentOperator, extract_operators, find_modules
 from rnndyn.spectrum import Spectrum, eigendecompose
 
@@ -17,6 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 SCHEMA = "rnndyn.analysis/1"
+SET_SCHEMA = "rnndyn.analysis-set/1"
 
 
 @dataclass(frozen=True)
@@ -27,13 +30,19 @@ class Analysis:
     modules: tuple[RecurrentModule, ...]
     spectrum: Spectrum
 
+    def __repr__(self) -> str:
+        nets = ", ".join(
+            f"{m.arch.upper()} H={m.hidden_size} ×{m.num_layers}" for m in self.modules
+        )
+        return f"Analysis({self.checkpoint.path.name!r}: {nets}; {len(self.spectrum)} operators)"
+
     def to_frame(self) -> pd.DataFrame:
         """Tidy eigenvalue table, one row per eigenvalue, with the checkpoint's path and sha256."""
         df = self.spectrum.to_frame()
         arch = {m.name: m.arch for m in self.modules}
         df.insert(0, "architecture", df["module"].map(arch))
         df.insert(0, "sha256", self.checkpoint.sha256)
-        df.insert(0, "checkpoint", str(self.checkpoint.path))
+        df.insert(0, "checkpoint", displayable(str(self.checkpoint.path)))
         return df
 
     def to_dict(self) -> dict[str, Any]:
@@ -62,19 +71,43 @@ class Analysis:
         }
 
 
+def analysis_document(analyses: Sequence[Analysis]) -> dict[str, Any]:
+    """The JSON document of one or more analyses: ``rnndyn.analysis/1`` for one checkpoint,
+    ``rnndyn.analysis-set/1`` (``{"schema", "analyses": [analysis/1, ...]}``) for several."""
+    if len(analyses) == 1:
+        return analyses[0].to_dict()
+    return {"schema": SET_SCHEMA, "analyses": [a.to_dict() for a in analyses]}
+
+
+def analyses_frame(analyses: Sequence[Analysis]) -> pd.DataFrame:
+    """One tidy eigenvalue table over several analyses (rows tagged by checkpoint and sha256)."""
+    import pandas as pd
+
+    return pd.concat([a.to_frame() for a in analyses], ignore_index=True)
+
+
 def analyze(
     source: str | PathLike[str] | Checkpoint,
     *,
     trust: bool = False,
     matrix: str | None = None,
     jacobian: bool = False,
+    layout: str | None = None,
+    gate_order: str | None = None,
 ) -> Analysis:
     """Load a checkpoint (safely unless ``trust``) and eigendecompose every recurrent operator.
 
     ``jacobian=True`` adds each layer's full state Jacobian at the zero-input fixed point
     (id ``l{L}.{dir}.jacfp``; LSTM state ``[h; c]``), found by Newton's method.
+    ``layout`` (``rnn|lstm|gru``) and ``gate_order`` (``ifco``, ``zrh``, …) say how to read a stacked
+    recurrent matrix stored in another convention (``matrix`` names it; see ``rnndyn.io.layout``).
     """
-    ckpt = source if isinstance(source, Checkpoint) else load(source, trust=trust)
+    if isinstance(source, Checkpoint):
+        ckpt = source
+        if layout or gate_order:
+            ckpt = with_layout(source, layout=layout, gate_order=gate_order, matrix=matrix)
+    else:
+        ckpt = load(source, trust=trust, layout=layout, gate_order=gate_order, matrix=matrix)
     modules, ops = recurrent_operators(ckpt, matrix=matrix, jacobian=jacobian)
     return Analysis(ckpt, tuple(modules), eigendecompose(ops))
 

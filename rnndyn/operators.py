@@ -18,11 +18,14 @@ import torch
 from rnndyn.errors import CheckpointError, UsageError
 from rnndyn.io.checkpoint import Checkpoint
 from rnndyn.io.validate import check_weight
+from rnndyn.naming import GATES as _GATE_NAMES
+from rnndyn.naming import operator_id
 
+# gate of each block (None: the single block of a vanilla RNN or a hand-written cell)
 GATES: dict[str, tuple[str | None, ...]] = {
     "rnn": (None,),
-    "lstm": ("i", "f", "g", "o"),
-    "gru": ("r", "z", "n"),
+    "lstm": _GATE_NAMES["lstm"],
+    "gru": _GATE_NAMES["gru"],
     "custom": (None,),
 }
 ARCH_BY_BLOCKS = {1: "rnn", 3: "gru", 4: "lstm"}
@@ -54,6 +57,7 @@ class RecurrentModule:
     nonlinearity: str | None = None
     cell: bool = False
     matrix_key: str | None = None  # custom modules: the square recurrent parameter
+    simulation: str | None = None  # why it cannot run as a PyTorch module (None: it can)
 
     def key(self, param: str, layer: int = 0, direction: str = "forward") -> str:
         """Full checkpoint key of a PyTorch parameter, e.g. ``key("weight_hh", 1, "reverse")``."""
@@ -83,7 +87,7 @@ class RecurrentModule:
             "proj_size": self.proj_size,
             "bias": self.bias,
             "cell": self.cell,
-        }
+        } | ({"simulation": self.simulation} if self.simulation else {})
 
 
 @dataclass(frozen=True)
@@ -108,9 +112,8 @@ class RecurrentOperator:
 
     @property
     def id(self) -> str:
-        """``l{layer}.{fwd|rev}.{hh|i|f|g|o|r|z|n|jac}``."""
-        d = "fwd" if self.direction == "forward" else "rev"
-        return f"l{self.layer}.{d}.{self.gate or 'hh'}"
+        """``l{layer}.{fwd|rev}.{hh|i|f|g|o|r|z|n|jac}`` (see :mod:`rnndyn.naming`)."""
+        return operator_id(self.layer, self.direction, self.gate)
 
     @property
     def qualified_id(self) -> str:
@@ -134,6 +137,72 @@ def _shape_error(
     )
 
 
+def _shape(ckpt: Checkpoint, key: str) -> tuple[int, ...]:
+    return tuple(int(d) for d in ckpt.tensors[key].shape)
+
+
+def _infer_arch(ckpt: Checkpoint, prefix: str, first: str) -> tuple[str, int, int]:
+    """``(arch, hidden, proj_size)`` from the first ``weight_hh`` (and ``weight_hr_l0``) shapes."""
+    rows, cols = _shape(ckpt, first)[0], _shape(ckpt, first)[-1]
+    hr_key = f"{prefix}weight_hr_l0"
+    proj = _shape(ckpt, hr_key)[0] if hr_key in ckpt.tensors else 0
+    hidden = _shape(ckpt, hr_key)[1] if proj else cols
+    blocks = rows // hidden if hidden and rows % hidden == 0 else 0
+    arch = ARCH_BY_BLOCKS.get(blocks)
+    if arch is None or (proj and arch != "lstm"):
+        raise _shape_error(
+            ckpt, first, _shape(ckpt, first), "any RNN (H×H), GRU (3H×H) or LSTM (4H×H)"
+        )
+    return arch, hidden, proj
+
+
+def _expected_shapes(mod: RecurrentModule) -> dict[str, tuple[int, ...]]:
+    """PyTorch's shape for each per-layer parameter except ``weight_ih``."""
+    kh = len(mod.gates) * mod.hidden_size
+    out = {"weight_hh": (kh, mod.proj_size or mod.hidden_size), "bias_hh": (kh,), "bias_ih": (kh,)}
+    if mod.proj_size:
+        out["weight_hr"] = (mod.proj_size, mod.hidden_size)
+    return out
+
+
+def _check_params(ckpt: Checkpoint, mod: RecurrentModule, layer: int, direction: str) -> None:
+    """Required parameters present (biases only when the module has them), shapes as PyTorch's."""
+    for param, shape in _expected_shapes(mod).items():
+        key = mod.key(param, layer, direction)
+        if key not in ckpt.tensors:
+            if param.startswith("bias") and not mod.bias:
+                continue
+            raise CheckpointError(
+                f"module {mod.name or '(root)'!r} lacks {key!r} (expected for an {mod.arch.upper()} "
+                f"with {mod.num_layers} layer(s){', bidirectional' if mod.bidirectional else ''})",
+                path=ckpt.path,
+            )
+        if _shape(ckpt, key) != shape:
+            raise _shape_error(
+                ckpt, key, _shape(ckpt, key), f"{mod.arch.upper()} hidden size {mod.hidden_size}"
+            )
+
+
+def _check_input_weight(ckpt: Checkpoint, mod: RecurrentModule, layer: int, direction: str) -> None:
+    """``weight_ih`` (if stored) has the gate rows, and layer k > 0 reads the layer below."""
+    key = mod.key("weight_ih", layer, direction)
+    if key not in ckpt.tensors:
+        return
+    shape = _shape(ckpt, key)
+    out = mod.proj_size or mod.hidden_size
+    want_in = out * (2 if mod.bidirectional else 1) if layer > 0 else None
+    rows = len(mod.gates) * mod.hidden_size
+    if len(shape) != 2 or shape[0] != rows or (want_in is not None and shape[1] != want_in):
+        raise _shape_error(ckpt, key, shape, f"{mod.arch.upper()} hidden size {mod.hidden_size}")
+
+
+def _conventions(ckpt: Checkpoint, name: str, arch: str) -> tuple[str | None, str | None]:
+    """``(nonlinearity, simulation blocker)`` for a module, from the file's conventions or metadata."""
+    conv = ckpt.conventions.get(name, {})
+    nonlin = conv.get("nonlinearity") or (ckpt.metadata or {}).get("nonlinearity") or "tanh"
+    return (str(nonlin) if arch == "rnn" else None), conv.get("simulation")
+
+
 def _torch_module(
     ckpt: Checkpoint, prefix: str, entries: list[tuple[int, str, str]]
 ) -> RecurrentModule:
@@ -141,79 +210,30 @@ def _torch_module(
     name = prefix[:-1] if prefix.endswith(".") else prefix
     cell = all(layer < 0 for layer, _, _ in entries)
     layers = sorted({max(layer, 0) for layer, _, _ in entries})
-    bidirectional = any(d == "reverse" for _, d, _ in entries)
-    first = entries[0][2]
-    rows, cols = ckpt.tensors[first].shape[0], ckpt.tensors[first].shape[-1]
-    hr_key = f"{prefix}weight_hr_l0"
-    proj = int(ckpt.tensors[hr_key].shape[0]) if hr_key in ckpt.tensors else 0
-    hidden = int(ckpt.tensors[hr_key].shape[1]) if proj else int(cols)
-    blocks = rows // hidden if hidden and rows % hidden == 0 else 0
-    arch = ARCH_BY_BLOCKS.get(blocks)
-    if arch is None or (proj and arch != "lstm"):
-        raise _shape_error(
-            ckpt, first, ckpt.tensors[first].shape, "any RNN (H×H), GRU (3H×H) or LSTM (4H×H)"
+    if layers != list(range(len(layers))):
+        raise CheckpointError(
+            f"module {name!r} has layers {layers}; expected 0..{len(layers) - 1}", path=ckpt.path
         )
+    arch, hidden, proj = _infer_arch(ckpt, prefix, entries[0][2])
+    nonlin, blocker = _conventions(ckpt, name, arch)
     mod = RecurrentModule(
         name=name,
         arch=arch,
         hidden_size=hidden,
         num_layers=len(layers),
-        bidirectional=bidirectional,
+        bidirectional=any(d == "reverse" for _, d, _ in entries),
         proj_size=proj,
         cell=cell,
         bias=(f"{prefix}bias_hh" + ("" if cell else "_l0")) in ckpt.tensors,
-        nonlinearity=None,
-        input_size=None,
+        nonlinearity=nonlin,
+        simulation=blocker,
     )
-    if layers != list(range(len(layers))):
-        raise CheckpointError(
-            f"module {name!r} has layers {layers}; expected 0..{len(layers) - 1}", path=ckpt.path
-        )
-    out = proj if proj else hidden
     for layer in layers:
         for direction in mod.directions:
-            expected = {
-                "weight_hh": (blocks * hidden, out),
-                "bias_hh": (blocks * hidden,),
-                "bias_ih": (blocks * hidden,),
-            }
-            if proj:
-                expected["weight_hr"] = (proj, hidden)
-            for param, shape in expected.items():
-                key = mod.key(param, layer, direction)
-                if key not in ckpt.tensors:
-                    if (
-                        param == "weight_hh"
-                        or (param == "weight_hr")
-                        or (mod.bias and param.startswith("bias"))
-                    ):
-                        raise CheckpointError(
-                            f"module {name or '(root)'!r} lacks {key!r} (expected for an {arch.upper()} with "
-                            f"{mod.num_layers} layer(s){', bidirectional' if bidirectional else ''})",
-                            path=ckpt.path,
-                        )
-                    continue
-                if tuple(ckpt.tensors[key].shape) != shape:
-                    raise _shape_error(
-                        ckpt, key, ckpt.tensors[key].shape, f"{arch.upper()} hidden size {hidden}"
-                    )
-            ih = mod.key("weight_ih", layer, direction)
-            if ih in ckpt.tensors:
-                shape = tuple(ckpt.tensors[ih].shape)
-                want_in = out * (2 if bidirectional else 1) if layer > 0 else None
-                if (
-                    len(shape) != 2
-                    or shape[0] != blocks * hidden
-                    or (want_in is not None and shape[1] != want_in)
-                ):
-                    raise _shape_error(ckpt, ih, shape, f"{arch.upper()} hidden size {hidden}")
+            _check_params(ckpt, mod, layer, direction)
+            _check_input_weight(ckpt, mod, layer, direction)
     ih0 = mod.key("weight_ih", 0, "forward")
-    input_size = int(ckpt.tensors[ih0].shape[1]) if ih0 in ckpt.tensors else None
-    meta = ckpt.metadata or {}
-    nonlin = None
-    if arch == "rnn":
-        nonlin = str(meta.get("nonlinearity") or "tanh")
-    return replace(mod, input_size=input_size, nonlinearity=nonlin)
+    return replace(mod, input_size=_shape(ckpt, ih0)[1] if ih0 in ckpt.tensors else None)
 
 
 def _square_candidates(ckpt: Checkpoint) -> list[str]:
@@ -237,7 +257,9 @@ def find_modules(ckpt: Checkpoint, *, matrix: str | None = None) -> list[Recurre
     suffix that matches exactly one tensor); it replaces automatic discovery.
     """
     if matrix is not None:
-        return [_custom_module(ckpt, _resolve_matrix_key(ckpt, matrix))]
+        converted = _converted_module(ckpt, matrix)
+        key = _resolve_matrix_key(ckpt, matrix) if not converted else ""
+        return converted or [_custom_module(ckpt, key)]
     groups: dict[str, list[tuple[int, str, str]]] = {}
     for key in ckpt.tensors:
         m = _HH.match(key)
@@ -263,6 +285,15 @@ def find_modules(ckpt: Checkpoint, *, matrix: str | None = None) -> list[Recurre
             f"no recurrent weight matrix found; it holds {found}", path=ckpt.path, hint=hint
         )
     return modules
+
+
+def _converted_module(ckpt: Checkpoint, matrix: str) -> list[RecurrentModule]:
+    """The module whose converted ``weight_hh`` came from the original key ``matrix`` (or [])."""
+    keys = [k for k, src in ckpt.sources.items() if src == matrix and _HH.match(k)]
+    if not keys:
+        return []
+    prefix = _HH.match(keys[0])["prefix"]  # type: ignore[index]
+    return [m for m in find_modules(ckpt) if m.name == prefix.removesuffix(".")]
 
 
 def _resolve_matrix_key(ckpt: Checkpoint, matrix: str) -> str:
@@ -318,6 +349,8 @@ def module_operators(ckpt: Checkpoint, module: RecurrentModule) -> list[Recurren
             for g, gate in enumerate(module.gates):
                 block = w[g * h : (g + 1) * h]
                 source = f"{key}[{g * h}:{(g + 1) * h}]" if gate else key
+                if key in ckpt.sources:
+                    source = f"{source} (from {ckpt.sources[key]})"
                 if hr is not None:
                     block = hr @ block
                     source = f"{hr_key} @ {source}"

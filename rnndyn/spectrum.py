@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rnndyn.errors import RnndynWarning
+from rnndyn.naming import gate_name, operator_id
 from rnndyn.operators import RecurrentOperator
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -70,6 +71,12 @@ class OperatorSpectrum:
         None  # the operator's own id, when it differs from the default grammar
     )
 
+    def __repr__(self) -> str:
+        return (
+            f"OperatorSpectrum({self.qualified_id!r}, {self.arch}, n={self.n}, "
+            f"radius={self.spectral_radius:.4g}, outside_unit_circle={self.n_outside_unit_circle})"
+        )
+
     @property
     def n(self) -> int:
         return int(self.eigenvalues.shape[0])
@@ -78,8 +85,7 @@ class OperatorSpectrum:
     def id(self) -> str:
         if self.operator_id:
             return self.operator_id
-        d = "fwd" if self.direction == "forward" else "rev"
-        return f"l{self.layer}.{d}.{self.gate or 'hh'}"
+        return operator_id(self.layer, self.direction, self.gate)
 
     @property
     def qualified_id(self) -> str:
@@ -129,7 +135,7 @@ class OperatorSpectrum:
                 "operator": self.id,
                 "layer": self.layer,
                 "direction": self.direction,
-                "gate": self.gate or "hh",
+                "gate": gate_name(self.gate),
                 "index": np.arange(self.n),
                 "re": ev.real,
                 "im": ev.imag,
@@ -177,6 +183,13 @@ class Spectrum:
 
     def __iter__(self) -> Iterator[OperatorSpectrum]:
         return iter(self.operators)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{s.qualified_id} (n={s.n}, radius={s.spectral_radius:.3g})" for s in self.operators[:4]
+        )
+        more = f", … {len(self) - 4} more" if len(self) > 4 else ""
+        return f"Spectrum({len(self)} operators: {shown}{more})"
 
     def __len__(self) -> int:
         return len(self.operators)

@@ -57,20 +57,25 @@ def fake_train(
     nonlinearity="tanh",
     **_,
 ):
-    """Deterministic stand-in for rnndyn.training.train.train. Seed 99 fails, seed 98 warns; with
-    FAKE_TRAIN_SLEEP set in the environment each call busies itself that many seconds."""
+    """Deterministic stand-in for rnndyn.training.train.train. Seed 99 fails, seed 98 warns, seed
+    97 is a usage error for an LSTM. With FAKE_TRAIN_BLOCK set, seeds ≥ 2 report their pid in that
+    folder and then block forever (like a long C++ op, Ctrl-C does not cut them short)."""
     import torch
 
     if seed == 99:
         raise RuntimeError("boom")
+    if seed == 97 and arch == "lstm":
+        raise UsageError("the fake law has no LSTM target")
     if seed == 98:
         import warnings
 
         warnings.warn("fake trainer warning", UserWarning, stacklevel=1)
-    end = time.monotonic() + float(os.environ.get("FAKE_TRAIN_SLEEP", 0))
-    while time.monotonic() < end:  # like a long C++ op, Ctrl-C does not cut it short
-        with contextlib.suppress(KeyboardInterrupt):
-            time.sleep(max(0.0, end - time.monotonic()))
+    block = os.environ.get("FAKE_TRAIN_BLOCK")
+    if block and seed >= 2:
+        Path(block, f"{os.getpid()}.pid").touch()
+        while True:
+            with contextlib.suppress(KeyboardInterrupt):
+                time.sleep(3600)
     spec = task.spec
     final = fake_final(spec.higher_is_better, arch, init, seed)
     n = epochs or 3
@@ -218,9 +223,10 @@ def test_other_settings_are_refused(tmp_path):
     out = tmp_path / "b"
     bench(out, epochs=3)
     before = snapshot(out)
-    with pytest.raises(OutputError, match="epochs"):
+    with pytest.raises(UsageError, match="epochs") as err:  # exit 2, as `study` says it
         bench(out, epochs=5)
-    with pytest.raises(OutputError, match=r"tasks\.adding"):
+    assert err.value.exit_code == 2
+    with pytest.raises(UsageError, match=r"tasks\.adding"):
         bench(out, epochs=3, preset="quick", tasks=["adding"])  # quick uses T=30
     assert snapshot(out) == before and not (out / LOCK).exists()
 
@@ -308,41 +314,136 @@ def test_parallel_workers_match_serial(tmp_path):
     assert all(r["metrics"]["threads"] == 1 for r in parallel.records)
 
 
-def test_ctrl_c_keeps_finished_cells_and_resume_completes(tmp_path):
-    out = tmp_path / "b"
+def test_ctrl_c_keeps_finished_cells_stops_workers_quietly_and_resume_completes(tmp_path):
+    """Event-based: seeds 0 and 1 finish, every later run blocks forever. The parent reports each
+    finished run on stdout; after two, the whole process group gets SIGINT (a terminal's Ctrl-C).
+    The command can only return if the blocked workers were stopped."""
+    import psutil
+
+    out, pids = tmp_path / "b", tmp_path / "pids"
+    pids.mkdir()
     script = (
         f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
         "from test_bench import fake_train\nfrom rnndyn.training.bench import run_bench\n"
-        f"run_bench(['tomita4'], ['rnn', 'lstm', 'gru'], ['orthogonal', 'irnn'], 6, {str(out)!r},"
-        " jobs=2, trainer=fake_train, checkpoints=False, figures=())\n"
+        "def say(done, total, record):\n"
+        "    if record is not None: print(record['id'], flush=True)\n"
+        "try:\n"
+        f"    run_bench(['tomita4'], ['gru'], ['orthogonal', 'irnn'], 4, {str(out)!r},"
+        " jobs=2, trainer=fake_train, checkpoints=False, figures=(), progress=say)\n"
+        "except KeyboardInterrupt:\n    sys.exit(130)\n"
     )
-    env = {**os.environ, "FAKE_TRAIN_SLEEP": "4"}  # 36 runs: 72 s unless stopped
+    env = {**os.environ, "FAKE_TRAIN_BLOCK": str(pids)}
     proc = subprocess.Popen(
-        [sys.executable, "-c", script], stderr=subprocess.PIPE, start_new_session=True, env=env
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        env=env,
     )
-    deadline = time.monotonic() + 60
-    while len(list((out / "cells").glob("*.json"))) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
-    start = time.monotonic()
-    _, err = proc.communicate(timeout=30)
-    assert time.monotonic() - start < 3.0  # in-flight runs are stopped, not waited for
-    assert proc.returncode != 0 and b"KeyboardInterrupt" in err
-    written = sorted((out / "cells").glob("*.json"))
-    time.sleep(1.5)
-    assert sorted((out / "cells").glob("*.json")) == written  # no orphaned worker goes on
-    finished = load_cells(out)
-    assert 2 <= len(finished) < 36 and all(r["status"] == "ok" for r in finished)
+    finished = [proc.stdout.readline() for _ in range(4)]  # seeds 0, 1 of both inits
+    assert all(b"__s0" in x or b"__s1" in x for x in finished), finished
+    while len(list(pids.glob("*.pid"))) < 2:  # both workers are now inside a blocked run
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert b"Traceback" not in err and b"KeyboardInterrupt" not in err, err.decode()[-2000:]
+    workers = [int(p.stem) for p in pids.glob("*.pid")]
+    _, alive = psutil.wait_procs(
+        [psutil.Process(p) for p in workers if psutil.pid_exists(p)], timeout=10
+    )
+    assert not alive  # no orphaned worker goes on
+    cells = load_cells(out)
+    assert len(cells) == 4 and all(r["status"] == "ok" for r in cells)
     assert not (out / LOCK).exists()
-    res = bench(
-        out,
-        tasks=["tomita4"],
-        archs=["rnn", "lstm", "gru"],
-        inits=["orthogonal", "irnn"],
-        seeds=6,
-    )
-    assert res.skipped == len(finished) and res.ran == 36 - len(finished)
+    res = bench(out, tasks=["tomita4"], archs=["gru"], inits=["orthogonal", "irnn"], seeds=[0, 1])
+    assert res.skipped == 4 and res.ran == 0
     assert not list((out / "cells").glob("*tmp*"))
+
+
+# -- reports after an interruption, failed runs, unwritable folders ---------------------------------
+
+
+@pytest.mark.parametrize("stop", ["ctrl-c", "disk-full"])
+def test_reports_interrupted_half_way_are_rewritten_on_resume(tmp_path, monkeypatch, stop):
+    """Ctrl-C (or a full disk) after results.csv was written but before the other reports: the
+    next run must recognise its own files and rewrite every report from the cell files."""
+    from rnndyn.training.bench import results as results_mod
+
+    out = tmp_path / "b"
+    real = results_mod.atomic_write_bytes
+    written: list[str] = []
+
+    def write_then_stop(path, data):
+        if written:
+            if stop == "ctrl-c":
+                raise KeyboardInterrupt
+            raise OutputError("could not write the file (No space left on device)", path=path)
+        written.append(Path(path).name)
+        return real(path, data)
+
+    monkeypatch.setattr(results_mod, "atomic_write_bytes", write_then_stop)
+    with pytest.raises(KeyboardInterrupt if stop == "ctrl-c" else OutputError):
+        bench(out, figures=("png",))
+    assert written == ["results.csv"] and not (out / "summary.csv").exists()
+    monkeypatch.setattr(results_mod, "atomic_write_bytes", real)
+    res = bench(out, figures=("png",))  # exit 5 "not written by rnndyn" before the fix
+    assert res.ran == 0 and res.skipped == 20
+    for name in ("results.csv", "runs.csv", "summary.csv", "bench.json", "final_metric.png"):
+        assert (out / name).stat().st_size > 0, name
+    marker = json.loads((out / MARKER).read_text())
+    assert "pending" not in marker and "summary.csv" in marker["reports"]
+    (out / "summary.csv").write_text("my edits\n")  # a real edit is still refused
+    with pytest.raises(OutputError, match=r"summary\.csv"):
+        bench(out, figures=("png",))
+
+
+def test_bench_where_every_run_fails_says_so_on_every_rerun(tmp_path):
+    res = bench(tmp_path / "b", tasks=["tomita4"], archs=["lstm"], inits=["orthogonal"], seeds=[97])
+    assert [r["status"] for r in res.records] == ["error"] and res.records[0]["exit_code"] == 2
+    assert res.summary().empty and "epochs_to_threshold" in res.runs_frame()
+    runner = CliRunner()
+    law = Path(__file__).parents[1] / "data" / "init" / "eigen-rnn.classification.json"
+    args = ["bench", "--tasks", "parity", "--archs", "lstm", "--inits", "eigen", "--seeds", "1"]
+    args += ["--epochs", "1", "--hidden", "4", "--init-params", str(law)]
+    args += ["--out", str(tmp_path / "c")]
+    for _ in range(2):  # KeyError 'Column not found: epochs_to_threshold' (exit 1) before the fix
+        res = runner.invoke(app, args)
+        assert res.exit_code == 2, res.output
+        assert "every run failed (1 of 1)" in res.stderr and "no target" in res.stderr
+        assert "KeyError" not in res.output
+
+
+def test_partly_failing_bench_draws_its_figures_without_warnings(tmp_path):
+    # pytest turns warnings into errors: a RuntimeWarning from an empty LSTM panel fails this
+    res = bench(
+        tmp_path / "b",
+        tasks=["tomita4"],
+        archs=["gru", "lstm"],
+        inits=["orthogonal"],
+        seeds=[97],
+        figures=("png",),
+    )
+    assert sorted(r["status"] for r in res.records) == ["error", "ok"]
+    assert (tmp_path / "b" / "learning_curves.png").stat().st_size > 0
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_unwritable_out_is_an_output_error(tmp_path):
+    (tmp_path / "file").write_text("x")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        for out in (tmp_path / "file" / "b", locked / "b"):
+            with pytest.raises(OutputError) as err:  # exit 1 (OSError) before the fix
+                bench(out)
+            assert err.value.exit_code == 5
+            args = ["bench", "--tasks", "parity", "--archs", "rnn", "--inits", "irnn"]
+            res = CliRunner().invoke(app, [*args, "--seeds", "1", "--out", str(out)])
+            assert res.exit_code == 5 and "cannot create" in res.stderr, res.output
+    finally:
+        locked.chmod(0o700)
 
 
 # -- figures ---------------------------------------------------------------------------------------

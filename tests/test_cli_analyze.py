@@ -1,34 +1,15 @@
+"""`rnndyn analyze`: planted spectra through the CLI (fixtures runner/planted_rnn: conftest.py)."""
+
 import json
-import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 import torch
-from planted import matched_error, planted
-from typer.testing import CliRunner
+from planted import matched_error
 
 from rnndyn_cli.app import app
-
-
-@pytest.fixture
-def runner():
-    return CliRunner()
-
-
-@pytest.fixture
-def planted_rnn(tmp_path):
-    w, eigs = planted([0.95, -0.4, 1.05], [0.6 + 0.6j, 0.1 + 0.3j], np.random.default_rng(7))
-    m = torch.nn.RNN(2, 7)
-    sd = {f"rnn.{k}": v for k, v in m.state_dict().items()}
-    sd["rnn.weight_hh_l0"] = torch.tensor(w, dtype=torch.float32)
-    path = tmp_path / "planted.pt"
-    torch.save(
-        {"state_dict": sd, "rnndyn": {"schema": "rnndyn.checkpoint/1", "task_kind": "regression"}},
-        path,
-    )
-    return path, eigs
 
 
 def test_json_document_fields(runner, planted_rnn):
@@ -121,14 +102,13 @@ def test_unknown_format_is_usage_error(runner, planted_rnn, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-def test_installed_entry_point_and_light_help(planted_rnn):
-    from pathlib import Path
-
-    exe = shutil.which("rnndyn", path=str(Path(sys.executable).parent)) or shutil.which("rnndyn")
-    assert exe, "the rnndyn console script is not installed"
+def test_installed_entry_point_and_light_help(planted_rnn, rnndyn_command):
     path, _ = planted_rnn
     res = subprocess.run(
-        [exe, "analyze", str(path), "--json"], capture_output=True, text=True, timeout=120
+        [*rnndyn_command, "analyze", str(path), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["matrices"][0]["n"] == 7

@@ -13,6 +13,7 @@ from test_compare import planted_matrix, write_net, write_population
 from typer.testing import CliRunner
 
 import rnndyn.training.study
+from rnndyn.tasks.twins import QUANTITIES
 from rnndyn_cli.app import app
 
 FAST = ["--permutations", "99", "--bootstrap", "100"]
@@ -34,7 +35,7 @@ def test_json_document(runner, population):
     res = runner.invoke(app, ["compare", *paths, "--json", *FAST])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
-    assert doc["schema"] == "rnndyn.compare.spectra/1" and doc["settings"]["by"] == "task_kind"
+    assert doc["schema"] == "rnndyn.compare.spectra/2" and doc["settings"]["by"] == "task_kind"
     assert [g["name"] for g in doc["groups"]] == ["classification", "regression"]
     assert all(len(m["sha256"]) == 64 for g in doc["groups"] for m in g["members"])
     radius = next(t for t in doc["tests"] if t["statistic"] == "spectral_radius")
@@ -153,7 +154,7 @@ def test_installed_command_runs_in_a_subprocess(population, tmp_path):
         timeout=300,
     )
     assert res.returncode == 0, res.stderr
-    assert json.loads(res.stdout)["schema"] == "rnndyn.compare.spectra/1"
+    assert json.loads(res.stdout)["schema"] == "rnndyn.compare.spectra/2"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         Path(p).name for p in paths
     )  # nothing written
@@ -206,34 +207,34 @@ def test_study_trains_compares_reports_and_resumes(runner, tmp_path, monkeypatch
         "--archs",
         "rnn",
         "--per-group",
-        "6",
+        "8",
         "--hidden",
         "8",
         "--out",
         str(out),
-        "--permutations",
-        "99",
         "--format",
         "png",
     ]
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
-    assert len(calls) == 12 and set(calls) == {
-        "tomita3",
-        "tomita4",
-        "digits",
-        "sine",
-        "mackey_glass",
-        "narma10",
+    assert "warning" not in res.stderr  # 8 vs 8 tasks, all 12870 labelings: α is reachable
+    assert len(calls) == 16 and set(calls) == {
+        f"twin_{q}_{k}" for q in QUANTITIES for k in ("reg", "cls")
     }
     assert "spectral_radius higher in regression" in res.stdout
+    assert "n = 8 vs 8 tasks" in res.stdout  # tasks are the unit
     report = (out / "report" / "report.md").read_text()
-    assert "## Findings" in report and "| rnn | sine | regression | 2 | nrmse | 0.5 | 1 |" in report
+    assert "## Findings" in report
+    assert "| rnn | twin_mean_reg | regression | 1 | nrmse | 0.5 | 1 |" in report
+    assert "one family of 30 tests" in report and "holm" in report
     assert "statistics_rnn_l0.fwd.hh.png" in report and (out / "report" / "runs.csv").is_file()
-    assert len(list((out / "checkpoints").glob("*.pt"))) == 12
-    res = runner.invoke(app, [*args, "--per-group", "7"])  # resume the 12, train 2 more, new report
-    assert res.exit_code == 0 and len(calls) == 14
-    assert "14 networks (2 trained now)" in res.stderr
+    study = json.loads((out / "report" / "study.json").read_text())
+    assert study["plan"]["size"] == 30 and study["plan"]["alpha_reachable"]
+    assert "--design matched" in study["command"]
+    assert len(list((out / "checkpoints").glob("*.pt"))) == 16
+    res = runner.invoke(app, [*args, "--per-group", "9"])  # resume the 16, train 2 more
+    assert res.exit_code == 0 and len(calls) == 18
+    assert "18 networks (2 trained now)" in res.stderr
     res = runner.invoke(app, [*args, "--epochs", "3"])
     assert res.exit_code == 2 and "epochs 10 there, 3 now" in res.stderr
 

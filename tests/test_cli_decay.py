@@ -1,7 +1,5 @@
 import json
-import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -134,11 +132,9 @@ def test_bad_inputs_exit_codes_and_messages(runner, planted_ckpt, tmp_path):
     assert res.exit_code == 4 and "NaN/Inf" in res.stderr and "explodes" in res.stderr
 
 
-def test_installed_command_prints_one_json_document(planted_ckpt, tmp_path):
+def test_installed_command_prints_one_json_document(planted_ckpt, tmp_path, rnndyn_command):
     path, _ = planted_ckpt
-    exe = shutil.which("rnndyn")
-    cmd = [exe] if exe else [sys.executable, "-m", "rnndyn"]
-    cmd += ["decay", str(path), "--probe", "zeros", "--steps", "10", "--json"]
+    cmd = [*rnndyn_command, "decay", str(path), "--probe", "zeros", "--steps", "10", "--json"]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["schema"] == "rnndyn.decay.measure/1"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 
 import numpy as np
@@ -169,12 +168,9 @@ def test_sample_refuses_to_overwrite(runner, law_file, tmp_path):
     assert res.exit_code == 5 and target.read_text() == "precious"  # not a .npy rnndyn wrote
 
 
-def test_installed_command(law_file):
-    exe = shutil.which("rnndyn")
-    if exe is None:
-        pytest.skip("rnndyn is not installed on PATH")
+def test_installed_command(law_file, rnndyn_command):
     res = subprocess.run(
-        [exe, "init", "sample", str(law_file), "--n", "6", "--json"],
+        [*rnndyn_command, "init", "sample", str(law_file), "--n", "6", "--json"],
         capture_output=True,
         text=True,
         timeout=120,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
 
 import pytest
@@ -114,11 +113,8 @@ def test_corrupt_init_params_file_is_invalid_input(runner, tmp_path):
     assert "eigen.json" in res.stderr and not out.exists()
 
 
-def test_installed_binary_trains_and_writes_only_the_checkpoint(tmp_path):
-    exe = shutil.which("rnndyn")
-    if exe is None:
-        pytest.skip("rnndyn console script not on PATH")
-    cmd = [exe, "--quiet", "train", *FAST, "-o", "m.pt", "--json", "--threads", "1"]
+def test_installed_binary_trains_and_writes_only_the_checkpoint(tmp_path, rnndyn_command):
+    cmd = [*rnndyn_command, "--quiet", "train", *FAST, "-o", "m.pt", "--json", "--threads", "1"]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["checkpoint"]["path"] == "m.pt"

@@ -102,7 +102,7 @@ def test_different_laws_are_detected_with_the_right_sign(tmp_path):
     for stat in ("spectral_radius", "modulus_q50", "frac_above_0.9"):
         t = tests[stat]
         assert (t.group_a, t.group_b, t.n_a, t.n_b) == ("classification", "regression", 8, 8)
-        assert t.p_value < 0.01 and t.p_holm < 0.01
+        assert t.p_value < 0.01 and t.p_adjusted < 0.01
         assert t.cliffs_delta < -0.8 and t.ci_high < 0  # classification has the smaller moduli
         assert t.median_a < t.median_b
     assert tests["frac_complex"].p_value == 1.0  # planted: the same fraction in every network
@@ -314,11 +314,11 @@ def test_tables_and_json_document(tmp_path):
     assert len(res.eigenvalues_frame()) == 6 * 16
     assert len(res.group_frame()) == 2 * len(STATISTICS)
     doc = json.loads(dumps_json(res.to_dict()))  # strict JSON: no NaN/inf
-    assert doc["schema"] == "rnndyn.compare.spectra/1"
+    assert doc["schema"] == "rnndyn.compare.spectra/2"
     members = doc["groups"][0]["members"]
     assert len(members) == 3 and all(len(m["sha256"]) == 64 for m in members)
     assert members[0]["operators"][0]["statistics"]["longest_timescale"] is not None
-    assert {"p_value", "p_holm", "cliffs_delta", "ci_low", "ci_high", "hedges_g"} <= set(
+    assert {"p_value", "p_adjusted", "cliffs_delta", "ci_low", "ci_high", "hedges_g"} <= set(
         doc["tests"][0]
     )
     assert "| spectral_radius | classification | regression | 3 | 3 |" in res.to_markdown()

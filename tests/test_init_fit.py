@@ -10,8 +10,6 @@ import pytest
 import torch
 from io_factories import rnndyn_checkpoint
 from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
-from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from rnndyn.errors import InvalidInputError, UsageError
@@ -133,23 +131,30 @@ def test_fit_groups_by_task_kind(tmp_path):
         ]
     bare = tmp_path / "bare.pt"
     torch.save(nn.RNN(3, 4).state_dict(), bare)
-    with pytest.raises(InvalidInputError, match="task_kind") as err:
+    with pytest.raises(UsageError, match="task_kind") as err:
         fit_groups([bare], "task_kind")
-    assert str(bare) in str(err.value)
+    assert str(bare) in str(err.value) and err.value.exit_code == 2  # as compare --by
 
 
-def test_scikit_learn_conventions(tmp_path):
+def test_scikit_learn_conventions_by_hand(tmp_path):
+    import rnndyn.init.fit as fit_module
+
+    assert not any(c.__module__.startswith("sklearn") for c in EigenInitFitter.__mro__)
+    assert "sklearn" not in fit_module.__dict__
     f = EigenInitFitter(criterion="aic", seed=3, radius_families=("beta",))
     assert f.get_params()["criterion"] == "aic" and f.get_params()["radius_families"] == ("beta",)
-    with pytest.raises(NotFittedError):
-        check_is_fitted(f)
+    learned = lambda e: sorted(k for k in vars(e) if k.endswith("_") and not k.startswith("_"))  # noqa: E731
+    assert learned(f) == []  # nothing learned before fit
     spectra = {"hh": planted(TargetLaw(BETA, VM), 2, 50)}
     assert f.fit(spectra) is f
-    check_is_fitted(f)
+    assert learned(f) == ["eigenvalues_", "n_sources_", "params_"]
     assert f.params_.diagnostics["hh"]["radius"]["criterion"] == "aic"
-    g = clone(f).fit(spectra)
-    assert g.params_ == f.params_  # deterministic for a seed
-    assert repr(f).startswith("EigenInitFitter(")
+    g = clone(f).fit(spectra)  # scikit-learn's clone works through get_params alone
+    assert g.params_ == f.params_ and learned(clone(f)) == []  # deterministic for a seed
+    assert repr(f) == "EigenInitFitter(radius_families=('beta',), criterion='aic', seed=3)"
+    assert f.set_params(seed=4) is f and f.seed == 4
+    with pytest.raises(UsageError, match="no parameter 'sede'"):
+        f.set_params(sede=1)
 
 
 @pytest.mark.parametrize(
@@ -175,6 +180,8 @@ def test_bad_inputs_are_refused(X, error, match):
         {"max_components": 0},
         {"condition": 0.5},
         {"phase_families": ()},
+        {"seed": -1},
+        {"seed": 2**64},
     ],
 )
 def test_bad_parameters_are_usage_errors(kw):

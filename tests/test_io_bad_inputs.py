@@ -120,11 +120,11 @@ def test_json_file(tmp_path):
     load_fails(write_bytes(tmp_path / "model.pt", b'{"format": "x"}'), CheckpointError, "JSON")
 
 
-def test_npz_archive(tmp_path):
+def test_npz_of_objects_is_not_unpickled(tmp_path, marker):
     import numpy as np
 
-    np.savez(tmp_path / "w.npz", w=np.ones(3))
-    load_fails(tmp_path / "w.npz", CheckpointError, "npz")
+    np.savez(tmp_path / "w.npz", w=np.array([{"a": 1}, None], dtype=object))
+    load_fails(tmp_path / "w.npz", CheckpointError, "Python objects")
 
 
 def test_plain_zip_archive(tmp_path):
@@ -132,7 +132,7 @@ def test_plain_zip_archive(tmp_path):
 
     with zipfile.ZipFile(tmp_path / "a.pt", "w") as z:
         z.writestr("readme.txt", "hi")
-    load_fails(tmp_path / "a.pt", CheckpointError, "not a PyTorch checkpoint")
+    load_fails(tmp_path / "a.pt", CheckpointError, "not a checkpoint")
 
 
 def test_benign_raw_pickle(tmp_path):
@@ -273,9 +273,30 @@ def test_pickle_protocol_4_needs_trust(tmp_path, legacy):
     load_fails(p, RefusedError, "protocol 4", "--trust-pickle")
 
 
-def test_torchscript_refused(tmp_path):
-    p = write_torchscript(tmp_path / "ts.pt")
-    load_fails(p, RefusedError, "TorchScript", "trust-pickle")
+@pytest.mark.parametrize("protocol", [2, 4])
+def test_torchscript_with_payload_refused(tmp_path, marker, protocol):
+    """A TorchScript archive whose module tree pickles posix.system: refused, nothing runs."""
+    from io_factories import evil_pickle_bytes
+
+    good = write_torchscript(tmp_path / "ts.pt")
+    p = replace_zip_entry(
+        good, tmp_path / "evil.pt", "/data.pkl", evil_pickle_bytes(marker, protocol=protocol)
+    )
+    load_fails(p, RefusedError, "TorchScript", "posix.system", "trust-pickle")
+
+
+def test_torchscript_storage_size_lie(tmp_path):
+    import zipfile
+
+    good = write_torchscript(tmp_path / "ts.pt")
+    with zipfile.ZipFile(good) as z:
+        name = next(n for n in z.namelist() if n.endswith("/data.pkl"))
+        pkl = z.read(name)
+    # GRU(3, 4): weight_hh's storage holds 12·4 = 48 elements (BININT1 "K0" before the pid ends)
+    assert b"K0tQ" in pkl
+    patched = pkl.replace(b"K0tQ", b"M\xff\x7ftQ", 1)
+    bad = replace_zip_entry(good, tmp_path / "bad.pt", "/data.pkl", patched)
+    load_fails(bad, CheckpointError, "corrupt")
 
 
 def test_ansi_in_global_name_is_not_echoed(tmp_path):

@@ -269,9 +269,11 @@ def test_raw_pickle_of_tensors_needs_trust(tmp_path):
     assert_same_tensors(ckpt.tensors, sd)
 
 
-def test_torchscript_loads_with_trust(tmp_path):
-    ckpt = rnndyn.load(write_torchscript(tmp_path / "ts.pt", "gru"), trust=True)
-    assert ckpt.format == "pickle-trusted"
+@pytest.mark.parametrize("trust", [False, True], ids=["default", "trusted"])
+def test_torchscript_weights_read_without_running_it(tmp_path, trust):
+    """The archive's parameters come back through the restricted reader, with or without trust."""
+    ckpt = rnndyn.load(write_torchscript(tmp_path / "ts.pt", "gru"), trust=trust)
+    assert ckpt.format == "torchscript"
     assert_same_tensors(ckpt.tensors, make_state_dict("gru"))
 
 

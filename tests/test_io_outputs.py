@@ -17,12 +17,15 @@ from rnndyn.io import outputs
 from rnndyn.io.outputs import safe_name, staged_output
 
 
-def snapshot(folder):
-    """{relative path: bytes} of every file under ``folder`` (hidden ones included)."""
+def snapshot(folder, record=False):
+    """{relative path: bytes} of every file under ``folder`` (hidden ones included); the run
+    record ``manifest.json`` (it has timestamps) and the hidden manifest that hashes it only with
+    ``record=True``."""
+    skip = () if record else (mf.RUN_RECORD_NAME, mf.MANIFEST_NAME)
     return {
         p.relative_to(folder).as_posix(): p.read_bytes()
         for p in sorted(folder.rglob("*"))
-        if p.is_file()
+        if p.is_file() and p.relative_to(folder).as_posix() not in skip
     }
 
 
@@ -60,13 +63,15 @@ def test_new_folder_appears_only_on_success(tmp_path):
         o.write_text("report.md", "hello")
         o.write_json("analysis.json", {"z": 1, "a": 2})
         assert not out.exists() and not (tmp_path / "res").exists()
-    files = snapshot(out)
+    files = snapshot(out, record=True)
     assert files["report.md"] == b"hello"
     assert files["analysis.json"] == b'{\n  "a": 2,\n  "z": 1\n}\n'
     doc = json.loads(files[mf.MANIFEST_NAME])
     assert doc["schema"] == "rnndyn.manifest/1" and doc["rnndyn_version"]
     listed = {e["path"]: e["sha256"] for e in doc["files"]}
-    assert listed == {k: mf.sha256_file(out / k) for k in ("analysis.json", "report.md")}
+    assert listed == {
+        k: mf.sha256_file(out / k) for k in ("analysis.json", "report.md", mf.RUN_RECORD_NAME)
+    }
     assert staging_dirs(tmp_path) == []
 
 
@@ -81,11 +86,11 @@ def test_exception_midway_leaves_nothing(tmp_path):
 
 def test_ctrl_c_keeps_previous_outputs(tmp_path):
     out = run(tmp_path / "out")
-    before = snapshot(out)
+    before = snapshot(out, record=True)
     with pytest.raises(KeyboardInterrupt), staged_output(out, force=True) as o:
         o.write_text("report.md", "half-done")
         raise KeyboardInterrupt
-    assert snapshot(out) == before
+    assert snapshot(out, record=True) == before
     assert staging_dirs(tmp_path) == []
 
 
@@ -95,7 +100,7 @@ def test_force_replaces_own_previous_output(tmp_path):
     assert (out / "report.md").read_text() == "v2"
     assert not (out / "old-only.txt").exists()  # rnndyn's own stale file is removed
     listed = {e["path"] for e in json.loads((out / mf.MANIFEST_NAME).read_text())["files"]}
-    assert listed == {"report.md", "analysis.json"}
+    assert listed == {"report.md", "analysis.json", mf.RUN_RECORD_NAME}
 
 
 def test_rerun_with_force_is_byte_identical(tmp_path):
@@ -123,7 +128,7 @@ def test_subdir_and_custom_path(tmp_path):
         np.save(p, np.arange(3))
         o.run_info["inputs"] = [{"path": "a.pt", "sha256": "0" * 64}]
     listed = {e["path"] for e in json.loads((out / mf.MANIFEST_NAME).read_text())["files"]}
-    assert listed == {"ckpt_a/analysis.json", "ckpt_a/figs/x.txt", "raw/data.npy"}
+    assert listed == {"ckpt_a/analysis.json", "ckpt_a/figs/x.txt", "raw/data.npy", "manifest.json"}
     assert json.loads((out / mf.MANIFEST_NAME).read_text())["run"]["inputs"][0]["path"] == "a.pt"
     assert np.load(out / "raw/data.npy").tolist() == [0, 1, 2]
 
@@ -138,31 +143,31 @@ def test_foreign_file_refused_and_unchanged(tmp_path):
     for force in (False, True):
         body_ran, _ = refused(out, "notes.txt", "new --out", force=force)
         assert body_ran == []  # refused before any work
-        assert snapshot(out) == {"notes.txt": b"mine"}
+        assert snapshot(out, record=True) == {"notes.txt": b"mine"}
 
 
 def test_foreign_file_beside_own_output_refused_even_with_force(tmp_path):
     out = run(tmp_path / "out")
     (out / "sub").mkdir()
     (out / "sub" / "mine.csv").write_text("1")
-    before = snapshot(out)
+    before = snapshot(out, record=True)
     refused(out, "sub/mine.csv", force=True)
-    assert snapshot(out) == before
+    assert snapshot(out, record=True) == before
 
 
 def test_own_output_needs_force(tmp_path):
     out = run(tmp_path / "out")
-    before = snapshot(out)
+    before = snapshot(out, record=True)
     refused(out, "earlier run", "--force")
-    assert snapshot(out) == before
+    assert snapshot(out, record=True) == before
 
 
 def test_edited_file_refused_even_with_force(tmp_path):
     out = run(tmp_path / "out")
     (out / "report.md").write_text("my notes")
-    before = snapshot(out)
+    before = snapshot(out, record=True)
     refused(out, "report.md", "changed", force=True)
-    assert snapshot(out) == before
+    assert snapshot(out, record=True) == before
 
 
 def test_invalid_manifest_counts_as_foreign(tmp_path):
@@ -416,3 +421,131 @@ def test_importing_outputs_does_not_import_matplotlib_or_pandas():
         "sys.exit(1 if bad else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+# ------------------------------------------------------------------ the visible run record
+
+
+def test_run_record_lists_files_versions_and_invocation(tmp_path):
+    out = tmp_path / "out"
+    token = mf.INVOCATION.set(
+        {
+            "command": "analyze",
+            "argv": ["rnndyn", "analyze", "a.pt"],
+            "options": {"force": False},
+            "started": "2026-01-01T00:00:00+00:00",
+        }
+    )
+    try:
+        with staged_output(out) as o:
+            o.write_text("report.md", "x")
+            o.run_info.update(inputs=[{"path": "a.pt", "sha256": "0" * 64}])
+    finally:
+        mf.INVOCATION.reset(token)
+    doc = json.loads((out / mf.RUN_RECORD_NAME).read_text())
+    assert doc["schema"] == "rnndyn.run/1" and doc["command"] == "analyze"
+    assert doc["argv"] == ["rnndyn", "analyze", "a.pt"] and doc["options"] == {"force": False}
+    assert doc["started"] <= doc["finished"] and doc["finished"].endswith("+00:00")
+    assert {"rnndyn", "python", "torch", "numpy", "scipy"} <= set(doc["versions"])
+    assert doc["versions"]["numpy"] == np.__version__
+    assert doc["inputs"] == [{"path": "a.pt", "sha256": "0" * 64}]
+    assert doc["files"] == [
+        {"path": "report.md", "sha256": mf.sha256_file(out / "report.md"), "size": 1}
+    ]
+
+
+def test_run_record_name_is_reserved(tmp_path):
+    with pytest.raises(ValueError, match="reserved"), staged_output(tmp_path / "o") as o:
+        o.write_text(mf.RUN_RECORD_NAME, "{}")
+
+
+def test_old_folder_without_run_record_is_still_ours(tmp_path):
+    out = run(tmp_path / "out")
+    (out / mf.RUN_RECORD_NAME).unlink()  # as written by rnndyn before manifest.json existed
+    doc = json.loads((out / mf.MANIFEST_NAME).read_text())
+    doc["files"] = [e for e in doc["files"] if e["path"] != mf.RUN_RECORD_NAME]
+    (out / mf.MANIFEST_NAME).write_text(json.dumps(doc))
+    run(out, force=True, text="v2")
+    assert (out / "report.md").read_text() == "v2" and (out / mf.RUN_RECORD_NAME).exists()
+
+
+# ------------------------------------------------------------------ failed writes (issue 11)
+
+
+def _disk_full(monkeypatch, after=0):
+    """Make Path.write_bytes fail with ENOSPC after ``after`` successful calls."""
+    from pathlib import Path
+
+    real, calls = Path.write_bytes, []
+
+    def full(self, data):
+        calls.append(self)
+        if len(calls) > after:
+            raise OSError(28, "No space left on device")
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+
+
+def test_full_disk_while_staging_is_an_output_error(tmp_path, monkeypatch):
+    out = run(tmp_path / "out")
+    before = snapshot(out, record=True)
+    _disk_full(monkeypatch, after=1)
+    with pytest.raises(OutputError, match="No space left") as info:
+        run(out, force=True, text="v2")
+    assert info.value.exit_code == 5 and "nothing was published" in str(info.value)
+    monkeypatch.undo()
+    assert snapshot(out, record=True) == before and staging_dirs(tmp_path) == []
+
+
+def test_full_disk_while_saving_a_figure_is_an_output_error(tmp_path, monkeypatch):
+    # was: AttributeError 'Stream' object has no attribute 'pos' from the PDF backend
+    _disk_full(monkeypatch)
+    with pytest.raises(OutputError, match=r"spectrum\.pdf.*No space left"):
+        with staged_output(tmp_path / "o", formats=("pdf",)) as o:
+            o.write_figure("spectrum", _figure())
+    assert not (tmp_path / "o").exists()
+
+
+def test_name_too_long_is_an_output_error(tmp_path):
+    refused(tmp_path / ("n" * 300), "File name too long")
+    refused(tmp_path / ("n" * 300) / "sub", "File name too long")
+
+
+def test_ctrl_c_during_publish_leaves_all_new(tmp_path, monkeypatch):
+    import signal
+
+    out = run(tmp_path / "out", extra=("a.txt", "b.txt", "c.txt"))
+    real_replace, calls = os.replace, []
+
+    def interrupted(src, dst):
+        calls.append(dst)
+        if len(calls) == 3:  # Ctrl-C arrives in the middle of moving the new files in
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt, match="published in full"):
+        run(out, force=True, text="v2", extra=("a.txt", "b.txt", "c.txt"))
+    monkeypatch.undo()
+    assert len(calls) > 4  # the interrupt really came mid-publish
+    assert (out / "report.md").read_text() == "v2"
+    state = mf.inspect_folder(out)
+    assert state.foreign == [] and state.edited == []
+    assert set(state.own) == {"report.md", "analysis.json", "a.txt", "b.txt", "c.txt", "manifest.json"}
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+def test_non_utf8_names_in_tables_and_text(tmp_path):
+    name = os.fsdecode(b"/tmp/d\xff/n\xfe.pt")  # lone surrogates, as os.fsdecode gives them
+    out = tmp_path / "o"
+    with staged_output(out) as o:
+        column = pd.Series([name], dtype=object)  # pandas' string dtype refuses surrogates
+        o.write_table("t", pd.DataFrame({"checkpoint": column, "x": [1.0]}))
+        o.write_text("report.md", f"# {name}\n")
+        o.write_json("a.json", {"path": name})
+    assert "d\\xff/n\\xfe.pt" in (out / "t.csv").read_text(encoding="utf-8")
+    assert (out / "report.md").read_text(encoding="utf-8") == "# /tmp/d\\xff/n\\xfe.pt\n"
+    assert json.loads((out / "a.json").read_text(encoding="utf-8"))["path"].endswith("n\\xfe.pt")
+    assert "\\ud" not in (out / "a.json").read_text()
+    assert pd.read_parquet(out / "t.parquet")["checkpoint"][0] == "/tmp/d\\xff/n\\xfe.pt"

@@ -108,7 +108,7 @@ def test_input_errors_name_the_expected_shape():
 def test_exploding_network_is_a_simulation_error():
     sd = {"weight_ih_l0": torch.ones(3, 1), "weight_hh_l0": 10 * torch.eye(3)}
     ckpt = ckpt_of(sd, nonlinearity="relu")
-    with pytest.raises(SimulationError, match="NaN/Inf in layer 0 at time step"):
+    with pytest.raises(SimulationError, match=r"range \(NaN/Inf\) in layer 0 at time step"):
         simulate(ckpt, np.ones((1, 400, 1)))
 
 

@@ -6,11 +6,15 @@ Nothing heavy is imported here: torch, pandas and matplotlib are imported inside
 from __future__ import annotations
 
 import importlib
+import os
+import stat
 import sys
+import tempfile
+from pathlib import Path
 
 import typer
 
-from rnndyn_cli.errors import STATE
+from rnndyn_cli.errors import Settings, use_settings
 
 app = typer.Typer(
     name="rnndyn",
@@ -21,33 +25,85 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-COMMANDS = ("analyze", "decay", "compare", "init", "train", "bench", "tasks", "study")
+COMMANDS = (
+    "analyze",
+    "decay",
+    "compare",
+    "init",
+    "train",
+    "bench",
+    "tasks",
+    "study",
+    "fixedpoints",
+    "track",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from rnndyn._version import __version__
+
+        sys.stdout.write(f"rnndyn {__version__}\n")
+        raise typer.Exit(0)
 
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     debug: bool = typer.Option(False, "--debug", help="Show a traceback on unexpected errors."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or info messages."),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_version,
+        is_eager=True,
+        help="Print rnndyn's version and exit.",
+    ),
 ) -> None:
     """Dynamics analysis of trained recurrent neural networks (RNN, LSTM, GRU)."""
-    STATE["debug"] = debug
-    STATE["quiet"] = quiet
+    use_settings(Settings(debug=debug, quiet=quiet, command=ctx.invoked_subcommand))
 
 
 for _name in COMMANDS:
+    importlib.import_module(f"rnndyn_cli.commands.{_name}").register(app)
+
+
+def _writable(folder: Path) -> bool:
+    """Whether ``folder`` exists and is writable, or could be created."""
+    while not folder.exists():
+        if folder.parent == folder:
+            return False
+        folder = folder.parent
+    return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
+
+
+def _matplotlib_home() -> None:
+    """Give matplotlib a private config/cache folder when HOME is unwritable and MPLCONFIGDIR is
+    unset, so it prints no raw "created a temporary cache directory" lines on stderr."""
+    if os.environ.get("MPLCONFIGDIR"):
+        return
+    home = Path(os.path.expanduser("~"))
+    wanted = [
+        Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config") / "matplotlib",
+        Path(os.environ.get("XDG_CACHE_HOME") or home / ".cache") / "matplotlib",
+    ]
+    if all(_writable(p) for p in wanted):
+        return
+    private = Path(tempfile.gettempdir()) / f"rnndyn-matplotlib-{os.getuid()}"
     try:
-        _module = importlib.import_module(f"rnndyn_cli.commands.{_name}")
-    except ModuleNotFoundError as _err:  # a command not written yet
-        if _err.name != f"rnndyn_cli.commands.{_name}":
-            raise
-        continue
-    _module.register(app)
+        private.mkdir(mode=0o700, exist_ok=True)
+        st = private.lstat()
+    except OSError:
+        return
+    if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid():  # not a planted link or folder
+        os.environ["MPLCONFIGDIR"] = str(private)
 
 
 def main() -> None:
     """Console-script entry point."""
+    _matplotlib_home()
     app(prog_name="rnndyn")
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

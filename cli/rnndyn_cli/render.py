@@ -9,14 +9,24 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from rnndyn_cli.errors import STATE, progress_enabled
+from rnndyn_cli.errors import display, flush_stdout, progress_enabled, settings, stdout_failed
+
+
+def write_stdout(text: str) -> None:
+    """The one write path for documents on stdout: undecodable file-name bytes are escaped, and
+    the write is flushed and checked (a full disk or /dev/full is exit 5, never a silent cut)."""
+    try:
+        sys.stdout.write(display(text))
+    except OSError as err:
+        raise stdout_failed(err) from None
+    flush_stdout()
 
 
 def print_json(doc: Any) -> None:
     """Exactly one strict JSON document on stdout."""
     from rnndyn.io.atomic import dumps_json
 
-    sys.stdout.write(dumps_json(doc))
+    write_stdout(dumps_json(doc))
 
 
 def fmt(x: Any, digits: int = 4) -> str:
@@ -44,14 +54,19 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]
         )
     for r in rows:
         table.add_row(*(fmt(v) for v in r))
-    width = None if sys.stdout.isatty() else 160
-    Console(file=sys.stdout, width=width).print(table)
+    import io
+    import shutil
+
+    width = shutil.get_terminal_size((160, 24)).columns if sys.stdout.isatty() else 160
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, force_terminal=sys.stdout.isatty()).print(table)
+    write_stdout(buffer.getvalue())
 
 
 def info(message: str) -> None:
     """An informational line on stderr (silenced by --quiet)."""
-    if not STATE["quiet"]:
-        sys.stderr.write(f"rnndyn: {message}\n")
+    if not settings().quiet:
+        sys.stderr.write(f"rnndyn: {display(message)}\n")
 
 
 @contextlib.contextmanager
@@ -65,7 +80,7 @@ def warnings_to_stderr() -> Iterator[None]:
         text = str(w.message)
         if text not in seen:
             seen.add(text)
-            sys.stderr.write(f"rnndyn: warning: {text}\n")
+            sys.stderr.write(f"rnndyn: warning: {display(text)}\n")
 
 
 FORMATS = ("pdf", "png", "svg")

@@ -41,7 +41,7 @@ def read_manifest(path: str | PathLike[str]) -> dict[str, list[Path]]:
     """A CSV with columns ``path,group`` (relative paths are relative to the manifest's folder)."""
     path = Path(path)
     try:
-        with open(path, newline="", encoding="utf-8") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:  # spreadsheets add a BOM
             rows = list(csv.DictReader(f))
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise InvalidInputError(f"cannot read the manifest ({err})", path=path) from None
@@ -57,6 +57,8 @@ def read_manifest(path: str | PathLike[str]) -> dict[str, list[Path]]:
         p, g = (row.get("path") or "").strip(), (row.get("group") or "").strip()
         if not p or not g:
             raise InvalidInputError(f"line {n} has an empty path or group", path=path)
+        if "\0" in p:
+            raise InvalidInputError(f"line {n}: the path contains a NUL byte", path=path)
         full = Path(p) if Path(p).is_absolute() else path.parent / p
         groups.setdefault(g, []).append(full)
     return groups
@@ -169,3 +171,52 @@ def conditioning_notes(nets: list[Network]) -> list[str]:
         if n
         else []
     )
+
+
+def check_units(
+    named: dict[str, list[Network]], unit_key: str | None, strata: str | None
+) -> dict[str, int]:
+    """``{group: number of units}``; UsageError when networks are not nested in the units, a group
+    has fewer than two units, or a network lacks the strata key (or it varies within a unit)."""
+
+    def unit(n: Network) -> str:
+        return str(n.metadata.get(unit_key)) if unit_key else n.path
+
+    if strata is not None:
+        missing = [n.path for ms in named.values() for n in ms if n.metadata.get(strata) is None]
+        if missing:
+            raise UsageError(
+                f"--strata {strata}: {len(missing)} network(s) have no such metadata entry "
+                f"(e.g. {missing[0]})",
+                hint="Choose a key every checkpoint records (dots reach nested entries).",
+            )
+        values: dict[str, set] = {}
+        for ms in named.values():
+            for n in ms:
+                values.setdefault(unit(n), set()).add(n.metadata[strata])
+        mixed = [u for u, v in values.items() if len(v) > 1]
+        if mixed:
+            raise UsageError(
+                f"--strata {strata} varies within the {unit_key} {mixed[0]!r}; a stratum must "
+                f"hold whole {unit_key}s"
+            )
+    owner: dict[str, str] = {}
+    for g, ms in named.items():
+        for n in ms:
+            if owner.setdefault(unit(n), g) != g:
+                raise UsageError(
+                    f"{unit_key} {unit(n)!r} has networks in groups {owner[unit(n)]!r} and {g!r}, "
+                    f"so networks are not nested in {unit_key}s",
+                    hint="Use --unit network to treat networks as the replicates.",
+                )
+    counts = {g: len({unit(n) for n in ms}) for g, ms in named.items()}
+    small = {g: c for g, c in counts.items() if c < 2}
+    if unit_key and small:
+        raise UsageError(
+            "; ".join(f"group {g!r} has {c} {unit_key}" for g, c in small.items())
+            + f": {unit_key}s are the unit (networks are nested in them), so every group needs "
+            f"at least two {unit_key}s",
+            hint=f"Add {unit_key}s to that group, or pass --unit network to treat networks as "
+            "independent replicates (the result is then about these tasks, not the task kind).",
+        )
+    return counts

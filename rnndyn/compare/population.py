@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from rnndyn.errors import RnndynError, RnndynWarning
+from rnndyn.naming import gate_name
 from rnndyn.spectrum import OperatorSpectrum, Spectrum, eigendecompose
 
 STATISTICS: dict[str, str] = {
@@ -90,7 +91,7 @@ class Network:
     operators: tuple[OperatorSummary, ...]
     group: str | None = None
     key_value: str | None = None  # the grouping key's value in the metadata (None: missing)
-    metadata: Mapping[str, Any] = field(default_factory=dict)  # scalar entries of the rnndyn block
+    metadata: Mapping[str, Any] = field(default_factory=dict)  # scalar entries, nested as "a.b"
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def summarise_spectrum(spec: Spectrum) -> tuple[OperatorSummary, ...]:
         OperatorSummary(
             s.arch,
             s.id if single else s.qualified_id,
-            s.gate or "hh",
+            gate_name(s.gate),
             np.asarray(s.eigenvalues, complex),
             spectrum_statistics(s),
         )
@@ -149,6 +150,7 @@ def summarise(
     layer (gate ``"jac"``, operator id ``l0.fwd.jacfp``).
     """
     from rnndyn.analysis import recurrent_operators
+    from rnndyn.compare.confounds import flatten
     from rnndyn.io.checkpoint import Checkpoint, load
 
     if isinstance(source, Spectrum):
@@ -159,13 +161,12 @@ def summarise(
         _, ops = recurrent_operators(ckpt, matrix=matrix, jacobian=jacobian)
         spec = eigendecompose(ops, keep_vectors=False)
     meta = dict(ckpt.metadata or {})
-    scalars = {k: v for k, v in meta.items() if isinstance(v, (str, int, float, bool)) or v is None}
     return Network(
         str(ckpt.path),
         ckpt.sha256,
         summarise_spectrum(spec),
         key_value=None if key is None else lookup(meta, key),
-        metadata=scalars,
+        metadata=flatten(meta),
     )
 
 

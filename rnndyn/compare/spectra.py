@@ -1,33 +1,49 @@
 """Compare eigen-spectra between groups of networks (regression vs classification, init A vs B).
 
-Networks are the replicates. Per network and operator, ``rnndyn.compare.population.STATISTICS`` are
-computed; each statistic is tested between groups (Mann–Whitney U or a permutation test) with
-Cliff's delta, a bootstrap CI and Hedges' g, Holm-corrected within each (architecture, operator);
-the groups' pooled |λ| and complex-plane distributions are compared by Wasserstein-1 and energy
-distances with permutation p-values that permute network labels. Architectures and operators
-(``hh``, each gate, ``jac``) are compared separately, never pooled.
+Per network and operator, ``rnndyn.compare.population.STATISTICS`` are computed; each statistic
+is tested between groups with Cliff's delta, a bootstrap CI and Hedges' g; the groups' pooled |λ|
+and complex-plane distributions are compared by Wasserstein-1 and energy distances with
+permutation p-values. Architectures and operators (``hh``, each gate, ``jac``) are compared
+separately, never pooled.
+
+Inference (see ``rnndyn.compare.family`` and ``rnndyn.compare.permutation``):
+
+- one run is one family: every statistic and distance test is corrected together (Holm by
+  default, Benjamini–Hochberg or none on request); the smallest attainable p is worked out
+  before testing and the notes say when α cannot be reached;
+- the unit: networks are the replicates, unless they are nested in tasks. When grouping by
+  ``task_kind`` and every network records its ``task``, the default unit is the task: labels are
+  permuted over tasks (each task keeps its networks — a blocked permutation of Cliff's δ) and
+  CIs resample tasks. We chose the blocked permutation over a mixed-effects model because it
+  needs no distributional assumption, works for the rank statistic and the distances alike, and
+  its smallest attainable p is known exactly before testing;
+- ``strata``: labels move only within strata of a metadata key (e.g. ``seq_len``);
+- metadata keys that differ between groups are listed as possible confounds.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from rnndyn.compare import runner
+from rnndyn.compare.confounds import confound_notes, confounds
+from rnndyn.compare.family import CORRECTIONS, plan_family
 from rnndyn.compare.grouping import (
     assign_groups,
     bad_input_error,
     check_groups,
+    check_units,
     conditioning_notes,
     duplicate_notes,
     reject_duplicates,
 )
-from rnndyn.compare.population import STATISTICS, BadInput, Network, analyse
-from rnndyn.compare.stats import DISTANCES, TESTS, PooledDistances, holm, median_ci, two_sample
-from rnndyn.compare.tables import SCHEMA, ComparisonTables
+from rnndyn.compare.population import STATISTICS, Network, analyse
+from rnndyn.compare.results import ComparisonResult, DistanceTest, GroupStatistic, StatisticTest
+from rnndyn.compare.stats import DISTANCES, TESTS
+from rnndyn.compare.tables import SCHEMA
 from rnndyn.errors import UsageError
 
 __all__ = [
@@ -39,89 +55,7 @@ __all__ = [
     "StatisticTest",
     "compare_spectra",
 ]
-
-
-@dataclass(frozen=True)
-class StatisticTest:
-    """One per-network statistic tested between two groups within one (architecture, operator)."""
-
-    architecture: str
-    operator: str
-    statistic: str
-    group_a: str
-    group_b: str
-    test: str
-    n_a: int
-    n_b: int
-    median_a: float
-    median_b: float
-    u_or_diff: float  # Mann–Whitney U, or median(A) − median(B) for the permutation test
-    p_value: float
-    p_holm: float
-    cliffs_delta: float  # > 0: group A tends to be larger
-    ci_low: float
-    ci_high: float
-    hedges_g: float
-
-
-@dataclass(frozen=True)
-class DistanceTest:
-    """Distance between two groups' pooled eigenvalue distributions; p-value permutes networks."""
-
-    architecture: str
-    operator: str
-    distribution: str  # "modulus" (|λ|) or "complex" (the complex plane)
-    metric: str  # "wasserstein1", "energy", "sliced_wasserstein1"
-    group_a: str
-    group_b: str
-    n_a: int
-    n_b: int
-    distance: float
-    p_value: float
-    p_holm: float
-    n_permutations: int
-    exact: bool
-
-
-@dataclass(frozen=True)
-class GroupStatistic:
-    """A group's median of one statistic with its bootstrap CI (over networks)."""
-
-    architecture: str
-    operator: str
-    group: str
-    statistic: str
-    n: int
-    median: float
-    ci_low: float
-    ci_high: float
-
-
-@dataclass(frozen=True)
-class ComparisonResult(ComparisonTables):
-    """Everything ``compare_spectra`` found.
-
-    Tables: ``to_frame()`` (network × operator × statistic), ``tests_frame()`` (one row per test),
-    ``eigenvalues_frame()``, ``group_frame()``; ``to_dict()`` is the ``rnndyn.compare.spectra/1`` document.
-    """
-
-    groups: tuple[tuple[str, tuple[Network, ...]], ...]
-    tests: tuple[StatisticTest, ...]
-    distances: tuple[DistanceTest, ...]
-    group_statistics: tuple[GroupStatistic, ...]
-    skipped: tuple[BadInput, ...] = ()
-    notes: tuple[str, ...] = ()
-    settings: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def group_names(self) -> tuple[str, ...]:
-        return tuple(name for name, _ in self.groups)
-
-    @property
-    def strata(self) -> tuple[tuple[str, str], ...]:
-        """(architecture, operator) pairs that were tested, in order."""
-        seen = dict.fromkeys((t.architecture, t.operator) for t in (*self.tests, *self.distances))
-        return tuple(seen)
+UNITS = ("auto", "network", "task")
 
 
 def compare_spectra(
@@ -132,6 +66,10 @@ def compare_spectra(
     jobs: int = 1,
     skip_bad: bool = False,
     test: str = "mann-whitney",
+    unit: str = "auto",
+    strata: str | None = None,
+    correction: str = "holm",
+    alpha: float = 0.05,
     n_permutations: int = 999,
     n_bootstrap: int = 1000,
     confidence: float = 0.95,
@@ -142,32 +80,103 @@ def compare_spectra(
     jacobian: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> ComparisonResult:
-    """Compare the spectra of groups of networks, networks as replicates.
+    """Compare the spectra of groups of networks.
 
     Args:
         checkpoints: paths or ``Checkpoint`` objects, grouped by the metadata key ``by`` (dots reach
             into nested entries, e.g. ``task_params.T``).
         groups: instead, ``{name: [paths | Checkpoint | Spectrum, ...]}``.
         jobs: processes analysing checkpoint files in parallel.
-        skip_bad: leave out unreadable/refused files and files without the key (they are listed
-            in ``skipped``) instead of raising.
-        test: ``"mann-whitney"`` or ``"permutation"`` (difference of medians) per statistic.
-        n_permutations: label permutations for the distance tests (all labelings when fewer exist).
-        n_bootstrap: bootstrap resamples (networks resampled within groups) for the CIs.
+        skip_bad: leave out unreadable/refused files and files without the key (listed in
+            ``skipped``) instead of raising.
+        test: ``"mann-whitney"`` or ``"permutation"`` (difference of medians) per statistic when
+            networks are the unit and there are no strata; otherwise the blocked permutation.
+        unit: ``"task"`` (networks nested in tasks, metadata key ``task``), ``"network"``, or
+            ``"auto"``: task when grouping by ``task_kind`` and every network names its task.
+        strata: a metadata key; group labels are permuted only within its values.
+        correction: ``"holm"``, ``"bh"`` (Benjamini–Hochberg) or ``"none"``, over the whole run.
+        alpha: the level the notes and findings use.
+        n_permutations: label permutations (all labelings when fewer exist).
+        n_bootstrap: bootstrap resamples (networks, or tasks, resampled within groups).
         n_directions: projection angles for the complex-plane distances.
         jacobian: also compare the state Jacobians at the zero-input fixed point (gate ``jac``).
         progress: ``progress(done, total)`` after each network is analysed.
 
     Raises:
-        UsageError: fewer than two groups, a group with fewer than two networks, bad arguments.
+        UsageError: fewer than two groups, a group with fewer than two units, bad arguments.
         CheckpointError / RefusedError: bad files without ``skip_bad`` (all of them are listed).
     """
+    _check_options(test, unit, correction, alpha, checkpoints, groups)
+    named, bad, key = _load(
+        checkpoints, groups, by, jobs, skip_bad, trust, matrix, jacobian, progress
+    )
+    opts = runner.Options(
+        test=test,
+        unit_key=_resolve_unit(unit, key, named),
+        strata_key=strata,
+        n_permutations=n_permutations,
+        n_bootstrap=n_bootstrap,
+        confidence=confidence,
+        n_directions=n_directions,
+    )
+    units = check_units(named, opts.unit_key, strata)
+    by_stratum = runner.strata_of(named)
+    jobs_, notes = runner.plan_jobs(by_stratum, opts)
+    if not jobs_:
+        raise UsageError(
+            "no architecture/operator is shared by at least two groups with two "
+            f"{opts.unit}s each: nothing could be tested. " + " ".join(notes)
+        )
+    floors = [j.floor for j in jobs_ for _ in range(1 if j.k is not None else len(DISTANCES))]
+    family = plan_family(floors, correction, alpha)
+    rng = np.random.default_rng(seed)
+    tests, distances = _run(jobs_, opts, rng)
+    tests, distances = runner.adjust_family(tests, distances, correction)
+    found = confounds(
+        {g: [n.metadata for n in ms] for g, ms in named.items()},
+        ignore=[k for k in (key, strata, "task_kind") if k],
+    )
+    notes = [
+        *family.notes,
+        *_unit_notes(opts, units),
+        *confound_notes(found, opts.unit_key),
+        *notes,
+        *duplicate_notes([n for ms in named.values() for n in ms]),
+        *conditioning_notes([n for ms in named.values() for n in ms]),
+    ]
+    return ComparisonResult(
+        groups=tuple((g, tuple(ms)) for g, ms in named.items()),
+        tests=tuple(tests),
+        distances=tuple(distances),
+        group_statistics=tuple(runner.group_statistics(by_stratum, opts, rng)),
+        family=family,
+        units=units,
+        confounds=tuple(found),
+        skipped=tuple(bad),
+        notes=tuple(notes),
+        settings=_settings(key, opts, family, seed, jacobian, tests),
+    )
+
+
+def _check_options(test, unit, correction, alpha, checkpoints, groups) -> None:
     if test not in TESTS:
         raise UsageError(f"unknown test {test!r}; choose one of {', '.join(TESTS)}")
+    if unit not in UNITS:
+        raise UsageError(f"unknown unit {unit!r}; choose one of {', '.join(UNITS)}")
+    if correction not in CORRECTIONS:
+        raise UsageError(
+            f"unknown correction {correction!r}; choose one of {', '.join(CORRECTIONS)}"
+        )
+    if not 0 < alpha < 1:
+        raise UsageError(f"alpha={alpha!r} must lie strictly between 0 and 1")
     if (checkpoints is None) == (groups is None):
         raise UsageError(
             "give either checkpoints (grouped by a metadata key) or explicit groups, not both"
         )
+
+
+def _load(checkpoints, groups, by, jobs, skip_bad, trust, matrix, jacobian, progress):
+    """Analyse every source and name the groups: ``({group: networks}, left out, key)``."""
     if checkpoints is not None:
         sources, wanted, key = list(checkpoints), [None] * len(checkpoints), by
     else:
@@ -190,157 +199,58 @@ def compare_spectra(
     if bad and not skip_bad:
         raise bad_input_error(bad, len(sources))
     named = check_groups(nets, key, list(groups) if groups is not None else None, bad)
-    settings = {
+    return named, bad, key
+
+
+def _resolve_unit(unit: str, key: str | None, named: Mapping[str, list[Network]]) -> str | None:
+    """The metadata key of the unit networks are nested in (``"task"``), or None (networks)."""
+    has_task = all(n.metadata.get("task") is not None for ms in named.values() for n in ms)
+    if unit == "network" or (unit == "auto" and not (key == "task_kind" and has_task)):
+        return None
+    if not has_task:
+        raise UsageError(
+            "--unit task needs every network's metadata to name its task (key 'task'); some do not",
+            hint="Use --unit network, or compare checkpoints written by rnndyn train.",
+        )
+    return "task"
+
+
+def _run(jobs, opts, rng) -> tuple[list[StatisticTest], list[DistanceTest]]:
+    tests, distances = [], []
+    for job in jobs:
+        if job.k is None:
+            distances += runner.run_distances(job, opts, rng)
+        else:
+            tests.append(runner.run_statistic(job, opts, rng))
+    return tests, distances
+
+
+def _unit_notes(opts: runner.Options, units: Mapping[str, int]) -> list[str]:
+    counts = ", ".join(f"{g}: {n}" for g, n in units.items())
+    if opts.unit_key:
+        return [
+            f"tasks are the unit (networks are nested in tasks): group labels are permuted over "
+            f"whole tasks and CIs resample tasks; tasks per group — {counts}"
+        ]
+    if opts.strata_key:
+        return [f"labels permuted within strata of {opts.strata_key!r}; networks — {counts}"]
+    return []
+
+
+def _settings(key, opts, family, seed, jacobian, tests) -> dict[str, Any]:
+    return {
         "by": key,
-        "test": test,
-        "n_permutations": n_permutations,
-        "n_bootstrap": n_bootstrap,
-        "confidence": confidence,
-        "n_directions": n_directions,
+        "test": tests[0].test if tests else opts.test,
+        "unit": opts.unit,
+        "strata": opts.strata_key,
+        "correction": family.correction,
+        "alpha": family.alpha,
+        "family_size": family.size,
+        "n_permutations": opts.n_permutations,
+        "n_bootstrap": opts.n_bootstrap,
+        "confidence": opts.confidence,
+        "n_directions": opts.n_directions,
         "seed": seed,
         "jacobian": jacobian,
-        "holm_family": "all statistic tests (all pairs) of one architecture and operator; "
-        "distance tests form their own family",
         "pooling": "each network weighted equally in pooled eigenvalue distributions",
     }
-    run = _Runner(named, test, n_permutations, n_bootstrap, confidence, n_directions, seed)
-    run.all()
-    notes = run.notes + duplicate_notes(nets) + conditioning_notes(nets)
-    if not run.tests and not run.distances:
-        raise UsageError(
-            "no architecture/operator is shared by at least two groups with two networks each: "
-            "nothing could be tested. " + " ".join(run.notes)
-        )
-    return ComparisonResult(
-        tuple((g, tuple(ms)) for g, ms in named.items()),
-        tuple(run.tests),
-        tuple(run.distances),
-        tuple(run.group_stats),
-        tuple(bad),
-        tuple(notes),
-        settings,
-    )
-
-
-class _Runner:
-    """Runs every test, stratum by stratum; collects results and notes."""
-
-    def __init__(self, named, test, n_permutations, n_bootstrap, confidence, n_directions, seed):
-        self.named, self.test = named, test
-        self.n_perm, self.n_boot, self.conf, self.n_dir = (
-            n_permutations,
-            n_bootstrap,
-            confidence,
-            n_directions,
-        )
-        self.rng = np.random.default_rng(seed)
-        self.tests: list[StatisticTest] = []
-        self.distances: list[DistanceTest] = []
-        self.group_stats: list[GroupStatistic] = []
-        self.notes: list[str] = []
-
-    def all(self) -> None:
-        strata: dict[tuple[str, str], dict[str, list]] = {}
-        for g, members in self.named.items():
-            for net in members:
-                for op in net.operators:
-                    strata.setdefault(op.stratum, {name: [] for name in self.named})[g].append(op)
-        for (arch, operator), by_group in strata.items():
-            ok = {g: ops for g, ops in by_group.items() if len(ops) >= 2}
-            short = [f"{g} (n={len(ops)})" for g, ops in by_group.items() if len(ops) < 2]
-            if len(ok) < 2:
-                self.notes.append(
-                    f"{arch} {operator}: not tested (fewer than two groups with ≥2 networks: "
-                    f"{', '.join(f'{g} n={len(o)}' for g, o in by_group.items())})"
-                )
-                continue
-            if short:
-                self.notes.append(
-                    f"{arch} {operator}: left out of this comparison: {', '.join(short)}"
-                )
-            self._stratum(arch, operator, ok)
-
-    def _stratum(self, arch: str, operator: str, by_group: dict[str, list]) -> None:
-        values = {g: np.array([op.values for op in ops]) for g, ops in by_group.items()}  # (n_g, S)
-        for g, v in values.items():
-            for k, stat in enumerate(STATISTICS):
-                med, lo, hi = median_ci(
-                    v[:, k], n_bootstrap=self.n_boot, confidence=self.conf, rng=self.rng
-                )
-                n = int((~np.isnan(v[:, k])).sum())
-                self.group_stats.append(GroupStatistic(arch, operator, g, stat, n, med, lo, hi))
-        first = len(self.tests)
-        for ga, gb in itertools.combinations(by_group, 2):
-            for k, stat in enumerate(STATISTICS):
-                a, b = values[ga][:, k], values[gb][:, k]
-                if (~np.isnan(a)).sum() < 2 or (~np.isnan(b)).sum() < 2:
-                    self.notes.append(
-                        f"{arch} {operator} {stat}: not computed for enough networks; not tested"
-                    )
-                    continue
-                r = two_sample(
-                    a,
-                    b,
-                    test=self.test,
-                    n_permutations=self.n_perm,
-                    n_bootstrap=self.n_boot,
-                    confidence=self.conf,
-                    rng=self.rng,
-                )
-                self.tests.append(
-                    StatisticTest(
-                        arch,
-                        operator,
-                        stat,
-                        ga,
-                        gb,
-                        r.test,
-                        r.n_a,
-                        r.n_b,
-                        r.median_a,
-                        r.median_b,
-                        r.statistic,
-                        r.p_value,
-                        np.nan,
-                        r.cliffs_delta,
-                        r.ci_low,
-                        r.ci_high,
-                        r.hedges_g,
-                    )
-                )
-        self._holm(self.tests, first)
-        first = len(self.distances)
-        for ga, gb in itertools.combinations(by_group, 2):
-            eigs = [op.eigenvalues for op in (*by_group[ga], *by_group[gb])]
-            in_a = np.arange(len(eigs)) < len(by_group[ga])
-            dist, p, used, exact = PooledDistances(eigs, n_directions=self.n_dir).test(
-                in_a, n_permutations=self.n_perm, rng=self.rng
-            )
-            for (distribution, metric), d, pv in zip(DISTANCES, dist, p, strict=True):
-                self.distances.append(
-                    DistanceTest(
-                        arch,
-                        operator,
-                        distribution,
-                        metric,
-                        ga,
-                        gb,
-                        len(by_group[ga]),
-                        len(by_group[gb]),
-                        float(d),
-                        float(pv),
-                        np.nan,
-                        used,
-                        exact,
-                    )
-                )
-        self._holm(self.distances, first)
-
-    @staticmethod
-    def _holm(rows: list, first: int) -> None:
-        from dataclasses import replace
-
-        adjusted = holm([r.p_value for r in rows[first:]])
-        rows[first:] = [
-            replace(r, p_holm=float(p)) for r, p in zip(rows[first:], adjusted, strict=True)
-        ]

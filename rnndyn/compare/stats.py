@@ -1,4 +1,4 @@
-"""Two-group statistics with networks as replicates: rank tests, effect sizes, bootstrap CIs, Holm,
+"""Two-group statistics with networks as replicates: rank tests, effect sizes, bootstrap CIs,
 and permutation tests of distances between pooled eigenvalue distributions.
 
 Everything here takes one value (or one eigenvalue array) *per network*; pooled eigenvalues are
@@ -7,13 +7,15 @@ never treated as independent samples. Permutation tests permute network labels.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.stats
+
+from rnndyn.compare.family import holm  # noqa: F401  (re-exported)
+from rnndyn.compare.permutation import Design
 
 TESTS = ("mann-whitney", "permutation")
 DISTANCES = (
@@ -46,18 +48,6 @@ def hedges_g(a: np.ndarray, b: np.ndarray) -> float:
         return 0.0 if diff == 0 else math.copysign(math.inf, diff)
     correction = 1.0 - 3.0 / (4.0 * (na + nb) - 9.0)
     return float(correction * diff / math.sqrt(s2))
-
-
-def holm(pvalues: Sequence[float]) -> np.ndarray:
-    """Holm–Bonferroni adjusted p-values (NaNs stay NaN and do not count in the family)."""
-    p = np.asarray(pvalues, dtype=float)
-    out = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(~np.isnan(p))
-    order = ok[np.argsort(p[ok], kind="stable")]
-    m = order.size
-    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order]) if m else p[order]
-    out[order] = np.minimum(adjusted, 1.0)
-    return out
 
 
 @dataclass(frozen=True)
@@ -218,7 +208,7 @@ class PooledDistances:
 
     def test(
         self,
-        in_a: np.ndarray,
+        in_a: np.ndarray | Design,
         *,
         n_permutations: int = 999,
         rng=None,
@@ -226,27 +216,24 @@ class PooledDistances:
     ) -> tuple[np.ndarray, np.ndarray, int, bool]:
         """Observed distances ``(4,)``, permutation p-values ``(4,)``, labelings used, exact or not.
 
-        Labelings keep the group sizes; all of them are enumerated when there are at most
-        ``n_permutations`` (exact test), else ``n_permutations`` random ones (p = (1 + k)/(1 + P)).
+        ``in_a``: the networks in group A ``(n_nets,)``, or a ``Design`` whose units (tasks) keep
+        their networks together and whose strata bound the permutations. Labelings keep the group
+        sizes (per stratum); all of them are enumerated when there are at most ``n_permutations``
+        (exact test, p = k/L), else ``n_permutations`` random ones (p = (1 + k)/(1 + P)).
         """
-        in_a = np.asarray(in_a, dtype=bool)
-        n, n_a = in_a.size, int(in_a.sum())
-        observed = self.evaluate(in_a[None])[0]
-        total = math.comb(n, n_a)
-        exact = total <= n_permutations
-        if exact:
-            labelings = np.zeros((total, n), dtype=bool)
-            for row, idx in enumerate(itertools.combinations(range(n), n_a)):
-                labelings[row, list(idx)] = True
-        else:
-            labelings = np.random.default_rng(rng).permuted(
-                np.tile(in_a, (n_permutations, 1)), axis=1
-            )
+        design = (
+            in_a
+            if isinstance(in_a, Design)
+            else Design(np.arange(len(in_a)), np.asarray(in_a, dtype=bool))
+        )
+        observed = self.evaluate(design.network_in_a()[None])[0]
+        units, exact = design.labelings(n_permutations, np.random.default_rng(rng))
+        labelings = units[:, design.unit]
         n_points = sum(len(ax[0]) for ax in self._axes)
         step = max(1, chunk_points // max(n_points, 1))
         hits = np.zeros(4)
         tol = 1e-10 * np.abs(observed)
         for s in range(0, len(labelings), step):
             hits += (self.evaluate(labelings[s : s + step]) >= observed - tol).sum(axis=0)
-        p = hits / total if exact else (1.0 + hits) / (1.0 + n_permutations)
+        p = hits / len(labelings) if exact else (1.0 + hits) / (1.0 + n_permutations)
         return observed, p, len(labelings), exact

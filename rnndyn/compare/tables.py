@@ -1,4 +1,4 @@
-"""Tidy tables and the ``rnndyn.compare.spectra/1`` JSON document of a ``ComparisonResult`` (a mixin)."""
+"""Tidy tables and the ``rnndyn.compare.spectra/2`` JSON document of a ``ComparisonResult`` (a mixin)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rnndyn.compare.confounds import DESIGN_KEYS, design_of
+from rnndyn.compare.family import format_p
 from rnndyn.compare.population import STATISTICS
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-SCHEMA = "rnndyn.compare.spectra/1"
+SCHEMA = "rnndyn.compare.spectra/2"
 
 
 def clean(x: Any) -> Any:
@@ -74,59 +76,58 @@ class ComparisonTables:
         return pd.DataFrame(rows, columns=cols)
 
     def tests_frame(self) -> pd.DataFrame:
-        """One row per test: per-statistic tests (``kind="statistic"``), then distance tests."""
+        """One row per test of the run's family: statistic tests, then distance tests, with raw
+        and adjusted p (``p_bound``: the p sits at its floor ``p_floor``, the true p may be lower)."""
         import pandas as pd
 
-        rows = []
-        for t in self.tests:  # type: ignore[attr-defined]
-            rows.append(
-                {
-                    "kind": "statistic",
-                    "architecture": t.architecture,
-                    "operator": t.operator,
-                    "quantity": t.statistic,
-                    "method": t.test,
-                    "group_a": t.group_a,
-                    "group_b": t.group_b,
-                    "n_a": t.n_a,
-                    "n_b": t.n_b,
-                    "median_a": t.median_a,
-                    "median_b": t.median_b,
-                    "estimate_name": "cliffs_delta",
-                    "estimate": t.cliffs_delta,
-                    "ci_low": t.ci_low,
-                    "ci_high": t.ci_high,
-                    "hedges_g": t.hedges_g,
-                    "p_value": t.p_value,
-                    "p_holm": t.p_holm,
-                    "n_permutations": np.nan,
-                }
-            )
-        for d in self.distances:  # type: ignore[attr-defined]
-            rows.append(
-                {
-                    "kind": "distance",
-                    "architecture": d.architecture,
-                    "operator": d.operator,
-                    "quantity": d.distribution,
-                    "method": d.metric,
-                    "group_a": d.group_a,
-                    "group_b": d.group_b,
-                    "n_a": d.n_a,
-                    "n_b": d.n_b,
-                    "median_a": np.nan,
-                    "median_b": np.nan,
-                    "estimate_name": "distance",
-                    "estimate": d.distance,
-                    "ci_low": np.nan,
-                    "ci_high": np.nan,
-                    "hedges_g": np.nan,
-                    "p_value": d.p_value,
-                    "p_holm": d.p_holm,
-                    "n_permutations": d.n_permutations,
-                }
-            )
-        return pd.DataFrame(rows)
+        rows = [
+            {
+                "kind": "statistic",
+                **_where(t),
+                "quantity": t.statistic,
+                "method": t.test,
+                "median_a": t.median_a,
+                "median_b": t.median_b,
+                "estimate_name": "cliffs_delta",
+                "estimate": t.cliffs_delta,
+                "ci_low": t.ci_low,
+                "ci_high": t.ci_high,
+                "hedges_g": t.hedges_g,
+                **_inference(t),
+            }
+            for t in self.tests  # type: ignore[attr-defined]
+        ]
+        rows += [
+            {
+                "kind": "distance",
+                **_where(d),
+                "quantity": d.distribution,
+                "method": d.metric,
+                "median_a": np.nan,
+                "median_b": np.nan,
+                "estimate_name": "distance",
+                "estimate": d.distance,
+                "ci_low": np.nan,
+                "ci_high": np.nan,
+                "hedges_g": np.nan,
+                **_inference(d),
+            }
+            for d in self.distances  # type: ignore[attr-defined]
+        ]
+        frame = pd.DataFrame(rows)
+        frame["correction"] = self.family.correction  # type: ignore[attr-defined]
+        frame["family_size"] = self.family.size  # type: ignore[attr-defined]
+        return frame
+
+    def design_frame(self) -> pd.DataFrame:
+        """One row per network: group, path and its design metadata (input size, sequence
+        length, readout, loss, initializer, …; missing entries are empty)."""
+        import pandas as pd
+
+        rows = [
+            {"group": g, "path": net.path, **design_of(net.metadata)} for g, net in self._networks()
+        ]
+        return pd.DataFrame(rows, columns=["group", "path", *DESIGN_KEYS])
 
     def eigenvalues_frame(self) -> pd.DataFrame:
         """One row per eigenvalue of every network and operator (``re``, ``im``, ``modulus``)."""
@@ -172,6 +173,7 @@ class ComparisonTables:
                             "path": n.path,
                             "sha256": n.sha256,
                             "metadata": dict(n.metadata),
+                            "design": design_of(n.metadata),
                             "operators": [
                                 {
                                     "architecture": op.architecture,
@@ -193,6 +195,9 @@ class ComparisonTables:
                 "rnndyn_version": __version__,
                 "eigenvalues_are": "discrete-time (per step); periods and timescales in steps",
                 "settings": dict(self.settings),  # type: ignore[attr-defined]
+                "family": self.family.to_dict(),  # type: ignore[attr-defined]
+                "units": dict(self.units),  # type: ignore[attr-defined]
+                "confounds": [dict(c) for c in self.confounds],  # type: ignore[attr-defined]
                 "statistics": STATISTICS,
                 "groups": groups,
                 "tests": [asdict(t) for t in self.tests],  # type: ignore[attr-defined]
@@ -206,51 +211,16 @@ class ComparisonTables:
     def to_markdown(
         self, *, title: str = "Spectra compared between groups", figures=None, level: int = 1
     ) -> str:
-        """A short markdown report: groups, per-stratum tables, what was left out."""
+        """A short markdown report: design, family, per-stratum tables, notes, what was left out."""
         h1, h2 = "#" * level, "#" * (level + 1)
-        lines = [
-            f"{h1} {title}",
-            "",
-            "Discrete-time eigenvalues (per step); networks are the replicates.",
-            "",
-        ]
-        s = self.settings  # type: ignore[attr-defined]
+        lines = [f"{h1} {title}", "", *self._method_lines(), ""]
+        lines += ["| group | networks | units |", "|---|---|---|"]
         lines += [
-            f"Per-statistic test: {s.get('test')}; effect size Cliff's δ (> 0: first group "
-            f"larger) with a {100 * s.get('confidence', 0.95):.0f}% percentile-bootstrap CI "
-            f"({s.get('n_bootstrap')} resamples of networks); Holm correction per architecture and "
-            f"operator. Distances: permutation p-values over {s.get('n_permutations')} network "
-            "relabelings (or all of them).",
-            "",
-            "| group | networks |",
-            "|---|---|",
+            f"| {g} | {len(ms)} | {self.units.get(g, len(ms))} {self.unit}s |"  # type: ignore[attr-defined]
+            for g, ms in self.groups  # type: ignore[attr-defined]
         ]
-        lines += [f"| {g} | {len(ms)} |" for g, ms in self.groups]  # type: ignore[attr-defined]
         for arch, op in self.strata:  # type: ignore[attr-defined]
-            lines += ["", f"{h2} {arch.upper()} `{op}`", ""]
-            lines += [
-                "| statistic | A | B | n A | n B | median A | median B | δ [CI] | p | p Holm |",
-                "|---|---|---|---|---|---|---|---|---|---|",
-            ]
-            for t in self.tests:  # type: ignore[attr-defined]
-                if (t.architecture, t.operator) == (arch, op):
-                    lines.append(
-                        f"| {t.statistic} | {t.group_a} | {t.group_b} | {t.n_a} | {t.n_b} | "
-                        f"{_fmt(t.median_a)} | {_fmt(t.median_b)} | {t.cliffs_delta:+.2f} "
-                        f"[{t.ci_low:+.2f}, {t.ci_high:+.2f}] | {_fmt(t.p_value)} | "
-                        f"{_fmt(t.p_holm)} |"
-                    )
-            lines += [
-                "",
-                "| distribution | metric | A | B | n A | n B | distance | p | p Holm |",
-                "|---|---|---|---|---|---|---|---|---|",
-            ]
-            for d in self.distances:  # type: ignore[attr-defined]
-                if (d.architecture, d.operator) == (arch, op):
-                    lines.append(
-                        f"| {d.distribution} | {d.metric} | {d.group_a} | {d.group_b} | {d.n_a} | "
-                        f"{d.n_b} | {_fmt(d.distance)} | {_fmt(d.p_value)} | {_fmt(d.p_holm)} |"
-                    )
+            lines += ["", f"{h2} {arch.upper()} `{op}`", "", *self._stratum_lines(arch, op)]
         if self.skipped:  # type: ignore[attr-defined]
             lines += ["", f"{h2} Left out", ""]
             lines += [f"- `{b.path}`: {b.problem}" for b in self.skipped]  # type: ignore[attr-defined]
@@ -259,6 +229,92 @@ class ComparisonTables:
         if figures:
             lines += ["", f"{h2} Figures", ""] + [f"![{f}]({f})" for f in figures]
         return "\n".join(lines) + "\n"
+
+    def _method_lines(self) -> list[str]:
+        s, fam = self.settings, self.family  # type: ignore[attr-defined]
+        unit = (
+            "tasks are the unit: labels are permuted over whole tasks (a blocked permutation) and "
+            "CIs resample tasks"
+            if s.get("unit") == "task"
+            else "networks are the replicates"
+        )
+        strata = f"; labels permuted within strata of `{s['strata']}`" if s.get("strata") else ""
+        return [
+            f"Discrete-time eigenvalues (per step); {unit}{strata}.",
+            "",
+            f"Per-statistic test: {s.get('test')}; effect size Cliff's δ (> 0: first group "
+            f"larger) with a {100 * s.get('confidence', 0.95):.0f}% percentile-bootstrap CI "
+            f"({s.get('n_bootstrap')} resamples). Distances: permutation p-values over "
+            f"{s.get('n_permutations')} relabelings (or all of them). **One family:** all "
+            f"{fam.size} tests of this run (statistics and distances) are corrected together "
+            f"by {fam.correction} (α = {fam.alpha:g}); the smallest attainable p is "
+            f"{_fmt(fam.smallest_p)} and the smallest attainable adjusted p "
+            f"{_fmt(fam.best_case_adjusted)}. `≤` marks a p at its floor (the true p may be "
+            "smaller). A non-significant result is no detectable difference at these sizes, "
+            "not evidence of no difference.",
+        ]
+
+    def _stratum_lines(self, arch: str, op: str) -> list[str]:
+        adj = f"p {self.family.correction}"  # type: ignore[attr-defined]
+        lines = [
+            f"| statistic | A | B | n A | n B | median A | median B | δ [CI] | p | {adj} |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for t in self.tests:  # type: ignore[attr-defined]
+            if (t.architecture, t.operator) == (arch, op):
+                lines.append(
+                    f"| {t.statistic} | {t.group_a} | {t.group_b} | {_sizes(t, 'a')} | "
+                    f"{_sizes(t, 'b')} | {_fmt(t.median_a)} | {_fmt(t.median_b)} | "
+                    f"{t.cliffs_delta:+.2f} [{t.ci_low:+.2f}, {t.ci_high:+.2f}] | "
+                    f"{_p(t, t.p_value)} | {_p(t, t.p_adjusted, True)} |"
+                )
+        lines += [
+            "",
+            f"| distribution | metric | A | B | n A | n B | distance | p | {adj} |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for d in self.distances:  # type: ignore[attr-defined]
+            if (d.architecture, d.operator) == (arch, op):
+                lines.append(
+                    f"| {d.distribution} | {d.metric} | {d.group_a} | {d.group_b} | "
+                    f"{_sizes(d, 'a')} | {_sizes(d, 'b')} | {_fmt(d.distance)} | "
+                    f"{_p(d, d.p_value)} | {_p(d, d.p_adjusted, True)} |"
+                )
+        return lines
+
+
+def _where(t: Any) -> dict[str, Any]:
+    return {
+        "architecture": t.architecture,
+        "operator": t.operator,
+        "group_a": t.group_a,
+        "group_b": t.group_b,
+        "n_a": t.n_a,
+        "n_b": t.n_b,
+        "unit": t.unit,
+        "units_a": t.units_a,
+        "units_b": t.units_b,
+    }
+
+
+def _inference(t: Any) -> dict[str, Any]:
+    return {
+        "p_value": t.p_value,
+        "p_adjusted": t.p_adjusted,
+        "p_floor": t.p_floor,
+        "p_bound": t.p_bound,
+        "n_permutations": np.nan if t.n_permutations is None else t.n_permutations,
+        "exact": t.exact,
+    }
+
+
+def _sizes(t: Any, side: str) -> str:
+    n, units = getattr(t, f"n_{side}"), getattr(t, f"units_{side}")
+    return str(n) if t.unit == "network" else f"{n} ({units} {t.unit}s)"
+
+
+def _p(t: Any, p: float, adjusted: bool = False) -> str:
+    return format_p(p, t.p_bound, t.n_permutations, t.exact, adjusted=adjusted)
 
 
 def _fmt(x: float) -> str:

@@ -5,6 +5,11 @@ one GEMM per step) and re-orthonormalised every step (batched CholeskyQR2 in flo
 time-averaged ``log |diag R|`` after a warm-up, in nats per step, per batch element. For a stacked
 network the per-step Jacobian is block lower-triangular across layers, so its spectrum is the union
 of the layers' own spectra: ``network_exponents`` merges the forward-direction layers.
+
+Convergence: the averaging window is split in two halves and the exponents are estimated on each;
+an exponent counts as converged when the halves agree within ``TOL · max(1, |λ|)`` nats per step
+(finite-time transients of non-normal maps and slow frame alignment show up as a difference).
+A Jacobian that maps a direction to exactly zero (dead ReLU units) gives ``-inf``.
 """
 
 from __future__ import annotations
@@ -15,16 +20,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from rnndyn.decay.propagation import cast
 from rnndyn.dynamics.jacobian import apply, coefficient_chunks
-from rnndyn.dynamics.network import LayerParams
+from rnndyn.dynamics.network import LayerParams, cast
+
+TOL = 0.01  # nats per step (times max(1, |λ|)) between the two halves of the window
 
 
 @dataclass(frozen=True)
 class LyapunovSpectrum:
     """Leading ``k`` exponents of one layer and direction (nats per step, descending).
 
-    ``per_sample`` ``(B, k)``; ``exponents`` ``(k,)`` their batch mean; ``ci`` ``(k, 2)`` 95 % t-interval.
+    ``per_sample`` ``(B, k)``; ``exponents`` ``(k,)`` their batch mean; ``ci`` ``(k, 2)`` 95 % t-interval;
+    ``halves`` ``(2, k)`` the batch-mean estimates over the first and second half of the window.
     """
 
     layer: int
@@ -32,6 +39,24 @@ class LyapunovSpectrum:
     steps: int
     warmup: int
     per_sample: np.ndarray = field(repr=False)
+    halves: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def half_difference(self) -> np.ndarray:
+        """``(k,)`` second-half minus first-half estimate (NaN without halves)."""
+        if self.halves is None:
+            return np.full(self.per_sample.shape[1], np.nan)
+        with np.errstate(invalid="ignore"):
+            return self.halves[1] - self.halves[0]
+
+    @property
+    def converged(self) -> np.ndarray:
+        """``(k,)`` whether the two halves agree within ``TOL · max(1, |λ|)``."""
+        d = np.abs(self.half_difference)
+        e = self.exponents
+        with np.errstate(invalid="ignore"):
+            same_inf = np.isinf(self.halves).all(0) if self.halves is not None else False
+            return (d <= TOL * np.maximum(1.0, np.abs(np.where(np.isfinite(e), e, 0)))) | same_inf
 
     @property
     def exponents(self) -> np.ndarray:
@@ -56,6 +81,8 @@ class LyapunovSpectrum:
             "warmup": self.warmup,
             "exponents": [_num(v) for v in self.exponents],
             "ci": fin,
+            "half_difference": [_num(v) for v in self.half_difference],
+            "converged": [bool(v) for v in self.converged],
         }
 
 
@@ -90,7 +117,7 @@ def orthonormalize(q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     else:
         qn, r = torch.linalg.qr(a)
         diag = torch.diagonal(r, dim1=-2, dim2=-1)
-    logdiag = torch.log(diag.abs().clamp_min(torch.finfo(torch.float64).tiny))
+    logdiag = torch.log(diag.abs())  # -inf: the step mapped a direction to exactly zero
     return qn.permute(1, 0, 2).to(q.dtype).contiguous(), logdiag
 
 
@@ -115,18 +142,26 @@ def lyapunov_spectrum(
     g = torch.Generator().manual_seed(seed)
     q0, _ = torch.linalg.qr(torch.randn(pw.state_size, k, generator=g, dtype=torch.float64))
     q = q0.to(dtype)[:, None, :].expand(-1, batch, -1).contiguous()
-    acc = torch.zeros(batch, k, dtype=torch.float64)
+    acc = torch.zeros(2, batch, k, dtype=torch.float64)
+    window = t_len - warmup
     t = 0
     for coef in coefficient_chunks(pw, x, h, c, start):
         for i in range(next(iter(coef.values())).shape[0]):
             q = apply(pw, {name: v[i] for name, v in coef.items()}, q)
             q, logdiag = orthonormalize(q)
             if t >= warmup:
-                acc += logdiag
+                acc[int(2 * (t - warmup) >= window)] += logdiag
             t += 1
-    per = (acc / (t_len - warmup)).numpy()
+    half = (window + 1) // 2  # steps in the first half
+    per = ((acc[0] + acc[1]) / window).numpy()
+    halves = np.stack(
+        [
+            np.sort((acc[0] / max(half, 1)).numpy(), axis=1)[:, ::-1].mean(0),
+            np.sort((acc[1] / max(window - half, 1)).numpy(), axis=1)[:, ::-1].mean(0),
+        ]
+    )
     return LyapunovSpectrum(
-        p.layer, p.direction, t_len - warmup, warmup, np.sort(per, axis=1)[:, ::-1]
+        p.layer, p.direction, window, warmup, np.sort(per, axis=1)[:, ::-1], halves
     )
 
 

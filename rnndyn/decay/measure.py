@@ -3,12 +3,13 @@
 For each chosen operator and its top-``N`` modes (by ``|λ|``; default ``min(n, 64)``):
 
 - predicted: ``|λ|^k``, timescale ``−1/ln|λ|``, half-life;
-- measured: a perturbation along the mode (real basis for a pair) propagated through the real
-  per-step Jacobians of the last ``steps`` probe steps, read back in modal coordinates, with a fitted
-  per-step rate and a 95 % interval over the batch (``rnndyn.decay.propagation``);
-- memory: held-out ridge R² of ``x_{t−k}`` from the mode's coordinates, per lag (``rnndyn.decay.memory``);
-- the network's Lyapunov spectrum along the last ``2·steps`` probe steps, over the first
-  ``LYAPUNOV_BATCH`` (8) sequences (``rnndyn.decay.lyapunov``).
+- measured, on a perturbation along the mode (real basis for a pair) pushed through the real
+  per-step Jacobians of the last ``steps`` probe steps (``rnndyn.decay.propagation``): its own rate
+  (fitted only where valid, else null with the reason), its eigenspace fraction per lag (leakage) and
+  the rate of the whole perturbation (``rnndyn.decay.fit``);
+- memory: held-out R² of ``x_{t−k}`` from the mode's coordinates, per lag (``rnndyn.decay.memory``);
+- the network's Lyapunov spectrum along the whole probe (a quarter of it warm-up), over the first
+  ``LYAPUNOV_BATCH`` (8) sequences, with a two-halves convergence check (``rnndyn.decay.lyapunov``).
 
 Which operator's modes: for a vanilla RNN (and a custom matrix) the recurrent matrix ``hh``, whose
 Jacobian at ``h = 0`` it is. For LSTM and GRU no gate block is the state map, so the default is the
@@ -20,28 +21,45 @@ in the spirit of Dou & Principe's information-decay view; the recipe here is rnn
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
+from rnndyn.decay.fit import LINEAR_TOL, MIN_FIT_STEPS, fit_rates
 from rnndyn.decay.lyapunov import lyapunov_spectrum, network_exponents
-from rnndyn.decay.memory import memory_r2
+from rnndyn.decay.memory import memory_fit
 from rnndyn.decay.propagation import propagate
 from rnndyn.decay.results import DecayResult, ModeDecay
+from rnndyn.dynamics.health import check_budget, check_seed, tangent_dtype
 from rnndyn.dynamics.jacobian import JacobianOperator, jacobian_operators
-from rnndyn.dynamics.modal import ModalBasis, modal_coordinates, real_basis
-from rnndyn.dynamics.network import layer_params, pick_module
-from rnndyn.dynamics.probes import make_probe
-from rnndyn.dynamics.trajectories import Trajectories, check_inputs, simulate
+from rnndyn.dynamics.modal import modal_coordinates, real_basis
+from rnndyn.dynamics.network import Network, resolve_network
+from rnndyn.dynamics.probes import DEFAULT_BATCH, Probe, default_length, make_probe
+from rnndyn.dynamics.trajectories import Trajectories, simulate
 from rnndyn.errors import UsageError
 from rnndyn.io.checkpoint import Checkpoint
-from rnndyn.operators import RecurrentModule, find_modules, module_operators
-from rnndyn.spectrum import eigendecompose
+from rnndyn.naming import JAC, JAC_FP, VANILLA, operator_id
+from rnndyn.operators import RecurrentModule, RecurrentOperator
+from rnndyn.spectrum import OperatorSpectrum, eigendecompose
 
 __all__ = ["DecayResult", "ModeDecay", "measure_decay", "operator_ids"]
 DEFAULT_MODES = 64
 LYAPUNOV_BATCH = 8
+
+
+@dataclass(frozen=True)
+class _Settings:
+    steps: int
+    modes: int | None
+    dtype: torch.dtype
+    seed: int
+    min_fit_steps: int
+    linear_tol: float
+
+    def n_modes(self, n: int) -> int:
+        return min(n, DEFAULT_MODES) if self.modes is None else self.modes
 
 
 def operator_ids(module: RecurrentModule) -> list[str]:
@@ -49,52 +67,98 @@ def operator_ids(module: RecurrentModule) -> list[str]:
     ids = []
     for layer in range(module.num_layers):
         for direction in module.directions:
-            d = "fwd" if direction == "forward" else "rev"
-            ids += [f"l{layer}.{d}.{g or 'hh'}" for g in module.gates]
-            if module.arch != "custom":
-                ids += [f"l{layer}.{d}.jac", f"l{layer}.{d}.jacfp"]
+            gates = [*module.gates, *((JAC, JAC_FP) if module.arch != "custom" else ())]
+            ids += [operator_id(layer, direction, g) for g in gates]
     return ids
 
 
-def _resolve(ckpt: Checkpoint, module, operators) -> tuple[RecurrentModule, list[str]]:
-    """The module and the operator ids to analyse (UsageError listing the valid ids)."""
+def _select(ckpt: Checkpoint | Network, module, operators) -> tuple[Network, list[str]]:
+    """The resolved network and the operator ids to analyse (UsageError listing the valid ids)."""
     wanted = [operators] if isinstance(operators, str) else list(operators or [])
     names = {w.split(":", 1)[0] for w in wanted if ":" in w}
     if module is None and len(names) == 1:
         module = names.pop()
-    mod = pick_module(ckpt, module)
+    net = resolve_network(ckpt, module)
+    mod = net.module
     valid = operator_ids(mod)
     if not wanted:
-        kind = "hh" if mod.arch in ("rnn", "custom") else "jac"
-        return mod, [i for i in valid if i.endswith("." + kind)]
+        kind = VANILLA if mod.arch in ("rnn", "custom") else JAC
+        return net, [i for i in valid if i.endswith("." + kind)]
     prefix = f"{mod.name}:" if mod.name else ""
     ids = [w[len(prefix) :] if prefix and w.startswith(prefix) else w for w in wanted]
     bad = [w for w, i in zip(wanted, ids, strict=True) if i not in valid]
     if bad:
         raise UsageError(
             f"unknown operator id(s) {', '.join(map(repr, bad))}",
-            path=ckpt.path,
+            path=net.path,
             hint=f"Valid ids for module {mod.name or '(root)'!r}: {', '.join(valid)}.",
         )
-    return mod, list(dict.fromkeys(ids))
+    return net, list(dict.fromkeys(ids))
 
 
-def _catalogue(ckpt, mod, ids, traj, start) -> tuple[list, list[str]]:
-    ops = {op.id: op for op in module_operators(ckpt, mod)}
+def _check_sizes(net: Network, probe: Any, s: _Settings, batch: int | None, length: int | None):
+    """Refuse up front (UsageError with an estimate) sizes this machine cannot hold."""
+    if int(s.steps) <= 0:
+        raise UsageError(f"--steps must be a positive number of steps, got {s.steps}")
+    if s.modes is not None and int(s.modes) <= 0:
+        raise UsageError(f"--modes must be positive, got {s.modes}")
+    if int(s.min_fit_steps) < 2 or not s.linear_tol > 0:
+        raise UsageError("the fit needs at least 2 steps and a positive linearity tolerance")
+    if isinstance(probe, np.ndarray):
+        b, t_len = probe.shape[0], probe.shape[1] if probe.ndim > 1 else 1
+    else:
+        kind = str(probe).split(":", 1)[0].strip().lower()
+        b = batch or DEFAULT_BATCH.get(kind) or 32
+        t_len = length or default_length(s.steps)
+    mod = net.module
+    width = (mod.proj_size or mod.hidden_size) + (mod.hidden_size if mod.arch == "lstm" else 0)
+    states = mod.num_layers * len(mod.directions) * width
+    cols = s.n_modes(width)
+    per_step = b * (4 * (mod.input_size or 1) + 8 * 3 * states + 8 * 2 * cols)
+    check_budget(
+        float(t_len) * per_step + float(min(s.steps, t_len) + 1) * b * cols * 8 * 4,
+        f"a {b} × {t_len}-step probe with a {min(s.steps, t_len)}-step window",
+    )
+
+
+def _probe(net: Network, probe, s: _Settings, batch: int | None, length: int | None) -> Probe:
+    meta = net.metadata
+    own_task = isinstance(probe, str) and probe.lower() == f"task:{meta.get('task')}"
+    pr = make_probe(
+        probe,
+        net.module,
+        steps=s.steps,
+        batch=batch,
+        length=length,
+        seed=s.seed,
+        task_params=meta.get("task_params") if own_task else None,
+        path=net.path,
+    )
+    if s.steps > pr.length:
+        raise UsageError(
+            f"--steps {s.steps} is larger than the probe ({pr.length} steps)",
+            hint=f"Use --steps {pr.length} or less, or a longer probe.",
+        )
+    return pr
+
+
+def _catalogue(
+    net: Network, ids: list[str], traj: Trajectories, start: int
+) -> tuple[list[RecurrentOperator], list[str]]:
+    ops = {op.id: op for op in net.operators}
     notes = []
     kinds = tuple(
         k
-        for k, suf in (("mean", ".jac"), ("fixed_point", ".jacfp"))
+        for k, suf in (("mean", f".{JAC}"), ("fixed_point", f".{JAC_FP}"))
         if any(i.endswith(suf) for i in ids)
     )
-    if kinds:
-        for op in jacobian_operators(ckpt, mod, traj, start=start, kinds=kinds):
-            ops[op.id] = op
-            if op.kind == "fixed_point" and not op.converged:
-                notes.append(
-                    f"{op.id}: the zero-input fixed point did not converge "
-                    f"(relative residual {op.residual:.2g} after {op.iterations} Newton steps)"
-                )
+    for op in jacobian_operators(net, traj=traj, start=start, kinds=kinds) if kinds else ():
+        ops[op.id] = op
+        if op.kind == "fixed_point" and not op.converged:
+            notes.append(
+                f"{op.id}: the zero-input fixed point did not converge "
+                f"(relative residual {op.residual:.2g} after {op.iterations} Newton steps)"
+            )
     return [ops[i] for i in ids], notes
 
 
@@ -111,24 +175,33 @@ def _info(op) -> dict[str, Any]:
     }
 
 
-def _one_operator(ckpt, traj: Trajectories, op, spec, n_modes, steps, lags, dtype) -> ModeDecay:
-    basis: ModalBasis = real_basis(spec, n_modes)
-    p = layer_params(
-        ckpt,
-        traj.module,
-        op.layer,
-        op.direction,
-        dtype=torch.float64,
-        input_size=traj.layer_inputs(op.layer).shape[-1],
+def _measure_operator(
+    net: Network,
+    traj: Trajectories,
+    op: RecurrentOperator,
+    spec: OperatorSpectrum,
+    s: _Settings,
+    lags: int | None,
+    notes: list[str],
+) -> ModeDecay:
+    """Propagate, fit and decode the top modes of one operator."""
+    basis = real_basis(spec, s.n_modes(op.n))
+    p = net.layer(op.layer, op.direction, input_size=traj.layer_inputs(op.layer).shape[-1])
+    trace = traj.trace(op.layer, op.direction)
+    prop = propagate(p, basis, trace, s.steps, dtype=s.dtype)
+    if s.dtype != torch.float64 and not np.isfinite(prop.log_norm).all():
+        prop = propagate(p, basis, trace, s.steps, dtype=torch.float64)
+        notes.append(
+            f"{op.id}: a perturbation vanished in float32 (saturated units); redone in float64"
+        )
+    rates = fit_rates(prop, min_steps=s.min_fit_steps, linear_tol=s.linear_tol)
+    coords = modal_coordinates(
+        traj.states(op.layer, op.direction, full=op.n != traj.hidden.shape[-1]), basis
     )
-    prop = propagate(p, basis, traj.trace(op.layer, op.direction), steps, dtype=dtype)
-    full = op.n != traj.hidden.shape[-1]
-    coords = modal_coordinates(traj.states(op.layer, op.direction, full=full), basis)
+    g = basis.mode_group
     memory = None
     if lags is not None:
-        mem = memory_r2(coords.coords, traj.inputs, lags, groups=basis.col_group)
-        memory = mem[basis.mode_group]
-    g = basis.mode_group
+        memory = memory_fit(coords.coords, traj.inputs, lags, groups=basis.col_group).summed[g]
     return ModeDecay(
         operator=op.id,
         qualified_id=op.qualified_id,
@@ -139,18 +212,112 @@ def _one_operator(ckpt, traj: Trajectories, op, spec, n_modes, steps, lags, dtyp
         source=op.source,
         n=op.n,
         eigenvalues=basis.eigenvalues,
-        measured_rate=prop.rate[g],
-        measured_rate_ci=prop.rate_ci()[g],
-        fit_steps=prop.fit_steps[g],
-        log_curve=prop.curve()[g],
+        measured_rate=rates.own[g],
+        measured_rate_ci=rates.own_ci[g],
+        fit_steps=rates.fit_steps[g],
+        log_curve=prop.log_amplitude.mean(axis=1).T[g],
         energy=coords.mean_energy(),
         memory=memory,
         info=_info(op),
+        fit_rmse=rates.fit_rmse[g],
+        fit_r2=rates.fit_r2[g],
+        rate_reason=tuple(rates.reason[i] for i in g),
+        whole_rate=rates.whole[g],
+        whole_rate_ci=rates.whole_ci[g],
+        whole_reason=tuple(rates.whole_reason[i] for i in g),
+        norm_curve=prop.log_norm.mean(axis=1).T[g],
+        eigenspace=prop.eigenspace.mean(axis=1).T[g],
     )
 
 
+def _memory_lags(pr: Probe, steps: int, notes: list[str]) -> int | None:
+    x = pr.inputs
+    if not (np.ptp(x, axis=(0, 1)) > 0).any():
+        notes.append(
+            "memory: the probe input does not vary, so nothing can be decoded from it "
+            "(use --probe noise for memory functions)"
+        )
+        return None
+    lags = min(steps, pr.length // 2)
+    if pr.length - lags < 4:
+        notes.append("memory: the probe is too short for lagged decoding")
+        return None
+    return lags
+
+
+def _network_memory(
+    net: Network, traj: Trajectories, lags: int, pr: Probe, notes: list[str]
+) -> np.ndarray:
+    """``(L+1, D)`` held-out R² per lag and input channel from all hidden states, with notes on
+    what limits it (samples, conditioning, the i.i.d. bound)."""
+    mod = net.module
+    feats = np.concatenate(
+        [traj.states(k, d) for k in range(mod.num_layers) for d in mod.directions], -1
+    )
+    fit = memory_fit(feats, traj.inputs, lags)
+    mc = float(np.nansum(fit.r2[0]))
+    bias = fit.bias_bound()
+    if bias > 0.02 * max(mc, 1.0):
+        notes.append(
+            f"memory capacity from {fit.n_train} training samples per half for {fit.features} state "
+            f"features: the held-out estimate may be low by up to about {bias:.2g} "
+            "(use a longer probe or a larger --batch)"
+        )
+    if fit.condition > 1e12:
+        notes.append(
+            f"memory: the state covariance is ill-conditioned (κ ≈ {fit.condition:.2g}); "
+            "directions below 1e-12 of the largest were dropped (float64 pseudo-inverse)"
+        )
+    if pr.kind == "noise" and mc > feats.shape[-1]:
+        notes.append(
+            f"memory capacity {mc:.4g} exceeds the state size {feats.shape[-1]}, the bound for "
+            "i.i.d. input: sampling error; use a longer probe"
+        )
+    return fit.r2[0]
+
+
+def _lyapunov(net: Network, traj: Trajectories, s: _Settings, notes: list[str]):
+    """Per-layer spectra over the whole probe and the network's merged exponents."""
+    mod = net.module
+    n_exp = s.n_modes(mod.hidden_size)
+    spectra = []
+    for layer in range(mod.num_layers):
+        for d in mod.directions:
+            p = net.layer(layer, d, input_size=traj.layer_inputs(layer).shape[-1])
+            trace = tuple(None if a is None else a[:, :LYAPUNOV_BATCH] for a in traj.trace(layer, d))
+            spectra.append(lyapunov_spectrum(p, trace, n_exp, dtype=s.dtype, seed=s.seed))
+    for sp in spectra:
+        bad = ~sp.converged
+        if bad.any():
+            worst = float(np.nanmax(np.abs(sp.half_difference[bad]), initial=0.0))
+            notes.append(
+                f"Lyapunov exponents of layer {sp.layer} {sp.direction} not converged: "
+                f"{int(bad.sum())} of {bad.size} differ between the two halves of the "
+                f"{sp.steps}-step window by up to {worst:.2g} nats/step (use a longer probe, --length)"
+            )
+        if np.isneginf(sp.exponents).any():
+            notes.append(
+                f"layer {sp.layer} {sp.direction}: some directions are mapped to exactly zero "
+                "(dead units): exponent −∞"
+            )
+    return tuple(spectra), network_exponents(spectra, n_exp)
+
+
+def _precision(
+    net: Network, traj: Trajectories, spectra: list[OperatorSpectrum], s: _Settings
+) -> tuple[_Settings, str | None]:
+    """Settings with the tangent precision raised to float64 where float32 cannot be trusted."""
+    scale = float(np.abs(traj.hidden).max(initial=0.0))
+    if traj.cell is not None:
+        scale = max(scale, float(np.abs(traj.cell).max(initial=0.0)))
+    gain = max(float(p.w_hh.abs().sum(1).max()) for p in net.params.values())
+    kappa = max((sp.eigvec_condition for sp in spectra), default=1.0)
+    dtype, note = tangent_dtype(s.dtype, scale * max(gain, 1.0), kappa)
+    return _Settings(**{**s.__dict__, "dtype": dtype}), note
+
+
 def measure_decay(
-    ckpt: Checkpoint,
+    ckpt: Checkpoint | Network,
     *,
     probe: str | np.ndarray = "noise",
     steps: int = 100,
@@ -163,6 +330,8 @@ def measure_decay(
     dtype: torch.dtype = torch.float32,
     memory: bool = True,
     lyapunov: bool = True,
+    min_fit_steps: int = MIN_FIT_STEPS,
+    linear_tol: float = LINEAR_TOL,
 ) -> DecayResult:
     """Predicted vs measured per-mode decay, memory functions and the Lyapunov spectrum.
 
@@ -170,136 +339,75 @@ def measure_decay(
         probe: ``"zeros"``, ``"noise[:STD]"``, ``"impulse"``, ``"task:NAME"``, a ``.npy`` path, or an
             array ``(B, T, D)`` (see ``rnndyn.dynamics.probes``).
         steps: measurement window ``K`` (the last ``K`` probe steps; ``1 ≤ K ≤ T``); also the largest
-            memory lag (capped at ``T // 2``). Generated probes are ``length`` (default ``2K``) long.
+            memory lag (capped at ``T // 2``). Generated probes are ``length`` (default
+            ``max(2K, 1000)``) long.
         modes: top modes per operator by ``|λ|`` (default ``min(n, 64)``; a split pair is completed).
         operators: operator ids (``"l0.fwd.hh"``, ``"l0.fwd.jac"``, ``"l0.fwd.jacfp"``, …; see
             ``operator_ids``); default: ``hh`` for RNNs, ``jac`` (mean Jacobian) for LSTM/GRU.
-        dtype: precision of the perturbation and Lyapunov GEMMs (simulation is float64).
+        dtype: precision of the perturbation and Lyapunov GEMMs (simulation is float64); raised to
+            float64 automatically, with a note, where float32 cannot be trusted.
+        min_fit_steps, linear_tol: a mode's own rate is fitted only over ≥ ``min_fit_steps`` steps
+            on which its log amplitude stays within ``linear_tol`` nats (RMS) of a line.
 
     Raises:
-        UsageError: unknown operator id, bad ``steps``/``batch``; InvalidInputError: bad probe file;
-        SimulationError: the network produced NaN/Inf on the probe.
+        UsageError: unknown operator id, bad or too large ``steps``/``batch``/``length``/``seed``;
+        InvalidInputError: bad probe file; CheckpointError: NaN/Inf weights;
+        SimulationError: the network's states left the floating-point range on the probe.
     """
-    if int(steps) <= 0:
-        raise UsageError(f"--steps must be a positive number of steps, got {steps}")
-    if modes is not None and int(modes) <= 0:
-        raise UsageError(f"--modes must be positive, got {modes}")
-    mod, ids = _resolve(ckpt, module, operators)
-    meta = ckpt.metadata or {}
-    task_params = (
-        meta.get("task_params")
-        if isinstance(probe, str) and probe.lower() == f"task:{meta.get('task')}"
-        else None
-    )
-    pr = make_probe(
-        probe, mod, steps=steps, batch=batch, length=length, seed=seed, task_params=task_params
-    )
-    check_inputs(pr.inputs, mod, path=pr.params.get("path"))
-    if steps > pr.length:
-        raise UsageError(
-            f"--steps {steps} is larger than the probe ({pr.length} steps)",
-            hint=f"Use --steps {pr.length} or less, or a longer probe.",
-        )
-    traj = simulate(ckpt, pr.inputs, module=mod, dtype=torch.float64)
-    ops, notes = _catalogue(ckpt, mod, ids, traj, pr.length - steps)
-    notes += _module_notes(ckpt, mod)
-    lags = _memory_lags(pr.inputs, steps, pr.length, memory, notes)
+    s = _Settings(int(steps), modes, dtype, check_seed(seed), int(min_fit_steps), float(linear_tol))
+    net, ids = _select(ckpt, module, operators)
+    _check_sizes(net, probe, s, batch, length)
+    pr = _probe(net, probe, s, batch, length)
+    traj = simulate(net, pr.inputs, dtype=torch.float64)
+    notes = _module_notes(net)
+    ops, more = _catalogue(net, ids, traj, pr.length - s.steps)
     spectra = eigendecompose(ops)
+    s, precision = _precision(net, traj, list(spectra), s)
+    notes += more + ([precision] if precision else [])
+    lags = _memory_lags(pr, s.steps, notes) if memory else None
     results = []
     for op, spec in zip(ops, spectra, strict=True):
         if spec.ill_conditioned:
             notes.append(
                 f"{op.id}: eigenvector matrix ill-conditioned (κ(V) ≈ {spec.eigvec_condition:.2g}); "
-                "modal coordinates and measured rates are unreliable"
+                "modal coordinates and own rates are unreliable"
             )
-        n_modes = min(op.n, DEFAULT_MODES) if modes is None else modes
-        results.append(_one_operator(ckpt, traj, op, spec, n_modes, steps, lags, dtype))
-    lyap, exps = (), np.empty(0)
-    if lyapunov:
-        n_exp = min(DEFAULT_MODES, mod.hidden_size) if modes is None else modes
-        lyap = tuple(
-            _lyapunov(ckpt, traj, layer, d, n_exp, steps, dtype, seed)
-            for layer in range(mod.num_layers)
-            for d in mod.directions
-        )
-        exps = network_exponents(list(lyap), n_exp)
-    mem_fn = None
-    if lags is not None:
-        feats = np.concatenate(
-            [traj.states(k, d) for k in range(mod.num_layers) for d in mod.directions], -1
-        )
-        mem_fn = memory_r2(feats, traj.inputs, lags)[0]
-        rows = pr.length - lags
-        n_train = (pr.batch // 2) * rows if pr.batch >= 2 else rows // 2
-        if n_train < 10 * feats.shape[-1]:
-            notes.append(
-                f"memory capacity from {n_train} training samples for {feats.shape[-1]} state "
-                "features: likely underestimated (use a longer probe or a larger --batch)"
-            )
+        results.append(_measure_operator(net, traj, op, spec, s, lags, notes))
+    lyap, exps = _lyapunov(net, traj, s, notes) if lyapunov else ((), np.empty(0))
+    channels = _network_memory(net, traj, lags, pr, notes) if lags is not None else None
     return DecayResult(
-        checkpoint=str(ckpt.path),
-        sha256=ckpt.sha256,
-        module=mod.to_dict(),
+        checkpoint=net.path,
+        sha256=net.sha256,
+        module=net.module.to_dict(),
         probe=pr.to_dict(),
-        steps=int(steps),
+        steps=s.steps,
         operators=tuple(results),
         lyapunov=lyap,
         lyapunov_exponents=exps,
-        memory_function=mem_fn,
-        dtype=str(dtype).removeprefix("torch."),
-        format=ckpt.format,
+        memory_function=None if channels is None else _channel_sum(channels),
+        dtype=str(s.dtype).removeprefix("torch."),
+        format=net.format,
         notes=tuple(notes),
+        memory_channels=channels,
+        settings={"min_fit_steps": s.min_fit_steps, "linear_tol_nats": s.linear_tol, "purity": 0.5},
     )
 
 
-def _module_notes(ckpt: Checkpoint, mod: RecurrentModule) -> list[str]:
+def _channel_sum(r2: np.ndarray) -> np.ndarray:
+    ok = np.isfinite(r2).any(-1)
+    return np.where(ok, np.nansum(r2, -1), np.nan)
+
+
+def _module_notes(net: Network) -> list[str]:
     notes = []
-    others = [m.name or "(root)" for m in find_modules(ckpt) if m.name != mod.name]
-    if others:
+    mod = net.module
+    if net.others:
         notes.append(
             f"analysed module {mod.name or '(root)'!r}; the checkpoint also holds "
-            f"{', '.join(others)} (choose with --operator MODULE:ID)"
+            f"{', '.join(net.others)} (choose with --operator MODULE:ID)"
         )
     if mod.arch == "custom":
         notes.append(
             "custom matrix: simulated as h_t = tanh(W h_{t-1}); the probe input is ignored"
         )
     return notes
-
-
-def _memory_lags(
-    x: np.ndarray, steps: int, length: int, wanted: bool, notes: list[str]
-) -> int | None:
-    if not wanted:
-        return None
-    if not (np.ptp(x, axis=(0, 1)) > 0).any():
-        notes.append(
-            "memory: the probe input does not vary, so nothing can be decoded from it "
-            "(use --probe noise for memory functions)"
-        )
-        return None
-    lags = min(steps, length // 2)
-    if length - lags < 4:
-        notes.append("memory: the probe is too short for lagged decoding")
-        return None
-    return lags
-
-
-def _lyapunov(
-    ckpt, traj: Trajectories, layer: int, direction: str, n: int, steps: int, dtype, seed
-):
-    """Exponents over the last ``2·steps`` probe steps (a quarter of them warm-up), for the first
-    ``LYAPUNOV_BATCH`` sequences (a QR per step and sequence is the costly part)."""
-    p = layer_params(
-        ckpt,
-        traj.module,
-        layer,
-        direction,
-        dtype=torch.float64,
-        input_size=traj.layer_inputs(layer).shape[-1],
-    )
-    start = max(0, traj.steps - 2 * steps)
-    trace = tuple(
-        None if a is None else a[:, :LYAPUNOV_BATCH] for a in traj.trace(layer, direction)
-    )
-    return lyapunov_spectrum(p, trace, n, start=start, dtype=dtype, seed=seed)

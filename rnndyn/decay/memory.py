@@ -1,61 +1,189 @@
 """Lagged decoding: how well the input ``x_{t−k}`` can be read out linearly from states at time ``t``.
 
-``memory_r2`` fits one ridge readout per lag ``k = 0..L`` (and per feature group: each mode's one or two
-real coordinates, or all features at once) on one half of the samples and scores it by R² on the other
-half (by batch element when ``B ≥ 2``, else by time), clipped to ``[0, 1]``. Input channels with no
-variance are skipped; R² is summed over the remaining channels. The memory capacity is
-``MC = Σ_k R²_k`` — Jaeger's (2001) definition, with lags counted from 0 because here ``x_t`` already
-enters ``h_t``; for a linear network driven by i.i.d. scalar input, ``MC ≤ H`` (= H generically).
-Held-out R² needs many more samples than features (``B·(T − L) ≫ p``), else MC is underestimated.
+``memory_fit`` fits one linear readout per lag ``k = 0..L`` and input channel (and per feature group:
+each mode's one or two real coordinates, or all features at once) and scores it by **held-out** R²,
+cross-fitted: the samples are split in two halves (by batch element when ``B ≥ 2``, else by time),
+each half's readout is scored on the other, and the two R² are averaged; each is clipped to ``[0, 1]``.
+
+No fixed penalty biases the readout: the ridge penalty is chosen per lag and channel by generalised
+cross-validation on the training half over a grid that includes plain least squares, in the
+eigenbasis of the (standardised, float64) state Gram matrix; directions below ``1e-12`` of its largest
+eigenvalue are dropped (pseudo-inverse). Input channels with no variance give NaN.
+
+The memory capacity is ``MC = Σ_k R²_k`` per channel — Jaeger's (2001) definition, with lags counted
+from 0 because here ``x_t`` already enters ``h_t``; for a network driven by i.i.d. input the total
+over channels is at most the state size. Held-out R² is biased low by about ``p / n`` per lag (``p``
+features, ``n`` training samples): ``bias_bound`` estimates the total, and the caller notes it.
 With inputs that are not i.i.d. (task probes) R² also counts what ``x_t`` tells about ``x_{t−k}``
 itself, so MC can exceed the state size: use a noise probe for Jaeger's capacity.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-RIDGE = 1e-4  # ridge penalty per training sample, on standardised features
+CUTOFF = 1e-12  # Gram eigenvalues below this fraction of the largest are dropped
+ALPHAS = np.concatenate([[0.0], np.geomspace(1e-10, 1e2, 25)])  # × mean Gram eigenvalue
 
 
-@dataclass(frozen=True)
-class _Split:
-    z_tr: torch.Tensor  # (t, b, p)
-    z_te: torch.Tensor
-    x_tr: torch.Tensor  # (T, b, D) full time range of the inputs
-    x_te: torch.Tensor
-    t0_tr: int  # time index of the first feature row
-    t0_te: int
+@dataclass(frozen=True, eq=False)
+class MemoryFit:
+    """``r2`` ``(G, L+1, D)`` held-out R² per group, lag and input channel (NaN: channel constant);
+    ``n_train`` samples per fit, ``features`` per group (largest), ``condition`` of the Gram matrix."""
+
+    r2: np.ndarray = field(repr=False)
+    n_train: int
+    features: int
+    condition: float
+
+    @property
+    def summed(self) -> np.ndarray:
+        """``(G, L+1)`` R² summed over the varying channels (NaN when none varies)."""
+        ok = np.isfinite(self.r2).any(-1)
+        return np.where(ok, np.nansum(self.r2, -1), np.nan)
+
+    def bias_bound(self) -> float:
+        """Rough size of the held-out bias of the first group's capacity: ``Σ_k (1 − R²_k) p/(n − p)``."""
+        r2 = np.nan_to_num(self.r2[0], nan=1.0)
+        return float((1 - r2).sum() * self.features / max(self.n_train - self.features, 1))
 
 
-def _split(z: torch.Tensor, x: torch.Tensor, max_lag: int) -> _Split:
+def _halves(z: torch.Tensor, x: torch.Tensor, max_lag: int):
+    """Two ``(features (t, b, p), inputs (T, b, D), t0)`` halves."""
     t_len, batch = z.shape[:2]
     if batch >= 2:
         half = batch // 2
         z = z[max_lag:]
-        return _Split(z[:, :half], z[:, half:], x[:, :half], x[:, half:], max_lag, max_lag)
+        a, b = (z[:, :half], x[:, :half]), (z[:, half:], x[:, half:])
+        return (*map(torch.Tensor.contiguous, a), max_lag), (*map(torch.Tensor.contiguous, b), max_lag)
     mid = (max_lag + t_len) // 2
-    return _Split(z[max_lag:mid], z[mid:], x, x, max_lag, mid)
+    return (z[max_lag:mid], x, max_lag), (z[mid:], x, mid)
 
 
-def _moments(z: torch.Tensor, x: torch.Tensor, t0: int, lags: int, mu: torch.Tensor | None):
-    """Gram ``(p, p)``, cross ``(p, K, D)`` (targets centred on ``mu``, else their own mean), target
-    means ``(K, D)`` and SST about them ``(K, D)`` of one half; one GEMM per lag, no lag stack."""
+def _moments(z: torch.Tensor, x: torch.Tensor, t0: int, lags: int):
+    """Gram ``(p, p)``, sums ``(p,)``, cross ``(p, K, D)``, target sums and sums of squares ``(K, D)``
+    of one half (uncentred; one GEMV per lag over a contiguous time window, no lag stack)."""
     n_t, p = z.shape[0], z.shape[-1]
     zf = z.reshape(-1, p)
+    x = x.contiguous()
     d = x.shape[-1]
+    cs = torch.cat([x.new_zeros(1, d), x.sum(1).cumsum(0)])
+    css = torch.cat([x.new_zeros(1, d), (x * x).sum(1).cumsum(0)])
+    start = t0 - torch.arange(lags + 1)
     cross = torch.empty(p, lags + 1, d, dtype=z.dtype)
-    means = torch.empty(lags + 1, d, dtype=z.dtype)
-    sst = torch.empty(lags + 1, d, dtype=z.dtype)
     for k in range(lags + 1):
-        y = x[t0 - k : t0 - k + n_t].reshape(-1, d)
-        means[k] = y.mean(0)
-        sst[k] = ((y - means[k]) ** 2).sum(0)
-        cross[:, k] = zf.T @ (y - (means[k] if mu is None else mu[k]))
-    return zf.T @ zf, cross, means, sst
+        cross[:, k] = zf.T @ x[t0 - k : t0 - k + n_t].view(-1, d)
+    return {
+        "n": zf.shape[0],
+        "g": zf.T @ zf,
+        "s": zf.sum(0),
+        "c": cross,
+        "ys": cs[start + n_t] - cs[start],
+        "yy": css[start + n_t] - css[start],
+    }
+
+
+def _centred(m: dict, mu_z: torch.Tensor, mu_y: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Gram, cross and SST of one half about the given feature and target means."""
+    n = m["n"]
+    g = m["g"] - torch.outer(m["s"], mu_z) - torch.outer(mu_z, m["s"]) + n * torch.outer(mu_z, mu_z)
+    c = m["c"] - m["s"][:, None, None] * mu_y - mu_z[:, None, None] * m["ys"] + n * mu_z[:, None, None] * mu_y
+    sst = m["yy"] - 2 * mu_y * m["ys"] + n * mu_y**2
+    return g, c, sst
+
+
+def _gcv_filter(lam: torch.Tensor, ct: torch.Tensor, sst: torch.Tensor, n: int) -> torch.Tensor:
+    """Per group and target, the ridge filter ``1/(λ+α)`` with α chosen by GCV → ``(G, m, targets)``.
+
+    ``lam`` ``(G, m)`` Gram eigenvalues (dropped ones zero), ``ct`` ``(G, m, targets)`` cross-moments
+    in the eigenbasis, ``sst`` ``(targets,)`` training sums of squares about their mean."""
+    keep = lam > 0
+    scale = (lam * keep).sum(-1) / keep.sum(-1).clamp_min(1)  # (G,)
+    alphas = torch.from_numpy(ALPHAS)[None, :] * scale[:, None]  # (G, A)
+    inv = torch.where(keep[:, None, :], 1 / (lam[:, None, :] + alphas[..., None]), 0.0)  # (G, A, m)
+    c2 = ct * ct
+    rss = sst - 2 * (inv @ c2) + ((lam[:, None, :] * inv * inv) @ c2)  # (G, A, targets)
+    df = (lam[:, None, :] * inv).sum(-1, keepdim=True)
+    gcv = n * rss / (n - df).clamp_min(1.0) ** 2
+    best = torch.argmin(gcv, 1)  # (G, targets)
+    return torch.take_along_dim(inv, best[:, :, None], 1).mT  # (G, m, targets)
+
+
+def _score(fit_m: dict, test_m: dict, mu_z, sd, idx: torch.Tensor, mask: torch.Tensor):
+    """Held-out R² ``(G, K, D)`` of readouts fitted on ``fit_m`` and scored on ``test_m``.
+
+    ``idx`` ``(G, m)`` feature indices of each group, ``mask`` ``(G, m)`` which of them are real."""
+    n_tr = fit_m["n"]
+    mu_y = fit_m["ys"] / n_tr
+    g_tr, c_tr, sst_tr = _centred(fit_m, mu_z, mu_y)
+    g_te, c_te, _ = _centred(test_m, mu_z, mu_y)
+    mu_te = test_m["ys"] / test_m["n"]
+    sst_te = test_m["yy"] - test_m["n"] * mu_te**2
+    inv_sd = 1 / sd
+    m = mask.to(g_tr.dtype)
+    m2 = m[:, :, None] * m[:, None, :]
+    pick = (idx[:, :, None], idx[:, None, :])
+    gs_tr = g_tr[pick] * inv_sd[idx][:, :, None] * inv_sd[idx][:, None, :] * m2
+    gs_te = g_te[pick] * inv_sd[idx][:, :, None] * inv_sd[idx][:, None, :] * m2
+    _, k, d = c_tr.shape
+    cs_tr = (c_tr[idx] * inv_sd[idx][..., None, None]).reshape(*idx.shape, k * d) * m[..., None]
+    cs_te = (c_te[idx] * inv_sd[idx][..., None, None]).reshape(*idx.shape, k * d) * m[..., None]
+    lam, q = torch.linalg.eigh(gs_tr)
+    lam = torch.where(lam > CUTOFF * lam.amax(-1, keepdim=True).clamp_min(1e-300), lam, 0.0)
+    ct = q.mT @ cs_tr
+    beta = q @ (_gcv_filter(lam, ct, sst_tr.reshape(-1), n_tr) * ct)  # (G, m, K·D)
+    sse = (sst_te + test_m["n"] * (mu_te - mu_y) ** 2).reshape(-1)
+    sse = sse - 2 * (beta * cs_te).sum(1) + (beta * (gs_te @ beta)).sum(1)
+    ok = sst_te > 1e-12 * max(float(sst_te.max()), 1e-300)
+    r2 = (1 - sse / torch.where(ok, sst_te, 1.0).reshape(-1)).reshape(-1, k, d)
+    return torch.where(ok, r2.clamp(0.0, 1.0), torch.nan)
+
+
+def memory_fit(
+    features: np.ndarray | torch.Tensor,
+    inputs: np.ndarray | torch.Tensor,
+    max_lag: int,
+    *,
+    groups: np.ndarray | None = None,
+) -> MemoryFit:
+    """Cross-fitted held-out R² of readouts of ``x_{t−k}`` from ``features``.
+
+    Args:
+        features: ``(T, B, p)`` states or modal coordinates.
+        inputs: ``(T, B, D)`` the inputs that drove them.
+        max_lag: largest lag ``L`` (``< T``; needs ``T − L ≥ 4`` when ``B = 1``).
+        groups: ``(p,)`` group index of each feature (at most two features per group), or None for
+            one readout from all features.
+    """
+    z = torch.as_tensor(np.asarray(features), dtype=torch.float64)
+    x = torch.as_tensor(np.asarray(inputs), dtype=torch.float64)
+    (za, xa, ta), (zb, xb, tb) = _halves(z, x, max_lag)
+    ma, mb = _moments(za, xa, ta, max_lag), _moments(zb, xb, tb, max_lag)
+    n = ma["n"] + mb["n"]
+    mu_z = (ma["s"] + mb["s"]) / n
+    var = (torch.diagonal(ma["g"]) + torch.diagonal(mb["g"])) / n - mu_z**2
+    sd = torch.where(var > 0, var.clamp_min(0).sqrt(), torch.ones_like(var))
+    idx, mask = _group_index(z.shape[-1], groups)
+    r2 = 0.5 * (_score(ma, mb, mu_z, sd, idx, mask) + _score(mb, ma, mu_z, sd, idx, mask))
+    cov = (ma["g"] + mb["g"]) / n - torch.outer(mu_z, mu_z)
+    ev = torch.linalg.eigvalsh(cov / torch.outer(sd, sd)) if groups is None else torch.ones(1)
+    cond = float(ev.max() / ev.min()) if float(ev.min()) > 0 else float("inf")
+    return MemoryFit(r2.numpy(), min(ma["n"], mb["n"]), int(mask.sum(1).max()), cond)
+
+
+def _group_index(p: int, groups: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(G, m)`` feature indices per group (padded by repeating the first) and their mask."""
+    if groups is None:
+        return torch.arange(p)[None], torch.ones(1, p, dtype=torch.bool)
+    g = torch.as_tensor(np.asarray(groups))
+    n_groups = int(g.max()) + 1
+    first = torch.searchsorted(g, torch.arange(n_groups))
+    size = torch.bincount(g, minlength=n_groups)
+    second = torch.where(size == 2, first + 1, first)
+    return torch.stack([first, second], 1), torch.stack([size >= 1, size == 2], 1)
 
 
 def memory_r2(
@@ -64,65 +192,6 @@ def memory_r2(
     max_lag: int,
     *,
     groups: np.ndarray | None = None,
-    ridge: float = RIDGE,
 ) -> np.ndarray:
-    """Held-out R² of ridge readouts of ``x_{t−k}`` from ``features``.
-
-    Args:
-        features: ``(T, B, p)`` states or modal coordinates.
-        inputs: ``(T, B, D)`` the inputs that drove them.
-        max_lag: largest lag ``L`` (``< T``; needs ``T − L ≥ 4`` when ``B = 1``).
-        groups: ``(p,)`` group index of each feature (at most two features per group), or None for
-            one readout from all features.
-
-    Returns ``(G, L+1)`` R² summed over input channels (``G = 1`` without ``groups``); NaN when no
-    input channel varies.
-    """
-    z = torch.as_tensor(np.asarray(features), dtype=torch.float64)
-    x = torch.as_tensor(np.asarray(inputs), dtype=torch.float64)
-    sp = _split(z, x, max_lag)
-    mean = sp.z_tr.reshape(-1, z.shape[-1]).mean(0)
-    std = sp.z_tr.reshape(-1, z.shape[-1]).std(0)
-    std = torch.where(std > 0, std, torch.ones_like(std))
-    z_tr, z_te = (sp.z_tr - mean) / std, (sp.z_te - mean) / std
-    g_tr, c_tr, mu, _ = _moments(z_tr, sp.x_tr, sp.t0_tr, max_lag, None)
-    g_te, c_te, mu_te, sst = _moments(z_te, sp.x_te, sp.t0_te, max_lag, mu)
-    n_te = z_te.shape[0] * z_te.shape[1]
-    n_tr = z_tr.shape[0] * z_tr.shape[1]
-    alpha = ridge * n_tr
-    p, k, d = c_tr.shape
-    if groups is None:
-        beta = torch.linalg.solve(
-            g_tr + alpha * torch.eye(p, dtype=g_tr.dtype), c_tr.reshape(p, -1)
-        )
-        fit = 2 * (beta * c_te.reshape(p, -1)).sum(0) - (beta * (g_te @ beta)).sum(0)
-        fit = fit.reshape(1, k, d)
-    else:
-        fit = _grouped_fit(torch.as_tensor(np.asarray(groups)), g_tr, c_tr, g_te, c_te, alpha)
-    # SSE of the test half about its prediction μ_train + z·β
-    sse = sst + n_te * (mu_te - mu) ** 2 - fit
-    ok = sst > 1e-12 * max(float(sst.max()), 1e-300)
-    r2 = torch.where(ok, (1 - sse / torch.where(ok, sst, 1.0)).clamp(0.0, 1.0), torch.nan)
-    with np.errstate(invalid="ignore"):
-        out = torch.where(ok.any(-1), torch.nansum(r2, -1), torch.nan)
-    return out.numpy()
-
-
-def _grouped_fit(groups, g_tr, c_tr, g_te, c_te, alpha):
-    """``2βᵀc_te − βᵀG_teβ`` per group of ≤ 2 features → ``(G, K, D)``."""
-    n_groups = int(groups.max()) + 1
-    first = torch.searchsorted(groups, torch.arange(n_groups))
-    size = torch.bincount(groups, minlength=n_groups)
-    second = torch.where(size == 2, first + 1, first)
-    idx = torch.stack([first, second], 1)  # (G, 2)
-    mask = torch.stack([torch.ones_like(size, dtype=torch.bool), size == 2], 1).to(g_tr.dtype)
-    m2 = mask[:, :, None] * mask[:, None, :]
-    eye = torch.eye(2, dtype=g_tr.dtype)
-    gsub = g_tr[idx[:, :, None], idx[:, None, :]] * m2 + (1 - m2) * eye + alpha * eye
-    gte = g_te[idx[:, :, None], idx[:, None, :]] * m2
-    _, k, d = c_tr.shape
-    ctr = c_tr[idx].reshape(n_groups, 2, k * d) * mask[..., None]
-    cte = c_te[idx].reshape(n_groups, 2, k * d) * mask[..., None]
-    beta = torch.linalg.solve(gsub, ctr)
-    fit = 2 * (beta * cte).sum(1) - (beta * (gte @ beta)).sum(1)
-    return fit.reshape(n_groups, k, d)
+    """``(G, L+1)`` held-out R² summed over input channels (see ``memory_fit``)."""
+    return memory_fit(features, inputs, max_lag, groups=groups).summed

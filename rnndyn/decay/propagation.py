@@ -5,153 +5,50 @@ eigenvalue; ``Re v`` and ``Im v`` for a conjugate pair), at every batch element 
 through ``J_{t0+1} … J_{t0+K}`` along the probe trajectory: one loop over time, each step one batched
 GEMM (``jacobian.apply``) — no loop over modes or batch, no ``(T, N, H, H)`` tensor. Tangent columns
 are renormalised every step (their log-norms accumulated), so long windows neither overflow nor
-underflow. After each step the perturbation is read back in the mode's own modal coordinates
-(rows of ``V⁻¹``); its amplitude is the Frobenius norm of that (1×1 or 2×2) block.
+underflow. After each step three things are read off every perturbation:
 
-The propagation is exactly linear (Jacobian products), so "small" perturbations need no size. Steps
-where a mode's own coordinate has fallen to the rounding floor of the other modes' content are left
-out of the fit (``fit_steps``); the rate is the least-squares slope of the log amplitude over steps.
+- its **own amplitude**: the norm of its coordinates in the mode's own (1×1 or 2×2) modal block
+  (rows of ``V⁻¹``), relative to the start;
+- its **eigenspace fraction**: ``‖P δ‖ / ‖δ‖`` with ``P`` the (oblique) projection onto the mode's
+  eigenspace — 1 at the start, falling as the perturbation leaks into other modes (it can exceed 1
+  a little for a non-normal basis);
+- its **norm**: ``‖δ_k‖ / ‖δ_0‖`` of the whole perturbation, whatever modes it has moved into.
+
+The propagation is exactly linear (Jacobian products), so "small" perturbations need no size: it is
+the ``ε → 0`` limit of running the network from ``h`` and ``h + εv``. Fitting rates is
+``rnndyn.decay.fit``'s job.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from rnndyn.dynamics.jacobian import apply, coefficient_chunks
 from rnndyn.dynamics.modal import ModalBasis
-from rnndyn.dynamics.network import LayerParams
+from rnndyn.dynamics.network import LayerParams, cast
 
-PURITY = 0.5  # fit while ≥ this fraction of the perturbation norm is in the mode's eigenspace
-LOG_TINY = -700.0
-
-
-def cast(p: LayerParams, dtype: torch.dtype) -> LayerParams:
-    """``p`` with every weight in ``dtype``."""
-    conv = {k: getattr(p, k).to(dtype) for k in ("w_ih", "w_hh", "b_ih", "b_hh")}
-    return replace(p, **conv, w_hr=None if p.w_hr is None else p.w_hr.to(dtype))
+__all__ = ["Propagation", "cast", "propagate"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Propagation:
-    """Per-group perturbation amplitudes over the window.
+    """Per-group curves over the window, per batch element, all ``(K+1, B, G)``.
 
-    ``log_amplitude`` ``(K+1, B, G)``: log of the amplitude relative to step 0; ``valid`` ``(K+1, B, G)``
-    marks steps above the rounding floor. ``slopes`` ``(B, G)``: fitted log-rate per batch element.
+    ``log_amplitude``: log own-block amplitude relative to step 0 (``-inf`` once the perturbation
+    vanished exactly); ``eigenspace``: fraction of the perturbation's norm in the mode's eigenspace;
+    ``log_norm``: log norm of the whole perturbation relative to step 0.
     """
 
     log_amplitude: np.ndarray = field(repr=False)
-    valid: np.ndarray = field(repr=False)
-    slopes: np.ndarray = field(repr=False)
+    eigenspace: np.ndarray = field(repr=False)
+    log_norm: np.ndarray = field(repr=False)
 
     @property
-    def rate(self) -> np.ndarray:
-        """``(G,)`` geometric mean over the batch of the fitted per-step rates."""
-        return np.exp(self.slopes.mean(axis=0))
-
-    def rate_ci(self, level: float = 0.95) -> np.ndarray:
-        """``(G, 2)`` t-interval over the batch of the log-rates, exponentiated (NaN for B = 1)."""
-        b = self.slopes.shape[0]
-        if b < 2:
-            return np.full((self.slopes.shape[1], 2), np.nan)
-        mean = self.slopes.mean(axis=0)
-        from scipy.special import stdtrit
-
-        half = stdtrit(b - 1, 0.5 + level / 2) * self.slopes.std(axis=0, ddof=1) / np.sqrt(b)
-        return np.exp(np.stack([mean - half, mean + half], axis=1))
-
-    @property
-    def fit_steps(self) -> np.ndarray:
-        """``(G,)`` the last step used in the fit (median over the batch)."""
-        last = self.valid.shape[0] - 1 - np.argmax(self.valid[::-1], axis=0)
-        return np.median(last, axis=0).astype(int)
-
-    def curve(self) -> np.ndarray:
-        """``(G, K+1)`` batch-mean log amplitude ratio over the whole window (also past the fit)."""
-        return self.log_amplitude.mean(axis=1).T
-
-
-def _group_lse(q: torch.Tensor, first: torch.Tensor, second: torch.Tensor, pair: torch.Tensor):
-    """log Σ_{j∈g} exp(q_j) over the last axis ``(…, c)`` → ``(…, G)`` (groups of one or two columns)."""
-    a, b = q[..., first], q[..., second]
-    return torch.where(pair, torch.logaddexp(a, b), a)
-
-
-def propagate(
-    p: LayerParams,
-    basis: ModalBasis,
-    trace: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None],
-    steps: int,
-    *,
-    dtype: torch.dtype = torch.float32,
-    purity: float = PURITY,
-) -> Propagation:
-    """Propagate every selected mode through the last ``steps`` Jacobians of ``trace``.
-
-    ``trace`` = ``(x (T, B, D), h (T+1, B, P), c (T+1, B, H) | None)`` in processing order; the
-    perturbation enters state ``T − steps`` and leaves after step ``T − 1``. ``dtype``: GEMM precision.
-    Steps count towards the fit while at least ``purity`` of the perturbation's norm is still in
-    the mode's own eigenspace (rounding, or nonlinear leakage into other modes, ends the fit).
-    """
-    x, h, c = trace
-    t_len, batch = x.shape[0], x.shape[1]
-    pw = cast(p, dtype)
-    n, n_cols = basis.columns.shape
-    groups = _Groups(basis)
-    rows = torch.from_numpy(basis.rows).to(dtype)  # (c, n)
-    ph = pw.out_size  # the h part; rows over an LSTM's c part are applied separately
-    w_stack = torch.cat([pw.w_hh, rows[:, :ph]])  # read-back fused into each step's GEMM
-    cols = torch.arange(n_cols)
-    partner = groups.both[1]
-    ones = torch.ones(1, pw.state_size, dtype=dtype)
-    logq = torch.empty(steps + 1, batch, n_cols, dtype=torch.float64)
-    pur = torch.empty_like(logq)
-
-    def record(k: int, y: torch.Tensor, d: torch.Tensor, lognorm: torch.Tensor) -> None:
-        """Own-block coordinates of unit columns ``y`` ``(c, B, c)`` → amplitude and purity at step k."""
-        if n > ph:
-            y = y + (rows[:, ph:] @ d[ph:n].reshape(n - ph, -1)).view_as(y)
-        y1 = torch.diagonal(y, dim1=0, dim2=2).double()  # (B, c)
-        y2 = y[partner, :, cols].T.double() * groups.has_partner
-        sq = y1 * y1 + y2 * y2  # squared own-block coordinates of each (unit-norm) column
-        g = groups.gram  # ‖own-eigenspace component‖² (purity²)
-        pur[k] = g[0] * y1 * y1 + g[1] * y2 * y2 + 2 * g[2] * y1 * y2
-        logq[k] = torch.log(sq) + 2 * lognorm
-
-    square = torch.empty(pw.state_size, batch * n_cols, dtype=dtype)
-    bufs = [torch.empty(w_stack.shape[0], batch * n_cols, dtype=dtype) for _ in range(2)]
-
-    def col_norms(d: torch.Tensor) -> torch.Tensor:  # (B, c); a GEMV, not an outer reduction
-        torch.mul(d.view(pw.state_size, -1), d.view(pw.state_size, -1), out=square)
-        return (ones @ square).view(batch, n_cols).sqrt_()
-
-    d = torch.zeros(pw.state_size, batch, n_cols, dtype=dtype)
-    d[:n] = torch.from_numpy(basis.columns).to(dtype)[:, None, :]
-    norms = col_norms(d)
-    d.div_(norms)
-    lognorm = torch.log(norms.double())
-    k = 0
-    for coef in coefficient_chunks(pw, x, h, c, t_len - steps, t_len):
-        for t in range(next(iter(coef.values())).shape[0]):
-            d_next, y = apply(
-                pw, {name: v[t] for name, v in coef.items()}, d, w_stack=w_stack, out=bufs[k % 2]
-            )  # ping-pong: never the buffer d lives in
-            record(k, y, d, lognorm)
-            d, k = d_next, k + 1
-            norms = col_norms(d)
-            d.div_(norms.clamp_min(torch.finfo(dtype).tiny))
-            lognorm = lognorm + torch.log(norms.double())
-    y = (rows[:, :ph] @ d[:ph].reshape(ph, -1)).view(n_cols, batch, n_cols)
-    record(k, y, d, lognorm)
-    log_amp = 0.5 * _group_lse(logq, groups.first, groups.second, groups.pair)
-    log_amp = (log_amp - log_amp[0]).clamp_min(LOG_TINY)
-    size = groups.pair.double() + 1
-    gpur = (pur[..., groups.first] + groups.pair * pur[..., groups.second]) / size
-    valid = torch.cummin((gpur.clamp_min(0) >= purity**2).to(torch.int8), dim=0).values.bool()
-    valid[: min(2, steps + 1)] = True
-    return Propagation(log_amp.numpy(), valid.numpy(), _fit(log_amp, valid).numpy())
+    def steps(self) -> int:
+        return int(self.log_amplitude.shape[0] - 1)
 
 
 class _Groups:
@@ -168,7 +65,8 @@ class _Groups:
         cols = basis.columns
         self.first, self.second = torch.from_numpy(first), torch.from_numpy(second)
         self.pair = torch.from_numpy(pair)
-        self.both = torch.from_numpy(np.stack([idx, partner]))
+        self.partner = torch.from_numpy(partner)
+        self.cols = torch.arange(cg.size)
         self.has_partner = torch.from_numpy((partner != idx).astype(np.float64))
         dot = np.einsum("nj,nj->j", cols, cols[:, partner])
         own2, other2 = (cols * cols).sum(0), (cols[:, partner] ** 2).sum(0)
@@ -177,13 +75,118 @@ class _Groups:
             np.stack([own2, other2 * (partner != idx), dot * (partner != idx)])
         )
 
+    def lse(self, q: torch.Tensor) -> torch.Tensor:
+        """log Σ_{j∈g} exp(q_j) over columns ``(…, c)`` → ``(…, G)``."""
+        a, b = q[..., self.first], q[..., self.second]
+        return torch.where(self.pair, torch.logaddexp(a, b), a)
 
-def _fit(y: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """Masked least-squares slope of ``y`` ``(K+1, B, G)`` against the step index → ``(B, G)``."""
-    w = valid.to(y.dtype)
-    k = torch.arange(y.shape[0], dtype=y.dtype)[:, None, None]
-    sw = w.sum(0)
-    kbar = (w * k).sum(0) / sw
-    ybar = (w * y).sum(0) / sw
-    dk = (k - kbar) * w
-    return (dk * (y - ybar)).sum(0) / (dk * (k - kbar)).sum(0)
+    def mean(self, q: torch.Tensor) -> torch.Tensor:
+        """Mean over each group's columns ``(…, c)`` → ``(…, G)``."""
+        return (q[..., self.first] + self.pair * q[..., self.second]) / (self.pair.double() + 1)
+
+
+class _Recorder:
+    """Accumulates, per step, each unit column's own-block coordinates, eigenspace share and norm."""
+
+    def __init__(self, basis: ModalBasis, steps: int, batch: int):
+        self.groups = _Groups(basis)
+        c = basis.columns.shape[1]
+        self.logq = torch.empty(steps + 1, batch, c, dtype=torch.float64)
+        self.share = torch.empty_like(self.logq)
+        self.lognorm = torch.empty_like(self.logq)
+
+    def record(self, k: int, y: torch.Tensor, lognorm: torch.Tensor) -> None:
+        """``y`` ``(c, B, c)``: modal coordinates of the (unit) columns; ``lognorm`` ``(B, c)``."""
+        g = self.groups
+        y1 = torch.diagonal(y, dim1=0, dim2=2).double()  # (B, c): own coordinate
+        y2 = y[g.partner, :, g.cols].T.double() * g.has_partner  # the pair partner's coordinate
+        own2 = y1 * y1 + y2 * y2
+        self.logq[k] = torch.log(own2) + 2 * lognorm
+        self.share[k] = g.gram[0] * y1 * y1 + g.gram[1] * y2 * y2 + 2 * g.gram[2] * y1 * y2
+        self.lognorm[k] = lognorm
+
+    def result(self) -> Propagation:
+        g = self.groups
+        with np.errstate(divide="ignore"):
+            log_amp = 0.5 * g.lse(self.logq)
+            log_norm = 0.5 * (g.lse(2 * self.lognorm) - torch.log(g.pair.double() + 1))
+        frac = g.mean(self.share.clamp_min(0)).sqrt()
+        return Propagation(
+            (log_amp - log_amp[0]).numpy(), frac.numpy(), (log_norm - log_norm[0]).numpy()
+        )
+
+
+class _Tangents:
+    """The propagated columns ``(S, B, c)``, kept at unit norm, with the read-back fused in."""
+
+    def __init__(self, p: LayerParams, basis: ModalBasis, batch: int, dtype: torch.dtype):
+        self.p, self.n, self.ph = p, basis.n, p.out_size
+        self.rows = torch.from_numpy(basis.rows).to(dtype)  # (c, n)
+        self.w_stack = torch.cat([p.w_hh, self.rows[:, : self.ph]])
+        self.c = basis.columns.shape[1]
+        self.shape = (p.state_size, batch, self.c)
+        self.bufs = [torch.empty(self.w_stack.shape[0], batch * self.c, dtype=dtype) for _ in "ab"]
+        self.ones = torch.ones(1, p.state_size, dtype=dtype)
+        self.square = torch.empty(p.state_size, batch * self.c, dtype=dtype)
+        self.d = torch.zeros(self.shape, dtype=dtype)
+        self.d[: self.n] = torch.from_numpy(basis.columns).to(dtype)[:, None, :]
+        self.lognorm = torch.zeros(batch, self.c, dtype=torch.float64)
+        self.renormalise()
+
+    def renormalise(self) -> None:
+        """Scale every column to unit norm (a GEMV for the norms); vanished columns stay zero."""
+        flat = self.d.view(self.p.state_size, -1)
+        torch.mul(flat, flat, out=self.square)
+        norms = (self.ones @ self.square).view(self.shape[1], self.c).sqrt_()
+        self.d.div_(torch.where(norms > 0, norms, torch.ones_like(norms)))
+        with np.errstate(divide="ignore"):
+            self.lognorm = self.lognorm + torch.log(norms.double())
+
+    def own(self, y: torch.Tensor) -> torch.Tensor:
+        """Add the read-back of an LSTM's cell part to the fused ``h`` read-back ``y`` ``(c, B, c)``."""
+        if self.n > self.ph:
+            y = y + (self.rows[:, self.ph :] @ self.d[self.ph : self.n].reshape(self.n - self.ph, -1)).view_as(y)
+        return y
+
+    def step(self, coef: dict[str, torch.Tensor], k: int) -> torch.Tensor:
+        """One Jacobian step; returns the read-back ``(c, B, c)`` of the columns *before* it."""
+        d_next, y = apply(self.p, coef, self.d, w_stack=self.w_stack, out=self.bufs[k % 2])
+        y = self.own(y)
+        self.d = d_next
+        return y
+
+    def read(self) -> torch.Tensor:
+        y = (self.rows[:, : self.ph] @ self.d[: self.ph].reshape(self.ph, -1)).view(
+            self.c, self.shape[1], self.c
+        )
+        return self.own(y)
+
+
+def propagate(
+    p: LayerParams,
+    basis: ModalBasis,
+    trace: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None],
+    steps: int,
+    *,
+    dtype: torch.dtype = torch.float32,
+) -> Propagation:
+    """Propagate every selected mode through the last ``steps`` Jacobians of ``trace``.
+
+    ``trace`` = ``(x (T, B, D), h (T+1, B, P), c (T+1, B, H) | None)`` in processing order; the
+    perturbation enters state ``T − steps`` and leaves after step ``T − 1``. ``dtype``: GEMM precision.
+    """
+    x, h, c = trace
+    t_len, batch = x.shape[0], x.shape[1]
+    pw = cast(p, dtype)
+    tan = _Tangents(pw, basis, batch, dtype)
+    rec = _Recorder(basis, steps, batch)
+    k = 0
+    for coef in coefficient_chunks(pw, x, h, c, t_len - steps, t_len):
+        for t in range(next(iter(coef.values())).shape[0]):
+            lognorm = tan.lognorm
+            y = tan.step({name: v[t] for name, v in coef.items()}, k)
+            rec.record(k, y, lognorm)
+            tan.renormalise()
+            k += 1
+    rec.record(k, tan.read(), tan.lognorm)
+    return rec.result()

@@ -1,8 +1,10 @@
-"""Result objects of ``measure_decay``: per-operator ``ModeDecay`` and the whole ``DecayResult``.
+"""Result objects of ``measure_decay``: per-operator ``ModeDecay`` (``rnndyn.decay.modes``) and the
+whole ``DecayResult``, with its tables and the ``rnndyn.decay/2`` JSON document.
 
-Rates are per step of the discrete-time map: a mode's amplitude after ``k`` steps is ``rate^k`` times
-its start. ``predicted_rate = |λ|``; ``measured_rate`` comes from perturbations propagated through the
-real Jacobians along the probe; half-lives are in steps (``None`` in JSON where infinite).
+Schema 2 (changed meaning from ``rnndyn.decay.measure/1``): a mode's ``own_rate`` is null with
+``own_rate_reason`` unless it was fitted over ≥ ``min_fit_steps`` steps; ``eigenspace_fraction``
+and ``whole_rate`` are new; the memory function is per input channel; Lyapunov exponents carry a
+convergence check.
 """
 
 from __future__ import annotations
@@ -14,196 +16,27 @@ import numpy as np
 
 from rnndyn._version import __version__
 from rnndyn.decay.lyapunov import LyapunovSpectrum
-from rnndyn.spectrum import timescales
+from rnndyn.decay.modes import MEANINGS, ModeDecay, _num
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-SCHEMA = "rnndyn.decay.measure/1"
+__all__ = ["CONVENTION", "SCHEMA", "DecayResult", "ModeDecay"]
+SCHEMA = "rnndyn.decay/2"
 CONVENTION = (
     "discrete-time eigenvalues: rates are per step (amplitude × rate each step); "
     "timescales and half-lives in steps; Lyapunov exponents in nats per step"
 )
 
 
-def _num(v: Any) -> float | None:
-    v = float(v)
-    return v if np.isfinite(v) else None
-
-
-def _half_life(rate: np.ndarray) -> np.ndarray:
-    return timescales(rate) * np.log(2.0)
-
-
-@dataclass(frozen=True)
-class ModeDecay:
-    """Predicted and measured decay of the top modes of one operator.
-
-    Shapes (``M`` modes, ``K`` steps, ``T`` probe length, ``L`` largest lag): ``eigenvalues``,
-    ``measured_rate``, ``fit_steps`` ``(M,)``; ``measured_rate_ci`` ``(M, 2)``; ``log_curve``
-    ``(M, K+1)`` batch-mean log amplitude ratio over the window (the fit uses steps ``≤ fit_steps``); ``energy`` ``(T, M)``
-    batch-mean modal energy along the probe; ``memory`` ``(M, L+1)`` lagged-decoding R² or None.
-    A conjugate pair shares one measurement (its real plane).
-    """
-
-    operator: str
-    qualified_id: str
-    module: str
-    layer: int
-    direction: str
-    gate: str | None
-    source: str
-    n: int
-    eigenvalues: np.ndarray = field(repr=False)
-    measured_rate: np.ndarray = field(repr=False)
-    measured_rate_ci: np.ndarray = field(repr=False)
-    fit_steps: np.ndarray = field(repr=False)
-    log_curve: np.ndarray = field(repr=False)
-    energy: np.ndarray = field(repr=False)
-    memory: np.ndarray | None = field(default=None, repr=False)
-    info: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def n_modes(self) -> int:
-        return int(self.eigenvalues.shape[0])
-
-    @property
-    def steps(self) -> int:
-        return int(self.log_curve.shape[1] - 1)
-
-    @property
-    def predicted_rate(self) -> np.ndarray:
-        """``(M,)`` ``|λ|``."""
-        return np.abs(self.eigenvalues)
-
-    @property
-    def timescale(self) -> np.ndarray:
-        return timescales(self.eigenvalues)
-
-    @property
-    def half_life(self) -> np.ndarray:
-        """``(M,)`` predicted half-life ``τ ln 2`` in steps (inf for ``|λ| ≥ 1``)."""
-        return _half_life(self.predicted_rate)
-
-    @property
-    def measured_half_life(self) -> np.ndarray:
-        return _half_life(self.measured_rate)
-
-    @property
-    def predicted_curve(self) -> np.ndarray:
-        """``(M, K+1)`` ``|λ|^k``."""
-        return self.predicted_rate[:, None] ** np.arange(self.steps + 1)
-
-    @property
-    def measured_curve(self) -> np.ndarray:
-        """``(M, K+1)`` batch geometric-mean amplitude ratio in the mode's own coordinates."""
-        return np.exp(self.log_curve)
-
-    @property
-    def memory_capacity(self) -> np.ndarray | None:
-        """``(M,)`` per-mode memory capacity ``Σ_k R²_k`` (None without memory)."""
-        return None if self.memory is None else np.nansum(self.memory, axis=1)
-
-    def _ids(self) -> dict[str, Any]:
-        return {
-            "module": self.module,
-            "operator": self.operator,
-            "layer": self.layer,
-            "direction": self.direction,
-            "gate": self.gate or "hh",
-        }
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per mode: eigenvalue, predicted and measured rates, half-lives, memory capacity."""
-        import pandas as pd
-
-        lam = self.eigenvalues
-        mc = self.memory_capacity
-        return pd.DataFrame(
-            {
-                **self._ids(),
-                "mode": np.arange(self.n_modes),
-                "re": lam.real,
-                "im": lam.imag,
-                "modulus": np.abs(lam),
-                "predicted_rate": self.predicted_rate,
-                "measured_rate": self.measured_rate,
-                "measured_rate_lo": self.measured_rate_ci[:, 0],
-                "measured_rate_hi": self.measured_rate_ci[:, 1],
-                "fit_steps": self.fit_steps,
-                "timescale": self.timescale,
-                "half_life": self.half_life,
-                "measured_half_life": self.measured_half_life,
-                "memory_capacity": np.full(self.n_modes, np.nan) if mc is None else mc,
-            }
-        )
-
-    def curves_frame(self) -> pd.DataFrame:
-        """Tidy ``(mode, lag)`` rows: predicted and measured amplitude and memory R² at each lag."""
-        import pandas as pd
-
-        m, k = np.meshgrid(np.arange(self.n_modes), np.arange(self.steps + 1), indexing="ij")
-        mem = np.full(m.shape, np.nan)
-        if self.memory is not None:
-            lags = min(self.memory.shape[1], self.steps + 1)
-            mem[:, :lags] = self.memory[:, :lags]
-        lam = self.eigenvalues[m.ravel()]
-        return pd.DataFrame(
-            {
-                **self._ids(),
-                "mode": m.ravel(),
-                "re": lam.real,
-                "im": lam.imag,
-                "modulus": np.abs(lam),
-                "lag": k.ravel(),
-                "predicted": self.predicted_curve.ravel(),
-                "measured": self.measured_curve.ravel(),
-                "memory_r2": mem.ravel(),
-            }
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready (non-finite numbers → None)."""
-        ci, mc = self.measured_rate_ci, self.memory_capacity
-        modes = [
-            {
-                "index": i,
-                "eigenvalue": [float(z.real), float(z.imag)],
-                "modulus": float(abs(z)),
-                "predicted_rate": float(abs(z)),
-                "timescale": _num(self.timescale[i]),
-                "half_life": _num(self.half_life[i]),
-                "measured_rate": _num(self.measured_rate[i]),
-                "measured_rate_ci": [_num(ci[i, 0]), _num(ci[i, 1])],
-                "measured_half_life": _num(self.measured_half_life[i]),
-                "fit_steps": int(self.fit_steps[i]),
-                "memory_capacity": None if mc is None else _num(mc[i]),
-                "memory": None if self.memory is None else [_num(v) for v in self.memory[i]],
-            }
-            for i, z in enumerate(self.eigenvalues)
-        ]
-        return {
-            "id": self.operator,
-            "qualified_id": self.qualified_id,
-            "module": self.module,
-            "layer": self.layer,
-            "direction": self.direction,
-            "gate": self.gate,
-            "source": self.source,
-            "n": self.n,
-            "steps": self.steps,
-            **self.info,
-            "modes": modes,
-        }
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DecayResult:
     """Everything ``measure_decay`` measured on one checkpoint and probe.
 
-    ``memory_function`` ``(L+1,)``: held-out R² of ``x_{t−k}`` from all hidden states (None when the
-    probe input does not vary); ``lyapunov`` per layer and direction; ``lyapunov_exponents`` the
-    network's (forward layers merged).
+    ``memory_channels`` ``(L+1, D)``: held-out R² of ``x_{t−k}`` per input channel from all hidden
+    states (None when the probe input does not vary); ``memory_function`` ``(L+1,)`` its sum over
+    channels; ``lyapunov`` per layer and direction; ``lyapunov_exponents`` the network's (forward
+    layers merged). ``settings``: the fit criteria used (``min_fit_steps``, ``linear_tol``, …).
     """
 
     checkpoint: str
@@ -218,6 +51,8 @@ class DecayResult:
     dtype: str = "float32"
     format: str = ""
     notes: tuple[str, ...] = ()
+    memory_channels: np.ndarray | None = field(default=None, repr=False)
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def __getitem__(self, key: int | str) -> ModeDecay:
         if isinstance(key, int):
@@ -235,10 +70,26 @@ class DecayResult:
 
     @property
     def memory_capacity(self) -> float | None:
-        """Jaeger's memory capacity ``Σ_k R²_k`` of the whole network (None without memory)."""
+        """Jaeger's memory capacity ``Σ_k R²_k`` of the whole network, summed over input channels
+        (None without memory)."""
         if self.memory_function is None or not np.isfinite(self.memory_function).any():
             return None
         return float(np.nansum(self.memory_function))
+
+    @property
+    def memory_capacity_by_channel(self) -> np.ndarray | None:
+        """``(D,)`` capacity per input channel (NaN for a constant channel)."""
+        mc = self.memory_channels
+        if mc is None:
+            return None
+        return np.where(np.isfinite(mc).any(0), np.nansum(mc, 0), np.nan)
+
+    @property
+    def lyapunov_converged(self) -> bool | None:
+        """Whether every reported exponent's two half-window estimates agree (None: not computed)."""
+        if not self.lyapunov:
+            return None
+        return bool(all(s.converged.all() for s in self.lyapunov))
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy ``(operator, mode, lag)`` rows (see ``ModeDecay.curves_frame``)."""
@@ -273,62 +124,66 @@ class DecayResult:
         return pd.concat(parts, ignore_index=True)
 
     def lyapunov_frame(self) -> pd.DataFrame:
-        """One row per (layer, direction, index) exponent, plus the network's (``layer = -1``)."""
+        """One row per (layer, direction, index) exponent with its interval and half-window
+        difference, plus the network's (``layer = -1``)."""
         import pandas as pd
 
+        cols = ["layer", "direction", "index", "exponent", "lo", "hi", "half_difference", "converged"]
         rows = [
-            {
-                "layer": s.layer,
-                "direction": s.direction,
-                "index": i,
-                "exponent": v,
-                "lo": s.ci[i, 0],
-                "hi": s.ci[i, 1],
-            }
+            [s.layer, s.direction, i, v, s.ci[i, 0], s.ci[i, 1], s.half_difference[i], s.converged[i]]
             for s in self.lyapunov
             for i, v in enumerate(s.exponents)
         ]
         rows += [
-            {
-                "layer": -1,
-                "direction": "network",
-                "index": i,
-                "exponent": v,
-                "lo": np.nan,
-                "hi": np.nan,
-            }
+            [-1, "network", i, v, np.nan, np.nan, np.nan, None]
             for i, v in enumerate(self.lyapunov_exponents)
         ]
-        return pd.DataFrame(rows, columns=["layer", "direction", "index", "exponent", "lo", "hi"])
+        return pd.DataFrame(rows, columns=cols)
 
     def memory_frame(self) -> pd.DataFrame:
-        """One row per lag: the network's memory function."""
+        """One row per lag: R² per input channel (``r2_c{j}``) and their sum (``r2``)."""
         import pandas as pd
 
         mf = self.memory_function if self.memory_function is not None else np.empty(0)
-        return pd.DataFrame({"lag": np.arange(mf.shape[0]), "r2": mf})
+        table = {"lag": np.arange(mf.shape[0]), "r2": mf}
+        if self.memory_channels is not None:
+            table |= {f"r2_c{j}": col for j, col in enumerate(self.memory_channels.T)}
+        return pd.DataFrame(table)
+
+    def _memory_dict(self) -> dict[str, Any] | None:
+        mf = self.memory_function
+        if mf is None:
+            return None
+        by = self.memory_capacity_by_channel
+        chans = self.memory_channels
+        return {
+            "lags": list(range(mf.shape[0])),
+            "function": [_num(v) for v in mf],
+            "by_channel": None if chans is None else [[_num(v) for v in c] for c in chans.T],
+            "capacity_by_channel": None if by is None else [_num(v) for v in by],
+        }
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``rnndyn.decay.measure/1`` document (JSON-ready)."""
-        mf = self.memory_function
+        """The ``rnndyn.decay/2`` document (JSON-ready)."""
         return {
             "schema": SCHEMA,
             "rnndyn_version": __version__,
             "checkpoint": {"path": self.checkpoint, "sha256": self.sha256, "format": self.format},
             "eigenvalues_are": CONVENTION,
+            "fields": MEANINGS,
             "module": self.module,
             "probe": self.probe,
             "steps": self.steps,
             "dtype": self.dtype,
+            "settings": self.settings,
             "operators": [o.to_dict() for o in self.operators],
             "lyapunov": {
                 "units": "nats per step",
                 "exponents": [_num(v) for v in self.lyapunov_exponents],
+                "converged": self.lyapunov_converged,
                 "layers": [s.to_dict() for s in self.lyapunov],
             },
             "memory_capacity": self.memory_capacity,
-            "memory": None
-            if mf is None
-            else {"lags": list(range(mf.shape[0])), "function": [_num(v) for v in mf]},
+            "memory": self._memory_dict(),
             "notes": list(self.notes),
         }

@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from rnndyn.dynamics.network import LayerParams, layer_params, pick_module
+from rnndyn.dynamics.network import LayerParams, Network, resolve_network
 from rnndyn.errors import UsageError
 from rnndyn.io.checkpoint import Checkpoint
+from rnndyn.naming import JAC, JAC_FP, operator_id
 from rnndyn.operators import RecurrentModule, RecurrentOperator
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -278,7 +279,8 @@ class JacobianOperator(RecurrentOperator):
 
     @property
     def id(self) -> str:
-        return super().id + ("fp" if self.kind == "fixed_point" else "")
+        gate = JAC_FP if self.kind == "fixed_point" else JAC
+        return operator_id(self.layer, self.direction, gate)
 
     @property
     def qualified_id(self) -> str:
@@ -303,7 +305,7 @@ def _mean_jacobian(p: LayerParams, trace, start: int) -> tuple[np.ndarray, int]:
 
 
 def jacobian_operators(
-    ckpt: Checkpoint,
+    ckpt: Checkpoint | Network,
     module: RecurrentModule | str | None = None,
     traj: Trajectories | None = None,
     *,
@@ -317,7 +319,8 @@ def jacobian_operators(
     layer ``l − 1``'s fixed-point output), found by Newton with its convergence reported.
     Sizes: ``H`` (RNN, GRU), ``P + H`` (LSTM ``[h; c]``).
     """
-    mod = pick_module(ckpt, module)
+    net = resolve_network(ckpt, module)
+    mod = net.module
     if "mean" in kinds and traj is None:
         raise UsageError("the mean Jacobian needs a trajectory (traj=simulate(...))")
     in_size = traj.inputs.shape[-1] if traj is not None else (mod.input_size or 1)
@@ -327,7 +330,7 @@ def jacobian_operators(
         outs = []
         for direction in mod.directions:
             size = in_size if layer == 0 else fp_input.shape[0]
-            p = layer_params(ckpt, mod, layer, direction, dtype=torch.float64, input_size=size)
+            p = net.layer(layer, direction, input_size=size)
             base = dict(
                 module=mod.name, arch=mod.arch, layer=layer, direction=direction, gate="jac"
             )

@@ -10,14 +10,23 @@ A module without ``weight_ih`` likewise ignores its input (zero input weights).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import torch
 from torch import nn
 
-from rnndyn.errors import CheckpointError
+from rnndyn.errors import CheckpointError, SimulationError
 from rnndyn.io.checkpoint import Checkpoint
-from rnndyn.operators import RecurrentModule, find_modules, module_state_dict
+from rnndyn.io.validate import check_finite
+from rnndyn.operators import (
+    RecurrentModule,
+    RecurrentOperator,
+    find_modules,
+    module_operators,
+    module_state_dict,
+)
 
 BLOCKS = {"rnn": 1, "custom": 1, "gru": 3, "lstm": 4}
 _LAYER = re.compile(r"_l(\d+)(_reverse)?$")
@@ -56,8 +65,55 @@ class LayerParams:
         return self.out_size + (self.hidden_size if self.arch == "lstm" else 0)
 
 
-def pick_module(ckpt: Checkpoint, module: RecurrentModule | str | None = None) -> RecurrentModule:
+@dataclass(frozen=True, eq=False)
+class Network:
+    """A checkpoint's recurrent module resolved once: what it is, its weights and where it came from.
+
+    ``params`` maps ``(layer, direction)`` to float64 ``LayerParams``; a module without stored input
+    weights (a custom matrix, an input-less cell) has ``inputless`` set and gets zero input weights
+    sized to whatever it is driven with (``layer(..., input_size=)``). ``others`` names the
+    checkpoint's other recurrent modules; ``operators`` its weight-block operators. Build it with ``resolve_network``; every function of
+    ``rnndyn.dynamics`` and ``rnndyn.decay`` accepts it wherever it accepts a checkpoint.
+    """
+
+    module: RecurrentModule
+    params: Mapping[tuple[int, str], LayerParams]
+    inputless: bool
+    path: str
+    sha256: str = ""
+    format: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    others: tuple[str, ...] = ()
+    operators: tuple[RecurrentOperator, ...] = ()
+
+    def layer(
+        self,
+        layer: int = 0,
+        direction: str = "forward",
+        *,
+        dtype: torch.dtype = torch.float64,
+        input_size: int | None = None,
+    ) -> LayerParams:
+        """One layer/direction in ``dtype``; ``input_size`` sizes the zero input weights of an
+        input-less module (ignored otherwise)."""
+        p = self.params[(layer, direction)]
+        if self.inputless and layer == 0 and input_size and input_size != p.w_ih.shape[1]:
+            p = replace(p, w_ih=torch.zeros(p.w_ih.shape[0], int(input_size), dtype=p.w_ih.dtype))
+        return p if dtype == p.w_hh.dtype else cast(p, dtype)
+
+
+def cast(p: LayerParams, dtype: torch.dtype) -> LayerParams:
+    """``p`` with every weight in ``dtype``."""
+    conv = {k: getattr(p, k).to(dtype) for k in ("w_ih", "w_hh", "b_ih", "b_hh")}
+    return replace(p, **conv, w_hr=None if p.w_hr is None else p.w_hr.to(dtype))
+
+
+def pick_module(
+    ckpt: Checkpoint | Network, module: RecurrentModule | str | None = None
+) -> RecurrentModule:
     """The recurrent module to run: given, named, or the first one found."""
+    if isinstance(ckpt, Network):
+        return ckpt.module
     if isinstance(module, RecurrentModule):
         return module
     mods = find_modules(ckpt)
@@ -72,12 +128,76 @@ def pick_module(ckpt: Checkpoint, module: RecurrentModule | str | None = None) -
     return hits[0]
 
 
-def _torch_names(ckpt: Checkpoint, module: RecurrentModule) -> dict[str, torch.Tensor]:
-    """``module_state_dict`` with cell keys renamed to layer-0 names (``weight_hh`` → ``weight_hh_l0``)."""
-    sd = module_state_dict(ckpt, module)
-    if module.cell:
+def resolve_network(
+    ckpt: Checkpoint | Network, module: RecurrentModule | str | None = None
+) -> Network:
+    """Resolve ``module`` of ``ckpt`` (default: the first) into a ``Network``, checking its weights.
+
+    Raises CheckpointError for NaN/Inf weights (naming the tensor) or an unsupported
+    nonlinearity, SimulationError for a module that cannot run as a PyTorch module.
+    """
+    if isinstance(ckpt, Network):
+        return ckpt
+    mod = pick_module(ckpt, module)
+    if mod.simulation:
+        raise SimulationError(
+            f"module {mod.name or '(root)'!r} cannot be simulated: {mod.simulation}",
+            path=ckpt.path,
+        )
+    sd = module_state_dict(ckpt, mod)
+    prefix = f"{mod.name}." if mod.name else ""
+    for key, t in sd.items():
+        check_finite(t, prefix + key, ckpt.path)
+    if mod.cell:
         sd = {f"{k}_l0": v for k, v in sd.items()}
-    return sd
+    nonlin = (mod.nonlinearity or "tanh") if mod.arch in ("rnn", "custom") else "tanh"
+    if nonlin not in ("tanh", "relu"):
+        raise CheckpointError(
+            f"nonlinearity {nonlin!r} is not supported (PyTorch RNNs use 'tanh' or 'relu')",
+            path=ckpt.path,
+        )
+    params = {
+        (layer, d): _layer_from(sd, mod, nonlin, layer, d)
+        for layer in range(mod.num_layers)
+        for d in mod.directions
+    }
+    others = tuple(m.name or "(root)" for m in find_modules(ckpt) if m.name != mod.name)
+    return Network(
+        module=mod,
+        params=params,
+        inputless="weight_ih_l0" not in sd,
+        path=str(ckpt.path),
+        sha256=ckpt.sha256,
+        format=ckpt.format,
+        metadata=dict(ckpt.metadata or {}),
+        others=others,
+        operators=tuple(module_operators(ckpt, mod)),
+    )
+
+
+def _layer_from(
+    sd: Mapping[str, torch.Tensor], mod: RecurrentModule, nonlin: str, layer: int, direction: str
+) -> LayerParams:
+    """One layer's float64 weights from a PyTorch-named state dict (zeros for missing biases)."""
+    dt = torch.float64
+    suffix = f"_l{layer}" + ("_reverse" if direction == "reverse" else "")
+    w_hh = sd[next(iter(sd))] if mod.arch == "custom" else sd["weight_hh" + suffix]
+    w_hh = _dtype(w_hh, dt)
+    kh = w_hh.shape[0]
+    w_ih = sd.get("weight_ih" + suffix)
+    zeros = torch.zeros(kh, dtype=dt)
+    b_ih, b_hh, w_hr = (sd.get(n + suffix) for n in ("bias_ih", "bias_hh", "weight_hr"))
+    return LayerParams(
+        mod.arch,
+        nonlin,
+        layer,
+        direction,
+        torch.zeros(kh, max(mod.input_size or 1, 1), dtype=dt) if w_ih is None else _dtype(w_ih, dt),
+        w_hh,
+        zeros if b_ih is None else _dtype(b_ih, dt),
+        zeros if b_hh is None else _dtype(b_hh, dt),
+        None if w_hr is None else _dtype(w_hr, dt),
+    )
 
 
 def _dtype(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -85,8 +205,8 @@ def _dtype(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 
 
 def layer_params(
-    ckpt: Checkpoint,
-    module: RecurrentModule,
+    ckpt: Checkpoint | Network,
+    module: RecurrentModule | None = None,
     layer: int = 0,
     direction: str = "forward",
     *,
@@ -94,54 +214,24 @@ def layer_params(
     input_size: int | None = None,
 ) -> LayerParams:
     """Weights of one layer/direction. ``input_size`` sizes the zero input weights of input-less modules."""
-    sd = _torch_names(ckpt, module)
-    nonlin = (module.nonlinearity or "tanh") if module.arch in ("rnn", "custom") else "tanh"
-    if nonlin not in ("tanh", "relu"):
-        raise CheckpointError(
-            f"nonlinearity {nonlin!r} is not supported (PyTorch RNNs use 'tanh' or 'relu')",
-            path=ckpt.path,
-        )
-    if module.arch == "custom":
-        w_hh = _dtype(next(iter(sd.values())), dtype)
-        arch = "custom"
-    else:
-        suffix = f"_l{layer}" + ("_reverse" if direction == "reverse" else "")
-        w_hh = _dtype(sd["weight_hh" + suffix], dtype)
-        arch = module.arch
-    kh = w_hh.shape[0]
-    suffix = f"_l{layer}" + ("_reverse" if direction == "reverse" else "")
-    w_ih = sd.get("weight_ih" + suffix)
-    if w_ih is None:
-        w_ih = torch.zeros(kh, max(input_size or 1, 1), dtype=dtype)
-    zeros = torch.zeros(kh, dtype=dtype)
-    b_ih, b_hh = sd.get("bias_ih" + suffix), sd.get("bias_hh" + suffix)
-    w_hr = sd.get("weight_hr" + suffix)
-    return LayerParams(
-        arch,
-        nonlin,
-        layer,
-        direction,
-        _dtype(w_ih, dtype),
-        w_hh,
-        zeros if b_ih is None else _dtype(b_ih, dtype),
-        zeros if b_hh is None else _dtype(b_hh, dtype),
-        None if w_hr is None else _dtype(w_hr, dtype),
-    )
+    net = resolve_network(ckpt, module)
+    return net.layer(layer, direction, dtype=dtype, input_size=input_size)
 
 
 def build_layer(
-    ckpt: Checkpoint,
-    module: RecurrentModule,
+    ckpt: Checkpoint | Network,
+    module: RecurrentModule | None,
     layer: int,
     *,
     dtype: torch.dtype = torch.float64,
     input_size: int | None = None,
 ) -> nn.RNNBase:
     """A single-layer fused module (both directions when bidirectional) holding layer ``layer``."""
+    net = resolve_network(ckpt, module)
     params = [
-        layer_params(ckpt, module, layer, d, dtype=dtype, input_size=input_size)
-        for d in module.directions
+        net.layer(layer, d, dtype=dtype, input_size=input_size) for d in net.module.directions
     ]
+    module = net.module
     p = params[0]
     kwargs = dict(
         input_size=p.w_ih.shape[1],
@@ -174,7 +264,7 @@ def build_layer(
 
 
 def build_network(
-    ckpt: Checkpoint,
+    ckpt: Checkpoint | Network,
     module: RecurrentModule | str | None = None,
     *,
     dtype: torch.dtype = torch.float64,
@@ -184,9 +274,10 @@ def build_network(
 
     ``input_size`` is needed only for modules whose input weights are unknown (custom matrices).
     """
-    mod = pick_module(ckpt, module)
+    net = resolve_network(ckpt, module)
+    mod = net.module
     layers = [
-        build_layer(ckpt, mod, k, dtype=dtype, input_size=input_size) for k in range(mod.num_layers)
+        build_layer(net, mod, k, dtype=dtype, input_size=input_size) for k in range(mod.num_layers)
     ]
     first = layers[0]
     kwargs = dict(

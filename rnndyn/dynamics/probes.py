@@ -1,11 +1,13 @@
 """Probe inputs ``(B, T, D)`` to drive a network with: ``zeros``, ``noise[:STD]``, ``impulse``,
 ``task:NAME`` or a ``FILE.npy``.
 
-Generated probes are ``length`` steps long (default ``2 × steps``: a washout as long as the measurement
-window, which is always the last ``steps`` steps). ``impulse`` is a unit pulse on every input channel at
+Generated probes are ``length`` steps long (default ``max(2 × steps, 1000)``: a washout at least as long
+as the measurement window, which is always the last ``steps`` steps, and enough steps for the Lyapunov
+spectrum to converge on typical nets). ``impulse`` is a unit pulse on every input channel at
 the first step of that window. ``noise:STD`` is i.i.d. Gaussian with standard deviation STD (default 1).
 ``task:NAME`` takes the test inputs of ``rnndyn.tasks.get_task(NAME).generate(seed)`` (with the
-checkpoint's own task parameters when NAME is its task). Files are read with ``allow_pickle=False``.
+checkpoint's own task parameters when NAME is its task). Files are read with ``allow_pickle=False``,
+after their header's shape has been checked against the file's size and the memory budget.
 """
 
 from __future__ import annotations
@@ -17,12 +19,19 @@ from typing import Any
 
 import numpy as np
 
+from rnndyn.dynamics.health import check_budget, check_seed, gib
 from rnndyn.dynamics.trajectories import check_inputs
 from rnndyn.errors import InvalidInputError, UsageError
 from rnndyn.operators import RecurrentModule
 
 KINDS = ("zeros", "noise[:STD]", "impulse", "task:NAME", "FILE.npy")
 DEFAULT_BATCH = {"zeros": 1, "impulse": 1, "noise": 32, "task": 32, "file": None}
+MIN_LENGTH = 1000
+
+
+def default_length(steps: int) -> int:
+    """Length of a generated probe for a ``steps``-step window: ``max(2·steps, MIN_LENGTH)``."""
+    return max(2 * max(int(steps), 1), MIN_LENGTH)
 
 
 @dataclass(frozen=True)
@@ -77,7 +86,38 @@ def _task_inputs(name: str, seed: int, task_params: Mapping[str, Any] | None) ->
     return (x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)).astype(np.float32)
 
 
+def _check_header(path: Path) -> None:
+    """Refuse a ``.npy`` whose header claims more data than the file holds, or than memory allows."""
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            reader = {
+                (1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0,
+            }.get(version)
+            if reader is None:
+                return  # a newer header version: np.load checks it
+            shape, _, dtype = reader(f)  # the header only; no data is read
+            offset = f.tell()
+    except (ValueError, OSError, EOFError, SyntaxError) as err:
+        raise InvalidInputError(
+            f"probe file is not a readable .npy array ({err})", path=path
+        ) from None
+    if dtype.hasobject:
+        return  # np.load refuses it below, without unpickling
+    need = float(np.prod([float(d) for d in shape])) * dtype.itemsize
+    have = path.stat().st_size - offset
+    if need > have:
+        raise InvalidInputError(
+            f"probe file header claims shape {tuple(shape)} ({gib(need)} of {dtype}) but the file "
+            f"holds only {have} bytes of data: it is truncated or damaged",
+            path=path,
+        )
+    check_budget(2 * need, f"probe file of shape {tuple(shape)}")
+
+
 def _file_inputs(path: Path) -> np.ndarray:
+    _check_header(path)
     try:
         arr = np.load(path, allow_pickle=False)
     except ValueError as err:
@@ -106,22 +146,27 @@ def make_probe(
     length: int | None = None,
     seed: int = 0,
     task_params: Mapping[str, Any] | None = None,
+    path: Any = None,
 ) -> Probe:
     """Build the probe ``spec`` for ``module`` (see the module docstring); ``steps`` sizes generated probes.
 
-    Raises UsageError for an unknown spec or bad sizes, InvalidInputError for a bad file.
+    Raises UsageError for an unknown spec or bad or too large sizes (with an estimate),
+    InvalidInputError for a bad file. ``path``: the checkpoint, for messages.
     """
     if batch is not None and batch <= 0:
         raise UsageError(f"--batch must be positive, got {batch}")
     if length is not None and length <= 0:
         raise UsageError(f"--length must be positive, got {length}")
+    seed = check_seed(seed)
     d = module.input_size or 1
     if isinstance(spec, np.ndarray):
         return Probe("array", "array", _take(spec, batch), seed)
     kind = spec.split(":", 1)[0].strip().lower()
-    t_len = length or 2 * max(int(steps), 1)
-    rng = np.random.default_rng(seed)
+    t_len = length or default_length(steps)
     b = batch or DEFAULT_BATCH.get(kind) or 32
+    if kind in ("zeros", "noise", "impulse"):
+        check_budget(8.0 * b * t_len * d, f"a {b} × {t_len} × {d} probe", hint=None)
+    rng = np.random.default_rng(seed)
     if kind == "zeros":
         return Probe("zeros", spec, np.zeros((b, t_len, d), np.float32), seed)
     if kind == "noise":

@@ -16,8 +16,9 @@ import numpy as np
 import torch
 
 from rnndyn.dynamics.modal import ModalCoordinates, modal_coordinates, real_basis
-from rnndyn.dynamics.network import LayerParams, build_layer, layer_params, pick_module
-from rnndyn.errors import InvalidInputError, SimulationError, UsageError
+from rnndyn.dynamics.health import check_budget, check_states
+from rnndyn.dynamics.network import LayerParams, Network, build_layer, resolve_network
+from rnndyn.errors import InvalidInputError, UsageError
 from rnndyn.io.checkpoint import Checkpoint
 from rnndyn.operators import RecurrentModule
 
@@ -171,18 +172,6 @@ def check_inputs(inputs: Any, module: RecurrentModule, path: Any = None) -> torc
     return torch.from_numpy(np.ascontiguousarray(arr)).transpose(0, 1)  # (T, B, D)
 
 
-def _check_finite(out: torch.Tensor, ckpt: Checkpoint, layer: int) -> None:
-    bad = ~torch.isfinite(out)
-    if bool(bad.any()):
-        t = int(torch.nonzero(bad.flatten(1).any(1))[0, 0])
-        raise SimulationError(
-            f"the network produced NaN/Inf in layer {layer} at time step {t}: it explodes on this probe",
-            path=ckpt.path,
-            hint="Use a weaker probe (--probe zeros or noise:0.1) or fewer steps; a ReLU network with "
-            "spectral radius above 1 grows without bound.",
-        )
-
-
 def cell_states(
     p: LayerParams, x: torch.Tensor, h_prev: torch.Tensor, c0: torch.Tensor
 ) -> torch.Tensor:
@@ -199,7 +188,7 @@ def cell_states(
 
 
 def simulate(
-    ckpt: Checkpoint,
+    ckpt: Checkpoint | Network,
     inputs: Any,
     *,
     module: RecurrentModule | str | None = None,
@@ -214,14 +203,21 @@ def simulate(
         dtype: simulation and result precision (``torch.float64`` for analysis-grade states).
 
     Raises:
-        InvalidInputError: inputs of the wrong shape, dtype or input size.
+        InvalidInputError: inputs of the wrong shape, dtype or input size; CheckpointError: NaN/Inf
+            weights; UsageError: states too large for memory.
         SimulationError: the network produced NaN/Inf (it explodes on this probe).
     """
-    mod = pick_module(ckpt, module)
+    net = resolve_network(ckpt, module)
+    mod = net.module
     x = check_inputs(inputs, mod).to(dtype)
     t_len, batch = x.shape[0], x.shape[1]
     nd = len(mod.directions)
     out_size = mod.proj_size or mod.hidden_size
+    width = out_size + (mod.hidden_size if mod.arch == "lstm" else 0)
+    check_budget(
+        2.0 * mod.num_layers * nd * t_len * batch * width * x.element_size(),
+        f"simulating {batch} sequences of {t_len} steps",
+    )
     h0_t = (
         torch.zeros(mod.num_layers, nd, batch, out_size, dtype=dtype)
         if h0 is None
@@ -245,18 +241,16 @@ def simulate(
     )
     layer_in = x
     for layer in range(mod.num_layers):
-        net = build_layer(ckpt, mod, layer, dtype=dtype, input_size=x.shape[2])
+        module_l = build_layer(net, mod, layer, dtype=dtype, input_size=x.shape[2])
         state = (h0_t[layer], c0_t[layer]) if lstm else h0_t[layer]
         with torch.no_grad(), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="LSTM with projections is not supported")
-            out, _ = net(layer_in, state)
-        _check_finite(out, ckpt, layer)
+            out, _ = module_l(layer_in, state)
+        check_states(out, net.path, layer, dtype)
         hidden[layer] = out.view(t_len, batch, nd, out_size).permute(2, 0, 1, 3)
         if lstm:
             for d, direction in enumerate(mod.directions):
-                p = layer_params(
-                    ckpt, mod, layer, direction, dtype=dtype, input_size=layer_in.shape[2]
-                )
+                p = net.layer(layer, direction, dtype=dtype, input_size=layer_in.shape[2])
                 xs, hs = layer_in, hidden[layer, d]
                 if direction == "reverse":
                     xs, hs = xs.flip(0), hs.flip(0)
@@ -271,5 +265,5 @@ def simulate(
         h0=h0_t.numpy(),
         cell=None if cell is None else cell.numpy(),
         c0=None if c0_t is None else c0_t.numpy(),
-        checkpoint=str(ckpt.path),
+        checkpoint=net.path,
     )

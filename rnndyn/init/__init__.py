@@ -28,7 +28,9 @@ _EXPORTS = {
     "EigenInitParams": "rnndyn.init.law",
     "EigenInitFitter": "rnndyn.init.fit",
 }
-_SUBMODULES = ("registry", "zoo", "apply", "sample", "law", "fit")
+_SUBMODULES = (
+    "registry", "zoo", "apply", "sample", "law", "fit", "families", "fit_families", "files", "summary",
+)  # fmt: skip
 
 __all__ = [*_EXPORTS, "registry"]
 

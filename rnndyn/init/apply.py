@@ -73,6 +73,7 @@ def apply_(
     entry = registry.get(init)
     opts = entry.resolve_options(**options)
     _check(entry, arch, module, params)
+    assert isinstance(module, nn.RNNBase)
     hidden = module.hidden_size
     if entry.name == "default":
         for p in module.parameters():

@@ -1,4 +1,4 @@
-"""Fit the eigen law to the spectra of trained networks (scikit-learn conventions).
+"""Fit the eigen law to the spectra of trained networks (scikit-learn's estimator conventions).
 
 Eigenvalues are pooled per target (``hh``; ``i, f, g, o``; ``r, z, n``) over every checkpoint,
 layer and direction. Per target: the fractions of real and of positive real eigenvalues; the
@@ -16,26 +16,27 @@ from os import PathLike
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator
 
 from rnndyn.errors import InvalidInputError, UsageError
 from rnndyn.init.fit_families import fit_phase, fit_radius
 from rnndyn.init.law import TARGETS, Dist, EigenInitParams, TargetLaw
+from rnndyn.naming import GATES, JAC, gate_name
 
 __all__ = ["EigenInitFitter", "fit_groups", "fit_phase", "fit_radius", "group_checkpoints"]
 
+SEED_MAX = 2**63 - 1
 REAL_TOL = 1e-10  # |Im λ| ≤ REAL_TOL·max(1, |λ|) counts as real
 
 
 def _spectra_of(ckpt: Any) -> tuple[dict[str, list[np.ndarray]], dict[str, list[np.ndarray]]]:
     """Per-target eigenvalues and per-gate summed biases of one checkpoint."""
-    from rnndyn.operators import GATES, extract_operators, find_modules
+    from rnndyn.operators import extract_operators, find_modules
     from rnndyn.spectrum import eigendecompose
 
     eigs: dict[str, list[np.ndarray]] = {}
     for s in eigendecompose(extract_operators(ckpt), diagnostics=False):
-        if s.gate != "jac":
-            eigs.setdefault(s.gate or "hh", []).append(s.eigenvalues)
+        if s.gate != JAC:
+            eigs.setdefault(gate_name(s.gate), []).append(s.eigenvalues)
     biases: dict[str, list[np.ndarray]] = {}
     for m in find_modules(ckpt):
         if m.arch == "custom" or not m.bias:
@@ -45,8 +46,9 @@ def _spectra_of(ckpt: Any) -> tuple[dict[str, list[np.ndarray]], dict[str, list[
                 keys = [m.key(p, layer, d) for p in ("bias_ih", "bias_hh")]
                 if all(k in ckpt.tensors for k in keys):
                     b = sum(ckpt.tensors[k].double().numpy() for k in keys)
-                    for g, part in zip(GATES[m.arch], np.split(b, len(GATES[m.arch])), strict=True):
-                        biases.setdefault(g or "hh", []).append(part)
+                    gates = GATES[m.arch]
+                    for g, part in zip(gates, np.split(b, len(gates)), strict=True):
+                        biases.setdefault(g, []).append(part)
     return eigs, biases
 
 
@@ -61,11 +63,11 @@ def _as_source(item: Any, trust: bool) -> tuple[dict, dict, dict | None]:
         return eigs, biases, {"path": str(item.path), "sha256": item.sha256}
     if isinstance(item, OperatorSpectrum | Spectrum):
         ops = [item] if isinstance(item, OperatorSpectrum) else list(item)
-        eigs: dict[str, list[np.ndarray]] = {}
+        from_spectra: dict[str, list[np.ndarray]] = {}
         for s in ops:
-            if s.gate != "jac":
-                eigs.setdefault(s.gate or "hh", []).append(s.eigenvalues)
-        return eigs, {}, None
+            if s.gate != JAC:
+                from_spectra.setdefault(gate_name(s.gate), []).append(s.eigenvalues)
+        return from_spectra, {}, None
     if isinstance(item, Mapping):
         eigs = {}
         for t, v in item.items():
@@ -100,8 +102,22 @@ def _check_eigs(w: np.ndarray, target: str) -> None:
         )
 
 
-class EigenInitFitter(BaseEstimator):
+def _histogram(x: np.ndarray, span: tuple[float, float] | None = None) -> dict | None:
+    """30-bin histogram ``{"edges", "counts"}`` of fitted data (``None`` when there is none)."""
+    if x.size == 0:
+        return None
+    if span is None and np.ptp(x) <= 1e-9 * max(1.0, float(np.abs(x).max())):
+        span = (float(x.min()) - 0.5, float(x.max()) + 0.5)  # equal values: numpy's own rule
+    counts, edges = np.histogram(x, bins=30, range=span)
+    return {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]}
+
+
+class EigenInitFitter:
     """Fit an :class:`EigenInitParams` law to trained networks' spectra.
+
+    Follows scikit-learn's estimator conventions without depending on it: parameters are stored
+    unvalidated by ``__init__`` and read back by ``get_params``/``set_params``; ``fit`` validates,
+    fits and returns ``self``; learned attributes end in ``_``.
 
     Parameters (stored verbatim): ``radius_families`` among ``beta, truncnorm, ring, empirical``;
     ``phase_families`` among ``uniform, vonmises, empirical``; ``max_components`` of the von Mises
@@ -139,6 +155,32 @@ class EigenInitFitter(BaseEstimator):
         self.trust = trust
         self.seed = seed
 
+    _PARAMS = (
+        "radius_families", "phase_families", "max_components", "criterion", "min_separate",
+        "fit_biases", "condition", "name", "trust", "seed",
+    )  # fmt: skip
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's parameters, as stored (``deep`` is accepted for compatibility)."""
+        return {k: getattr(self, k) for k in self._PARAMS}
+
+    def set_params(self, **params: Any) -> EigenInitFitter:
+        """Set constructor parameters; ``UsageError`` naming an unknown one. Returns ``self``."""
+        unknown = sorted(set(params) - set(self._PARAMS))
+        if unknown:
+            raise UsageError(
+                f"EigenInitFitter has no parameter {', '.join(map(repr, unknown))}",
+                hint=f"Its parameters are: {', '.join(self._PARAMS)}.",
+            )
+        for k, v in params.items():
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = type(self)().get_params()
+        changed = {k: v for k, v in self.get_params().items() if v != defaults[k]}
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+
     def _validate(self) -> None:
         bad = [
             f for f in self.radius_families if f not in ("beta", "truncnorm", "ring", "empirical")
@@ -156,6 +198,10 @@ class EigenInitFitter(BaseEstimator):
             raise UsageError(
                 f"max_components must be an integer in 1..16, got {self.max_components!r}"
             )
+        if isinstance(self.seed, bool) or not (
+            isinstance(self.seed, int) and 0 <= self.seed <= SEED_MAX
+        ):
+            raise UsageError(f"seed must be an integer in 0..2^63-1, got {self.seed!r}")
 
     def fit(
         self,
@@ -252,6 +298,11 @@ class EigenInitFitter(BaseEstimator):
             "radius": d_radius,
             "real_radius": d_real,
             "phase": d_phase,
+            "histograms": {  # what the law was fitted to, for `init show`'s figure
+                "radius": _histogram(pooled),
+                "real_radius": _histogram(real_r) if separate else None,
+                "phase": _histogram(np.abs(np.angle(pairs)), (0.0, float(np.pi))),
+            },
         }
         return law, diag
 
@@ -275,23 +326,26 @@ class EigenInitFitter(BaseEstimator):
 def group_checkpoints(
     paths: Sequence[Any], by: str = "task_kind", *, trust: bool = False
 ) -> dict[str, list]:
-    """Load checkpoints and group them by a key of their ``rnndyn`` metadata (e.g. ``task_kind``).
+    """Load checkpoints and group them by a key of their ``rnndyn`` metadata (e.g. ``task_kind``;
+    dots reach into nested entries, as in ``rnndyn compare --by``).
 
-    Returns ``{group: [Checkpoint, ...]}`` in first-seen order; ``InvalidInputError`` naming a
-    checkpoint that lacks the key."""
+    Returns ``{group: [Checkpoint, ...]}`` in first-seen order; ``UsageError`` (exit 2, as in
+    ``compare``) naming a checkpoint that lacks the key."""
+    from rnndyn.compare.population import lookup
     from rnndyn.io.checkpoint import Checkpoint, load
 
     groups: dict[str, list] = {}
     for p in paths:
         ckpt = p if isinstance(p, Checkpoint) else load(p, trust=trust)
-        value = ckpt.metadata.get(by)
-        if not isinstance(value, str | int) or isinstance(value, bool) or str(value) == "":
-            raise InvalidInputError(
-                f"has no {by!r} in its rnndyn metadata, so it cannot be grouped by {by}",
+        value = lookup(ckpt.metadata, by)
+        if value is None or value == "":
+            raise UsageError(
+                f"its rnndyn metadata has no {by!r} entry, so it cannot be grouped by it",
                 path=ckpt.path,
-                hint="Fit without --by, or use checkpoints written by `rnndyn train`.",
+                hint="Fit without --by, choose another --by key, or use checkpoints written by "
+                "`rnndyn train`.",
             )
-        groups.setdefault(str(value), []).append(ckpt)
+        groups.setdefault(value, []).append(ckpt)
     return groups
 
 

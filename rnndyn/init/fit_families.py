@@ -1,25 +1,53 @@
-"""Candidate one-dimensional families for the eigen law and their selection by an information criterion.
+"""Fitting the eigen law's one-dimensional families, and choosing one by an information criterion.
 
-Radius families (beta on [0, r_max], truncated normal, LRU-style ring, empirical quantiles) and phase
-families (uniform, folded von Mises mixture, empirical) are each fitted by maximum likelihood and
-returned with their log-likelihood and parameter count; ``fit_radius`` / ``fit_phase`` pick one by
-BIC (or AIC) and report every candidate's Kolmogorov–Smirnov distance.
+Radius families (beta on ``[0, high]``, truncated normal, LRU-style ring, empirical quantiles) and
+phase families (uniform, folded von Mises mixture, empirical) are each fitted (maximum likelihood;
+the ring's support by its unbiased order-statistic estimates) and returned as a
+:class:`Candidate`: the law, its log-likelihood, its parameter count, and the parameters that
+ended at an optimiser bound. ``fit_radius`` / ``fit_phase`` pick the lowest BIC (or AIC) among
+the candidates with no parameter at a bound (such a fit is the optimiser's edge, not the data's
+optimum: e.g. a truncated normal whose ``mu`` runs to ``−10·high``), falling back to the next.
+
+Goodness of fit is reported as the Kolmogorov–Smirnov distance ``D`` with ``n``, and no p-value:
+the parameters are fitted to the same eigenvalues, which are pooled over matrices and dependent
+within each, so the KS null distribution does not apply.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from rnndyn.init.law import Dist
 
-# -- candidate families: each returns (Dist, log-likelihood, number of parameters) ---------------
+KAPPA_MAX = 1e4  # von Mises concentration cap (a spike narrower than ~0.01 rad)
 
 
-def _beta(r: np.ndarray, high: float) -> tuple[Dist, float, int]:
+class Candidate(NamedTuple):
+    """A fitted family: law, log-likelihood, parameter count, parameters at an optimiser bound."""
+
+    dist: Dist
+    ll: float
+    k: int
+    at_bound: tuple[str, ...] = ()
+
+
+def _at_bounds(x: Sequence[float], bounds: Sequence[tuple[float, float]], names: Sequence[str]):
+    """Names of the parameters within 1e-6 of the box (relative to its width)."""
+    return tuple(
+        n
+        for n, v, (lo, hi) in zip(names, x, bounds, strict=True)
+        if min(v - lo, hi - v) <= 1e-6 * (hi - lo)
+    )
+
+
+# -- candidate families ---------------------------------------------------------------------------
+
+
+def _beta(r: np.ndarray, high: float) -> Candidate:
     from scipy import optimize, special
 
     x = np.clip(r / high, 1e-12, 1 - 1e-12)
@@ -37,16 +65,18 @@ def _beta(r: np.ndarray, high: float) -> tuple[Dist, float, int]:
         return f, g
 
     t0 = np.log(np.clip([m * common, (1 - m) * common], 1e-4, 1e5))
-    res = optimize.minimize(nll, t0, jac=True, method="L-BFGS-B", bounds=[(-9.0, 13.0)] * 2)
+    bounds = [(-9.0, 13.0)] * 2
+    res = optimize.minimize(nll, t0, jac=True, method="L-BFGS-B", bounds=bounds)
     a, b = np.exp(res.x)
-    return (
+    return Candidate(
         Dist("beta", {"a": a, "b": b, "low": 0.0, "high": high}),
         -res.fun - n * math.log(high),
         3,
+        _at_bounds(res.x, bounds, ("a", "b")),
     )
 
 
-def _truncnorm(r: np.ndarray, high: float) -> tuple[Dist, float, int]:
+def _truncnorm(r: np.ndarray, high: float) -> Candidate:
     from scipy import optimize, stats
 
     def nll(t: np.ndarray) -> float:
@@ -61,24 +91,30 @@ def _truncnorm(r: np.ndarray, high: float) -> tuple[Dist, float, int]:
     bounds = [(-high * 10, high * 10), (math.log(1e-6 * high), math.log(100 * high))]
     res = optimize.minimize(nll, t0, method="L-BFGS-B", bounds=bounds)
     mu, sigma = float(res.x[0]), float(math.exp(res.x[1]))
-    return Dist("truncnorm", {"mu": mu, "sigma": sigma, "low": 0.0, "high": high}), -res.fun, 3
+    dist = Dist("truncnorm", {"mu": mu, "sigma": sigma, "low": 0.0, "high": high})
+    return Candidate(dist, -res.fun, 3, _at_bounds(res.x, bounds, ("mu", "sigma")))
 
 
-def _ring(r: np.ndarray) -> tuple[Dist, float, int]:
-    lo, hi = float(r.min()), float(r.max())
+def _ring(r: np.ndarray) -> Candidate:
+    """``r² ~ U[a, b]``: ``a, b`` the unbiased (minimum-variance) estimates from the extremes of
+    ``r²``, one mean spacing beyond them (``a`` clipped at 0), not the extremes themselves."""
+    s = np.sort(r.astype(np.float64) ** 2)
+    spacing = (s[-1] - s[0]) / max(len(s) - 1, 1)
+    a, b = max(s[0] - spacing, 0.0), s[-1] + spacing
+    dist = Dist("ring", {"r_min": math.sqrt(a), "r_max": math.sqrt(b)})
     with np.errstate(divide="ignore"):
-        ll = float(np.sum(np.log(2 * r / (hi**2 - lo**2))))
-    return Dist("ring", {"r_min": lo, "r_max": hi}), ll, 2
+        ll = float(np.sum(np.log(2 * r / (b - a))))
+    return Candidate(dist, ll, 2)
 
 
-def _empirical(x: np.ndarray, kind: str) -> tuple[Dist, float, int] | None:
+def _empirical(x: np.ndarray, kind: str) -> Candidate | None:
     k = int(np.clip(round(2 * len(x) ** (1 / 3)), 2, 64))
     q = np.quantile(x, np.linspace(0, 1, k + 1))
     if np.any(np.diff(q) <= 0):
         return None
     counts = np.bincount(np.clip(np.searchsorted(q, x, side="right") - 1, 0, k - 1), minlength=k)
     ll = float(np.sum(counts * -np.log(k * np.diff(q))))
-    return Dist("empirical", {"quantiles": q.tolist()}, kind), ll, k + 1
+    return Candidate(Dist("empirical", {"quantiles": q.tolist()}, kind), ll, k + 1)
 
 
 def _vm_kappa(rbar: np.ndarray) -> np.ndarray:
@@ -90,12 +126,10 @@ def _vm_kappa(rbar: np.ndarray) -> np.ndarray:
     for _ in range(2):
         a = special.i1e(k) / special.i0e(k)
         k = k - (a - r) / np.maximum(1 - a**2 - a / k, 1e-12)
-    return np.clip(k, 1e-6, 1e4)
+    return np.clip(k, 1e-6, KAPPA_MAX)
 
 
-def _folded_vonmises(
-    theta: np.ndarray, k: int, rng: np.random.Generator
-) -> tuple[Dist, float, int]:
+def _folded_vonmises(theta: np.ndarray, k: int, rng: np.random.Generator) -> Candidate:
     """EM for ``θ = |φ|``, ``φ`` ~ a ``k``-component von Mises mixture (the sign is latent).
 
     Two starts (quantiles, random); EM runs on at most 20 000 of the angles."""
@@ -125,61 +159,87 @@ def _folded_vonmises(
             prev = ll
         if best is None or ll > best[1]:
             best = (w, ll, np.abs(mu), kap)
+    assert best is not None
     w, ll, mu, kap = best
     params = {"weights": w.tolist(), "locs": mu.tolist(), "kappas": kap.tolist()}
     d = Dist("vonmises", params, "phase")
-    return d, float(np.sum(np.log(np.maximum(d.pdf(theta), 1e-300)))), 3 * k - 1
+    ll = float(np.sum(np.log(np.maximum(d.pdf(theta), 1e-300))))
+    return Candidate(d, ll, 3 * k - 1, ("kappas",) if kap.max() >= KAPPA_MAX else ())
 
 
-def _choose(x: np.ndarray, cands: dict[str, Any], criterion: str, kind: str) -> tuple[Dist, dict]:
-    """Pick the candidate with the lowest criterion; report all with their KS distances."""
+GOODNESS_NOTE = (
+    "KS distance D only, no p-value: the parameters are fitted to the same eigenvalues, pooled "
+    "over matrices and dependent within each"
+)
+
+
+def _row(name: str, c: Candidate, x: np.ndarray, criterion: str) -> dict[str, Any]:
     from scipy import stats
 
-    n, rows = len(x), []
-    for name, c in cands.items():
-        if c is None or not np.isfinite(c[1]):
-            continue
-        dist, ll, k = c
-        ic = k * math.log(n) - 2 * ll if criterion == "bic" else 2 * k - 2 * ll
-        ks = stats.kstest(x, dist.cdf)
-        rows.append(
-            {
-                "family": name,
-                "log_likelihood": ll,
-                "n_params": k,
-                criterion: ic,
-                "ks_statistic": float(ks.statistic),
-                "ks_pvalue": float(ks.pvalue),
-                "_d": dist,
-            }
-        )
+    n = len(x)
+    ic = c.k * math.log(n) - 2 * c.ll if criterion == "bic" else 2 * c.k - 2 * c.ll
+    support = [float(v) for v in c.dist.ppf(np.array([0.0, 1.0]))]
+    return {
+        "family": name,
+        "log_likelihood": c.ll,
+        "n_params": c.k,
+        criterion: ic,
+        "ks_statistic": float(stats.kstest(x, c.dist.cdf).statistic),
+        "support": support,
+        "at_bound": list(c.at_bound),
+        "_d": c.dist,
+    }
+
+
+def _choose(x: np.ndarray, cands: dict[str, Any], criterion: str) -> tuple[Dist, dict]:
+    """The lowest-criterion candidate with no parameter at a bound (else the lowest overall);
+    every candidate reported with its KS distance, support and bound flags."""
+    rows = [_row(name, c, x, criterion) for name, c in cands.items() if c and np.isfinite(c.ll)]
     rows.sort(key=lambda row: row[criterion])
-    best = rows[0]
-    nxt = ""
-    if len(rows) > 1:
-        delta = rows[1][criterion] - best[criterion]
-        nxt = f"; next {rows[1]['family']} (Δ{criterion.upper()} = {delta:.4g})"
+    free = [r for r in rows if not r["at_bound"]]
+    best = (free or rows)[0]
+    label = criterion.upper()
+    skipped = [r for r in rows[: rows.index(best)] if r["at_bound"]]
+    reason = f"lowest {label} among {', '.join(r['family'] for r in free)}"
+    if skipped:
+        reason += "; passed over (a parameter at its optimiser bound): " + ", ".join(
+            f"{r['family']} ({', '.join(r['at_bound'])})" for r in skipped
+        )
+    if not free:
+        reason = f"every candidate has a parameter at a bound; lowest {label} kept"
+    rest = [r for r in free if r is not best]
+    if rest:
+        reason += (
+            f"; next {rest[0]['family']} (Δ{label} = {rest[0][criterion] - best[criterion]:.4g})"
+        )
     diag = {
         "family": best["family"],
-        "n": n,
+        "n": len(x),
         "criterion": criterion,
-        "reason": f"lowest {criterion.upper()} among {', '.join(r['family'] for r in rows)}{nxt}",
+        "reason": reason,
         "ks_statistic": best["ks_statistic"],
-        "ks_pvalue": best["ks_pvalue"],
+        "goodness": GOODNESS_NOTE,
+        "support": best["support"],
+        "data_range": [float(x.min()), float(x.max())],
+        "at_bound": best["at_bound"],
         "candidates": [{k: v for k, v in r.items() if k != "_d"} for r in rows],
     }
     return best["_d"], diag
 
 
 def _degenerate(x: np.ndarray, kind: str) -> tuple[Dist, dict] | None:
-    if np.ptp(x) > 1e-12 * max(1.0, float(np.abs(x).max())):
+    """A point law when every value is equal to rounding (``|λ| ≡ 1`` of orthogonal matrices)."""
+    if np.ptp(x) > 1e-10 * max(1.0, float(np.abs(x).max())):
         return None
     value = float(np.clip(x.mean(), 0.0, np.pi if kind == "phase" else 1e3))
     return Dist("point", {"value": value}, kind), {
         "family": "point",
         "n": len(x),
-        "reason": "all values equal",
+        "reason": f"all values equal to within {float(np.ptp(x)):.2g}",
         "ks_statistic": 0.0,
+        "support": [value, value],
+        "data_range": [float(x.min()), float(x.max())],
+        "at_bound": [],
     }
 
 
@@ -195,7 +255,7 @@ def fit_radius(r: np.ndarray, families: Sequence[str], criterion: str = "bic") -
         "ring": lambda: _ring(r),
         "empirical": lambda: _empirical(r, "radius"),
     }
-    return _choose(r, {f: make[f]() for f in families}, criterion, "radius")
+    return _choose(r, {f: make[f]() for f in families}, criterion)
 
 
 def fit_phase(
@@ -213,17 +273,14 @@ def fit_phase(
     rng = np.random.default_rng(seed)
     cands: dict[str, Any] = {}
     if "uniform" in families:
-        cands["uniform"] = (
-            Dist("uniform", {"low": 0.0, "high": np.pi}, "phase"),
-            -len(theta) * math.log(np.pi),
-            0,
-        )
+        uniform = Dist("uniform", {"low": 0.0, "high": np.pi}, "phase")
+        cands["uniform"] = Candidate(uniform, -len(theta) * math.log(np.pi), 0)
     if "vonmises" in families:
         for k in range(1, max_components + 1):
             cands[f"vonmises{k}" if k > 1 else "vonmises"] = _folded_vonmises(theta, k, rng)
     if "empirical" in families:
         cands["empirical"] = _empirical(theta, "phase")
-    return _choose(theta, cands, criterion, "phase")
+    return _choose(theta, cands, criterion)
 
 
 # -- inputs: checkpoints, Checkpoint objects, spectra, or {target: eigenvalues} -------------------

@@ -25,26 +25,20 @@ from typing import Any
 
 import numpy as np
 
+from rnndyn import naming
 from rnndyn.errors import InvalidInputError
+from rnndyn.init import families
+from rnndyn.init.families import PHASE_FAMILIES, RADIUS_FAMILIES
+from rnndyn.io.jsonread import MAX_BYTES, MAX_DEPTH, load_strict_json
+
+__all__ = [
+    "MAX_BYTES", "MAX_DEPTH", "MAX_RADIUS", "PHASE_FAMILIES", "RADIUS_FAMILIES", "SCHEMA",
+    "TARGETS", "Dist", "EigenInitParams", "LawError", "TargetLaw", "load_json",
+]  # fmt: skip
 
 SCHEMA = "rnndyn.eigen-init/1"
-MAX_BYTES = 4 << 20  # 4 MiB
-MAX_DEPTH = 12
 MAX_RADIUS = 1e3
-TARGETS = ("hh", "i", "f", "g", "o", "r", "z", "n", "*")
-RADIUS_FAMILIES = {
-    "beta": ("a", "b", "low", "high"),  # (r − low)/(high − low) ~ Beta(a, b)
-    "truncnorm": ("mu", "sigma", "low", "high"),  # N(mu, sigma²) truncated to [low, high]
-    "ring": ("r_min", "r_max"),  # r² ~ U[r_min², r_max²] (LRU)
-    "empirical": ("quantiles",),  # piecewise-linear quantile function (equal-mass bins)
-    "point": ("value",),
-}
-PHASE_FAMILIES = {
-    "uniform": ("low", "high"),  # θ ~ U[low, high] ⊂ [0, 2π]
-    "vonmises": ("weights", "locs", "kappas"),  # θ = |φ|, φ ~ von Mises mixture on the circle
-    "empirical": ("quantiles",),  # on [0, π]
-    "point": ("value",),
-}
+TARGETS = (*naming.TARGETS, "*")  # "*": the law of any target the file does not name
 _LISTS = {"quantiles", "weights", "locs", "kappas"}
 _BOUNDS = {  # (lowest, highest); others: [0, MAX_RADIUS] for radii, [0, π] ([0, 2π] uniform) phases
     "a": (1e-12, 1e6),
@@ -105,7 +99,7 @@ class Dist:
             f"{self.kind} family {f!r} takes exactly: {', '.join(keys)}",
         )
         top = MAX_RADIUS if self.kind == "radius" else 2 * math.pi if f == "uniform" else math.pi
-        p = {}
+        p: dict[str, Any] = {}
         for k in keys:
             lo, hi = _BOUNDS.get(k, (0.0, top))
             size = (2, 1025) if k == "quantiles" else (1, 16)
@@ -131,21 +125,15 @@ class Dist:
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         """Quantile function: uniforms ``(m,)`` → draws ``(m,)``."""
-        from rnndyn.init.sample import quantile
-
-        return quantile(self, u)
+        return families.quantile(self.family, self.params, u)
 
     def cdf(self, x: np.ndarray) -> np.ndarray:
         """CDF (of the angle folded onto ``[0, π]`` for phases)."""
-        from rnndyn.init.sample import cdf
-
-        return cdf(self, x)
+        return families.cdf(self.family, self.params, x)
 
     def pdf(self, x: np.ndarray) -> np.ndarray:
         """Density (``inf`` at a point mass; folded for phases)."""
-        from rnndyn.init.sample import pdf
-
-        return pdf(self, x)
+        return families.pdf(self.family, self.params, x)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], kind: str) -> Dist:
@@ -207,7 +195,9 @@ def _at(where: str, fn: Any, *args: Any) -> Any:
         raise LawError(f"{where}: {err}") from None
 
 
-def _strict_keys(d: Any, keys: set[str], what: str, optional: set[str] = frozenset()) -> None:
+def _strict_keys(
+    d: Any, keys: set[str], what: str, optional: frozenset[str] | set[str] = frozenset()
+) -> None:
     _check(isinstance(d, Mapping), f"{what} must be a JSON object")
     missing, extra = keys - optional - set(d), set(d) - keys
     _check(not missing, f"{what} lacks {', '.join(sorted(missing))}")
@@ -388,6 +378,7 @@ def _check_schema(schema: Any) -> None:
         m is not None,
         f"schema is {str(schema)[:60]!r}, not {SCHEMA!r}: not an rnndyn eigen-init parameter file",
     )
+    assert m is not None
     version = int(m.group(1))
     _check(
         version <= 1,
@@ -397,82 +388,7 @@ def _check_schema(schema: Any) -> None:
     _check(version == 1, f"unknown schema version {version}")
 
 
-class _Refused(Exception):
-    pass
-
-
-def _no_constants(name: str) -> Any:
-    raise _Refused(f"holds {name}, which strict JSON does not allow")
-
-
-def _finite_float(text: str) -> float:
-    x = float(text)
-    if not math.isfinite(x):
-        raise _Refused(f"holds the number {text[:40]}, too large for a finite float")
-    return x
-
-
-def _small_int(text: str) -> int:
-    if len(text.lstrip("-")) > 18:
-        raise _Refused(f"holds an integer of {len(text)} digits")
-    return int(text)
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out = dict(pairs)
-    if len(out) != len(pairs):
-        raise _Refused("has an object with a repeated key")
-    return out
-
-
-def _depth(x: Any, limit: int) -> bool:
-    if limit < 0:
-        return False
-    children = x.values() if isinstance(x, dict) else x if isinstance(x, list) else ()
-    return all(_depth(c, limit - 1) for c in children)
-
-
 def load_json(path: str | PathLike[str]) -> Any:
-    """Parse a small, strict JSON file: ≤ 4 MiB, UTF-8, no NaN/Infinity/overflowing numbers, no
-    repeated keys, nesting ≤ 12. ``InvalidInputError`` naming the file otherwise."""
-    from rnndyn.io.text import quoted_head
-
-    p = Path(path)
-
-    def bad(problem: str) -> InvalidInputError:
-        return InvalidInputError(problem, path=p, hint=_HINT)
-
-    try:
-        if p.is_dir():
-            raise bad("is a folder, not an eigen-init parameter file")
-        with open(p, "rb") as f:
-            data = f.read(MAX_BYTES + 1)
-    except FileNotFoundError:
-        raise bad("does not exist") from None
-    except OSError as err:
-        raise bad(f"cannot be read ({err.strerror})") from None
-    if len(data) > MAX_BYTES:
-        raise bad(f"is larger than {MAX_BYTES >> 20} MiB; eigen-init files are small JSON")
-    try:
-        text = data.decode("utf-8")
-        doc = json.loads(
-            text,
-            parse_constant=_no_constants,
-            parse_float=_finite_float,
-            parse_int=_small_int,
-            object_pairs_hook=_no_duplicates,
-        )
-    except UnicodeDecodeError:
-        raise bad(f"is not UTF-8 JSON text (it starts with {quoted_head(data)})") from None
-    except json.JSONDecodeError as err:
-        raise bad(
-            f"is not valid JSON ({err.msg} at line {err.lineno}, column {err.colno}; "
-            f"it starts with {quoted_head(data)})"
-        ) from None
-    except _Refused as err:
-        raise bad(f"is not strict JSON: it {err}") from None
-    except RecursionError:
-        raise bad(f"is nested too deeply (more than {MAX_DEPTH} levels)") from None
-    if not _depth(doc, MAX_DEPTH):
-        raise bad(f"is nested too deeply (more than {MAX_DEPTH} levels)")
-    return doc
+    """Parse a law file as small, strict JSON (:func:`rnndyn.io.jsonread.load_strict_json`):
+    ``InvalidInputError`` naming the file for anything else."""
+    return load_strict_json(path, what="an eigen-init parameter file", hint=_HINT)

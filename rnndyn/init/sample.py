@@ -20,100 +20,11 @@ import torch
 from torch import Tensor
 
 from rnndyn.errors import UsageError
-from rnndyn.init.law import Dist, EigenInitParams, TargetLaw
+from rnndyn.init.law import EigenInitParams, TargetLaw
 from rnndyn.init.zoo_basic import check_matrix, fill_, haar_orthogonal
+from rnndyn.naming import GATES
 
-LAYOUTS = {"rnn": ("hh",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
-_VM_GRID = np.linspace(0.0, math.pi, 8193)
-
-
-# -- the 1-D laws: quantile, CDF, density --------------------------------------------------------
-
-
-def _tn(p) -> tuple[float, float]:
-    return (p["low"] - p["mu"]) / p["sigma"], (p["high"] - p["mu"]) / p["sigma"]
-
-
-def _vm_folded(p, x: np.ndarray, fn, sign: float) -> np.ndarray:
-    """``Σ w_k (fn(x) ± fn(−x))`` over the mixture: the folded CDF (``−``) or density (``+``)."""
-    args = zip(p["weights"], p["locs"], p["kappas"], strict=True)
-    return sum(w * (fn(x, k, loc=m) + sign * fn(-x, k, loc=m)) for w, m, k in args)
-
-
-def quantile(dist: Dist, u: np.ndarray) -> np.ndarray:
-    """Inverse CDF of ``dist`` at ``u`` ``(m,)`` in ``[0, 1]`` (von Mises: tabulated CDF)."""
-    from scipy import stats
-
-    p, f, u = dist.params, dist.family, np.asarray(u, dtype=np.float64)
-    if f == "beta":
-        return p["low"] + (p["high"] - p["low"]) * stats.beta.ppf(u, p["a"], p["b"])
-    if f == "truncnorm":
-        return stats.truncnorm.ppf(u, *_tn(p), loc=p["mu"], scale=p["sigma"])
-    if f == "ring":
-        return np.sqrt(u * (p["r_max"] ** 2 - p["r_min"] ** 2) + p["r_min"] ** 2)
-    if f == "empirical":
-        q = np.asarray(p["quantiles"])
-        return np.interp(u, np.linspace(0, 1, len(q)), q)
-    if f == "vonmises":
-        return np.interp(u, np.maximum.accumulate(cdf(dist, _VM_GRID)), _VM_GRID)
-    if f == "uniform":
-        return p["low"] + (p["high"] - p["low"]) * u
-    return np.full(u.shape, p["value"])
-
-
-def cdf(dist: Dist, x: np.ndarray) -> np.ndarray:
-    """CDF of ``dist``; for phases, of the angle folded onto ``[0, π]`` (``θ ≡ 2π − θ``)."""
-    from scipy import stats
-
-    p, f, x = dist.params, dist.family, np.asarray(x, dtype=np.float64)
-    if f == "beta":
-        return stats.beta.cdf((x - p["low"]) / (p["high"] - p["low"]), p["a"], p["b"])
-    if f == "truncnorm":
-        return stats.truncnorm.cdf(x, *_tn(p), loc=p["mu"], scale=p["sigma"])
-    if f == "ring":
-        lo2, hi2 = p["r_min"] ** 2, p["r_max"] ** 2
-        return np.clip((x**2 - lo2) / (hi2 - lo2), 0.0, 1.0) * (x >= 0)
-    if f == "empirical":
-        q = np.asarray(p["quantiles"])
-        return np.interp(x, q, np.linspace(0, 1, len(q)))
-    xf = np.clip(x, 0.0, math.pi)
-    if f == "vonmises":  # scipy's CDF is cumulative over turns: arcs are differences
-        return np.clip(_vm_folded(p, xf, stats.vonmises.cdf, -1.0), 0.0, 1.0)
-    if f == "uniform":
-        lo, hi = p["low"], p["high"]
-        inside = np.clip(np.minimum(xf, hi) - lo, 0, None)
-        wrapped = np.clip(hi - np.maximum(2 * math.pi - xf, lo), 0, None)
-        return (inside + wrapped) / (hi - lo)
-    return (x >= p["value"]).astype(np.float64)
-
-
-def pdf(dist: Dist, x: np.ndarray) -> np.ndarray:
-    """Density of ``dist`` (``inf`` at a point mass; folded onto ``[0, π]`` for phases)."""
-    from scipy import stats
-
-    p, f, x = dist.params, dist.family, np.asarray(x, dtype=np.float64)
-    if f == "beta":
-        width = p["high"] - p["low"]
-        return stats.beta.pdf((x - p["low"]) / width, p["a"], p["b"]) / width
-    if f == "truncnorm":
-        return stats.truncnorm.pdf(x, *_tn(p), loc=p["mu"], scale=p["sigma"])
-    if f == "ring":
-        ok = (x >= p["r_min"]) & (x <= p["r_max"])
-        return np.where(ok, 2 * x / (p["r_max"] ** 2 - p["r_min"] ** 2), 0.0)
-    if f == "empirical":
-        q = np.asarray(p["quantiles"])
-        k = np.clip(np.searchsorted(q, x, side="right") - 1, 0, len(q) - 2)
-        return np.where((x >= q[0]) & (x <= q[-1]), 1.0 / ((len(q) - 1) * np.diff(q)[k]), 0.0)
-    inside = (x >= 0) & (x <= math.pi)
-    if f == "vonmises":
-        return np.where(inside, _vm_folded(p, x, stats.vonmises.pdf, 1.0), 0.0)
-    if f == "uniform":
-        lo, hi, mirror = p["low"], p["high"], 2 * math.pi - x
-        hits = ((x >= lo) & (x <= hi)).astype(float) + (
-            (mirror > math.pi) & (mirror >= lo) & (mirror <= hi)
-        )
-        return np.where(inside, hits / (hi - lo), 0.0)
-    return np.where(x == p["value"], np.inf, 0.0)
+LAYOUTS = GATES  # gate blocks of a stacked weight_hh, per architecture (PyTorch's order)
 
 
 # -- eigenvalues, blocks, bases ------------------------------------------------------------------
@@ -136,20 +47,22 @@ def real_count(fraction: float, n: int, u: float) -> int:
     return k + 2 * int(u < (x - k) / 2)
 
 
-def _default_target(params: EigenInitParams) -> str:
+def default_target(params: EigenInitParams) -> str:
+    """The target of an unqualified draw: ``hh``, the only target, or ``UsageError``."""
     keys = list(params.targets)
     if len(keys) == 1 or "hh" in keys:
         return "hh" if "hh" in keys or keys == ["*"] else keys[0]
     raise UsageError(
         f"the eigen law {params.name!r} has several targets ({', '.join(keys)})",
-        hint="Pass gate=… for one H×H block, or layout='lstm'/'gru' for a stacked weight_hh.",
+        hint="Choose one target (--target on the command line, gate=… in Python), or "
+        "layout='lstm'/'gru' for a stacked weight_hh.",
     )
 
 
 def _law(params: EigenInitParams | TargetLaw, target: str | None) -> TargetLaw:
     if isinstance(params, TargetLaw):
         return params
-    return params.law_for(target or _default_target(params))
+    return params.law_for(target or default_target(params))
 
 
 def sample_eigenvalues(
@@ -236,6 +149,12 @@ def sample_matrix(
     return (w, lam) if return_eigenvalues else w
 
 
+def _draw(params: EigenInitParams, n: int, target: str, generator: torch.Generator | None) -> Tensor:
+    w = sample_matrix(params, n, target=target, generator=generator)
+    assert isinstance(w, Tensor)
+    return w
+
+
 def _as_params(params: EigenInitParams | str | PathLike[str]) -> EigenInitParams:
     if isinstance(params, EigenInitParams):
         return params
@@ -252,7 +171,7 @@ def _targets(tensor: Tensor, params: EigenInitParams, layout, gate) -> tuple[str
         if gate not in valid:
             raise ValueError(f"gate {gate!r} is not one of {', '.join(valid)}")
         return (gate,)
-    return LAYOUTS[layout] if layout else (_default_target(params),)
+    return LAYOUTS[layout] if layout else (default_target(params),)
 
 
 def eigen_(
@@ -278,7 +197,7 @@ def eigen_(
         raise ValueError(
             f"eigen_ (layout={layout!r}, gate={gate!r}) needs a {want} tensor, got {(rows, cols)}"
         )
-    blocks = [sample_matrix(params, cols, target=t, generator=generator) for t in targets]
+    blocks = [_draw(params, cols, t, generator) for t in targets]
     return fill_(tensor, torch.cat(blocks))
 
 

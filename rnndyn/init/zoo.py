@@ -23,8 +23,7 @@ from rnndyn.init.zoo_basic import (
     xavier_uniform_,
 )
 from rnndyn.init.zoo_spectral import glorot_rescaled_, lru_ring_, spectral_margin_
-
-GATES = {"rnn": ("hh",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
+from rnndyn.naming import GATES
 
 __all__ = [
     "GATES",

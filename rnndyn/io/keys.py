@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from rnndyn.errors import CheckpointError
@@ -64,7 +65,7 @@ def unwrap(obj: Any, path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any
     module_class = _module_class(weights)
     if module_class and not meta:
         meta = {"module_class": module_class}
-    if isinstance(weights, torch.Tensor):
+    if isinstance(weights, (torch.Tensor, np.ndarray)):
         weights = {"tensor": weights}  # a file holding one bare tensor (torch.save(W))
     flat: dict[str, torch.Tensor] = {}
     _flatten(weights, (), flat, set(), top=weights is obj)
@@ -95,7 +96,7 @@ def _module_class(obj: Any) -> str | None:
 
 
 def _holds_tensors(obj: Any, depth: int) -> bool:
-    if isinstance(obj, (torch.Tensor, torch.nn.Module)):
+    if isinstance(obj, (torch.Tensor, torch.nn.Module, np.ndarray)):
         return True
     if depth >= MAX_DEPTH:
         return False
@@ -107,6 +108,9 @@ def _holds_tensors(obj: Any, depth: int) -> bool:
 
 
 def _flatten(obj: Any, prefix: tuple[str, ...], out: dict, seen: set[int], *, top: bool) -> None:
+    if isinstance(obj, np.ndarray) and obj.dtype.kind in "fiub" and obj.ndim:
+        native = obj.astype(obj.dtype.newbyteorder("="), copy=False)
+        obj = torch.from_numpy(np.ascontiguousarray(native))  # numpy files and pickles of arrays
     if isinstance(obj, torch.Tensor):
         out[".".join(prefix)] = obj
         return

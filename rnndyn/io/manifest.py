@@ -11,8 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -149,3 +152,62 @@ def write_manifest(folder: Path, entries: list[dict[str, Any]], run: dict[str, A
         "run": run,
     }
     return atomic_write_json(folder / MANIFEST_NAME, doc)
+
+
+# ------------------------------------------------------------------ the visible run record
+
+RUN_RECORD_NAME = "manifest.json"
+RUN_SCHEMA = "rnndyn.run/1"
+_PACKAGES = ("torch", "numpy", "scipy", "pandas", "matplotlib", "pyarrow")
+
+#: How the running program was invoked (set by the command line for the duration of a command):
+#: ``{"command", "argv", "options", "started", "input_paths"}``. Library callers leave it unset.
+INVOCATION: ContextVar[dict[str, Any] | None] = ContextVar("rnndyn_invocation", default=None)
+
+
+def _versions() -> dict[str, str | None]:
+    from importlib import metadata
+
+    from rnndyn._version import __version__
+
+    found: dict[str, str | None] = {"rnndyn": __version__, "python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def _hashed(paths: list[str]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for p in paths:
+        try:
+            found.append({"path": p, "sha256": sha256_file(Path(p))})
+        except OSError:
+            found.append({"path": p, "sha256": None})
+    return found
+
+
+def now_iso() -> str:
+    """The current UTC time, ISO 8601 with seconds."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def run_record(run: dict[str, Any], entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``manifest.json`` document: how the run was invoked (exact command line and every
+    option, defaults included, when it came from the command line), the software versions,
+    the platform, start and end time, the inputs with sha256 and every file written."""
+    inv = INVOCATION.get() or {}
+    return {
+        "schema": RUN_SCHEMA,
+        "command": run.get("command") or inv.get("command"),
+        "argv": inv.get("argv"),
+        "options": inv.get("options"),
+        "versions": _versions(),
+        "platform": platform.platform(),
+        "started": inv.get("started"),
+        "finished": now_iso(),
+        "inputs": run.get("inputs") or _hashed(inv.get("input_paths") or []),
+        "files": sorted(entries, key=lambda e: e["path"]),
+    }

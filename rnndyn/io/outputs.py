@@ -14,12 +14,17 @@ with ``os.replace`` and ``.rnndyn-manifest.json`` (relative paths + sha256) is w
 existing ``OUT`` must hold only files listed in a valid manifest with unchanged bytes, and replacing
 them needs ``force=True``. Files the user added or edited are refused even under ``force``. Paths in
 ``protect`` (the inputs) are never overwritten or deleted. On any exception or Ctrl-C the staging
-folder is removed and the previous outputs stay as they were.
+folder is removed and the previous outputs stay as they were. The publish step itself (a rename
+of the staged folder, or a handful of ``os.replace`` calls plus two manifest writes) runs with
+Ctrl-C deferred, so the folder holds either all the old files or all the new ones. A visible
+``manifest.json`` (:func:`rnndyn.io.manifest.run_record`) describes each run. Every failed write
+(full disk, read-only folder, name too long) is an OutputError: exit 5 on the command line.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import shutil
@@ -32,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from rnndyn.errors import OutputError
 from rnndyn.io import manifest as mf
-from rnndyn.io.atomic import dumps_json
+from rnndyn.io.atomic import ctrl_c_deferred, displayable, dumps_json
 from rnndyn.io.text import join_names
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -63,8 +68,17 @@ class StagedOutput:
     stored in the manifest's ``run`` field.
     """
 
-    def __init__(self, root: Path, formats: tuple[str, ...], *, _prefix: str = "", _shared=None):
+    def __init__(
+        self,
+        root: Path,
+        formats: tuple[str, ...],
+        *,
+        dest: Path | None = None,
+        _prefix: str = "",
+        _shared: tuple[set[str], dict[str, Any]] | None = None,
+    ):
         self.root = root
+        self.dest = root if dest is None else dest  # the folder the files will be published to
         self.formats = formats
         self._prefix = _prefix
         self._written: set[str] = set() if _shared is None else _shared[0]
@@ -73,29 +87,49 @@ class StagedOutput:
     def path(self, name: str) -> Path:
         """A fresh path ``name`` (may contain ``/``) inside staging, for custom writers."""
         rel = self._prefix + _check_name(name)
-        if rel in self._written:
-            raise ValueError(f"output {rel!r} is written twice in one run")
+        if rel in self._written or rel == mf.RUN_RECORD_NAME:
+            raise ValueError(f"output {rel!r} is written twice in one run (or is reserved)")
         self._written.add(rel)
         dest = self.root / self._prefix / name
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        with self._writing(rel):
+            dest.parent.mkdir(parents=True, exist_ok=True)
         return dest
+
+    @contextlib.contextmanager
+    def _writing(self, rel: str) -> Iterator[None]:
+        """Turn a failed write (full disk, quota, read-only) into an OutputError (exit 5)."""
+        try:
+            yield
+        except OutputError:
+            raise
+        except OSError as err:
+            raise OutputError(
+                f"could not write {rel} ({err.strerror or err}); nothing was published",
+                path=self.dest,
+                hint="Check free space and permissions, then run again",
+            ) from None
 
     def subdir(self, name: str) -> StagedOutput:
         """A writer for the sub-folder ``name`` (e.g. one per checkpoint), sharing this run."""
         prefix = self._prefix + _check_name(name) + "/"
         return StagedOutput(
-            self.root, self.formats, _prefix=prefix, _shared=(self._written, self.run_info)
+            self.root,
+            self.formats,
+            dest=self.dest,
+            _prefix=prefix,
+            _shared=(self._written, self.run_info),
         )
 
     def write_bytes(self, name: str, data: bytes) -> Path:
         """Write raw bytes to ``name``."""
         dest = self.path(name)
-        dest.write_bytes(data)
+        with self._writing(self._prefix + name):
+            dest.write_bytes(data)
         return dest
 
     def write_text(self, name: str, text: str) -> Path:
-        """Write UTF-8 text to ``name``."""
-        return self.write_bytes(name, text.encode("utf-8"))
+        """Write UTF-8 text to ``name`` (undecodable file-name bytes shown as ``\\xff``)."""
+        return self.write_bytes(name, displayable(text).encode("utf-8"))
 
     def write_json(self, name: str, obj: Any) -> Path:
         """Strict, sorted JSON (NaN/Inf must already be None) to ``name``."""
@@ -105,10 +139,12 @@ class StagedOutput:
         """``name.csv`` (exact floats, formula-safe) plus ``name.parquet`` if pyarrow is present."""
         from rnndyn.io import tables
 
+        df = _displayable_frame(df)
         paths = [self.write_bytes(f"{name}.csv", tables.csv_bytes(df))]
         if tables.parquet_available():
             dest = self.path(f"{name}.parquet")
-            tables.write_parquet(df, dest)
+            with self._writing(self._prefix + f"{name}.parquet"):
+                tables.write_parquet(df, dest)
             paths.append(dest)
         return paths
 
@@ -118,22 +154,34 @@ class StagedOutput:
 
         paths = []
         try:
-            rc = {"svg.hashsalt": "rnndyn", "pdf.fonttype": 42, "ps.fonttype": 42}
+            rc: Any = {"svg.hashsalt": "rnndyn", "pdf.fonttype": 42, "ps.fonttype": 42}
             with matplotlib.rc_context(rc):
                 for fmt in self.formats:
-                    dest = self.path(f"{name}.{fmt}")
+                    buffer = io.BytesIO()  # rendered in memory: a full disk fails in write_bytes
                     fig.savefig(
-                        dest,
+                        buffer,
                         format=fmt,
                         dpi=FIGURE_DPI,
                         metadata=_SAVE_METADATA[fmt],
                         bbox_inches="tight",
                     )
-                    paths.append(dest)
+                    paths.append(self.write_bytes(f"{name}.{fmt}", buffer.getvalue()))
         finally:
             if "matplotlib.pyplot" in sys.modules:
                 sys.modules["matplotlib.pyplot"].close(fig)
         return paths
+
+
+def _displayable_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with lone surrogates in string cells escaped (a copy only when there are any)."""
+    cols = [c for c in df.columns if df[c].dtype == object]
+    bad = [c for c in cols if df[c].map(lambda v: isinstance(v, str) and displayable(v) != v).any()]
+    if not bad:
+        return df
+    df = df.copy()
+    for c in bad:
+        df[c] = df[c].map(lambda v: displayable(v) if isinstance(v, str) else v)
+    return df
 
 
 def _check_name(name: str) -> str:
@@ -166,21 +214,27 @@ def staged_output(
     if bad:
         raise ValueError(f"unsupported figure formats {bad}; choose from {FIGURE_FORMATS}")
     guarded = [Path(p) for p in protect]
-    existed = _check_destination(out, force, guarded)
-    parent = out if existed else _nearest_existing_dir(out)
-    _sweep_leftovers(parent)
     try:
+        existed = _check_destination(out, force, guarded)
+        parent = out if existed else _nearest_existing_dir(out)
+        _sweep_leftovers(parent)
         staging = Path(tempfile.mkdtemp(prefix=mf.STAGING_PREFIX, dir=parent))
+    except OutputError:
+        raise
     except OSError as err:
         raise OutputError(
-            f"cannot write in {parent} ({err.strerror})",
+            f"cannot write the output folder here ({err.strerror or err})",
             path=out,
-            hint="Choose a writable --out folder.",
+            hint="Choose a writable --out folder with a shorter name.",
         ) from None
     try:
-        writer = StagedOutput(staging, fmts)
+        writer = StagedOutput(staging, fmts, dest=out)
         yield writer
-        _publish(staging, out, existed, force, guarded, writer.run_info)
+        with ctrl_c_deferred(
+            f"the outputs in {displayable(str(out))} had just been published in full "
+            "(Ctrl-C is held back while publishing)."
+        ):
+            _publish(staging, out, existed, force, guarded, writer.run_info)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -230,6 +284,11 @@ def _refuse_conflicts(out: Path, state: mf.FolderState, force: bool) -> None:
 def _publish(
     staging: Path, out: Path, existed: bool, force: bool, protect: list[Path], run: dict
 ) -> None:
+    record = mf.run_record(run, mf.manifest_entries(staging))
+    try:
+        (staging / mf.RUN_RECORD_NAME).write_bytes(dumps_json(record).encode("utf-8"))
+    except OSError as err:
+        raise OutputError(f"could not write manifest.json ({err.strerror})", path=out) from None
     entries = mf.manifest_entries(staging)
     if not existed and not out.exists():
         mf.write_manifest(staging, entries, run)

@@ -11,7 +11,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from rnndyn.errors import CheckpointError, RefusedError
+from rnndyn.errors import CheckpointError
 from rnndyn.io.text import human_bytes, join_names
 
 MAX_CHECKPOINT_BYTES = 8 << 30  # 8 GiB; pass ``max_bytes`` to ``rnndyn.load`` to change it
@@ -26,10 +26,12 @@ class ZipLayout:
     Attributes:
         prefix: the archive's top folder (``"archive"`` in ``archive/data.pkl``).
         torchscript: True when it holds TorchScript code (``code/``, ``constants.pkl``).
+        kind: ``"torch"``, ``"torchscript"``, ``"npz"`` or ``"keras"`` (a Keras 3 ``.keras`` file).
     """
 
     prefix: str
     torchscript: bool
+    kind: str = "torch"
 
 
 def check_file(path: Path, max_bytes: int | None = None) -> int:
@@ -66,8 +68,11 @@ def check_file(path: Path, max_bytes: int | None = None) -> int:
     return st.st_size
 
 
+MAX_DECOMPRESSED = 4 << 30  # .npz/.keras/TorchScript members may be deflated: cap what they expand to
+
+
 def check_zip(path: Path, size: int, *, trust: bool = False) -> ZipLayout:
-    """Inspect a zip archive's central directory; refuse TorchScript, compression and size lies."""
+    """Inspect a zip archive's central directory: its kind, compression and size lies."""
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
@@ -84,27 +89,29 @@ def check_zip(path: Path, size: int, *, trust: bool = False) -> ZipLayout:
         )
     names = [i.filename for i in infos]
     prefix = _torch_prefix(names)
-    if prefix is None:
-        if any(n.endswith(".npy") for n in names):
-            what = "it is a NumPy .npz archive, not a PyTorch checkpoint"
-        else:
-            what = "it is a zip archive that is not a PyTorch checkpoint (no data.pkl inside)"
+    kind = _foreign_kind(names) if prefix is None else None
+    if prefix is None and kind is None:
         raise CheckpointError(
-            what, path=path, hint="rnndyn reads torch.save files and safetensors."
+            "it is a zip archive that is not a checkpoint (no data.pkl, .npy members or "
+            "model.weights.h5 inside)",
+            path=path,
+            hint="rnndyn reads torch.save/TorchScript archives, .npz and .keras files.",
         )
-    torchscript = any(
+    torchscript = prefix is not None and any(
         n.startswith(f"{prefix}/code/") or n == f"{prefix}/constants.pkl" for n in names
     )
-    if torchscript and not trust:
-        raise RefusedError(
-            "refused to load: it is a TorchScript archive (torch.jit.save), which holds program "
-            "code that would run on loading. Nothing from the file was run",
-            path=path,
-            hint="Re-save the weights with torch.save(model.state_dict(), PATH), or, only if you "
-            "trust its source, rerun with --trust-pickle (API: trust=True).",
-        )
+    if prefix is not None:
+        kind = "torchscript" if torchscript else "torch"
     compressed = [i.filename for i in infos if i.compress_type != zipfile.ZIP_STORED]
-    if compressed and not torchscript:
+    if compressed and kind != "torch":
+        expands = sum(i.file_size for i in infos)
+        if expands > MAX_DECOMPRESSED:
+            raise CheckpointError(
+                f"the archive's compressed entries expand to {human_bytes(expands)}, over the "
+                f"{human_bytes(MAX_DECOMPRESSED)} limit (a zip bomb?)",
+                path=path,
+            )
+    elif compressed:
         raise CheckpointError(
             f"the archive holds compressed entries ({join_names(compressed)}); torch.save never "
             "compresses, and compressed entries can expand without bound (a zip bomb)",
@@ -112,13 +119,23 @@ def check_zip(path: Path, size: int, *, trust: bool = False) -> ZipLayout:
             hint="Re-save the checkpoint with torch.save.",
         )
     declared = sum(i.file_size for i in infos)
-    if declared > size + ZIP_SLACK_BYTES:
+    if declared > size + ZIP_SLACK_BYTES and not compressed:
         raise CheckpointError(
             f"the archive declares {declared} bytes of content in a {size}-byte file",
             path=path,
             hint="The file is damaged or crafted; do not use it.",
         )
-    return ZipLayout(prefix, torchscript)
+    return ZipLayout(prefix or "", torchscript, kind or "torch")
+
+
+def _foreign_kind(names: list[str]) -> str | None:
+    """``"npz"`` (only ``.npy`` members), ``"keras"`` (``model.weights.h5``) or None."""
+    files = [n for n in names if not n.endswith("/")]
+    if files and all(n.endswith(".npy") for n in files):
+        return "npz"
+    if "model.weights.h5" in files:
+        return "keras"
+    return None
 
 
 def _torch_prefix(names: list[str]) -> str | None:

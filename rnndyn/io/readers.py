@@ -103,18 +103,42 @@ def read_torch(path: Path, kind: str, *, trust: bool, torchscript: bool = False)
 
 
 def read_pickle(path: Path, *, trust: bool) -> tuple[Any, str]:
-    """A raw Python pickle (not written by torch.save): never unpickled unless trusted."""
-    if not trust:
-        found = pickle_scan.unsafe_globals(pickle_scan.scan_file(path, "pickle"))
-        if found:
-            raise refusal(path, found)
-        raise CheckpointError(
-            "it is a raw Python pickle, not a PyTorch checkpoint",
-            path=path,
-            hint="Save the weights with torch.save(model.state_dict(), PATH) or as safetensors.",
-        )
+    """A raw Python pickle (not written by torch.save).
+
+    Containers of numpy arrays and scalars are read by numpy_reader's restricted unpickler; anything
+    else is never unpickled unless trusted.
+    """
+    from rnndyn.io.numpy_reader import NotArrays, has_arrays, read_array_pickle
+
+    try:
+        obj = read_array_pickle(path)
+    except NotArrays as err:
+        if not trust:
+            raise _pickle_refusal(path, err.found, err.is_global) from None
+    else:
+        if has_arrays(obj):
+            return obj, "pickle-arrays"
+        if not trust:
+            raise CheckpointError(
+                "it is a raw Python pickle holding no arrays or tensors, not a checkpoint",
+                path=path,
+                hint="Save the weights with torch.save(model.state_dict(), PATH), np.savez or "
+                "as safetensors.",
+            )
     with _boundary(path, "pickle", trusted=True), open(path, "rb") as f:
         return pickle.load(f), "pickle-trusted"  # the user vouched for this file
+
+
+def _pickle_refusal(path: Path, what: str, is_global: bool) -> RefusedError:
+    found = pickle_scan.unsafe_globals(pickle_scan.scan_file(path, "pickle"))
+    found = [g for g in found if "numpy" not in g and g != "collections.OrderedDict"] or found
+    if not is_global or not found:  # an object array or a malformed array, not a foreign global
+        return RefusedError(
+            f"refused to load: it holds {what}, which only the full unpickler could rebuild",
+            path=path,
+            hint=_TRUST_HINT,
+        )
+    return refusal(path, found)
 
 
 def read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -1,8 +1,9 @@
 """Tell a checkpoint's format from its first bytes, never from its file extension.
 
-Recognised: ``"zip"`` (torch archives, Lightning ``.ckpt``; the entries are checked later),
-``"torch-legacy"`` (pre-1.6 ``torch.save``), ``"pickle"`` (a raw Python pickle) and
-``"safetensors"``.
+Recognised: ``"zip"`` (torch and TorchScript archives, Lightning ``.ckpt``, ``.npz``, ``.keras``;
+the entries are checked later), ``"torch-legacy"`` (pre-1.6 ``torch.save``), ``"pickle"`` (a raw
+Python pickle), ``"safetensors"``, ``"npy"``, ``"hdf5"`` (Keras ``.h5``), ``"onnx"`` (a protobuf
+``ModelProto``) and ``"msgpack"`` (Flax ``to_bytes``).
 Everything else raises :class:`~rnndyn.errors.CheckpointError` saying what the file looks like.
 """
 
@@ -24,7 +25,15 @@ _MAGIC_LONG = LEGACY_TORCH_MAGIC[2:]  # the magic number's LONG1 opcode, in any 
 SAFETENSORS_MAX_HEADER = 100_000_000
 _PROTOCOL0_GLOBAL = re.compile(rb"^c[A-Za-z_][\w.]*\n[A-Za-z_][\w.]*\n")
 
-_REMEDY = "rnndyn reads PyTorch (.pt/.pth/.ckpt) and safetensors checkpoints."
+_REMEDY = (
+    "rnndyn reads PyTorch (.pt/.pth/.ckpt, TorchScript), safetensors, NumPy (.npy/.npz, pickles of "
+    "arrays), ONNX, Keras (.keras/.h5) and Flax msgpack files."
+)
+NPY_MAGIC = b"\x93NUMPY"
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+# ModelProto fields that can follow ir_version (field 1): 2-7 and 8 (opset_import)
+_ONNX_NEXT = frozenset({0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42})
+_MSGPACK_STR = frozenset(range(0xA1, 0xC0)) | {0xD9, 0xDA, 0xDB}
 
 
 def read_head(path: Path, n: int = HEAD_BYTES) -> bytes:
@@ -36,8 +45,7 @@ def read_head(path: Path, n: int = HEAD_BYTES) -> bytes:
 def sniff(path: Path, head: bytes, size: int) -> str:
     """The format of a file of ``size`` bytes that starts with ``head`` (at least 64 bytes if any).
 
-    Returns ``"zip"``, ``"torch-legacy"``, ``"pickle"`` or ``"safetensors"``, or raises
-    CheckpointError.
+    Returns one of the kinds in the module docstring, or raises CheckpointError.
     """
     if head.startswith(ZIP_MAGIC):
         return "zip"
@@ -47,9 +55,19 @@ def sniff(path: Path, head: bytes, size: int) -> str:
         return "pickle"
     if _PROTOCOL0_GLOBAL.match(head):
         return "pickle"
+    if head.startswith(NPY_MAGIC):
+        return "npy"
+    if head.startswith(HDF5_MAGIC):
+        return "hdf5"
     st = _safetensors_header(head, size)
     if st == "ok":
         return "safetensors"
+    if len(head) >= 3 and head[0] == 0x08 and 1 <= head[1] <= 30 and head[2] in _ONNX_NEXT:
+        return "onnx"
+    if head[:1] and (0x81 <= head[0] <= 0x8F or head[0] in (0xDE, 0xDF)):
+        at = 1 if head[0] < 0xDE else (3 if head[0] == 0xDE else 5)
+        if len(head) > at and head[at] in _MSGPACK_STR:
+            return "msgpack"
     if st == "truncated":
         raise CheckpointError(
             "the safetensors file is truncated: its header says it is longer than the file",
@@ -85,12 +103,6 @@ def _not_a_checkpoint(path: Path, head: bytes) -> CheckpointError:
     elif head.startswith(EMPTY_ZIP_MAGIC):
         what = "it is an empty zip archive, not a checkpoint"
         hint = _REMEDY
-    elif head.startswith(b"\x93NUMPY"):
-        what = "it is a NumPy .npy array file, not a checkpoint"
-        hint = "Save the weights with torch.save(model.state_dict(), PATH) or as safetensors."
-    elif head.startswith(b"\x89HDF\r\n\x1a\n"):
-        what = "it is an HDF5 file (Keras?), which rnndyn does not read"
-        hint = "Export the recurrent weights to a PyTorch state dict or safetensors."
     elif head.startswith(b"\x1f\x8b"):
         what = "it is gzip-compressed, not a checkpoint rnndyn can read"
         hint = "Decompress it first (gunzip); " + _REMEDY

@@ -32,6 +32,9 @@ _LAZY = {
     "final_metric": "rnndyn.plots.bench",
     "final_metrics": "rnndyn.plots.bench",
 }
+_SUBMODULES = ("style", "spectra", "decay", "compare", "init", "bench")
+
+__all__ = [*_LAZY, "style"]
 
 
 def __getattr__(name: str) -> Any:
@@ -41,3 +44,7 @@ def __getattr__(name: str) -> Any:
         return importlib.import_module(f"rnndyn.plots.{name}")
     except ModuleNotFoundError:
         raise AttributeError(f"module 'rnndyn.plots' has no attribute {name!r}") from None
+
+
+def __dir__() -> list[str]:
+    return sorted({*__all__, *_SUBMODULES})

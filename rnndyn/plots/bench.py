@@ -42,6 +42,10 @@ def _baseline(ax: Axes, result: BenchResult, task: str) -> None:
     """The task's trivial score as a dotted line, or as a note when it is far off the data."""
     base = next(r for r in result.records if r["task"] == task)["spec"]["baseline"]
     lo, hi = ax.dataLim.y0, ax.dataLim.y1
+    if not (np.isfinite(lo) and np.isfinite(hi)):  # an empty panel: every run here failed
+        ax.axhline(base, color="0.55", lw=0.7, ls=":", label="trivial baseline")
+        ax.text(0.5, 0.5, "no finished runs", transform=ax.transAxes, ha="center", fontsize=7)
+        return
     span = hi - lo if hi > lo else abs(hi) + 1e-12
     if lo - 0.5 * span <= base <= hi + 0.5 * span:
         ax.axhline(base, color="0.55", lw=0.7, ls=":", label="trivial baseline")

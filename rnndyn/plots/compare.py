@@ -218,7 +218,10 @@ def statistic_strips(
         title = stat + (f" ({n_inf} ∞ not shown)" if n_inf else "")
         t = tests.get(stat)
         if t is not None:
-            title += f"\nδ={t.cliffs_delta:+.2f}, p_Holm={t.p_holm:.2g}"
+            adj = "≤ " if t.p_bound else "= "
+            title += (
+                f"\nδ={t.cliffs_delta:+.2f}, p_{result.family.correction} {adj}{t.p_adjusted:.2g}"
+            )
         ax.set_title(title, fontsize=6.5)
     for ax in list(axes.flat)[len(names) :]:
         ax.set_visible(False)

@@ -1,5 +1,7 @@
-"""Decay figures: predicted vs measured decay per mode, the effective spectrum, modal energy,
-memory functions and the Lyapunov spectrum. Drawing only; each takes a ``DecayResult`` and ``ax=None``.
+"""Decay figures: predicted vs measured decay per mode (own amplitude and whole perturbation), the
+fraction of each perturbation left in its mode's eigenspace (leakage), the effective spectrum, modal
+energy, memory functions and the Lyapunov spectrum. Drawing only; each takes a ``DecayResult`` and
+``ax=None``.
 
 Modes are coloured by ``|λ|`` (viridis, with a colour bar); a conjugate pair is drawn once.
 """
@@ -56,9 +58,11 @@ def decay_curves(
     operator: int | str = 0,
     max_modes: int | None = 16,
     colorbar: bool = True,
+    whole: bool = True,
 ) -> Axes:
-    """Measured (solid over the fitted steps, dotted after) against predicted ``|λ|^k`` (dashed)
-    amplitude per mode, log scale (clipped at ``1e-10`` of the start)."""
+    """Per mode: the own amplitude in the mode's eigenspace (solid over the fitted steps, dotted
+    elsewhere), predicted ``|λ|^k`` (dashed) and, thin, the norm of the whole perturbation; log scale
+    (clipped at ``1e-10`` of the start)."""
     md = _op(result, operator)
     ax = _new_ax(ax)
     colour = _colours(md, ax, colorbar)
@@ -67,14 +71,8 @@ def decay_curves(
     for i in shown:
         fit = int(md.fit_steps[i]) + 1
         ax.plot(k, md.predicted_curve[i], ls="--", lw=0.8, color=colour(i), gid=f"predicted-{i}")
-        ax.plot(
-            k[:fit],
-            md.measured_curve[i, :fit],
-            ls="-",
-            lw=1.0,
-            color=colour(i),
-            gid=f"measured-{i}",
-        )
+        if fit > 1:
+            ax.plot(k[:fit], md.measured_curve[i, :fit], ls="-", lw=1.0, color=colour(i), gid=f"measured-{i}")
         ax.plot(
             k[fit - 1 :],
             md.measured_curve[i, fit - 1 :],
@@ -83,17 +81,48 @@ def decay_curves(
             color=colour(i),
             gid=f"measured-tail-{i}",
         )
+        if whole and md.norm_curve is not None:
+            ax.plot(k, md.whole_curve[i], ls="-", lw=0.5, alpha=0.6, color=colour(i), gid=f"whole-{i}")
     ax.set_yscale("log")
-    low = np.nanmin(md.measured_curve[shown]) if shown.size else 1.0
-    ax.set_ylim(bottom=max(float(low), 1e-10) / 2)
+    curves = md.measured_curve[shown]
+    low = np.nanmin(np.where(curves > 0, curves, np.nan)) if shown.size else 1.0
+    ax.set_ylim(bottom=max(float(np.nan_to_num(low, nan=1.0)), 1e-10) / 2)
     ax.set_xlabel("steps $k$ after the perturbation")
-    ax.set_ylabel("mode amplitude (relative)")
-    ax.set_title(f"{md.qualified_id}: measured (—) vs $|\\lambda|^k$ (- -)")
+    ax.set_ylabel("amplitude (relative)")
+    ax.set_title(
+        f"{md.qualified_id}: own (—, fitted; ··· not), whole (thin), $|\\lambda|^k$ (- -)",
+        fontsize="small",
+    )
+    return ax
+
+
+def eigenspace_fraction(
+    result: DecayResult | ModeDecay,
+    ax: Axes | None = None,
+    *,
+    operator: int | str = 0,
+    max_modes: int | None = 16,
+    colorbar: bool = True,
+) -> Axes:
+    """Leakage: per mode, the fraction of the perturbation still in its eigenspace at each lag,
+    with the 0.5 line below which no own rate is fitted."""
+    md = _op(result, operator)
+    ax = _new_ax(ax)
+    colour = _colours(md, ax, colorbar)
+    k = np.arange(md.steps + 1)
+    for i in _shown(md, max_modes):
+        ax.plot(k, md.eigenspace_fraction[i], lw=0.9, color=colour(i), gid=f"eigenspace-{i}")
+    ax.axhline(0.5, color="0.5", lw=0.6, ls="--", gid="purity")
+    ax.set_ylim(0, max(1.05, float(np.nanmax(md.eigenspace_fraction, initial=1.0)) * 1.02))
+    ax.set_xlabel("steps $k$ after the perturbation")
+    ax.set_ylabel("fraction in the mode's eigenspace")
+    ax.set_title(f"{md.qualified_id}: leakage out of each mode", fontsize="small")
     return ax
 
 
 def effective_spectrum(result: DecayResult, ax: Axes | None = None, *, legend: bool = True) -> Axes:
-    """Measured per-step rate against ``|λ|`` with the identity line and 95 % intervals.
+    """Measured per-step rates against ``|λ|`` with the identity line and 95 % intervals: own
+    rates (filled; only modes whose own rate was fitted) and whole-perturbation rates (hollow).
 
     Points under the identity are modes the nonlinearity (saturation) pulls inside.
     """
@@ -101,22 +130,28 @@ def effective_spectrum(result: DecayResult, ax: Axes | None = None, *, legend: b
     top = 0.0
     for j, md in enumerate(result.operators):
         i = _shown(md, None)
-        x, y = md.predicted_rate[i], md.measured_rate[i]
-        lo, hi = md.measured_rate_ci[i, 0], md.measured_rate_ci[i, 1]
-        err = np.vstack([np.nan_to_num(y - lo), np.nan_to_num(hi - y)])
-        ax.errorbar(
-            x,
-            y,
-            yerr=err,
-            fmt=MARKERS[j % len(MARKERS)],
-            color=PALETTE[j % len(PALETTE)],
-            ms=3.5,
-            lw=0.6,
-            capsize=1.5,
-            label=md.qualified_id,
-            gid=f"modes-{md.qualified_id}",
-        )
-        top = max(top, float(np.nanmax(np.concatenate([x, y, np.nan_to_num(hi)]))))
+        colour, marker = PALETTE[j % len(PALETTE)], MARKERS[j % len(MARKERS)]
+        x = md.predicted_rate[i]
+        for kind, y, ci, filled in (
+            ("own", md.measured_rate[i], md.measured_rate_ci[i], True),
+            ("whole", md._vec(md.whole_rate)[i], md._pair(md.whole_rate_ci)[i], False),
+        ):
+            keep = np.isfinite(y)
+            err = np.vstack([np.nan_to_num(y - ci[:, 0])[keep], np.nan_to_num(ci[:, 1] - y)[keep]])
+            ax.errorbar(
+                x[keep],
+                y[keep],
+                yerr=err,
+                fmt=marker,
+                color=colour,
+                mfc=colour if filled else "none",
+                ms=3.5,
+                lw=0.6,
+                capsize=1.5,
+                label=f"{md.qualified_id} {kind}",
+                gid=f"{kind}-{md.qualified_id}",
+            )
+            top = max(top, float(np.nanmax(np.concatenate([x, y, ci[:, 1]]), initial=0.0)))
     top = max(top * 1.05, 1.05)
     ax.plot([0, top], [0, top], color="0.4", lw=0.7, ls="--", gid="identity", label="_identity")
     ax.axvline(1.0, color="0.85", lw=0.5, zorder=0)
@@ -126,8 +161,8 @@ def effective_spectrum(result: DecayResult, ax: Axes | None = None, *, legend: b
     ax.set_aspect("equal")
     ax.set_xlabel("predicted rate $|\\lambda|$ (per step)")
     ax.set_ylabel("measured rate (per step)")
-    if legend and len(result.operators) > 1:
-        ax.legend(loc="upper left")
+    if legend:
+        ax.legend(loc="upper left", fontsize="x-small")
     return ax
 
 
@@ -163,7 +198,8 @@ def memory_function(
     max_modes: int | None = 8,
     colorbar: bool = True,
 ) -> Axes:
-    """The network's memory function (R² of ``x_{t−k}`` per lag) and the top modes' own."""
+    """The network's memory function (held-out R² of ``x_{t−k}`` per lag; one curve per input
+    channel when there are several) and the top modes' own (summed over channels)."""
     ax = _new_ax(ax)
     md = _op(result, operator)
     if md.memory is not None:
@@ -178,14 +214,26 @@ def memory_function(
             )
     if result.memory_function is not None:
         mf = result.memory_function
-        ax.plot(
-            np.arange(mf.shape[0]),
-            mf,
-            color="black",
-            lw=1.4,
-            gid="network",
-            label=f"network, MC = {result.memory_capacity:.3g}",
-        )
+        chans = result.memory_channels
+        if chans is not None and chans.shape[1] > 1:
+            for c in range(chans.shape[1]):
+                ax.plot(
+                    np.arange(chans.shape[0]),
+                    chans[:, c],
+                    color=PALETTE[c % len(PALETTE)],
+                    lw=1.1,
+                    gid=f"network-c{c}",
+                    label=f"network, input {c}",
+                )
+        else:
+            ax.plot(
+                np.arange(mf.shape[0]),
+                mf,
+                color="black",
+                lw=1.4,
+                gid="network",
+                label=f"network, MC = {result.memory_capacity:.3g}",
+            )
         ax.legend(loc="upper right")
     else:
         ax.text(
@@ -198,7 +246,7 @@ def memory_function(
             gid="empty",
         )
     ax.set_xlabel("lag $k$ (steps)")
-    ax.set_ylabel("$R^2$ of $x_{t-k}$")
+    ax.set_ylabel("$R^2$ of $x_{t-k}$ (per channel)")
     ax.set_ylim(bottom=0)
     return ax
 

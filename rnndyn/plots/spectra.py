@@ -1,35 +1,42 @@
-"""Spectrum figures: eigenvalues in the complex plane, |λ| histograms and timescale spectra."""
+"""Spectrum figures: eigenvalues in the complex plane, |λ| histograms and timescale spectra.
+
+Eigenvalues are discrete-time (per step). Single-panel functions take ``ax=None`` and return the
+Axes; the ``*_grid`` functions draw one panel per (module, layer, direction) and return the Figure.
+Gates are told apart by colour, marker and line style (``rnndyn.plots.style.gate_style``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from rnndyn.plots.style import COLUMN_WIDTH, FULL_WIDTH, MARKERS, PALETTE
+from rnndyn.plots.style import (
+    COLUMN_WIDTH,
+    FULL_WIDTH,
+    GATE_ORDER,
+    GREY,
+    gate_name,
+    gate_style,
+    panel_title,
+    scatter_style,
+)
 from rnndyn.spectrum import OperatorSpectrum, Spectrum
 
-GATE_ORDER = ("hh", "i", "f", "g", "o", "r", "z", "n", "jac")
-# colour/marker slot per gate: gates of one architecture get the first, most distinct slots
-GATE_SLOT = {"hh": 0, "i": 0, "f": 1, "g": 2, "o": 3, "r": 0, "z": 1, "n": 2, "jac": 4}
-GATE_NAMES = {
-    "hh": "$W_{hh}$",
-    "i": "input gate i",
-    "f": "forget gate f",
-    "g": "cell g",
-    "o": "output gate o",
-    "r": "reset gate r",
-    "z": "update gate z",
-    "n": "candidate n",
-    "jac": "Jacobian",
-}
+__all__ = [
+    "modulus_histogram",
+    "modulus_histogram_grid",
+    "spectrum",
+    "spectrum_grid",
+    "timescale_spectrum",
+    "timescale_spectrum_grid",
+]
 
-
-def _gate_style(gate: str | None) -> dict:
-    k = GATE_SLOT.get(gate or "hh", 5)
-    return {"color": PALETTE[k % len(PALETTE)], "marker": MARKERS[k % len(MARKERS)]}
+Panel = tuple[str, str, int, str]  # (module, arch, layer, direction)
+BAND = (0.88, 1.0)  # axes-fraction y range of the "|λ| ≥ 1" band on timescale plots
+UNIT_LABEL = "|λ| = 1 (unit circle)"
 
 
 def _new_ax(ax: Axes | None, size: tuple[float, float]) -> Axes:
@@ -41,10 +48,29 @@ def _new_ax(ax: Axes | None, size: tuple[float, float]) -> Axes:
     return ax
 
 
-def _as_list(
-    spec: Spectrum | OperatorSpectrum | Iterable[OperatorSpectrum],
-) -> list[OperatorSpectrum]:
+def _as_list(spec: Spectrum | OperatorSpectrum | Iterable[OperatorSpectrum]) -> list[OperatorSpectrum]:
     return [spec] if isinstance(spec, OperatorSpectrum) else list(spec)
+
+
+def _panel(s: OperatorSpectrum) -> Panel:
+    return (s.module, s.arch, s.layer, s.direction)
+
+
+def _by_gate(ops: list[OperatorSpectrum]) -> dict[tuple[Panel, str], list[OperatorSpectrum]]:
+    """Operators grouped by (panel, gate), panels in input order, gates in canonical order."""
+    groups: dict[tuple[Panel, str], list[OperatorSpectrum]] = {}
+    for s in ops:
+        groups.setdefault((_panel(s), s.gate or "hh"), []).append(s)
+    panels = list(dict.fromkeys(p for p, _ in groups))
+    order = {g: i for i, g in enumerate(GATE_ORDER)}
+    return dict(
+        sorted(groups.items(), key=lambda kv: (panels.index(kv[0][0]), order.get(kv[0][1], 99)))
+    )
+
+
+def _label(panel: Panel, gate: str, multi: bool) -> str:
+    name = gate_name(gate)
+    return f"{panel_title(panel[1], panel[0], panel[2], panel[3])}: {name}" if multi else name
 
 
 def spectrum(
@@ -57,162 +83,261 @@ def spectrum(
 ) -> Axes:
     """Eigenvalues in the complex plane with the unit circle; one colour and marker per gate.
 
-    Conjugate pairs share their gate's colour. ``sizes`` (one per plotted eigenvalue, e.g. a mode's
-    importance) scales the markers; ``zoom=(x0, x1, y0, y1)`` restricts the view to a cluster.
+    Marker size and alpha shrink with the number of points. ``sizes`` (one per eigenvalue, in
+    input order) overrides the size; ``zoom=(x0, x1, y0, y1)`` restricts the view to a cluster.
+    Operators from several (module, layer, direction) are labelled with it.
     """
     ax = _new_ax(ax, (COLUMN_WIDTH, COLUMN_WIDTH))
+    ops = _as_list(spec)
     t = np.linspace(0, 2 * np.pi, 721)
-    ax.plot(
-        np.cos(t), np.sin(t), color="0.45", lw=0.7, ls="--", label="_unit circle", gid="unit-circle"
-    )
-    ax.axhline(0, color="0.85", lw=0.5, zorder=0)
-    ax.axvline(0, color="0.85", lw=0.5, zorder=0)
-    offset = 0
-    seen: set[str] = set()
-    for s in _as_list(spec):
-        gate = s.gate or "hh"
-        ev = s.eigenvalues
-        size = None if sizes is None else np.asarray(sizes)[offset : offset + len(ev)]
-        offset += len(ev)
-        label = GATE_NAMES.get(gate, gate) if gate not in seen else "_" + gate
-        seen.add(gate)
-        st = _gate_style(gate)
+    ax.plot(np.cos(t), np.sin(t), color=GREY, lw=0.7, ls="--", label=UNIT_LABEL, gid="unit-circle")
+    ax.axhline(0, color="0.88", lw=0.5, zorder=0)
+    ax.axvline(0, color="0.88", lw=0.5, zorder=0)
+    groups = _by_gate(ops)
+    multi = len({p for p, _ in groups}) > 1
+    dot = scatter_style(sum(s.n for s in ops))
+    starts = np.cumsum([0] + [s.n for s in ops])
+    for (panel, gate), members in groups.items():
+        ev = np.concatenate([s.eigenvalues for s in members])
+        if sizes is None:
+            size: float | np.ndarray = dot["s"]
+        else:
+            idx = [ops.index(s) for s in members]
+            size = np.concatenate([np.asarray(sizes)[starts[i] : starts[i + 1]] for i in idx])
+        st = gate_style(gate)
         ax.scatter(
             ev.real,
             ev.imag,
-            s=size if size is not None else 9,
+            s=size,
             c=st["color"],
             marker=st["marker"],
-            linewidths=0.3,
+            linewidths=0.25,
             edgecolors="white",
-            alpha=0.85,
-            label=label,
-            gid=f"eig-{s.qualified_id}",
+            alpha=dot["alpha"],
+            label=_label(panel, gate, multi),
+            gid=f"eig-{members[0].qualified_id}",
         )
     ax.set_aspect("equal", adjustable="datalim")
-    ax.set_xlabel("Re λ")
+    ax.set_xlabel("Re λ (discrete time)")
     ax.set_ylabel("Im λ")
     if zoom is not None:
         ax.set_xlim(zoom[0], zoom[1])
         ax.set_ylim(zoom[2], zoom[3])
-    if legend and len(seen) > 1:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), handletextpad=0.2, markerscale=1.5)
+    if legend:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), handletextpad=0.2, markerscale=1.5)
     return ax
 
 
-def _panels(spec: Spectrum) -> dict[tuple[str, int, str], list[OperatorSpectrum]]:
-    panels: dict[tuple[str, int, str], list[OperatorSpectrum]] = {}
-    for s in spec:
-        panels.setdefault((s.module, s.layer, s.direction), []).append(s)
-    return panels
+def modulus_histogram(
+    spec: Spectrum | OperatorSpectrum | Sequence[OperatorSpectrum],
+    ax: Axes | None = None,
+    *,
+    bins: int = 40,
+    legend: bool = True,
+) -> Axes:
+    """Histogram of |λ| per gate (step outlines in the gate's colour and line style); |λ| = 1 marked."""
+    ax = _new_ax(ax, (COLUMN_WIDTH, COLUMN_WIDTH * 0.7))
+    groups = _by_gate(_as_list(spec))
+    multi = len({p for p, _ in groups}) > 1
+    allmod = np.concatenate([s.moduli for g in groups.values() for s in g])
+    edges = np.linspace(0, max(1.05, float(allmod.max()) * 1.02), bins + 1)
+    for (panel, gate), members in groups.items():
+        st = gate_style(gate)
+        ax.hist(
+            np.concatenate([s.moduli for s in members]),
+            bins=edges,
+            histtype="step",
+            color=st["color"],
+            linestyle=st["linestyle"],
+            lw=1.1,
+            label=_label(panel, gate, multi),
+            gid=f"hist-{members[0].qualified_id}",
+        )
+    ax.axvline(1.0, color=GREY, lw=0.7, ls="--", gid="unit-modulus", label="|λ| = 1")
+    ax.set_xlabel("|λ| (discrete time, per step)")
+    ax.set_ylabel("eigenvalues per bin")
+    ax.set_xlim(0, edges[-1])
+    if legend:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return ax
 
 
-def spectrum_grid(spec: Spectrum, *, title: str | None = None) -> Figure:
-    """One complex-plane panel per (module, layer, direction); gates by colour and marker."""
-    import matplotlib.pyplot as plt
+def _band_count(ops: Iterable[OperatorSpectrum]) -> int:
+    return int(sum(int((s.moduli >= 1.0).sum()) for s in ops))
 
-    panels = _panels(spec)
-    ncol = 2 if len(panels) == 4 else min(len(panels), 3)
-    nrow = int(np.ceil(len(panels) / ncol))
-    width = COLUMN_WIDTH if ncol == 1 else FULL_WIDTH
-    fig, axes = plt.subplots(
-        nrow,
-        ncol,
-        figsize=(width, width / ncol * nrow * 1.02 + 0.3),
-        squeeze=False,
-        layout="constrained",
+
+def timescale_spectrum(
+    spec: Spectrum | OperatorSpectrum | Sequence[OperatorSpectrum],
+    ax: Axes | None = None,
+    *,
+    legend: bool = True,
+) -> Axes:
+    """Timescales ``τ = −1/ln|λ|`` (steps) by rank, slowest first, log–log, per gate.
+
+    Modes with ``|λ| ≥ 1`` have no finite timescale: they are drawn as markers in a grey band at
+    the top (ranks ``1..k`` of their gate), never at an invented height; the legend counts them.
+    """
+    from matplotlib.patches import Patch, Rectangle
+    from matplotlib.transforms import blended_transform_factory
+
+    ax = _new_ax(ax, (COLUMN_WIDTH, COLUMN_WIDTH * 0.7))
+    groups = _by_gate(_as_list(spec))
+    multi = len({p for p, _ in groups}) > 1
+    band = blended_transform_factory(ax.transData, ax.transAxes)
+    finite_all, n_max = [], 1
+    rows = np.linspace(BAND[0] + 0.025, BAND[1] - 0.025, max(len(groups), 1))
+    for row, ((panel, gate), members) in zip(rows, groups.items(), strict=False):
+        tau = np.sort(np.concatenate([s.timescales for s in members]))[::-1]
+        rank = np.arange(1, tau.size + 1)
+        n_max = max(n_max, tau.size)
+        st = gate_style(gate)
+        ok = np.isfinite(tau) & (tau > 0)
+        finite_all.append(tau[ok])
+        kw = {"color": st["color"], "marker": st["marker"], "ms": 2.8}
+        ax.plot(
+            rank[ok],
+            tau[ok],
+            ls=st["linestyle"],
+            markevery=1 if ok.sum() <= 40 else max(1, int(ok.sum()) // 16),
+            label=_label(panel, gate, multi),
+            gid=f"timescales-{members[0].qualified_id}",
+            **kw,
+        )
+        inf = ~np.isfinite(tau)
+        if inf.any():
+            ax.plot(
+                rank[inf],
+                np.full(int(inf.sum()), row),
+                ls="none",
+                transform=band,
+                clip_on=False,
+                gid=f"no-decay-{members[0].qualified_id}",
+                **kw,
+            )
+    ax.add_patch(
+        Rectangle(
+            (0, BAND[0]), 1, BAND[1] - BAND[0], transform=ax.transAxes, color="0.92", lw=0,
+            zorder=0, gid="no-decay-band",
+        )
     )
-    for ax, ((module, layer, direction), ops) in zip(axes.flat, panels.items(), strict=False):
-        spectrum(ops, ax=ax, legend=False)
-        name = f"{module} " if module else ""
-        ax.set_title(f"{name}layer {layer}, {direction}")
-    for ax in list(axes.flat)[len(panels) :]:
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(0.8, n_max * 1.25)
+    finite = np.concatenate(finite_all) if finite_all else np.array([])
+    lo, hi = (np.log10(finite.min()), np.log10(finite.max())) if finite.size else (0.0, 1.0)
+    lo, hi = lo - 0.15, max(hi, lo + 0.3) + 0.15
+    ax.set_ylim(10**lo, 10 ** (lo + (hi - lo) / (BAND[0] - 0.03)))
+    ax.set_xlabel("mode rank (1 = slowest)")
+    ax.set_ylabel("timescale τ = −1/ln|λ| (steps)")
+    if legend:
+        handles, labels = ax.get_legend_handles_labels()
+        k = _band_count(s for g in groups.values() for s in g)
+        handles.append(Patch(color="0.92", label="_"))
+        labels.append(f"|λ| ≥ 1: no finite timescale (n = {k})")
+        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return ax
+
+
+def _grid(
+    spec: Spectrum | Sequence[OperatorSpectrum],
+    draw: Callable[[list[OperatorSpectrum], Axes], object],
+    *,
+    what: str,
+    checkpoint: str | None,
+    fig: Figure | None,
+    square: bool,
+    note: Callable[[list[OperatorSpectrum]], str] | None = None,
+    extra: tuple[object, str] | None = None,
+) -> Figure:
+    panels: dict[Panel, list[OperatorSpectrum]] = {}
+    for s in _as_list(spec):
+        panels.setdefault(_panel(s), []).append(s)
+    ncol = 2 if len(panels) == 4 else min(len(panels), 3)
+    nrow = -(-len(panels) // ncol)
+    width = COLUMN_WIDTH if ncol == 1 else FULL_WIDTH
+    aspect = 1.0 if square else 0.72
+    size = (width, width / ncol * aspect * nrow + 0.6)
+    if fig is None:
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=size, layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrow, ncol, squeeze=False)).ravel()
+    reverse = any(p[3] != "forward" for p in panels)
+    for ax, (panel, ops) in zip(axes, panels.items(), strict=False):
+        draw(ops, ax)
+        title = panel_title(panel[1], panel[0], panel[2], panel[3])
+        if reverse and panel[3] == "forward":
+            title += ", forward"
+        ax.set_title(title + (f"\n{note(ops)}" if note else ""))
+    for ax in axes[len(panels) :]:
         ax.set_visible(False)
     handles, labels = [], []
-    for ax in axes.flat:
+    for ax in axes[: len(panels)]:
         for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
             if lab not in labels:
                 handles.append(h)
                 labels.append(lab)
-    if len(labels) > 1:
-        fig.legend(
-            handles, labels, loc="outside lower center", ncols=min(len(labels), 4), markerscale=1.5
-        )
-    if title:
-        fig.suptitle(title)
+    if extra is not None:
+        handles.append(extra[0])
+        labels.append(extra[1])
+    if labels:
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4))
+    fig.suptitle(f"{checkpoint}: {what}" if checkpoint else what)
     return fig
 
 
-def modulus_histogram(
-    spec: Spectrum | Sequence[OperatorSpectrum], ax: Axes | None = None, *, bins: int = 40
-) -> Axes:
-    """Histogram of |λ| per gate (step outlines, told apart by colour and line style); line at |λ| = 1."""
-    from rnndyn.plots.style import LINESTYLES
-
-    ax = _new_ax(ax, (COLUMN_WIDTH, COLUMN_WIDTH * 0.7))
-    by_gate: dict[str, list[np.ndarray]] = {}
-    for s in _as_list(spec):
-        by_gate.setdefault(s.gate or "hh", []).append(s.moduli)
-    allmod = np.concatenate([np.concatenate(v) for v in by_gate.values()])
-    edges = np.linspace(0, max(1.05, float(allmod.max()) * 1.02), bins + 1)
-    for gate in sorted(by_gate, key=GATE_ORDER.index):
-        k = GATE_SLOT.get(gate, 5)
-        ax.hist(
-            np.concatenate(by_gate[gate]),
-            bins=edges,
-            histtype="step",
-            color=PALETTE[k % len(PALETTE)],
-            linestyle=LINESTYLES[k % len(LINESTYLES)],
-            label=GATE_NAMES.get(gate, gate),
-        )
-    ax.axvline(1.0, color="0.3", lw=0.7, ls=":", gid="unit-modulus")
-    ax.set_xlabel("|λ| (per step)")
-    ax.set_ylabel("count")
-    if len(by_gate) > 1:
-        ax.legend()
-    return ax
-
-
-def timescale_spectrum(spec: Spectrum | Sequence[OperatorSpectrum], ax: Axes | None = None) -> Axes:
-    """Timescales ``-1/ln|λ|`` (steps) in rank order per gate, log scale; ``|λ| ≥ 1`` marked at the top."""
-    from rnndyn.plots.style import LINESTYLES
-
-    ax = _new_ax(ax, (COLUMN_WIDTH, COLUMN_WIDTH * 0.7))
-    by_gate: dict[str, list[np.ndarray]] = {}
-    for s in _as_list(spec):
-        by_gate.setdefault(s.gate or "hh", []).append(s.timescales)
-    finite_max = 1.0
-    for v in by_gate.values():
-        tau = np.concatenate(v)
-        if np.isfinite(tau).any():
-            finite_max = max(finite_max, float(tau[np.isfinite(tau)].max()))
-    cap = finite_max * 3
-    for gate in sorted(by_gate, key=GATE_ORDER.index):
-        k = GATE_SLOT.get(gate, 5)
-        tau = np.sort(np.concatenate(by_gate[gate]))[::-1]
-        rank = np.arange(1, len(tau) + 1)
-        ax.plot(
-            rank,
-            np.minimum(tau, cap),
-            color=PALETTE[k % len(PALETTE)],
-            ls=LINESTYLES[k % len(LINESTYLES)],
-            marker=MARKERS[k % len(MARKERS)],
-            markevery=max(1, len(tau) // 12),
-            label=GATE_NAMES.get(gate, gate),
-        )
-    ax.axhline(cap, color="0.6", lw=0.5, ls=":")
-    ax.annotate(
-        "|λ| ≥ 1 (no decay)",
-        (1, cap),
-        xytext=(2, 2),
-        textcoords="offset points",
-        fontsize=6,
-        color="0.4",
+def spectrum_grid(
+    spec: Spectrum | Sequence[OperatorSpectrum],
+    *,
+    checkpoint: str | None = None,
+    title: str | None = None,
+    fig: Figure | None = None,
+) -> Figure:
+    """One complex-plane panel per (module, layer, direction); gates by colour and marker."""
+    return _grid(
+        spec,
+        lambda ops, ax: spectrum(ops, ax=ax, legend=False),
+        what=title or "eigenvalues λ of the recurrent operators (discrete time)",
+        checkpoint=checkpoint,
+        fig=fig,
+        square=True,
     )
-    ax.set_yscale("log")
-    ax.set_xscale("log")
-    ax.set_xlabel("mode rank")
-    ax.set_ylabel("timescale −1/ln|λ| (steps)")
-    if len(by_gate) > 1:
-        ax.legend()
-    return ax
+
+
+def modulus_histogram_grid(
+    spec: Spectrum | Sequence[OperatorSpectrum],
+    *,
+    checkpoint: str | None = None,
+    bins: int = 40,
+    fig: Figure | None = None,
+) -> Figure:
+    """One |λ| histogram panel per (module, layer, direction)."""
+    return _grid(
+        spec,
+        lambda ops, ax: modulus_histogram(ops, ax=ax, bins=bins, legend=False),
+        what="moduli |λ| per gate (discrete time)",
+        checkpoint=checkpoint,
+        fig=fig,
+        square=False,
+    )
+
+
+def timescale_spectrum_grid(
+    spec: Spectrum | Sequence[OperatorSpectrum],
+    *,
+    checkpoint: str | None = None,
+    fig: Figure | None = None,
+) -> Figure:
+    """One timescale panel per (module, layer, direction); titles count the ``|λ| ≥ 1`` modes."""
+    from matplotlib.patches import Patch
+
+    return _grid(
+        spec,
+        lambda ops, ax: timescale_spectrum(ops, ax=ax, legend=False),
+        what="timescales τ = −1/ln|λ| per gate (steps)",
+        checkpoint=checkpoint,
+        fig=fig,
+        square=False,
+        note=lambda ops: f"{_band_count(ops)} of {sum(s.n for s in ops)} modes with |λ| ≥ 1",
+        extra=(Patch(color="0.92"), "grey band: |λ| ≥ 1, no finite timescale"),
+    )

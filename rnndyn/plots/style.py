@@ -1,18 +1,33 @@
-"""The packaged figure style: paper column widths, a colourblind-safe palette, markers and line styles.
+"""The packaged figure style, shared by every rnndyn figure.
 
-Apply it with ``with style_context(): ...``; nothing here changes global rcParams.
+- ``style_context(path=None)``: rnndyn's rcParams, then the user's matplotlib style sheet on top;
+  nothing here changes global rcParams.
+- ``PALETTE``: Okabe & Ito's colourblind-safe colours without the yellow (unreadable on white).
+- ``gate_style(gate)``: one colour, marker and line style per gate (``hh``, LSTM ``i f g o``, GRU
+  ``r z n``, ``jac``), the same in ``analyze``, ``decay``, ``compare`` and ``init show``; gates of
+  one architecture never share a colour.
+- ``scatter_style(n)``: marker size and alpha by point count, so hundreds of points do not overplot.
+- ``style_legend(ax, entries)``: a legend that says what each line style / marker means.
+- ``panel_title(...)``: "GRU 'rnn', layer 0" style titles with the right architecture.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import Any
+import warnings
+from collections.abc import Iterator, Mapping
+from os import PathLike
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.colors import Colormap
+    from matplotlib.legend import Legend
 
 COLUMN_WIDTH = 3.5  # inches, one journal column
 FULL_WIDTH = 7.2  # inches, two columns
 
-# Okabe & Ito (2008) colourblind-safe palette.
+# Okabe & Ito (2008) colourblind-safe palette, minus its yellow (#F0E442: invisible on white).
 PALETTE = (
     "#0072B2",  # blue
     "#E69F00",  # orange
@@ -20,11 +35,28 @@ PALETTE = (
     "#CC79A7",  # purple
     "#D55E00",  # vermillion
     "#56B4E9",  # sky blue
-    "#F0E442",  # yellow
     "#000000",  # black
 )
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 3)), (0, (8, 2)))
+GREY = "0.45"  # reference lines (unit circle, |λ| = 1)
+
+# Gates: (palette slot, display name). Slots are distinct within each architecture
+# (RNN hh; LSTM i f g o; GRU r z n) and equal across commands.
+GATES: dict[str, tuple[int, str]] = {
+    "hh": (0, "$W_{hh}$"),
+    "i": (0, "input gate i"),
+    "f": (1, "forget gate f"),
+    "g": (2, "cell g"),
+    "o": (3, "output gate o"),
+    "r": (0, "reset gate r"),
+    "z": (1, "update gate z"),
+    "n": (2, "candidate n"),
+    "jac": (4, "Jacobian"),
+    "*": (6, "all targets"),
+}
+GATE_ORDER = tuple(GATES)
+ARCH_GATES = {"rnn": ("hh",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
 
 RC: dict[str, Any] = {
     "figure.dpi": 100,
@@ -47,19 +79,68 @@ RC: dict[str, Any] = {
     "axes.spines.top": False,
     "axes.spines.right": False,
     "legend.frameon": False,
+    "image.cmap": "viridis",
     "axes.prop_cycle": None,  # filled in style_context (needs matplotlib's cycler)
 }
 
 
-@contextlib.contextmanager
-def style_context() -> Iterator[None]:
-    """Temporarily apply rnndyn's style (restored on exit)."""
-    import matplotlib.pyplot as plt
+def read_style_sheet(path: str | PathLike[str]) -> dict[str, Any]:
+    """The rcParams of a matplotlib style sheet; ``InvalidInputError`` naming the file if it is
+    missing, unreadable or sets keys matplotlib does not know."""
+    from pathlib import Path
+
+    import matplotlib as mpl
+
+    from rnndyn.errors import InvalidInputError
+
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidInputError(
+            "no such style sheet", path=p, hint="Pass a matplotlib .mplstyle file."
+        )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            rc = mpl.rc_params_from_file(p, use_default_template=False)
+        except (OSError, UnicodeDecodeError, ValueError) as err:
+            raise InvalidInputError(f"cannot read the style sheet: {err}", path=p) from None
+    bad = [str(w.message).splitlines()[0] for w in caught]
+    if bad:
+        raise InvalidInputError(
+            f"not a valid matplotlib style sheet: {'; '.join(bad[:3])}",
+            path=p,
+            hint="See https://matplotlib.org/stable/users/explain/customizing.html.",
+        )
+    return dict(rc)
+
+
+def rc_params(path: str | PathLike[str] | None = None) -> dict[str, Any]:
+    """rnndyn's rcParams, with the style sheet at ``path`` (if any) applied on top."""
     from cycler import cycler
 
     rc = dict(RC, **{"axes.prop_cycle": cycler(color=PALETTE)})
-    with plt.style.context(rc):
+    if path is not None:
+        rc.update(read_style_sheet(path))
+    return rc
+
+
+@contextlib.contextmanager
+def style_context(path: str | PathLike[str] | None = None) -> Iterator[None]:
+    """Temporarily apply rnndyn's style, then the matplotlib style sheet ``path`` on top."""
+    import matplotlib.pyplot as plt
+
+    with plt.style.context(rc_params(path)):
         yield
+
+
+def sequential_cmap(name: str = "viridis") -> Colormap:
+    """A sequential colour map cut before its light end (no yellow-on-white lines)."""
+    import matplotlib as mpl
+    import numpy as np
+    from matplotlib.colors import ListedColormap
+
+    base = mpl.colormaps[name]
+    return ListedColormap(base(np.linspace(0.0, 0.82, 256)), name=f"{name}_dark")
 
 
 def group_style(index: int) -> dict[str, Any]:
@@ -69,3 +150,61 @@ def group_style(index: int) -> dict[str, Any]:
         "marker": MARKERS[index % len(MARKERS)],
         "linestyle": LINESTYLES[index % len(LINESTYLES)],
     }
+
+
+def gate_style(gate: str | None) -> dict[str, Any]:
+    """Colour, marker and line style of a gate (``None`` = ``hh``), identical in every figure."""
+    slot = GATES.get(gate or "hh", (5, ""))[0]
+    return group_style(slot)
+
+
+def gate_name(gate: str | None) -> str:
+    """Display name of a gate: ``"forget gate f"``, ``"$W_{hh}$"``, …"""
+    return GATES.get(gate or "hh", (0, gate or "hh"))[1]
+
+
+def scatter_style(n: int) -> dict[str, float]:
+    """Marker area (pt²) and alpha for ``n`` points in one panel: smaller and lighter as n grows."""
+    ref = 50.0 / max(n, 1)
+    return {"s": float(min(14.0, max(2.0, 14.0 * ref**0.5))), "alpha": min(0.9, max(0.35, ref**0.25))}
+
+
+def panel_title(
+    arch: str, module: str = "", layer: int | None = None, direction: str | None = None
+) -> str:
+    """``"GRU 'rnn', layer 0"`` (``", reverse"`` only for the reverse direction)."""
+    text = arch.upper() if arch else "operator"
+    if module:
+        text += f" {module!r}"
+    if layer is not None:
+        text += f", layer {layer}"
+    if direction and direction != "forward":
+        text += f", {direction}"
+    return text
+
+
+def style_legend(
+    ax: Axes, entries: Mapping[str, Mapping[str, Any]], *, keep: bool = True, **kwargs: Any
+) -> Legend:
+    """Add a legend explaining line styles / markers: ``{"measured": {"ls": "-"}, ...}``.
+
+    Each entry's keywords go to a grey ``Line2D`` proxy (``color`` may be overridden). With
+    ``keep`` an existing legend on ``ax`` stays; ``kwargs`` go to ``ax.legend``.
+    """
+    from matplotlib.lines import Line2D
+
+    old = ax.get_legend() if keep else None
+    handles = [Line2D([], [], **{"color": "0.3", **dict(kw)}) for kw in entries.values()]
+    leg = ax.legend(handles, list(entries), **kwargs)
+    if old is not None:
+        ax.add_artist(old)
+    return leg
+
+
+def legend_outside(ax: Axes, **kwargs: Any) -> Legend | None:
+    """The Axes' legend to the right of it (never over the data); ``None`` if nothing is labelled."""
+    handles, labels = ax.get_legend_handles_labels()
+    if not labels:
+        return None
+    kw = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "borderaxespad": 0.0}
+    return ax.legend(handles, labels, **{**kw, **kwargs})

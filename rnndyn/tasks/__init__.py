@@ -5,7 +5,8 @@
 >>> task.spec.kind, task.spec.metric        # ('regression', 'mse')
 
 Classification: ``tomita1`` … ``tomita7``, ``parity``, ``digits``, ``digits_perm``.
-Regression: ``adding``, ``copy``, ``sine``, ``mackey_glass``, ``narma10``.
+Regression: ``adding``, ``copy``, ``sine``, ``mackey_glass``, ``narma10``, ``flipflop``.
+Matched twins (same inputs, asked for a value or its sign): ``twin_<quantity>_reg`` / ``_cls``.
 (MNIST-1D is left out: its package needs ``requests`` and seeds NumPy's global RNG.)
 """
 
@@ -18,10 +19,12 @@ from typing import Any
 from rnndyn.errors import UsageError
 from rnndyn.tasks.base import METRICS, BaseTask, Task, TaskData, TaskSpec
 from rnndyn.tasks.digits import DigitsTask, PermutedDigitsTask
+from rnndyn.tasks.flipflop import FlipFlopTask
 from rnndyn.tasks.memory import AddingTask, CopyTask
 from rnndyn.tasks.parity import ParityTask
 from rnndyn.tasks.series import MackeyGlassTask, Narma10Task, SineTask
 from rnndyn.tasks.tomita import TomitaTask
+from rnndyn.tasks.twins import TWINS
 
 __all__ = [
     "METRICS",
@@ -45,6 +48,8 @@ REGISTRY: dict[str, Callable[..., BaseTask]] = {
     "sine": SineTask,
     "mackey_glass": MackeyGlassTask,
     "narma10": Narma10Task,
+    "flipflop": FlipFlopTask,
+    **TWINS,  # twin_<quantity>_reg / _cls: matched regression/classification pairs (twins.py)
 }
 
 

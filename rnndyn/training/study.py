@@ -1,40 +1,62 @@
 """Population study: do networks trained for regression and for classification end with different
-spectra? Trains ``per_group`` networks per task kind and architecture (spread over the built-in
-tasks, several seeds), compares them with ``compare_spectra`` and writes a short markdown report.
+spectra? Trains ``per_group`` networks per task kind and architecture (spread round-robin over the
+design's tasks, several seeds), compares them with ``compare_spectra`` — tasks as the unit, one
+family for the whole study — and writes a report.
+
+Designs: ``matched`` (default) — eight twin pairs from ``rnndyn.tasks.twins``: each regression
+task has a classification twin on the same input streams (readout, input size, sequence length
+and budget matched; with the same seed the twins see identical inputs and start from identical
+recurrent weights); ``original`` — the first study's tomita3, tomita4, digits vs sine,
+mackey_glass, narma10 (kind confounded with readout, loss, input size and sequence length).
 
 The folder ``OUT`` holds ``.rnndyn-study.json`` (marker: the training settings), one
 ``checkpoints/<arch>__<task>__s<seed>.pt`` and ``runs/<same id>.json`` per trained network (the
-run file is written last, so it means "finished"), and ``report/`` (report.md, comparison.json,
-tidy tables, figures) rebuilt at the end of every run. A re-run skips finished networks, so an
-interrupted study resumes; a larger ``per_group`` or more ``archs`` extends it; other training
-settings are refused (their networks would not be comparable).
+run file is written last, so it means "finished"), and ``report/`` (report.md, study.json,
+comparison.json, tidy tables, figures) rebuilt at the end of every run. A re-run skips finished
+networks, so an interrupted study resumes; a larger ``per_group`` or more ``archs`` extends it;
+other training settings are refused (their networks would not be comparable).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import multiprocessing
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from rnndyn.compare.spectra import ComparisonResult, compare_spectra
-from rnndyn.errors import OutputError, RnndynError, UsageError
+from rnndyn.compare.family import FamilyPlan, permutation_floor, plan_family
+from rnndyn.compare.population import STATISTICS
+from rnndyn.compare.spectra import compare_spectra
+from rnndyn.compare.stats import DISTANCES
+from rnndyn.errors import OutputError, RnndynError, RnndynWarning, UsageError
 from rnndyn.io.atomic import atomic_write_json
 from rnndyn.io.rnndyn_format import plain
+from rnndyn.tasks.twins import QUANTITIES, twin_name
+from rnndyn.training.study_report import StudyResult, write_report
+
+__all__ = ["DESIGNS", "StudyResult", "plan", "plan_family_for", "regression_vs_classification"]
 
 SCHEMA = "rnndyn.training.study/1"
 MARKER = ".rnndyn-study.json"
 NAME = "regression-vs-classification"
-DEFAULT_TASKS: dict[str, tuple[str, ...]] = {
-    "classification": ("tomita3", "tomita4", "digits"),
-    "regression": ("sine", "mackey_glass", "narma10"),
+DESIGNS: dict[str, dict[str, tuple[str, ...]]] = {
+    "matched": {
+        kind: tuple(twin_name(q, kind) for q in QUANTITIES)
+        for kind in ("classification", "regression")
+    },
+    "original": {
+        "classification": ("tomita3", "tomita4", "digits"),
+        "regression": ("sine", "mackey_glass", "narma10"),
+    },
 }
+DEFAULT_TASKS = DESIGNS["original"]  # kept for callers of the first study
 TASK_PARAMS: dict[str, dict[str, Any]] = {
     "sine": {"T": 50},
     "mackey_glass": {"T": 50},
@@ -42,127 +64,8 @@ TASK_PARAMS: dict[str, dict[str, Any]] = {
 }
 SIZES = {"n_train": 1000, "n_val": 250, "n_test": 500}
 ALPHA = 0.05
-
-
-@dataclass(frozen=True)
-class StudyResult:
-    """Trained networks (one record each), their comparison, the settings and the wall time."""
-
-    out_dir: Path
-    runs: tuple[Mapping[str, Any], ...]
-    comparison: ComparisonResult
-    settings: Mapping[str, Any]
-    wall_seconds: float
-    trained_now: int = 0
-    report: Path | None = field(default=None)
-
-    def runs_frame(self):
-        """One row per trained network: arch, task, kind, seed, metric, test, baseline, seconds."""
-        import pandas as pd
-
-        cols = [
-            "id",
-            "arch",
-            "task",
-            "kind",
-            "seed",
-            "metric",
-            "test",
-            "baseline",
-            "epochs_run",
-            "seconds",
-            "checkpoint",
-        ]
-        return pd.DataFrame([{c: r.get(c) for c in cols} for r in self.runs], columns=cols)
-
-    def findings(self) -> list[str]:
-        """Per (architecture, operator): what differs (Holm p < 0.05) and what does not."""
-        out = []
-        for arch, op in self.comparison.strata:
-            rows = [t for t in self.comparison.tests if (t.architecture, t.operator) == (arch, op)]
-            sig = [t for t in rows if t.p_holm < ALPHA]
-            same = [t.statistic for t in rows if not t.p_holm < ALPHA]
-            n = (
-                f"n = {rows[0].n_a} {rows[0].group_a} vs {rows[0].n_b} {rows[0].group_b}"
-                if rows
-                else ""
-            )
-            parts = [
-                f"{t.statistic} higher in {t.group_a if t.cliffs_delta > 0 else t.group_b} "
-                f"(δ = {t.cliffs_delta:+.2f}, p_Holm = {t.p_holm:.2g})"
-                for t in sig
-            ]
-            text = f"{arch.upper()} {op} ({n}): "
-            text += (
-                ("differ: " + "; ".join(parts) + ".")
-                if parts
-                else "no statistic differs at Holm p < 0.05."
-            )
-            if same and parts:
-                text += " No detectable difference in " + ", ".join(same) + "."
-            dist = [
-                d for d in self.comparison.distances if (d.architecture, d.operator) == (arch, op)
-            ]
-            if dist:
-                text += (
-                    " Distribution distances: "
-                    + ", ".join(
-                        f"{d.distribution} {d.metric} p_Holm = {d.p_holm:.2g}" for d in dist
-                    )
-                    + "."
-                )
-            out.append(text)
-        return out
-
-    def to_markdown(self, figures: Sequence[str] | None = None) -> str:
-        s = self.settings
-        tasks = "; ".join(f"{k}: {', '.join(v)}" for k, v in s["tasks"].items())
-        head = [
-            "# Regression vs classification: spectra of trained networks",
-            "",
-            f"{len(self.runs)} networks ({s['per_group']} per task kind and architecture; "
-            f"archs {', '.join(s['archs'])}; tasks {tasks}; hidden {s['hidden']}, "
-            f"{s['epochs']} epochs max, data {s['sizes']}, task parameters {s['task_params']}). "
-            f"Training and analysis took {self.wall_seconds:.0f} s ({self.trained_now} networks "
-            "trained now, the rest reused); training time summed over all networks "
-            f"{sum(float(r.get('seconds') or 0) for r in self.runs):.0f} s.",
-            "",
-            "A hypothesis test in the spirit of Dou & Principe's observation that eigenvalues "
-            "behave differently by task kind; the settings here are ours. Task kind is "
-            "confounded with the task family, input size and sequence length of these task "
-            "sets, so a difference is a difference between these sets of tasks. Networks are "
-            "the replicates; every group size is shown next to its result.",
-            "",
-            "## Findings",
-            "",
-            *[f"- {f}" for f in self.findings()],
-            "",
-            "## Training",
-            "",
-            "| arch | task | kind | networks | metric | median test | baseline |",
-            "|---|---|---|---|---|---|---|",
-            *self._training_rows(),
-            "",
-        ]
-        body = self.comparison.to_markdown(title="Comparison", figures=figures, level=2)
-        return "\n".join(head) + "\n" + body
-
-    def _training_rows(self) -> list[str]:
-        import statistics
-
-        groups: dict[tuple, list] = {}
-        for r in self.runs:
-            groups.setdefault((r["arch"], r["task"], r["kind"], r.get("metric")), []).append(r)
-        rows = []
-        for (arch, task, kind, metric), rs in groups.items():
-            tests = [r["test"] for r in rs if r.get("test") is not None]
-            med = f"{statistics.median(tests):.3g}" if tests else "—"
-            base = rs[0].get("baseline")
-            rows.append(
-                f"| {arch} | {task} | {kind} | {len(rs)} | {metric} | {med} | "
-                f"{'—' if base is None else f'{base:.3g}'} |"
-            )
-        return rows
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+MAX_EXACT = 20_000  # enumerate every task labeling up to this many
 
 
 def plan(
@@ -220,10 +123,20 @@ def train_one(
     )
     out = Path(out_dir)
     rel = f"checkpoints/{job['id']}.pt"
-    save_checkpoint(out / rel, res.model, {**res.meta, "study": NAME}, force=True)
+    spec = task.spec
+    design = {
+        "input_size": spec.input_size,
+        "seq_len": spec.seq_len,
+        "readout": spec.readout,
+        "loss": spec.loss,
+    }
+    meta = {**design, **res.meta, "study": NAME, "seq_len": spec.seq_len}
+    save_checkpoint(out / rel, res.model, meta, force=True)
     m = res.metrics
     record = {
         **job,
+        **design,
+        "init": meta.get("init", "default"),
         "checkpoint": rel,
         "metric": m["metric"],
         "test": m["test"],
@@ -281,28 +194,48 @@ def regression_vs_classification(
     out_dir: str | PathLike[str],
     *,
     archs: Sequence[str] = ("rnn", "lstm", "gru"),
-    per_group: int = 8,
+    per_group: int = 24,
     hidden: int = 32,
     epochs: int = 10,
+    design: str = "matched",
     tasks: Mapping[str, Sequence[str]] | None = None,
     jobs: int = 1,
-    n_permutations: int = 999,
+    n_permutations: int | None = None,
+    correction: str = "holm",
+    alpha: float = ALPHA,
     seed: int = 0,
     formats: Sequence[str] = ("pdf", "png"),
     progress: Callable[[str, int, int], None] | None = None,
     trainer: Callable | None = None,
+    command: str | None = None,
 ) -> StudyResult:
     """Train (or reuse) the networks, compare regression vs classification, write ``OUT/report``.
 
-    ``progress(stage, done, total)`` with stage ``"train"`` or ``"analyse"``. ``trainer`` replaces
-    ``rnndyn.training.train.train`` (a picklable module-level function when ``jobs > 1``; tests use it).
+    ``design``: ``"matched"`` or ``"original"`` (``tasks`` overrides its task lists).
+    ``n_permutations``: task relabelings; None: all of them when there are at most 20 000
+    (exact), else 9 999. Before training, the smallest attainable p of the design is computed
+    and a ``RnndynWarning`` says when the family cannot reach ``alpha``.
+    ``progress(stage, done, total)`` with stage ``"train"`` or ``"analyse"``. ``trainer``
+    replaces ``rnndyn.training.train.train`` (a picklable module-level function when
+    ``jobs > 1``; tests use it). ``command``: recorded in the report.
     """
     start = time.perf_counter()
-    tasks = {k: tuple(v) for k, v in (tasks or DEFAULT_TASKS).items()}
+    if design not in DESIGNS:
+        raise UsageError(f"unknown design {design!r}; choose one of {', '.join(DESIGNS)}")
+    tasks = {k: tuple(v) for k, v in (tasks or DESIGNS[design]).items()}
     if per_group < 2:
-        raise UsageError(f"--per-group {per_group}: at least 2 networks per group are needed")
+        raise UsageError(
+            f"--per-group {per_group}: at least 2 networks (and 2 tasks) per group are needed"
+        )
     _check_tasks(tasks)
+    if n_permutations is None:
+        n_permutations = _auto_permutations(per_group, tasks)
+    family = plan_family_for(archs, per_group, tasks, n_permutations, correction, alpha)
+    for note in family.notes:
+        warnings.warn(f"--per-group {per_group}: {note}", RnndynWarning, stacklevel=2)
     training = {"hidden": hidden, "epochs": epochs, "sizes": SIZES, "task_params": TASK_PARAMS}
+    if design != "original":
+        training["design"] = design
     out = Path(out_dir)
     _open(out, plain(training))
     todo = plan(archs, per_group, tasks)
@@ -314,6 +247,9 @@ def regression_vs_classification(
     comparison = compare_spectra(
         [str(out / r["checkpoint"]) for r in records],
         by="task_kind",
+        unit="task",
+        correction=correction,
+        alpha=alpha,
         jacobian=True,
         jobs=jobs,
         skip_bad=True,
@@ -321,12 +257,52 @@ def regression_vs_classification(
         seed=seed,
         progress=cb,
     )
-    settings = {"archs": list(archs), "per_group": per_group, "tasks": tasks, **training}
+    settings = {
+        "archs": list(archs),
+        "per_group": per_group,
+        "design": design,
+        "tasks": tasks,
+        "n_permutations": n_permutations,
+        **training,
+    }
     result = StudyResult(
-        out, tuple(records), comparison, settings, time.perf_counter() - start, len(pending)
+        out,
+        tuple(records),
+        comparison,
+        settings,
+        time.perf_counter() - start,
+        len(pending),
+        plan=family,
+        command=command,
     )
-    report = _write_report(result, formats)
-    return dataclasses.replace(result, report=report)
+    return dataclasses.replace(result, report=write_report(result, formats))
+
+
+def _units(per_group: int, tasks: Mapping[str, Sequence[str]]) -> list[int]:
+    return [min(per_group, len(names)) for names in tasks.values()]
+
+
+def _auto_permutations(per_group: int, tasks: Mapping[str, Sequence[str]]) -> int:
+    units = _units(per_group, tasks)
+    total = math.comb(sum(units), units[0])
+    return total if total <= MAX_EXACT else 9_999
+
+
+def plan_family_for(
+    archs: Sequence[str],
+    per_group: int,
+    tasks: Mapping[str, Sequence[str]],
+    n_permutations: int,
+    correction: str = "holm",
+    alpha: float = ALPHA,
+) -> FamilyPlan:
+    """The study's family, worked out before training: one test per statistic and distance per
+    architecture and operator (every gate plus the fixed-point Jacobian), tasks as the unit."""
+    units = _units(per_group, tasks)
+    total = math.comb(sum(units), units[0])
+    floor = permutation_floor(total, n_permutations, symmetric=len(set(units)) == 1)
+    size = sum(GATES[a] + 1 for a in archs) * (len(STATISTICS) + len(DISTANCES))
+    return plan_family([floor] * size, correction, alpha)
 
 
 def _check_tasks(tasks: Mapping[str, Sequence[str]]) -> None:
@@ -380,25 +356,3 @@ def _one_thread() -> None:
     import torch
 
     torch.set_num_threads(1)
-
-
-def _write_report(result: StudyResult, formats: Sequence[str]) -> Path:
-    from rnndyn.io.outputs import staged_output
-    from rnndyn.plots.compare import comparison_figures
-    from rnndyn.plots.style import style_context
-
-    dest = result.out_dir / "report"
-    with staged_output(dest, force=True, formats=tuple(formats)) as stage:
-        stage.write_json("comparison.json", result.comparison.to_dict())
-        stage.write_table("statistics", result.comparison.to_frame())
-        stage.write_table("tests", result.comparison.tests_frame())
-        stage.write_table("group_statistics", result.comparison.group_frame())
-        stage.write_table("runs", result.runs_frame())
-        names = []
-        with style_context():
-            for name, fig in comparison_figures(result.comparison):
-                stage.write_figure(name, fig)
-                names.append(name)
-        figs = [f"{n}.png" for n in names] if "png" in formats else None
-        stage.write_text("report.md", result.to_markdown(figures=figs))
-    return dest / "report.md"

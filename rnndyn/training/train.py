@@ -161,12 +161,18 @@ def train(
     num_layers: int = 1,
     progress: Progress | None = None,
     task_params: Mapping[str, Any] | None = None,
+    save_every: int | None = None,
+    snapshots: str | PathLike[str] | None = None,
+    force: bool = False,
 ) -> TrainResult:
     """Train one ``arch`` network on ``task`` (name or Task); ``None`` settings use the task's defaults.
 
     ``init_params``: a parameter-file path (its sha256 goes into the metadata) or a loaded object.
     ``data_seed`` (default ``seed``) draws the data; ``seed`` draws weights and minibatch order.
     ``progress(record, epochs)`` is called after every epoch.
+    ``save_every=K`` with ``snapshots=DIR`` writes the initial weights and every K-th epoch's weights
+    as rnndyn checkpoints ``DIR/epoch_0000.pt``, … (``epoch`` and that epoch's ``metrics`` in the
+    metadata; an existing snapshot is replaced only with ``force``).
     """
     if isinstance(task, str):
         task = get_task(task, **dict(task_params or {}))
@@ -193,10 +199,13 @@ def train(
         )
     _initialise(model, init, params, init_options or {}, seed)
     data = task.generate(data_seed)
-    start = time.perf_counter()
-    history, best_epoch = fit(model, data, spec.loss, task.evaluate, cfg, seed, progress)
-    metrics = _final_metrics(model, task, data, history, best_epoch, time.perf_counter() - start)
     meta = _meta(model, spec, arch, init, init_options, params_sha, seed, data_seed, cfg)
+    on_epoch = _snapshot_writer(snapshots, save_every, meta, force)
+    start = time.perf_counter()
+    history, best_epoch = fit(
+        model, data, spec.loss, task.evaluate, cfg, seed, progress, on_epoch=on_epoch
+    )
+    metrics = _final_metrics(model, task, data, history, best_epoch, time.perf_counter() - start)
     meta.update(metrics=plain(metrics), history=plain(history))
     return TrainResult(model, spec, metrics, history, meta)
 
@@ -209,12 +218,15 @@ def fit(
     cfg: Mapping[str, Any],
     seed: int,
     progress: Progress | None = None,
+    *,
+    on_epoch: Callable[[dict[str, Any], SequenceModel], None] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """Adam + clipping + early stopping; restores the best weights. Returns (history, best epoch).
 
     Training stops after ``cfg["patience"]`` epochs in which the validation loss never fell by
     more than ``max(cfg["min_delta"], 1% of it)`` (or on a non-finite training loss); the weights
-    with the lowest validation loss are restored.
+    with the lowest validation loss are restored. ``on_epoch(record, model)`` sees the initial
+    network (epoch 0) and the weights after every epoch, before any restoring.
     """
     g = torch.Generator().manual_seed(2**32 + seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
@@ -222,6 +234,9 @@ def fit(
     with torch.no_grad():
         best_loss = float(_loss(model.predict(data.x_val), data.y_val, loss_kind))
     best_state, ref_loss = _snapshot(model), best_loss
+    if on_epoch is not None:
+        val_metric = evaluate(model.predict(data.x_val), data.y_val)
+        on_epoch({"epoch": 0, "val_loss": best_loss, "val_metric": val_metric}, model)
     best_epoch, ref_epoch, history, start = 0, 0, [], time.perf_counter()
     for epoch in range(1, cfg["epochs"] + 1):
         model.train()
@@ -245,6 +260,8 @@ def fit(
         history.append(record)
         if progress is not None:
             progress(record, cfg["epochs"])
+        if on_epoch is not None:
+            on_epoch(record, model)
         if math.isfinite(val_loss) and val_loss < best_loss:
             best_loss, best_state, best_epoch = val_loss, _snapshot(model), epoch
         if val_loss < ref_loss - max(cfg["min_delta"], MIN_REL_IMPROVEMENT * ref_loss):
@@ -254,6 +271,30 @@ def fit(
     model.load_state_dict(best_state)
     model.eval()
     return history, best_epoch
+
+
+def _snapshot_writer(
+    folder: str | PathLike[str] | None, every: int | None, meta: Mapping[str, Any], force: bool
+) -> Callable[[dict[str, Any], SequenceModel], None] | None:
+    """The ``on_epoch`` callback writing ``folder/epoch_NNNN.pt`` at epoch 0 and every ``every``-th."""
+    if folder is None and every is None:
+        return None
+    if folder is None or every is None:
+        raise UsageError("training snapshots need both save_every (--save-every) and a folder")
+    k = _check("save_every", every, 1)
+    root = Path(folder)
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"snapshot folder {root} exists and is not a folder")
+    root.mkdir(parents=True, exist_ok=True)
+    from rnndyn.io.rnndyn_format import save_checkpoint
+
+    def write(record: dict[str, Any], model: SequenceModel) -> None:
+        if record["epoch"] % k:
+            return
+        snap = dict(meta, epoch=record["epoch"], metrics=plain(record), snapshot_every=k)
+        save_checkpoint(root / f"epoch_{record['epoch']:04d}.pt", model, snap, force=force)
+
+    return write
 
 
 def _snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:

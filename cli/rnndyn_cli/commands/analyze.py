@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from rnndyn_cli.errors import boundary
+from rnndyn_cli.options import (
+    DEFAULT_FORMATS,
+    FigureFormats,
+    ForceFlag,
+    GateOrder,
+    Jacobian,
+    JsonFlag,
+    Layout,
+    Matrix,
+    OutFolder,
+    TrustPickle,
+)
 from rnndyn_cli.render import (
     advance,
     info,
@@ -17,8 +30,12 @@ from rnndyn_cli.render import (
     warnings_to_stderr,
 )
 
+if TYPE_CHECKING:  # pragma: no cover
+    from rnndyn.analysis import Analysis
+    from rnndyn.report import Report
 
-def _rows(analysis) -> list[list]:
+
+def _rows(analysis: Analysis) -> list[list[Any]]:
     rows = []
     for s in analysis.spectrum:
         tau = s.timescales
@@ -38,7 +55,7 @@ def _rows(analysis) -> list[list]:
     return rows
 
 
-def _render(analysis) -> None:
+def _render(analysis: Analysis) -> None:
     m = analysis.modules[0]
     desc = f"{m.arch.upper()}"
     if m.nonlinearity:
@@ -57,22 +74,50 @@ def _render(analysis) -> None:
     )
 
 
-def _write(out, analysis, formats: tuple[str, ...]) -> None:
-    from rnndyn.plots.spectra import modulus_histogram, spectrum_grid, timescale_spectrum
-    from rnndyn.plots.style import style_context
+def _one_report(analysis: Analysis) -> Report:
+    from rnndyn.plots.spectra import (
+        modulus_histogram_grid,
+        spectrum_grid,
+        timescale_spectrum_grid,
+    )
+    from rnndyn.report import Report
 
-    out.write_json("analysis.json", analysis.to_dict())
-    out.write_table("eigenvalues", analysis.to_frame())
-    with style_context():
-        out.write_figure("spectrum", spectrum_grid(analysis.spectrum))
-        out.write_figure("modulus_histogram", modulus_histogram(analysis.spectrum).figure)
-        out.write_figure("timescales", timescale_spectrum(analysis.spectrum).figure)
+    spectrum, name = analysis.spectrum, analysis.checkpoint.path.name
+    return (
+        Report()
+        .document("analysis.json", analysis.to_dict())
+        .table("eigenvalues", analysis.to_frame())
+        .figure("spectrum", lambda: spectrum_grid(spectrum, checkpoint=name))
+        .figure("modulus_histogram", lambda: modulus_histogram_grid(spectrum, checkpoint=name))
+        .figure("timescales", lambda: timescale_spectrum_grid(spectrum, checkpoint=name))
+    )
+
+
+def _report(analyses: list[Analysis], paths: list[Path]) -> Report:
+    """One checkpoint: its files at the top. Several: one sub-folder each, plus the combined
+    eigenvalue table and the ``rnndyn.analysis-set/1`` document at the top."""
+    from rnndyn.analysis import analyses_frame, analysis_document
+    from rnndyn.report import Report
+
+    inputs = [{"path": str(a.checkpoint.path), "sha256": a.checkpoint.sha256} for a in analyses]
+    if len(analyses) == 1:
+        report = _one_report(analyses[0])
+        report.command, report.inputs = "analyze", inputs
+        return report
+    report = Report(command="analyze", inputs=inputs)
+    for name, a in zip(_folder_names(paths), analyses, strict=True):
+        report.part(name, _one_report(a))
+    report.table("eigenvalues", analyses_frame(analyses))
+    return report.document("analysis.json", analysis_document(analyses))
 
 
 def _folder_names(paths: list[Path]) -> list[str]:
-    names, used = [], set()
+    from rnndyn.io.outputs import safe_name
+
+    names: list[str] = []
+    used: set[str] = set()
     for p in paths:
-        base = p.stem or p.name
+        base = safe_name(p.stem or p.name)
         name, k = base, 1
         while name in used:
             k += 1
@@ -85,35 +130,25 @@ def _folder_names(paths: list[Path]) -> list[str]:
 @boundary
 def analyze(
     checkpoints: list[Path] = typer.Argument(
-        ..., help="Checkpoint file(s): .pt/.pth/.ckpt/.safetensors."
+        ...,
+        help="Checkpoint file(s): PyTorch, TorchScript, safetensors, NumPy, ONNX, Keras, Flax.",
     ),
-    json_: bool = typer.Option(
-        False, "--json", help="Print one JSON document (schema rnndyn.analysis/1)."
-    ),
-    out: Path | None = typer.Option(
-        None, "--out", help="Write tables, JSON and figures to this folder."
-    ),
-    trust_pickle: bool = typer.Option(
-        False,
-        "--trust-pickle",
-        help="Allow full pickles (runs code from the file: only for files you trust).",
-    ),
-    matrix: str | None = typer.Option(
-        None, "--matrix", help="Name of a square recurrent parameter to analyse."
-    ),
-    format_: str = typer.Option(
-        "pdf,png", "--format", help="Figure formats for --out: pdf,png,svg."
-    ),
-    force: bool = typer.Option(
-        False, "--force", help="Replace rnndyn's own previous outputs in --out."
-    ),
-    jacobian: bool = typer.Option(
-        False,
-        "--jacobian",
-        help="Also the full state Jacobian at the zero-input fixed point (id l*.jacfp).",
-    ),
+    json_: JsonFlag = False,
+    out: OutFolder = None,
+    trust_pickle: TrustPickle = False,
+    matrix: Matrix = None,
+    format_: FigureFormats = DEFAULT_FORMATS,
+    force: ForceFlag = False,
+    jacobian: Jacobian = False,
+    layout: Layout = None,
+    gate_order: GateOrder = None,
 ) -> None:
-    """Eigendecompose every recurrent operator (W_hh, each LSTM/GRU gate block) of each checkpoint."""
+    """Eigendecompose every recurrent operator (W_hh, each LSTM/GRU gate block) of each checkpoint.
+
+    With --json the document's schema is rnndyn.analysis/1 for one checkpoint and
+    rnndyn.analysis-set/1 (a list of analysis/1 documents) for several.
+    """
+    from rnndyn.analysis import analysis_document
     from rnndyn.analysis import analyze as run_analysis
 
     formats = parse_formats(format_)
@@ -126,50 +161,30 @@ def analyze(
         step = advance(bar, "analysing") if len(checkpoints) > 1 else None
         for done, path in enumerate(checkpoints, start=1):
             analyses.append(
-                run_analysis(path, trust=trust_pickle, matrix=matrix, jacobian=jacobian)
+                run_analysis(
+                    path,
+                    trust=trust_pickle,
+                    matrix=matrix,
+                    jacobian=jacobian,
+                    layout=layout,
+                    gate_order=gate_order,
+                )
             )
             if step is not None:
                 step(done, len(checkpoints))
     if out is not None:
-        _publish(out, analyses, checkpoints, formats, force)
+        from rnndyn.report import write_report
+
+        write_report(
+            _report(analyses, checkpoints), out, force=force, formats=formats, protect=checkpoints
+        )
     if json_:
-        if len(analyses) == 1:
-            print_json(analyses[0].to_dict())
-        else:
-            print_json(
-                {"schema": "rnndyn.analysis-set/1", "analyses": [a.to_dict() for a in analyses]}
-            )
+        print_json(analysis_document(analyses))
         return
     for a in analyses:
         _render(a)
     if out is not None:
-        info(f"wrote tables, JSON and figures to {out}")
-
-
-def _publish(out: Path, analyses, paths: list[Path], formats, force: bool) -> None:
-    import pandas as pd
-
-    from rnndyn.io.outputs import staged_output
-
-    with staged_output(out, force=force, formats=formats, protect=paths) as stage:
-        stage.run_info.update(
-            command="analyze",
-            inputs=[
-                {"path": str(a.checkpoint.path), "sha256": a.checkpoint.sha256} for a in analyses
-            ],
-        )
-        if len(analyses) == 1:
-            _write(stage, analyses[0], formats)
-            return
-        for name, a in zip(_folder_names(paths), analyses, strict=True):
-            _write(stage.subdir(name), a, formats)
-        stage.write_table(
-            "eigenvalues", pd.concat([a.to_frame() for a in analyses], ignore_index=True)
-        )
-        stage.write_json(
-            "analysis.json",
-            {"schema": "rnndyn.analysis-set/1", "analyses": [a.to_dict() for a in analyses]},
-        )
+        info(f"wrote tables, JSON, figures and manifest.json to {out}")
 
 
 def register(app: typer.Typer) -> None:

@@ -107,6 +107,12 @@ def bench(
         help="First seed (with --seeds N: seeds S..S+N-1, e.g. held-out seeds).",
     ),
     jobs: int = typer.Option(1, "--jobs", help="Worker processes (one torch thread each)."),
+    cluster: str | None = typer.Option(
+        None,
+        "--cluster",
+        help="Run on Dask instead: local:N (N local workers) or tcp://HOST:PORT (a scheduler); "
+        "--out must be on a filesystem every worker shares.",
+    ),
     preset: str | None = typer.Option(None, "--preset", help="quick or full (fills the rest)."),
     epochs: int | None = typer.Option(None, "--epochs", help="Epochs (default: per task)."),
     hidden: int | None = typer.Option(None, "--hidden", help="Hidden size (default: per task)."),
@@ -134,6 +140,7 @@ def bench(
             seeds,
             out,
             jobs=jobs,
+            cluster=cluster,
             preset=preset,
             epochs=epochs,
             hidden=hidden,
@@ -141,6 +148,14 @@ def bench(
             progress=_callback(bar),
         )
     errors = [r for r in result.records if r["status"] == "error"]
+    if errors and len(errors) == len(result.records):
+        codes = {r.get("exit_code", 1) for r in errors}
+        raise fail(
+            f"every run failed ({len(errors)} of {len(errors)}); the first, {errors[0]['id']}: "
+            f"{errors[0]['error']} The errors are listed in {out / 'bench.json'}; fix the "
+            "cause and run the same command again to retry them.",
+            codes.pop() if len(codes) == 1 else 1,
+        )
     if errors:
         sys.stderr.write(
             f"rnndyn: warning: {len(errors)} run(s) failed (first: {errors[0]['id']}: "

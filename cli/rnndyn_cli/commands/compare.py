@@ -1,4 +1,4 @@
-"""`rnndyn compare`: group statistics and tests over many networks (networks as replicates)."""
+"""`rnndyn compare`: group statistics and tests over many networks, one family per run."""
 
 from __future__ import annotations
 
@@ -7,6 +7,17 @@ from pathlib import Path
 import typer
 
 from rnndyn_cli.errors import boundary
+from rnndyn_cli.options import (
+    FigureFormats,
+    ForceFlag,
+    Jacobian,
+    Jobs,
+    JsonFlag,
+    Matrix,
+    OutFolder,
+    Seed,
+    TrustPickle,
+)
 from rnndyn_cli.render import (
     advance,
     info,
@@ -42,72 +53,71 @@ def resolve_groups(
     return {"groups": {name: [str(p) for p in paths] for name, paths in groups.items()}}
 
 
+def _p(row, p: float, adjusted: bool = False) -> str:
+    from rnndyn.compare.family import format_p
+
+    return format_p(p, row.p_bound, row.n_permutations, row.exact, adjusted=adjusted)
+
+
+def _size(row, side: str) -> str:
+    n, units = getattr(row, f"n_{side}"), getattr(row, f"units_{side}")
+    return str(n) if row.unit == "network" else f"{n} ({units} {row.unit}s)"
+
+
 def _tables(result) -> None:
     from rnndyn.compare.population import STATISTICS
 
     order = {s: i for i, s in enumerate(STATISTICS)}
+    fam = result.family
+    adj = f"p {fam.correction}"
+    typer.echo(
+        f"One family: {fam.size} tests (statistics and distances), {fam.correction} "
+        f"correction, α = {fam.alpha:g}; unit: {result.unit}; smallest attainable p "
+        f"{fam.smallest_p:.2g}, adjusted {fam.best_case_adjusted:.2g}."
+    )
     for arch, op in result.strata:
-        pairs = dict.fromkeys(
-            (t.group_a, t.group_b)
-            for t in result.tests
-            if (t.architecture, t.operator) == (arch, op)
-        )
-        for ga, gb in pairs:
-            rows = sorted(
-                (
-                    t
-                    for t in result.tests
-                    if (t.architecture, t.operator, t.group_a, t.group_b) == (arch, op, ga, gb)
-                ),
+        rows = [t for t in result.tests if (t.architecture, t.operator) == (arch, op)]
+        for ga, gb in dict.fromkeys((t.group_a, t.group_b) for t in rows):
+            pair = sorted(
+                (t for t in rows if (t.group_a, t.group_b) == (ga, gb)),
                 key=lambda t: order[t.statistic],
             )
             conf = f"{100 * result.settings['confidence']:.0f}% CI"
             print_table(
-                f"{arch.upper()} {op}: A = {ga} vs B = {gb} — {rows[0].test}; "
+                f"{arch.upper()} {op}: A = {ga} vs B = {gb} — {pair[0].test}; "
                 "Cliff's δ > 0: A larger; discrete-time eigenvalues",
-                ["statistic", "n A", "n B", "median A", "median B", "δ", conf, "p", "p Holm"],
+                ["statistic", "n A", "n B", "median A", "median B", "δ", conf, "p", adj],
                 [
                     [
                         t.statistic,
-                        t.n_a,
-                        t.n_b,
+                        _size(t, "a"),
+                        _size(t, "b"),
                         t.median_a,
                         t.median_b,
                         round(t.cliffs_delta, 3),
                         f"[{t.ci_low:+.2f}, {t.ci_high:+.2f}]",
-                        t.p_value,
-                        t.p_holm,
+                        _p(t, t.p_value),
+                        _p(t, t.p_adjusted, True),
                     ]
-                    for t in rows
+                    for t in pair
                 ],
             )
         dists = [d for d in result.distances if (d.architecture, d.operator) == (arch, op)]
         print_table(
             f"{arch.upper()} {op}: pooled eigenvalue distributions "
-            "(p-values permute network labels)",
-            [
-                "A",
-                "B",
-                "n A",
-                "n B",
-                "distribution",
-                "metric",
-                "distance",
-                "p",
-                "p Holm",
-                "labelings",
-            ],
+            f"(p-values permute {result.unit} labels)",
+            ["A", "B", "n A", "n B", "distribution", "metric", "distance", "p", adj, "labelings"],
             [
                 [
                     d.group_a,
                     d.group_b,
-                    d.n_a,
-                    d.n_b,
+                    _size(d, "a"),
+                    _size(d, "b"),
                     d.distribution,
                     d.metric,
                     d.distance,
-                    d.p_value,
-                    d.p_holm,
+                    _p(d, d.p_value),
+                    _p(d, d.p_adjusted, True),
                     f"{d.n_permutations}{' (all)' if d.exact else ''}",
                 ]
                 for d in dists
@@ -135,6 +145,7 @@ def publish(
         stage.write_table("tests", result.tests_frame())
         stage.write_table("group_statistics", result.group_frame())
         stage.write_table("eigenvalues", result.eigenvalues_frame())
+        stage.write_table("design", result.design_frame())
         figures = []
         with style_context():
             for name, fig in comparison_figures(result):
@@ -158,48 +169,51 @@ def compare(
         [], "--group", help="NAME=GLOB, repeatable: explicit groups (quote the glob)."
     ),
     manifest: Path | None = typer.Option(None, "--manifest", help="CSV with columns path,group."),
-    json_: bool = typer.Option(
-        False, "--json", help="Print one JSON document (schema rnndyn.compare.spectra/1)."
-    ),
-    out: Path | None = typer.Option(
-        None, "--out", help="Write tables, JSON, figures and report.md here."
-    ),
-    jobs: int = typer.Option(
-        1, "--jobs", min=1, help="Processes analysing checkpoints in parallel."
-    ),
+    json_: JsonFlag = False,
+    out: OutFolder = None,
+    jobs: Jobs = 1,
     skip_bad: bool = typer.Option(
         False, "--skip-bad", help="Leave out unreadable files (listed) and compare the rest."
     ),
     test: str = typer.Option(
-        "mann-whitney", "--test", help="Per-statistic test: mann-whitney or permutation."
+        "mann-whitney",
+        "--test",
+        help="Per-statistic test when networks are the unit: mann-whitney or permutation.",
     ),
+    unit: str = typer.Option(
+        "auto",
+        "--unit",
+        help="What labels are permuted over: task (networks nested in tasks: a blocked "
+        "permutation), network, or auto (task for --by task_kind when every checkpoint "
+        "names its task).",
+    ),
+    strata: str | None = typer.Option(
+        None, "--strata", help="Metadata key: permute group labels only within its values."
+    ),
+    correction: str = typer.Option(
+        "holm",
+        "--correction",
+        help="Multiplicity correction over every test of the run: holm, bh or none.",
+    ),
+    alpha: float = typer.Option(0.05, "--alpha", help="Significance level for notes/findings."),
     permutations: int = typer.Option(
-        999, "--permutations", min=1, help="Label permutations for distance tests."
+        999, "--permutations", min=1, help="Label permutations (all labelings when fewer)."
     ),
     bootstrap: int = typer.Option(
         1000, "--bootstrap", min=10, help="Bootstrap resamples for the CIs."
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed for permutations and bootstrap."),
-    trust_pickle: bool = typer.Option(
-        False, "--trust-pickle", help="Allow full pickles (runs code from the files)."
-    ),
-    matrix: str | None = typer.Option(
-        None, "--matrix", help="Name of a square recurrent parameter to analyse."
-    ),
-    jacobian: bool = typer.Option(
-        False, "--jacobian", help="Also compare state Jacobians at the zero-input fixed point."
-    ),
-    format_: str = typer.Option(
-        "pdf,png", "--format", help="Figure formats for --out: pdf,png,svg."
-    ),
-    force: bool = typer.Option(
-        False, "--force", help="Replace rnndyn's own previous outputs in --out."
-    ),
+    seed: Seed = 0,
+    trust_pickle: TrustPickle = False,
+    matrix: Matrix = None,
+    jacobian: Jacobian = False,
+    format_: FigureFormats = "pdf,png",
+    force: ForceFlag = False,
 ) -> None:
-    """Compare eigen-spectra between groups of networks (networks as replicates).
+    """Compare eigen-spectra between groups of networks.
 
-    Per-network statistics, rank tests with effect sizes and bootstrap CIs (Holm-corrected), and
-    permutation tests of distances between the groups' eigenvalue distributions.
+    Per-network statistics, tests with effect sizes and bootstrap CIs, and permutation tests of
+    distances between the groups' eigenvalue distributions; every test of the run is one family
+    (--correction). Networks nested in tasks are tested with tasks as the unit.
     """
     from rnndyn.compare.spectra import compare_spectra
     from rnndyn_cli.render import parse_formats
@@ -213,6 +227,10 @@ def compare(
             jacobian=jacobian,
             skip_bad=skip_bad,
             test=test,
+            unit=unit,
+            strata=strata,
+            correction=correction,
+            alpha=alpha,
             n_permutations=permutations,
             n_bootstrap=bootstrap,
             seed=seed,

@@ -1,15 +1,41 @@
-"""`rnndyn decay`: predicted vs measured per-mode decay, memory and the Lyapunov spectrum."""
+"""`rnndyn decay`: predicted vs measured per-mode decay, leakage, memory and the Lyapunov spectrum."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from rnndyn_cli.errors import boundary
-from rnndyn_cli.render import fmt, info, print_json, print_table, warnings_to_stderr
+from rnndyn_cli.options import (
+    DEFAULT_FORMATS,
+    FigureFormats,
+    ForceFlag,
+    JsonFlag,
+    OutFolder,
+    Seed,
+    TrustPickle,
+)
+from rnndyn_cli.render import fmt, info, parse_formats, print_json, print_table, warnings_to_stderr
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rnndyn.decay.results import DecayResult, ModeDecay
+    from rnndyn.report import Report
 
 ROWS_SHOWN = 64
+COLUMNS = [
+    "mode",
+    "λ",
+    "|λ| (predicted)",
+    "own rate",
+    "95% CI",
+    "fit steps",
+    "fit RMS (nats)",
+    "in eigenspace after 1 / 5",
+    "whole rate",
+    "95% CI ",
+]
 
 
 def _lam(z: complex) -> str:
@@ -22,85 +48,94 @@ def _ci(lo: float, hi: float) -> str:
     return "—" if lo != lo or hi != hi else f"[{lo:.4g}, {hi:.4g}]"
 
 
-def _render(result) -> None:
+def _rows(md: ModeDecay) -> list[list[Any]]:
+    frac = md.eigenspace_fraction
+    at1, at5 = min(1, md.steps), min(5, md.steps)
+    whole, wci = md._vec(md.whole_rate), md._pair(md.whole_rate_ci)
+    rmse = md._vec(md.fit_rmse)
+    return [
+        [
+            i,
+            _lam(complex(md.eigenvalues[i])),
+            float(md.predicted_rate[i]),
+            float(md.measured_rate[i]),
+            _ci(*map(float, md.measured_rate_ci[i])),
+            int(md.fit_steps[i]) or "—",
+            float(rmse[i]),
+            f"{frac[i, at1]:.0%} / {frac[i, at5]:.0%}",
+            float(whole[i]),
+            _ci(*map(float, wci[i])),
+        ]
+        for i in range(md.n_modes)
+    ]
+
+
+def _render(result: DecayResult) -> None:
     probe = result.probe
     for md in result.operators:
-        rows = []
-        for i in range(md.n_modes):
-            lo, hi = md.measured_rate_ci[i]
-            rows.append(
-                [
-                    i,
-                    _lam(complex(md.eigenvalues[i])),
-                    float(md.predicted_rate[i]),
-                    float(md.measured_rate[i]),
-                    _ci(float(lo), float(hi)),
-                    float(md.half_life[i]),
-                    float(md.measured_half_life[i]),
-                    int(md.fit_steps[i]),
-                ]
-            )
         title = (
             f"{result.checkpoint} — {md.qualified_id} ({md.source}); probe {probe['spec']} "
-            f"B={probe['batch']} T={probe['length']}, window {result.steps} steps; "
-            "rates per step (discrete time)"
+            f"B={probe['batch']} T={probe['length']}, window {result.steps} steps; rates per step "
+            "(discrete time). own: decay inside the mode's eigenspace (fitted only where valid); "
+            "whole: norm growth of the perturbation started along the mode"
         )
-        print_table(
-            title,
-            [
-                "mode",
-                "λ",
-                "|λ| (predicted)",
-                "measured",
-                "95% CI",
-                "half-life",
-                "measured half-life",
-                "fit steps",
-            ],
-            rows[:ROWS_SHOWN],
-        )
+        print_table(title, COLUMNS, _rows(md)[:ROWS_SHOWN])
+        seen = set()
+        for i in range(min(md.n_modes, ROWS_SHOWN)):
+            reason = md.rate_reason[i] if i < len(md.rate_reason) else None
+            if reason and md.eigenvalues[i].imag >= 0 and i not in seen:
+                seen.add(i)
+                info(f"mode {i}: no own rate — {reason}")
     exps = result.lyapunov_exponents
     if exps.size:
         shown = ", ".join(fmt(float(v)) for v in exps[:8])
-        info(f"Lyapunov exponents (nats/step): {shown}{' …' if exps.size > 8 else ''}")
+        state = {True: "converged", False: "NOT converged (see notes)", None: ""}
+        info(
+            f"Lyapunov exponents (nats/step): {shown}{' …' if exps.size > 8 else ''} "
+            f"[{state[result.lyapunov_converged]}]"
+        )
     mc = result.memory_capacity
     if mc is not None:
         bound = (
             f"≤ {_state_dim(result)} for i.i.d. noise"
             if result.probe["kind"] == "noise"
-            else ("input not i.i.d.: includes its autocorrelation")
+            else "input not i.i.d.: includes its autocorrelation"
         )
-        info(f"memory capacity Σ_k R²(x_t−k): {fmt(mc)} ({bound})")
+        by = result.memory_capacity_by_channel
+        per = f"; per input channel {', '.join(fmt(float(v)) for v in by)}" if by is not None and by.size > 1 else ""
+        info(f"memory capacity Σ_k R²(x_t−k), held-out: {fmt(mc)} ({bound}{per})")
     for note in result.notes:
         info(f"note: {note}")
 
 
-def _state_dim(result) -> int:
+def _state_dim(result: DecayResult) -> int:
     m = result.module
     nd = 2 if m["bidirectional"] else 1
     return m["num_layers"] * nd * (m["proj_size"] or m["hidden_size"])
 
 
-def _write(out: Path, result, paths: list[Path], formats, force: bool) -> None:
-    from rnndyn.io.outputs import staged_output
+def _report(result: DecayResult, inputs: list[dict[str, Any]]) -> Report:
     from rnndyn.plots import decay as plots
-    from rnndyn.plots.style import style_context
+    from rnndyn.report import Report
 
-    with staged_output(out, force=force, formats=formats, protect=paths) as stage:
-        stage.write_json("decay.json", result.to_dict())
-        stage.write_table("decay_modes", result.modes_frame())
-        stage.write_table("decay_curves", result.to_frame())
-        stage.write_table("modal_energy", result.energy_frame())
-        stage.write_table("lyapunov", result.lyapunov_frame())
-        stage.write_table("memory", result.memory_frame())
-        with style_context():
-            stage.write_figure("effective_spectrum", plots.effective_spectrum(result).figure)
-            stage.write_figure("memory_function", plots.memory_function(result).figure)
-            stage.write_figure("lyapunov_spectrum", plots.lyapunov_spectrum(result).figure)
-            for md in result.operators:
-                name = md.qualified_id.replace(":", "_")
-                stage.write_figure(f"decay_curves_{name}", plots.decay_curves(md).figure)
-                stage.write_figure(f"modal_energy_{name}", plots.modal_energy(md).figure)
+    report = (
+        Report(command="decay", inputs=inputs)
+        .document("decay.json", result.to_dict())
+        .table("decay_modes", result.modes_frame())
+        .table("decay_curves", result.to_frame())
+        .table("modal_energy", result.energy_frame())
+        .table("lyapunov", result.lyapunov_frame())
+        .table("memory", result.memory_frame())
+        .figure("effective_spectrum", lambda: plots.effective_spectrum(result))
+        .figure("memory_function", lambda: plots.memory_function(result))
+        .figure("lyapunov_spectrum", lambda: plots.lyapunov_spectrum(result))
+    )
+    for md in result.operators:
+        name = md.qualified_id.replace(":", "_")
+        report.figure(f"decay_curves_{name}", lambda md=md: plots.decay_curves(md))
+        report.figure(f"eigenspace_{name}", lambda md=md: plots.eigenspace_fraction(md))
+        report.figure(f"modal_energy_{name}", lambda md=md: plots.modal_energy(md))
+    return report
 
 
 @boundary
@@ -113,7 +148,7 @@ def decay(
         100, "--steps", help="Measurement window K (steps; at most the probe length)."
     ),
     length: int | None = typer.Option(
-        None, "--length", help="Length of generated probes (default 2K)."
+        None, "--length", help="Length of generated probes (default max(2K, 1000))."
     ),
     modes: int | None = typer.Option(
         None, "--modes", help="Top modes per operator by |λ| (default min(n, 64))."
@@ -126,34 +161,34 @@ def decay(
     batch: int | None = typer.Option(
         None, "--batch", help="Probe batch size (default 32 for noise/task)."
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed of generated probes and the Lyapunov frame."),
-    json_: bool = typer.Option(
-        False, "--json", help="Print one JSON document (schema rnndyn.decay.measure/1)."
+    seed: Seed = 0,
+    min_fit_steps: int = typer.Option(
+        5, "--min-fit-steps", help="Fit a mode's own rate only over at least this many steps."
     ),
-    out: Path | None = typer.Option(
-        None, "--out", help="Write tables, JSON and figures to this folder."
+    linear_tol: float = typer.Option(
+        0.1,
+        "--linear-tol",
+        help="Fit only where the log amplitude stays within this many nats (RMS) of a line.",
     ),
-    trust_pickle: bool = typer.Option(
-        False,
-        "--trust-pickle",
-        help="Allow full pickles (runs code from the file: only for files you trust).",
-    ),
-    format_: str = typer.Option(
-        "pdf,png", "--format", help="Figure formats for --out: pdf,png,svg."
-    ),
-    force: bool = typer.Option(
-        False, "--force", help="Replace rnndyn's own previous outputs in --out."
-    ),
+    json_: JsonFlag = False,
+    out: OutFolder = None,
+    trust_pickle: TrustPickle = False,
+    format_: FigureFormats = DEFAULT_FORMATS,
+    force: ForceFlag = False,
     float64: bool = typer.Option(
-        False, "--float64", help="Propagate perturbations in float64 (slower)."
+        False,
+        "--float64",
+        help="Propagate perturbations in float64 (slower; chosen automatically where needed).",
     ),
 ) -> None:
-    """Predicted (|λ|^k) vs measured decay of every mode, memory functions and Lyapunov spectrum."""
+    """Predicted (|λ|^k) vs measured decay of every mode — its own rate, leakage out of its
+    eigenspace and the whole perturbation's rate — memory functions and the Lyapunov spectrum.
+
+    With --json the document's schema is rnndyn.decay/2."""
     import torch
 
     from rnndyn.decay.measure import measure_decay
     from rnndyn.io.checkpoint import load
-    from rnndyn_cli.render import parse_formats
 
     formats = parse_formats(format_)
     with warnings_to_stderr():
@@ -168,10 +203,15 @@ def decay(
             length=length,
             seed=seed,
             dtype=torch.float64 if float64 else torch.float32,
+            min_fit_steps=min_fit_steps,
+            linear_tol=linear_tol,
         )
     if out is not None:
-        inputs = [checkpoint] + ([Path(probe)] if Path(probe).is_file() else [])
-        _write(out, result, inputs, formats, force)
+        from rnndyn.report import write_report
+
+        protect = [checkpoint] + ([Path(probe)] if Path(probe).is_file() else [])
+        inputs = [{"path": str(ckpt.path), "sha256": ckpt.sha256}]
+        write_report(_report(result, inputs), out, force=force, formats=formats, protect=protect)
     if json_:
         print_json(result.to_dict())
         for note in result.notes:
@@ -179,7 +219,7 @@ def decay(
         return
     _render(result)
     if out is not None:
-        info(f"wrote tables, JSON and figures to {out}")
+        info(f"wrote tables, JSON, figures and manifest.json to {out}")
 
 
 def register(app: typer.Typer) -> None:

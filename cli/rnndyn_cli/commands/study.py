@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import typer
 
 from rnndyn_cli.errors import boundary
+from rnndyn_cli.options import FigureFormats, Jobs, Seed
 from rnndyn_cli.render import info, print_json, progress_bar, warnings_to_stderr
 
 study_app = typer.Typer(
@@ -38,27 +40,41 @@ def _stages(bar):
 def regression_vs_classification(
     archs: str = typer.Option("rnn,lstm,gru", "--archs", help="Comma-separated: rnn,lstm,gru."),
     per_group: int = typer.Option(
-        8, "--per-group", min=2, help="Networks per task kind and architecture."
+        24,
+        "--per-group",
+        min=2,
+        help="Networks per task kind and architecture (spread over the design's tasks; "
+        "tasks are the unit, so fewer than 8 tasks per kind cannot survive the study's family).",
+    ),
+    design: str = typer.Option(
+        "matched",
+        "--design",
+        help="matched: 8 twin pairs on the same inputs (a value or its sign); original: the "
+        "first study's tomita3, tomita4, digits vs sine, mackey_glass, narma10.",
     ),
     out: Path = typer.Option(Path("rnndyn-study"), "--out", help="Study folder (resumable)."),
-    jobs: int = typer.Option(
-        1, "--jobs", min=1, help="Worker processes for training and analysis."
-    ),
+    jobs: Jobs = 1,
     hidden: int = typer.Option(32, "--hidden", min=1, help="Hidden units of every network."),
     epochs: int = typer.Option(
         10, "--epochs", min=1, help="Maximum training epochs (early stopping)."
     ),
-    permutations: int = typer.Option(
-        999, "--permutations", min=1, help="Label permutations for distances."
+    permutations: int | None = typer.Option(
+        None,
+        "--permutations",
+        min=1,
+        help="Task relabelings (default: all of them up to 20000, else 9999).",
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed of the permutations and bootstrap."),
-    format_: str = typer.Option("pdf,png", "--format", help="Figure formats: pdf,png,svg."),
+    correction: str = typer.Option(
+        "holm", "--correction", help="Over every test of the study: holm, bh or none."
+    ),
+    seed: Seed = 0,
+    format_: FigureFormats = "pdf,png",
     json_: bool = typer.Option(
-        False, "--json", help="Print the comparison (schema rnndyn.compare.spectra/1)."
+        False, "--json", help="Print the comparison (schema rnndyn.compare.spectra/2)."
     ),
 ) -> None:
-    """Train --per-group networks per task kind (built-in regression and classification tasks,
-    several seeds) for each architecture, compare their spectra and write OUT/report/report.md.
+    """Train --per-group networks per task kind for each architecture, compare their spectra with
+    tasks as the unit and one family for the whole study, and write OUT/report/report.md.
     Re-running resumes: finished networks are reused."""
     from rnndyn.errors import UsageError
     from rnndyn.training.study import regression_vs_classification as run
@@ -68,26 +84,37 @@ def regression_vs_classification(
     if not names or any(a not in ("rnn", "lstm", "gru") for a in names):
         raise UsageError(f"--archs {archs!r}: choose from rnn, lstm, gru (comma-separated)")
     formats = parse_formats(format_)
+    command = (
+        f"rnndyn study regression-vs-classification --design {design} --archs {','.join(names)} "
+        f"--per-group {per_group} --hidden {hidden} --epochs {epochs} --correction {correction} "
+        + (f"--permutations {permutations} " if permutations else "")
+        + f"--seed {seed} --jobs {jobs} --out {shlex.quote(str(out))}"
+    )
     with warnings_to_stderr(), progress_bar() as bar:
         result = run(
             out,
             archs=names,
             per_group=per_group,
+            design=design,
             hidden=hidden,
             epochs=epochs,
             jobs=jobs,
             n_permutations=permutations,
+            correction=correction,
             seed=seed,
             formats=formats,
             progress=_stages(bar),
+            command=command,
         )
     if json_:
         print_json(result.comparison.to_dict())
     else:
         for line in result.findings():
             typer.echo(line)
+    fam = result.comparison.family
     info(
-        f"{len(result.runs)} networks ({result.trained_now} trained now) in {result.wall_seconds:.0f} s; "
+        f"{len(result.runs)} networks ({result.trained_now} trained now) in "
+        f"{result.wall_seconds:.0f} s; one family of {fam.size} tests, {fam.correction}; "
         f"report: {result.report}"
     )
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
 from rnndyn_cli.errors import boundary
+from rnndyn_cli.options import JsonFlag
+from rnndyn_cli.render import write_stdout
 
 
-def tasks_command(
-    json_out: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
-) -> None:
+def tasks_command(json_out: JsonFlag = False) -> None:
     """List the tasks `rnndyn train --task` accepts, with their default parameters."""
     from rnndyn.io.atomic import dumps_json
     from rnndyn.tasks import list_tasks
@@ -19,7 +17,7 @@ def tasks_command(
     specs = list_tasks()
     if json_out:
         doc = {"schema": "rnndyn.tasks/1", "tasks": [s.to_dict() for s in specs]}
-        sys.stdout.write(dumps_json(doc))
+        write_stdout(dumps_json(doc))
         return
     header = ("task", "kind", "T", "in", "out", "readout", "metric", "baseline", "params")
     rows = [
@@ -37,10 +35,12 @@ def tasks_command(
         for s in specs
     ]
     widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
-    for r in (header, *rows):
-        sys.stdout.write(
+    write_stdout(
+        "".join(
             "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n"
+            for r in (header, *rows)
         )
+    )
 
 
 def _fmt(value: object) -> str:

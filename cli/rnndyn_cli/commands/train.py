@@ -9,8 +9,9 @@ from typing import Any
 
 import typer
 
-from rnndyn_cli.errors import STATE, boundary
-from rnndyn_cli.render import progress_bar
+from rnndyn_cli.errors import boundary, settings
+from rnndyn_cli.options import ForceFlag, JsonFlag
+from rnndyn_cli.render import progress_bar, write_stdout
 
 
 def parse_params(items: list[str] | None) -> dict[str, str]:
@@ -27,21 +28,25 @@ def parse_params(items: list[str] | None) -> dict[str, str]:
 
 
 def _progress_columns() -> tuple[Any, ...]:
-    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     return (
         TextColumn("training"),
         BarColumn(),
         TextColumn("epoch {task.completed}/{task.total} {task.fields[info]}"),
         TimeElapsedColumn(),
+        TextColumn("(at most"),
+        TimeRemainingColumn(),
+        TextColumn("left)"),
     )
 
 
-def _callback(bar: Any) -> Any:
-    """``(record, epochs)`` → advance the bar by one epoch; ``None`` without a bar."""
+def _callback(bar: Any, epochs: int) -> Any:
+    """``(record, epochs)`` → advance the bar by one epoch; ``None`` without a bar. The bar
+    starts at ``0/epochs`` (the real maximum; early stopping may end it sooner)."""
     if bar is None:
         return None
-    job = bar.add_task("train", total=None, info="")
+    job = bar.add_task("train", total=epochs, info="")
 
     def callback(record: dict[str, Any], epochs: int) -> None:
         info = f"val loss {record['val_loss']:.4g}"
@@ -73,8 +78,14 @@ def train_command(
         None, "--param", "-p", help="Task parameter KEY=VALUE, repeatable (e.g. T=200)."
     ),
     threads: int = typer.Option(None, "--threads", help="torch CPU threads [torch's default]."),
-    json_out: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing rnndyn checkpoint."),
+    save_every: int = typer.Option(
+        None, "--save-every", help="With --snapshots: keep epoch 0 and every K-th epoch's weights."
+    ),
+    snapshots: Path = typer.Option(
+        None, "--snapshots", help="Folder for the snapshots (epoch_NNNN.pt; see `rnndyn track`)."
+    ),
+    json_out: JsonFlag = False,
+    force: ForceFlag = False,
 ) -> None:
     """Train a network on a bundled task; write a checkpoint that `rnndyn analyze` reads."""
     from rnndyn.errors import UsageError
@@ -94,8 +105,16 @@ def train_command(
 
         torch.set_num_threads(threads)
     check_destination(output, force=force)  # refuse before spending minutes on training
-    from rnndyn.training.train import train
+    from rnndyn.training.train import config, train
 
+    total = config(
+        task_obj.spec,
+        hidden=hidden,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        num_layers=num_layers,
+    )["epochs"]
     with progress_bar(_progress_columns) as bar:
         result = train(
             task_obj,
@@ -109,21 +128,24 @@ def train_command(
             batch_size=batch_size,
             nonlinearity=nonlinearity,
             num_layers=num_layers,
-            progress=_callback(bar),
+            progress=_callback(bar, total),
+            save_every=save_every,
+            snapshots=snapshots,
+            force=force,
         )
     sha = save_checkpoint(output, result.model, result.meta, force=force)
     doc = _document(output, sha, result)
     if json_out:
-        sys.stdout.write(dumps_json(doc))
+        write_stdout(dumps_json(doc))
         return
     m = doc["metrics"]
     extra = f", test_long {m['test_long']:.4g}" if m.get("test_long") is not None else ""
-    sys.stdout.write(
+    write_stdout(
         f"{output}: {result.spec.name} {doc['arch']} init={doc['init']} seed={doc['seed']}: "
         f"test {m['metric']} {m['test']:.4g} (trivial baseline {m['baseline']:.4g}{extra}); "
         f"{m['epochs_run']} epochs, {m['seconds']:.1f} s\n"
     )
-    if not STATE["quiet"] and result.history and m["best_epoch"] == 0:
+    if not settings().quiet and result.history and m["best_epoch"] == 0:
         sys.stderr.write("rnndyn: warning: validation loss never improved on the initial network\n")
 
 

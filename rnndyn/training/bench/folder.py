@@ -2,7 +2,10 @@
 
 ``OUT/.rnndyn-bench.json`` says the folder is an rnndyn bench and records every grid run in it, the
 training settings all its cells share, and the sha256 of each report file rnndyn wrote, so a
-report the user edited (or a file they put there) is never overwritten.
+report the user edited (or a file they put there) is never overwritten. Before the reports are
+written their new hashes are recorded as ``pending``: a run stopped half-way through writing them
+(Ctrl-C, full disk) leaves files rnndyn still recognises, and the next run rewrites them all from
+the cell files.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from rnndyn.errors import OutputError
+from rnndyn.errors import OutputError, UsageError
 from rnndyn.io.atomic import TMP_SUFFIX, atomic_write_json
 from rnndyn.io.manifest import sha256_file
 from rnndyn.training.bench.grid import Grid
@@ -43,7 +46,14 @@ def open_folder(out: Path, grid: Grid) -> Iterator[dict[str, Any]]:
     else:
         marker["settings"] = _merge_settings(out, marker["settings"], grid.settings())
         check_reports(out, marker, marker["reports"])
-    (out / "cells").mkdir(parents=True, exist_ok=True)
+    try:
+        (out / "cells").mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # read-only parent, a regular file on the path, ...
+        raise OutputError(
+            f"cannot create the bench folder ({err.strerror})",
+            path=out,
+            hint="Choose an --out folder you can write to.",
+        ) from None
     with _lock(out):
         for stale in [*out.glob(f"cells/.*{TMP_SUFFIX}"), *out.glob(f"checkpoints/.*{TMP_SUFFIX}")]:
             stale.unlink(missing_ok=True)  # a killed worker's half-written file
@@ -75,10 +85,12 @@ def read_marker(out: Path) -> dict[str, Any] | None:
 def check_reports(out: Path, marker: dict[str, Any], names: Any) -> None:
     """``OutputError`` if a report file rnndyn is about to write exists with other bytes than
     rnndyn wrote (the user edited it, or put their own file there)."""
+    pending = marker.get("pending", {})
     changed = [
         name
         for name in names
-        if (out / name).exists() and sha256_file(out / name) != marker["reports"].get(name)
+        if (out / name).exists()
+        and sha256_file(out / name) not in {marker["reports"].get(name), *pending.get(name, ())}
     ]
     if changed:
         raise OutputError(
@@ -89,10 +101,20 @@ def check_reports(out: Path, marker: dict[str, Any], names: Any) -> None:
         )
 
 
+def plan_reports(out: Path, hashes: dict[str, str]) -> None:
+    """Before writing report files: add their sha256 to the marker's ``pending`` hashes."""
+    marker = read_marker(out) or {}
+    pending = marker.setdefault("pending", {})
+    for name, sha in hashes.items():
+        pending[name] = sorted({*pending.get(name, ()), sha})
+    atomic_write_json(out / MARKER, marker)
+
+
 def record_reports(out: Path, names: list[str]) -> None:
-    """Store the sha256 of freshly written report files in the marker."""
+    """After writing every report file: store their sha256 and drop the pending hashes."""
     marker = read_marker(out) or {}
     marker["reports"] = {**marker.get("reports", {}), **{n: sha256_file(out / n) for n in names}}
+    marker.pop("pending", None)
     atomic_write_json(out / MARKER, marker)
 
 
@@ -101,8 +123,8 @@ def _merge_settings(out: Path, old: dict[str, Any], new: dict[str, Any]) -> dict
     for group in ("tasks", "init_params"):
         shared = set(old.get(group, {})) & set(new[group])
         clashes += [f"{group}.{k}" for k in sorted(shared) if old[group][k] != new[group][k]]
-    if clashes:
-        raise OutputError(
+    if clashes:  # the options clash with the folder: a usage error (exit 2), as in `study`
+        raise UsageError(
             f"this folder holds a bench run with other settings ({', '.join(clashes)}); its "
             "cells would not be comparable with this run's",
             path=out,
@@ -119,6 +141,8 @@ def _lock(out: Path) -> Iterator[None]:
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             break
+        except PermissionError as err:
+            raise OutputError(f"cannot write here ({err.strerror})", path=out) from None
         except FileExistsError:
             if attempt or _lock_alive(lock):
                 raise OutputError(

@@ -9,6 +9,7 @@ folder (so it moves when the grid is extended). ``epochs_to_threshold`` is the f
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import json
 from collections.abc import Sequence
@@ -121,6 +122,7 @@ class BenchResult:
             return runs
         runs["test"] = pd.to_numeric(runs["test"], errors="coerce")
         runs["threshold"] = runs["task"].map(_thresholds(runs))
+        runs["epochs_to_threshold"] = float("nan")  # stays so when no run has a history
         epochs = self.to_frame()
         if not epochs.empty:
             e = epochs.merge(runs[["id", "threshold", "higher_is_better"]], on="id")
@@ -208,7 +210,12 @@ def write_reports(result: BenchResult, figures: Sequence[str] = ("pdf", "png")) 
     """Write the tables, ``bench.json`` and figures into the folder (each atomically); returns
     ``result`` with ``files`` set. Refuses (OutputError) to replace files rnndyn did not write."""
     from rnndyn.io import tables
-    from rnndyn.training.bench.folder import check_reports, read_marker, record_reports
+    from rnndyn.training.bench.folder import (
+        check_reports,
+        plan_reports,
+        read_marker,
+        record_reports,
+    )
 
     out = Path(result.out_dir)
     runs = result.runs_frame()
@@ -225,6 +232,7 @@ def write_reports(result: BenchResult, figures: Sequence[str] = ("pdf", "png")) 
     check_reports(out, read_marker(out) or {"reports": {}}, names)
     result = dataclasses.replace(result, files=tuple(names))
     contents["bench.json"] = dumps_json(result.to_dict()).encode("utf-8")
+    plan_reports(out, {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()})
     for name, data in contents.items():
         atomic_write_bytes(out / name, data)
     record_reports(out, names)

@@ -1,8 +1,8 @@
-"""Run the grid: one training run per cell, in worker processes, each result written atomically."""
+"""Run the grid: one training run per cell, in worker processes (local or Dask), each result
+written atomically."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import itertools
 import math
@@ -101,64 +101,16 @@ def run_cell(cell: Cell, cfg: CellConfig) -> dict[str, Any]:
             save_checkpoint(Path(cfg.out_dir) / rel, res.model, res.meta, force=True)
             record["checkpoint"] = rel
     except RnndynError as err:
-        record.update(status="error", error=str(err), metrics={}, history=[])
+        record.update(status="error", error=str(err), exit_code=err.exit_code)
+        record.update(metrics={}, history=[])
     except Exception as err:  # a bug in one cell must not stop the grid; it is retried next run
         tb = traceback.format_exception_only(type(err), err)[-1].strip()
-        record.update(status="error", error=tb, metrics={}, history=[])
+        record.update(status="error", error=tb, exit_code=1, metrics={}, history=[])
     record["warnings"] = sorted({str(w.message) for w in caught})
     record.update(time_s=time.perf_counter() - start, cpu_s=time.process_time() - cpu)
     record = plain(record)
     atomic_write_json(Path(cfg.out_dir) / "cells" / f"{cell.id}.json", record)
     return record
-
-
-def _worker_init() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-    with contextlib.suppress(RuntimeError):
-        torch.set_num_interop_threads(1)
-
-
-def _run_serial(todo: list[Cell], cfg: CellConfig, on_done: Callable) -> None:
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        for cell in todo:
-            on_done(run_cell(cell, cfg))
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _run_pool(todo: list[Cell], cfg: CellConfig, jobs: int, on_done: Callable) -> None:
-    """Workers forked from a forkserver that pre-imported torch. On Ctrl-C or any error they are
-    terminated: the cells in flight are lost, every finished cell is already on disk."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from concurrent.futures.process import BrokenProcessPool
-
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["torch", "rnndyn.training.train", "rnndyn.training.bench.runner"])
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init)
-    try:
-        futures = [pool.submit(run_cell, cell, cfg) for cell in todo]
-        for fut in as_completed(futures):
-            on_done(fut.result())
-    except BaseException as err:
-        procs = list((getattr(pool, "_processes", None) or {}).values())  # before shutdown()
-        pool.shutdown(wait=False, cancel_futures=True)
-        for proc in procs:  # a private attribute, guarded: stop the cells in flight now
-            proc.terminate()
-        if isinstance(err, BrokenProcessPool):
-            raise RnndynError(
-                "a bench worker process died (out of memory?); finished cells are kept",
-                path=cfg.out_dir,
-                hint="Run the same command again to resume.",
-            ) from None
-        raise
-    pool.shutdown()
 
 
 def run_bench(
@@ -177,6 +129,7 @@ def run_bench(
     checkpoints: bool = True,
     figures: Sequence[str] = ("pdf", "png"),
     trainer: Callable[..., Any] | None = None,
+    cluster: str | None = None,
 ) -> BenchResult:
     """Run (or resume, or extend) the grid in ``out_dir``; return every finished cell there.
 
@@ -187,10 +140,13 @@ def run_bench(
     each. ``progress(done, total, record)`` after each cell (``record`` is None at the start).
     ``figures``: formats of the report figures (``()`` for none). ``trainer``: replaces
     ``rnndyn.training.train.train`` (a picklable module-level function; tests use it).
+    ``cluster``: ``"local:N"`` or ``"tcp://HOST:PORT"`` runs the cells on Dask instead of ``jobs``
+    local processes (same cell files; ``out_dir`` must be on a filesystem every worker shares).
 
     Raises UsageError (unknown names, seeds < 1), InvalidInputError (law file) and OutputError
     (a folder with files rnndyn did not write, run with other settings, or locked by another run).
     """
+    from rnndyn.compare.executor import execute
     from rnndyn.training.bench.folder import open_folder
     from rnndyn.training.bench.results import write_reports
 
@@ -228,10 +184,14 @@ def run_bench(
             if progress is not None:
                 progress(next(counter), len(todo), record)
 
-        if jobs == 1 or len(todo) <= 1:
-            _run_serial(todo, cfg, on_done)
-        else:
-            _run_pool(todo, cfg, min(jobs, len(todo)), on_done)
+        execute(
+            run_cell,
+            [(cell, cfg) for cell in todo],
+            on_result=lambda _, record: on_done(record),
+            jobs=jobs,
+            cluster=cluster,
+            preload=() if cluster else ("rnndyn.training.train", "rnndyn.training.bench.runner"),
+        )
         result = BenchResult.load(
             out,
             ran=len(todo),

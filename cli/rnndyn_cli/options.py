@@ -1,0 +1,97 @@
+"""Shared command-line options: one definition and one help text per option.
+
+Use them as parameter annotations, giving the default as usual::
+
+    def analyze(json_: JsonFlag = False, out: OutFolder = None, force: ForceFlag = False): ...
+
+Options whose meaning differs in a command (``bench --out`` is required and resumable) keep a
+local ``typer.Option`` there; everything else comes from here so the help reads the same everywhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+SEED_MAX = 2**63 - 1  # torch.manual_seed takes a 64-bit integer
+
+JsonFlag = Annotated[
+    bool,
+    typer.Option("--json", help="Print one JSON document on stdout (and nothing else there)."),
+]
+OutFolder = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        help="Write tables (CSV, Parquet), JSON, figures and manifest.json to this folder.",
+        metavar="FOLDER",
+    ),
+]
+ForceFlag = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Replace rnndyn's own earlier outputs there (never files you added or edited).",
+    ),
+]
+FigureFormats = Annotated[
+    str,
+    typer.Option("--format", help="Figure formats for --out, comma-separated: pdf,png,svg."),
+]
+TrustPickle = Annotated[
+    bool,
+    typer.Option(
+        "--trust-pickle",
+        help="Allow full pickles: this runs code from the file; only for files you trust.",
+    ),
+]
+Jobs = Annotated[
+    int,
+    typer.Option("--jobs", min=1, help="Worker processes (one torch thread each)."),
+]
+Seed = Annotated[
+    int,
+    typer.Option(
+        "--seed", min=0, max=SEED_MAX, help="Random seed, 0 to 2^63-1; same seed, same result."
+    ),
+]
+Matrix = Annotated[
+    str | None,
+    typer.Option(
+        "--matrix",
+        help="Name of a square recurrent parameter to analyse (for custom modules).",
+        metavar="NAME",
+    ),
+]
+Layout = Annotated[
+    str | None,
+    typer.Option(
+        "--layout",
+        help="Read stacked recurrent matrices ((k·H)×H, e.g. --matrix enc_w_hh) as rnn, lstm or gru.",
+        metavar="rnn|lstm|gru",
+    ),
+]
+GateOrder = Annotated[
+    str | None,
+    typer.Option(
+        "--gate-order",
+        help="Stored order of the gate blocks, e.g. ifco (Keras LSTM), iofc (ONNX), zrh (GRU); "
+        "default PyTorch's ifgo / rzn.",
+        metavar="ORDER",
+    ),
+]
+Jacobian = Annotated[
+    bool,
+    typer.Option(
+        "--jacobian",
+        help="Also the full state Jacobian at the zero-input fixed point (id l*.jacfp).",
+    ),
+]
+Float64 = Annotated[
+    bool,
+    typer.Option("--float64", help="Simulate in float64 (slower; for near-unit or huge modes)."),
+]
+
+DEFAULT_FORMATS = "pdf,png"

@@ -1,0 +1,247 @@
+"""Run independent jobs on local worker processes or on a Dask cluster, one thread each.
+
+One entry point, :func:`execute`, shared by ``compare``, ``study`` and ``bench``::
+
+    execute(run_cell, [(cell, cfg) for cell in todo], on_result=save, jobs=4)
+    execute(run_cell, args, on_result=save, cluster="local:4")        # dask LocalCluster
+    execute(run_cell, args, on_result=save, cluster="tcp://head:8786")  # an existing scheduler
+
+Every worker runs one torch thread and one BLAS thread (:func:`limit_threads`), so ``N`` workers
+use ``N`` cores. Local workers ignore SIGINT (:func:`worker_init`): Ctrl-C reaches the parent only,
+which terminates them, so no worker prints a ``KeyboardInterrupt`` traceback. Jobs must be
+idempotent (they write their result atomically under a fixed name): Dask re-runs the job of a
+worker that died, so a job may run more than once but ``on_result`` sees each job once.
+Dask (``distributed``) is optional: ``pip install 'rnndyn[dask]'``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from rnndyn.errors import RnndynError, UsageError
+
+OnResult = Callable[[int, Any], None]
+WORKER_WAIT_S = 30.0  # how long a scheduler may have no workers before we give up
+
+
+def limit_threads() -> None:
+    """One torch thread and one BLAS/OpenMP thread in this process (a worker's share: one core)."""
+    import torch
+
+    torch.set_num_threads(1)
+    with contextlib.suppress(RuntimeError):  # only settable before the first parallel op
+        torch.set_num_interop_threads(1)
+    with contextlib.suppress(ImportError):
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+
+
+def worker_init() -> None:
+    """Initializer of local worker processes: SIGINT ignored (the parent handles Ctrl-C by
+    terminating the workers), one thread each."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    limit_threads()
+
+
+def execute(
+    fn: Callable[..., Any],
+    args: Sequence[tuple[Any, ...]],
+    *,
+    on_result: OnResult,
+    jobs: int = 1,
+    cluster: str | None = None,
+    preload: Sequence[str] = (),
+) -> None:
+    """Call ``fn(*a)`` for every ``a`` in ``args``; ``on_result(index, value)`` as each finishes.
+
+    ``cluster=None``: ``jobs`` local processes (in this process when ``jobs == 1`` or there is one
+    job); ``preload`` modules are imported once in a forkserver whose forks become the workers.
+    ``cluster="local:N"`` or ``"tcp://HOST:PORT"``: Dask. ``fn`` must be a module-level function.
+    An exception raised by ``fn`` propagates (the other jobs are cancelled). On Ctrl-C or any
+    error the workers are stopped (local) or the jobs cancelled (Dask); finished jobs are kept by
+    whatever ``on_result`` did with them.
+    """
+    if cluster is not None:
+        _run_dask(fn, args, on_result, cluster)
+    elif jobs <= 1 or len(args) <= 1:
+        _run_here(fn, args, on_result)
+    else:
+        _run_pool(fn, args, on_result, min(jobs, len(args)), preload)
+
+
+def _run_here(fn: Callable[..., Any], args: Sequence[tuple], on_result: OnResult) -> None:
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for i, a in enumerate(args):
+            on_result(i, fn(*a))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_pool(
+    fn: Callable[..., Any],
+    args: Sequence[tuple],
+    on_result: OnResult,
+    jobs: int,
+    preload: Sequence[str],
+) -> None:
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    if preload:
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["torch", *preload])
+    else:
+        ctx = mp.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=worker_init)
+    try:
+        futures = {pool.submit(fn, *a): i for i, a in enumerate(args)}
+        for fut in as_completed(futures):
+            on_result(futures[fut], fut.result())
+    except BaseException as err:
+        procs = list((getattr(pool, "_processes", None) or {}).values())  # before shutdown()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:  # a private attribute, guarded: stop the jobs in flight now
+            proc.terminate()
+        for proc in procs:
+            proc.join(5)
+        if isinstance(err, BrokenProcessPool):
+            raise RnndynError(
+                "a worker process died (out of memory?); finished jobs are kept",
+                hint="Run the same command again to resume.",
+            ) from None
+        raise
+    pool.shutdown()
+
+
+def _in_worker(fn: Callable[..., Any], *a: Any) -> Any:
+    """A Dask task: one thread in this worker, then the job."""
+    limit_threads()
+    return fn(*a)
+
+
+def worker_version() -> str:
+    """The rnndyn version of the process running it (probed on every Dask worker)."""
+    from rnndyn._version import __version__
+
+    return __version__
+
+
+def _run_dask(
+    fn: Callable[..., Any], args: Sequence[tuple], on_result: OnResult, spec: str
+) -> None:
+    from distributed import as_completed
+
+    with connect(spec) as client:
+        check_workers(client, spec)
+        futures = [
+            client.submit(_in_worker, fn, *a, key=f"rnndyn-{fn.__name__}-{i}", pure=False)
+            for i, a in enumerate(args)
+        ]
+        index = {f.key: i for i, f in enumerate(futures)}
+        try:
+            for fut in as_completed(futures):
+                on_result(index[fut.key], _result(fut, spec))
+        finally:
+            client.cancel(futures)
+
+
+def _result(fut: Any, spec: str) -> Any:
+    from distributed import KilledWorker
+
+    try:
+        return fut.result()
+    except KilledWorker:
+        raise RnndynError(
+            f"Dask workers of {spec} died running the same job several times (out of memory?); "
+            "finished jobs are kept",
+            hint="Give the workers more memory, then run the same command again to resume.",
+        ) from None
+    except ModuleNotFoundError as err:
+        if (err.name or "").split(".")[0] != "rnndyn":
+            raise
+        raise _missing(spec, "a worker that joined later") from None
+
+
+@contextlib.contextmanager
+def connect(spec: str) -> Iterator[Any]:
+    """A Dask client for ``local:N`` (a LocalCluster of N single-thread processes, closed on exit)
+    or ``tcp://HOST:PORT`` (an existing scheduler, left running)."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise UsageError(
+            f"--cluster {spec} needs Dask's 'distributed' package, which is not installed",
+            hint="Install it with: pip install 'rnndyn[dask]'.",
+        ) from None
+    kind, _, rest = spec.partition(":")
+    if kind == "local":
+        if not (rest.isdigit() and int(rest) >= 1):
+            raise UsageError(f"--cluster {spec!r}: write local:N with N ≥ 1 workers")
+        with (
+            LocalCluster(
+                n_workers=int(rest),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=50,
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            yield client
+        return
+    if kind not in ("tcp", "tls") or not rest.startswith("//"):
+        raise UsageError(
+            f"--cluster {spec!r}: expected local:N or tcp://HOST:PORT (a Dask scheduler)"
+        )
+    try:
+        client = Client(spec, timeout="20s")
+    except (OSError, TimeoutError) as err:
+        raise UsageError(
+            f"--cluster {spec}: could not connect to a Dask scheduler there ({err})",
+            hint="Start one (dask scheduler, or dask-jobqueue) and pass its address.",
+        ) from None
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def check_workers(client: Any, spec: str) -> None:
+    """Every worker must run this rnndyn version; waits up to ``WORKER_WAIT_S`` for a first one."""
+    from rnndyn._version import __version__
+
+    try:
+        client.wait_for_workers(1, timeout=WORKER_WAIT_S)
+    except TimeoutError:
+        raise UsageError(
+            f"--cluster {spec}: the scheduler has had no workers for {WORKER_WAIT_S:.0f} s",
+            hint="Start workers (dask worker ADDRESS) in the same Python environment.",
+        ) from None
+    found = client.run(worker_version, on_error="return")
+    missing = [w for w, v in found.items() if isinstance(v, BaseException)]
+    if missing:
+        raise _missing(spec, ", ".join(sorted(missing)[:3]))
+    other = {w: v for w, v in found.items() if v != __version__}
+    if other:
+        w, v = sorted(other.items())[0]
+        raise UsageError(
+            f"--cluster {spec}: worker {w} runs rnndyn {v}, this process {__version__}; results "
+            "from different versions would be mixed in one folder",
+            hint="Install the same rnndyn version on every worker.",
+        )
+
+
+def _missing(spec: str, where: str) -> UsageError:
+    return UsageError(
+        f"--cluster {spec}: rnndyn cannot be imported on {where}",
+        hint="Install rnndyn (same version) in the workers' Python environment.",
+    )

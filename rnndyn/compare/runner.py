@@ -1,0 +1,278 @@
+"""Run every test of one comparison: plan the family, test, adjust once over the whole run.
+
+Steps, each a small function: ``strata_of`` (networks → per (architecture, operator) groups),
+``plan_jobs`` (the tests to run, with their designs and p-value floors, before any testing),
+``run_statistic`` / ``run_distances`` (one test each), ``adjust_family`` (one correction over
+every statistic and distance test), ``group_statistics`` (medians with bootstrap CIs).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from rnndyn.compare.family import adjust, at_floor, mann_whitney_floor
+from rnndyn.compare.permutation import Design, blocked_test, cluster_median_ci
+from rnndyn.compare.population import STATISTICS, Network, OperatorSummary
+from rnndyn.compare.results import DistanceTest, GroupStatistic, StatisticTest
+from rnndyn.compare.stats import DISTANCES, PooledDistances, hedges_g, median_ci, two_sample
+
+Member = tuple[Network, OperatorSummary]
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to test: the per-statistic test, the unit and strata, resampling sizes."""
+
+    test: str = "mann-whitney"
+    unit_key: str | None = None  # metadata key of the unit networks are nested in ("task")
+    strata_key: str | None = None
+    n_permutations: int = 999
+    n_bootstrap: int = 1000
+    confidence: float = 0.95
+    n_directions: int = 8
+
+    @property
+    def blocked(self) -> bool:
+        return self.unit_key is not None or self.strata_key is not None
+
+    @property
+    def unit(self) -> str:
+        return self.unit_key or "network"
+
+    def unit_of(self, net: Network) -> str:
+        return str(net.metadata.get(self.unit_key)) if self.unit_key else net.path
+
+    def stratum_of(self, net: Network) -> str:
+        return str(net.metadata.get(self.strata_key)) if self.strata_key else ""
+
+
+@dataclass(frozen=True, eq=False)
+class Job:
+    """One planned test: a statistic (``k`` its index) or the distances (``k`` None) of a pair."""
+
+    stratum: tuple[str, str]
+    group_a: str
+    group_b: str
+    members: tuple[Member, ...]
+    design: Design
+    floor: float
+    k: int | None = None
+
+
+def strata_of(named: Mapping[str, list[Network]]) -> dict[tuple[str, str], dict[str, list]]:
+    """``{(architecture, operator): {group: [(network, operator summary), ...]}}``."""
+    out: dict[tuple[str, str], dict[str, list]] = {}
+    for g, members in named.items():
+        for net in members:
+            for op in net.operators:
+                out.setdefault(op.stratum, {name: [] for name in named})[g].append((net, op))
+    return out
+
+
+def _design(a: list[Member], b: list[Member], opts: Options) -> Design:
+    nets = [net for net, _ in (*a, *b)]
+    return Design.from_labels(
+        [opts.unit_of(n) for n in nets],
+        [i < len(a) for i in range(len(nets))],
+        [opts.stratum_of(n) for n in nets] if opts.strata_key else None,
+    )
+
+
+def _floor(design: Design, opts: Options) -> float:
+    """The smallest p this job's test can give (before seeing any value)."""
+    if opts.blocked:
+        return design.floor(opts.n_permutations)
+    if opts.test == "mann-whitney":
+        return mann_whitney_floor(*design.n_units)
+    total = design.n_labelings()  # scipy's permutation_test doubles the smaller one-sided p
+    return min(1.0, 2.0 / (total if total <= opts.n_permutations else opts.n_permutations + 1))
+
+
+def _enumerated(design: Design, opts: Options) -> bool:
+    return design.n_labelings() <= opts.n_permutations
+
+
+def plan_jobs(strata: dict, opts: Options) -> tuple[list[Job], list[str]]:
+    """Every test the run will do, with its design and floor, and notes on what is left out."""
+    jobs, notes = [], []
+    for (arch, op), by_group in strata.items():
+        ok = {g: ms for g, ms in by_group.items() if len({opts.unit_of(n) for n, _ in ms}) >= 2}
+        short = [f"{g} ({_count(ms, opts)})" for g, ms in by_group.items() if g not in ok]
+        if len(ok) < 2:
+            notes.append(
+                f"{arch} {op}: not tested (fewer than two groups with ≥ 2 "
+                f"{opts.unit}s: {', '.join(f'{g} {_count(m, opts)}' for g, m in by_group.items())})"
+            )
+            continue
+        if short:
+            notes.append(f"{arch} {op}: left out of this comparison: {', '.join(short)}")
+        for ga, gb in itertools.combinations(ok, 2):
+            jobs += _pair_jobs((arch, op), ga, gb, ok[ga], ok[gb], opts, notes)
+    return jobs, notes
+
+
+def _pair_jobs(stratum, ga, gb, a, b, opts: Options, notes: list[str]) -> list[Job]:
+    jobs = []
+    for k, stat in enumerate(STATISTICS):
+        ka = [m for m in a if not np.isnan(m[1].values[k])]
+        kb = [m for m in b if not np.isnan(m[1].values[k])]
+        design = _design(ka, kb, opts) if ka and kb else None
+        if design is None or min(design.n_units) < 2:
+            notes.append(
+                f"{stratum[0]} {stratum[1]} {stat}: not computed for enough "
+                f"{opts.unit}s; not tested"
+            )
+            continue
+        jobs.append(Job(stratum, ga, gb, (*ka, *kb), design, _floor(design, opts), k))
+    design = _design(a, b, opts)
+    floor = design.floor(opts.n_permutations)
+    jobs += [Job(stratum, ga, gb, (*a, *b), design, floor)]
+    return jobs
+
+
+def _count(members: list[Member], opts: Options) -> str:
+    units = len({opts.unit_of(n) for n, _ in members})
+    return f"n={units}" if not opts.unit_key else f"{units} {opts.unit}s"
+
+
+def _common(job: Job, opts: Options) -> dict:
+    n_a, n_b = job.design.n_units
+    return {
+        "architecture": job.stratum[0],
+        "operator": job.stratum[1],
+        "group_a": job.group_a,
+        "group_b": job.group_b,
+        "unit": opts.unit,
+        "units_a": n_a,
+        "units_b": n_b,
+        "p_floor": job.floor,
+        "n_a": int(job.design.network_in_a().sum()),
+        "n_b": int((~job.design.network_in_a()).sum()),
+    }
+
+
+def run_statistic(job: Job, opts: Options, rng: np.random.Generator) -> StatisticTest:
+    """The test of one per-network statistic between the job's two groups."""
+    values = np.array([op.values[job.k] for _, op in job.members])
+    in_a = job.design.network_in_a()
+    a, b = values[in_a], values[~in_a]
+    if opts.blocked:
+        r = blocked_test(
+            values,
+            job.design,
+            n_permutations=opts.n_permutations,
+            n_bootstrap=opts.n_bootstrap,
+            confidence=opts.confidence,
+            rng=rng,
+        )
+        fields = {
+            "test": "blocked-permutation",
+            "u_or_diff": r.delta,
+            "p_value": r.p_value,
+            "cliffs_delta": r.delta,
+            "ci_low": r.ci_low,
+            "ci_high": r.ci_high,
+            "n_permutations": r.n_permutations,
+            "exact": r.exact,
+        }
+    else:
+        r = two_sample(
+            a,
+            b,
+            test=opts.test,
+            n_permutations=opts.n_permutations,
+            n_bootstrap=opts.n_bootstrap,
+            confidence=opts.confidence,
+            rng=rng,
+        )
+        perm = opts.test == "permutation"
+        fields = {
+            "test": r.test,
+            "u_or_diff": r.statistic,
+            "p_value": r.p_value,
+            "cliffs_delta": r.cliffs_delta,
+            "ci_low": r.ci_low,
+            "ci_high": r.ci_high,
+            "n_permutations": opts.n_permutations if perm else None,
+            "exact": _enumerated(job.design, opts) if perm else min(a.size, b.size) <= 8,
+        }
+    return StatisticTest(
+        **_common(job, opts),
+        **fields,
+        statistic=list(STATISTICS)[job.k],
+        median_a=float(np.median(a)),
+        median_b=float(np.median(b)),
+        hedges_g=hedges_g(a, b),
+        p_bound=at_floor(fields["p_value"], job.floor),
+    )
+
+
+def run_distances(job: Job, opts: Options, rng: np.random.Generator) -> list[DistanceTest]:
+    """The four distances between the job's groups' pooled eigenvalue distributions."""
+    eigs = [op.eigenvalues for _, op in job.members]
+    dist, p, used, exact = PooledDistances(eigs, n_directions=opts.n_directions).test(
+        job.design, n_permutations=opts.n_permutations, rng=rng
+    )
+    return [
+        DistanceTest(
+            **_common(job, opts),
+            distribution=distribution,
+            metric=metric,
+            distance=float(d),
+            p_value=float(pv),
+            n_permutations=used,
+            exact=exact,
+            p_bound=at_floor(float(pv), job.floor),
+        )
+        for (distribution, metric), d, pv in zip(DISTANCES, dist, p, strict=True)
+    ]
+
+
+def adjust_family(tests: list, distances: list, correction: str) -> tuple[list, list]:
+    """One correction over every statistic and distance test of the run."""
+    rows = [*tests, *distances]
+    adjusted = adjust([r.p_value for r in rows], correction)
+    out = [replace(r, p_adjusted=float(p)) for r, p in zip(rows, adjusted, strict=True)]
+    return out[: len(tests)], out[len(tests) :]
+
+
+def group_statistics(strata: dict, opts: Options, rng: np.random.Generator) -> list[GroupStatistic]:
+    """Per stratum, group and statistic: the median over networks with its bootstrap CI
+    (networks resampled, or whole units when networks are nested in units)."""
+    out = []
+    for (arch, op), by_group in strata.items():
+        for g, members in by_group.items():
+            if not members:
+                continue
+            values = np.array([o.values for _, o in members])  # (n_g, S)
+            units = np.unique([opts.unit_of(n) for n, _ in members], return_inverse=True)[1]
+            for k, stat in enumerate(STATISTICS):
+                if opts.unit_key:
+                    med, lo, hi = cluster_median_ci(
+                        values[:, k], units, opts.n_bootstrap, opts.confidence, rng
+                    )
+                else:
+                    med, lo, hi = median_ci(
+                        values[:, k],
+                        n_bootstrap=opts.n_bootstrap,
+                        confidence=opts.confidence,
+                        rng=rng,
+                    )
+                n = int((~np.isnan(values[:, k])).sum())
+                out.append(
+                    GroupStatistic(
+                        architecture=arch,
+                        operator=op,
+                        group=g,
+                        statistic=stat,
+                        n=n,
+                        median=med,
+                        ci_low=lo,
+                        ci_high=hi,
+                    )
+                )
+    return out

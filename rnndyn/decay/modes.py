@@ -1,0 +1,265 @@
+"""``ModeDecay``: what ``measure_decay`` measured on the top modes of one operator.
+
+Rates are per step of the discrete-time map: an amplitude after ``k`` steps is ``rate^k`` times its
+start. Per mode three things are measured on a perturbation started along the mode (see
+``rnndyn.decay.fit``): its **own rate** (decay of its coordinates in the mode's own eigenspace —
+null, with the reason, where that is not a clean geometric decay over ≥ ``min_fit_steps`` steps),
+its **eigenspace fraction** per lag (how much of it stays in the mode's eigenspace: leakage) and the
+**whole rate** (growth of its norm, whatever modes it moved into). ``predicted_rate = |λ|``.
+Half-lives are in steps (``None`` in JSON where infinite or not measured).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from rnndyn.naming import gate_name
+from rnndyn.spectrum import timescales
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+MEANINGS = {
+    "own_rate": "per-step decay of the perturbation's coordinates in the mode's own eigenspace, "
+    "fitted where its log is linear over >= min_fit_steps steps and >= half of the perturbation "
+    "is still in that eigenspace; null with own_rate_reason otherwise",
+    "eigenspace_fraction": "per lag: norm of the perturbation's component in the mode's "
+    "eigenspace / norm of the whole perturbation (1 at lag 0; leakage lowers it)",
+    "whole_rate": "(|δ_K|/|δ_0|)^(1/K): per-step growth of the whole perturbation started along "
+    "the mode, whatever modes it moved into",
+}
+
+
+def _num(v: Any) -> float | None:
+    v = float(v)
+    return v if np.isfinite(v) else None
+
+
+def _half_life(rate: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(rate), timescales(np.nan_to_num(rate)) * np.log(2.0), np.nan)
+
+
+@dataclass(frozen=True, eq=False)
+class ModeDecay:
+    """Predicted and measured decay of the top modes of one operator.
+
+    Shapes (``M`` modes, ``K`` steps, ``T`` probe length, ``L`` largest lag): ``eigenvalues``,
+    ``measured_rate`` (own rate, NaN where not fitted), ``fit_steps`` (0: not fitted), ``fit_rmse``
+    (nats), ``fit_r2``, ``whole_rate`` ``(M,)``; ``*_ci`` ``(M, 2)``; ``rate_reason`` /
+    ``whole_reason`` one entry per mode (None when measured); ``log_curve`` (own amplitude),
+    ``norm_curve`` (whole perturbation) ``(M, K+1)`` batch-mean log ratios; ``eigenspace``
+    ``(M, K+1)`` batch-mean eigenspace fraction; ``energy`` ``(T, M)`` batch-mean modal energy
+    along the probe; ``memory`` ``(M, L+1)`` lagged-decoding R² or None.
+    A conjugate pair shares one measurement (its real plane).
+    """
+
+    operator: str
+    qualified_id: str
+    module: str
+    layer: int
+    direction: str
+    gate: str | None
+    source: str
+    n: int
+    eigenvalues: np.ndarray = field(repr=False)
+    measured_rate: np.ndarray = field(repr=False)
+    measured_rate_ci: np.ndarray = field(repr=False)
+    fit_steps: np.ndarray = field(repr=False)
+    log_curve: np.ndarray = field(repr=False)
+    energy: np.ndarray = field(repr=False)
+    memory: np.ndarray | None = field(default=None, repr=False)
+    info: dict[str, Any] = field(default_factory=dict)
+    fit_rmse: np.ndarray | None = field(default=None, repr=False)
+    fit_r2: np.ndarray | None = field(default=None, repr=False)
+    rate_reason: tuple[str | None, ...] = ()
+    whole_rate: np.ndarray | None = field(default=None, repr=False)
+    whole_rate_ci: np.ndarray | None = field(default=None, repr=False)
+    whole_reason: tuple[str | None, ...] = ()
+    norm_curve: np.ndarray | None = field(default=None, repr=False)
+    eigenspace: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def n_modes(self) -> int:
+        return int(self.eigenvalues.shape[0])
+
+    @property
+    def steps(self) -> int:
+        return int(self.log_curve.shape[1] - 1)
+
+    @property
+    def predicted_rate(self) -> np.ndarray:
+        """``(M,)`` ``|λ|``."""
+        return np.abs(self.eigenvalues)
+
+    @property
+    def own_rate(self) -> np.ndarray:
+        """``(M,)`` the own rate (alias of ``measured_rate``; NaN where not fitted)."""
+        return self.measured_rate
+
+    @property
+    def timescale(self) -> np.ndarray:
+        return timescales(self.eigenvalues)
+
+    @property
+    def half_life(self) -> np.ndarray:
+        """``(M,)`` predicted half-life ``τ ln 2`` in steps (inf for ``|λ| ≥ 1``)."""
+        return _half_life(self.predicted_rate)
+
+    @property
+    def measured_half_life(self) -> np.ndarray:
+        return _half_life(self.measured_rate)
+
+    @property
+    def predicted_curve(self) -> np.ndarray:
+        """``(M, K+1)`` ``|λ|^k``."""
+        return self.predicted_rate[:, None] ** np.arange(self.steps + 1)
+
+    @property
+    def measured_curve(self) -> np.ndarray:
+        """``(M, K+1)`` batch geometric-mean amplitude ratio in the mode's own coordinates."""
+        return np.exp(self.log_curve)
+
+    @property
+    def whole_curve(self) -> np.ndarray:
+        """``(M, K+1)`` batch geometric-mean norm ratio of the whole perturbation."""
+        return np.exp(self._or_nan(self.norm_curve))
+
+    @property
+    def eigenspace_fraction(self) -> np.ndarray:
+        """``(M, K+1)`` batch-mean fraction of the perturbation in the mode's eigenspace."""
+        return self._or_nan(self.eigenspace)
+
+    def _or_nan(self, a: np.ndarray | None) -> np.ndarray:
+        return np.full(self.log_curve.shape, np.nan) if a is None else a
+
+    def _vec(self, a: np.ndarray | None) -> np.ndarray:
+        return np.full(self.n_modes, np.nan) if a is None else a
+
+    def _pair(self, a: np.ndarray | None) -> np.ndarray:
+        return np.full((self.n_modes, 2), np.nan) if a is None else a
+
+    def _reason(self, reasons: tuple[str | None, ...], i: int) -> str | None:
+        return reasons[i] if i < len(reasons) else None
+
+    @property
+    def memory_capacity(self) -> np.ndarray | None:
+        """``(M,)`` per-mode memory capacity ``Σ_k R²_k`` (None without memory)."""
+        return None if self.memory is None else np.nansum(self.memory, axis=1)
+
+    def _ids(self) -> dict[str, Any]:
+        return {
+            "module": self.module,
+            "operator": self.operator,
+            "layer": self.layer,
+            "direction": self.direction,
+            "gate": gate_name(self.gate),
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per mode: eigenvalue, predicted rate, own rate with its fit and reason,
+        eigenspace fraction after 1 and 5 steps, whole rate, half-lives, memory capacity."""
+        import pandas as pd
+
+        lam, mc = self.eigenvalues, self.memory_capacity
+        ci, wci = self.measured_rate_ci, self._pair(self.whole_rate_ci)
+        frac = self.eigenspace_fraction
+        at = [min(k, self.steps) for k in (1, 5)]
+        return pd.DataFrame(
+            {
+                **self._ids(),
+                "mode": np.arange(self.n_modes),
+                "re": lam.real,
+                "im": lam.imag,
+                "modulus": np.abs(lam),
+                "predicted_rate": self.predicted_rate,
+                "own_rate": self.measured_rate,
+                "own_rate_lo": ci[:, 0],
+                "own_rate_hi": ci[:, 1],
+                "fit_steps": self.fit_steps,
+                "fit_rmse": self._vec(self.fit_rmse),
+                "fit_r2": self._vec(self.fit_r2),
+                "own_rate_reason": [self._reason(self.rate_reason, i) for i in range(self.n_modes)],
+                f"eigenspace_after_{at[0]}": frac[:, at[0]],
+                f"eigenspace_after_{at[1]}": frac[:, at[1]],
+                "whole_rate": self._vec(self.whole_rate),
+                "whole_rate_lo": wci[:, 0],
+                "whole_rate_hi": wci[:, 1],
+                "timescale": self.timescale,
+                "half_life": self.half_life,
+                "own_half_life": self.measured_half_life,
+                "memory_capacity": np.full(self.n_modes, np.nan) if mc is None else mc,
+            }
+        )
+
+    def curves_frame(self) -> pd.DataFrame:
+        """Tidy ``(mode, lag)`` rows: predicted, own and whole amplitude, eigenspace fraction, memory R²."""
+        import pandas as pd
+
+        m, k = np.meshgrid(np.arange(self.n_modes), np.arange(self.steps + 1), indexing="ij")
+        mem = np.full(m.shape, np.nan)
+        if self.memory is not None:
+            lags = min(self.memory.shape[1], self.steps + 1)
+            mem[:, :lags] = self.memory[:, :lags]
+        lam = self.eigenvalues[m.ravel()]
+        return pd.DataFrame(
+            {
+                **self._ids(),
+                "mode": m.ravel(),
+                "re": lam.real,
+                "im": lam.imag,
+                "modulus": np.abs(lam),
+                "lag": k.ravel(),
+                "predicted": self.predicted_curve.ravel(),
+                "measured": self.measured_curve.ravel(),
+                "whole": self.whole_curve.ravel(),
+                "eigenspace_fraction": self.eigenspace_fraction.ravel(),
+                "memory_r2": mem.ravel(),
+            }
+        )
+
+    def _mode_dict(self, i: int) -> dict[str, Any]:
+        z = complex(self.eigenvalues[i])
+        ci, wci, mc = self.measured_rate_ci, self._pair(self.whole_rate_ci), self.memory_capacity
+        return {
+            "index": i,
+            "eigenvalue": [z.real, z.imag],
+            "modulus": abs(z),
+            "predicted_rate": abs(z),
+            "timescale": _num(self.timescale[i]),
+            "half_life": _num(self.half_life[i]),
+            "own_rate": _num(self.measured_rate[i]),
+            "own_rate_ci": [_num(ci[i, 0]), _num(ci[i, 1])],
+            "own_rate_fit": {
+                "steps": int(self.fit_steps[i]),
+                "rmse_nats": _num(self._vec(self.fit_rmse)[i]),
+                "r2": _num(self._vec(self.fit_r2)[i]),
+            },
+            "own_rate_reason": self._reason(self.rate_reason, i),
+            "own_half_life": _num(self.measured_half_life[i]),
+            "eigenspace_fraction": [_num(v) for v in self.eigenspace_fraction[i]],
+            "whole_rate": _num(self._vec(self.whole_rate)[i]),
+            "whole_rate_ci": [_num(wci[i, 0]), _num(wci[i, 1])],
+            "whole_rate_reason": self._reason(self.whole_reason, i),
+            "memory_capacity": None if mc is None else _num(mc[i]),
+            "memory": None if self.memory is None else [_num(v) for v in self.memory[i]],
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (non-finite numbers → None)."""
+        return {
+            "id": self.operator,
+            "qualified_id": self.qualified_id,
+            "module": self.module,
+            "layer": self.layer,
+            "direction": self.direction,
+            "gate": self.gate,
+            "source": self.source,
+            "n": self.n,
+            "steps": self.steps,
+            **self.info,
+            "modes": [self._mode_dict(i) for i in range(self.n_modes)],
+        }

@@ -1,0 +1,172 @@
+"""Matched regression/classification twins: the same input streams asked for a value or a class.
+
+Each twin pair computes one scalar quantity ``q`` of the input sequence. The regression twin
+predicts ``q / s`` (``s``: a fixed scale, about q's standard deviation) with MSE and reports the
+NRMSE; the classification twin predicts the sign of ``q`` (two balanced classes: every ``q`` here
+is symmetric about 0) with cross-entropy and reports accuracy. Both read out at the last step,
+have the same input size, sequence length and training defaults, and — for the same seed — see
+*identical* input streams (the stream is drawn first, from the same generator). So a comparison
+between the twins' networks is not confounded by readout, input statistics, input size, sequence
+length or budget; only the target (a value or its class) and with it the loss differ.
+
+Quantities (``u_t ~ N(0, 1)`` unless said otherwise; ``T`` steps):
+
+- ``mean``: ``Σ u_t / √T``;
+- ``recent``: exponentially weighted ``Σ 0.8^{T−1−t} u_t`` (recent inputs count most);
+- ``delay``: ``u_{T−1−k}``, the input ``k`` steps before the end (default ``k = 5``);
+- ``halves``: mean of the first half minus mean of the second half;
+- ``extremes``: ``max_t u_t + min_t u_t``;
+- ``oscillation``: the input's projection on ``sin(2π t / P)`` (default ``P = 8``);
+- ``marked_sum``: two channels, values and two marker bits; the sum of the two marked values;
+- ``marked_product``: the same stream; the product of the two marked values.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from rnndyn.errors import UsageError
+from rnndyn.tasks.base import BaseTask, TaskSpec
+
+DEFAULTS = {
+    "hidden": 32,
+    "epochs": 30,
+    "lr": 5e-3,
+    "batch_size": 64,
+    "n_train": 1000,
+    "n_val": 250,
+    "n_test": 500,
+    "patience": 6,
+    "min_delta": 1e-4,
+    "clip": 1.0,
+}
+_SCALE_SEED, _SCALE_N = 20_241_201, 4096
+
+
+def _stream(rng: np.random.Generator, n: int, t: int) -> np.ndarray:
+    return rng.standard_normal((n, t))
+
+
+def _marked(rng: np.random.Generator, n: int, t: int) -> tuple[np.ndarray, np.ndarray]:
+    values = rng.standard_normal((n, t))
+    first = rng.integers(0, t // 2, n)
+    second = rng.integers(t // 2, t, n)
+    marks = np.zeros((n, t))
+    marks[np.arange(n), first] = marks[np.arange(n), second] = 1.0
+    x = np.stack([values, marks], axis=-1)
+    return x, np.stack([values[np.arange(n), first], values[np.arange(n), second]], axis=1)
+
+
+def _q(name: str, rng: np.random.Generator, n: int, p: dict[str, Any]) -> tuple[Any, Any]:
+    """Inputs ``(n, T, D)`` and the quantity ``(n,)`` of twin pair ``name``."""
+    t = p["T"]
+    if name in ("marked_sum", "marked_product"):
+        x, pair = _marked(rng, n, t)
+        return x, pair.sum(1) if name == "marked_sum" else pair.prod(1)
+    u = _stream(rng, n, t)
+    steps = np.arange(t)
+    if name == "mean":
+        q = u.sum(1) / np.sqrt(t)
+    elif name == "recent":
+        q = u @ 0.8 ** (t - 1 - steps)
+    elif name == "delay":
+        q = u[:, t - 1 - p["k"]]
+    elif name == "halves":
+        q = u[:, : t // 2].mean(1) - u[:, t // 2 :].mean(1)
+    elif name == "extremes":
+        q = u.max(1) + u.min(1)
+    else:  # oscillation
+        q = u @ np.sin(2 * np.pi * steps / p["period"])
+    return u[..., None], q
+
+
+class _TwinTask(BaseTask):
+    """One twin of a pair: ``QUANTITY`` and ``KIND`` set by the registry."""
+
+    PARAMS: ClassVar[dict[str, Any]] = {"T": 30}
+    QUANTITY = ""
+    KIND = "regression"
+
+    def check_params(self) -> None:
+        super().check_params()
+        t = self.params["T"]
+        if t < 4:
+            raise UsageError(f"task {self.name!r}: T={t} must be at least 4")
+        if self.params.get("k", 0) >= t or self.params.get("k", 0) < 0:
+            raise UsageError(f"task {self.name!r}: k must lie in 0..T−1")
+        if self.params.get("period", 2.0) < 2:
+            raise UsageError(f"task {self.name!r}: period must be at least 2 steps")
+
+    def make_spec(self) -> TaskSpec:
+        reg = self.KIND == "regression"
+        d = 2 if self.QUANTITY.startswith("marked") else 1
+        what = "the value" if reg else "the sign"
+        return TaskSpec(
+            name=self.name,
+            kind="regression" if reg else "classification",
+            description=f"{what} of {self.QUANTITY} over {self.params['T']} steps, read at the "
+            f"last step (twin of {twin_name(self.QUANTITY, 'classification' if reg else 'regression')})",
+            input_size=d,
+            output_size=1 if reg else 2,
+            seq_len=self.params["T"],
+            readout="last",
+            loss="mse" if reg else "ce",
+            metric="nrmse" if reg else "accuracy",
+            higher_is_better=not reg,
+            baseline=1.0 if reg else 0.5,
+            defaults=dict(DEFAULTS),
+            params=self.plain_params(),
+        )
+
+    def scale(self) -> float:
+        """A fixed scale of q: its standard deviation over a fixed reference draw."""
+        if not hasattr(self, "_scale"):
+            rng = np.random.default_rng(_SCALE_SEED)
+            self._scale = float(np.std(_q(self.QUANTITY, rng, _SCALE_N, self.params)[1]))
+        return self._scale
+
+    def sample(self, rng: np.random.Generator, n: int, split: str) -> tuple[Any, Any]:
+        x, q = _q(self.QUANTITY, rng, n, self.params)
+        if self.KIND == "regression":
+            return x.astype(np.float32), (q / self.scale())[:, None].astype(np.float32)
+        return x.astype(np.float32), (q > 0).astype(np.int64)
+
+
+QUANTITIES: dict[str, dict[str, Any]] = {
+    "mean": {},
+    "recent": {},
+    "delay": {"k": 5},
+    "halves": {},
+    "extremes": {},
+    "oscillation": {"period": 8.0},
+    "marked_sum": {},
+    "marked_product": {},
+}
+
+
+def twin_name(quantity: str, kind: str) -> str:
+    """Registry name of one twin: ``twin_mean_reg`` / ``twin_mean_cls``."""
+    return f"twin_{quantity}_{'reg' if kind == 'regression' else 'cls'}"
+
+
+def twin_class(quantity: str, kind: str) -> type[_TwinTask]:
+    """The task class of one twin (its parameters: ``T`` plus the quantity's own)."""
+    return type(
+        f"Twin_{quantity}_{kind[:3]}",
+        (_TwinTask,),
+        {
+            "PARAMS": {"T": 30, **QUANTITIES[quantity]},
+            "QUANTITY": quantity,
+            "KIND": kind,
+            "__doc__": f"The {kind} twin of {quantity!r}.",
+        },
+    )
+
+
+TWINS: dict[str, type[_TwinTask]] = {
+    twin_name(q, kind): twin_class(q, kind)
+    for q in QUANTITIES
+    for kind in ("regression", "classification")
+}

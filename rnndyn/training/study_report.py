@@ -1,0 +1,224 @@
+"""The result of a regression-vs-classification study: findings in honest words, the markdown
+report, and the report folder (tables, JSON, figures)."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rnndyn.compare.family import FamilyPlan, format_p
+from rnndyn.compare.results import ComparisonResult
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """Trained networks (one record each), their comparison, the settings and the wall time.
+
+    ``plan``: the family worked out from the design before any training (sizes, smallest
+    attainable p); ``command``: the command line that reproduces the study, when known.
+    """
+
+    out_dir: Path
+    runs: tuple[Mapping[str, Any], ...]
+    comparison: ComparisonResult
+    settings: Mapping[str, Any]
+    wall_seconds: float
+    trained_now: int = 0
+    report: Path | None = field(default=None)
+    plan: FamilyPlan | None = None
+    command: str | None = None
+
+    def runs_frame(self):
+        """One row per trained network: id, arch, task, kind, seed, design keys, metrics, time."""
+        import pandas as pd
+
+        cols = [
+            "id",
+            "arch",
+            "task",
+            "kind",
+            "seed",
+            "input_size",
+            "seq_len",
+            "readout",
+            "loss",
+            "init",
+            "metric",
+            "test",
+            "baseline",
+            "epochs_run",
+            "seconds",
+            "checkpoint",
+        ]
+        return pd.DataFrame([{c: r.get(c) for c in cols} for r in self.runs], columns=cols)
+
+    def findings(self) -> list[str]:
+        """Per (architecture, operator): what differs at the family-wise level, and at what n."""
+        cmp = self.comparison
+        fam = cmp.family
+        out = []
+        for arch, op in cmp.strata:
+            rows = [t for t in cmp.tests if (t.architecture, t.operator) == (arch, op)]
+            dist = [d for d in cmp.distances if (d.architecture, d.operator) == (arch, op)]
+            first = (rows or dist)[0]
+            n = (
+                f"n = {first.units_a} vs {first.units_b} {first.unit}s "
+                f"({first.n_a} vs {first.n_b} networks)"
+            )
+            sig = [t for t in rows if t.p_adjusted < fam.alpha]
+            parts = [
+                f"{t.statistic} higher in {t.group_a if t.cliffs_delta > 0 else t.group_b} "
+                f"(δ = {t.cliffs_delta:+.2f} [{t.ci_low:+.2f}, {t.ci_high:+.2f}], "
+                f"p_{fam.correction} {_p(t)})"
+                for t in sig
+            ]
+            sig_d = [d for d in dist if d.p_adjusted < fam.alpha]
+            parts += [
+                f"{d.distribution} {d.metric} distance (p_{fam.correction} {_p(d)})" for d in sig_d
+            ]
+            text = f"{arch.upper()} {op} ({n}): "
+            if parts:
+                text += "differ at the family-wise level: " + "; ".join(parts) + "."
+                rest = len(rows) + len(dist) - len(sig) - len(sig_d)
+                text += f" The other {rest} tests: no detectable difference at this n."
+            else:
+                best = min(rows, key=lambda t: t.p_value) if rows else None
+                text += f"no detectable difference at {n.split(' (')[0]}"
+                if best is not None:
+                    text += (
+                        f" (largest effect: {best.statistic} δ = {best.cliffs_delta:+.2f} "
+                        f"[{best.ci_low:+.2f}, {best.ci_high:+.2f}], raw p {_p(best, raw=True)})"
+                    )
+                text += "."
+            out.append(text)
+        return out
+
+    def to_markdown(self, figures: Sequence[str] | None = None) -> str:
+        s = self.settings
+        trained = sorted({(r["kind"], r["task"]) for r in self.runs})
+        tasks = "; ".join(
+            f"{k}: {', '.join(t for kk, t in trained if kk == k)}"
+            for k in dict.fromkeys(k for k, _ in trained)
+        )
+        head = [
+            "# Regression vs classification: spectra of trained networks",
+            "",
+            f"{len(self.runs)} networks ({s['per_group']} per task kind and architecture; "
+            f"design {s['design']}; archs {', '.join(s['archs'])}; tasks trained — {tasks}; "
+            f"hidden {s['hidden']}, {s['epochs']} epochs max, data {s['sizes']}). "
+            f"Training and analysis took {self.wall_seconds:.0f} s ({self.trained_now} networks "
+            "trained now, the rest reused); training time summed over all networks "
+            f"{sum(float(r.get('seconds') or 0) for r in self.runs):.0f} s.",
+            "",
+            *([f"Command: `{self.command}`", ""] if self.command else []),
+            *self._design_lines(),
+            "",
+            "## Findings",
+            "",
+            *[f"- {f}" for f in self.findings()],
+            "",
+            "## Training",
+            "",
+            "| arch | task | kind | networks | metric | median test | baseline |",
+            "|---|---|---|---|---|---|---|",
+            *self._training_rows(),
+            "",
+        ]
+        body = self.comparison.to_markdown(title="Comparison", figures=figures, level=2)
+        return "\n".join(head) + "\n" + body
+
+    def _design_lines(self) -> list[str]:
+        fam = self.comparison.family
+        plan = self.plan or fam
+        matched = self.settings.get("design") == "matched"
+        return [
+            "A hypothesis test in the spirit of Dou & Principe's observation that eigenvalues "
+            "behave differently by task kind; the design and settings here are ours. "
+            + (
+                "Matched design: every regression task has a classification twin that sees the "
+                "same input streams (same seed: identical inputs and identical initial recurrent "
+                "weights) and predicts the sign of the quantity the regression twin predicts; "
+                "both read out at the last step, with the same input size, sequence length and "
+                "training budget. Only the target, and with it the loss (MSE vs cross-entropy), "
+                "differs."
+                if matched
+                else "Task kind is confounded with the task family, readout, loss, input size "
+                "and sequence length of these task sets (see the confound note below)."
+            ),
+            "",
+            f"Declared before training: tasks are the unit (networks are nested in tasks; a "
+            f"blocked permutation over task labels), one family of {plan.size} tests "
+            f"(every statistic and distance of every architecture and operator), "
+            f"{fam.correction} correction at α = {fam.alpha:g}; smallest attainable p "
+            f"{plan.smallest_p:.2g}, so the smallest attainable adjusted p is "
+            f"{plan.best_case_adjusted:.2g}"
+            + (" — α is out of reach at these sizes." if not plan.reachable else "."),
+        ]
+
+    def _training_rows(self) -> list[str]:
+        groups: dict[tuple, list] = {}
+        for r in self.runs:
+            groups.setdefault((r["arch"], r["task"], r["kind"], r.get("metric")), []).append(r)
+        rows = []
+        for (arch, task, kind, metric), rs in groups.items():
+            tests = [r["test"] for r in rs if r.get("test") is not None]
+            med = f"{statistics.median(tests):.3g}" if tests else "—"
+            base = rs[0].get("baseline")
+            rows.append(
+                f"| {arch} | {task} | {kind} | {len(rs)} | {metric} | {med} | "
+                f"{'—' if base is None else f'{base:.3g}'} |"
+            )
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        """``study.json``: settings, the pre-training plan, the command and the wall time."""
+        from rnndyn.compare.tables import clean
+
+        return clean(
+            {
+                "schema": "rnndyn.training.study/2",
+                "settings": dict(self.settings),
+                "plan": self.plan.to_dict() if self.plan else None,
+                "family": self.comparison.family.to_dict(),
+                "command": self.command,
+                "wall_seconds": self.wall_seconds,
+                "networks": len(self.runs),
+                "trained_now": self.trained_now,
+                "findings": self.findings(),
+            }
+        )
+
+
+def _p(row: Any, raw: bool = False) -> str:
+    p = row.p_value if raw else row.p_adjusted
+    text = format_p(p, row.p_bound, row.n_permutations, row.exact, adjusted=not raw)
+    return text if text.startswith("≤") else f"= {text}"
+
+
+def write_report(result: StudyResult, formats: Sequence[str]) -> Path:
+    """``OUT/report``: report.md, study.json, comparison.json, tidy tables and figures."""
+    from rnndyn.io.outputs import staged_output
+    from rnndyn.plots.compare import comparison_figures
+    from rnndyn.plots.style import style_context
+
+    dest = result.out_dir / "report"
+    cmp = result.comparison
+    with staged_output(dest, force=True, formats=tuple(formats)) as stage:
+        stage.write_json("comparison.json", cmp.to_dict())
+        stage.write_json("study.json", result.to_dict())
+        stage.write_table("statistics", cmp.to_frame())
+        stage.write_table("tests", cmp.tests_frame())
+        stage.write_table("group_statistics", cmp.group_frame())
+        stage.write_table("design", cmp.design_frame())
+        stage.write_table("runs", result.runs_frame())
+        names = []
+        with style_context():
+            for name, fig in comparison_figures(cmp):
+                stage.write_figure(name, fig)
+                names.append(name)
+        figs = [f"{n}.png" for n in names] if "png" in formats else None
+        stage.write_text("report.md", result.to_markdown(figures=figs))
+    return dest / "report.md"

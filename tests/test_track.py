@@ -1,0 +1,145 @@
+"""Spectra across training: snapshots, eigenvalue following, the track document."""
+
+import numpy as np
+import pytest
+import torch
+
+from rnndyn.analysis import analyze
+from rnndyn.compare.track import follow, track
+from rnndyn.errors import InvalidInputError, UsageError
+from rnndyn.spectrum import eigendecompose
+from rnndyn.training.train import train
+
+
+def planted_matrix(reals, pairs, q):
+    """``Q B Qᵀ`` with ``B`` block-diagonal: the given real eigenvalues and conjugate pairs."""
+    n = len(reals) + 2 * len(pairs)
+    b = np.zeros((n, n))
+    for i, r in enumerate(reals):
+        b[i, i] = r
+    k = len(reals)
+    for z in pairs:
+        b[k : k + 2, k : k + 2] = [[z.real, -z.imag], [z.imag, z.real]]
+        k += 2
+    return q @ b @ q.T
+
+
+def planted_paths(c):
+    """Slowly moving eigenvalues whose modulus order changes along the way (``c`` checkpoints)."""
+    t = np.linspace(0, 1, c)
+    reals = np.stack([0.9 - 0.6 * t, -0.6 + 0.4 * t, 0.2 + 0.4 * t], axis=1)
+    pairs = np.stack(
+        [(0.5 + 0.45 * t) * np.exp(1j * (1.0 - 0.3 * t)), 0.7 * np.exp(1j * (2.5 - 1.0 * t))], axis=1
+    )
+    return reals, pairs
+
+
+def test_assignment_follows_planted_slowly_moving_eigenvalues():
+    c = 21
+    rng = np.random.default_rng(0)
+    q, _ = np.linalg.qr(rng.standard_normal((7, 7)))
+    reals, pairs = planted_paths(c)
+    mats = np.stack([planted_matrix(reals[i], pairs[i], q) for i in range(c)])
+    spectra = [s.eigenvalues for s in eigendecompose(mats, diagnostics=False)]
+    tracks = follow(spectra)
+    truth = np.concatenate([reals, pairs, pairs.conj()], axis=1).astype(complex)
+    for j in range(truth.shape[1]):  # each planted path is exactly one followed column
+        err = np.abs(tracks - truth[:, [j]]).max(axis=0)
+        assert err.min() < 1e-10
+    # the test can fail: rnndyn's per-checkpoint (modulus) order alone does not follow the paths
+    naive = np.stack(spectra)
+    assert max(np.abs(naive - truth[:, [j]]).max(axis=0).min() for j in range(7)) > 0.1
+
+
+def test_conjugate_pairs_stay_mirror_images_through_a_collision_on_the_real_axis():
+    # a pair 0.5 ± 0.2i moves onto the axis and splits into two reals, beside a fixed real 0.9
+    c = 31
+    t = np.linspace(-1, 1, c)
+    spectra = []
+    for s in t:
+        if s < 0:
+            ev = [0.9, 0.5 + 0.2j * -s, 0.5 - 0.2j * -s]
+        else:
+            ev = [0.9, 0.5 + 0.2 * s, 0.5 - 0.2 * s]
+        spectra.append(np.asarray(ev, complex)[np.random.default_rng(int(s * 100) + 200).permutation(3)])
+    tracks = follow(spectra)
+    steps = np.abs(np.diff(tracks, axis=0)).max()
+    assert steps < 0.02  # no jumps
+    j = np.argmax(tracks[0].imag)
+    k = np.argmin(tracks[0].imag)
+    half = c // 2
+    np.testing.assert_allclose(tracks[:half, j], np.conj(tracks[:half, k]))
+
+
+@pytest.fixture(scope="module")
+def snapshots(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("snaps")
+    result = train(
+        "flipflop",
+        "rnn",
+        hidden=6,
+        epochs=3,
+        init="orthogonal",
+        seed=4,
+        task_params={"T": 20},
+        save_every=1,
+        snapshots=folder,
+    )
+    return folder, result
+
+
+def test_snapshots_are_weights_only_checkpoints_with_epoch_and_metrics(snapshots):
+    folder, result = snapshots
+    files = sorted(folder.glob("epoch_*.pt"))
+    assert [f.name for f in files][:2] == ["epoch_0000.pt", "epoch_0001.pt"]
+    assert len(files) == len(result.history) + 1
+    for k, f in enumerate(files):
+        block = torch.load(f, weights_only=True)["rnndyn"]
+        assert block["epoch"] == k and block["task"] == "flipflop"
+        if k:
+            assert block["metrics"]["val_loss"] == pytest.approx(result.history[k - 1]["val_loss"])
+
+
+def test_epoch_zero_spectrum_is_the_initial_orthogonal_weights_on_the_unit_circle(snapshots):
+    folder, _ = snapshots
+    files = sorted(folder.glob("epoch_*.pt"))
+    res = track(list(reversed(files)))  # any order in, epoch order out
+    assert [c["epoch"] for c in res.checkpoints] == list(range(len(files)))
+    op = res["l0.fwd.hh"]
+    np.testing.assert_allclose(np.abs(op.eigenvalues[0]), 1.0, atol=1e-6)
+    assert op.spectral_radius[0] == pytest.approx(1.0, abs=1e-6)
+    ref = analyze(files[0]).spectrum["l0.fwd.hh"].eigenvalues
+    np.testing.assert_allclose(np.sort_complex(op.eigenvalues[0]), np.sort_complex(ref), atol=1e-12)
+    # independent route: the initial weights rebuilt from the seed, as `train` draws them
+    from rnndyn.init import apply_
+    from rnndyn.training.model import SequenceModel
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(4)
+        model = SequenceModel("rnn", 3, 6, 3, readout="every")
+    apply_(model.rnn, "orthogonal", generator=torch.Generator().manual_seed(4))
+    w0 = model.rnn.weight_hh_l0.detach().double().numpy()
+    np.testing.assert_allclose(
+        np.sort_complex(op.eigenvalues[0]), np.sort_complex(np.linalg.eigvals(w0)), atol=1e-6
+    )
+    doc = res.to_dict()
+    assert doc["schema"] == "rnndyn.track/1"
+    first = doc["checkpoints"][0]
+    assert {"path", "sha256", "epoch", "metrics", "operators"} <= set(first)
+    assert {"id", "spectral_radius", "eigenvalues"} <= set(first["operators"][0])
+
+
+def test_track_refuses_mixed_epochs_and_different_networks(snapshots, tmp_path):
+    folder, result = snapshots
+    files = sorted(folder.glob("epoch_*.pt"))
+    from rnndyn.io.rnndyn_format import save_checkpoint
+
+    plain = tmp_path / "plain.pt"
+    save_checkpoint(plain, result.model, {k: v for k, v in result.meta.items() if k != "epoch"})
+    with pytest.raises(UsageError, match="epoch"):
+        track([files[0], plain])
+    other = train("flipflop", "rnn", hidden=4, epochs=1, task_params={"T": 5})
+    path = tmp_path / "other.pt"
+    save_checkpoint(path, other.model, dict(other.meta, epoch=7))
+    with pytest.raises(InvalidInputError, match="other.pt"):
+        track([files[0], path])
