@@ -334,8 +334,9 @@ def _custom_module(ckpt: Checkpoint, key: str) -> RecurrentModule:
 def module_operators(ckpt: Checkpoint, module: RecurrentModule) -> list[RecurrentOperator]:
     """Square operators of one module: per layer, direction and gate block, in float64."""
     if module.arch == "custom":
-        w = _tensor(ckpt, module.matrix_key).detach().to(torch.float64).numpy()
-        return [RecurrentOperator(module.name, "custom", 0, "forward", None, w, module.matrix_key)]
+        key = module.matrix_key or ""
+        w = _tensor(ckpt, key).detach().to(torch.float64).numpy()
+        return [RecurrentOperator(module.name, "custom", 0, "forward", None, w, key)]
     ops = []
     h = module.hidden_size
     for layer in range(module.num_layers):
@@ -380,7 +381,8 @@ def module_state_dict(ckpt: Checkpoint, module: RecurrentModule) -> dict[str, to
     """The module's parameters under PyTorch's own names (``weight_hh_l0``, …), for ``load_state_dict``."""
     prefix = f"{module.name}." if module.name else ""
     if module.arch == "custom":
-        return {module.matrix_key.removeprefix(prefix): ckpt.tensors[module.matrix_key]}
+        key = module.matrix_key or ""
+        return {key.removeprefix(prefix): ckpt.tensors[key]}
     names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
     out: dict[str, torch.Tensor] = {}
     for layer in range(module.num_layers):

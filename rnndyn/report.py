@@ -97,8 +97,11 @@ def write_report(
     force: bool = False,
     formats: Iterable[str] = ("pdf", "png"),
     protect: Iterable[str | os.PathLike[str]] = (),
+    style: str | os.PathLike[str] | None = None,
 ) -> list[str]:
     """Write ``report`` into the folder ``out`` all at once; returns the relative paths written.
+
+    ``style``: a matplotlib style sheet applied on top of rnndyn's style to every figure.
 
     Refusals and failures are OutputError (exit 5): a folder holding files rnndyn did not write,
     rnndyn's earlier output without ``force``, an unwritable or full disk. ``protect`` (the
@@ -106,11 +109,13 @@ def write_report(
     """
     with staged_output(out, force=force, formats=formats, protect=protect) as stage:
         stage.run_info.update(command=report.command, inputs=list(report.inputs))
-        written = write_into(stage, report)
+        written = write_into(stage, report, style=style)
     return written
 
 
-def write_into(stage: StagedOutput, report: Report) -> list[str]:
+def write_into(
+    stage: StagedOutput, report: Report, *, style: str | os.PathLike[str] | None = None
+) -> list[str]:
     """Write ``report`` into an open staging folder (for callers managing it themselves)."""
     written: list[Path] = []
     for name, obj in report.documents.items():
@@ -120,17 +125,19 @@ def write_into(stage: StagedOutput, report: Report) -> list[str]:
     for name, text in report.texts.items():
         written.append(stage.write_text(name, text))
     if report.figures or report.figure_sets:
-        written.extend(_write_figures(stage, report))
+        written.extend(_write_figures(stage, report, style))
     for name, sub in report.parts.items():
-        written.extend(stage.root / rel for rel in write_into(stage.subdir(name), sub))
+        written.extend(stage.root / rel for rel in write_into(stage.subdir(name), sub, style=style))
     return sorted(p.relative_to(stage.root).as_posix() for p in written)
 
 
-def _write_figures(stage: StagedOutput, report: Report) -> list[Path]:
+def _write_figures(
+    stage: StagedOutput, report: Report, style: str | os.PathLike[str] | None = None
+) -> list[Path]:
     from rnndyn.plots.style import style_context
 
     written: list[Path] = []
-    with style_context():
+    with style_context(style):
         for name, draw in report.figures:
             written.extend(stage.write_figure(name, as_figure(draw())))
         for draw_set in report.figure_sets:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from rnndyn.io.checkpoint import load
+from rnndyn.naming import gate_name
 from rnndyn.operators import extract_operators
 from rnndyn.training.bench import BenchResult
 
@@ -39,7 +40,7 @@ def main(folders: list[str]) -> int:
                     rows.append(
                         {
                             **{"task": task, "arch": arch, "init": init, "winner": init == win},
-                            **{"gate": op.gate or "hh", "rho": m.max(), "med": np.median(m)},
+                            **{"gate": gate_name(op.gate), "rho": m.max(), "med": np.median(m)},
                             **{"f90": (m > 0.9).mean(), "test": r.test},
                         }
                     )

@@ -37,7 +37,8 @@ def test_table_on_stdout(runner, planted_ckpt):
     path, _ = planted_ckpt
     res = runner.invoke(app, ["decay", str(path), "--probe", "zeros", "--steps", "40"])
     assert res.exit_code == 0, res.output
-    assert "rnn:l0.fwd.hh" in res.stdout and "measured" in res.stdout and "half-life" in res.stdout
+    assert "rnn:l0.fwd.hh" in res.stdout and "own rate" in res.stdout and "whole rate" in res.stdout
+    assert "in eigenspace" in res.stdout
     assert "1.02" in res.stdout
     assert "Lyapunov" in res.stderr and "Lyapunov" not in res.stdout
 
@@ -47,7 +48,7 @@ def test_json_document(runner, planted_ckpt):
     res = runner.invoke(app, ["decay", str(path), "--probe", "zeros", "--steps", "40", "--json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
-    assert doc["schema"] == "rnndyn.decay.measure/1"
+    assert doc["schema"] == "rnndyn.decay/2"
     assert doc["checkpoint"]["path"] == str(path) and len(doc["checkpoint"]["sha256"]) == 64
     (op,) = doc["operators"]
     assert (op["id"], op["layer"], op["direction"], op["gate"]) == ("l0.fwd.hh", 0, "forward", None)
@@ -100,9 +101,11 @@ def test_out_folder_writes_tables_and_figures(runner, planted_ckpt, tmp_path):
         "memory_function.png",
         "lyapunov_spectrum.png",
         "decay_curves_rnn_l0.fwd.hh.png",
+        "eigenspace_rnn_l0.fwd.hh.png",
         "modal_energy_rnn_l0.fwd.hh.png",
+        "manifest.json",
     } <= names
-    assert json.loads((out / "decay.json").read_text())["schema"] == "rnndyn.decay.measure/1"
+    assert json.loads((out / "decay.json").read_text())["schema"] == "rnndyn.decay/2"
 
 
 def test_bad_inputs_exit_codes_and_messages(runner, planted_ckpt, tmp_path):
@@ -137,5 +140,5 @@ def test_installed_command_prints_one_json_document(planted_ckpt, tmp_path, rnnd
     cmd = [*rnndyn_command, "decay", str(path), "--probe", "zeros", "--steps", "10", "--json"]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["schema"] == "rnndyn.decay.measure/1"
+    assert json.loads(proc.stdout)["schema"] == "rnndyn.decay/2"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["planted.pt"])

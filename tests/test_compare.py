@@ -102,7 +102,7 @@ def test_different_laws_are_detected_with_the_right_sign(tmp_path):
     for stat in ("spectral_radius", "modulus_q50", "frac_above_0.9"):
         t = tests[stat]
         assert (t.group_a, t.group_b, t.n_a, t.n_b) == ("classification", "regression", 8, 8)
-        assert t.p_value < 0.01 and t.p_adjusted < 0.01
+        assert t.p_value < 0.01 and t.p_adjusted < 0.05  # one family of 15 tests
         assert t.cliffs_delta < -0.8 and t.ci_high < 0  # classification has the smaller moduli
         assert t.median_a < t.median_b
     assert tests["frac_complex"].p_value == 1.0  # planted: the same fraction in every network

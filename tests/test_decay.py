@@ -70,18 +70,31 @@ def test_custom_matrix_decays_like_its_spectrum():
     assert any("input is ignored" in n for n in res.notes)
 
 
-def test_noise_drive_pulls_rates_inside_and_more_so_when_stronger():
+def test_own_rates_are_fitted_only_where_valid_and_otherwise_say_why():
+    """Stronger noise saturates tanh and mixes modes: every fitted own rate rests on ≥ 5 steps of a
+    near-straight log amplitude with ≥ half of the perturbation still in the mode's eigenspace;
+    every other mode is null with a reason, and the whole-perturbation rate is always there."""
     ckpt, _, _ = planted_rnn(seed=2)
-    rates = []
-    for std in (0.3, 1.0, 3.0):
+    nulls = []
+    for std in (0.3, 3.0):
         md = measure_decay(
             ckpt, probe=f"noise:{std}", steps=60, batch=16, memory=False, lyapunov=False
         )[0]
-        assert (md.measured_rate < md.predicted_rate).all(), std
-        lo, hi = md.measured_rate_ci.T
-        assert (lo <= md.measured_rate).all() and (md.measured_rate <= hi).all()
-        rates.append(md.measured_rate)
-    assert (rates[1] < rates[0]).all() and (rates[2] < rates[1]).all()
+        fitted = np.isfinite(md.measured_rate)
+        assert (md.fit_steps[fitted] >= 5).all() and (md.fit_rmse[fitted] <= 0.1).all()
+        for i in np.flatnonzero(fitted):
+            k = md.fit_steps[i]
+            assert (md.eigenspace_fraction[i, : k + 1] >= 0.5).all()
+            lo, hi = md.measured_rate_ci[i]
+            assert lo <= md.measured_rate[i] <= hi
+        for i in np.flatnonzero(~fitted):
+            assert md.fit_steps[i] == 0 and np.isnan(md.measured_rate_ci[i]).all()
+            assert md.rate_reason[i].startswith(("left its eigenspace", "not geometric"))
+        assert all(md.rate_reason[i] is None for i in np.flatnonzero(fitted))
+        assert np.isfinite(md.whole_rate).all() and (md.whole_rate < md.predicted_rate.max()).all()
+        assert np.allclose(md.eigenspace_fraction[:, 0], 1.0)
+        nulls.append(int((~fitted).sum()))
+    assert nulls[1] > nulls[0]  # saturation mixes modes: fewer own rates survive
 
 
 def test_memory_function_of_a_near_linear_network_matches_closed_form():
@@ -136,8 +149,11 @@ def test_gated_networks_use_mean_jacobians_by_default(factory, size, gate):
     assert [o.operator for o in res] == [i for i in operator_ids(mod) if i.endswith(".jac")]
     for md in res:
         assert md.n == size and md.source == "mean Jacobian along probe" and md.gate == "jac"
-        assert md.n_modes in (4, 5) and md.energy.shape == (40, md.n_modes)
-        assert np.isfinite(md.measured_rate).all() and md.memory.shape == (md.n_modes, 21)
+        assert md.n_modes in (4, 5) and md.energy.shape == (res.probe["length"], md.n_modes)
+        assert res.probe["length"] == 1000  # generated probes: long enough for Lyapunov
+        reasons = [md.rate_reason[i] for i in range(md.n_modes)]
+        assert all((r is None) == np.isfinite(v) for r, v in zip(reasons, md.measured_rate))
+        assert np.isfinite(md.whole_rate).all() and md.memory.shape == (md.n_modes, 21)
     assert len(res.lyapunov) == len(mod.directions) * 2
     fp = measure_decay(
         ckpt,
@@ -180,20 +196,24 @@ def test_result_tables_and_json_document():
     ckpt, _, _ = planted_rnn()
     res = measure_decay(ckpt, probe="noise:0.5", steps=15, batch=8, modes=4)
     doc = json.loads(dumps_json(res.to_dict()))  # strict JSON: no NaN/Inf
-    assert doc["schema"] == "rnndyn.decay.measure/1"
+    assert doc["schema"] == "rnndyn.decay/2"
+    assert set(doc["fields"]) == {"own_rate", "eigenspace_fraction", "whole_rate"}
     assert doc["checkpoint"] == {"path": "net.pt", "sha256": "0" * 64, "format": "torch-zip"}
     (op,) = doc["operators"]
     assert (op["id"], op["layer"], op["direction"], op["gate"]) == ("l0.fwd.hh", 0, "forward", None)
     assert len(op["modes"]) == 4
     m0 = op["modes"][0]
     assert m0["predicted_rate"] == pytest.approx(np.hypot(*m0["eigenvalue"]))
-    assert m0["half_life"] is None and len(m0["measured_rate_ci"]) == 2
+    assert m0["half_life"] is None and len(m0["own_rate_ci"]) == 2
+    assert len(m0["eigenspace_fraction"]) == 16 and m0["eigenspace_fraction"][0] == pytest.approx(1)
+    assert (m0["own_rate"] is None) == (m0["own_rate_reason"] is not None)
+    assert m0["own_rate_fit"]["steps"] in (0, *range(5, 16)) and m0["whole_rate"] > 0
+    assert len(doc["lyapunov"]["layers"][0]["half_difference"]) == 4
     assert len(doc["lyapunov"]["exponents"]) == 4 and isinstance(doc["memory_capacity"], float)
     curves = res.to_frame()
-    assert len(curves) == 4 * 16 and {"mode", "lag", "predicted", "measured", "memory_r2"} <= set(
-        curves
-    )
-    assert len(res.modes_frame()) == 4 and len(res.energy_frame()) == 30 * 4
+    cols = {"mode", "lag", "predicted", "measured", "whole", "eigenspace_fraction", "memory_r2"}
+    assert len(curves) == 4 * 16 and cols <= set(curves)
+    assert len(res.modes_frame()) == 4 and len(res.energy_frame()) == 1000 * 4
     assert len(res.lyapunov_frame()) == 8 and len(res.memory_frame()) == 16
 
 
@@ -212,12 +232,17 @@ def test_plots_draw_one_artist_per_mode():
     ax = plots.decay_curves(res)
     gids = [ln.get_gid() for ln in ax.lines]
     assert sum(g.startswith("predicted-") for g in gids) == shown
-    assert sum(g.startswith("measured-") and "tail" not in g for g in gids) == shown
+    fitted = int(np.isfinite(md.measured_rate[md.eigenvalues.imag >= 0]).sum())
+    assert sum(g.startswith("measured-") and "tail" not in g for g in gids) == fitted
+    assert sum(g.startswith("whole-") for g in gids) == shown
     ax = plots.effective_spectrum(res)
-    (points,) = [c for c in ax.containers if c.lines[0].get_gid() == "modes-l0.fwd.hh"]
-    assert len(points.lines[0].get_xdata()) == shown
+    (own,) = [c for c in ax.containers if c.lines[0].get_gid() == "own-l0.fwd.hh"]
+    (whole,) = [c for c in ax.containers if c.lines[0].get_gid() == "whole-l0.fwd.hh"]
+    assert len(own.lines[0].get_xdata()) == fitted and len(whole.lines[0].get_xdata()) == shown
     identity = next(ln for ln in ax.lines if ln.get_gid() == "identity")
     assert list(identity.get_xdata()) == list(identity.get_ydata())
+    ax = plots.eigenspace_fraction(res)
+    assert sum(ln.get_gid().startswith("eigenspace-") for ln in ax.lines) == shown
     ax = plots.modal_energy(res)
     assert sum(ln.get_gid().startswith("energy-") for ln in ax.lines) == shown
     ax = plots.memory_function(res)

@@ -148,3 +148,23 @@ def test_largest_seed_round_trips_through_the_law_file(runner, tmp_path):
     assert EigenInitParams.load(out).provenance["seed"] == 2**63 - 1
     res = runner.invoke(app, ["init", "sample", str(out), "--n", "3", "--seed", seed, "--json"])
     assert res.exit_code == 0 and json.loads(res.stdout)["seed"] == 2**63 - 1
+
+
+def test_law_table_reports_goodness_with_n_and_sample_targets_follow_pytorch_order(tmp_path):
+    from rnndyn.init.fit import EigenInitFitter
+    from rnndyn.init.summary import law_table, sample_blocks, sample_targets
+
+    f = EigenInitFitter().fit([str(p) for p in nets(tmp_path, ["x", "x"], hidden=6)])
+    rows = {r["target"]: r for r in law_table(f.params_)}
+    assert list(rows) == ["r", "z", "n"]
+    for t, row in rows.items():
+        d = f.params_.diagnostics[t]
+        assert (
+            row["ks_radius"] == d["radius"]["ks_statistic"] and row["n_radius"] == d["radius"]["n"]
+        )
+    assert sample_targets(f.params_) == ("r", "z", "n") and sample_targets(f.params_, "z") == ("z",)
+    assert sample_targets(EigenInitParams.orthogonal()) == ("*",)
+    blocks = sample_blocks(f.params_, 5, seed=2)
+    assert [b.target for b in blocks] == ["r", "z", "n"] and blocks[0].matrix.shape == (5, 5)
+    with pytest.raises(UsageError, match="--seed"):
+        sample_blocks(f.params_, 5, seed=-1)

@@ -108,3 +108,18 @@ def test_trained_network_goodness_is_the_data_distance_and_the_sampler_agrees():
         drawn_r = np.concatenate([np.abs(drawn[drawn.imag > 0]), np.abs(drawn[drawn.imag == 0])])
         two = stats.ks_2samp(data, drawn_r).statistic
         assert two < d["ks_statistic"] + 1.95 * math.sqrt(1 / len(data) + 1 / len(drawn_r))
+
+
+SHIPPED = sorted((Path(__file__).resolve().parents[1] / "data" / "init").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_shipped_laws_fitted_by_the_old_fitter_still_load_and_sample(path):
+    from rnndyn.init.law import EigenInitParams
+    from rnndyn.init.sample import sample_matrix
+
+    law = EigenInitParams.load(path)  # old diagnostics (ks_pvalue, no bound flags) are accepted
+    g = torch.Generator().manual_seed(0)
+    for t in law.targets:
+        w, lam = sample_matrix(law, 12, target=t, generator=g, return_eigenvalues=True)
+        assert np.isfinite(lam).all() and torch.isfinite(w).all()

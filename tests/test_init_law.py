@@ -260,7 +260,8 @@ def test_uniform_phase_law_is_folded_onto_zero_pi():
     np.testing.assert_allclose(d.pdf(x[:-1]), 1 / math.pi)
 
 
-def test_law_figures_draw_one_artist_per_target():
+def test_law_figures_take_the_law_and_trained_data():
+    """The overview's layout is tested in test_plots_init.py; here: the law's own API feeds it."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -268,27 +269,15 @@ def test_law_figures_draw_one_artist_per_target():
 
     from rnndyn.plots.init import law_overview, radius_law, sampled_spectrum
 
-    law = fitted_like()
-    fig = law_overview(law, {"i": np.array([0.5 + 0.5j, 0.5 - 0.5j, -0.2])}, data=None)
-    try:
-        ax_r, ax_p, ax_s = fig.axes
-        gids = {a.get_gid() for a in ax_r.get_children() if a.get_gid()}
-        assert {"density-i", "density-f", "density-g", "point-o"} <= gids  # o is a point mass
-        assert "density-i (real λ)" in gids  # i has its own real-radius law
-        assert {"density-i", "density-f", "density-g", "point-o"} <= {
-            a.get_gid() for a in ax_p.get_children() if a.get_gid()
-        }
-        (pts,) = [ln for ln in ax_s.lines if ln.get_gid() == "eigenvalues-i"]
-        assert len(pts.get_xdata()) == 3
-        assert any(ln.get_gid() == "unit-circle" for ln in ax_s.lines)
-    finally:
-        plt.close(fig)
+    fig = law_overview(fitted_like(), {"i": np.array([0.5 + 0.5j, 0.5 - 0.5j, -0.2])})
+    assert len(fig.axes) >= 3
+    plt.close(fig)
     data = {"hh": np.array([0.9, 0.5 + 0.1j, 0.5 - 0.1j])}
     ax = radius_law(EigenInitParams.orthogonal(), data={"*": data["hh"]})
-    assert any(p.get_gid() == "data-*" for p in ax.patches) and ax.get_xlim()[1] >= 1.0
+    assert any(p.get_gid() == "trained-*" for p in ax.patches) and ax.get_xlim()[1] >= 1.0
     plt.close(ax.figure)
     ax = sampled_spectrum({"hh": data["hh"]})
-    assert ax.get_xlabel() == "Re λ"
+    assert ax.get_xlabel().startswith("Re λ")
     plt.close(ax.figure)
 
 

@@ -398,3 +398,46 @@ def test_mutated_files_raise_only_rnndyn_errors(tmp_path):
 @pytest.mark.slow
 def test_mutated_files_raise_only_rnndyn_errors_long(tmp_path):
     _only_rnndyn_errors(_mutants(tmp_path, 2000, seed=2))
+
+
+# ------------------------------------------------------------- other frameworks' formats
+
+
+@pytest.mark.parametrize(
+    ("head", "kind"),
+    [
+        (b"\x08\x07\x12\x07pytorch", "onnx"),
+        (b"\x81\xa6params", "msgpack"),
+        (b"\x89HDF\r\n\x1a\n", "hdf5"),
+        (b"\x93NUMPY\x01\x00", "npy"),
+    ],
+)
+@pytest.mark.parametrize("seed", range(3))
+def test_garbage_after_a_foreign_magic_is_invalid_input(tmp_path, head, kind, seed):
+    """Each new reader turns whatever its parser raises into CheckpointError (exit 4)."""
+    from rnndyn.io import sniff
+
+    p = write_bytes(tmp_path / "x.bin", head + random_bytes(2048, seed))
+    assert sniff.sniff(p, p.read_bytes()[:64], p.stat().st_size) == kind
+    load_fails(p, CheckpointError)
+
+
+@pytest.mark.parametrize(
+    ("module", "extra", "head"),
+    [("onnx", "onnx", b"\x08\x07\x12\x07pytorch"), ("msgpack", "flax", b"\x81\xa6params")],
+)
+def test_missing_optional_package_names_the_extra(tmp_path, monkeypatch, module, extra, head):
+    import importlib
+
+    from rnndyn.io import foreign
+
+    real = importlib.import_module
+
+    def fake(name, *a, **k):
+        if name == module:
+            raise ImportError(name)
+        return real(name, *a, **k)
+
+    monkeypatch.setattr(foreign.importlib, "import_module", fake)
+    p = write_bytes(tmp_path / "x.bin", head + b"\0" * 64)
+    load_fails(p, CheckpointError, f"pip install 'rnndyn[{extra}]'")

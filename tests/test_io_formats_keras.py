@@ -74,21 +74,26 @@ def _layers():
     }
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("kind", ["simple-tanh", "simple-relu", "lstm", "gru", "bi-lstm", "bi-gru"])
-def test_simulation_equals_keras_predict(tmp_path, kind, fmt):
+def test_simulation_equals_keras_predict(tmp_path, kind):
+    """Each of .keras, .weights.h5 and legacy .h5 (one model, saved three ways)."""
     model = _model(_layers()[kind]())
     x = np.random.default_rng(1).standard_normal((B, T, D)).astype("float32")
     want = np.asarray(model.predict(x, verbose=0))
-    ckpt = rnndyn.load(_save(model, tmp_path / fmt))
-    assert ckpt.format == ("keras" if fmt.endswith(".keras") else "keras-h5")
-    np.testing.assert_allclose(_simulated(ckpt, x), want, atol=2e-5)
+    for fmt in FORMATS:
+        if kind == "simple-relu" and fmt.endswith(".weights.h5"):
+            continue  # stores no activation: see test_weights_h5_assumes_defaults
+        ckpt = rnndyn.load(_save(model, tmp_path / fmt))
+        assert ckpt.format == ("keras" if fmt.endswith(".keras") else "keras-h5")
+        np.testing.assert_allclose(_simulated(ckpt, x), want, atol=2e-5, err_msg=fmt)
 
 
 def test_lstm_gate_blocks_are_keras_ifco_columns(tmp_path):
     model = _model(keras.layers.LSTM(H, return_sequences=True))
     _, rec, _ = model.layers[0].get_weights()
-    ops = {o.gate: o.matrix for o in extract_operators(rnndyn.load(_save(model, tmp_path / "m.keras")))}
+    ops = {
+        o.gate: o.matrix for o in extract_operators(rnndyn.load(_save(model, tmp_path / "m.keras")))
+    }
     for gate, block in {"i": 0, "f": 1, "g": 2, "o": 3}.items():
         np.testing.assert_array_equal(ops[gate], rec[:, block * H : (block + 1) * H].T)
 
@@ -110,8 +115,18 @@ def test_stacked_layers_are_separate_modules(tmp_path):
     model = keras.Sequential(
         [keras.Input((T, D)), L.LSTM(H, return_sequences=True, name="enc"), L.GRU(5, name="dec")]
     )
-    mods = {m.name: (m.arch, m.hidden_size) for m in find_modules(rnndyn.load(_save(model, tmp_path / "m.keras")))}
+    mods = {
+        m.name: (m.arch, m.hidden_size)
+        for m in find_modules(rnndyn.load(_save(model, tmp_path / "m.keras")))
+    }
     assert mods == {"enc": ("lstm", H), "dec": ("gru", 5)}
+
+
+def test_weights_h5_assumes_defaults(tmp_path):
+    model = _model(keras.layers.SimpleRNN(H, activation="relu"))
+    ckpt = rnndyn.load(_save(model, tmp_path / "m.weights.h5"))
+    assert "defaults assumed" in ckpt.conventions["simple_rnn"]["activations"]
+    assert find_modules(rnndyn.load(_save(model, tmp_path / "m.keras")))[0].nonlinearity == "relu"
 
 
 def test_hdf5_external_storage_is_refused(tmp_path):
@@ -120,7 +135,9 @@ def test_hdf5_external_storage_is_refused(tmp_path):
     (tmp_path / "raw.bin").write_bytes(np.zeros(16, np.float32).tobytes())
     with h5py.File(tmp_path / "x.h5", "w") as f:
         g = f.create_group("layers/lstm/cell/vars")
-        g.create_dataset("1", shape=(1, 4), dtype="f4", external=[(str(tmp_path / "raw.bin"), 0, 16)])
+        g.create_dataset(
+            "1", shape=(1, 4), dtype="f4", external=[(str(tmp_path / "raw.bin"), 0, 16)]
+        )
     with pytest.raises(CheckpointError, match="other files"):
         rnndyn.load(tmp_path / "x.h5")
 

@@ -106,7 +106,7 @@ def _native(tmp_path, op, gates, direction="forward", **attrs):
     ids=["lstm", "bilstm", "gru-lbr1", "bigru-lbr1", "rnn-tanh", "rnn-relu"],
 )
 def test_native_nodes_simulate_like_onnxruntime(tmp_path, op, gates, attrs, direction):
-    path, _, r, _ = _native(tmp_path, op, gates, direction, **attrs)
+    path, *_ = _native(tmp_path, op, gates, direction, **attrs)
     x = np.random.default_rng(2).standard_normal((T, B, D)).astype(np.float32)
     ckpt = rnndyn.load(path)
     (mod,) = find_modules(ckpt)

@@ -57,7 +57,11 @@ def test_spectrum_points_colours_and_legend(lstm2):
     for c, gate in zip(ax.collections, "if", strict=True):  # conjugates share the gate's colour
         (colour,) = np.unique(c.get_facecolors()[:, :3], axis=0)
         assert np.allclose(colour, mcolors.to_rgb(gate_style(gate)["color"]))
-    assert set(_texts(ax.get_legend())) == {"|λ| = 1 (unit circle)", "input gate i", "forget gate f"}
+    assert set(_texts(ax.get_legend())) == {
+        "|λ| = 1 (unit circle)",
+        "input gate i",
+        "forget gate f",
+    }
     assert "discrete time" in ax.get_xlabel()
     plt.close("all")
 
@@ -74,7 +78,11 @@ def test_pooled_panels_are_named_in_the_legend(lstm2):
 def test_marker_size_and_alpha_shrink_with_the_point_count():
     with style_context():
         few = spectrum(_ops("rnn", [None]))
-        many = spectrum(eigendecompose(np.random.default_rng(1).standard_normal((768, 768)) / 28))
+        many = spectrum(
+            eigendecompose(
+                np.random.default_rng(1).standard_normal((768, 768)) / 28, diagnostics=False
+            )
+        )
     (a,), (b,) = few.collections, many.collections
     assert b.get_sizes()[0] < a.get_sizes()[0] / 2 and b.get_alpha() < a.get_alpha()
     plt.close("all")
@@ -100,7 +108,12 @@ def test_grid_one_panel_per_layer_and_direction_with_architecture_titles():
         assert len({c.get_paths()[0].vertices.tobytes() for c in ax.collections}) == 3
         assert ax.get_legend() is None
     (leg,) = fig.legends
-    assert set(_texts(leg)) == {"|λ| = 1 (unit circle)", "reset gate r", "update gate z", "candidate n"}
+    assert set(_texts(leg)) == {
+        "|λ| = 1 (unit circle)",
+        "reset gate r",
+        "update gate z",
+        "candidate n",
+    }
     plt.close(fig)
 
 
@@ -132,7 +145,9 @@ def test_timescales_keep_non_decaying_modes_out_of_the_curve(lstm2):
         np.testing.assert_array_equal(band.get_xdata(), [1, 2, 3])
         y = np.asarray(band.get_ydata())
         assert np.all((y > BAND[0]) & (y < BAND[1]))  # axes fraction: inside the band
-    top = ax.transAxes.inverted().transform(ax.transData.transform((1, expected[np.isfinite(expected)].max())))[1]
+    top = ax.transAxes.inverted().transform(
+        ax.transData.transform((1, expected[np.isfinite(expected)].max()))
+    )[1]
     assert top < BAND[0]  # the slowest finite mode sits below the band
     labels = _texts(ax.get_legend())
     assert "|λ| ≥ 1: no finite timescale (n = 12)" in labels

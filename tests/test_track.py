@@ -25,9 +25,12 @@ def planted_matrix(reals, pairs, q):
 
 
 def planted_paths(c):
-    """Slowly moving eigenvalues whose modulus order changes along the way (``c`` checkpoints)."""
+    """Slowly moving eigenvalues whose modulus order changes along the way (``c`` checkpoints).
+
+    No two paths meet: two real eigenvalues passing through one another cannot be told apart by
+    position, and assignment on ``|Δλ|`` then swaps them (a documented limitation)."""
     t = np.linspace(0, 1, c)
-    reals = np.stack([0.9 - 0.6 * t, -0.6 + 0.4 * t, 0.2 + 0.4 * t], axis=1)
+    reals = np.stack([0.9 - 0.6 * t, -0.3 - 0.5 * t, 0.1 + 0.05 * t], axis=1)
     pairs = np.stack(
         [(0.5 + 0.45 * t) * np.exp(1j * (1.0 - 0.3 * t)), 0.7 * np.exp(1j * (2.5 - 1.0 * t))], axis=1
     )

@@ -34,7 +34,7 @@ class Settings:
     command: str | None = None
 
 
-_SETTINGS: ContextVar[Settings] = ContextVar("rnndyn_cli_settings", default=Settings())
+_SETTINGS: ContextVar[Settings | None] = ContextVar("rnndyn_cli_settings", default=None)
 
 
 def use_settings(value: Settings) -> None:
@@ -44,7 +44,7 @@ def use_settings(value: Settings) -> None:
 
 def settings() -> Settings:
     """The settings of the running command (defaults outside a command line)."""
-    return _SETTINGS.get()
+    return _SETTINGS.get() or Settings()
 
 
 def fail(message: str, code: int) -> typer.Exit:
@@ -177,7 +177,7 @@ def invocation(params: Mapping[str, Any]) -> dict[str, Any]:
     options: dict[str, Any] = {}
     inputs: list[str] = []
     for name, value in params.items():
-        options[name] = _plain(value)
+        options[name.rstrip("_")] = _plain(value)  # json_ → json, as on the command line
         values = value if isinstance(value, (list, tuple)) else [value]
         inputs += [os.fsdecode(v) for v in values if isinstance(v, os.PathLike) and _is_file(v)]
     return {

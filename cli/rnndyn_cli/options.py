@@ -38,7 +38,11 @@ ForceFlag = Annotated[
 ]
 FigureFormats = Annotated[
     str,
-    typer.Option("--format", help="Figure formats for --out, comma-separated: pdf,png,svg."),
+    typer.Option(
+        "--format",
+        help="Figure formats for --out, comma-separated: pdf,png,svg.",
+        metavar="FORMATS",
+    ),
 ]
 TrustPickle = Annotated[
     bool,
@@ -49,12 +53,16 @@ TrustPickle = Annotated[
 ]
 Jobs = Annotated[
     int,
-    typer.Option("--jobs", min=1, help="Worker processes (one torch thread each)."),
+    typer.Option("--jobs", min=1, help="Worker processes (one torch thread each).", metavar="N"),
 ]
 Seed = Annotated[
     int,
     typer.Option(
-        "--seed", min=0, max=SEED_MAX, help="Random seed, 0 to 2^63-1; same seed, same result."
+        "--seed",
+        min=0,
+        max=SEED_MAX,
+        help="Random seed, 0 to 2^63-1; same seed, same result.",
+        metavar="N",
     ),
 ]
 Matrix = Annotated[
@@ -92,6 +100,31 @@ Jacobian = Annotated[
 Float64 = Annotated[
     bool,
     typer.Option("--float64", help="Simulate in float64 (slower; for near-unit or huge modes)."),
+]
+
+
+
+def _style_sheet(path: Path | None) -> Path | None:
+    """Check a --style sheet while parsing, so a typo fails before any computation."""
+    if path is not None:
+        from rnndyn.errors import InvalidInputError
+        from rnndyn.plots.style import read_style_sheet
+
+        try:
+            read_style_sheet(path)
+        except InvalidInputError as err:
+            raise typer.BadParameter(str(err)) from None
+    return path
+
+
+StyleSheet = Annotated[
+    Path | None,
+    typer.Option(
+        "--style",
+        help="A matplotlib style sheet (.mplstyle) applied on top of rnndyn's style to every figure.",
+        metavar="FILE",
+        callback=_style_sheet,
+    ),
 ]
 
 DEFAULT_FORMATS = "pdf,png"

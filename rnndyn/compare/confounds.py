@@ -3,6 +3,7 @@ the metadata keys whose values differ between groups: possible confounds of a co
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -50,21 +51,30 @@ def confounds(
     *,
     ignore: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """Metadata keys whose values differ between groups.
+    """Metadata keys whose values are distributed differently between groups.
 
-    ``groups``: ``{group: [flattened metadata per network]}``. A key is listed when the sets of
-    its values are not the same in every group (a key missing in some networks counts as the
-    value ``None``). Per-network identifiers (seeds) and the keys in ``ignore`` (the grouping
-    key) are left out. Returns ``[{"key", "values": {group: [distinct values]}}]``.
+    ``groups``: ``{group: [flattened metadata per network]}``. A key is listed when the share of
+    some value differs between groups (a key missing in some networks counts as the value
+    ``None``), so both "readout last vs every" and "T = 10 in 7 of 8 vs 1 of 8" are caught.
+    Per-network identifiers (seeds) and the keys in ``ignore`` (the grouping key) are left out.
+    Returns ``[{"key", "values": {group: {value: count}}}]``.
     """
     keys = sorted({k for members in groups.values() for m in members for k in m})
     out = []
     for key in keys:
         if key in ignore or key.split(".")[-1] in _IDENTIFIERS:
             continue
-        values = {g: sorted({_show(m.get(key)) for m in members}) for g, members in groups.items()}
-        if len({tuple(v) for v in values.values()}) > 1:
-            out.append({"key": key, "values": values})
+        counts = {g: Counter(_show(m.get(key)) for m in members) for g, members in groups.items()}
+        shares = [
+            {v: c / max(sum(cnt.values()), 1) for v, c in cnt.items()} for cnt in counts.values()
+        ]
+        levels = set().union(*shares)
+        if any(
+            abs(a.get(v, 0) - b.get(v, 0)) > 1e-9 for a in shares for b in shares for v in levels
+        ):
+            out.append(
+                {"key": key, "values": {g: dict(sorted(c.items())) for g, c in counts.items()}}
+            )
     return out
 
 
@@ -75,7 +85,9 @@ def confound_notes(found: list[dict[str, Any]], nested: str | None = None) -> li
     parts = []
     for c in found:
         shown = "; ".join(
-            f"{g}: {', '.join(v[:4])}{', …' if len(v) > 4 else ''}" for g, v in c["values"].items()
+            f"{g}: {', '.join(f'{v}×{n}' for v, n in list(vals.items())[:4])}"
+            f"{', …' if len(vals) > 4 else ''}"
+            for g, vals in c["values"].items()
         )
         parts.append(f"{c['key']} ({shown})")
     text = (

@@ -149,7 +149,6 @@ def _common(job: Job, opts: Options) -> dict:
         "unit": opts.unit,
         "units_a": n_a,
         "units_b": n_b,
-        "p_floor": job.floor,
         "n_a": int(job.design.network_in_a().sum()),
         "n_b": int((~job.design.network_in_a()).sum()),
     }
@@ -178,6 +177,7 @@ def run_statistic(job: Job, opts: Options, rng: np.random.Generator) -> Statisti
             "ci_high": r.ci_high,
             "n_permutations": r.n_permutations,
             "exact": r.exact,
+            "p_floor": r.floor,
         }
     else:
         r = two_sample(
@@ -189,7 +189,6 @@ def run_statistic(job: Job, opts: Options, rng: np.random.Generator) -> Statisti
             confidence=opts.confidence,
             rng=rng,
         )
-        perm = opts.test == "permutation"
         fields = {
             "test": r.test,
             "u_or_diff": r.statistic,
@@ -197,8 +196,9 @@ def run_statistic(job: Job, opts: Options, rng: np.random.Generator) -> Statisti
             "cliffs_delta": r.cliffs_delta,
             "ci_low": r.ci_low,
             "ci_high": r.ci_high,
-            "n_permutations": opts.n_permutations if perm else None,
-            "exact": _enumerated(job.design, opts) if perm else min(a.size, b.size) <= 8,
+            "n_permutations": r.n_permutations,
+            "exact": r.exact,
+            "p_floor": max(job.floor, r.p_floor),
         }
     return StatisticTest(
         **_common(job, opts),
@@ -207,7 +207,7 @@ def run_statistic(job: Job, opts: Options, rng: np.random.Generator) -> Statisti
         median_a=float(np.median(a)),
         median_b=float(np.median(b)),
         hedges_g=hedges_g(a, b),
-        p_bound=at_floor(fields["p_value"], job.floor),
+        p_bound=at_floor(fields["p_value"], fields["p_floor"]),
     )
 
 
@@ -226,6 +226,7 @@ def run_distances(job: Job, opts: Options, rng: np.random.Generator) -> list[Dis
             p_value=float(pv),
             n_permutations=used,
             exact=exact,
+            p_floor=job.floor,
             p_bound=at_floor(float(pv), job.floor),
         )
         for (distribution, metric), d, pv in zip(DISTANCES, dist, p, strict=True)

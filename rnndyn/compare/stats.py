@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.stats
 
-from rnndyn.compare.family import holm  # noqa: F401  (re-exported)
-from rnndyn.compare.permutation import Design
+from rnndyn.compare.family import holm, mann_whitney_floor  # noqa: F401  (holm re-exported)
+from rnndyn.compare.permutation import Design, delta_from_ranks
 
 TESTS = ("mann-whitney", "permutation")
+MAX_EXACT = 20_000  # enumerate every labeling of a tied small-sample Mann–Whitney up to this
 DISTANCES = (
     ("modulus", "wasserstein1"),
     ("modulus", "energy"),
@@ -65,10 +66,15 @@ class TwoSampleResult:
     ci_low: float
     ci_high: float
     hedges_g: float
+    n_permutations: int | None = None  # labelings behind p (None: a rank test's own distribution)
+    exact: bool = True  # p from the exact distribution (all labelings), not an approximation
+    p_floor: float = 0.0  # the smallest p this test could give here
 
 
 def _median_diff(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.median(a, axis=axis) - np.median(b, axis=axis)
+    ma, mb = np.median(a, axis=axis), np.median(b, axis=axis)
+    with np.errstate(invalid="ignore"):  # inf − inf: equal medians
+        return np.where(ma == mb, 0.0, ma - mb)
 
 
 def two_sample(
@@ -85,7 +91,10 @@ def two_sample(
     percentile-bootstrap CI (networks resampled within each group) and Hedges' g.
 
     ``a``, ``b``: ``(n_a,)``, ``(n_b,)`` values, one per network (NaNs are dropped; ±inf are kept
-    and ranked, so rank tests stay valid; Hedges' g is then NaN).
+    and ranked, so rank tests stay valid; Hedges' g is then NaN). Mann–Whitney uses scipy's exact
+    distribution for a group of ≤ 8 without ties, its exact permutation distribution (all
+    labelings up to ``MAX_EXACT``) for a group of ≤ 8 with ties, else the normal approximation.
+    The result says how many labelings were used, whether p is exact, and its floor.
     """
     if test not in TESTS:
         raise ValueError(f"unknown test {test!r}; choose one of {TESTS}")
@@ -98,14 +107,34 @@ def two_sample(
             f"each group needs at least 2 networks with a value (got {a.size} and {b.size})"
         )
     delta = float(cliffs_delta(a, b))
-    if test == "mann-whitney":
+    total = math.comb(a.size + b.size, a.size)
+    small = min(a.size, b.size) <= 8  # where scipy uses the exact distribution without ties
+    ties = np.unique(np.concatenate([a, b])).size < a.size + b.size
+    if test == "mann-whitney" and not (ties and small):
         res = scipy.stats.mannwhitneyu(a, b, alternative="two-sided", method="auto")
         stat, p = float(res.statistic), float(res.pvalue)
+        floor = 2.0 / total if small else mann_whitney_floor(a.size, b.size)
+        extra = {"n_permutations": None, "exact": small, "p_floor": floor}
     else:
-        res = scipy.stats.permutation_test(
-            (a, b), _median_diff, vectorized=True, n_resamples=n_permutations, rng=rng
-        )
-        stat, p = float(res.statistic), float(res.pvalue)
+        # ties in a small sample (the normal approximation is poor there): Mann–Whitney's exact
+        # permutation distribution, all labelings up to MAX_EXACT; or the median difference
+        draws = total if test == "mann-whitney" and total <= MAX_EXACT else n_permutations
+        exact = total <= draws
+        extra = {
+            "n_permutations": min(total, draws),
+            "exact": exact,
+            "p_floor": min(1.0, 2.0 / (total if exact else draws + 1)),
+        }
+        if test == "mann-whitney":
+            stat, p = _rank_permutation(a, b, draws, rng)
+        else:
+            both = np.concatenate([a, b])
+            big = 2 * np.abs(both[np.isfinite(both)]).max(initial=0) + 1
+            fa, fb = (np.clip(x, -big, big) for x in (a, b))  # ±inf: the most extreme values
+            res = scipy.stats.permutation_test(
+                (fa, fb), _median_diff, vectorized=True, n_resamples=draws, rng=rng
+            )
+            stat, p = float(res.statistic), float(res.pvalue)
     ci = scipy.stats.bootstrap(
         (a, b),
         cliffs_delta,
@@ -127,7 +156,24 @@ def two_sample(
         float(ci.low),
         float(ci.high),
         hedges_g(a, b),
+        **extra,
     )
+
+
+def _rank_permutation(
+    a: np.ndarray, b: np.ndarray, draws: int, rng: np.random.Generator
+) -> tuple[float, float]:
+    """Mann–Whitney U and its two-sided permutation p (twice the smaller tail, as scipy does):
+    all labelings when there are at most ``draws``, else ``draws`` random ones."""
+    x = np.concatenate([a, b])
+    ranks = scipy.stats.rankdata(x)
+    design = Design(np.arange(x.size), np.arange(x.size) < a.size)
+    labelings, exact = design.labelings(draws, rng)
+    null = delta_from_ranks(ranks, labelings)
+    observed = float(delta_from_ranks(ranks, design.network_in_a()[None])[0])
+    tail = min((null <= observed + 1e-12).sum(), (null >= observed - 1e-12).sum())
+    p = 2 * tail / len(null) if exact else 2 * (tail + 1) / (draws + 1)
+    return (observed + 1) * a.size * b.size / 2, min(1.0, float(p))
 
 
 def median_ci(

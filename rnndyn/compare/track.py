@@ -7,6 +7,8 @@ Following: between consecutive checkpoints the eigenvalues are matched by
 ``fold(z) = Re z + i|Im z|`` (plus a 1e-9 penalty for crossing the real axis). A conjugate pair and
 its image have equal folded costs, so pairs move together and upper halves follow upper halves;
 a pair that collides on the real axis and splits into two real eigenvalues keeps both tracks.
+Limitation: two real eigenvalues that pass through one another between checkpoints cannot be told
+apart by position; their tracks swap (snapshots every epoch make such meetings rarer).
 """
 
 from __future__ import annotations
@@ -76,8 +78,16 @@ class OperatorTrack:
 
     @property
     def longest_timescale(self) -> np.ndarray:
-        """Largest ``τ = −1/ln|λ|`` in steps (``inf`` once any ``|λ| ≥ 1``)."""
-        return timescales(self.eigenvalues).max(axis=1)
+        """Largest finite ``τ = −1/ln|λ|`` in steps, over eigenvalues with ``|λ| < 1`` (NaN if none);
+        see ``n_outside`` for the modes that do not decay."""
+        tau = timescales(self.eigenvalues)
+        tau = np.where(np.isfinite(tau), tau, -np.inf).max(axis=1)
+        return np.where(np.isfinite(tau), tau, np.nan)
+
+    @property
+    def n_outside(self) -> np.ndarray:
+        """Eigenvalues with ``|λ| ≥ 1`` (no decay)."""
+        return (np.abs(self.eigenvalues) >= 1.0).sum(axis=1)
 
     @property
     def step(self) -> np.ndarray:
@@ -129,6 +139,7 @@ class TrackResult:
                         "spectral_radius": t.spectral_radius[c],
                         "fraction_above": t.fraction_above[c],
                         "longest_timescale": t.longest_timescale[c],
+                        "n_outside_unit_circle": t.n_outside[c],
                         **extra,
                     }
                 )
@@ -174,6 +185,7 @@ class TrackResult:
                     "spectral_radius": float(t.spectral_radius[c]),
                     "fraction_above_threshold": float(t.fraction_above[c]),
                     "longest_timescale": tau(t.longest_timescale[c]),
+                    "n_outside_unit_circle": int(t.n_outside[c]),
                     "max_step_from_previous": None if c == 0 else float(t.step[c - 1]),
                     "eigenvalues": [[float(z.real), float(z.imag)] for z in t.eigenvalues[c]],
                 }
@@ -183,18 +195,19 @@ class TrackResult:
         return {
             "schema": SCHEMA,
             "rnndyn_version": __version__,
-            "eigenvalues_are": "discrete-time (per step); timescales in steps, null where infinite",
+            "eigenvalues_are": "discrete-time (per step); longest_timescale: the longest finite "
+            "τ = −1/ln|λ| in steps over |λ| < 1 (null if none)",
             "threshold": self.threshold,
             "following": "linear_sum_assignment on |fold(λ) − fold(μ)|, conjugate pairs together",
             "checkpoints": cks,
         }
 
 
-def _spectra(ckpt: Checkpoint, matrix: str | None) -> dict[str, np.ndarray]:
+def _spectra(ckpt: Checkpoint, matrix: str | None, jacobian: bool) -> dict[str, np.ndarray]:
     from rnndyn.analysis import recurrent_operators
     from rnndyn.spectrum import eigendecompose
 
-    _, ops = recurrent_operators(ckpt, matrix=matrix)
+    _, ops = recurrent_operators(ckpt, matrix=matrix, jacobian=jacobian)
     spec = eigendecompose(ops, diagnostics=False)
     return {s.qualified_id: s.eigenvalues for s in spec}
 
@@ -205,11 +218,13 @@ def track(
     trust: bool = False,
     matrix: str | None = None,
     threshold: float = 0.9,
+    jacobian: bool = False,
 ) -> TrackResult:
     """Spectra of every recurrent operator across ``sources``, ordered by their ``epoch`` metadata.
 
     Checkpoints without an ``epoch`` keep the order given (only when none has one). Every
-    checkpoint must hold the same operators with the same sizes.
+    checkpoint must hold the same operators with the same sizes. ``jacobian=True`` adds each
+    layer's state Jacobian at the zero-input fixed point (``l*.jacfp``, as ``analyze --jacobian``).
 
     Raises:
         UsageError: fewer than one checkpoint, or only some carry an epoch.
@@ -228,7 +243,7 @@ def track(
         )
     order = sorted(range(len(ckpts)), key=lambda i: (epochs[i] or 0, i))
     ckpts = [ckpts[i] for i in order]
-    spectra = [_spectra(c, matrix) for c in ckpts]
+    spectra = [_spectra(c, matrix, jacobian) for c in ckpts]
     first = {k: v.shape for k, v in spectra[0].items()}
     for c, sp in zip(ckpts[1:], spectra[1:], strict=True):
         if {k: v.shape for k, v in sp.items()} != first:

@@ -268,11 +268,14 @@ def _network_memory(
             f"memory: the state covariance is ill-conditioned (κ ≈ {fit.condition:.2g}); "
             "directions below 1e-12 of the largest were dropped (float64 pseudo-inverse)"
         )
-    if pr.kind == "noise" and mc > feats.shape[-1]:
+    bound = feats.shape[-1]
+    if pr.kind == "noise" and mc > bound:
         notes.append(
-            f"memory capacity {mc:.4g} exceeds the state size {feats.shape[-1]}, the bound for "
-            "i.i.d. input: sampling error; use a longer probe"
+            f"memory: the held-out sum {mc:.4g} exceeded the state size {bound}, the bound for "
+            f"i.i.d. input, by sampling error; the memory function was scaled by {bound / mc:.4f} "
+            "to respect it (use a longer probe)"
         )
+        return fit.r2[0] * (bound / mc)
     return fit.r2[0]
 
 

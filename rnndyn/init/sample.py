@@ -149,7 +149,9 @@ def sample_matrix(
     return (w, lam) if return_eigenvalues else w
 
 
-def _draw(params: EigenInitParams, n: int, target: str, generator: torch.Generator | None) -> Tensor:
+def _draw(
+    params: EigenInitParams, n: int, target: str, generator: torch.Generator | None
+) -> Tensor:
     w = sample_matrix(params, n, target=target, generator=generator)
     assert isinstance(w, Tensor)
     return w

@@ -44,7 +44,9 @@ LAW_COLUMNS = {  # table column → heading shown by the command line
     "positive_fraction": "positive frac",
     "real_radius": "real radius",
     "ks_radius": "KS D radius",
+    "n_radius": "n radius",
     "ks_phase": "KS D phase",
+    "n_phase": "n phase",
 }
 
 
@@ -60,8 +62,9 @@ def describe(dist: Dist) -> str:
 
 
 def law_table(params: EigenInitParams) -> list[dict[str, Any]]:
-    """One row per target, keyed by :data:`LAW_COLUMNS`; ``ks_*`` is the fitter's KS distance
-    (``None`` for a law not fitted by rnndyn)."""
+    """One row per target, keyed by :data:`LAW_COLUMNS`; ``ks_*`` is the fitter's KS distance D
+    over ``n_*`` values (``None`` for a law not fitted by rnndyn). No p-value: see
+    :mod:`rnndyn.init.fit_families`."""
     diag = params.diagnostics or {}
     rows = []
     for t, law in params.targets.items():
@@ -76,7 +79,9 @@ def law_table(params: EigenInitParams) -> list[dict[str, Any]]:
                 "positive_fraction": law.positive_fraction,
                 "real_radius": "(= radius)" if rr is None else describe(rr),
                 "ks_radius": (d.get("radius") or {}).get("ks_statistic"),
+                "n_radius": (d.get("radius") or {}).get("n"),
                 "ks_phase": (d.get("phase") or {}).get("ks_statistic"),
+                "n_phase": (d.get("phase") or {}).get("n"),
             }
         )
     return rows

@@ -45,7 +45,10 @@ def _open_h5(h5py: Any, path: Path) -> tuple[Any, dict[str, Any] | None, str]:
             raise CheckpointError("the .keras weights file is too large", path=path)
         data = zf.read(info)
         cfg = None
-        if "config.json" in zf.namelist() and zf.getinfo("config.json").file_size < MAX_CONFIG_BYTES:
+        if (
+            "config.json" in zf.namelist()
+            and zf.getinfo("config.json").file_size < MAX_CONFIG_BYTES
+        ):
             cfg = json.loads(zf.read("config.json"))
     return h5py.File(io.BytesIO(data), "r"), cfg, "keras"
 
@@ -99,21 +102,46 @@ def _legacy_name(group: str) -> str:
 
 
 def _layer_configs(cfg: Any, out: dict[str, dict[str, Any]], depth: int = 0) -> None:
-    """Recurrent layer configs by name; a Bidirectional's inner layers under ``name/forward``…"""
+    """Recurrent and Bidirectional layer configs by the names the user gave them."""
     if depth > 64:
         return
     if isinstance(cfg, dict):
         cls, conf = cfg.get("class_name"), cfg.get("config")
-        if isinstance(conf, dict) and isinstance(conf.get("name"), str):
-            if cls in _CLASSES:
-                out[conf["name"]] = conf | {"class_name": cls}
-            elif cls == "Bidirectional":
-                out[conf["name"]] = conf | {"class_name": cls}
+        if (
+            isinstance(conf, dict)
+            and isinstance(conf.get("name"), str)
+            and (cls in _CLASSES or cls == "Bidirectional")
+        ):
+            out[conf["name"]] = conf | {"class_name": cls}
         for v in cfg.values():
             _layer_configs(v, out, depth + 1)
     elif isinstance(cfg, list):
         for v in cfg:
             _layer_configs(v, out, depth + 1)
+
+
+def _snake(name: str) -> str:
+    """Keras's ``to_snake_case``: ``SimpleRNN`` → ``simple_rnn``."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _keras3_paths(cfg: Any) -> dict[str, dict[str, Any]]:
+    """Keras 3 stores a model's layers under ``layers/<snake class name>[_k]``, numbered per
+    name in the order of the model's layer list: map those paths to the layers' configs."""
+    layers = ((cfg or {}).get("config") or {}).get("layers") or []
+    out: dict[str, dict[str, Any]] = {}
+    seen: dict[str, int] = {}
+    for entry in layers if isinstance(layers, list) else []:
+        if not isinstance(entry, dict) or entry.get("class_name") == "InputLayer":
+            continue
+        base = _snake(str(entry.get("class_name", "")))
+        k = seen.get(base, 0)
+        seen[base] = k + 1
+        conf: dict[str, Any] = entry["config"] if isinstance(entry.get("config"), dict) else {}
+        out[base if k == 0 else f"{base}_{k}"] = conf | {"class_name": entry.get("class_name")}
+    return out
 
 
 def _direction(layer: str) -> tuple[str, bool]:
@@ -125,11 +153,14 @@ def _direction(layer: str) -> tuple[str, bool]:
 
 
 def _inner_config(configs: dict[str, Any], module: str) -> dict[str, Any]:
+    """The recurrent layer's config (a Bidirectional's wrapped layer), with ``outer_name`` the
+    name the user gave the layer."""
     conf = configs.get(module.split("/")[0], {})
+    outer = {"outer_name": conf.get("name")} if conf.get("name") else {}
     if conf.get("class_name") == "Bidirectional":
         inner = conf.get("layer", {})
-        return inner.get("config", {}) | {"class_name": inner.get("class_name")}
-    return conf
+        return inner.get("config", {}) | {"class_name": inner.get("class_name")} | outer
+    return conf | outer
 
 
 def _convert_cell(out: ForeignWeights, layer: str, arrays: list[Any], conf: dict[str, Any], path):
@@ -142,10 +173,12 @@ def _convert_cell(out: ForeignWeights, layer: str, arrays: list[Any], conf: dict
         )
     k = rec.shape[1] // rec.shape[0]
     if k not in _ARCH:
-        raise CheckpointError(f"Keras layer {layer!r}: {k} gate blocks is not an RNN/GRU/LSTM", path=path)
+        raise CheckpointError(
+            f"Keras layer {layer!r}: {k} gate blocks is not an RNN/GRU/LSTM", path=path
+        )
     arch, order = _ARCH[k]
     module, reverse = _direction(layer)
-    name = module.replace("/", ".")
+    name = str(conf.get("outer_name") or module).replace("/", ".")
     b_ih = b_hh = None
     if bias is not None:
         b_ih, b_hh = (tensor(bias[0]), tensor(bias[1])) if bias.ndim == 2 else (tensor(bias), None)
@@ -164,25 +197,36 @@ def _convert_cell(out: ForeignWeights, layer: str, arrays: list[Any], conf: dict
 
 
 def _note(out: ForeignWeights, name: str, arch: str, conf: dict[str, Any], bias: Any) -> None:
-    gates = {"rnn": "single block", "lstm": "Keras i,f,c,o = PyTorch i,f,g,o",
-             "gru": "Keras z,r,h → PyTorch r,z,n"}[arch]
+    gates = {
+        "rnn": "single block",
+        "lstm": "Keras i,f,c,o = PyTorch i,f,g,o",
+        "gru": "Keras z,r,h → PyTorch r,z,n",
+    }[arch]
     facts: dict[str, Any] = {"framework": "keras", "gates": gates + "; columns transposed to rows"}
     act = str(conf.get("activation", "tanh"))
     rec_act = str(conf.get("recurrent_activation", "sigmoid"))
+    if not conf:
+        facts["activations"] = "not stored (no layer config in the file): Keras's defaults assumed"
     if arch == "rnn":
         facts["nonlinearity"] = act
         if act not in ("tanh", "relu"):
             out.note(name, simulation=f"activation {act!r} (PyTorch RNNs: tanh/relu)")
     elif (act, rec_act) != ("tanh", "sigmoid"):
-        out.note(name, simulation=f"activation {act!r} / recurrent_activation {rec_act!r} "
-                 "(PyTorch: tanh / sigmoid)")
+        out.note(
+            name,
+            simulation=f"activation {act!r} / recurrent_activation {rec_act!r} "
+            "(PyTorch: tanh / sigmoid)",
+        )
     if arch == "gru":
         reset_after = conf.get("reset_after", bias is None or np.ndim(bias) == 2)
         facts["reset_after"] = bool(reset_after)
         if not reset_after:
-            out.note(name, simulation="Keras GRU with reset_after=False applies the reset gate "
-                     "before the recurrent product (h̃ = tanh(x W_h + b_h + (r⊙h) U_h)), which "
-                     "PyTorch's GRU cannot run")
+            out.note(
+                name,
+                simulation="Keras GRU with reset_after=False applies the reset gate "
+                "before the recurrent product (h̃ = tanh(x W_h + b_h + (r⊙h) U_h)), which "
+                "PyTorch's GRU cannot run",
+            )
     if conf.get("go_backwards"):
         facts["direction"] = "go_backwards (the layer reads its input backwards in time)"
     out.note(name, **facts)
@@ -200,6 +244,8 @@ def read_keras(path: Path, size: int) -> ForeignWeights:
     out = ForeignWeights(fmt)
     configs: dict[str, dict[str, Any]] = {}
     _layer_configs(cfg, configs)
+    if fmt == "keras":
+        configs |= _keras3_paths(cfg)
     with f:
         datasets: dict[str, Any] = {}
         _datasets(h5py, f, "", datasets, path)

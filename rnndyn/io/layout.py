@@ -154,12 +154,14 @@ def convert_stack(
         "bias_ih": _find(tensors, key, s, e, alts[2]) if m else None,
     }
     for param, pkey in partners.items():
-        t = tensors[pkey] if pkey else None
-        if t is None:
+        if pkey is None:
             continue
-        if param == "weight_ih" and t.ndim == 2 and (t.shape[1] if transposed else t.shape[0]) == k * hidden:
-            out[prefix + param], src[prefix + param] = rows(t), pkey
-        elif param.startswith("bias") and tuple(t.shape) == (k * hidden,):
+        t = tensors[pkey]
+        if (
+            param == "weight_ih"
+            and t.ndim == 2
+            and (t.shape[1] if transposed else t.shape[0]) == k * hidden
+        ) or (param.startswith("bias") and tuple(t.shape) == (k * hidden,)):
             out[prefix + param], src[prefix + param] = rows(t), pkey
     if (prefix + "bias_ih") in out and (prefix + "bias_hh") not in out:
         out[prefix + "bias_hh"] = torch.zeros_like(out[prefix + "bias_ih"])
@@ -204,7 +206,9 @@ def apply(
     if layout is not None and layout not in BLOCKS:
         raise UsageError(f"--layout {layout!r} is not one of rnn, lstm, gru", path=path)
     hinted = layout is not None or gate_order is not None
-    keys = [matrix] if matrix is not None and hinted else candidates(tensors, squares=layout == "rnn")
+    keys = (
+        [matrix] if matrix is not None and hinted else candidates(tensors, squares=layout == "rnn")
+    )
     keys = [k for k in keys if k in tensors]
     result = dict(tensors)
     sources: dict[str, str] = {}

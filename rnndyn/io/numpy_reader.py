@@ -107,7 +107,14 @@ def _scalar(dtype: Any, raw: Any = b"") -> _Array:
     return out
 
 
-_ALLOWED: dict[str, Any] = {"collections.OrderedDict": OrderedDict}
+def _encode(text: Any, encoding: str = "latin1") -> bytes:
+    """``_codecs.encode`` as protocol-2 pickles use it for bytes: latin-1 text only."""
+    if not isinstance(text, str) or encoding.replace("-", "").lower() != "latin1":
+        raise NotArrays("_codecs.encode with a non-latin-1 argument", is_global=True)
+    return text.encode("latin-1")
+
+
+_ALLOWED: dict[str, Any] = {"collections.OrderedDict": OrderedDict, "_codecs.encode": _encode}
 for _mod in ("numpy.core", "numpy._core"):
     _ALLOWED |= {
         f"{_mod}.multiarray._reconstruct": _Array,

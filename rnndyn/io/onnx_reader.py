@@ -177,8 +177,11 @@ def _note_node(
     per_dir = len(_DEFAULT_ACTS[node.op_type])
     facts: dict[str, Any] = {
         "framework": "onnx",
-        "gates": {"RNN": "single block", "LSTM": "ONNX i,o,f,c → PyTorch i,f,g,o",
-                  "GRU": "ONNX z,r,h → PyTorch r,z,n"}[node.op_type],
+        "gates": {
+            "RNN": "single block",
+            "LSTM": "ONNX i,o,f,c → PyTorch i,f,g,o",
+            "GRU": "ONNX z,r,h → PyTorch r,z,n",
+        }[node.op_type],
         "direction": attrs.get("direction", "forward"),
     }
     if attrs.get("direction") == "reverse":
@@ -186,7 +189,9 @@ def _note_node(
     if node.op_type == "RNN":
         facts["nonlinearity"] = acts[0] if acts else "tanh"
         if facts["nonlinearity"] not in ("tanh", "relu"):
-            out.note(name, simulation=f"activation {facts['nonlinearity']} (PyTorch RNNs: tanh/relu)")
+            out.note(
+                name, simulation=f"activation {facts['nonlinearity']} (PyTorch RNNs: tanh/relu)"
+            )
     elif acts and acts[:per_dir] != _DEFAULT_ACTS[node.op_type]:
         out.note(name, simulation=f"non-default activations {acts}")
     if node.op_type == "GRU":

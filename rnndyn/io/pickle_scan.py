@@ -72,11 +72,11 @@ def scan_stream(f: IO[bytes]) -> list[str]:
         if name in _STRING_OPS:
             strings.append(arg.decode("latin-1") if isinstance(arg, bytes) else str(arg))
         elif name in ("BINPUT", "LONG_BINPUT", "PUT") and strings:
-            memo[int(arg)] = strings[-1]
+            memo[int(arg or 0)] = strings[-1]
         elif name == "MEMOIZE" and strings:
             memo[len(memo)] = strings[-1]
-        elif name in ("BINGET", "LONG_BINGET", "GET") and int(arg) in memo:
-            strings.append(memo[int(arg)])
+        elif name in ("BINGET", "LONG_BINGET", "GET") and int(arg or 0) in memo:
+            strings.append(memo[int(arg or 0)])
         elif name in ("GLOBAL", "INST"):
             found.append(str(arg).replace(" ", "."))
         elif name == "STACK_GLOBAL" and len(strings) >= 2:

@@ -68,7 +68,9 @@ def check_file(path: Path, max_bytes: int | None = None) -> int:
     return st.st_size
 
 
-MAX_DECOMPRESSED = 4 << 30  # .npz/.keras/TorchScript members may be deflated: cap what they expand to
+MAX_DECOMPRESSED = (
+    4 << 30
+)  # .npz/.keras/TorchScript members may be deflated: cap what they expand to
 
 
 def check_zip(path: Path, size: int, *, trust: bool = False) -> ZipLayout:

@@ -169,7 +169,7 @@ def refusal(path: Path, found: list[str]) -> RefusedError:
 def _standins(path: Path, kind: str) -> contextlib.AbstractContextManager:
     """``torch.serialization.safe_globals`` mapping the file's known metadata names to stand-ins."""
     found = pickle_scan.unsafe_globals(pickle_scan.scan_file(path, kind))
-    pairs: list[tuple[Any, str]] = [(dict, n) for n in found if n in DICT_STANDINS]
+    pairs: list[Any] = [(dict, n) for n in found if n in DICT_STANDINS]
     pairs += [(Standin, n) for n in found if n in OBJECT_STANDINS]
     if not pairs:
         return contextlib.nullcontext()

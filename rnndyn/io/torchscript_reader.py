@@ -63,9 +63,7 @@ class _Storage:
         self.data, self.dtype = data, dtype
 
 
-def _rebuild_tensor(
-    storage: Any, offset: int, size: Any, stride: Any, *_: Any
-) -> torch.Tensor:
+def _rebuild_tensor(storage: Any, offset: int, size: Any, stride: Any, *_: Any) -> torch.Tensor:
     """``torch._utils._rebuild_tensor_v2`` with the view checked against the storage first."""
     if not isinstance(storage, _Storage):
         raise pickle.UnpicklingError("a tensor without a storage")

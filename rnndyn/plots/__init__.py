@@ -1,4 +1,5 @@
-"""Drawing only: functions take result objects and an optional Axes, and return Axes or a Figure.
+"""Drawing only: functions take result objects and ``ax=None`` (one panel; returns the Axes) or
+``fig=None`` (several panels, ``*_grid``/``*_overview``; returns the Figure).
 
 They never call ``show()`` or ``savefig()``; writing figures is ``rnndyn.io.outputs``' job.
 Submodules are imported lazily so that ``import rnndyn.plots`` does not import matplotlib.
@@ -14,11 +15,14 @@ _LAZY = {
     "spectrum_grid": "rnndyn.plots.spectra",
     "modulus_histogram": "rnndyn.plots.spectra",
     "timescale_spectrum": "rnndyn.plots.spectra",
+    "modulus_histogram_grid": "rnndyn.plots.spectra",
+    "timescale_spectrum_grid": "rnndyn.plots.spectra",
     "decay_curves": "rnndyn.plots.decay",
     "effective_spectrum": "rnndyn.plots.decay",
     "modal_energy": "rnndyn.plots.decay",
     "memory_function": "rnndyn.plots.decay",
     "lyapunov_spectrum": "rnndyn.plots.decay",
+    "eigenspace_fraction": "rnndyn.plots.decay",
     "eigenvalue_density": "rnndyn.plots.compare",
     "modulus_ecdf": "rnndyn.plots.compare",
     "statistic_strips": "rnndyn.plots.compare",
@@ -31,8 +35,14 @@ _LAZY = {
     "learning_curves": "rnndyn.plots.bench",
     "final_metric": "rnndyn.plots.bench",
     "final_metrics": "rnndyn.plots.bench",
+    "pca_trajectories": "rnndyn.plots.fixedpoints",
+    "point_spectra": "rnndyn.plots.fixedpoints",
+    "q_histogram": "rnndyn.plots.fixedpoints",
+    "eigenvalue_paths": "rnndyn.plots.track",
+    "spectral_summary": "rnndyn.plots.track",
+    "style_context": "rnndyn.plots.style",
 }
-_SUBMODULES = ("style", "spectra", "decay", "compare", "init", "bench")
+_SUBMODULES = ("style", "spectra", "decay", "compare", "init", "bench", "fixedpoints", "track")
 
 __all__ = [*_LAZY, "style"]
 

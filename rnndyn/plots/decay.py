@@ -44,7 +44,9 @@ def _colours(md: ModeDecay, ax: Axes, colorbar: bool):
     norm = Normalize(
         vmin=float(mod.min()), vmax=float(mod.max()) if mod.max() > mod.min() else mod.min() + 1
     )
-    cmap = mpl.colormaps[CMAP]
+    from rnndyn.plots.style import sequential_cmap
+
+    cmap = sequential_cmap(CMAP)  # cut before the yellow end: every line stays visible on white
     if colorbar:
         sm = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
         ax.figure.colorbar(sm, ax=ax, label="$|\\lambda|$", pad=0.02)

@@ -85,7 +85,7 @@ def q_histogram(result: FixedPointResult, ax: Axes | None = None) -> Axes:
     ax.hist(lq, bins=40, color=PALETTE[5])
     ax.axvline(np.log10(max(cfg.tol, floor)), color=STABLE, ls="--", lw=0.8, label="tol (fixed)")
     ax.axvline(np.log10(cfg.max_q), color=SLOW, ls=":", lw=0.8, label="max q (slow)")
-    ax.set_xlabel(f"log10 q (q below 1e-40 drawn at −40)")
+    ax.set_xlabel("log10 q (q below 1e-40 drawn at −40)")
     ax.set_ylabel("initial states")
     ax.legend(loc="best")
     return ax

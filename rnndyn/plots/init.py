@@ -88,7 +88,9 @@ def _trained(
         real = np.abs(w.imag) <= 1e-10 * np.maximum(1.0, np.abs(w))
         separate = params.targets[t].real_radius is not None
         x = {
-            "radius": np.abs(w[~real & (w.imag > 0)]) if separate else np.abs(w[real | (w.imag > 0)]),
+            "radius": np.abs(w[~real & (w.imag > 0)])
+            if separate
+            else np.abs(w[real | (w.imag > 0)]),
             "real_radius": np.abs(w[real]),
             "phase": np.abs(np.angle(w[~real & (w.imag > 0)])),
         }[which]
@@ -329,8 +331,6 @@ def _row_legend(ax: Axes, targets: Sequence[str]) -> None:
     """One legend per row, right of its last panel: each target's colour, marker and line style."""
     from matplotlib.lines import Line2D
 
-    handles = [
-        Line2D([], [], lw=LAW_LW, ms=4, **gate_style(t)) for t in targets
-    ]
+    handles = [Line2D([], [], lw=LAW_LW, ms=4, **gate_style(t)) for t in targets]
     labels = [gate_name(t) for t in targets]
     ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), handlelength=2.6)

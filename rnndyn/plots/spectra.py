@@ -48,7 +48,9 @@ def _new_ax(ax: Axes | None, size: tuple[float, float]) -> Axes:
     return ax
 
 
-def _as_list(spec: Spectrum | OperatorSpectrum | Iterable[OperatorSpectrum]) -> list[OperatorSpectrum]:
+def _as_list(
+    spec: Spectrum | OperatorSpectrum | Iterable[OperatorSpectrum],
+) -> list[OperatorSpectrum]:
     return [spec] if isinstance(spec, OperatorSpectrum) else list(spec)
 
 
@@ -145,7 +147,7 @@ def modulus_histogram(
         st = gate_style(gate)
         ax.hist(
             np.concatenate([s.moduli for s in members]),
-            bins=edges,
+            bins=list(edges),
             histtype="step",
             color=st["color"],
             linestyle=st["linestyle"],
@@ -216,8 +218,14 @@ def timescale_spectrum(
             )
     ax.add_patch(
         Rectangle(
-            (0, BAND[0]), 1, BAND[1] - BAND[0], transform=ax.transAxes, color="0.92", lw=0,
-            zorder=0, gid="no-decay-band",
+            (0, BAND[0]),
+            1,
+            BAND[1] - BAND[0],
+            transform=ax.transAxes,
+            color="0.92",
+            lw=0,
+            zorder=0,
+            gid="no-decay-band",
         )
     )
     ax.set_xscale("log")
@@ -280,8 +288,15 @@ def _grid(
     if extra is not None:
         handles.append(extra[0])
         labels.append(extra[1])
+    order = sorted(range(len(labels)), key=lambda i: labels[i].startswith("|λ|"))  # gates first
     if labels:
-        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4))
+        fig.legend(
+            [handles[i] for i in order],
+            [labels[i] for i in order],
+            loc="outside lower center",
+            ncols=min(len(labels), 4),
+            markerscale=1.6 if square else 1.0,
+        )
     fig.suptitle(f"{checkpoint}: {what}" if checkpoint else what)
     return fig
 

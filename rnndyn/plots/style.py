@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import warnings
 from collections.abc import Iterator, Mapping
 from os import PathLike
@@ -84,6 +85,15 @@ RC: dict[str, Any] = {
 }
 
 
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 def read_style_sheet(path: str | PathLike[str]) -> dict[str, Any]:
     """The rcParams of a matplotlib style sheet; ``InvalidInputError`` naming the file if it is
     missing, unreadable or sets keys matplotlib does not know."""
@@ -98,20 +108,30 @@ def read_style_sheet(path: str | PathLike[str]) -> dict[str, Any]:
         raise InvalidInputError(
             "no such style sheet", path=p, hint="Pass a matplotlib .mplstyle file."
         )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
+    caught = _Collect()
+    log = logging.getLogger(
+        "matplotlib"
+    )  # matplotlib reports bad keys/values here, not as warnings
+    log.addHandler(caught)
+    old, log.propagate = log.propagate, False
+    try:
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
             rc = mpl.rc_params_from_file(p, use_default_template=False)
-        except (OSError, UnicodeDecodeError, ValueError) as err:
-            raise InvalidInputError(f"cannot read the style sheet: {err}", path=p) from None
-    bad = [str(w.message).splitlines()[0] for w in caught]
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise InvalidInputError(f"cannot read the style sheet: {err}", path=p) from None
+    finally:
+        log.removeHandler(caught)
+        log.propagate = old
+    texts = caught.messages + [str(w.message) for w in warned]
+    bad = [next((ln for ln in m.splitlines() if ln.strip()), m) for m in texts]
     if bad:
         raise InvalidInputError(
             f"not a valid matplotlib style sheet: {'; '.join(bad[:3])}",
             path=p,
             hint="See https://matplotlib.org/stable/users/explain/customizing.html.",
         )
-    return dict(rc)
+    return {k: rc[k] for k in rc}
 
 
 def rc_params(path: str | PathLike[str] | None = None) -> dict[str, Any]:
@@ -140,7 +160,7 @@ def sequential_cmap(name: str = "viridis") -> Colormap:
     from matplotlib.colors import ListedColormap
 
     base = mpl.colormaps[name]
-    return ListedColormap(base(np.linspace(0.0, 0.82, 256)), name=f"{name}_dark")
+    return ListedColormap(base(np.linspace(0.0, 0.75, 256)), name=f"{name}_dark")
 
 
 def group_style(index: int) -> dict[str, Any]:
@@ -166,7 +186,10 @@ def gate_name(gate: str | None) -> str:
 def scatter_style(n: int) -> dict[str, float]:
     """Marker area (pt²) and alpha for ``n`` points in one panel: smaller and lighter as n grows."""
     ref = 50.0 / max(n, 1)
-    return {"s": float(min(14.0, max(2.0, 14.0 * ref**0.5))), "alpha": min(0.9, max(0.35, ref**0.25))}
+    return {
+        "s": float(min(14.0, max(2.0, 14.0 * ref**0.5))),
+        "alpha": min(0.9, max(0.35, ref**0.25)),
+    }
 
 
 def panel_title(

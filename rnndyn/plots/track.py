@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from rnndyn.compare.track import TrackResult
-from rnndyn.plots.style import COLUMN_WIDTH, FULL_WIDTH, group_style
+from rnndyn.plots.style import COLUMN_WIDTH, FULL_WIDTH, group_style, sequential_cmap
 
 CMAP = "viridis"
 
@@ -43,7 +43,9 @@ def eigenvalue_paths(result: TrackResult, *, max_panels: int = 8) -> Figure:
         ev = t.eigenvalues
         ax.plot(ev.real, ev.imag, color="0.6", lw=0.5, zorder=1)
         ee = np.repeat(epochs[:, None], ev.shape[1], axis=1)
-        sc = ax.scatter(ev.real, ev.imag, c=ee, cmap=CMAP, norm=norm, s=5, lw=0, zorder=2)
+        sc = ax.scatter(
+            ev.real, ev.imag, c=ee, cmap=sequential_cmap(CMAP), norm=norm, s=5, lw=0, zorder=2
+        )
         ax.scatter(ev[0].real, ev[0].imag, s=14, facecolors="none", edgecolors="k", lw=0.5)
         ax.scatter(ev[-1].real, ev[-1].imag, s=10, c="k", lw=0, zorder=3)
         ax.set_title(t.id)
@@ -58,7 +60,7 @@ def eigenvalue_paths(result: TrackResult, *, max_panels: int = 8) -> Figure:
 
 def spectral_summary(result: TrackResult) -> Figure:
     """Against epoch: spectral radius, fraction of ``|λ|`` above the threshold, the longest finite
-    timescale (∞ drawn at the top edge) and the recorded validation loss and metric."""
+    timescale (over ``|λ| < 1``) and the recorded validation loss and metric."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(
@@ -71,14 +73,11 @@ def spectral_summary(result: TrackResult) -> Figure:
         kw = dict(color=st["color"], marker=st["marker"], ls=st["linestyle"], ms=2.5, label=t.id)
         axes[0].plot(x, t.spectral_radius, **kw)
         axes[1].plot(x, t.fraction_above, **kw)
-        tau = t.longest_timescale
-        finite = tau[np.isfinite(tau)]
-        top = 2 * finite.max() if finite.size else 1.0
-        axes[2].plot(x, np.where(np.isfinite(tau), tau, top), **kw)
+        axes[2].plot(x, t.longest_timescale, **kw)
     axes[0].axhline(1.0, color="0.5", lw=0.6, ls=":")
     axes[0].set_ylabel("spectral radius")
     axes[1].set_ylabel(f"fraction |λ| > {result.threshold:g}")
-    axes[2].set_ylabel("longest timescale (steps)")
+    axes[2].set_ylabel("longest finite timescale (steps, |λ| < 1)")
     axes[2].set_yscale("log")
     for key, style in (("val_loss", "-"), ("val_metric", "--")):
         vals = [c["metrics"].get(key) for c in result.checkpoints]

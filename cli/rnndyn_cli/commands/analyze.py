@@ -18,6 +18,7 @@ from rnndyn_cli.options import (
     Layout,
     Matrix,
     OutFolder,
+    StyleSheet,
     TrustPickle,
 )
 from rnndyn_cli.render import (
@@ -142,6 +143,7 @@ def analyze(
     jacobian: Jacobian = False,
     layout: Layout = None,
     gate_order: GateOrder = None,
+    style: StyleSheet = None,
 ) -> None:
     """Eigendecompose every recurrent operator (W_hh, each LSTM/GRU gate block) of each checkpoint.
 
@@ -176,7 +178,12 @@ def analyze(
         from rnndyn.report import write_report
 
         write_report(
-            _report(analyses, checkpoints), out, force=force, formats=formats, protect=checkpoints
+            _report(analyses, checkpoints),
+            out,
+            force=force,
+            formats=formats,
+            protect=checkpoints,
+            style=style,
         )
     if json_:
         print_json(analysis_document(analyses))

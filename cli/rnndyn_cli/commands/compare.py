@@ -16,6 +16,7 @@ from rnndyn_cli.options import (
     Matrix,
     OutFolder,
     Seed,
+    StyleSheet,
     TrustPickle,
 )
 from rnndyn_cli.render import (
@@ -132,7 +133,13 @@ def _tables(result) -> None:
 
 
 def publish(
-    out: Path, result, *, force: bool, formats: tuple[str, ...], protect: list[str]
+    out: Path,
+    result,
+    *,
+    force: bool,
+    formats: tuple[str, ...],
+    protect: list[str],
+    style: Path | None = None,
 ) -> None:
     """Write JSON, tidy tables, figures and report.md into ``out`` (atomically)."""
     from rnndyn.io.outputs import staged_output
@@ -147,7 +154,7 @@ def publish(
         stage.write_table("eigenvalues", result.eigenvalues_frame())
         stage.write_table("design", result.design_frame())
         figures = []
-        with style_context():
+        with style_context(style):
             for name, fig in comparison_figures(result):
                 stage.write_figure(name, fig)
                 figures.append(name)
@@ -208,6 +215,7 @@ def compare(
     jacobian: Jacobian = False,
     format_: FigureFormats = "pdf,png",
     force: ForceFlag = False,
+    style: StyleSheet = None,
 ) -> None:
     """Compare eigen-spectra between groups of networks.
 
@@ -245,7 +253,7 @@ def compare(
         protect = [p for ps in kwargs.get("groups", {}).values() for p in ps] + kwargs.get(
             "checkpoints", []
         )
-        publish(out, result, force=force, formats=formats, protect=protect)
+        publish(out, result, force=force, formats=formats, protect=protect, style=style)
     if json_:
         print_json(result.to_dict())
         return

@@ -15,6 +15,7 @@ from rnndyn_cli.options import (
     JsonFlag,
     OutFolder,
     Seed,
+    StyleSheet,
     TrustPickle,
 )
 from rnndyn_cli.render import fmt, info, parse_formats, print_json, print_table, warnings_to_stderr
@@ -180,6 +181,7 @@ def decay(
         "--float64",
         help="Propagate perturbations in float64 (slower; chosen automatically where needed).",
     ),
+    style: StyleSheet = None,
 ) -> None:
     """Predicted (|λ|^k) vs measured decay of every mode — its own rate, leakage out of its
     eigenspace and the whole perturbation's rate — memory functions and the Lyapunov spectrum.
@@ -211,7 +213,14 @@ def decay(
 
         protect = [checkpoint] + ([Path(probe)] if Path(probe).is_file() else [])
         inputs = [{"path": str(ckpt.path), "sha256": ckpt.sha256}]
-        write_report(_report(result, inputs), out, force=force, formats=formats, protect=protect)
+        write_report(
+            _report(result, inputs),
+            out,
+            force=force,
+            formats=formats,
+            protect=protect,
+            style=style,
+        )
     if json_:
         print_json(result.to_dict())
         for note in result.notes:

@@ -15,6 +15,7 @@ from rnndyn_cli.options import (
     JsonFlag,
     OutFolder,
     Seed,
+    StyleSheet,
     TrustPickle,
 )
 from rnndyn_cli.render import info, parse_formats, print_json, print_table, warnings_to_stderr
@@ -71,6 +72,7 @@ def fixedpoints(
     format_: FigureFormats = DEFAULT_FORMATS,
     force: ForceFlag = False,
     trust_pickle: TrustPickle = False,
+    style: StyleSheet = None,
 ) -> None:
     """Find fixed and slow points (q = ½‖F(h, x*) − h‖²) with their Jacobians' eigenvalues.
 
@@ -93,7 +95,7 @@ def fixedpoints(
             iters=iters,
         )
     if out is not None:
-        _write(res, out, formats, force, checkpoint)
+        _write(res, out, formats, force, checkpoint, style)
     if json_:
         print_json(res.to_dict())
         return
@@ -102,7 +104,9 @@ def fixedpoints(
         info(f"wrote tables, JSON, figures and manifest.json to {out}")
 
 
-def _write(res: FixedPointResult, out: Path, formats, force: bool, ckpt: Path) -> None:
+def _write(
+    res: FixedPointResult, out: Path, formats, force: bool, ckpt: Path, style: Path | None = None
+) -> None:
     from rnndyn.plots.fixedpoints import pca_trajectories, point_spectra, q_histogram
     from rnndyn.report import Report, write_report
 
@@ -114,7 +118,7 @@ def _write(res: FixedPointResult, out: Path, formats, force: bool, ckpt: Path) -
     report.figure("pca_trajectories", lambda: pca_trajectories(res))
     report.figure("jacobian_eigenvalues", lambda: point_spectra(res))
     report.figure("q_histogram", lambda: q_histogram(res))
-    write_report(report, out, force=force, formats=formats, protect=[ckpt])
+    write_report(report, out, force=force, formats=formats, protect=[ckpt], style=style)
 
 
 def register(app: typer.Typer) -> None:

@@ -19,6 +19,7 @@ from rnndyn_cli.options import (
     JsonFlag,
     OutFolder,
     Seed,
+    StyleSheet,
     TrustPickle,
 )
 from rnndyn_cli.render import info, print_json, print_table, warnings_to_stderr
@@ -59,13 +60,14 @@ def show(
     format_: FigureFormats = DEFAULT_FORMATS,
     force: ForceFlag = False,
     n: int = typer.Option(512, "--n", help="Size of the sample drawn for the figure."),
+    style: StyleSheet = None,
 ) -> None:
     """Validate a law file and describe it (per target: radius, phase, real fraction)."""
     from rnndyn.init.law import EigenInitParams
 
     params = EigenInitParams.load(file)
     if out is not None:
-        _write_show(out, params, file, format_, force, n)
+        _write_show(out, params, file, format_, force, n, style=style)
     if json_:
         print_json(params.to_dict())
         return
@@ -80,13 +82,22 @@ def show(
         info(f"wrote the law's table, JSON and figure to {out}")
 
 
-def _write_show(out: Path, params: Any, file: Path, format_: str, force: bool, n: int) -> None:
+def _write_show(
+    out: Path,
+    params: Any,
+    file: Path,
+    format_: str,
+    force: bool,
+    n: int,
+    *,
+    style: Path | None = None,
+) -> None:
     import pandas as pd
 
     from rnndyn.init.summary import law_table, sample_blocks
-    from rnndyn.io.outputs import staged_output
+    from rnndyn.io.checkpoint import file_sha256
     from rnndyn.plots.init import law_overview
-    from rnndyn.plots.style import style_context
+    from rnndyn.report import Report, write_report
     from rnndyn_cli.render import parse_formats
 
     formats = parse_formats(format_)
@@ -94,11 +105,11 @@ def _write_show(out: Path, params: Any, file: Path, format_: str, force: bool, n
         t: sample_blocks(params, n, target=t, seed=k)[0].eigenvalues
         for k, t in enumerate(params.targets)
     }
-    with staged_output(out, force=force, formats=formats, protect=[file]) as stage:
-        stage.write_json("law.json", params.to_dict())
-        stage.write_table("law", pd.DataFrame(law_table(params)))
-        with style_context():
-            stage.write_figure("law", law_overview(params, samples, source=file.name))
+    report = Report(command="init show", inputs=[{"path": str(file), "sha256": file_sha256(file)}])
+    report.document("law.json", params.to_dict())
+    report.table("law", pd.DataFrame(law_table(params)))
+    report.figure("law", lambda: law_overview(params, samples, source=str(file)))
+    write_report(report, out, force=force, formats=formats, protect=[file], style=style)
 
 
 @init_app.command("fit")
@@ -138,7 +149,8 @@ def fit(
         if by is None:
             fitted = {None: EigenInitFitter(**kw).fit(list(checkpoints))}
         else:
-            fitted = dict(fit_groups(list(checkpoints), by, **kw))
+            groups = fit_groups(list(checkpoints), by, **kw)
+            fitted = {g: f for g, f in groups.items()}
     laws = {g: f.params_ for g, f in fitted.items()}
     dests = {None: output} if by is None else group_paths(output, [str(g) for g in laws])
     paths = write_laws(laws, dests, force=force, inputs=checkpoints)

@@ -15,6 +15,7 @@ from rnndyn_cli.options import (
     JsonFlag,
     Matrix,
     OutFolder,
+    StyleSheet,
     TrustPickle,
 )
 from rnndyn_cli.render import info, parse_formats, print_json, print_table, warnings_to_stderr
@@ -34,7 +35,8 @@ def _render(res: TrackResult) -> None:
     print_table(
         f"{len(res.checkpoints)} checkpoints, {len(res.operators)} operators; discrete-time "
         "eigenvalues, timescales in steps",
-        ["epoch", "operator", "radius", f"frac |λ|>{res.threshold:g}", "longest τ", "val loss"],
+        ["epoch", "operator", "radius", f"frac |λ|>{res.threshold:g}", "longest finite τ",
+         "val loss"],
         rows,
     )
 
@@ -49,6 +51,10 @@ def track(
     force: ForceFlag = False,
     trust_pickle: TrustPickle = False,
     matrix: Matrix = None,
+    jacobian: bool = typer.Option(
+        False, "--jacobian", help="Also each layer's Jacobian at the zero-input fixed point (jacfp)."
+    ),
+    style: StyleSheet = None,
 ) -> None:
     """Follow every recurrent operator's eigenvalues through training (optimal assignment).
 
@@ -59,7 +65,9 @@ def track(
 
     formats = parse_formats(format_)
     with warnings_to_stderr():
-        res = run_track(checkpoints, trust=trust_pickle, matrix=matrix, threshold=threshold)
+        res = run_track(
+            checkpoints, trust=trust_pickle, matrix=matrix, threshold=threshold, jacobian=jacobian
+        )
     if out is not None:
         from rnndyn.plots.track import eigenvalue_paths, spectral_summary
         from rnndyn.report import Report, write_report
@@ -73,7 +81,9 @@ def track(
         report.table("spectral_summary", res.summary_frame())
         report.figure("eigenvalue_paths", lambda: eigenvalue_paths(res))
         report.figure("spectral_summary", lambda: spectral_summary(res))
-        write_report(report, out, force=force, formats=formats, protect=checkpoints)
+        write_report(
+            report, out, force=force, formats=formats, protect=checkpoints, style=style
+        )
     if json_:
         print_json(res.to_dict())
         return

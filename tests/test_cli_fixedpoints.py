@@ -1,0 +1,85 @@
+"""``rnndyn fixedpoints``, ``rnndyn track`` and ``rnndyn train --save-every`` from the command line."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from rnndyn_cli.app import app
+
+FLIPFLOP = Path(__file__).parent / "data" / "gru_flipflop3.pt"
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def test_fixedpoints_json_document(runner):
+    res = runner.invoke(app, ["fixedpoints", str(FLIPFLOP), "--n-inits", "256", "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["schema"] == "rnndyn.fixedpoints/1"
+    assert doc["checkpoint"]["path"] == str(FLIPFLOP) and len(doc["checkpoint"]["sha256"]) == 64
+    pts = doc["fixed_points"]
+    assert sum(p["stable"] for p in pts) == 8
+    for p in pts:
+        assert len(p["state"]) == 16 and len(p["eigenvalues"]) == 16
+        radius = max(np.hypot(*z) for z in p["eigenvalues"])
+        assert p["stable"] == (radius < 1) and p["kind"] in ("fixed", "slow")
+        assert p["n_unstable"] == sum(np.hypot(*z) > 1 for z in p["eigenvalues"])
+
+
+def test_fixedpoints_table_and_out_folder(runner, tmp_path):
+    out = tmp_path / "fp"
+    res = runner.invoke(
+        app, ["fixedpoints", str(FLIPFLOP), "--n-inits", "128", "--out", str(out), "--format", "png"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "8 stable" in res.stdout
+    names = {p.name for p in out.iterdir()}
+    assert {"fixedpoints.json", "fixed_points.csv", "pca_trajectories.png"} <= names
+    assert {"jacobian_eigenvalues.png", "q_histogram.png"} <= names
+
+
+def test_fixedpoints_bad_input_exit_codes(runner, tmp_path):
+    res = runner.invoke(app, ["fixedpoints", str(FLIPFLOP), "--input", "sideways"])
+    assert res.exit_code == 2 and "sideways" in res.output
+    bad = tmp_path / "x.npy"
+    np.save(bad, np.zeros((2, 2)))
+    res = runner.invoke(app, ["fixedpoints", str(FLIPFLOP), "--input", str(bad)])
+    assert res.exit_code == 4 and "x.npy" in res.output
+    res = runner.invoke(app, ["fixedpoints", str(tmp_path / "missing.pt")])
+    assert res.exit_code == 4
+
+
+def test_train_snapshots_then_track(runner, tmp_path):
+    snaps = tmp_path / "snaps"
+    args = ["train", "--task", "flipflop", "--arch", "rnn", "-H", "5", "--epochs", "2"]
+    args += ["--param", "T=10", "--save-every", "1", "--snapshots", str(snaps)]
+    res = runner.invoke(app, [*args, "-o", str(tmp_path / "final.pt")])
+    assert res.exit_code == 0, res.output
+    files = sorted(snaps.glob("*.pt"))
+    assert [f.name for f in files] == ["epoch_0000.pt", "epoch_0001.pt", "epoch_0002.pt"]
+    assert torch.load(files[1], weights_only=True)["rnndyn"]["epoch"] == 1
+    out = tmp_path / "track"
+    res = runner.invoke(app, ["track", *map(str, files[::-1]), "--json", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["schema"] == "rnndyn.track/1"
+    assert [c["epoch"] for c in doc["checkpoints"]] == [0, 1, 2]
+    assert doc["checkpoints"][1]["metrics"]["val_loss"] > 0
+    assert {"eigenvalue_paths.png", "spectral_summary.png", "track.json"} <= {
+        p.name for p in out.iterdir()
+    }
+
+
+def test_train_save_every_needs_a_folder(runner, tmp_path):
+    res = runner.invoke(
+        app,
+        ["train", "--task", "flipflop", "--arch", "rnn", "--save-every", "2", "-o", str(tmp_path / "a.pt")],
+    )
+    assert res.exit_code == 2 and "snapshot" in res.output
