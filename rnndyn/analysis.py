@@ -56,7 +56,8 @@ class Analysis:
                 "path": str(self.checkpoint.path),
                 "sha256": self.checkpoint.sha256,
                 "format": self.checkpoint.format,
-            },
+            }
+            | _conversions(self.checkpoint),
             "eigenvalues_are": "discrete-time (per step); timescales in steps, null where infinite",
             "architecture": main.arch,
             "nonlinearity": main.nonlinearity,
@@ -86,6 +87,14 @@ def analyses_frame(analyses: Sequence[Analysis]) -> pd.DataFrame:
     return pd.concat([a.to_frame() for a in analyses], ignore_index=True)
 
 
+def _conversions(ckpt: Checkpoint) -> dict[str, Any]:
+    """For files converted from another framework's layout: what each module assumed, and where
+    every converted tensor came from (absent for PyTorch files)."""
+    if not ckpt.conventions and not ckpt.sources:
+        return {}
+    return {"conventions": dict(ckpt.conventions), "sources": dict(ckpt.sources)}
+
+
 def analyze(
     source: str | PathLike[str] | Checkpoint,
     *,
@@ -94,8 +103,10 @@ def analyze(
     jacobian: bool = False,
     layout: str | None = None,
     gate_order: str | None = None,
+    jobs: int | None = None,
 ) -> Analysis:
-    """Load a checkpoint (safely unless ``trust``) and eigendecompose every recurrent operator.
+    """Load a checkpoint (safely unless ``trust``) and eigendecompose every recurrent operator
+    (``jobs`` at once, one BLAS thread each; ``None``: every available core; same results).
 
     ``jacobian=True`` adds each layer's full state Jacobian at the zero-input fixed point
     (id ``l{L}.{dir}.jacfp``; LSTM state ``[h; c]``), found by Newton's method.
@@ -109,7 +120,7 @@ def analyze(
     else:
         ckpt = load(source, trust=trust, layout=layout, gate_order=gate_order, matrix=matrix)
     modules, ops = recurrent_operators(ckpt, matrix=matrix, jacobian=jacobian)
-    return Analysis(ckpt, tuple(modules), eigendecompose(ops))
+    return Analysis(ckpt, tuple(modules), eigendecompose(ops, jobs=jobs))
 
 
 def recurrent_operators(

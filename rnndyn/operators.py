@@ -318,6 +318,7 @@ def _custom_module(ckpt: Checkpoint, key: str) -> RecurrentModule:
         raise CheckpointError(
             f"--matrix {key!r} has shape {tuple(t.shape)}; a recurrent matrix must be square",
             path=ckpt.path,
+            hint="If it stacks gate blocks ((k·H)×H), add --layout lstm|gru (and --gate-order).",
         )
     name = key.rsplit(".", 1)[0] if "." in key else key
     meta = ckpt.metadata or {}

@@ -6,6 +6,7 @@ Order: modulus descending, then |angle|; conjugate pairs adjacent, positive imag
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -67,9 +68,7 @@ class OperatorSpectrum:
     departure_from_normality: float = float("nan")
     residual: float = float("nan")
     schur: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
-    operator_id: str | None = (
-        None  # the operator's own id, when it differs from the default grammar
-    )
+    operator_id: str | None = None  # the operator's own id, when not the default grammar
 
     def __repr__(self) -> str:
         return (
@@ -124,11 +123,8 @@ class OperatorSpectrum:
         import pandas as pd
 
         ev = self.eigenvalues
-        cond = (
-            self.eigenvalue_condition
-            if self.eigenvalue_condition is not None
-            else np.full(self.n, np.nan)
-        )
+        cond = self.eigenvalue_condition
+        cond = np.full(self.n, np.nan) if cond is None else cond
         return pd.DataFrame(
             {
                 "module": self.module,
@@ -186,7 +182,8 @@ class Spectrum:
 
     def __repr__(self) -> str:
         shown = ", ".join(
-            f"{s.qualified_id} (n={s.n}, radius={s.spectral_radius:.3g})" for s in self.operators[:4]
+            f"{s.qualified_id} (n={s.n}, radius={s.spectral_radius:.3g})"
+            for s in self.operators[:4]
         )
         more = f", … {len(self) - 4} more" if len(self) > 4 else ""
         return f"Spectrum({len(self)} operators: {shown}{more})"
@@ -282,11 +279,18 @@ def _from_matrices(mats: np.ndarray | Sequence[np.ndarray]) -> list[RecurrentOpe
     ]
 
 
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity, else the machine's count)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
+
+
 def eigendecompose(
     ops: RecurrentOperator | Sequence[RecurrentOperator] | np.ndarray,
     *,
     diagnostics: bool = True,
     keep_vectors: bool = True,
+    jobs: int | None = 1,
 ) -> Spectrum:
     """Eigendecompose operators, batched over operators of equal size.
 
@@ -294,12 +298,34 @@ def eigendecompose(
         ops: operators, or raw real matrices ``(n, n)`` / ``(B, n, n)``.
         diagnostics: compute eigenvectors and the trust diagnostics (else eigenvalues only).
         keep_vectors: keep the eigenvectors in the result (set False to save memory).
+        jobs: operators decomposed at once, in threads with one BLAS thread each (LAPACK's
+            nonsymmetric eigensolver is mostly sequential, so this is what uses the cores);
+            ``None``: every available core. The results are those of ``jobs=1``.
     """
     if isinstance(ops, RecurrentOperator):
         ops = [ops]
     elif isinstance(ops, np.ndarray):
         ops = _from_matrices(ops)
     ops = list(ops)
+    jobs = available_cores() if jobs is None else int(jobs)
+    if jobs > 1 and len(ops) > 1:
+        results = _parallel(ops, diagnostics, keep_vectors, min(jobs, len(ops)))
+    else:
+        results = _batched(ops, diagnostics, keep_vectors)
+    for spec in results:  # in operator order, from this thread, whichever path ran
+        if spec.schur is not None:
+            warnings.warn(
+                f"operator {spec.qualified_id}: eigenvector matrix is ill-conditioned (κ(V) ≈ "
+                f"{spec.eigvec_condition:.2g}); the matrix is defective or nearly so. Eigenvalues "
+                "are still reported, but modal coordinates are unreliable: the real Schur form is "
+                "kept instead.",
+                RnndynWarning,
+                stacklevel=2,
+            )
+    return Spectrum(tuple(results))
+
+
+def _batched(ops: list[RecurrentOperator], diagnostics: bool, keep: bool) -> list[OperatorSpectrum]:
     results: list[OperatorSpectrum | None] = [None] * len(ops)
     by_size: dict[int, list[int]] = {}
     for i, op in enumerate(ops):
@@ -312,10 +338,28 @@ def eigendecompose(
             lam, vec = np.linalg.eigvals(stack), None
         lam = lam.astype(complex)
         for b, i in enumerate(idx):
-            results[i] = _one(
-                ops[i], lam[b], None if vec is None else vec[b].astype(complex), keep_vectors
-            )
-    return Spectrum(tuple(results))  # type: ignore[arg-type]
+            results[i] = _one(ops[i], lam[b], None if vec is None else vec[b].astype(complex), keep)
+    return results  # type: ignore[return-value]
+
+
+def _parallel(
+    ops: list[RecurrentOperator], diagnostics: bool, keep: bool, jobs: int
+) -> list[OperatorSpectrum]:
+    """``_batched`` one operator per task in ``jobs`` threads (numpy releases the GIL in LAPACK),
+    with BLAS limited to one thread so the threads do not oversubscribe the cores."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    largest_first = sorted(range(len(ops)), key=lambda i: -ops[i].n)
+    pool = ThreadPoolExecutor(jobs, thread_name_prefix="rnndyn-eig")
+    try:
+        with threadpool_limits(1, user_api="blas"):
+            done = pool.map(lambda i: _batched([ops[i]], diagnostics, keep)[0], largest_first)
+            by_index = dict(zip(largest_first, done, strict=True))
+    finally:  # on Ctrl-C: drop the queued operators, do not wait for them
+        pool.shutdown(wait=False, cancel_futures=True)
+    return [by_index[i] for i in range(len(ops))]
 
 
 def _one(
@@ -344,14 +388,7 @@ def _one(
     if not kappa <= ILL_CONDITIONED:
         import scipy.linalg
 
-        schur = scipy.linalg.schur(w, output="real")
-        warnings.warn(
-            f"operator {op.qualified_id}: eigenvector matrix is ill-conditioned (κ(V) ≈ {kappa:.2g}); "
-            "the matrix is defective or nearly so. Eigenvalues are still reported, but modal "
-            "coordinates are unreliable: the real Schur form is kept instead.",
-            RnndynWarning,
-            stacklevel=3,
-        )
+        schur = scipy.linalg.schur(w, output="real")  # eigendecompose warns about it
     return OperatorSpectrum(
         **base,
         eigenvectors=vec if keep else None,

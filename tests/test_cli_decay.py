@@ -56,13 +56,16 @@ def test_json_document(runner, planted_ckpt):
     got = np.array([complex(*m["eigenvalue"]) for m in op["modes"]])
     assert matched_error(got, eigs) < 1e-6  # stored in float32
     for m in op["modes"]:
-        assert m["measured_rate"] == pytest.approx(m["predicted_rate"], rel=0.01)
+        assert m["own_rate"] == pytest.approx(m["predicted_rate"], rel=0.01)
+        assert m["own_rate_fit"]["steps"] >= 5 and m["own_rate_reason"] is None
         assert m["predicted_rate"] == pytest.approx(np.hypot(*m["eigenvalue"]), rel=1e-12)
         assert set(m) >= {
             "eigenvalue",
             "predicted_rate",
-            "measured_rate",
-            "measured_rate_ci",
+            "own_rate",
+            "own_rate_ci",
+            "eigenspace_fraction",
+            "whole_rate",
             "half_life",
         }
     assert op["modes"][0]["half_life"] is None  # |λ| = 1.02

@@ -19,7 +19,9 @@ def runner():
 
 
 def test_fixedpoints_json_document(runner):
-    res = runner.invoke(app, ["fixedpoints", str(FLIPFLOP), "--n-inits", "256", "--json"])
+    res = runner.invoke(
+        app, ["fixedpoints", str(FLIPFLOP), "--n-inits", "256", "--iters", "300", "--json"]
+    )
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert doc["schema"] == "rnndyn.fixedpoints/1"
@@ -35,11 +37,23 @@ def test_fixedpoints_json_document(runner):
 
 def test_fixedpoints_table_and_out_folder(runner, tmp_path):
     out = tmp_path / "fp"
+    fmt = ["--format", "png"]
     res = runner.invoke(
-        app, ["fixedpoints", str(FLIPFLOP), "--n-inits", "128", "--out", str(out), "--format", "png"]
+        app,
+        [
+            "fixedpoints",
+            str(FLIPFLOP),
+            "--n-inits",
+            "128",
+            "--iters",
+            "300",
+            *fmt,
+            "--out",
+            str(out),
+        ],
     )
     assert res.exit_code == 0, res.output
-    assert "8 stable" in res.stdout
+    assert "(8 stable, 0 slow)" in " ".join(res.stdout.split())
     names = {p.name for p in out.iterdir()}
     assert {"fixedpoints.json", "fixed_points.csv", "pca_trajectories.png"} <= names
     assert {"jacobian_eigenvalues.png", "q_histogram.png"} <= names
@@ -80,6 +94,16 @@ def test_train_snapshots_then_track(runner, tmp_path):
 def test_train_save_every_needs_a_folder(runner, tmp_path):
     res = runner.invoke(
         app,
-        ["train", "--task", "flipflop", "--arch", "rnn", "--save-every", "2", "-o", str(tmp_path / "a.pt")],
+        [
+            "train",
+            "--task",
+            "flipflop",
+            "--arch",
+            "rnn",
+            "--save-every",
+            "2",
+            "-o",
+            str(tmp_path / "a.pt"),
+        ],
     )
     assert res.exit_code == 2 and "snapshot" in res.output

@@ -168,7 +168,9 @@ def test_two_layer_stack_points_are_fixed_points_of_the_whole_stack():
 
 
 def test_deduplicate_keeps_lowest_q_and_counts_members():
-    pts = torch.tensor([[0.0, 0.0], [1e-7, 0.0], [1.0, 1.0], [1.0, 1.0 + 1e-8]], dtype=torch.float64)
+    pts = torch.tensor(
+        [[0.0, 0.0], [1e-7, 0.0], [1.0, 1.0], [1.0, 1.0 + 1e-8]], dtype=torch.float64
+    )
     q = torch.tensor([1e-20, 1e-25, 1e-22, 1e-30], dtype=torch.float64)
     keep, owner = deduplicate(pts, q, 1e-6)
     assert sorted(keep.tolist()) == [1, 3]
@@ -192,7 +194,7 @@ def test_bad_inputs_are_refused(tmp_path):
         find_fixed_points(ck, "sideways")
     bad = tmp_path / "x.npy"
     np.save(bad, np.zeros((2, 2)))
-    with pytest.raises(InvalidInputError, match="x.npy"):
+    with pytest.raises(InvalidInputError, match=r"x\.npy"):
         find_fixed_points(ck, str(bad), probe="noise:1")
     np.save(bad, np.zeros(5))
     with pytest.raises(InvalidInputError):

@@ -358,11 +358,11 @@ def test_check_weight_rejects_integer_dtype():
 # ------------------------------------------------------------- mutation fuzz
 
 
-def _mutants(tmp_path, n, seed):
+def _mutants(tmp_path, n, seed, sources=None):
     import random
 
     rng = random.Random(seed)
-    sources = [
+    sources = sources or [
         write_torch_state_dict(tmp_path / "a.pt", make_lstm_state_dict()),
         write_torch_state_dict(tmp_path / "b.pt", make_lstm_state_dict(), legacy=True),
         write_safetensors(tmp_path / "c.st", make_lstm_state_dict()),
@@ -398,6 +398,54 @@ def test_mutated_files_raise_only_rnndyn_errors(tmp_path):
 @pytest.mark.slow
 def test_mutated_files_raise_only_rnndyn_errors_long(tmp_path):
     _only_rnndyn_errors(_mutants(tmp_path, 2000, seed=2))
+
+
+def _foreign_sources(tmp_path):
+    """One small good file per non-PyTorch format (those whose package is installed)."""
+    import numpy as np
+
+    sd = {k: v.numpy() for k, v in make_lstm_state_dict().items()}
+    np.savez(tmp_path / "a.npz", enc_w_hh=sd["weight_hh_l0"], enc_w_ih=sd["weight_ih_l0"])
+    (tmp_path / "b.pkl").write_bytes(pickle.dumps({"rnn": {"w_hh": sd["weight_hh_l0"]}}))
+    out = [tmp_path / "a.npz", tmp_path / "b.pkl", write_torchscript(tmp_path / "c.pt")]
+    try:
+        import h5py
+
+        with h5py.File(tmp_path / "d.h5", "w") as f:
+            for i, key in enumerate(("weight_ih_l0", "weight_hh_l0", "bias_ih_l0")):
+                f[f"layers/lstm/cell/vars/{i}"] = sd[key].T
+        out.append(tmp_path / "d.h5")
+    except ImportError:
+        pass
+    try:
+        import msgpack
+
+        def ext(a):
+            return msgpack.ExtType(1, msgpack.packb((list(a.shape), a.dtype.name, a.tobytes())))
+
+        cell = {f"h{g}": {"kernel": ext(sd["weight_hh_l0"][:4].T.copy())} for g in "ifgo"}
+        (tmp_path / "e.msgpack").write_bytes(msgpack.packb({"params": {"cell": cell}}))
+        out.append(tmp_path / "e.msgpack")
+    except ImportError:
+        pass
+    try:
+        from onnx import helper, numpy_helper, save
+
+        inits = [numpy_helper.from_array(sd["weight_hh_l0"][None], "R")]
+        node = helper.make_node("LSTM", ["X", "", "R"], ["Y"], hidden_size=4)
+        graph = helper.make_graph([node], "g", [], [], inits)
+        save(helper.make_model(graph), str(tmp_path / "f.onnx"))
+        out.append(tmp_path / "f.onnx")
+    except ImportError:
+        pass
+    for p in out:
+        rnndyn.load(p)  # each source itself is good
+    return out
+
+
+def test_mutated_foreign_files_raise_only_rnndyn_errors(tmp_path):
+    sources = _foreign_sources(tmp_path)
+    _only_rnndyn_errors(_mutants(tmp_path, 20 * len(sources), seed=3, sources=sources))
 
 
 # ------------------------------------------------------------- other frameworks' formats

@@ -116,13 +116,14 @@ def test_probes(tmp_path):
     ckpt = ckpt_of(nn.RNN(2, 4).state_dict())
     (mod,) = find_modules(ckpt)
     z = make_probe("zeros", mod, steps=10)
-    assert z.inputs.shape == (1, 20, 2) and not z.inputs.any()
+    assert z.inputs.shape == (1, 1000, 2) and not z.inputs.any()  # max(2·steps, 1000)
+    assert make_probe("zeros", mod, steps=700).length == 1400
     n = make_probe("noise:0.5", mod, steps=10, batch=64, length=300, seed=3)
     assert n.inputs.shape == (64, 300, 2) and n.inputs.std() == pytest.approx(0.5, rel=0.05)
     np.testing.assert_array_equal(
         n.inputs, make_probe("noise:0.5", mod, steps=10, batch=64, length=300, seed=3).inputs
     )
-    imp = make_probe("impulse", mod, steps=10)
+    imp = make_probe("impulse", mod, steps=10, length=20)
     assert imp.inputs.sum() == 2 and imp.inputs[0, 10].tolist() == [1, 1]
     with pytest.raises(UsageError, match="Valid probes"):
         make_probe("gaussian", mod, steps=10)

@@ -149,6 +149,9 @@ def test_timescales_keep_non_decaying_modes_out_of_the_curve(lstm2):
         ax.transData.transform((1, expected[np.isfinite(expected)].max()))
     )[1]
     assert top < BAND[0]  # the slowest finite mode sits below the band
+    to_axes = ax.transAxes.inverted().transform
+    ticks = [*ax.get_yticks(), *ax.get_yticks(minor=True)]
+    assert ticks and all(to_axes(ax.transData.transform((1, t)))[1] < BAND[0] for t in ticks)
     labels = _texts(ax.get_legend())
     assert "|λ| ≥ 1: no finite timescale (n = 12)" in labels
     assert "τ = −1/ln|λ| (steps)" in ax.get_ylabel()

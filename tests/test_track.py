@@ -32,7 +32,8 @@ def planted_paths(c):
     t = np.linspace(0, 1, c)
     reals = np.stack([0.9 - 0.6 * t, -0.3 - 0.5 * t, 0.1 + 0.05 * t], axis=1)
     pairs = np.stack(
-        [(0.5 + 0.45 * t) * np.exp(1j * (1.0 - 0.3 * t)), 0.7 * np.exp(1j * (2.5 - 1.0 * t))], axis=1
+        [(0.5 + 0.45 * t) * np.exp(1j * (1.0 - 0.3 * t)), 0.7 * np.exp(1j * (2.5 - 1.0 * t))],
+        axis=1,
     )
     return reals, pairs
 
@@ -64,7 +65,9 @@ def test_conjugate_pairs_stay_mirror_images_through_a_collision_on_the_real_axis
             ev = [0.9, 0.5 + 0.2j * -s, 0.5 - 0.2j * -s]
         else:
             ev = [0.9, 0.5 + 0.2 * s, 0.5 - 0.2 * s]
-        spectra.append(np.asarray(ev, complex)[np.random.default_rng(int(s * 100) + 200).permutation(3)])
+        spectra.append(
+            np.asarray(ev, complex)[np.random.default_rng(int(s * 100) + 200).permutation(3)]
+        )
     tracks = follow(spectra)
     steps = np.abs(np.diff(tracks, axis=0)).max()
     assert steps < 0.02  # no jumps
@@ -144,5 +147,5 @@ def test_track_refuses_mixed_epochs_and_different_networks(snapshots, tmp_path):
     other = train("flipflop", "rnn", hidden=4, epochs=1, task_params={"T": 5})
     path = tmp_path / "other.pt"
     save_checkpoint(path, other.model, dict(other.meta, epoch=7))
-    with pytest.raises(InvalidInputError, match="other.pt"):
+    with pytest.raises(InvalidInputError, match=r"other\.pt"):
         track([files[0], path])

@@ -55,6 +55,15 @@ Jobs = Annotated[
     int,
     typer.Option("--jobs", min=1, help="Worker processes (one torch thread each).", metavar="N"),
 ]
+Cluster = Annotated[
+    str | None,
+    typer.Option(
+        "--cluster",
+        help="Run the jobs on Dask instead: local:N (N local workers) or tcp://HOST:PORT (a "
+        "running scheduler); output folders must be on a filesystem every worker shares.",
+        metavar="SPEC",
+    ),
+]
 Seed = Annotated[
     int,
     typer.Option(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -55,22 +56,33 @@ def execute(
     jobs: int = 1,
     cluster: str | None = None,
     preload: Sequence[str] = (),
+    catch: tuple[type[BaseException], ...] = (),
 ) -> None:
     """Call ``fn(*a)`` for every ``a`` in ``args``; ``on_result(index, value)`` as each finishes.
 
     ``cluster=None``: ``jobs`` local processes (in this process when ``jobs == 1`` or there is one
     job); ``preload`` modules are imported once in a forkserver whose forks become the workers.
     ``cluster="local:N"`` or ``"tcp://HOST:PORT"``: Dask. ``fn`` must be a module-level function.
-    An exception raised by ``fn`` propagates (the other jobs are cancelled). On Ctrl-C or any
+    An exception raised by ``fn`` propagates (the other jobs are cancelled), unless it is one of
+    ``catch``: then it is passed to ``on_result`` as the value. On Ctrl-C or any
     error the workers are stopped (local) or the jobs cancelled (Dask); finished jobs are kept by
     whatever ``on_result`` did with them.
     """
+    if catch:
+        fn, args = _catching, [(fn, catch, *a) for a in args]
     if cluster is not None:
         _run_dask(fn, args, on_result, cluster)
     elif jobs <= 1 or len(args) <= 1:
         _run_here(fn, args, on_result)
     else:
         _run_pool(fn, args, on_result, min(jobs, len(args)), preload)
+
+
+def _catching(fn: Callable[..., Any], catch: tuple[type[BaseException], ...], *a: Any) -> Any:
+    try:
+        return fn(*a)
+    except catch as err:
+        return err
 
 
 def _run_here(fn: Callable[..., Any], args: Sequence[tuple], on_result: OnResult) -> None:
@@ -142,8 +154,9 @@ def _run_dask(
 
     with connect(spec) as client:
         check_workers(client, spec)
+        run = f"rnndyn-{_name(args[0], fn) if args else 'job'}-{uuid.uuid4().hex[:8]}"
         futures = [
-            client.submit(_in_worker, fn, *a, key=f"rnndyn-{fn.__name__}-{i}", pure=False)
+            client.submit(_in_worker, fn, *a, key=f"{run}-{i}", pure=False)
             for i, a in enumerate(args)
         ]
         index = {f.key: i for i, f in enumerate(futures)}
@@ -152,6 +165,10 @@ def _run_dask(
                 on_result(index[fut.key], _result(fut, spec))
         finally:
             client.cancel(futures)
+
+
+def _name(a: tuple, fn: Callable[..., Any]) -> str:
+    return getattr(a[0] if fn is _catching else fn, "__name__", "job")
 
 
 def _result(fut: Any, spec: str) -> Any:

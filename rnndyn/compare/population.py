@@ -8,10 +8,8 @@ eigenvectors are never kept, so memory stays bounded for thousands of checkpoint
 from __future__ import annotations
 
 import math
-import multiprocessing
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from os import PathLike
 from typing import Any
@@ -179,18 +177,6 @@ def _summarise_or_report(source: Source, label: str, options: dict[str, Any]) ->
         return BadInput(label, f"{label}: could not be analysed ({type(err).__name__}: {err})", 4)
 
 
-def _init_worker() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-    except ImportError:  # pragma: no cover
-        pass
-
-
 def analyse(
     sources: Sequence[Source],
     *,
@@ -201,8 +187,10 @@ def analyse(
     jacobian: bool = False,
     labels: Sequence[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    cluster: str | None = None,
 ) -> list[Network | BadInput]:
-    """Summarise every source, in ``jobs`` processes for paths; a failure becomes a ``BadInput``.
+    """Summarise every source, in ``jobs`` processes for paths (on Dask with ``cluster``,
+    ``local:N`` or ``tcp://HOST:PORT``); a failure becomes a ``BadInput``.
 
     ``progress(done, total)`` is called after each network. Results keep the order of ``sources``.
     """
@@ -211,7 +199,8 @@ def analyse(
     total = len(sources)
     out: list[Network | BadInput | None] = [None] * total
     paths = [i for i, s in enumerate(sources) if isinstance(s, (str, PathLike))]
-    remote = set(paths) if jobs > 1 and len(paths) > 1 else set()
+    parallel = cluster is not None or jobs > 1
+    remote = set(paths) if parallel and len(paths) > 1 else set()
     done = 0
     for i, s in enumerate(sources):
         if i not in remote:
@@ -219,20 +208,20 @@ def analyse(
             done += 1
             if progress:
                 progress(done, total)
-    if remote:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(
-            max_workers=jobs, mp_context=ctx, initializer=_init_worker
-        ) as pool:
-            futures = {
-                pool.submit(_summarise_or_report, str(sources[i]), labels[i], options): i
-                for i in sorted(remote)
-            }
-            for fut in as_completed(futures):
-                out[futures[fut]] = fut.result()
-                done += 1
-                if progress:
-                    progress(done, total)
+    if remote:  # workers ignore SIGINT and are stopped on Ctrl-C (no worker tracebacks)
+        from rnndyn.compare.executor import execute
+
+        order = sorted(remote)
+
+        def got(k: int, result: Network | BadInput) -> None:
+            nonlocal done
+            out[order[k]] = result
+            done += 1
+            if progress:
+                progress(done, total)
+
+        args = [(str(sources[i]), labels[i], options) for i in order]
+        execute(_summarise_or_report, args, on_result=got, jobs=jobs, cluster=cluster)
     return out  # type: ignore[return-value]
 
 

@@ -64,6 +64,7 @@ def compare_spectra(
     by: str = "task_kind",
     groups: Mapping[str, Sequence[Any]] | None = None,
     jobs: int = 1,
+    cluster: str | None = None,
     skip_bad: bool = False,
     test: str = "mann-whitney",
     unit: str = "auto",
@@ -87,6 +88,7 @@ def compare_spectra(
             into nested entries, e.g. ``task_params.T``).
         groups: instead, ``{name: [paths | Checkpoint | Spectrum, ...]}``.
         jobs: processes analysing checkpoint files in parallel.
+        cluster: analyse the files on Dask instead (``local:N`` or ``tcp://HOST:PORT``).
         skip_bad: leave out unreadable/refused files and files without the key (listed in
             ``skipped``) instead of raising.
         test: ``"mann-whitney"`` or ``"permutation"`` (difference of medians) per statistic when
@@ -108,7 +110,7 @@ def compare_spectra(
     """
     _check_options(test, unit, correction, alpha, checkpoints, groups)
     named, bad, key = _load(
-        checkpoints, groups, by, jobs, skip_bad, trust, matrix, jacobian, progress
+        checkpoints, groups, by, jobs, skip_bad, trust, matrix, jacobian, progress, cluster
     )
     opts = runner.Options(
         test=test,
@@ -175,7 +177,7 @@ def _check_options(test, unit, correction, alpha, checkpoints, groups) -> None:
         )
 
 
-def _load(checkpoints, groups, by, jobs, skip_bad, trust, matrix, jacobian, progress):
+def _load(checkpoints, groups, by, jobs, skip_bad, trust, matrix, jacobian, progress, cluster=None):
     """Analyse every source and name the groups: ``({group: networks}, left out, key)``."""
     if checkpoints is not None:
         sources, wanted, key = list(checkpoints), [None] * len(checkpoints), by
@@ -194,6 +196,7 @@ def _load(checkpoints, groups, by, jobs, skip_bad, trust, matrix, jacobian, prog
         key=key,
         jacobian=jacobian,
         progress=progress,
+        cluster=cluster,
     )
     nets, bad = assign_groups(results, wanted, key)
     if bad and not skip_bad:

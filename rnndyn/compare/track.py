@@ -252,9 +252,7 @@ def track(
                 f"{sorted(first)}: track follows one network through training",
                 path=c.path,
             )
-    ops = tuple(
-        OperatorTrack(k, follow([sp[k] for sp in spectra]), threshold) for k in spectra[0]
-    )
+    ops = tuple(OperatorTrack(k, follow([sp[k] for sp in spectra]), threshold) for k in spectra[0])
     infos = tuple(
         {"path": str(c.path), "sha256": c.sha256, "epoch": _epoch(c), "metrics": _metrics(c)}
         for c in ckpts

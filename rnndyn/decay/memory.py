@@ -7,8 +7,10 @@ each half's readout is scored on the other, and the two R² are averaged; each i
 
 No fixed penalty biases the readout: the ridge penalty is chosen per lag and channel by generalised
 cross-validation on the training half over a grid that includes plain least squares, in the
-eigenbasis of the (standardised, float64) state Gram matrix; directions below ``1e-12`` of its largest
-eigenvalue are dropped (pseudo-inverse). Input channels with no variance give NaN.
+eigenbasis of the (standardised, float64) state Gram matrix — taken from an SVD of the training
+features themselves, so a Gram condition number of 1e14 still resolves; singular values below
+``max(n, p)·eps`` of the largest are dropped (pseudo-inverse). Input channels with no variance
+give NaN.
 
 The memory capacity is ``MC = Σ_k R²_k`` per channel — Jaeger's (2001) definition, with lags counted
 from 0 because here ``x_t`` already enters ``h_t``; for a network driven by i.i.d. input the total
@@ -112,10 +114,12 @@ def _gcv_filter(lam: torch.Tensor, ct: torch.Tensor, sst: torch.Tensor, n: int) 
     return torch.take_along_dim(inv, best[:, :, None], 1).mT  # (G, m, targets)
 
 
-def _score(fit_m: dict, test_m: dict, mu_z, sd, idx: torch.Tensor, mask: torch.Tensor):
+def _score(fit_m: dict, test_m: dict, mu_z, sd, idx: torch.Tensor, mask: torch.Tensor, eig=None):
     """Held-out R² ``(G, K, D)`` of readouts fitted on ``fit_m`` and scored on ``test_m``.
 
-    ``idx`` ``(G, m)`` feature indices of each group, ``mask`` ``(G, m)`` which of them are real."""
+    ``idx`` ``(G, m)`` feature indices of each group, ``mask`` ``(G, m)`` which of them are real;
+    ``eig``: the training Gram's eigenpairs ``(λ (1, p), Q (1, p, p))`` when already known (from an
+    SVD of the training features, accurate where the Gram matrix is ill-conditioned)."""
     n_tr = fit_m["n"]
     mu_y = fit_m["ys"] / n_tr
     g_tr, c_tr, sst_tr = _centred(fit_m, mu_z, mu_y)
@@ -131,8 +135,11 @@ def _score(fit_m: dict, test_m: dict, mu_z, sd, idx: torch.Tensor, mask: torch.T
     _, k, d = c_tr.shape
     cs_tr = (c_tr[idx] * inv_sd[idx][..., None, None]).reshape(*idx.shape, k * d) * m[..., None]
     cs_te = (c_te[idx] * inv_sd[idx][..., None, None]).reshape(*idx.shape, k * d) * m[..., None]
-    lam, q = torch.linalg.eigh(gs_tr)
-    lam = torch.where(lam > CUTOFF * lam.amax(-1, keepdim=True).clamp_min(1e-300), lam, 0.0)
+    if eig is None:
+        lam, q = torch.linalg.eigh(gs_tr)
+        lam = torch.where(lam > CUTOFF * lam.amax(-1, keepdim=True).clamp_min(1e-300), lam, 0.0)
+    else:
+        lam, q = eig
     ct = q.mT @ cs_tr
     beta = q @ (_gcv_filter(lam, ct, sst_tr.reshape(-1), n_tr) * ct)  # (G, m, K·D)
     sse = (sst_te + test_m["n"] * (mu_te - mu_y) ** 2).reshape(-1)
@@ -167,11 +174,28 @@ def memory_fit(
     var = (torch.diagonal(ma["g"]) + torch.diagonal(mb["g"])) / n - mu_z**2
     sd = torch.where(var > 0, var.clamp_min(0).sqrt(), torch.ones_like(var))
     idx, mask = _group_index(z.shape[-1], groups)
-    r2 = 0.5 * (_score(ma, mb, mu_z, sd, idx, mask) + _score(mb, ma, mu_z, sd, idx, mask))
-    cov = (ma["g"] + mb["g"]) / n - torch.outer(mu_z, mu_z)
-    ev = torch.linalg.eigvalsh(cov / torch.outer(sd, sd)) if groups is None else torch.ones(1)
-    cond = float(ev.max() / ev.min()) if float(ev.min()) > 0 else float("inf")
+    eig_a = eig_b = None
+    cond = 1.0
+    if groups is None:  # one readout from all features: eigenpairs from an SVD of the data
+        eig_a, cond_a = _svd_eig((za - mu_z) / sd)
+        eig_b, cond_b = _svd_eig((zb - mu_z) / sd)
+        cond = max(cond_a, cond_b)
+    r2 = 0.5 * (
+        _score(ma, mb, mu_z, sd, idx, mask, eig_a) + _score(mb, ma, mu_z, sd, idx, mask, eig_b)
+    )
     return MemoryFit(r2.numpy(), min(ma["n"], mb["n"]), int(mask.sum(1).max()), cond)
+
+
+def _svd_eig(z: torch.Tensor) -> tuple[tuple[torch.Tensor, torch.Tensor], float]:
+    """Eigenpairs ``(λ (1, p), Q (1, p, p))`` of ``ZᵀZ`` from the SVD of ``Z`` ``(…, p)`` — singular
+    values below ``max(n, p)·eps`` of the largest dropped (pinv) — and the Gram's condition number."""
+    flat = z.reshape(-1, z.shape[-1])
+    _, sv, vh = torch.linalg.svd(flat, full_matrices=False)
+    tol = max(flat.shape) * torch.finfo(flat.dtype).eps * float(sv.max().clamp_min(1e-300))
+    lam = torch.where(sv > tol, sv * sv, 0.0)
+    smin = float(sv.min())
+    cond = float(sv.max() / smin) ** 2 if smin > 0 else float("inf")
+    return (lam[None], vh.mT[None]), cond
 
 
 def _group_index(p: int, groups: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -109,7 +109,13 @@ def _cell(out: ForeignWeights, name: str, arch: str, tree: dict[str, Any]) -> bo
         w_ih=w_ih,
         b_ih=b_ih,
         b_hh=_stack(hh, width, True),
-        source=f"Flax cell {name!r} ({', '.join(ins + hids)} kernels, transposed)",
+        source=f"Flax cell {name!r}",
+        parts={
+            "weight_hh": "/".join(f"{n}.kernel.T" for n in hids),
+            "weight_ih": "/".join(f"{n}.kernel.T" for n in ins),
+            "bias_ih": "/".join(f"{n}.bias" for n in ins) + " (zeros where absent)",
+            "bias_hh": "/".join(f"{n}.bias" for n in hids) + " (zeros where absent)",
+        },
     )
     gates = {"lstm": "Flax ii/if/ig/io + hi/hf/hg/ho = PyTorch i,f,g,o",
              "gru": "Flax ir/iz/in + hr/hz/hn → PyTorch r,z,n",

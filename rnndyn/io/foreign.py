@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from rnndyn.errors import CheckpointError
-from rnndyn.io.layout import BLOCKS, gate_permutation, to_pytorch_rows
+from rnndyn.io.layout import BLOCKS, PYTORCH_GATES, gate_permutation, to_pytorch_rows
 
 MAX_ARRAY_BYTES = 4 << 30
 
@@ -70,8 +70,11 @@ class ForeignWeights:
         layer: int = 0,
         reverse: bool = False,
         source: str = "",
+        parts: dict[str, str] | None = None,
     ) -> None:
-        """One layer/direction with row-stacked blocks stored in gate ``order`` (``"iofc"``)."""
+        """One layer/direction with row-stacked blocks stored in gate ``order`` (``"iofc"``).
+
+        ``parts`` names each parameter's origin inside ``source`` (``{"weight_hh": "R[0]"}``)."""
         k = BLOCKS[arch]
         perm = gate_permutation(arch, order)
         sfx = f"_l{layer}" + ("_reverse" if reverse else "")
@@ -81,10 +84,13 @@ class ForeignWeights:
             b_ih = torch.zeros(kh, dtype=b_hh.dtype)
         if b_hh is None and b_ih is not None:
             b_hh = torch.zeros(kh, dtype=b_ih.dtype)
-        parts = {"weight_hh": w_hh, "weight_ih": w_ih, "bias_ih": b_ih, "bias_hh": b_hh}
-        for param, t in parts.items():
+        tensors = {"weight_hh": w_hh, "weight_ih": w_ih, "bias_ih": b_ih, "bias_hh": b_hh}
+        for param, t in tensors.items():
             if t is not None:
-                self.add(f"{prefix}{param}{sfx}", to_pytorch_rows(t, perm, k), f"{source} {param}")
+                where = (parts or {}).get(param, param)
+                if perm != list(range(k)):
+                    where += f" (gate blocks {order} → PyTorch {PYTORCH_GATES[arch]})"
+                self.add(f"{prefix}{param}{sfx}", to_pytorch_rows(t, perm, k), f"{source}: {where}")
 
     def note(self, module: str, **facts: Any) -> None:
         """Record conventions for ``module`` (later facts override; ``simulation`` accumulates)."""

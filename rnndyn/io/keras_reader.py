@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from rnndyn.errors import CheckpointError
+from rnndyn.errors import CheckpointError, RnndynError
 from rnndyn.io.foreign import MAX_ARRAY_BYTES, ForeignWeights, require, tensor
 from rnndyn.io.text import printable
 
@@ -66,6 +66,11 @@ def _datasets(h5py: Any, group: Any, prefix: str, out: dict[str, Any], path: Pat
         if isinstance(obj, h5py.Group):
             _datasets(h5py, obj, key, out, path, depth + 1)
         elif isinstance(obj, h5py.Dataset):
+            if obj.size * obj.dtype.itemsize > MAX_ARRAY_BYTES:
+                raise CheckpointError(
+                    f"HDF5 dataset {printable(key, 80)!r} has shape {obj.shape}, too large",
+                    path=path,
+                )
             if obj.is_virtual or obj.external:
                 raise CheckpointError(
                     f"HDF5 dataset {printable(key, 80)!r} reads its data from other files, "
@@ -191,7 +196,13 @@ def _convert_cell(out: ForeignWeights, layer: str, arrays: list[Any], conf: dict
         b_ih=b_ih,
         b_hh=b_hh,
         reverse=reverse,
-        source=f"Keras layer {layer!r} (kernel, recurrent_kernel, bias; transposed)",
+        source=f"Keras layer {layer!r}",
+        parts={
+            "weight_hh": "recurrent_kernel.T",
+            "weight_ih": "kernel.T",
+            "bias_ih": "bias[0]" if bias is not None and bias.ndim == 2 else "bias",
+            "bias_hh": "bias[1]" if bias is not None and bias.ndim == 2 else "zeros",
+        },
     )
     _note(out, name, arch, conf, bias)
 
@@ -232,15 +243,8 @@ def _note(out: ForeignWeights, name: str, arch: str, conf: dict[str, Any], bias:
     out.note(name, **facts)
 
 
-def read_keras(path: Path, size: int) -> ForeignWeights:
-    """Every recurrent layer of a Keras file, in PyTorch's names (``<layer>.weight_hh_l0``…)."""
-    h5py = require("h5py", "keras", "Keras", path)
-    try:
-        f, cfg, fmt = _open_h5(h5py, path)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
-        raise CheckpointError(
-            f"it is not a readable Keras/HDF5 file ({printable(str(err), 100)})", path=path
-        ) from None
+def _read(h5py: Any, path: Path) -> ForeignWeights:
+    f, cfg, fmt = _open_h5(h5py, path)
     out = ForeignWeights(fmt)
     configs: dict[str, dict[str, Any]] = {}
     _layer_configs(cfg, configs)
@@ -249,11 +253,26 @@ def read_keras(path: Path, size: int) -> ForeignWeights:
     with f:
         datasets: dict[str, Any] = {}
         _datasets(h5py, f, "", datasets, path)
-        cells = _cells(datasets)
-        for layer, arrays in cells.items():
+        for layer, arrays in _cells(datasets).items():
             conf = _inner_config(configs, _direction(layer)[0])
             _convert_cell(out, layer, arrays, conf, path)
-    if not cells:
+    return out
+
+
+def read_keras(path: Path, size: int) -> ForeignWeights:
+    """Every recurrent layer of a Keras file, in PyTorch's names (``<layer>.weight_hh_l0``…)."""
+    h5py = require("h5py", "keras", "Keras", path)
+    try:
+        out = _read(h5py, path)
+    except RnndynError:
+        raise
+    except Exception as err:  # h5py/HDF5, zip, JSON and shape errors on a damaged file
+        raise CheckpointError(
+            f"it is not a readable Keras/HDF5 file ({printable(str(err), 100) or type(err).__name__})",
+            path=path,
+            hint="Save or download the file again.",
+        ) from None
+    if not out.tensors:
         raise CheckpointError(
             "the Keras/HDF5 file holds no recurrent layer (no recurrent_kernel found)",
             path=path,

@@ -20,7 +20,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from rnndyn.errors import CheckpointError
+from rnndyn.errors import CheckpointError, RnndynError
 from rnndyn.io.text import printable
 
 MAX_DECOMPRESSED = 4 << 30  # total bytes an .npz may expand to
@@ -170,9 +170,9 @@ def read_array_pickle(path: Path) -> Any:
     with open(path, "rb") as f:
         try:
             return _arrays(ArrayUnpickler(f).load())
-        except NotArrays:
+        except (NotArrays, RnndynError):
             raise
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError) as err:
+        except Exception as err:  # anything a damaged pickle makes the unpickler raise
             raise CheckpointError(
                 f"the pickle is truncated or corrupt ({printable(str(err), 80) or type(err).__name__})",
                 path=path,
@@ -217,6 +217,17 @@ def read_npy(path: Path, size: int) -> dict[str, np.ndarray]:
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
     """``{member name: array}`` from an ``.npz`` archive (compressed or not), sizes bounded."""
+    try:
+        return _read_npz(path)
+    except RnndynError:
+        raise
+    except Exception as err:  # zlib, CRC and zip-structure errors of a damaged archive
+        raise CheckpointError(
+            f"the .npz archive is truncated or corrupt ({printable(str(err), 80)})", path=path
+        ) from None
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     with zipfile.ZipFile(path) as zf:
         infos = [i for i in zf.infolist() if not i.is_dir()]

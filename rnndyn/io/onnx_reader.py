@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from rnndyn.errors import CheckpointError
+from rnndyn.errors import CheckpointError, RnndynError
 from rnndyn.io.foreign import MAX_ARRAY_BYTES, ForeignWeights, require, tensor
 from rnndyn.io.text import printable
 
@@ -164,7 +164,13 @@ def _native_node(
             b_ih=None if b is None else b[:kh],
             b_hh=None if b is None else b[kh:],
             reverse=d == 1,
-            source=f"ONNX {node.op_type} node {name!r} (W, R, B) direction {d}",
+            source=f"ONNX {node.op_type} node {name!r}",
+            parts={
+                "weight_hh": f"R[{d}]",
+                "weight_ih": f"W[{d}]",
+                "bias_ih": f"B[{d}][:{kh}]",
+                "bias_hh": f"B[{d}][{kh}:]",
+            },
         )
     _note_node(node, name, arch, attrs, p_name in consts, out)
     return [n for n in (w_name, r_name, b_name, p_name) if n in consts]
@@ -212,17 +218,7 @@ def _note_node(
     out.note(name, **facts)
 
 
-def read_onnx(path: Path, size: int) -> ForeignWeights:
-    """Every recurrent layer and initializer of an ONNX model, in PyTorch's names."""
-    onnx = require("onnx", "onnx", "ONNX", path)
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as err:
-        raise CheckpointError(
-            f"it is not a readable ONNX model ({printable(str(err), 100) or type(err).__name__})",
-            path=path,
-            hint="Export or download the model again.",
-        ) from None
+def _convert(onnx: Any, model: Any, path: Path) -> ForeignWeights:
     consts, weights = _constants(onnx, model, path)
     out = ForeignWeights("onnx", metadata={"producer": printable(model.producer_name, 40)})
     used_names: set[str] = set()
@@ -238,3 +234,25 @@ def read_onnx(path: Path, size: int) -> ForeignWeights:
         if key not in consumed and key not in out.tensors:
             out.tensors[key] = tensor(_array(onnx, consts[key], path))
     return out
+
+
+def read_onnx(path: Path, size: int) -> ForeignWeights:
+    """Every recurrent layer and initializer of an ONNX model, in PyTorch's names."""
+    onnx = require("onnx", "onnx", "ONNX", path)
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as err:
+        raise CheckpointError(
+            f"it is not a readable ONNX model ({printable(str(err), 100) or type(err).__name__})",
+            path=path,
+            hint="Export or download the model again.",
+        ) from None
+    try:
+        return _convert(onnx, model, path)
+    except RnndynError:
+        raise
+    except Exception as err:  # malformed attributes, dtypes or shapes in a damaged model
+        raise CheckpointError(
+            f"the ONNX model is malformed ({printable(str(err), 100) or type(err).__name__})",
+            path=path,
+        ) from None

@@ -171,7 +171,9 @@ def _density_panel(
         ax.set_xticks([0, np.pi / 2, np.pi], ["0", "π/2", "π"])
         ax.set_xlabel("pair phase θ (rad)")
     else:
-        ax.set_xlabel(f"{'pair' if which == 'radius' else 'real'} |λ| (per step)")
+        split = any(params.targets[t].real_radius is not None for t in targets)
+        kind = "real " if which == "real_radius" else "pair " if split else ""
+        ax.set_xlabel(f"{kind}|λ| (per step)")
         if top > 1 and any(_dist(params, t, which) is not None for t in targets):
             ax.axvline(1.0, color=GREY, lw=0.6, ls="--", gid="unit-radius")
     ax._rnndyn_trained_n = n_data  # type: ignore[attr-defined]  # read by law_overview's legend
@@ -280,6 +282,8 @@ def law_overview(
             recorded += _overview_panel(axes[r, c], params, col, targets, samples, data)
             if r == 0:
                 ax_title = {"sample": "sampled eigenvalues", **WHAT}[col]
+                if col == "radius" and not real:
+                    ax_title = "|λ| of all eigenvalues"
                 axes[r, c].set_title(ax_title + _shared_note(params, col, targets), loc="center")
             elif col != "sample":
                 axes[r, c].set_title(_shared_note(params, col, targets).strip(" ()"))

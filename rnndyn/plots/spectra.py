@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from rnndyn.plots.style import (
     COLUMN_WIDTH,
@@ -58,11 +59,17 @@ def _panel(s: OperatorSpectrum) -> Panel:
     return (s.module, s.arch, s.layer, s.direction)
 
 
+def _gate(s: OperatorSpectrum) -> str:
+    """The gate key for styling: ``jacfp`` (the fixed-point Jacobian) apart from ``jac``."""
+    gate = s.gate or "hh"
+    return "jacfp" if gate == "jac" and s.id.endswith(".jacfp") else gate
+
+
 def _by_gate(ops: list[OperatorSpectrum]) -> dict[tuple[Panel, str], list[OperatorSpectrum]]:
     """Operators grouped by (panel, gate), panels in input order, gates in canonical order."""
     groups: dict[tuple[Panel, str], list[OperatorSpectrum]] = {}
     for s in ops:
-        groups.setdefault((_panel(s), s.gate or "hh"), []).append(s)
+        groups.setdefault((_panel(s), _gate(s)), []).append(s)
     panels = list(dict.fromkeys(p for p, _ in groups))
     order = {g: i for i, g in enumerate(GATE_ORDER)}
     return dict(
@@ -89,7 +96,7 @@ def spectrum(
     input order) overrides the size; ``zoom=(x0, x1, y0, y1)`` restricts the view to a cluster.
     Operators from several (module, layer, direction) are labelled with it.
     """
-    ax = _new_ax(ax, (COLUMN_WIDTH, COLUMN_WIDTH))
+    ax = _new_ax(ax, (COLUMN_WIDTH * 1.5, COLUMN_WIDTH))  # room for the legend on the right
     ops = _as_list(spec)
     t = np.linspace(0, 2 * np.pi, 721)
     ax.plot(np.cos(t), np.sin(t), color=GREY, lw=0.7, ls="--", label=UNIT_LABEL, gid="unit-circle")
@@ -138,7 +145,7 @@ def modulus_histogram(
     legend: bool = True,
 ) -> Axes:
     """Histogram of |λ| per gate (step outlines in the gate's colour and line style); |λ| = 1 marked."""
-    ax = _new_ax(ax, (COLUMN_WIDTH, COLUMN_WIDTH * 0.7))
+    ax = _new_ax(ax, (COLUMN_WIDTH * 1.6, COLUMN_WIDTH * 0.7))
     groups = _by_gate(_as_list(spec))
     multi = len({p for p, _ in groups}) > 1
     allmod = np.concatenate([s.moduli for g in groups.values() for s in g])
@@ -180,61 +187,27 @@ def timescale_spectrum(
     the top (ranks ``1..k`` of their gate), never at an invented height; the legend counts them.
     """
     from matplotlib.patches import Patch, Rectangle
-    from matplotlib.transforms import blended_transform_factory
 
-    ax = _new_ax(ax, (COLUMN_WIDTH, COLUMN_WIDTH * 0.7))
+    ax = _new_ax(ax, (COLUMN_WIDTH * 1.6, COLUMN_WIDTH * 0.7))
     groups = _by_gate(_as_list(spec))
     multi = len({p for p, _ in groups}) > 1
-    band = blended_transform_factory(ax.transData, ax.transAxes)
-    finite_all, n_max = [], 1
     rows = np.linspace(BAND[0] + 0.025, BAND[1] - 0.025, max(len(groups), 1))
-    for row, ((panel, gate), members) in zip(rows, groups.items(), strict=False):
-        tau = np.sort(np.concatenate([s.timescales for s in members]))[::-1]
-        rank = np.arange(1, tau.size + 1)
-        n_max = max(n_max, tau.size)
-        st = gate_style(gate)
-        ok = np.isfinite(tau) & (tau > 0)
-        finite_all.append(tau[ok])
-        kw = {"color": st["color"], "marker": st["marker"], "ms": 2.8}
-        ax.plot(
-            rank[ok],
-            tau[ok],
-            ls=st["linestyle"],
-            markevery=1 if ok.sum() <= 40 else max(1, int(ok.sum()) // 16),
-            label=_label(panel, gate, multi),
-            gid=f"timescales-{members[0].qualified_id}",
-            **kw,
-        )
-        inf = ~np.isfinite(tau)
-        if inf.any():
-            ax.plot(
-                rank[inf],
-                np.full(int(inf.sum()), row),
-                ls="none",
-                transform=band,
-                clip_on=False,
-                gid=f"no-decay-{members[0].qualified_id}",
-                **kw,
-            )
-    ax.add_patch(
-        Rectangle(
-            (0, BAND[0]),
-            1,
-            BAND[1] - BAND[0],
-            transform=ax.transAxes,
-            color="0.92",
-            lw=0,
-            zorder=0,
-            gid="no-decay-band",
-        )
-    )
+    finite = [
+        _timescale_line(ax, members, _label(panel, gate, multi), gate, row)
+        for row, ((panel, gate), members) in zip(rows, groups.items(), strict=False)
+    ]
+    band = Rectangle((0, BAND[0]), 1, BAND[1] - BAND[0], transform=ax.transAxes, color="0.92")
+    band.set(lw=0, zorder=0, gid="no-decay-band")
+    ax.add_patch(band)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlim(0.8, n_max * 1.25)
-    finite = np.concatenate(finite_all) if finite_all else np.array([])
-    lo, hi = (np.log10(finite.min()), np.log10(finite.max())) if finite.size else (0.0, 1.0)
+    ax.set_xlim(0.8, max([1, *(sum(s.n for s in g) for g in groups.values())]) * 1.25)
+    tau = np.concatenate(finite) if finite else np.array([])
+    lo, hi = (np.log10(tau.min()), np.log10(tau.max())) if tau.size else (0.0, 1.0)
     lo, hi = lo - 0.15, max(hi, lo + 0.3) + 0.15
-    ax.set_ylim(10**lo, 10 ** (lo + (hi - lo) / (BAND[0] - 0.03)))
+    top = lo + (hi - lo) / (BAND[0] - 0.03)
+    ax.set_ylim(10**lo, 10**top)
+    _ticks_below_band(ax, lo, lo + BAND[0] * (top - lo))
     ax.set_xlabel("mode rank (1 = slowest)")
     ax.set_ylabel("timescale τ = −1/ln|λ| (steps)")
     if legend:
@@ -244,6 +217,51 @@ def timescale_spectrum(
         labels.append(f"|λ| ≥ 1: no finite timescale (n = {k})")
         ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
+
+
+def _timescale_line(
+    ax: Axes, members: list[OperatorSpectrum], label: str, gate: str, row: float
+) -> np.ndarray:
+    """One gate's finite timescales by rank, and its ``|λ| ≥ 1`` modes at height ``row`` (axes
+    fraction, inside the band); returns the finite positive timescales drawn."""
+    from matplotlib.transforms import blended_transform_factory
+
+    tau = np.sort(np.concatenate([s.timescales for s in members]))[::-1]
+    rank = np.arange(1, tau.size + 1)
+    st = gate_style(gate)
+    ok = np.isfinite(tau) & (tau > 0)
+    kw = {"color": st["color"], "marker": st["marker"], "ms": 2.8}
+    ax.plot(
+        rank[ok],
+        tau[ok],
+        ls=st["linestyle"],
+        markevery=1 if ok.sum() <= 40 else max(1, int(ok.sum()) // 16),
+        label=label,
+        gid=f"timescales-{members[0].qualified_id}",
+        **kw,
+    )
+    inf = ~np.isfinite(tau)
+    if inf.any():
+        ax.plot(
+            rank[inf],
+            np.full(int(inf.sum()), row),
+            ls="none",
+            transform=blended_transform_factory(ax.transData, ax.transAxes),
+            clip_on=False,
+            gid=f"no-decay-{members[0].qualified_id}",
+            **kw,
+        )
+    return tau[ok]
+
+
+def _ticks_below_band(ax: Axes, lo: float, band: float) -> None:
+    """Log ticks (decades, and 2–9 × decade as minor) only below the band: none inside it."""
+    decades = np.arange(np.floor(lo), np.ceil(band) + 1)
+    major = 10.0**decades
+    minor = (np.arange(2, 10)[:, None] * major[None, :]).ravel()
+    ax.set_yticks(major[(major >= 10**lo) & (major <= 10**band)])
+    ax.set_yticks(minor[(minor >= 10**lo) & (minor <= 10**band)], minor=True)
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _grid(
@@ -330,7 +348,7 @@ def modulus_histogram_grid(
     return _grid(
         spec,
         lambda ops, ax: modulus_histogram(ops, ax=ax, bins=bins, legend=False),
-        what="moduli |λ| per gate (discrete time)",
+        what="moduli |λ| (discrete time)",
         checkpoint=checkpoint,
         fig=fig,
         square=False,
@@ -349,7 +367,7 @@ def timescale_spectrum_grid(
     return _grid(
         spec,
         lambda ops, ax: timescale_spectrum(ops, ax=ax, legend=False),
-        what="timescales τ = −1/ln|λ| per gate (steps)",
+        what="timescales τ = −1/ln|λ| (steps)",
         checkpoint=checkpoint,
         fig=fig,
         square=False,

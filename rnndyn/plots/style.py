@@ -53,7 +53,8 @@ GATES: dict[str, tuple[int, str]] = {
     "r": (0, "reset gate r"),
     "z": (1, "update gate z"),
     "n": (2, "candidate n"),
-    "jac": (4, "Jacobian"),
+    "jac": (4, "Jacobian (along the probe)"),
+    "jacfp": (5, "Jacobian at the fixed point"),
     "*": (6, "all targets"),
 }
 GATE_ORDER = tuple(GATES)

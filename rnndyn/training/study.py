@@ -22,11 +22,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import multiprocessing
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -208,6 +206,7 @@ def regression_vs_classification(
     progress: Callable[[str, int, int], None] | None = None,
     trainer: Callable | None = None,
     command: str | None = None,
+    cluster: str | None = None,
 ) -> StudyResult:
     """Train (or reuse) the networks, compare regression vs classification, write ``OUT/report``.
 
@@ -217,7 +216,8 @@ def regression_vs_classification(
     and a ``RnndynWarning`` says when the family cannot reach ``alpha``.
     ``progress(stage, done, total)`` with stage ``"train"`` or ``"analyse"``. ``trainer``
     replaces ``rnndyn.training.train.train`` (a picklable module-level function when
-    ``jobs > 1``; tests use it). ``command``: recorded in the report.
+    ``jobs > 1``; tests use it). ``command``: recorded in the report. ``cluster``: ``local:N`` or
+    ``tcp://HOST:PORT`` trains the networks on Dask (``rnndyn.compare.executor``).
     """
     start = time.perf_counter()
     if design not in DESIGNS:
@@ -241,7 +241,9 @@ def regression_vs_classification(
     todo = plan(archs, per_group, tasks)
     runs = {j["id"]: r for j in todo if (r := _finished(out, j)) is not None}
     pending = [j for j in todo if j["id"] not in runs]
-    runs.update(_train_all(pending, training, out, jobs, progress, len(runs), len(todo), trainer))
+    runs.update(
+        _train_all(pending, training, out, jobs, progress, len(runs), len(todo), trainer, cluster)
+    )
     records = [runs[j["id"]] for j in todo if j["id"] in runs]
     cb = (lambda d, t: progress("analyse", d, t)) if progress else None
     comparison = compare_spectra(
@@ -252,6 +254,7 @@ def regression_vs_classification(
         alpha=alpha,
         jacobian=True,
         jobs=jobs,
+        cluster=cluster,
         skip_bad=True,
         n_permutations=n_permutations,
         seed=seed,
@@ -317,7 +320,9 @@ def _check_tasks(tasks: Mapping[str, Sequence[str]]) -> None:
                 raise UsageError(f"task {name!r} is a {spec.kind} task, listed under {kind}")
 
 
-def _train_all(pending, training, out: Path, jobs, progress, done, total, trainer) -> dict:
+def _train_all(
+    pending, training, out: Path, jobs, progress, done, total, trainer, cluster=None
+) -> dict:
     new: dict[str, dict] = {}
     failures: list[str] = []
     if progress:
@@ -335,15 +340,17 @@ def _train_all(pending, training, out: Path, jobs, progress, done, total, traine
         if progress:
             progress("train", done, total)
 
-    if jobs <= 1:
+    if jobs <= 1 and cluster is None:
         for job in pending:
             collect(job, lambda job=job: train_one(job, training, str(out), trainer))
-    else:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_one_thread) as pool:
-            futures = {pool.submit(train_one, j, training, str(out), trainer): j for j in pending}
-            for fut in as_completed(futures):
-                collect(futures[fut], fut.result)
+    else:  # workers ignore SIGINT and are stopped on Ctrl-C (no worker tracebacks)
+        from rnndyn.compare.executor import execute
+
+        def got(i: int, value: Any) -> None:
+            collect(pending[i], lambda: _raise_or(value))
+
+        args = [(j, training, str(out), trainer) for j in pending]
+        execute(train_one, args, on_result=got, jobs=jobs, cluster=cluster, catch=(RnndynError,))
     if failures:
         raise RnndynError(
             f"{len(failures)} training run(s) failed: " + "; ".join(failures[:5]),
@@ -352,7 +359,7 @@ def _train_all(pending, training, out: Path, jobs, progress, done, total, traine
     return new
 
 
-def _one_thread() -> None:
-    import torch
-
-    torch.set_num_threads(1)
+def _raise_or(value: Any) -> Any:
+    if isinstance(value, RnndynError):
+        raise value
+    return value

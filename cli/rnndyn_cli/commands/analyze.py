@@ -144,6 +144,12 @@ def analyze(
     layout: Layout = None,
     gate_order: GateOrder = None,
     style: StyleSheet = None,
+    jobs: int | None = typer.Option(
+        None,
+        "--jobs",
+        min=1,
+        help="Operators eigendecomposed at once, one BLAS thread each (default: every core).",
+    ),
 ) -> None:
     """Eigendecompose every recurrent operator (W_hh, each LSTM/GRU gate block) of each checkpoint.
 
@@ -170,6 +176,7 @@ def analyze(
                     jacobian=jacobian,
                     layout=layout,
                     gate_order=gate_order,
+                    jobs=jobs,
                 )
             )
             if step is not None:

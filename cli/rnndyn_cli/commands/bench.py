@@ -11,6 +11,7 @@ from typing import Any
 import typer
 
 from rnndyn_cli.errors import boundary, fail
+from rnndyn_cli.options import Cluster
 from rnndyn_cli.render import info, print_json, print_table, progress_bar
 
 
@@ -107,12 +108,7 @@ def bench(
         help="First seed (with --seeds N: seeds S..S+N-1, e.g. held-out seeds).",
     ),
     jobs: int = typer.Option(1, "--jobs", help="Worker processes (one torch thread each)."),
-    cluster: str | None = typer.Option(
-        None,
-        "--cluster",
-        help="Run on Dask instead: local:N (N local workers) or tcp://HOST:PORT (a scheduler); "
-        "--out must be on a filesystem every worker shares.",
-    ),
+    cluster: Cluster = None,
     preset: str | None = typer.Option(None, "--preset", help="quick or full (fills the rest)."),
     epochs: int | None = typer.Option(None, "--epochs", help="Epochs (default: per task)."),
     hidden: int | None = typer.Option(None, "--hidden", help="Hidden size (default: per task)."),

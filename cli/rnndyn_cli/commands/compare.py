@@ -8,6 +8,7 @@ import typer
 
 from rnndyn_cli.errors import boundary
 from rnndyn_cli.options import (
+    Cluster,
     FigureFormats,
     ForceFlag,
     Jacobian,
@@ -179,6 +180,7 @@ def compare(
     json_: JsonFlag = False,
     out: OutFolder = None,
     jobs: Jobs = 1,
+    cluster: Cluster = None,
     skip_bad: bool = typer.Option(
         False, "--skip-bad", help="Leave out unreadable files (listed) and compare the rest."
     ),
@@ -232,6 +234,7 @@ def compare(
         result = compare_spectra(
             **kwargs,
             jobs=jobs,
+            cluster=cluster,
             jacobian=jacobian,
             skip_bad=skip_bad,
             test=test,

@@ -29,8 +29,16 @@ ROWS_SHOWN = 40
 def _render(res: FixedPointResult) -> None:
     for lay in res.layers:
         rows = [
-            [r["index"], r["kind"], r["q"], "yes" if r["stable"] else "no", r["n_unstable"],
-             r["spectral_radius"], r["count"], r["upstream"]]
+            [
+                r["index"],
+                r["kind"],
+                r["q"],
+                "yes" if r["stable"] else "no",
+                r["n_unstable"],
+                r["spectral_radius"],
+                r["count"],
+                r["upstream"],
+            ]
             for r in lay.to_records()
         ]
         title = (
@@ -63,8 +71,10 @@ def fixedpoints(
     ),
     n_inits: int = typer.Option(1024, "--n-inits", min=1, help="Initial states per layer."),
     tol: float = typer.Option(1e-12, "--tol", help="q at or below this: a fixed point."),
-    max_q: float = typer.Option(1e-6, "--max-q", help="q up to this: a slow point; above: dropped."),
-    iters: int = typer.Option(2000, "--iters", min=0, help="Most Adam steps before Newton."),
+    max_q: float = typer.Option(
+        1e-6, "--max-q", help="q up to this: a slow point; above: dropped."
+    ),
+    iters: int = typer.Option(1000, "--iters", min=0, help="Most Adam steps before Newton."),
     module: str = typer.Option(None, "--module", help="Recurrent module name [the first]."),
     seed: Seed = 0,
     json_: JsonFlag = False,
@@ -110,9 +120,7 @@ def _write(
     from rnndyn.plots.fixedpoints import pca_trajectories, point_spectra, q_histogram
     from rnndyn.report import Report, write_report
 
-    report = Report(
-        command="fixedpoints", inputs=[{"path": res.checkpoint, "sha256": res.sha256}]
-    )
+    report = Report(command="fixedpoints", inputs=[{"path": res.checkpoint, "sha256": res.sha256}])
     report.document("fixedpoints.json", res.to_dict())
     report.table("fixed_points", res.to_frame())
     report.figure("pca_trajectories", lambda: pca_trajectories(res))

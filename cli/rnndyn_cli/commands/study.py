@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from rnndyn_cli.errors import boundary
-from rnndyn_cli.options import FigureFormats, Jobs, Seed
+from rnndyn_cli.options import Cluster, FigureFormats, Jobs, Seed
 from rnndyn_cli.render import info, print_json, progress_bar, warnings_to_stderr
 
 study_app = typer.Typer(
@@ -54,6 +54,7 @@ def regression_vs_classification(
     ),
     out: Path = typer.Option(Path("rnndyn-study"), "--out", help="Study folder (resumable)."),
     jobs: Jobs = 1,
+    cluster: Cluster = None,
     hidden: int = typer.Option(32, "--hidden", min=1, help="Hidden units of every network."),
     epochs: int = typer.Option(
         10, "--epochs", min=1, help="Maximum training epochs (early stopping)."
@@ -99,6 +100,7 @@ def regression_vs_classification(
             hidden=hidden,
             epochs=epochs,
             jobs=jobs,
+            cluster=cluster,
             n_permutations=permutations,
             correction=correction,
             seed=seed,

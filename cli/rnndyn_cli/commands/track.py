@@ -28,15 +28,27 @@ def _render(res: TrackResult) -> None:
     df = res.summary_frame()
     metric = "metric_val_loss" if "metric_val_loss" in df else None
     rows = [
-        [r["epoch"], r["operator"], r["spectral_radius"], r["fraction_above"],
-         r["longest_timescale"], r[metric] if metric else None]
+        [
+            r["epoch"],
+            r["operator"],
+            r["spectral_radius"],
+            r["fraction_above"],
+            r["longest_timescale"],
+            r[metric] if metric else None,
+        ]
         for _, r in df.iterrows()
     ]
     print_table(
         f"{len(res.checkpoints)} checkpoints, {len(res.operators)} operators; discrete-time "
         "eigenvalues, timescales in steps",
-        ["epoch", "operator", "radius", f"frac |λ|>{res.threshold:g}", "longest finite τ",
-         "val loss"],
+        [
+            "epoch",
+            "operator",
+            "radius",
+            f"frac |λ|>{res.threshold:g}",
+            "longest finite τ",
+            "val loss",
+        ],
         rows,
     )
 
@@ -52,7 +64,9 @@ def track(
     trust_pickle: TrustPickle = False,
     matrix: Matrix = None,
     jacobian: bool = typer.Option(
-        False, "--jacobian", help="Also each layer's Jacobian at the zero-input fixed point (jacfp)."
+        False,
+        "--jacobian",
+        help="Also each layer's Jacobian at the zero-input fixed point (jacfp).",
     ),
     style: StyleSheet = None,
 ) -> None:
@@ -81,9 +95,7 @@ def track(
         report.table("spectral_summary", res.summary_frame())
         report.figure("eigenvalue_paths", lambda: eigenvalue_paths(res))
         report.figure("spectral_summary", lambda: spectral_summary(res))
-        write_report(
-            report, out, force=force, formats=formats, protect=checkpoints, style=style
-        )
+        write_report(report, out, force=force, formats=formats, protect=checkpoints, style=style)
     if json_:
         print_json(res.to_dict())
         return

@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from rnndyn.dynamics.probes import Probe
+    from rnndyn.dynamics.trajectories import Trajectories
 
 SCHEMA = "rnndyn.fixedpoints/1"
 INPUT_KINDS = ("zeros", "mean", "task:NAME", "FILE.npy")
@@ -205,6 +206,25 @@ def _nearest(points: np.ndarray, states: np.ndarray) -> np.ndarray:
     return d.argmin(1).numpy()
 
 
+def _layer_inputs(
+    ckpt: Checkpoint,
+    mod: RecurrentModule,
+    traj: Trajectories,
+    layer: int,
+    below: LayerFixedPoints | None,
+    x_star: np.ndarray,
+    rows: np.ndarray,
+) -> tuple[torch.Tensor, np.ndarray | None]:
+    """Per-row constant inputs ``(N, D_l)`` and upstream indices: ``x*`` for layer 0; above, the
+    output of the lower layer's point nearest to the lower state where each row was sampled."""
+    if below is None:
+        return torch.from_numpy(np.broadcast_to(x_star, (len(rows), x_star.shape[0])).copy()), None
+    lower = traj.states(layer - 1, "forward", full=True)
+    ups = _nearest(below.states, lower.reshape(-1, lower.shape[-1])[rows])
+    p_below = layer_params(ckpt, mod, layer - 1, "forward", input_size=1)
+    return split_state(p_below, torch.from_numpy(below.states[ups]))[0], ups
+
+
 def find_fixed_points(
     source: str | PathLike[str] | Checkpoint,
     inputs: str | np.ndarray = "zeros",
@@ -257,20 +277,12 @@ def find_fixed_points(
         if below is not None and len(below) == 0:
             break
         for direction in mod.directions:
-            size = x_star.shape[0] if below is None else below.states.shape[1]
-            p = layer_params(ckpt, mod, layer, direction, input_size=size)
             states = traj.states(layer, direction, full=True)
-            states = states.reshape(-1, states.shape[-1])
-            inits, rows = sample_inits(states, int(n_inits), cfg.jitter, rng)
-            if below is None:
-                x = torch.from_numpy(np.broadcast_to(x_star, (len(rows), size)).copy())
-                ups = None
-            else:
-                lower = traj.states(layer - 1, "forward", full=True)
-                ups = _nearest(below.states, lower.reshape(-1, lower.shape[-1])[rows])
-                p_below = layer_params(ckpt, mod, layer - 1, "forward", input_size=1)
-                x = split_state(p_below, torch.from_numpy(below.states[ups]))[0]
-                p = layer_params(ckpt, mod, layer, direction, input_size=x.shape[1])
+            inits, rows = sample_inits(
+                states.reshape(-1, states.shape[-1]), int(n_inits), cfg.jitter, rng
+            )
+            x, ups = _layer_inputs(ckpt, mod, traj, layer, below, x_star, rows)
+            p = layer_params(ckpt, mod, layer, direction, input_size=x.shape[1])
             layers.append(solve_layer(p, inits, x, cfg, ups))
     return FixedPointResult(
         checkpoint=str(ckpt.path),

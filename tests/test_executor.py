@@ -1,0 +1,198 @@
+"""The shared executor: local worker processes (quiet Ctrl-C) and the Dask backend (LocalCluster).
+
+The Dask tests start real LocalClusters (a few seconds each on 2 shared cores); the bench cells
+use ``test_bench.fake_train`` unless they check real training.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from rnndyn.compare.executor import execute
+from rnndyn.errors import UsageError
+from rnndyn.training.bench import load_cells, run_bench
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_bench import bench
+
+pytest.importorskip("distributed")
+
+
+def square_or_block(x: int, gate: str) -> int:
+    """``x²``; ``x ≥ 2`` first reports its pid in ``gate`` and then blocks forever."""
+    if x >= 2:
+        Path(gate, f"{os.getpid()}.pid").touch()
+        while True:
+            with contextlib.suppress(KeyboardInterrupt):
+                time.sleep(3600)
+    return x * x
+
+
+def test_execute_collects_every_result_once_in_any_mode(tmp_path):
+    for kwargs in ({"jobs": 1}, {"jobs": 2}):
+        got: dict[int, int] = {}
+        execute(square_or_block, [(x, "") for x in (0, 1)], on_result=got.__setitem__, **kwargs)
+        assert got == {0: 0, 1: 1}
+
+
+def test_ctrl_c_stops_spawned_workers_without_tracebacks(tmp_path):
+    """The path `compare --jobs` and `study --jobs` take (spawned workers): Ctrl-C on the whole
+    process group must end the command with no worker's KeyboardInterrupt traceback."""
+    import psutil
+
+    script = (
+        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from test_executor import square_or_block\n"
+        "from rnndyn.compare.executor import execute\n"
+        "try:\n"
+        f"    execute(square_or_block, [(x, {str(tmp_path)!r}) for x in range(6)], jobs=2,"
+        " on_result=lambda i, v: print(i, flush=True))\n"
+        "except KeyboardInterrupt:\n    sys.exit(130)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    watchdog = threading.Timer(120, os.killpg, (proc.pid, signal.SIGKILL))
+    watchdog.start()
+    try:
+        assert {proc.stdout.readline().strip() for _ in range(2)} == {b"0", b"1"}
+        while len(list(tmp_path.glob("*.pid"))) < 2:
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    finally:
+        watchdog.cancel()
+    assert proc.returncode == 130
+    assert b"Traceback" not in err, err.decode()[-2000:]
+    workers = [psutil.Process(int(p.stem)) for p in tmp_path.glob("*.pid")]
+    _, alive = psutil.wait_procs([w for w in workers if w.is_running()], timeout=10)
+    assert not alive
+
+
+def test_bad_cluster_specs_are_usage_errors(tmp_path):
+    for spec in ("local:0", "local:x", "ssh://a", "head:8786"):
+        with pytest.raises(UsageError, match="--cluster") as err:
+            bench(tmp_path / "b", cluster=spec)
+        assert err.value.exit_code == 2
+    with pytest.raises(UsageError, match="could not connect"):
+        bench(tmp_path / "c", cluster="tcp://127.0.0.1:9")  # nothing listens on port 9
+
+
+def strip(records):
+    return [{k: v for k, v in r.items() if k not in ("time_s", "cpu_s")} for r in records]
+
+
+def test_dask_local_cluster_gives_the_local_runners_results(tmp_path):
+    grid = {"tasks": ["tomita4"], "archs": ["gru"], "inits": ["orthogonal", "irnn"], "seeds": 2}
+    local = bench(tmp_path / "local", **grid)
+    dask = bench(tmp_path / "dask", cluster="local:2", **grid)
+    assert strip(dask.records) == strip(local.records) and len(dask.records) == 4
+    assert all(r["metrics"]["threads"] == 1 for r in dask.records)  # one torch thread per task
+    again = bench(tmp_path / "dask", **grid)  # the same folder format: the local runner resumes
+    assert again.skipped == 4 and again.ran == 0
+
+
+@pytest.mark.slow
+def test_dask_real_training_metrics_equal_the_local_runners(tmp_path):
+    args = (["parity"], ["rnn", "gru"], ["orthogonal"], 2)
+    kw = {"epochs": 1, "hidden": 6, "preset": "quick", "figures": ()}
+    local = run_bench(*args, tmp_path / "local", jobs=2, **kw)
+    dask = run_bench(*args, tmp_path / "dask", cluster="local:2", **kw)
+    strip_ckpt = lambda rs: [{**r, "checkpoint": None} for r in strip(rs)]  # noqa: E731
+    assert strip_ckpt(dask.records) == strip_ckpt(local.records)
+    assert all(r["status"] == "ok" for r in dask.records)
+
+
+@pytest.mark.slow
+def test_a_killed_dask_worker_is_replaced_and_every_run_appears_once(tmp_path, monkeypatch):
+    """Both workers block inside a run; one is SIGKILLed; its run is retried elsewhere."""
+    import psutil
+
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    monkeypatch.setenv("FAKE_TRAIN_GATE", str(gate))  # inherited by the spawned workers
+    seen: list[str] = []
+
+    def kill_one_then_open() -> None:
+        deadline = time.monotonic() + 120
+        while len(list(gate.glob("*.run"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        victim = int(sorted(gate.glob("*.run"))[0].name.split("_")[0])
+        psutil.Process(victim).kill()
+        (gate / "go").touch()
+
+    killer = threading.Thread(target=kill_one_then_open, daemon=True)
+    killer.start()
+    res = bench(
+        tmp_path / "b",
+        tasks=["tomita4"],
+        archs=["gru"],
+        inits=["orthogonal", "irnn"],
+        seeds=3,
+        cluster="local:2",
+        progress=lambda done, total, rec: rec and seen.append(rec["id"]),
+    )
+    killer.join(5)
+    assert (gate / "go").exists()
+    assert len(seen) == 6 == len(set(seen)) and res.ran == 6
+    assert sorted(r["id"] for r in load_cells(tmp_path / "b")) == sorted(seen)
+    assert all(r["status"] == "ok" for r in res.records)
+    starts: dict[str, set[str]] = {}
+    for f in gate.glob("*.run"):
+        pid, run = f.stem.split("_", 1)
+        starts.setdefault(run, set()).add(pid)
+    assert len(starts) == 6 and max(map(len, starts.values())) == 2  # the killed run, retried
+
+
+BLOCK_RNDYN = """
+import sys
+class _Block:
+    def find_spec(self, name, path=None, target=None):
+        if name == "rnndyn" or name.startswith("rnndyn."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, _Block())
+for m in [m for m in sys.modules if m == "rnndyn" or m.startswith("rnndyn.")]:
+    del sys.modules[m]
+"""
+OTHER_VERSION = "import rnndyn._version as v\nv.__version__ = '0.0.0+other'\n"
+
+
+@pytest.mark.parametrize(
+    ("preload", "message"),
+    [(BLOCK_RNDYN, "rnndyn cannot be imported"), (OTHER_VERSION, "runs rnndyn 0.0.0")],
+)
+def test_a_worker_without_rnndyn_or_with_another_version_is_refused(tmp_path, preload, message):
+    from distributed import LocalCluster
+
+    script = tmp_path / "preload_worker.py"
+    script.write_text(preload)
+    with LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        dashboard_address=None,
+        silence_logs=50,
+        preload=[str(script)],
+    ) as cluster:
+        started = time.monotonic()
+        with pytest.raises(UsageError, match=message):
+            bench(
+                tmp_path / "b", tasks=["tomita4"], archs=["gru"], cluster=cluster.scheduler_address
+            )
+        assert time.monotonic() - started < 60  # an error, not a hang
+    assert not load_cells(tmp_path / "b")
