@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rnndyn.io.outputs import StagedOutput, staged_output
+from rnndyn.io.outputs import StagedOutput, check_output_folder, staged_output
+
+__all__ = ["Report", "check_output_folder", "write_into", "write_report"]
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd

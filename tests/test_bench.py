@@ -364,10 +364,11 @@ def test_ctrl_c_keeps_finished_cells_stops_workers_quietly_and_resume_completes(
         watchdog.cancel()
     assert proc.returncode == 130
     assert b"Traceback" not in err and b"KeyboardInterrupt" not in err, err.decode()[-2000:]
-    workers = [int(p.stem) for p in pids.glob("*.pid")]
-    _, alive = psutil.wait_procs(
-        [psutil.Process(p) for p in workers if psutil.pid_exists(p)], timeout=10
-    )
+    procs = []
+    for pid in (int(p.stem) for p in pids.glob("*.pid")):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            procs.append(psutil.Process(pid))
+    _, alive = psutil.wait_procs(procs, timeout=10)
     assert not alive  # no orphaned worker goes on
     cells = load_cells(out)
     assert len(cells) == 2 and all(r["status"] == "ok" for r in cells)

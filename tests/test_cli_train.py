@@ -23,10 +23,12 @@ def runner():
 def test_tasks_lists_every_task(runner):
     res = runner.invoke(app, ["tasks"])
     assert res.exit_code == 0, res.output
-    for name in ("tomita1", "tomita7", "parity", "digits_perm", "adding", "copy", "narma10"):
+    names = ("tomita1", "tomita7", "parity", "digits_perm", "adding", "copy", "narma10", "flipflop")
+    for name in names:
         assert name in res.stdout
     doc = json.loads(runner.invoke(app, ["tasks", "--json"]).stdout)
-    assert doc["schema"] == "rnndyn.tasks/1" and len(doc["tasks"]) == 15
+    plain = [t for t in doc["tasks"] if not t["name"].startswith("twin_")]
+    assert doc["schema"] == "rnndyn.tasks/1" and len(plain) == 16
     adding = next(t for t in doc["tasks"] if t["name"] == "adding")
     assert adding["kind"] == "regression" and adding["baseline"] == pytest.approx(1 / 6)
     assert adding["seq_len"] == 100 and adding["input_size"] == 2 and adding["metric"] == "mse"

@@ -22,19 +22,10 @@ from rnndyn.errors import UsageError
 from rnndyn.training.bench import load_cells, run_bench
 
 sys.path.insert(0, str(Path(__file__).parent))
+from executor_jobs import square_or_block
 from test_bench import bench
 
 pytest.importorskip("distributed")
-
-
-def square_or_block(x: int, gate: str) -> int:
-    """``x²``; ``x ≥ 2`` first reports its pid in ``gate`` and then blocks forever."""
-    if x >= 2:
-        Path(gate, f"{os.getpid()}.pid").touch()
-        while True:
-            with contextlib.suppress(KeyboardInterrupt):
-                time.sleep(3600)
-    return x * x
 
 
 def test_execute_collects_every_result_once_in_any_mode(tmp_path):
@@ -47,11 +38,9 @@ def test_execute_collects_every_result_once_in_any_mode(tmp_path):
 def test_ctrl_c_stops_spawned_workers_without_tracebacks(tmp_path):
     """The path `compare --jobs` and `study --jobs` take (spawned workers): Ctrl-C on the whole
     process group must end the command with no worker's KeyboardInterrupt traceback."""
-    import psutil
-
     script = (
         f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
-        "from test_executor import square_or_block\n"
+        "from executor_jobs import square_or_block\n"
         "from rnndyn.compare.executor import execute\n"
         "try:\n"
         f"    execute(square_or_block, [(x, {str(tmp_path)!r}) for x in range(6)], jobs=2,"
@@ -80,8 +69,17 @@ def test_ctrl_c_stops_spawned_workers_without_tracebacks(tmp_path):
         watchdog.cancel()
     assert proc.returncode == 130
     assert b"Traceback" not in err, err.decode()[-2000:]
-    workers = [psutil.Process(int(p.stem)) for p in tmp_path.glob("*.pid")]
-    _, alive = psutil.wait_procs([w for w in workers if w.is_running()], timeout=10)
+    assert_all_gone([int(p.stem) for p in tmp_path.glob("*.pid")])
+
+
+def assert_all_gone(pids: list[int]) -> None:
+    import psutil
+
+    procs = []
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            procs.append(psutil.Process(pid))
+    _, alive = psutil.wait_procs(procs, timeout=10)
     assert not alive
 
 
@@ -95,7 +93,14 @@ def test_bad_cluster_specs_are_usage_errors(tmp_path):
 
 
 def strip(records):
-    return [{k: v for k, v in r.items() if k not in ("time_s", "cpu_s")} for r in records]
+    """Records without what measures time (wall or CPU seconds, anywhere in them)."""
+    out = []
+    for r in records:
+        r = {k: v for k, v in r.items() if k not in ("time_s", "cpu_s")}
+        r["metrics"] = {k: v for k, v in r["metrics"].items() if k != "seconds"}
+        r["history"] = [{k: v for k, v in h.items() if k != "time"} for h in r["history"]]
+        out.append(r)
+    return out
 
 
 def test_dask_local_cluster_gives_the_local_runners_results(tmp_path):
@@ -114,8 +119,8 @@ def test_dask_real_training_metrics_equal_the_local_runners(tmp_path):
     kw = {"epochs": 1, "hidden": 6, "preset": "quick", "figures": ()}
     local = run_bench(*args, tmp_path / "local", jobs=2, **kw)
     dask = run_bench(*args, tmp_path / "dask", cluster="local:2", **kw)
-    strip_ckpt = lambda rs: [{**r, "checkpoint": None} for r in strip(rs)]  # noqa: E731
-    assert strip_ckpt(dask.records) == strip_ckpt(local.records)
+    assert strip(dask.records) == strip(local.records)
+    assert all(r["metrics"]["test"] > 0 and len(r["history"]) == 1 for r in dask.records)
     assert all(r["status"] == "ok" for r in dask.records)
 
 

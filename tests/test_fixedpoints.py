@@ -139,6 +139,7 @@ def test_ghost_of_a_saddle_node_is_a_slow_point_at_the_minimum_of_q():
     net = nn.RNN(1, 1, dtype=torch.float64)
     with torch.no_grad():  # h' = tanh(1.5 h + 0.23): just past the saddle-node at b ≈ 0.2076
         net.weight_hh_l0.fill_(1.5)
+        net.weight_ih_l0.fill_(1.0)  # noise drives trajectories through both basins
         net.bias_hh_l0.fill_(0.23)
         net.bias_ih_l0.zero_()
     grid = np.linspace(-1.0, 0.0, 200001)
@@ -217,3 +218,21 @@ def test_vector_input_file_sets_the_constant_input(tmp_path):
         out, _ = net(x.expand(300, 1, 2).contiguous())
     np.testing.assert_allclose(lay.states[0], out[-1, 0].numpy(), atol=1e-12)
     assert Settings().tol < Settings().max_q
+
+
+def test_flipflop_task_targets_hold_the_last_pulse():
+    from rnndyn.tasks import get_task
+
+    task = get_task("flipflop", k=2, T=30, p=0.1)
+    data = task.generate(3, n_train=4, n_val=2, n_test=50)
+    x, y = data.x_test.numpy(), data.y_test.numpy()
+    assert x.shape == y.shape == (50, 30, 2) and task.spec.readout == "every"
+    assert set(np.unique(x)) <= {-1.0, 0.0, 1.0} and (x[:, 0] != 0).all()
+    held = np.zeros_like(y)
+    for t in range(30):  # independent route: an explicit scan
+        held[:, t] = np.where(x[:, t] != 0, x[:, t], held[:, t - 1] if t else 0)
+    np.testing.assert_array_equal(y, held)
+    assert task.evaluate(torch.zeros_like(data.y_test), data.y_test) == pytest.approx(1.0)
+    assert 0.05 < (x[:, 1:] != 0).mean() < 0.15
+    with pytest.raises(UsageError):
+        get_task("flipflop", p=0)

@@ -118,3 +118,17 @@ def test_trained_histograms_from_data_and_from_the_fitted_file():
         fig = law_overview(params)
     assert NOT_RECORDED not in fig._supxlabel.get_text()
     plt.close(fig)
+
+
+def test_real_eigenvalue_laws_get_their_own_column():
+    real = Dist("truncnorm", {"mu": 0.3, "sigma": 0.4, "low": 0.0, "high": 1.5})
+    with_real = TargetLaw(_law(0.5).radius, UNIFORM, real_fraction=0.3, real_radius=real)
+    params = EigenInitParams({"hh": _law(0.6), "f": with_real, "o": _law(0.7)}, name="r")
+    with style_context():
+        fig = law_overview(params)
+    assert len(fig.axes) == 2 * 3  # rows RNN, LSTM × (pair |λ|, real |λ|, phase)
+    rnn_real, lstm_real = fig.axes[1], fig.axes[4]
+    assert "no separate law" in " ".join(t.get_text() for t in rnn_real.texts)
+    assert [ln.get_gid() for ln in lstm_real.lines if ln.get_gid()] == ["law-f", "unit-radius"]
+    assert fig.axes[0].get_xlabel() == "" and fig.axes[3].get_xlabel() == "pair |λ| (per step)"
+    plt.close(fig)

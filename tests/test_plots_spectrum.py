@@ -80,7 +80,7 @@ def test_marker_size_and_alpha_shrink_with_the_point_count():
         few = spectrum(_ops("rnn", [None]))
         many = spectrum(
             eigendecompose(
-                np.random.default_rng(1).standard_normal((768, 768)) / 28, diagnostics=False
+                np.random.default_rng(1).standard_normal((300, 300)) / 18, diagnostics=False
             )
         )
     (a,), (b,) = few.collections, many.collections

@@ -216,7 +216,7 @@ def test_metrics_closed_forms():
 def test_registry_and_bad_parameters():
     specs = list_tasks()
     assert [s.name for s in specs] == task_names()
-    assert len([s for s in specs if not s.name.startswith("twin_")]) == 15
+    assert len([s for s in specs if not s.name.startswith("twin_")]) == 16
     assert {s.kind for s in specs} == {"regression", "classification"}
     assert get_task("copy").spec.kind == "regression"
     assert get_task("adding", T="200").spec.seq_len == 200  # CLI strings are coerced

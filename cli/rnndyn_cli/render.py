@@ -129,3 +129,13 @@ def advance(bar: Any, description: str) -> Callable[[int, int], None] | None:
         return None
     task = bar.add_task(description, total=None)
     return lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def check_out(out: Any, *, force: bool, protect: Sequence[Any] = ()) -> None:
+    """Refuse an unusable --out folder (exit 5) before any computing; nothing when ``out`` is
+    None. Call it right after parsing the options of a command that writes an output folder."""
+    if out is None:
+        return
+    from rnndyn.io.outputs import check_output_folder
+
+    check_output_folder(out, force=force, protect=protect)

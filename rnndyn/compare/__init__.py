@@ -1,10 +1,14 @@
-"""Spectra of many networks compared between groups, networks as replicates.
+"""Spectra of many networks compared between groups.
 
 - ``spectra``: ``compare_spectra`` — the job: load, analyse, test, collect → ``ComparisonResult``;
 - ``population``: one network → its per-operator statistics;
-- ``grouping``: checkpoints → named groups (``--by``, ``--group``, ``--manifest``);
-- ``stats``: two-sample tests, effect sizes, distances, multiplicity corrections;
-- ``tables``: tidy tables, JSON and markdown of a ``ComparisonResult``.
+- ``grouping``: checkpoints → named groups (``--by``, ``--group``, ``--manifest``), units checked;
+- ``runner``: plans every test of a run (designs, floors), runs them, adjusts once;
+- ``stats``: two-sample tests, effect sizes, bootstrap CIs, distances;
+- ``permutation``: blocked / stratified permutations (tasks as the unit), cluster bootstrap;
+- ``family``: one family per run — Holm / BH, smallest attainable p, honest wording;
+- ``confounds``: design metadata per network and keys that differ between groups;
+- ``results`` / ``tables``: the result rows, tidy tables, JSON and markdown.
 """
 
 from __future__ import annotations

@@ -123,7 +123,7 @@ class FamilyPlan:
 
 def plan_family(floors: Sequence[float], correction: str, alpha: float) -> FamilyPlan:
     """The plan for a family whose members have the smallest attainable p-values ``floors``."""
-    adjust(np.array([]), correction)  # validates the name
+    adjust([], correction)  # validates the name
     m = len(floors)
     if m == 0:
         return FamilyPlan(correction, alpha, 0, math.nan, math.nan, math.nan)

@@ -120,7 +120,7 @@ def check_groups(
     nets: list[Network], key: str | None, order: list[str] | None, bad: list[BadInput]
 ) -> dict[str, list[Network]]:
     """``{group: networks}``; UsageError for fewer than two groups or a group under two networks."""
-    names = order if order is not None else sorted({n.group for n in nets})
+    names = order if order is not None else sorted({str(n.group) for n in nets})
     named = {g: [n for n in nets if n.group == g] for g in names}
     left = f" ({len(bad)} checkpoint(s) were left out)" if bad else ""
     if len([g for g, ms in named.items() if ms]) < 2:

@@ -37,10 +37,10 @@ class Design:
 
     unit: np.ndarray
     in_a: np.ndarray
-    stratum: np.ndarray = field(default=None)  # type: ignore[assignment]
+    stratum: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
 
     def __post_init__(self) -> None:
-        if self.stratum is None:
+        if self.stratum.size != self.in_a.size:  # default: one stratum
             object.__setattr__(self, "stratum", np.zeros(len(self.in_a), dtype=int))
 
     @classmethod

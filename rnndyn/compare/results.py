@@ -112,8 +112,9 @@ class ComparisonResult(ComparisonTables):
     @property
     def strata(self) -> tuple[tuple[str, str], ...]:
         """(architecture, operator) pairs that were tested, in order."""
-        seen = dict.fromkeys((t.architecture, t.operator) for t in (*self.tests, *self.distances))
-        return tuple(seen)
+        pairs = [(t.architecture, t.operator) for t in self.tests]
+        pairs += [(d.architecture, d.operator) for d in self.distances]
+        return tuple(dict.fromkeys(pairs))
 
     @property
     def unit(self) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -156,59 +157,66 @@ def _common(job: Job, opts: Options) -> dict:
 
 def run_statistic(job: Job, opts: Options, rng: np.random.Generator) -> StatisticTest:
     """The test of one per-network statistic between the job's two groups."""
-    values = np.array([op.values[job.k] for _, op in job.members])
+    k = job.k
+    assert k is not None, "a distance job has no statistic"
+    values = np.array([op.values[k] for _, op in job.members])
     in_a = job.design.network_in_a()
     a, b = values[in_a], values[~in_a]
-    if opts.blocked:
-        r = blocked_test(
-            values,
-            job.design,
-            n_permutations=opts.n_permutations,
-            n_bootstrap=opts.n_bootstrap,
-            confidence=opts.confidence,
-            rng=rng,
-        )
-        fields = {
-            "test": "blocked-permutation",
-            "u_or_diff": r.delta,
-            "p_value": r.p_value,
-            "cliffs_delta": r.delta,
-            "ci_low": r.ci_low,
-            "ci_high": r.ci_high,
-            "n_permutations": r.n_permutations,
-            "exact": r.exact,
-            "p_floor": r.floor,
-        }
-    else:
-        r = two_sample(
-            a,
-            b,
-            test=opts.test,
-            n_permutations=opts.n_permutations,
-            n_bootstrap=opts.n_bootstrap,
-            confidence=opts.confidence,
-            rng=rng,
-        )
-        fields = {
-            "test": r.test,
-            "u_or_diff": r.statistic,
-            "p_value": r.p_value,
-            "cliffs_delta": r.cliffs_delta,
-            "ci_low": r.ci_low,
-            "ci_high": r.ci_high,
-            "n_permutations": r.n_permutations,
-            "exact": r.exact,
-            "p_floor": max(job.floor, r.p_floor),
-        }
+    fields = _blocked(values, job, opts, rng) if opts.blocked else _unblocked(a, b, job, opts, rng)
     return StatisticTest(
         **_common(job, opts),
         **fields,
-        statistic=list(STATISTICS)[job.k],
+        statistic=list(STATISTICS)[k],
         median_a=float(np.median(a)),
         median_b=float(np.median(b)),
         hedges_g=hedges_g(a, b),
         p_bound=at_floor(fields["p_value"], fields["p_floor"]),
     )
+
+
+def _blocked(values: np.ndarray, job: Job, opts: Options, rng) -> dict[str, Any]:
+    r = blocked_test(
+        values,
+        job.design,
+        n_permutations=opts.n_permutations,
+        n_bootstrap=opts.n_bootstrap,
+        confidence=opts.confidence,
+        rng=rng,
+    )
+    return {
+        "test": "blocked-permutation",
+        "u_or_diff": r.delta,
+        "p_value": r.p_value,
+        "cliffs_delta": r.delta,
+        "ci_low": r.ci_low,
+        "ci_high": r.ci_high,
+        "n_permutations": r.n_permutations,
+        "exact": r.exact,
+        "p_floor": r.floor,
+    }
+
+
+def _unblocked(a: np.ndarray, b: np.ndarray, job: Job, opts: Options, rng) -> dict[str, Any]:
+    r = two_sample(
+        a,
+        b,
+        test=opts.test,
+        n_permutations=opts.n_permutations,
+        n_bootstrap=opts.n_bootstrap,
+        confidence=opts.confidence,
+        rng=rng,
+    )
+    return {
+        "test": r.test,
+        "u_or_diff": r.statistic,
+        "p_value": r.p_value,
+        "cliffs_delta": r.cliffs_delta,
+        "ci_low": r.ci_low,
+        "ci_high": r.ci_high,
+        "n_permutations": r.n_permutations,
+        "exact": r.exact,
+        "p_floor": max(job.floor, r.p_floor),
+    }
 
 
 def run_distances(job: Job, opts: Options, rng: np.random.Generator) -> list[DistanceTest]:

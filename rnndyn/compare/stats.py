@@ -78,8 +78,8 @@ def _median_diff(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def two_sample(
-    a: Sequence[float],
-    b: Sequence[float],
+    a: np.ndarray | Sequence[float],
+    b: np.ndarray | Sequence[float],
     *,
     test: str = "mann-whitney",
     n_permutations: int = 999,
@@ -98,66 +98,67 @@ def two_sample(
     """
     if test not in TESTS:
         raise ValueError(f"unknown test {test!r}; choose one of {TESTS}")
-    rng = np.random.default_rng(rng)
-    a = np.asarray(a, dtype=float)
-    b = np.asarray(b, dtype=float)
-    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
-    if a.size < 2 or b.size < 2:
+    gen = np.random.default_rng(rng)
+    xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    xa, xb = xa[~np.isnan(xa)], xb[~np.isnan(xb)]
+    if xa.size < 2 or xb.size < 2:
         raise ValueError(
-            f"each group needs at least 2 networks with a value (got {a.size} and {b.size})"
+            f"each group needs at least 2 networks with a value (got {xa.size} and {xb.size})"
         )
-    delta = float(cliffs_delta(a, b))
-    total = math.comb(a.size + b.size, a.size)
-    small = min(a.size, b.size) <= 8  # where scipy uses the exact distribution without ties
-    ties = np.unique(np.concatenate([a, b])).size < a.size + b.size
-    if test == "mann-whitney" and not (ties and small):
-        res = scipy.stats.mannwhitneyu(a, b, alternative="two-sided", method="auto")
-        stat, p = float(res.statistic), float(res.pvalue)
-        floor = 2.0 / total if small else mann_whitney_floor(a.size, b.size)
-        extra = {"n_permutations": None, "exact": small, "p_floor": floor}
-    else:
-        # ties in a small sample (the normal approximation is poor there): Mann–Whitney's exact
-        # permutation distribution, all labelings up to MAX_EXACT; or the median difference
-        draws = total if test == "mann-whitney" and total <= MAX_EXACT else n_permutations
-        exact = total <= draws
-        extra = {
-            "n_permutations": min(total, draws),
-            "exact": exact,
-            "p_floor": min(1.0, 2.0 / (total if exact else draws + 1)),
-        }
-        if test == "mann-whitney":
-            stat, p = _rank_permutation(a, b, draws, rng)
-        else:
-            both = np.concatenate([a, b])
-            big = 2 * np.abs(both[np.isfinite(both)]).max(initial=0) + 1
-            fa, fb = (np.clip(x, -big, big) for x in (a, b))  # ±inf: the most extreme values
-            res = scipy.stats.permutation_test(
-                (fa, fb), _median_diff, vectorized=True, n_resamples=draws, rng=rng
-            )
-            stat, p = float(res.statistic), float(res.pvalue)
+    stat, p, labelings, exact, floor = _p_value(xa, xb, test, n_permutations, gen)
     ci = scipy.stats.bootstrap(
-        (a, b),
+        (xa, xb),
         cliffs_delta,
         vectorized=True,
         n_resamples=n_bootstrap,
         method="percentile",
         confidence_level=confidence,
-        rng=rng,
+        rng=gen,
     ).confidence_interval
     return TwoSampleResult(
-        test,
-        int(a.size),
-        int(b.size),
-        float(np.median(a)),
-        float(np.median(b)),
-        stat,
-        p,
-        delta,
-        float(ci.low),
-        float(ci.high),
-        hedges_g(a, b),
-        **extra,
+        test=test,
+        n_a=int(xa.size),
+        n_b=int(xb.size),
+        median_a=float(np.median(xa)),
+        median_b=float(np.median(xb)),
+        statistic=stat,
+        p_value=p,
+        cliffs_delta=float(cliffs_delta(xa, xb)),
+        ci_low=float(ci.low),
+        ci_high=float(ci.high),
+        hedges_g=hedges_g(xa, xb),
+        n_permutations=labelings,
+        exact=exact,
+        p_floor=floor,
     )
+
+
+def _p_value(
+    a: np.ndarray, b: np.ndarray, test: str, n_permutations: int, rng: np.random.Generator
+) -> tuple[float, float, int | None, bool, float]:
+    """Statistic, two-sided p, labelings used (None: a rank test's own distribution), exact, floor."""
+    total = math.comb(a.size + b.size, a.size)
+    small = min(a.size, b.size) <= 8  # where scipy uses the exact distribution without ties
+    ties = np.unique(np.concatenate([a, b])).size < a.size + b.size
+    if test == "mann-whitney" and not (ties and small):
+        res = scipy.stats.mannwhitneyu(a, b, alternative="two-sided", method="auto")
+        floor = 2.0 / total if small else mann_whitney_floor(a.size, b.size)
+        return float(res.statistic), float(res.pvalue), None, small, floor
+    # ties in a small sample (the normal approximation is poor there): Mann–Whitney's exact
+    # permutation distribution, all labelings up to MAX_EXACT; or the median difference
+    draws = total if test == "mann-whitney" and total <= MAX_EXACT else n_permutations
+    exact = total <= draws
+    floor = min(1.0, 2.0 / (total if exact else draws + 1))
+    if test == "mann-whitney":
+        stat, p = _rank_permutation(a, b, draws, rng)
+        return stat, p, min(total, draws), exact, floor
+    both = np.concatenate([a, b])
+    big = 2 * np.abs(both[np.isfinite(both)]).max(initial=0) + 1
+    fa, fb = np.clip(a, -big, big), np.clip(b, -big, big)  # ±inf: the most extreme values
+    res = scipy.stats.permutation_test(
+        (fa, fb), _median_diff, vectorized=True, n_resamples=draws, rng=rng
+    )
+    return float(res.statistic), float(res.pvalue), min(total, draws), exact, floor
 
 
 def _rank_permutation(
@@ -177,13 +178,17 @@ def _rank_permutation(
 
 
 def median_ci(
-    x: Sequence[float], *, n_bootstrap: int = 1000, confidence: float = 0.95, rng=None
+    values: np.ndarray | Sequence[float],
+    *,
+    n_bootstrap: int = 1000,
+    confidence: float = 0.95,
+    rng=None,
 ) -> tuple[float, float, float]:
-    """Median and its percentile-bootstrap CI over networks; ``x`` ``(n,)``, NaNs dropped.
+    """Median and its percentile-bootstrap CI over networks; ``values`` ``(n,)``, NaNs dropped.
 
     Infinite values (e.g. timescales of non-decaying modes) are kept: the CI ends may be inf.
     """
-    x = np.asarray(x, dtype=float)
+    x = np.asarray(values, dtype=float)
     x = x[~np.isnan(x)]
     if x.size == 0:
         return (float("nan"),) * 3

@@ -146,9 +146,10 @@ def _slopes(y: np.ndarray, end: np.ndarray) -> np.ndarray:
     yw = np.where(w > 0, y, 0.0)
     sw = w.sum(0)
     kbar = (w * k).sum(0) / sw
-    ybar = (w * yw).sum(0) / sw
-    dk = (k - kbar) * w
-    return (dk * (yw - ybar)).sum(0) / (dk * (k - kbar)).sum(0)
+    with np.errstate(invalid="ignore"):  # -inf (vanished) only where the caller discards the fit
+        ybar = (w * yw).sum(0) / sw
+        dk = (k - kbar) * w
+        return (dk * (yw - ybar)).sum(0) / (dk * (k - kbar)).sum(0)
 
 
 def _whole(prop: Propagation) -> tuple[np.ndarray, np.ndarray, tuple[str | None, ...]]:

@@ -6,9 +6,11 @@ time-averaged ``log |diag R|`` after a warm-up, in nats per step, per batch elem
 network the per-step Jacobian is block lower-triangular across layers, so its spectrum is the union
 of the layers' own spectra: ``network_exponents`` merges the forward-direction layers.
 
-Convergence: the averaging window is split in two halves and the exponents are estimated on each;
-an exponent counts as converged when the halves agree within ``TOL · max(1, |λ|)`` nats per step
-(finite-time transients of non-normal maps and slow frame alignment show up as a difference).
+Convergence: every batch element starts from its own random frame, and the averaging window is
+split in two halves with the exponents estimated on each. An exponent counts as converged when the
+halves agree within ``TOL · max(1, |λ|)`` nats per step (finite-time transients of non-normal maps
+show up as a difference) and its 95 % interval over the batch is no wider than that either (a
+frame that has not yet aligned, or too short a window for a noisy drive, shows up as spread).
 A Jacobian that maps a direction to exactly zero (dead ReLU units) gives ``-inf``.
 """
 
@@ -51,12 +53,16 @@ class LyapunovSpectrum:
 
     @property
     def converged(self) -> np.ndarray:
-        """``(k,)`` whether the two halves agree within ``TOL · max(1, |λ|)``."""
+        """``(k,)`` whether the two halves agree, and the batch interval is no wider, than
+        ``TOL · max(1, |λ|)`` (an exponent of −∞ in both halves counts as converged)."""
         d = np.abs(self.half_difference)
         e = self.exponents
+        tol = TOL * np.maximum(1.0, np.abs(np.where(np.isfinite(e), e, 0)))
+        ci = self.ci
         with np.errstate(invalid="ignore"):
+            half_width = np.where(np.isnan(ci).any(1), 0.0, 0.5 * (ci[:, 1] - ci[:, 0]))
             same_inf = np.isinf(self.halves).all(0) if self.halves is not None else False
-            return (d <= TOL * np.maximum(1.0, np.abs(np.where(np.isfinite(e), e, 0)))) | same_inf
+            return ((d <= tol) & (half_width <= tol)) | same_inf
 
     @property
     def exponents(self) -> np.ndarray:
@@ -69,7 +75,8 @@ class LyapunovSpectrum:
             return np.full((self.per_sample.shape[1], 2), np.nan)
         from scipy.special import stdtrit
 
-        half = stdtrit(b - 1, 0.975) * self.per_sample.std(axis=0, ddof=1) / np.sqrt(b)
+        with np.errstate(invalid="ignore"):  # −∞ exponents: no interval
+            half = stdtrit(b - 1, 0.975) * self.per_sample.std(axis=0, ddof=1) / np.sqrt(b)
         return np.stack([self.exponents - half, self.exponents + half], axis=1)
 
     def to_dict(self) -> dict[str, Any]:
@@ -138,16 +145,17 @@ def lyapunov_spectrum(
     t_len, batch = x.shape[0] - start, x.shape[1]
     warmup = t_len // 4 if warmup is None else min(max(warmup, 0), t_len - 1)
     pw = cast(p, dtype)
+    p64 = cast(p, torch.float64)  # coefficients from float64 states: no spurious saturation
     k = min(n_exponents, pw.state_size)
     g = torch.Generator().manual_seed(seed)
-    q0, _ = torch.linalg.qr(torch.randn(pw.state_size, k, generator=g, dtype=torch.float64))
-    q = q0.to(dtype)[:, None, :].expand(-1, batch, -1).contiguous()
+    start_frames = torch.randn(batch, pw.state_size, k, generator=g, dtype=torch.float64)
+    q = torch.linalg.qr(start_frames)[0].permute(1, 0, 2).to(dtype).contiguous()  # one per element
     acc = torch.zeros(2, batch, k, dtype=torch.float64)
     window = t_len - warmup
     t = 0
-    for coef in coefficient_chunks(pw, x, h, c, start):
+    for coef in coefficient_chunks(p64, x, h, c, start):
         for i in range(next(iter(coef.values())).shape[0]):
-            q = apply(pw, {name: v[i] for name, v in coef.items()}, q)
+            q = apply(pw, {name: v[i].to(dtype) for name, v in coef.items()}, q)
             q, logdiag = orthonormalize(q)
             if t >= warmup:
                 acc[int(2 * (t - warmup) >= window)] += logdiag

@@ -196,7 +196,7 @@ def _measure_operator(
         )
     rates = fit_rates(prop, min_steps=s.min_fit_steps, linear_tol=s.linear_tol)
     coords = modal_coordinates(
-        traj.states(op.layer, op.direction, full=op.n != traj.hidden.shape[-1]), basis
+        traj.states(op.layer, op.direction, full=op.n != traj.hidden.shape[-1]), basis, dtype=s.dtype
     )
     g = basis.mode_group
     memory = None
@@ -265,8 +265,9 @@ def _network_memory(
         )
     if fit.condition > 1e12:
         notes.append(
-            f"memory: the state covariance is ill-conditioned (κ ≈ {fit.condition:.2g}); "
-            "directions below 1e-12 of the largest were dropped (float64 pseudo-inverse)"
+            f"memory: the state covariance is ill-conditioned (κ ≈ {fit.condition:.2g}); the "
+            "readouts were fitted in float64 from an SVD of the states, dropping directions below "
+            "rounding (pseudo-inverse): capacity in those directions is not resolved"
         )
     bound = feats.shape[-1]
     if pr.kind == "noise" and mc > bound:

@@ -7,10 +7,11 @@ each half's readout is scored on the other, and the two R² are averaged; each i
 
 No fixed penalty biases the readout: the ridge penalty is chosen per lag and channel by generalised
 cross-validation on the training half over a grid that includes plain least squares, in the
-eigenbasis of the (standardised, float64) state Gram matrix — taken from an SVD of the training
-features themselves, so a Gram condition number of 1e14 still resolves; singular values below
-``max(n, p)·eps`` of the largest are dropped (pseudo-inverse). Input channels with no variance
-give NaN.
+SVD of the (standardised, float64) training features themselves, and held-out residuals are
+computed from the data, not from normal equations — so a state Gram condition number of 1e14 still
+resolves; singular values below ``max(n, p)·eps`` of the largest are dropped (pseudo-inverse).
+Per-mode readouts (one or two features) use the same GCV choice on 2×2 moments. Input channels with
+no variance give NaN.
 
 The memory capacity is ``MC = Σ_k R²_k`` per channel — Jaeger's (2001) definition, with lags counted
 from 0 because here ``x_t`` already enters ``h_t``; for a network driven by i.i.d. input the total
@@ -114,12 +115,11 @@ def _gcv_filter(lam: torch.Tensor, ct: torch.Tensor, sst: torch.Tensor, n: int) 
     return torch.take_along_dim(inv, best[:, :, None], 1).mT  # (G, m, targets)
 
 
-def _score(fit_m: dict, test_m: dict, mu_z, sd, idx: torch.Tensor, mask: torch.Tensor, eig=None):
-    """Held-out R² ``(G, K, D)`` of readouts fitted on ``fit_m`` and scored on ``test_m``.
+def _score(fit_m: dict, test_m: dict, mu_z, sd, idx: torch.Tensor, mask: torch.Tensor):
+    """Held-out R² ``(G, K, D)`` of per-group readouts (≤ 2 features each: well-conditioned
+    moments) fitted on ``fit_m`` and scored on ``test_m``.
 
-    ``idx`` ``(G, m)`` feature indices of each group, ``mask`` ``(G, m)`` which of them are real;
-    ``eig``: the training Gram's eigenpairs ``(λ (1, p), Q (1, p, p))`` when already known (from an
-    SVD of the training features, accurate where the Gram matrix is ill-conditioned)."""
+    ``idx`` ``(G, m)`` feature indices of each group, ``mask`` ``(G, m)`` which of them are real."""
     n_tr = fit_m["n"]
     mu_y = fit_m["ys"] / n_tr
     g_tr, c_tr, sst_tr = _centred(fit_m, mu_z, mu_y)
@@ -135,11 +135,8 @@ def _score(fit_m: dict, test_m: dict, mu_z, sd, idx: torch.Tensor, mask: torch.T
     _, k, d = c_tr.shape
     cs_tr = (c_tr[idx] * inv_sd[idx][..., None, None]).reshape(*idx.shape, k * d) * m[..., None]
     cs_te = (c_te[idx] * inv_sd[idx][..., None, None]).reshape(*idx.shape, k * d) * m[..., None]
-    if eig is None:
-        lam, q = torch.linalg.eigh(gs_tr)
-        lam = torch.where(lam > CUTOFF * lam.amax(-1, keepdim=True).clamp_min(1e-300), lam, 0.0)
-    else:
-        lam, q = eig
+    lam, q = torch.linalg.eigh(gs_tr)
+    lam = torch.where(lam > CUTOFF * lam.amax(-1, keepdim=True).clamp_min(1e-300), lam, 0.0)
     ct = q.mT @ cs_tr
     beta = q @ (_gcv_filter(lam, ct, sst_tr.reshape(-1), n_tr) * ct)  # (G, m, K·D)
     sse = (sst_te + test_m["n"] * (mu_te - mu_y) ** 2).reshape(-1)
@@ -147,6 +144,38 @@ def _score(fit_m: dict, test_m: dict, mu_z, sd, idx: torch.Tensor, mask: torch.T
     ok = sst_te > 1e-12 * max(float(sst_te.max()), 1e-300)
     r2 = (1 - sse / torch.where(ok, sst_te, 1.0).reshape(-1)).reshape(-1, k, d)
     return torch.where(ok, r2.clamp(0.0, 1.0), torch.nan)
+
+
+def _targets(x: torch.Tensor, t0: int, n_t: int, lags: int) -> torch.Tensor:
+    """``(n, (L+1)·D)`` the lagged inputs ``x_{t−k}`` of every sample, lag-major."""
+    d = x.shape[-1]
+    cols = [x[t0 - k : t0 - k + n_t].reshape(-1, d) for k in range(lags + 1)]
+    return torch.stack(cols, 1).reshape(-1, (lags + 1) * d)
+
+
+def _score_data(za: torch.Tensor, ya: torch.Tensor, zb: torch.Tensor, yb: torch.Tensor):
+    """Held-out R² ``(targets,)`` of one readout from all features, fitted on ``(za, ya)`` and scored
+    on ``(zb, yb)`` from the data themselves (no normal equations): SVD of ``za``, GCV ridge filter
+    ``s/(s²+α)`` with small singular values dropped, residuals computed directly. Also returns the
+    condition number of ``za``'s Gram matrix."""
+    mu = ya.mean(0)
+    u, sv, vh = torch.linalg.svd(za, full_matrices=False)
+    keep = sv > max(za.shape) * torch.finfo(za.dtype).eps * float(sv.max().clamp_min(1e-300))
+    lam = torch.where(keep, sv * sv, 0.0)
+    uty = u.T @ (ya - mu)  # (p, targets)
+    scale = lam[keep].mean() if bool(keep.any()) else torch.tensor(1.0, dtype=za.dtype)
+    f = torch.where(keep, lam / (lam + torch.from_numpy(ALPHAS)[:, None] * scale), 0.0)  # (A, p)
+    rss = ((ya - mu) ** 2).sum(0) - (2 * f - f * f) @ (uty * uty)  # (A, targets)
+    n = za.shape[0]
+    gcv = n * rss / (n - f.sum(1, keepdim=True)).clamp_min(1.0) ** 2
+    fbest = f[torch.argmin(gcv, 0)].T  # (p, targets)
+    coef = fbest / torch.where(keep, sv, 1.0)[:, None] * uty
+    pred = zb @ (vh.T @ coef) + mu
+    sst_b = ((yb - yb.mean(0)) ** 2).sum(0)
+    ok = sst_b > 1e-12 * max(float(sst_b.max()), 1e-300)
+    r2 = 1 - ((yb - pred) ** 2).sum(0) / torch.where(ok, sst_b, 1.0)
+    cond = float(sv.max() / sv.min()) ** 2 if float(sv.min()) > 0 else float("inf")
+    return torch.where(ok, r2.clamp(0.0, 1.0), torch.nan), cond
 
 
 def memory_fit(
@@ -168,34 +197,25 @@ def memory_fit(
     z = torch.as_tensor(np.asarray(features), dtype=torch.float64)
     x = torch.as_tensor(np.asarray(inputs), dtype=torch.float64)
     (za, xa, ta), (zb, xb, tb) = _halves(z, x, max_lag)
+    if groups is None:
+        p = z.shape[-1]
+        both = torch.cat([za.reshape(-1, p), zb.reshape(-1, p)])
+        mu, sd = both.mean(0), both.std(0)
+        sd = torch.where(sd > 0, sd, torch.ones_like(sd))
+        fa, fb = ((h.reshape(-1, p) - mu) / sd for h in (za, zb))
+        ya, yb = _targets(xa, ta, za.shape[0], max_lag), _targets(xb, tb, zb.shape[0], max_lag)
+        r_ab, c_a = _score_data(fa, ya, fb, yb)
+        r_ba, c_b = _score_data(fb, yb, fa, ya)
+        r2 = (0.5 * (r_ab + r_ba)).reshape(1, max_lag + 1, x.shape[-1])
+        return MemoryFit(r2.numpy(), min(fa.shape[0], fb.shape[0]), p, max(c_a, c_b))
     ma, mb = _moments(za, xa, ta, max_lag), _moments(zb, xb, tb, max_lag)
     n = ma["n"] + mb["n"]
     mu_z = (ma["s"] + mb["s"]) / n
     var = (torch.diagonal(ma["g"]) + torch.diagonal(mb["g"])) / n - mu_z**2
     sd = torch.where(var > 0, var.clamp_min(0).sqrt(), torch.ones_like(var))
     idx, mask = _group_index(z.shape[-1], groups)
-    eig_a = eig_b = None
-    cond = 1.0
-    if groups is None:  # one readout from all features: eigenpairs from an SVD of the data
-        eig_a, cond_a = _svd_eig((za - mu_z) / sd)
-        eig_b, cond_b = _svd_eig((zb - mu_z) / sd)
-        cond = max(cond_a, cond_b)
-    r2 = 0.5 * (
-        _score(ma, mb, mu_z, sd, idx, mask, eig_a) + _score(mb, ma, mu_z, sd, idx, mask, eig_b)
-    )
-    return MemoryFit(r2.numpy(), min(ma["n"], mb["n"]), int(mask.sum(1).max()), cond)
-
-
-def _svd_eig(z: torch.Tensor) -> tuple[tuple[torch.Tensor, torch.Tensor], float]:
-    """Eigenpairs ``(λ (1, p), Q (1, p, p))`` of ``ZᵀZ`` from the SVD of ``Z`` ``(…, p)`` — singular
-    values below ``max(n, p)·eps`` of the largest dropped (pinv) — and the Gram's condition number."""
-    flat = z.reshape(-1, z.shape[-1])
-    _, sv, vh = torch.linalg.svd(flat, full_matrices=False)
-    tol = max(flat.shape) * torch.finfo(flat.dtype).eps * float(sv.max().clamp_min(1e-300))
-    lam = torch.where(sv > tol, sv * sv, 0.0)
-    smin = float(sv.min())
-    cond = float(sv.max() / smin) ** 2 if smin > 0 else float("inf")
-    return (lam[None], vh.mT[None]), cond
+    r2 = 0.5 * (_score(ma, mb, mu_z, sd, idx, mask) + _score(mb, ma, mu_z, sd, idx, mask))
+    return MemoryFit(r2.numpy(), min(ma["n"], mb["n"]), int(mask.sum(1).max()), 1.0)
 
 
 def _group_index(p: int, groups: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -181,10 +181,11 @@ def propagate(
     tan = _Tangents(pw, basis, batch, dtype)
     rec = _Recorder(basis, steps, batch)
     k = 0
-    for coef in coefficient_chunks(pw, x, h, c, t_len - steps, t_len):
+    # coefficients from the float64 states, then cast: a float32 tanh would saturate to exactly 1
+    for coef in coefficient_chunks(cast(p, torch.float64), x, h, c, t_len - steps, t_len):
         for t in range(next(iter(coef.values())).shape[0]):
             lognorm = tan.lognorm
-            y = tan.step({name: v[t] for name, v in coef.items()}, k)
+            y = tan.step({name: v[t].to(dtype) for name, v in coef.items()}, k)
             rec.record(k, y, lognorm)
             tan.renormalise()
             k += 1

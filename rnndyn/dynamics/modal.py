@@ -140,11 +140,13 @@ class ModalCoordinates:
     @property
     def energy(self) -> np.ndarray:
         """``(T, B, M)`` amplitude squared."""
-        return self.amplitude**2
+        with np.errstate(over="ignore"):
+            return self.amplitude**2
 
     def mean_energy(self) -> np.ndarray:
-        """``(T, M)`` energy averaged over the batch."""
-        return self.energy.mean(axis=1)
+        """``(T, M)`` energy averaged over the batch (``inf`` where it exceeds the float range)."""
+        with np.errstate(over="ignore"):
+            return self.energy.mean(axis=1)
 
     def to_frame(self):
         """Tidy: one row per (time, mode) with the batch-mean energy."""
@@ -171,8 +173,10 @@ class ModalCoordinates:
         }
 
 
-def modal_coordinates(states: torch.Tensor | np.ndarray, basis: ModalBasis) -> ModalCoordinates:
+def modal_coordinates(
+    states: torch.Tensor | np.ndarray, basis: ModalBasis, *, dtype: torch.dtype = torch.float32
+) -> ModalCoordinates:
     """Project states ``(T, B, n)`` and return coordinates with per-mode amplitudes ``(T, B, M)``."""
-    coords = project(states, basis)
+    coords = project(states, basis, dtype=dtype)
     amp = group_energy(coords, basis).sqrt()[..., torch.from_numpy(basis.mode_group)]
     return ModalCoordinates(basis, coords.numpy(), amp.numpy())

@@ -155,6 +155,7 @@ class StagedOutput:
         paths = []
         try:
             rc: Any = {"svg.hashsalt": "rnndyn", "pdf.fonttype": 42, "ps.fonttype": 42}
+            _displayable_texts(fig)
             with matplotlib.rc_context(rc):
                 for fmt in self.formats:
                     buffer = io.BytesIO()  # rendered in memory: a full disk fails in write_bytes
@@ -170,6 +171,16 @@ class StagedOutput:
             if "matplotlib.pyplot" in sys.modules:
                 sys.modules["matplotlib.pyplot"].close(fig)
         return paths
+
+
+def _displayable_texts(fig: Figure) -> None:
+    """Escape undecodable file-name bytes in every text of ``fig`` (fonts cannot draw them)."""
+    from matplotlib.text import Text
+
+    for text in fig.findobj(Text):
+        content = text.get_text()
+        if isinstance(content, str) and displayable(content) != content:
+            text.set_text(displayable(content))
 
 
 def _displayable_frame(df: pd.DataFrame) -> pd.DataFrame:
@@ -214,19 +225,7 @@ def staged_output(
     if bad:
         raise ValueError(f"unsupported figure formats {bad}; choose from {FIGURE_FORMATS}")
     guarded = [Path(p) for p in protect]
-    try:
-        existed = _check_destination(out, force, guarded)
-        parent = out if existed else _nearest_existing_dir(out)
-        _sweep_leftovers(parent)
-        staging = Path(tempfile.mkdtemp(prefix=mf.STAGING_PREFIX, dir=parent))
-    except OutputError:
-        raise
-    except OSError as err:
-        raise OutputError(
-            f"cannot write the output folder here ({err.strerror or err})",
-            path=out,
-            hint="Choose a writable --out folder with a shorter name.",
-        ) from None
+    existed, staging = _open_staging(out, force, guarded)
     try:
         writer = StagedOutput(staging, fmts, dest=out)
         yield writer
@@ -237,6 +236,37 @@ def staged_output(
             _publish(staging, out, existed, force, guarded, writer.run_info)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def check_output_folder(
+    out_dir: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    protect: Iterable[str | os.PathLike[str]] = (),
+) -> None:
+    """Refuse an unusable output folder *before* any work: the checks :func:`staged_output` makes
+    on entry (foreign or earlier files, an input, a file in the way, unwritable, name too long),
+    including a real write of an empty staging folder. Call it first in a command whose
+    computation takes a while; staged_output checks again when it runs."""
+    _, staging = _open_staging(Path(out_dir), force, [Path(p) for p in protect])
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _open_staging(out: Path, force: bool, guarded: list[Path]) -> tuple[bool, Path]:
+    """Check the destination; make the staging folder. Returns (``out`` existed, staging)."""
+    try:
+        existed = _check_destination(out, force, guarded)
+        parent = out if existed else _nearest_existing_dir(out)
+        _sweep_leftovers(parent)
+        return existed, Path(tempfile.mkdtemp(prefix=mf.STAGING_PREFIX, dir=parent))
+    except OutputError:
+        raise
+    except OSError as err:
+        raise OutputError(
+            f"cannot write the output folder here ({err.strerror or err})",
+            path=out,
+            hint="Choose a writable --out folder with a shorter name.",
+        ) from None
 
 
 def _check_destination(out: Path, force: bool, protect: list[Path]) -> bool:

@@ -66,7 +66,7 @@ def eigenvalue_density(
     stratum = _stratum(result, architecture, operator)
     members = _members(result, stratum)
     if axes is None:
-        fig, axes = plt.subplots(
+        _, grid = plt.subplots(
             1,
             len(members),
             figsize=(FULL_WIDTH, FULL_WIDTH / max(len(members), 2)),
@@ -75,8 +75,8 @@ def eigenvalue_density(
             layout="constrained",
             squeeze=False,
         )
-        axes = list(axes[0])
-    fig = axes[0].figure
+        axes = list(grid[0])
+    fig: Any = axes[0].figure
     pts = {
         g: (
             np.concatenate([op.eigenvalues for op in ops]),
@@ -101,7 +101,7 @@ def eigenvalue_density(
             gid=f"density-{g}",
         )
         hexes.append(hb)
-        vmax = max(vmax, float(np.max(hb.get_array())))
+        vmax = max(vmax, float(np.max(hb.get_array())))  # type: ignore[arg-type]
         t = np.linspace(0, 2 * np.pi, 721)
         ax.plot(np.cos(t), np.sin(t), color="0.3", lw=0.7, ls="--", zorder=3, gid="unit-circle")
         ax.set_title(f"{g} (n={len(members[g])})")
@@ -243,5 +243,5 @@ def comparison_figures(result: Any) -> Iterator[tuple[str, Figure]]:
     for arch, op in result.strata:
         tag = safe_name(f"{arch}_{op}".replace(":", "_"))
         yield f"eigenvalues_{tag}", eigenvalue_density(result, architecture=arch, operator=op)
-        yield f"modulus_ecdf_{tag}", modulus_ecdf(result, architecture=arch, operator=op).figure
+        yield f"modulus_ecdf_{tag}", modulus_ecdf(result, architecture=arch, operator=op).figure  # type: ignore[misc]
         yield f"statistics_{tag}", statistic_strips(result, architecture=arch, operator=op)

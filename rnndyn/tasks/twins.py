@@ -14,11 +14,14 @@ Quantities (``u_t ~ N(0, 1)`` unless said otherwise; ``T`` steps):
 - ``mean``: ``Σ u_t / √T``;
 - ``recent``: exponentially weighted ``Σ 0.8^{T−1−t} u_t`` (recent inputs count most);
 - ``delay``: ``u_{T−1−k}``, the input ``k`` steps before the end (default ``k = 5``);
-- ``halves``: mean of the first half minus mean of the second half;
+- ``halves``: mean of the first ``⌊T/2⌋`` inputs minus mean of the last ``⌊T/2⌋``;
 - ``extremes``: ``max_t u_t + min_t u_t``;
 - ``oscillation``: the input's projection on ``sin(2π t / P)`` (default ``P = 8``);
-- ``marked_sum``: two channels, values and two marker bits; the sum of the two marked values;
-- ``marked_product``: the same stream; the product of the two marked values.
+- ``window``: the sum of the last ``w`` inputs over ``√w`` (default ``w = 5``);
+- ``energy``: ``Σ u_t²`` over the last ``⌊T/2⌋`` inputs minus over the first ``⌊T/2⌋``.
+
+All take one input channel; every ``q`` is continuous and symmetric about 0, so the sign classes
+are balanced.
 """
 
 from __future__ import annotations
@@ -49,22 +52,9 @@ def _stream(rng: np.random.Generator, n: int, t: int) -> np.ndarray:
     return rng.standard_normal((n, t))
 
 
-def _marked(rng: np.random.Generator, n: int, t: int) -> tuple[np.ndarray, np.ndarray]:
-    values = rng.standard_normal((n, t))
-    first = rng.integers(0, t // 2, n)
-    second = rng.integers(t // 2, t, n)
-    marks = np.zeros((n, t))
-    marks[np.arange(n), first] = marks[np.arange(n), second] = 1.0
-    x = np.stack([values, marks], axis=-1)
-    return x, np.stack([values[np.arange(n), first], values[np.arange(n), second]], axis=1)
-
-
 def _q(name: str, rng: np.random.Generator, n: int, p: dict[str, Any]) -> tuple[Any, Any]:
     """Inputs ``(n, T, D)`` and the quantity ``(n,)`` of twin pair ``name``."""
     t = p["T"]
-    if name in ("marked_sum", "marked_product"):
-        x, pair = _marked(rng, n, t)
-        return x, pair.sum(1) if name == "marked_sum" else pair.prod(1)
     u = _stream(rng, n, t)
     steps = np.arange(t)
     if name == "mean":
@@ -74,11 +64,15 @@ def _q(name: str, rng: np.random.Generator, n: int, p: dict[str, Any]) -> tuple[
     elif name == "delay":
         q = u[:, t - 1 - p["k"]]
     elif name == "halves":
-        q = u[:, : t // 2].mean(1) - u[:, t // 2 :].mean(1)
+        q = u[:, : t // 2].mean(1) - u[:, t - t // 2 :].mean(1)
     elif name == "extremes":
         q = u.max(1) + u.min(1)
-    else:  # oscillation
+    elif name == "oscillation":
         q = u @ np.sin(2 * np.pi * steps / p["period"])
+    elif name == "window":
+        q = u[:, t - p["w"] :].sum(1) / np.sqrt(p["w"])
+    else:  # energy
+        q = (u[:, t - t // 2 :] ** 2).sum(1) - (u[:, : t // 2] ** 2).sum(1)
     return u[..., None], q
 
 
@@ -96,19 +90,20 @@ class _TwinTask(BaseTask):
             raise UsageError(f"task {self.name!r}: T={t} must be at least 4")
         if self.params.get("k", 0) >= t or self.params.get("k", 0) < 0:
             raise UsageError(f"task {self.name!r}: k must lie in 0..T−1")
+        if not 1 <= self.params.get("w", 1) <= t:
+            raise UsageError(f"task {self.name!r}: w must lie in 1..T")
         if self.params.get("period", 2.0) < 2:
             raise UsageError(f"task {self.name!r}: period must be at least 2 steps")
 
     def make_spec(self) -> TaskSpec:
         reg = self.KIND == "regression"
-        d = 2 if self.QUANTITY.startswith("marked") else 1
         what = "the value" if reg else "the sign"
         return TaskSpec(
             name=self.name,
             kind="regression" if reg else "classification",
             description=f"{what} of {self.QUANTITY} over {self.params['T']} steps, read at the "
             f"last step (twin of {twin_name(self.QUANTITY, 'classification' if reg else 'regression')})",
-            input_size=d,
+            input_size=1,
             output_size=1 if reg else 2,
             seq_len=self.params["T"],
             readout="last",
@@ -141,8 +136,8 @@ QUANTITIES: dict[str, dict[str, Any]] = {
     "halves": {},
     "extremes": {},
     "oscillation": {"period": 8.0},
-    "marked_sum": {},
-    "marked_product": {},
+    "window": {"w": 5},
+    "energy": {},
 }
 
 

@@ -23,6 +23,7 @@ from rnndyn_cli.options import (
 )
 from rnndyn_cli.render import (
     advance,
+    check_out,
     info,
     parse_formats,
     print_json,
@@ -160,6 +161,7 @@ def analyze(
     from rnndyn.analysis import analyze as run_analysis
 
     formats = parse_formats(format_)
+    check_out(out, force=force, protect=checkpoints)
     if trust_pickle:
         info(
             "warning: --trust-pickle lets full pickles run code from the file; use it only for files you trust."

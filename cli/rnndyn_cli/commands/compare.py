@@ -22,6 +22,7 @@ from rnndyn_cli.options import (
 )
 from rnndyn_cli.render import (
     advance,
+    check_out,
     info,
     print_json,
     print_table,
@@ -51,7 +52,7 @@ def resolve_groups(
         )
     if checkpoints:
         return {"checkpoints": [str(p) for p in checkpoints], "by": by or "task_kind"}
-    groups = expand_group_specs(group) if group else read_manifest(manifest)
+    groups = expand_group_specs(group) if group else read_manifest(manifest)  # type: ignore[arg-type]
     return {"groups": {name: [str(p) for p in paths] for name, paths in groups.items()}}
 
 
@@ -230,6 +231,8 @@ def compare(
 
     formats = parse_formats(format_)
     kwargs = resolve_groups(checkpoints or [], by, group, manifest)
+    inputs = [p for ps in kwargs.get("groups", {}).values() for p in ps]
+    check_out(out, force=force, protect=inputs + list(kwargs.get("checkpoints", [])))
     with warnings_to_stderr(), progress_bar() as bar:
         result = compare_spectra(
             **kwargs,

@@ -18,7 +18,15 @@ from rnndyn_cli.options import (
     StyleSheet,
     TrustPickle,
 )
-from rnndyn_cli.render import fmt, info, parse_formats, print_json, print_table, warnings_to_stderr
+from rnndyn_cli.render import (
+    check_out,
+    fmt,
+    info,
+    parse_formats,
+    print_json,
+    print_table,
+    warnings_to_stderr,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from rnndyn.decay.results import DecayResult, ModeDecay
@@ -193,6 +201,7 @@ def decay(
     from rnndyn.io.checkpoint import load
 
     formats = parse_formats(format_)
+    check_out(out, force=force, protect=[checkpoint])  # before minutes of simulation
     with warnings_to_stderr():
         ckpt = load(checkpoint, trust=trust_pickle)
         result = measure_decay(

@@ -18,7 +18,14 @@ from rnndyn_cli.options import (
     StyleSheet,
     TrustPickle,
 )
-from rnndyn_cli.render import info, parse_formats, print_json, print_table, warnings_to_stderr
+from rnndyn_cli.render import (
+    check_out,
+    info,
+    parse_formats,
+    print_json,
+    print_table,
+    warnings_to_stderr,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from rnndyn.dynamics.fixedpoints import FixedPointResult
@@ -91,6 +98,7 @@ def fixedpoints(
     from rnndyn.dynamics.fixedpoints import find_fixed_points
 
     formats = parse_formats(format_)
+    check_out(out, force=force, protect=[checkpoint])  # before the search
     with warnings_to_stderr():
         res = find_fixed_points(
             checkpoint,

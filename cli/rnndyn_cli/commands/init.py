@@ -22,7 +22,7 @@ from rnndyn_cli.options import (
     StyleSheet,
     TrustPickle,
 )
-from rnndyn_cli.render import info, print_json, print_table, warnings_to_stderr
+from rnndyn_cli.render import check_out, info, print_json, print_table, warnings_to_stderr
 
 init_app = typer.Typer(
     help="Initializers: the zoo, and the eigen law (fit it to trained networks, sample it).",
@@ -101,6 +101,7 @@ def _write_show(
     from rnndyn_cli.render import parse_formats
 
     formats = parse_formats(format_)
+    check_out(out, force=force, protect=[file])
     samples = {
         t: sample_blocks(params, n, target=t, seed=k)[0].eigenvalues
         for k, t in enumerate(params.targets)

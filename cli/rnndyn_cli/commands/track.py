@@ -18,7 +18,14 @@ from rnndyn_cli.options import (
     StyleSheet,
     TrustPickle,
 )
-from rnndyn_cli.render import info, parse_formats, print_json, print_table, warnings_to_stderr
+from rnndyn_cli.render import (
+    check_out,
+    info,
+    parse_formats,
+    print_json,
+    print_table,
+    warnings_to_stderr,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from rnndyn.compare.track import TrackResult
@@ -78,6 +85,7 @@ def track(
     from rnndyn.compare.track import track as run_track
 
     formats = parse_formats(format_)
+    check_out(out, force=force, protect=checkpoints)
     with warnings_to_stderr():
         res = run_track(
             checkpoints, trust=trust_pickle, matrix=matrix, threshold=threshold, jacobian=jacobian
