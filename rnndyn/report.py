@@ -46,7 +46,8 @@ class Report:
         inputs: ``{"path", "sha256"}`` per input file, recorded in the manifests.
         documents: file name → JSON-ready object (written as strict, sorted JSON).
         tables: base name → tidy DataFrame (``name.csv`` and ``name.parquet``).
-        texts: file name → text (e.g. ``report.md``).
+        texts: file name → text (e.g. ``report.md``), or a function of the base names of the
+            figures written (for a text that links them), called after the figures are drawn.
         figures: ``(base name, FigureSource)`` in drawing order (``name.pdf``, ``name.png``, …).
         figure_sets: FigureSets, for plotting functions that make several figures together.
         parts: sub-folder name → Report (e.g. one per checkpoint).
@@ -56,7 +57,7 @@ class Report:
     inputs: list[dict[str, Any]] = field(default_factory=list)
     documents: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    texts: dict[str, str] = field(default_factory=dict)
+    texts: dict[str, str | Callable[[list[str]], str]] = field(default_factory=dict)
     figures: list[tuple[str, FigureSource]] = field(default_factory=list)
     figure_sets: list[FigureSet] = field(default_factory=list)
     parts: dict[str, Report] = field(default_factory=dict)
@@ -71,8 +72,8 @@ class Report:
         self.tables[name] = df
         return self
 
-    def text(self, name: str, text: str) -> Report:
-        """Add a text file."""
+    def text(self, name: str, text: str | Callable[[list[str]], str]) -> Report:
+        """Add a text file (or a function of the written figures' base names making it)."""
         self.texts[name] = text
         return self
 
@@ -124,27 +125,34 @@ def write_into(
         written.append(stage.write_json(name, obj))
     for name, df in report.tables.items():
         written.extend(stage.write_table(name, df))
-    for name, text in report.texts.items():
-        written.append(stage.write_text(name, text))
+    figures: list[str] = []
     if report.figures or report.figure_sets:
-        written.extend(_write_figures(stage, report, style))
+        written.extend(_write_figures(stage, report, style, figures))
+    for name, text in report.texts.items():
+        written.append(stage.write_text(name, text if isinstance(text, str) else text(figures)))
     for name, sub in report.parts.items():
         written.extend(stage.root / rel for rel in write_into(stage.subdir(name), sub, style=style))
     return sorted(p.relative_to(stage.root).as_posix() for p in written)
 
 
 def _write_figures(
-    stage: StagedOutput, report: Report, style: str | os.PathLike[str] | None = None
+    stage: StagedOutput,
+    report: Report,
+    style: str | os.PathLike[str] | None,
+    names: list[str],
 ) -> list[Path]:
+    """Draw and save every figure; ``names`` receives their base names in order."""
     from rnndyn.plots.style import style_context
 
     written: list[Path] = []
     with style_context(style):
         for name, draw in report.figures:
             written.extend(stage.write_figure(name, as_figure(draw())))
+            names.append(name)
         for draw_set in report.figure_sets:
             for name, fig in draw_set():
                 written.extend(stage.write_figure(name, as_figure(fig)))
+                names.append(name)
     return written
 
 

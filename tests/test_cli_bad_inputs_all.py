@@ -18,8 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from rnndyn_cli.app import app
-
 EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "examples"
 GOOD = EXAMPLES / "rnn_adding.pt"
 FAST_DECAY = ["--probe", "zeros", "--steps", "5"]
@@ -238,8 +236,6 @@ def test_full_disk_under_out_is_exit_5(cli, tmp_path, law, monkeypatch, command)
     "argv",
     [
         ["tasks", "--json"],
-        ["tasks"],
-        ["init", "list", "--json"],
         ["analyze", str(GOOD), "--json"],
         ["analyze", str(GOOD)],
     ],
@@ -272,7 +268,7 @@ def test_closed_pipe_is_quiet(rnndyn_command):
 
 
 @pytest.mark.skipif(os.name != "posix", reason="bytes file names are a POSIX thing")
-@pytest.mark.parametrize("command", ["analyze", "decay"])
+@pytest.mark.parametrize("command", ["analyze", pytest.param("decay", marks=pytest.mark.slow)])
 def test_non_utf8_file_names(cli, tmp_path, command):
     folder = os.fsencode(tmp_path) + b"/d\xff"
     os.mkdir(folder)
@@ -320,10 +316,19 @@ def test_read_only_home_without_mplconfigdir_is_quiet(rnndyn_command, tmp_path):
     assert (tmp_path / "o" / "spectrum.png").is_file()
 
 
-def test_version():
-    from typer.testing import CliRunner
+# ---------------------------------------------------------------- one mistake, one exit code
 
-    from rnndyn._version import __version__
 
-    res = CliRunner().invoke(app, ["--version"])
-    assert res.exit_code == 0 and res.stdout == f"rnndyn {__version__}\n"
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["compare", str(GOOD), str(EXAMPLES / "lstm_sine.pt"), "--by", "no_such_key"],
+        ["init", "fit", str(GOOD), "--by", "no_such_key", "-o", "{TMP}/law.json"],
+    ],
+    ids=["compare", "init fit"],
+)
+def test_missing_grouping_key_is_the_same_usage_error(cli, tmp_path, argv):
+    # was: compare 2, init fit 4
+    res = cli(*_fill(argv, TMP=str(tmp_path)))
+    check(res, 2, "no_such_key", "--by")
+    assert list(tmp_path.iterdir()) == []

@@ -259,3 +259,24 @@ def test_manifest_groups(runner, population):
     assert [g["name"] for g in doc["groups"]] == ["fast", "slow"] and doc["settings"]["by"] is None
     res = runner.invoke(app, ["compare", "--manifest", str(manifest), "--by", "seed"])
     assert res.exit_code == 2 and "--by" in res.stderr
+
+
+def test_correction_unit_and_strata_options(runner, population):
+    _, paths = population
+    res = runner.invoke(app, ["compare", *paths, "--correction", "bh", "--json", *FAST])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    rows = doc["tests"] + doc["distances"]
+    assert doc["family"]["correction"] == "bh" and doc["family"]["size"] == len(rows) == 15
+    assert all("p_adjusted" in r and "p_floor" in r for r in rows)
+    res = runner.invoke(app, ["compare", *paths, *FAST])  # 4 vs 4: radius separated, at the floor
+    assert res.exit_code == 0 and "p holm" in res.stdout and "≤ 0.029 (exact)" in res.stdout
+    assert "One family: 15 tests" in res.stdout
+    res = runner.invoke(app, ["compare", *paths, "--unit", "task", *FAST])
+    assert res.exit_code == 2 and "task" in res.stderr and "Traceback" not in res.output
+    res = runner.invoke(app, ["compare", *paths, "--strata", "training.lr", *FAST])
+    assert res.exit_code == 2 and "--strata training.lr" in res.stderr
+    res = runner.invoke(app, ["compare", *paths, "--strata", "training.epochs", "--json", *FAST])
+    assert res.exit_code == 0 and json.loads(res.stdout)["settings"]["strata"] == "training.epochs"
+    res = runner.invoke(app, ["compare", *paths, "--correction", "sidak", *FAST])
+    assert res.exit_code == 2 and "holm, bh, none" in res.stderr

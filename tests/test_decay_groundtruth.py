@@ -35,7 +35,9 @@ def run(net: nn.RNNBase, x: torch.Tensor, state) -> list[torch.Tensor]:
     out = []
     for t in range(x.shape[1]):
         _, state = net(x[:, t : t + 1], state)
-        out.append(torch.cat([state[0][0], state[1][0]], -1) if isinstance(state, tuple) else state[0])
+        out.append(
+            torch.cat([state[0][0], state[1][0]], -1) if isinstance(state, tuple) else state[0]
+        )
     return out
 
 
@@ -100,8 +102,15 @@ def test_jacobian_products_equal_finite_perturbations_of_the_real_module(arch, p
     net = module(arch, d)
     ckpt = Checkpoint("net.pt", "0" * 64, "torch-zip", dict(net.state_dict()), {})
     res = measure_decay(
-        ckpt, probe=probe, steps=K, modes=4, batch=B, memory=False, lyapunov=False,
-        dtype=torch.float64, min_fit_steps=3,
+        ckpt,
+        probe=probe,
+        steps=K,
+        modes=4,
+        batch=B,
+        memory=False,
+        lyapunov=False,
+        dtype=torch.float64,
+        min_fit_steps=3,
     )
     md = res[0]
     assert np.isfinite(md.measured_rate).any()  # some own rates were fitted, and are checked below

@@ -39,13 +39,13 @@ def test_contracting_nonnormal_linear_net_top_exponent_is_ln_rho_at_defaults(see
     assert res.lyapunov[0].steps == 750  # 1000-step probe, a quarter warm-up
 
 
-def test_short_noisy_window_is_flagged_not_converged():
+def test_short_window_is_flagged_not_converged():
     rng = np.random.default_rng(0)
     w = planted([1.2, 0.9], [1.1 * np.exp(0.5j), 0.8 * np.exp(2j)], rng, cond=3)[0]
     ckpt = ckpt_of({"weight_ih_l0": torch.ones(6, 1), "weight_hh_l0": torch.tensor(w)})
     res = measure_decay(ckpt, probe="noise:3", steps=10, length=24, memory=False)
     assert res.lyapunov_converged is False
-    assert any("not converged" in n and "18-step window" in n for n in res.notes)
+    assert any("not converged" in n and "18-step window is shorter" in n for n in res.notes)
     doc = res.to_dict()["lyapunov"]
     assert doc["converged"] is False and False in doc["layers"][0]["converged"]
 
@@ -105,7 +105,9 @@ def test_impossible_sizes_are_refused_up_front_with_an_estimate(tmp_path):
     with open(huge, "wb") as f:
         np.lib.format.write_array_header_1_0(f, header)
         f.write(b"\0" * 16)
-    with pytest.raises(InvalidInputError, match=r"header claims shape \(100000, 100000, 2\).*74.5 GiB"):
+    with pytest.raises(
+        InvalidInputError, match=r"header claims shape \(100000, 100000, 2\).*74.5 GiB"
+    ):
         measure_decay(ckpt, probe=str(huge), steps=10)
 
 
@@ -137,3 +139,15 @@ def test_cli_exit_codes_for_sizes_and_bad_weights(cli, tmp_path):
     res = run(nan, "--steps", "10")
     assert res.exit_code == 4 and "weight_hh_l0" in res.output and "NaN" in res.output
     assert "probe" not in res.output.split("NaN")[0]
+
+
+def test_convergence_rule_separates_drift_from_noise():
+    from rnndyn.decay.lyapunov import LyapunovSpectrum
+
+    rng = np.random.default_rng(0)
+    drift = np.stack([np.full((8, 2), -0.05), np.full((8, 2), -0.08)])  # systematic: 0.03
+    noisy = -0.06 + 0.05 * rng.standard_normal((2, 8, 2))  # no drift, large scatter
+    per = drift.mean(0)
+    assert not LyapunovSpectrum(0, "forward", 750, 250, per, drift).converged.any()
+    assert LyapunovSpectrum(0, "forward", 750, 250, noisy.mean(0), noisy).converged.all()
+    assert not LyapunovSpectrum(0, "forward", 60, 20, noisy.mean(0), noisy).converged.any()

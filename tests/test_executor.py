@@ -201,3 +201,63 @@ def test_a_worker_without_rnndyn_or_with_another_version_is_refused(tmp_path, pr
             )
         assert time.monotonic() - started < 60  # an error, not a hang
     assert not load_cells(tmp_path / "b")
+
+
+@pytest.mark.slow
+def test_compare_on_a_dask_cluster_gives_the_local_result(tmp_path):
+    from test_compare import FAST, write_population
+
+    from rnndyn.compare.spectra import compare_spectra
+
+    paths = write_population(tmp_path, 3)
+    every = paths["classification"] + paths["regression"]
+    a = compare_spectra(every, jobs=1, **FAST).to_dict()
+    b = compare_spectra(every, cluster="local:2", **FAST).to_dict()
+    assert a["tests"] == b["tests"] and a["distances"] == b["distances"]
+    assert a["groups"] == b["groups"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_a_dask_bench_keeps_finished_runs_quietly(tmp_path):
+    """Seeds 0, 1 finish and later runs block forever on the LocalCluster's workers; SIGINT to the
+    whole process group must end the command (exit 130), with no worker traceback."""
+    out, pids = tmp_path / "b", tmp_path / "pids"
+    pids.mkdir()
+    script = (
+        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from test_bench import fake_train\nfrom rnndyn.training.bench import run_bench\n"
+        "def say(done, total, record):\n"
+        "    if record is not None: print(record['id'], flush=True)\n"
+        "if __name__ == '__main__':\n"
+        "  try:\n"
+        f"    run_bench(['tomita4'], ['gru'], ['orthogonal'], 4, {str(out)!r}, cluster='local:2',"
+        " trainer=fake_train, checkpoints=False, figures=(), progress=say)\n"
+        "  except KeyboardInterrupt:\n    sys.exit(130)\n"
+    )
+    (tmp_path / "run.py").write_text(script)
+    env = {**os.environ, "FAKE_TRAIN_BLOCK": str(pids)}
+    proc = subprocess.Popen(
+        [sys.executable, str(tmp_path / "run.py")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        env=env,
+    )
+    watchdog = threading.Timer(180, os.killpg, (proc.pid, signal.SIGKILL))
+    watchdog.start()
+    try:
+        assert {proc.stdout.readline().strip()[-3:] for _ in range(2)} == {b"_s0", b"_s1"}
+        while len(list(pids.glob("*.pid"))) < 2:
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=90)
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    finally:
+        watchdog.cancel()
+    assert proc.returncode == 130
+    assert b"Traceback" not in err and b"KeyboardInterrupt" not in err, err.decode()[-2000:]
+    assert_all_gone([int(p.stem) for p in pids.glob("*.pid")])
+    assert sorted(r["seed"] for r in load_cells(out)) == [0, 1]

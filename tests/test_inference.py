@@ -348,3 +348,21 @@ def test_tied_small_sample_mann_whitney_is_scipys_exact_permutation_p():
             ref.statistic
         )
         assert r.p_floor == pytest.approx(2 / math.comb(n_a + n_b, n_a))
+
+
+def test_infinite_statistics_in_both_groups_raise_no_warning(tmp_path):
+    """Timescales are ∞ for radii ≥ 1: ∞ − ∞ must count as a tie, silently (warnings are errors)."""
+    rng = np.random.default_rng(9)
+    paths = []
+    for kind in ("classification", "regression"):
+        for t in range(3):
+            for s in range(2):
+                meta = {"task_kind": kind, "task": f"{kind}{t}", "seed": s}
+                w = planted_matrix(rng, 0.9, 1.2, 8)
+                paths.append(str(write_net(tmp_path / f"{kind}{t}_{s}.pt", w, meta)))
+    for unit in ("task", "network"):
+        for test in ("mann-whitney", "permutation"):
+            res = compare_spectra(paths, unit=unit, test=test, **FAST)
+            tau = next(t for t in res.tests if t.statistic == "longest_timescale")
+            assert np.isfinite(tau.p_value) and -1 <= tau.cliffs_delta <= 1
+    res.to_markdown()

@@ -544,6 +544,10 @@ def test_non_utf8_names_in_tables_and_text(tmp_path):
         o.write_table("t", pd.DataFrame({"checkpoint": column, "x": [1.0]}))
         o.write_text("report.md", f"# {name}\n")
         o.write_json("a.json", {"path": name})
+        fig = _figure()
+        fig.axes[0].set_title(name)  # fonts cannot draw lone surrogates: was a TypeError
+        o.write_figure("f", fig)
+    assert (out / "f.png").stat().st_size > 0
     assert "d\\xff/n\\xfe.pt" in (out / "t.csv").read_text(encoding="utf-8")
     assert (out / "report.md").read_text(encoding="utf-8") == "# /tmp/d\\xff/n\\xfe.pt\n"
     assert json.loads((out / "a.json").read_text(encoding="utf-8"))["path"].endswith("n\\xfe.pt")

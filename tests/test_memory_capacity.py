@@ -56,7 +56,9 @@ def test_total_capacity_within_two_percent_of_the_closed_form(n):
     real, pairs = spread(n, 0.3, 0.95, seed=n)
     ckpt, w, u = linear_net(real, pairs, seed=n)
     lags = 120
-    res = measure_decay(ckpt, probe="noise", steps=lags, length=1200, batch=32, lyapunov=False, modes=2)
+    res = measure_decay(
+        ckpt, probe="noise", steps=lags, length=1200, batch=32, lyapunov=False, modes=2
+    )
     exact, _ = closed_form(w, u, lags)
     assert exact.sum() == pytest.approx(n, rel=0.01)  # i.i.d. input, generic W: MC = N
     assert res.memory_capacity == pytest.approx(exact.sum(), rel=0.02)
@@ -72,7 +74,9 @@ def test_ill_conditioned_state_gram_matrix():
     ckpt, w, u = linear_net(real, pairs, seed=2, cond=30.0)
     exact, cov = closed_form(w, u, 150)
     assert np.linalg.cond(cov) > 1e14
-    res = measure_decay(ckpt, probe="noise", steps=150, length=1500, batch=32, lyapunov=False, modes=2)
+    res = measure_decay(
+        ckpt, probe="noise", steps=150, length=1500, batch=32, lyapunov=False, modes=2
+    )
     assert res.memory_capacity == pytest.approx(exact.sum(), rel=0.02)
     assert res.memory_capacity <= 16
     assert any("ill-conditioned" in n for n in res.notes)
@@ -87,9 +91,11 @@ def test_singular_features_and_the_state_size_bound():
     np.testing.assert_allclose(fit.summed[0], [1, 1, 1, 1, 0, 0, 0], atol=2e-3)
     assert np.isinf(fit.condition) or fit.condition > 1e12
     # a long-memory 4-unit net reaches its bound: the reported capacity never exceeds it
-    ckpt, w, u = linear_net([0.99, -0.98], [0.985 * np.exp(0.4j)], seed=2)
+    ckpt, _, _ = linear_net([0.99, -0.98], [0.985 * np.exp(0.4j)], seed=2)
     for seed in range(3):
-        res = measure_decay(ckpt, probe="noise", steps=300, length=700, batch=8, lyapunov=False, seed=seed)
+        res = measure_decay(
+            ckpt, probe="noise", steps=300, length=700, batch=8, lyapunov=False, seed=seed
+        )
         assert res.memory_capacity <= 4 + 1e-9
         assert res.memory_capacity > 3.0
 
@@ -98,7 +104,9 @@ def test_per_channel_r2_for_two_inputs():
     real, pairs = spread(12, 0.3, 0.9, seed=3)
     ckpt, w, u = linear_net(real, pairs, inputs=2, seed=3)
     lags = 60
-    res = measure_decay(ckpt, probe="noise", steps=lags, length=1000, batch=32, lyapunov=False, modes=2)
+    res = measure_decay(
+        ckpt, probe="noise", steps=lags, length=1000, batch=32, lyapunov=False, modes=2
+    )
     exact, _ = closed_form(w, u, lags)
     assert res.memory_channels.shape == (lags + 1, 2)
     assert (res.memory_channels <= 1).all() and (res.memory_channels >= 0).all()

@@ -26,6 +26,7 @@ from rnndyn.errors import RnndynError, UsageError
 
 OnResult = Callable[[int, Any], None]
 WORKER_WAIT_S = 30.0  # how long a scheduler may have no workers before we give up
+IGNORE_SIGINT = "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)"  # a preload script
 
 
 def limit_threads() -> None:
@@ -108,6 +109,7 @@ def _run_pool(
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
+    ctx: Any
     if preload:
         ctx = mp.get_context("forkserver")
         ctx.set_forkserver_preload(["torch", *preload])
@@ -210,6 +212,7 @@ def connect(spec: str) -> Iterator[Any]:
                 processes=True,
                 dashboard_address=None,
                 silence_logs=50,
+                preload=[IGNORE_SIGINT],  # Ctrl-C is the client's: no worker tracebacks
             ) as cluster,
             Client(cluster) as client,
         ):

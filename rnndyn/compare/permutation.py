@@ -175,8 +175,8 @@ def cluster_delta_ci(
 ) -> tuple[float, float]:
     """Percentile CI of Cliff's δ under the cluster bootstrap (units resampled within groups)."""
     a = design.network_in_a()
-    sign = np.sign(values[a][:, None] - values[~a][None, :])  # (n_a, n_b); inf − inf: equal
-    sign = np.nan_to_num(sign, nan=0.0)
+    with np.errstate(invalid="ignore"):  # inf − inf: equal
+        sign = np.nan_to_num(np.sign(values[a][:, None] - values[~a][None, :]), nan=0.0)
     w = cluster_weights(design, n_bootstrap, rng)
     wa, wb = w[:, a], w[:, ~a]
     deltas = np.einsum("bi,ij,bj->b", wa, sign, wb) / (wa.sum(1) * wb.sum(1))
@@ -210,7 +210,8 @@ def cluster_median_ci(
     half = cum[:, -1:] / 2
     lower = x[order][(cum >= half).argmax(axis=1)]
     upper = x[order][(cum > half).argmax(axis=1)]
-    meds = np.where(lower == upper, lower, 0.5 * (lower + upper))
+    with np.errstate(invalid="ignore"):  # −inf + inf only where lower == upper is not taken
+        meds = np.where(lower == upper, lower, 0.5 * (lower + upper))
     alpha = (1 - confidence) / 2
     lo, hi = np.quantile(meds, [alpha, 1 - alpha], method="inverted_cdf")
     return med, float(lo), float(hi)

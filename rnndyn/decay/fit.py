@@ -94,9 +94,7 @@ def _reason(g: int, pure_end, lin_end, rmse, y, frac, min_steps: int, linear_tol
         if not np.isfinite(y[k_out, g]):
             return f"vanished: the Jacobians map it to exactly zero by step {k_out}"
         share = frac[k_out, g]
-        return (
-            f"left its eigenspace: {share:.0%} remains after {k_out} step{'s' * (k_out != 1)}"
-        )
+        return f"left its eigenspace: {share:.0%} remains after {k_out} step{'s' * (k_out != 1)}"
     worst = float(rmse[min_steps, g])
     return (
         f"not geometric: its log-amplitude departs from a straight line by {worst:.2g} nats "
@@ -120,9 +118,7 @@ def fit_rates(
     own_ci = np.where(fitted[:, None], np.exp(t_interval(slopes)), np.nan)
     idx = (lin_end, np.arange(n_groups))
     reason = tuple(
-        None
-        if fitted[g]
-        else _reason(g, pure_end, lin_end, rmse, y, frac, min_steps, linear_tol)
+        None if fitted[g] else _reason(g, pure_end, lin_end, rmse, y, frac, min_steps, linear_tol)
         for g in range(n_groups)
     )
     whole, whole_ci, whole_reason = _whole(prop)

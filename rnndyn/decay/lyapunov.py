@@ -8,9 +8,11 @@ of the layers' own spectra: ``network_exponents`` merges the forward-direction l
 
 Convergence: every batch element starts from its own random frame, and the averaging window is
 split in two halves with the exponents estimated on each. An exponent counts as converged when the
-halves agree within ``TOL · max(1, |λ|)`` nats per step (finite-time transients of non-normal maps
-show up as a difference) and its 95 % interval over the batch is no wider than that either (a
-frame that has not yet aligned, or too short a window for a noisy drive, shows up as spread).
+batch-mean difference between the halves is within ``TOL · max(1, |λ|)`` nats per step, or within
+three standard errors of that difference over the batch where a noisy drive makes the halves
+fluctuate more than that: finite-time transients of non-normal maps and frames still aligning show
+up as a systematic difference. Windows shorter than ``MIN_WINDOW`` (100) steps never count as
+converged (finite-time exponents). The batch interval (``ci``) gives the statistical precision.
 A Jacobian that maps a direction to exactly zero (dead ReLU units) gives ``-inf``.
 """
 
@@ -26,6 +28,7 @@ from rnndyn.dynamics.jacobian import apply, coefficient_chunks
 from rnndyn.dynamics.network import LayerParams, cast
 
 TOL = 0.01  # nats per step (times max(1, |λ|)) between the two halves of the window
+MIN_WINDOW = 100  # averaging steps below which exponents are finite-time estimates only
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class LyapunovSpectrum:
     """Leading ``k`` exponents of one layer and direction (nats per step, descending).
 
     ``per_sample`` ``(B, k)``; ``exponents`` ``(k,)`` their batch mean; ``ci`` ``(k, 2)`` 95 % t-interval;
-    ``halves`` ``(2, k)`` the batch-mean estimates over the first and second half of the window.
+    ``halves`` ``(2, B, k)`` the estimates over the first and second half of the window.
     """
 
     layer: int
@@ -45,24 +48,26 @@ class LyapunovSpectrum:
 
     @property
     def half_difference(self) -> np.ndarray:
-        """``(k,)`` second-half minus first-half estimate (NaN without halves)."""
+        """``(k,)`` batch-mean second-half minus first-half estimate (NaN without halves)."""
         if self.halves is None:
             return np.full(self.per_sample.shape[1], np.nan)
         with np.errstate(invalid="ignore"):
-            return self.halves[1] - self.halves[0]
+            return (self.halves[1] - self.halves[0]).mean(0)
 
     @property
     def converged(self) -> np.ndarray:
-        """``(k,)`` whether the two halves agree, and the batch interval is no wider, than
-        ``TOL · max(1, |λ|)`` (an exponent of −∞ in both halves counts as converged)."""
-        d = np.abs(self.half_difference)
+        """``(k,)`` whether the halves agree within ``max(TOL · max(1, |λ|), 3 SE)`` (an exponent
+        of −∞ in both halves counts as converged)."""
+        if self.halves is None or self.steps < MIN_WINDOW:
+            return np.zeros(self.per_sample.shape[1], bool)
         e = self.exponents
         tol = TOL * np.maximum(1.0, np.abs(np.where(np.isfinite(e), e, 0)))
-        ci = self.ci
         with np.errstate(invalid="ignore"):
-            half_width = np.where(np.isnan(ci).any(1), 0.0, 0.5 * (ci[:, 1] - ci[:, 0]))
-            same_inf = np.isinf(self.halves).all(0) if self.halves is not None else False
-            return ((d <= tol) & (half_width <= tol)) | same_inf
+            diff = self.halves[1] - self.halves[0]
+            b = diff.shape[0]
+            se = diff.std(0, ddof=1) / np.sqrt(b) if b > 1 else np.zeros(diff.shape[1])
+            same_inf = np.isinf(self.halves).all((0, 1))
+            return (np.abs(diff.mean(0)) <= np.maximum(tol, 3 * np.nan_to_num(se))) | same_inf
 
     @property
     def exponents(self) -> np.ndarray:
@@ -116,7 +121,7 @@ def orthonormalize(q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     a = q.permute(1, 0, 2).double()
     first = _cholesky_qr(a)
     second = None if first is None else _cholesky_qr(first[0])
-    if second is not None:
+    if first is not None and second is not None:
         qn = second[0]
         diag = torch.diagonal(first[1], dim1=-2, dim2=-1) * torch.diagonal(
             second[1], dim1=-2, dim2=-1
@@ -164,8 +169,8 @@ def lyapunov_spectrum(
     per = ((acc[0] + acc[1]) / window).numpy()
     halves = np.stack(
         [
-            np.sort((acc[0] / max(half, 1)).numpy(), axis=1)[:, ::-1].mean(0),
-            np.sort((acc[1] / max(window - half, 1)).numpy(), axis=1)[:, ::-1].mean(0),
+            np.sort((acc[0] / max(half, 1)).numpy(), axis=1)[:, ::-1],
+            np.sort((acc[1] / max(window - half, 1)).numpy(), axis=1)[:, ::-1],
         ]
     )
     return LyapunovSpectrum(

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from rnndyn.decay.fit import LINEAR_TOL, MIN_FIT_STEPS, fit_rates
-from rnndyn.decay.lyapunov import lyapunov_spectrum, network_exponents
+from rnndyn.decay.lyapunov import MIN_WINDOW, lyapunov_spectrum, network_exponents
 from rnndyn.decay.memory import memory_fit
 from rnndyn.decay.propagation import propagate
 from rnndyn.decay.results import DecayResult, ModeDecay
@@ -196,7 +196,9 @@ def _measure_operator(
         )
     rates = fit_rates(prop, min_steps=s.min_fit_steps, linear_tol=s.linear_tol)
     coords = modal_coordinates(
-        traj.states(op.layer, op.direction, full=op.n != traj.hidden.shape[-1]), basis, dtype=s.dtype
+        traj.states(op.layer, op.direction, full=op.n != traj.hidden.shape[-1]),
+        basis,
+        dtype=s.dtype,
     )
     g = basis.mode_group
     memory = None
@@ -288,15 +290,22 @@ def _lyapunov(net: Network, traj: Trajectories, s: _Settings, notes: list[str]):
     for layer in range(mod.num_layers):
         for d in mod.directions:
             p = net.layer(layer, d, input_size=traj.layer_inputs(layer).shape[-1])
-            trace = tuple(None if a is None else a[:, :LYAPUNOV_BATCH] for a in traj.trace(layer, d))
+            trace = tuple(
+                None if a is None else a[:, :LYAPUNOV_BATCH] for a in traj.trace(layer, d)
+            )
             spectra.append(lyapunov_spectrum(p, trace, n_exp, dtype=s.dtype, seed=s.seed))
     for sp in spectra:
         bad = ~sp.converged
-        if bad.any():
+        where = f"Lyapunov exponents of layer {sp.layer} {sp.direction} not converged"
+        if sp.steps < MIN_WINDOW:
+            notes.append(
+                f"{where}: the {sp.steps}-step window is shorter than {MIN_WINDOW} steps, so they "
+                "are finite-time estimates (use a longer probe, --length)"
+            )
+        elif bad.any():
             worst = float(np.nanmax(np.abs(sp.half_difference[bad]), initial=0.0))
             notes.append(
-                f"Lyapunov exponents of layer {sp.layer} {sp.direction} not converged: "
-                f"{int(bad.sum())} of {bad.size} differ between the two halves of the "
+                f"{where}: {int(bad.sum())} of {bad.size} differ between the two halves of the "
                 f"{sp.steps}-step window by up to {worst:.2g} nats/step (use a longer probe, --length)"
             )
         if np.isneginf(sp.exponents).any():

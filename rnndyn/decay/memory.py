@@ -61,7 +61,10 @@ def _halves(z: torch.Tensor, x: torch.Tensor, max_lag: int):
         half = batch // 2
         z = z[max_lag:]
         a, b = (z[:, :half], x[:, :half]), (z[:, half:], x[:, half:])
-        return (*map(torch.Tensor.contiguous, a), max_lag), (*map(torch.Tensor.contiguous, b), max_lag)
+        return (*map(torch.Tensor.contiguous, a), max_lag), (
+            *map(torch.Tensor.contiguous, b),
+            max_lag,
+        )
     mid = (max_lag + t_len) // 2
     return (z[max_lag:mid], x, max_lag), (z[mid:], x, mid)
 
@@ -93,7 +96,12 @@ def _centred(m: dict, mu_z: torch.Tensor, mu_y: torch.Tensor) -> tuple[torch.Ten
     """Gram, cross and SST of one half about the given feature and target means."""
     n = m["n"]
     g = m["g"] - torch.outer(m["s"], mu_z) - torch.outer(mu_z, m["s"]) + n * torch.outer(mu_z, mu_z)
-    c = m["c"] - m["s"][:, None, None] * mu_y - mu_z[:, None, None] * m["ys"] + n * mu_z[:, None, None] * mu_y
+    c = (
+        m["c"]
+        - m["s"][:, None, None] * mu_y
+        - mu_z[:, None, None] * m["ys"]
+        + n * mu_z[:, None, None] * mu_y
+    )
     sst = m["yy"] - 2 * mu_y * m["ys"] + n * mu_y**2
     return g, c, sst
 

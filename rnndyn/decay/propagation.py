@@ -145,7 +145,9 @@ class _Tangents:
     def own(self, y: torch.Tensor) -> torch.Tensor:
         """Add the read-back of an LSTM's cell part to the fused ``h`` read-back ``y`` ``(c, B, c)``."""
         if self.n > self.ph:
-            y = y + (self.rows[:, self.ph :] @ self.d[self.ph : self.n].reshape(self.n - self.ph, -1)).view_as(y)
+            y = y + (
+                self.rows[:, self.ph :] @ self.d[self.ph : self.n].reshape(self.n - self.ph, -1)
+            ).view_as(y)
         return y
 
     def step(self, coef: dict[str, torch.Tensor], k: int) -> torch.Tensor:

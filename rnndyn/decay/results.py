@@ -128,9 +128,27 @@ class DecayResult:
         difference, plus the network's (``layer = -1``)."""
         import pandas as pd
 
-        cols = ["layer", "direction", "index", "exponent", "lo", "hi", "half_difference", "converged"]
+        cols = [
+            "layer",
+            "direction",
+            "index",
+            "exponent",
+            "lo",
+            "hi",
+            "half_difference",
+            "converged",
+        ]
         rows = [
-            [s.layer, s.direction, i, v, s.ci[i, 0], s.ci[i, 1], s.half_difference[i], s.converged[i]]
+            [
+                s.layer,
+                s.direction,
+                i,
+                v,
+                s.ci[i, 0],
+                s.ci[i, 1],
+                s.half_difference[i],
+                s.converged[i],
+            ]
             for s in self.lyapunov
             for i, v in enumerate(s.exponents)
         ]

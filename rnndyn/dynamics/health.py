@@ -57,7 +57,9 @@ def check_budget(nbytes: float, what: str, *, hint: str | None = None) -> None:
         )
 
 
-def check_states(out: torch.Tensor, path: object, layer: int, dtype: torch.dtype) -> None:
+def check_states(
+    out: torch.Tensor, path: str | os.PathLike[str] | None, layer: int, dtype: torch.dtype
+) -> None:
     """SimulationError when simulated states ``(T, B, …)`` hold NaN/Inf (the network explodes)."""
     bad = ~torch.isfinite(out)
     if not bool(bad.any()):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -67,6 +67,8 @@ def step_pre(
         dn = (1 - z) * (1 - n * n)
         coef = {"d": z, "r": dn * hn * r * (1 - r), "z": (h - n) * z * (1 - z), "n": dn * r}
         return h2, None, coef
+    if c is None:
+        raise UsageError("an LSTM step needs the cell state c")
     i, f, g, o = (gi + gh).chunk(4, dim=-1)
     i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
     c2 = f * c + i * g
@@ -331,10 +333,10 @@ def jacobian_operators(
         for direction in mod.directions:
             size = in_size if layer == 0 else fp_input.shape[0]
             p = net.layer(layer, direction, input_size=size)
-            base = dict(
+            base: dict[str, Any] = dict(
                 module=mod.name, arch=mod.arch, layer=layer, direction=direction, gate="jac"
             )
-            if "mean" in kinds:
+            if traj is not None and "mean" in kinds:
                 mat, count = _mean_jacobian(p, traj.trace(layer, direction), start)
                 ops.append(
                     JacobianOperator(

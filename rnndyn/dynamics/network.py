@@ -10,6 +10,7 @@ A module without ``weight_ih`` likewise ignores its input (zero input weights).
 from __future__ import annotations
 
 import re
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -116,15 +117,18 @@ def pick_module(
         return ckpt.module
     if isinstance(module, RecurrentModule):
         return module
-    mods = find_modules(ckpt)
-    if module is None:
+    return _pick(find_modules(ckpt), module, ckpt.path)
+
+
+def _pick(
+    mods: list[RecurrentModule], name: str | None, path: str | os.PathLike[str] | None
+) -> RecurrentModule:
+    if name is None:
         return mods[0]
-    hits = [m for m in mods if m.name == module]
+    hits = [m for m in mods if m.name == name]
     if not hits:
         names = ", ".join(repr(m.name) for m in mods)
-        raise CheckpointError(
-            f"no recurrent module named {module!r}; modules: {names}", path=ckpt.path
-        )
+        raise CheckpointError(f"no recurrent module named {name!r}; modules: {names}", path=path)
     return hits[0]
 
 
@@ -138,7 +142,15 @@ def resolve_network(
     """
     if isinstance(ckpt, Network):
         return ckpt
-    mod = pick_module(ckpt, module)
+    if isinstance(module, RecurrentModule):  # e.g. a custom matrix named with --matrix
+        mod = module
+        try:
+            mods = find_modules(ckpt)
+        except CheckpointError:
+            mods = [mod]
+    else:
+        mods = find_modules(ckpt)
+        mod = _pick(mods, module, ckpt.path)
     if mod.simulation:
         raise SimulationError(
             f"module {mod.name or '(root)'!r} cannot be simulated: {mod.simulation}",
@@ -161,7 +173,7 @@ def resolve_network(
         for layer in range(mod.num_layers)
         for d in mod.directions
     }
-    others = tuple(m.name or "(root)" for m in find_modules(ckpt) if m.name != mod.name)
+    others = tuple(m.name or "(root)" for m in mods if m.name != mod.name)
     return Network(
         module=mod,
         params=params,
@@ -192,7 +204,9 @@ def _layer_from(
         nonlin,
         layer,
         direction,
-        torch.zeros(kh, max(mod.input_size or 1, 1), dtype=dt) if w_ih is None else _dtype(w_ih, dt),
+        torch.zeros(kh, max(mod.input_size or 1, 1), dtype=dt)
+        if w_ih is None
+        else _dtype(w_ih, dt),
         w_hh,
         zeros if b_ih is None else _dtype(b_ih, dt),
         zeros if b_hh is None else _dtype(b_hh, dt),

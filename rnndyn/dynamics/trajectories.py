@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from rnndyn.dynamics.modal import ModalCoordinates, modal_coordinates, real_basis
 from rnndyn.dynamics.health import check_budget, check_states
+from rnndyn.dynamics.modal import ModalCoordinates, modal_coordinates, real_basis
 from rnndyn.dynamics.network import LayerParams, Network, build_layer, resolve_network
 from rnndyn.errors import InvalidInputError, UsageError
 from rnndyn.io.checkpoint import Checkpoint
@@ -94,7 +94,7 @@ class Trajectories:
             x, h = x.flip(0), h.flip(0)
             c = None if c is None else c.flip(0)
         h = torch.cat([torch.from_numpy(self.h0[layer, d]).to(dtype)[None], h])
-        if c is not None:
+        if c is not None and self.c0 is not None:
             c = torch.cat([torch.from_numpy(self.c0[layer, d]).to(dtype)[None], c])
         return x, h, c
 
@@ -102,7 +102,7 @@ class Trajectories:
         self, spec: OperatorSpectrum | Spectrum, *, modes: int | None = None
     ) -> ModalCoordinates:
         """Modal coordinates of the states of ``spec``'s layer and direction (LSTM ``jac``: ``[h; c]``)."""
-        if not hasattr(spec, "eigenvalues"):
+        if not isinstance(spec, OperatorSpectrum):
             if len(spec) != 1:
                 raise UsageError("project() needs one operator's spectrum; pick one with spec[id]")
             spec = spec[0]
@@ -248,7 +248,7 @@ def simulate(
             out, _ = module_l(layer_in, state)
         check_states(out, net.path, layer, dtype)
         hidden[layer] = out.view(t_len, batch, nd, out_size).permute(2, 0, 1, 3)
-        if lstm:
+        if cell is not None and c0_t is not None:
             for d, direction in enumerate(mod.directions):
                 p = net.layer(layer, direction, dtype=dtype, input_size=layer_in.shape[2])
                 xs, hs = layer_in, hidden[layer, d]

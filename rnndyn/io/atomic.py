@@ -11,9 +11,13 @@ import threading
 from collections.abc import Iterator
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rnndyn.errors import OutputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from matplotlib.figure import Figure
 
 TMP_SUFFIX = ".rnndyn-tmp"
 
@@ -56,6 +60,28 @@ def displayable(text: str) -> str:
         return text
     except UnicodeEncodeError:
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def displayable_texts(fig: Figure) -> None:
+    """Escape undecodable file-name bytes in every text of ``fig`` (fonts cannot draw them)."""
+    from matplotlib.text import Text
+
+    for text in fig.findobj(Text):
+        content = text.get_text()
+        if isinstance(content, str) and displayable(content) != content:
+            text.set_text(displayable(content))
+
+
+def displayable_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with lone surrogates in string cells escaped (a copy only when there are any)."""
+    cols = [c for c in df.columns if df[c].dtype == object]
+    bad = [c for c in cols if df[c].map(lambda v: isinstance(v, str) and displayable(v) != v).any()]
+    if not bad:
+        return df
+    df = df.copy()
+    for c in bad:
+        df[c] = df[c].map(lambda v: displayable(v) if isinstance(v, str) else v)
+    return df
 
 
 def _displayable_tree(obj: Any) -> Any:

@@ -37,7 +37,13 @@ from typing import TYPE_CHECKING, Any
 
 from rnndyn.errors import OutputError
 from rnndyn.io import manifest as mf
-from rnndyn.io.atomic import ctrl_c_deferred, displayable, dumps_json
+from rnndyn.io.atomic import (
+    ctrl_c_deferred,
+    displayable,
+    displayable_frame,
+    displayable_texts,
+    dumps_json,
+)
 from rnndyn.io.text import join_names
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -139,13 +145,12 @@ class StagedOutput:
         """``name.csv`` (exact floats, formula-safe) plus ``name.parquet`` if pyarrow is present."""
         from rnndyn.io import tables
 
-        df = _displayable_frame(df)
+        df = displayable_frame(df)
         paths = [self.write_bytes(f"{name}.csv", tables.csv_bytes(df))]
         if tables.parquet_available():
-            dest = self.path(f"{name}.parquet")
-            with self._writing(self._prefix + f"{name}.parquet"):
-                tables.write_parquet(df, dest)
-            paths.append(dest)
+            buffer = io.BytesIO()  # in memory: pyarrow cannot open paths with undecodable bytes
+            tables.write_parquet(df, buffer)
+            paths.append(self.write_bytes(f"{name}.parquet", buffer.getvalue()))
         return paths
 
     def write_figure(self, name: str, fig: Figure) -> list[Path]:
@@ -155,7 +160,7 @@ class StagedOutput:
         paths = []
         try:
             rc: Any = {"svg.hashsalt": "rnndyn", "pdf.fonttype": 42, "ps.fonttype": 42}
-            _displayable_texts(fig)
+            displayable_texts(fig)
             with matplotlib.rc_context(rc):
                 for fmt in self.formats:
                     buffer = io.BytesIO()  # rendered in memory: a full disk fails in write_bytes
@@ -171,28 +176,6 @@ class StagedOutput:
             if "matplotlib.pyplot" in sys.modules:
                 sys.modules["matplotlib.pyplot"].close(fig)
         return paths
-
-
-def _displayable_texts(fig: Figure) -> None:
-    """Escape undecodable file-name bytes in every text of ``fig`` (fonts cannot draw them)."""
-    from matplotlib.text import Text
-
-    for text in fig.findobj(Text):
-        content = text.get_text()
-        if isinstance(content, str) and displayable(content) != content:
-            text.set_text(displayable(content))
-
-
-def _displayable_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """``df`` with lone surrogates in string cells escaped (a copy only when there are any)."""
-    cols = [c for c in df.columns if df[c].dtype == object]
-    bad = [c for c in cols if df[c].map(lambda v: isinstance(v, str) and displayable(v) != v).any()]
-    if not bad:
-        return df
-    df = df.copy()
-    for c in bad:
-        df[c] = df[c].map(lambda v: displayable(v) if isinstance(v, str) else v)
-    return df
 
 
 def _check_name(name: str) -> str:

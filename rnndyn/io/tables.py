@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -43,6 +43,6 @@ def csv_bytes(df: pd.DataFrame) -> bytes:
     return text.encode("utf-8")
 
 
-def write_parquet(df: pd.DataFrame, path: Path) -> None:
-    """``df`` as Parquet (pyarrow engine, no index)."""
+def write_parquet(df: pd.DataFrame, path: Path | BinaryIO) -> None:
+    """``df`` as Parquet (pyarrow engine, no index) to a path or a binary file object."""
     df.to_parquet(path, engine="pyarrow", index=False)

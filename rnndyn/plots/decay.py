@@ -74,7 +74,14 @@ def decay_curves(
         fit = int(md.fit_steps[i]) + 1
         ax.plot(k, md.predicted_curve[i], ls="--", lw=0.8, color=colour(i), gid=f"predicted-{i}")
         if fit > 1:
-            ax.plot(k[:fit], md.measured_curve[i, :fit], ls="-", lw=1.0, color=colour(i), gid=f"measured-{i}")
+            ax.plot(
+                k[:fit],
+                md.measured_curve[i, :fit],
+                ls="-",
+                lw=1.0,
+                color=colour(i),
+                gid=f"measured-{i}",
+            )
         ax.plot(
             k[fit - 1 :],
             md.measured_curve[i, fit - 1 :],
@@ -84,7 +91,9 @@ def decay_curves(
             gid=f"measured-tail-{i}",
         )
         if whole and md.norm_curve is not None:
-            ax.plot(k, md.whole_curve[i], ls="-", lw=0.5, alpha=0.6, color=colour(i), gid=f"whole-{i}")
+            ax.plot(
+                k, md.whole_curve[i], ls="-", lw=0.5, alpha=0.6, color=colour(i), gid=f"whole-{i}"
+            )
     ax.set_yscale("log")
     curves = md.measured_curve[shown]
     low = np.nanmin(np.where(curves > 0, curves, np.nan)) if shown.size else 1.0
@@ -254,8 +263,8 @@ def memory_function(
 
 
 def lyapunov_spectrum(result: DecayResult, ax: Axes | None = None, *, legend: bool = True) -> Axes:
-    """Lyapunov exponents along the probe (per layer and the network), with ``ln|λ|`` of the first
-    operator's modes for reference (hollow markers)."""
+    """Lyapunov exponents along the probe (per layer) with 95 % intervals — hollow where not
+    converged — and ``ln|λ|`` of the first operator's modes for reference (open circles)."""
     ax = _new_ax(ax)
     for j, s in enumerate(result.lyapunov):
         idx = np.arange(s.exponents.shape[0])
@@ -271,9 +280,22 @@ def lyapunov_spectrum(result: DecayResult, ax: Axes | None = None, *, legend: bo
             ms=3,
             lw=0.6,
             color=PALETTE[j % len(PALETTE)],
-            label=f"layer {s.layer} {s.direction}",
+            label=f"layer {s.layer} {s.direction}"
+            + ("" if s.converged.all() else " (not converged: hollow)"),
             gid=f"lyapunov-l{s.layer}-{s.direction}",
         )
+        bad = ~s.converged
+        if bad.any():  # hollow markers over the exponents whose two half-window estimates differ
+            ax.plot(
+                idx[bad],
+                s.exponents[bad],
+                ls="none",
+                marker=MARKERS[j % len(MARKERS)],
+                ms=3,
+                mfc="white",
+                color=PALETTE[j % len(PALETTE)],
+                gid=f"unconverged-l{s.layer}-{s.direction}",
+            )
     if result.operators:
         md = result.operators[0]
         with np.errstate(divide="ignore"):

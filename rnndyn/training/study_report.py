@@ -64,10 +64,8 @@ class StudyResult:
             rows = [t for t in cmp.tests if (t.architecture, t.operator) == (arch, op)]
             dist = [d for d in cmp.distances if (d.architecture, d.operator) == (arch, op)]
             first = (rows or dist)[0]
-            n = (
-                f"n = {first.units_a} vs {first.units_b} {first.unit}s "
-                f"({first.n_a} vs {first.n_b} networks)"
-            )
+            n = f"n = {first.units_a} vs {first.units_b} {first.unit}s"
+            nets = f"{first.n_a} vs {first.n_b} networks"
             sig = [t for t in rows if t.p_adjusted < fam.alpha]
             parts = [
                 f"{t.statistic} higher in {t.group_a if t.cliffs_delta > 0 else t.group_b} "
@@ -79,14 +77,14 @@ class StudyResult:
             parts += [
                 f"{d.distribution} {d.metric} distance (p_{fam.correction} {_p(d)})" for d in sig_d
             ]
-            text = f"{arch.upper()} {op} ({n}): "
+            text = f"{arch.upper()} {op} ({n}, {nets}): "
             if parts:
                 text += "differ at the family-wise level: " + "; ".join(parts) + "."
                 rest = len(rows) + len(dist) - len(sig) - len(sig_d)
                 text += f" The other {rest} tests: no detectable difference at this n."
             else:
                 best = min(rows, key=lambda t: t.p_value) if rows else None
-                text += f"no detectable difference at {n.split(' (')[0]}"
+                text += f"no detectable difference at {n}"
                 if best is not None:
                     text += (
                         f" (largest effect: {best.statistic} δ = {best.cliffs_delta:+.2f} "

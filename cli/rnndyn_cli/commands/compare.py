@@ -68,70 +68,79 @@ def _size(row, side: str) -> str:
 
 
 def _tables(result) -> None:
-    from rnndyn.compare.population import STATISTICS
-
-    order = {s: i for i, s in enumerate(STATISTICS)}
     fam = result.family
-    adj = f"p {fam.correction}"
     typer.echo(
         f"One family: {fam.size} tests (statistics and distances), {fam.correction} "
         f"correction, α = {fam.alpha:g}; unit: {result.unit}; smallest attainable p "
         f"{fam.smallest_p:.2g}, adjusted {fam.best_case_adjusted:.2g}."
     )
     for arch, op in result.strata:
-        rows = [t for t in result.tests if (t.architecture, t.operator) == (arch, op)]
-        for ga, gb in dict.fromkeys((t.group_a, t.group_b) for t in rows):
-            pair = sorted(
-                (t for t in rows if (t.group_a, t.group_b) == (ga, gb)),
-                key=lambda t: order[t.statistic],
-            )
-            conf = f"{100 * result.settings['confidence']:.0f}% CI"
-            print_table(
-                f"{arch.upper()} {op}: A = {ga} vs B = {gb} — {pair[0].test}; "
-                "Cliff's δ > 0: A larger; discrete-time eigenvalues",
-                ["statistic", "n A", "n B", "median A", "median B", "δ", conf, "p", adj],
-                [
-                    [
-                        t.statistic,
-                        _size(t, "a"),
-                        _size(t, "b"),
-                        t.median_a,
-                        t.median_b,
-                        round(t.cliffs_delta, 3),
-                        f"[{t.ci_low:+.2f}, {t.ci_high:+.2f}]",
-                        _p(t, t.p_value),
-                        _p(t, t.p_adjusted, True),
-                    ]
-                    for t in pair
-                ],
-            )
-        dists = [d for d in result.distances if (d.architecture, d.operator) == (arch, op)]
-        print_table(
-            f"{arch.upper()} {op}: pooled eigenvalue distributions "
-            f"(p-values permute {result.unit} labels)",
-            ["A", "B", "n A", "n B", "distribution", "metric", "distance", "p", adj, "labelings"],
-            [
-                [
-                    d.group_a,
-                    d.group_b,
-                    _size(d, "a"),
-                    _size(d, "b"),
-                    d.distribution,
-                    d.metric,
-                    d.distance,
-                    _p(d, d.p_value),
-                    _p(d, d.p_adjusted, True),
-                    f"{d.n_permutations}{' (all)' if d.exact else ''}",
-                ]
-                for d in dists
-            ],
-        )
+        _statistic_tables(result, arch, op)
+        _distance_table(result, arch, op)
     if result.skipped:
         print_table(
             "left out", ["checkpoint", "problem"], [[b.path, b.problem] for b in result.skipped]
         )
     for note in result.notes:
         info(f"note: {note}")
+
+
+def _statistic_tables(result, arch: str, op: str) -> None:
+    from rnndyn.compare.population import STATISTICS
+
+    order = {s: i for i, s in enumerate(STATISTICS)}
+    adj = f"p {result.family.correction}"
+    conf = f"{100 * result.settings['confidence']:.0f}% CI"
+    rows = [t for t in result.tests if (t.architecture, t.operator) == (arch, op)]
+    for ga, gb in dict.fromkeys((t.group_a, t.group_b) for t in rows):
+        pair = sorted(
+            (t for t in rows if (t.group_a, t.group_b) == (ga, gb)),
+            key=lambda t: order[t.statistic],
+        )
+        print_table(
+            f"{arch.upper()} {op}: A = {ga} vs B = {gb} — {pair[0].test}; "
+            "Cliff's δ > 0: A larger; discrete-time eigenvalues",
+            ["statistic", "n A", "n B", "median A", "median B", "δ", conf, "p", adj],
+            [
+                [
+                    t.statistic,
+                    _size(t, "a"),
+                    _size(t, "b"),
+                    t.median_a,
+                    t.median_b,
+                    round(t.cliffs_delta, 3),
+                    f"[{t.ci_low:+.2f}, {t.ci_high:+.2f}]",
+                    _p(t, t.p_value),
+                    _p(t, t.p_adjusted, True),
+                ]
+                for t in pair
+            ],
+        )
+
+
+def _distance_table(result, arch: str, op: str) -> None:
+    dists = [d for d in result.distances if (d.architecture, d.operator) == (arch, op)]
+    adj = f"p {result.family.correction}"
+    print_table(
+        f"{arch.upper()} {op}: pooled eigenvalue distributions "
+        f"(p-values permute {result.unit} labels)",
+        ["A", "B", "n A", "n B", "distribution", "metric", "distance", "p", adj, "labelings"],
+        [
+            [
+                d.group_a,
+                d.group_b,
+                _size(d, "a"),
+                _size(d, "b"),
+                d.distribution,
+                d.metric,
+                d.distance,
+                _p(d, d.p_value),
+                _p(d, d.p_adjusted, True),
+                f"{d.n_permutations}{' (all)' if d.exact else ''}",
+            ]
+            for d in dists
+        ],
+    )
 
 
 def publish(
@@ -144,26 +153,26 @@ def publish(
     style: Path | None = None,
 ) -> None:
     """Write JSON, tidy tables, figures and report.md into ``out`` (atomically)."""
-    from rnndyn.io.outputs import staged_output
     from rnndyn.plots.compare import comparison_figures
-    from rnndyn.plots.style import style_context
+    from rnndyn.report import Report, write_report
 
-    with staged_output(out, force=force, formats=formats, protect=protect) as stage:
-        stage.write_json("comparison.json", result.to_dict())
-        stage.write_table("statistics", result.to_frame())
-        stage.write_table("tests", result.tests_frame())
-        stage.write_table("group_statistics", result.group_frame())
-        stage.write_table("eigenvalues", result.eigenvalues_frame())
-        stage.write_table("design", result.design_frame())
-        figures = []
-        with style_context(style):
-            for name, fig in comparison_figures(result):
-                stage.write_figure(name, fig)
-                figures.append(name)
-        stage.write_text(
-            "report.md",
-            result.to_markdown(figures=[f"{f}.png" for f in figures] if "png" in formats else None),
+    def markdown(figures: list[str]) -> str:
+        return result.to_markdown(
+            figures=[f"{f}.png" for f in figures] if "png" in formats else None
         )
+
+    report = (
+        Report(command="compare")
+        .document("comparison.json", result.to_dict())
+        .table("statistics", result.to_frame())
+        .table("tests", result.tests_frame())
+        .table("group_statistics", result.group_frame())
+        .table("eigenvalues", result.eigenvalues_frame())
+        .table("design", result.design_frame())
+        .figure_set(lambda: comparison_figures(result))
+        .text("report.md", markdown)
+    )
+    write_report(report, out, force=force, formats=formats, protect=protect, style=style)
 
 
 @boundary

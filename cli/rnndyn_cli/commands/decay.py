@@ -111,7 +111,11 @@ def _render(result: DecayResult) -> None:
             else "input not i.i.d.: includes its autocorrelation"
         )
         by = result.memory_capacity_by_channel
-        per = f"; per input channel {', '.join(fmt(float(v)) for v in by)}" if by is not None and by.size > 1 else ""
+        per = (
+            f"; per input channel {', '.join(fmt(float(v)) for v in by)}"
+            if by is not None and by.size > 1
+            else ""
+        )
         info(f"memory capacity Σ_k R²(x_t−k), held-out: {fmt(mc)} ({bound}{per})")
     for note in result.notes:
         info(f"note: {note}")

@@ -169,12 +169,12 @@ def resolve_grid(
             raise UsageError(f"{name}={value!r} must be a whole number ≥ 1")
     specs = {
         t: get_task(t, **(p.task_params.get(t, {}) if p else {})).spec
-        for t in _choose("tasks", tasks, p and p.tasks)
+        for t in _choose("tasks", tasks, p.tasks if p else None)
     }
-    archs = [a.lower() for a in _choose("archs", archs, p and p.archs)]
+    archs = [a.lower() for a in _choose("archs", archs, p.archs if p else None)]
     if bad := [a for a in archs if a not in ARCHS]:
         raise UsageError(f"unknown arch {bad[0]!r}", hint=f"Choose from: {', '.join(ARCHS)}.")
-    names = [registry.get(i).name for i in _choose("inits", inits, p and p.inits)]
+    names = [registry.get(i).name for i in _choose("inits", inits, p.inits if p else None)]
     if p is not None and inits is None and init_params is not None and "eigen" not in names:
         names.append("eigen")  # a preset runs the eigen law too when one is given
     seed_list = _seeds(p.seeds if seeds is None and p else seeds)
@@ -204,7 +204,7 @@ def _seeds(seeds: int | Iterable[int] | None) -> list[int]:
         if seeds < 1:
             raise UsageError(f"seeds={seeds} must be at least 1 (the number of seeds per cell)")
         return list(range(seeds))
-    out = list(dict.fromkeys(int(s) for s in seeds))
+    out = list(dict.fromkeys(int(s) for s in seeds))  # type: ignore[union-attr]
     if not out or min(out) < 0:
         raise UsageError(f"seeds {out} must be a non-empty list of non-negative integers")
     return out
