@@ -6,7 +6,6 @@ Order: modulus descending, then |angle|; conjugate pairs adjacent, positive imag
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rnndyn.errors import RnndynWarning
+from rnndyn.io.threads import available_cores, map_threads
 from rnndyn.naming import gate_name, operator_id
 from rnndyn.operators import RecurrentOperator
 
@@ -247,22 +247,45 @@ def _norm2(a: np.ndarray, iters: int = 20) -> float:
     return float(np.sqrt(s))
 
 
+def _pairs(lam: np.ndarray, vec: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(i, i + 1)`` of every conjugate pair when ``v̄`` follows ``v`` exactly, else ``None``."""
+    pos = np.flatnonzero(lam.imag > 0)
+    nxt = pos + 1
+    if 2 * pos.size != np.count_nonzero(lam.imag) or (nxt >= lam.size).any():
+        return None
+    same = (lam[nxt] == lam[pos].conj()).all() and (vec[:, nxt] == vec[:, pos].conj()).all()
+    return (pos, nxt) if same else None
+
+
 def _diagnose(
     w_mat: np.ndarray, lam: np.ndarray, vec: np.ndarray
 ) -> tuple[np.ndarray, float, float]:
-    """Per-eigenvalue condition numbers, κ(V) and the relative residual."""
+    """Per-eigenvalue condition numbers, κ(V) and the relative residual. In real arithmetic when
+    pairs are laid out exactly: ``V = Vr·B``, ``Vr = [.., Re v, Im v, ..]``, ``B = [[1, 1], [i, −i]]``
+    per pair, so ``V⁻¹ = B⁻¹·Vr⁻¹`` and ``WV = (W·Vr)·B`` (one real inverse, one real GEMM)."""
     fro = float(np.linalg.norm(w_mat))
+    pairs = _pairs(lam, vec)
+    vr = vec.real.copy()
+    if pairs is not None:
+        vr[:, pairs[1]] = vec.imag[:, pairs[0]]
     try:
-        vinv = np.linalg.inv(vec)
+        vinv = np.linalg.inv(vec if pairs is None else vr).astype(complex)
     except np.linalg.LinAlgError:
         vinv = None
     if vinv is None or not np.isfinite(vinv).all():
-        cond_each = np.full(lam.shape, np.inf)
-        kappa = np.inf
+        cond_each, kappa = np.full(lam.shape, np.inf), np.inf
     else:
+        if pairs is not None:
+            re, im = vinv[pairs[0]].real, vinv[pairs[1]].real
+            vinv[pairs[0]], vinv[pairs[1]] = 0.5 * (re - 1j * im), 0.5 * (re + 1j * im)
         cond_each = np.linalg.norm(vinv, axis=1)  # = 1/|y_i^H x_i| for unit x_i, y_i
         kappa = _norm2(vec) * _norm2(vinv)
-    wv = w_mat @ vec.real + 1j * (w_mat @ vec.imag)  # two real GEMMs, not one complex one
+    if pairs is None:
+        wv = w_mat @ vec.real + 1j * (w_mat @ vec.imag)  # two real GEMMs, not one complex one
+    else:
+        wv = (w_mat @ vr).astype(complex)
+        wv[:, pairs[0]] += 1j * wv[:, pairs[1]].real
+        wv[:, pairs[1]] = wv[:, pairs[0]].conj()
     resid = np.linalg.norm(wv - vec * lam, axis=0).max() / fro if fro > 0 else 0.0
     return cond_each, float(kappa), float(resid)
 
@@ -279,10 +302,11 @@ def _from_matrices(mats: np.ndarray | Sequence[np.ndarray]) -> list[RecurrentOpe
     ]
 
 
-def available_cores() -> int:
-    """Cores this process may run on (its CPU affinity, else the machine's count)."""
-    affinity = getattr(os, "sched_getaffinity", None)
-    return len(affinity(0)) if affinity else os.cpu_count() or 1
+_ILL = (
+    "operator {}: eigenvector matrix is ill-conditioned (κ(V) ≈ {:.2g}); the matrix is defective or "
+    "nearly so. Eigenvalues are still reported, but modal coordinates are unreliable: the real "
+    "Schur form is kept instead."
+)
 
 
 def eigendecompose(
@@ -308,20 +332,14 @@ def eigendecompose(
         ops = _from_matrices(ops)
     ops = list(ops)
     jobs = available_cores() if jobs is None else int(jobs)
-    if jobs > 1 and len(ops) > 1:
-        results = _parallel(ops, diagnostics, keep_vectors, min(jobs, len(ops)))
+    if jobs > 1 and len(ops) > 1:  # threads, one BLAS thread each: LAPACK releases the GIL
+        one = lambda op: _batched([op], diagnostics, keep_vectors)[0]  # noqa: E731
+        results = map_threads(one, ops, min(jobs, len(ops)), cost=lambda op: op.n)
     else:
         results = _batched(ops, diagnostics, keep_vectors)
     for spec in results:  # in operator order, from this thread, whichever path ran
         if spec.schur is not None:
-            warnings.warn(
-                f"operator {spec.qualified_id}: eigenvector matrix is ill-conditioned (κ(V) ≈ "
-                f"{spec.eigvec_condition:.2g}); the matrix is defective or nearly so. Eigenvalues "
-                "are still reported, but modal coordinates are unreliable: the real Schur form is "
-                "kept instead.",
-                RnndynWarning,
-                stacklevel=2,
-            )
+            warnings.warn(_ILL.format(spec.qualified_id, spec.eigvec_condition), RnndynWarning, 2)
     return Spectrum(tuple(results))
 
 
@@ -340,26 +358,6 @@ def _batched(ops: list[RecurrentOperator], diagnostics: bool, keep: bool) -> lis
         for b, i in enumerate(idx):
             results[i] = _one(ops[i], lam[b], None if vec is None else vec[b].astype(complex), keep)
     return results  # type: ignore[return-value]
-
-
-def _parallel(
-    ops: list[RecurrentOperator], diagnostics: bool, keep: bool, jobs: int
-) -> list[OperatorSpectrum]:
-    """``_batched`` one operator per task in ``jobs`` threads (numpy releases the GIL in LAPACK),
-    with BLAS limited to one thread so the threads do not oversubscribe the cores."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from threadpoolctl import threadpool_limits
-
-    largest_first = sorted(range(len(ops)), key=lambda i: -ops[i].n)
-    pool = ThreadPoolExecutor(jobs, thread_name_prefix="rnndyn-eig")
-    try:
-        with threadpool_limits(1, user_api="blas"):
-            done = pool.map(lambda i: _batched([ops[i]], diagnostics, keep)[0], largest_first)
-            by_index = dict(zip(largest_first, done, strict=True))
-    finally:  # on Ctrl-C: drop the queued operators, do not wait for them
-        pool.shutdown(wait=False, cancel_futures=True)
-    return [by_index[i] for i in range(len(ops))]
 
 
 def _one(

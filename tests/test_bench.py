@@ -573,3 +573,17 @@ def test_cli_seed_start_runs_held_out_seeds(tmp_path):
         app, ["bench", "--out", str(tmp_path / "c"), "--tasks", "parity", "--seed-start", "3"]
     )
     assert res.exit_code == 2 and "--seeds" in res.stderr
+
+
+def test_ctrl_c_message_says_finished_work_is_kept(tmp_path, capsys):
+    """`bench` and `study` (which keeps its trained networks) must not say "no outputs were
+    changed" on Ctrl-C."""
+    import typer
+
+    from rnndyn_cli.commands.bench import resumable
+
+    with pytest.raises(typer.Exit) as err, resumable(tmp_path, "networks"):
+        raise KeyboardInterrupt
+    assert err.value.exit_code == 130
+    said = capsys.readouterr().err
+    assert "finished networks are kept" in said and "no outputs were changed" not in said

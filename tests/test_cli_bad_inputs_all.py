@@ -330,5 +330,5 @@ def test_read_only_home_without_mplconfigdir_is_quiet(rnndyn_command, tmp_path):
 def test_missing_grouping_key_is_the_same_usage_error(cli, tmp_path, argv):
     # was: compare 2, init fit 4
     res = cli(*_fill(argv, TMP=str(tmp_path)))
-    check(res, 2, "no_such_key", "--by")
+    check(res, 2, "no_such_key")
     assert list(tmp_path.iterdir()) == []

@@ -377,10 +377,7 @@ def test_study_with_real_training(tmp_path):
     assert len(res.runs) == 6 and res.trained_now == 6 and res.report.is_file()
     assert {r["kind"] for r in res.runs} == {"regression", "classification"}
     assert res.comparison.group_names == ("classification", "regression")
-    assert ("rnn", "l0.fwd.hh") in res.comparison.strata and (
-        "rnn",
-        "l0.fwd.jac",
-    ) in res.comparison.strata
+    assert res.comparison.strata == (("rnn", "l0.fwd.hh"), ("rnn", "l0.fwd.jacfp"))
     meta = torch.load(tmp_path / "s" / res.runs[0]["checkpoint"], weights_only=True)["rnndyn"]
     assert meta["training"]["n_train"] == 1000 and meta["study"] == "regression-vs-classification"
     assert {"seq_len", "readout", "input_size"} <= set(meta)

@@ -152,7 +152,9 @@ def test_gated_networks_use_mean_jacobians_by_default(factory, size, gate):
         assert md.n_modes in (4, 5) and md.energy.shape == (res.probe["length"], md.n_modes)
         assert res.probe["length"] == 1000  # generated probes: long enough for Lyapunov
         reasons = [md.rate_reason[i] for i in range(md.n_modes)]
-        assert all((r is None) == np.isfinite(v) for r, v in zip(reasons, md.measured_rate))
+        assert all(
+            (r is None) == np.isfinite(v) for r, v in zip(reasons, md.measured_rate, strict=True)
+        )
         assert np.isfinite(md.whole_rate).all() and md.memory.shape == (md.n_modes, 21)
     assert len(res.lyapunov) == len(mod.directions) * 2
     fp = measure_decay(

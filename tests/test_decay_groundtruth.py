@@ -61,7 +61,9 @@ def finite_difference(net, arch, x, basis, eps):
         dh = cols.T.repeat(B, 1)
         base, pert = run(net, xr, h[None]), run(net, xr, (h + eps * dh)[None])
         start = dh
-    delta = torch.stack([start] + [(p - b) / eps for p, b in zip(pert, base)])  # (K+1, B·c, n)
+    delta = torch.stack(
+        [start] + [(p - b) / eps for p, b in zip(pert, base, strict=True)]
+    )  # (K+1, B·c, n)
     delta = delta.view(K + 1, B, c, -1)
     rows = torch.from_numpy(basis.rows)  # (c, n)
     group = torch.from_numpy(basis.col_group)

@@ -366,3 +366,17 @@ def test_infinite_statistics_in_both_groups_raise_no_warning(tmp_path):
             tau = next(t for t in res.tests if t.statistic == "longest_timescale")
             assert np.isfinite(tau.p_value) and -1 <= tau.cliffs_delta <= 1
     res.to_markdown()
+
+
+def test_auto_unit_falls_back_to_networks_when_tasks_are_not_nested(tmp_path):
+    rng = np.random.default_rng(6)
+    paths = []
+    for kind in ("classification", "regression"):
+        for s in range(3):
+            meta = {"task_kind": kind, "task": "planted", "seed": s}  # one task in both groups
+            paths.append(
+                str(write_net(tmp_path / f"{kind}{s}.pt", planted_matrix(rng, 0.2, 0.9, 8), meta))
+            )
+    assert compare_spectra(paths, **FAST).unit == "network"
+    with pytest.raises(UsageError, match="not nested"):
+        compare_spectra(paths, unit="task", **FAST)

@@ -501,9 +501,11 @@ def test_full_disk_while_staging_is_an_output_error(tmp_path, monkeypatch):
 def test_full_disk_while_saving_a_figure_is_an_output_error(tmp_path, monkeypatch):
     # was: AttributeError 'Stream' object has no attribute 'pos' from the PDF backend
     _disk_full(monkeypatch)
-    with pytest.raises(OutputError, match=r"spectrum\.pdf.*No space left"):
-        with staged_output(tmp_path / "o", formats=("pdf",)) as o:
-            o.write_figure("spectrum", _figure())
+    with (
+        pytest.raises(OutputError, match=r"spectrum\.pdf.*No space left"),
+        staged_output(tmp_path / "o", formats=("pdf",)) as o,
+    ):
+        o.write_figure("spectrum", _figure())
     assert not (tmp_path / "o").exists()
 
 
@@ -532,7 +534,14 @@ def test_ctrl_c_during_publish_leaves_all_new(tmp_path, monkeypatch):
     assert (out / "report.md").read_text() == "v2"
     state = mf.inspect_folder(out)
     assert state.foreign == [] and state.edited == []
-    assert set(state.own) == {"report.md", "analysis.json", "a.txt", "b.txt", "c.txt", "manifest.json"}
+    assert set(state.own) == {
+        "report.md",
+        "analysis.json",
+        "a.txt",
+        "b.txt",
+        "c.txt",
+        "manifest.json",
+    }
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
 
 

@@ -112,7 +112,6 @@ Float64 = Annotated[
 ]
 
 
-
 def _style_sheet(path: Path | None) -> Path | None:
     """Check a --style sheet while parsing, so a typo fails before any computation."""
     if path is not None:

@@ -206,9 +206,18 @@ def _load(checkpoints, groups, by, jobs, skip_bad, trust, matrix, jacobian, prog
 
 
 def _resolve_unit(unit: str, key: str | None, named: Mapping[str, list[Network]]) -> str | None:
-    """The metadata key of the unit networks are nested in (``"task"``), or None (networks)."""
+    """The metadata key of the unit networks are nested in (``"task"``), or None (networks).
+
+    ``auto`` picks the task when grouping by ``task_kind``, every network names its task and no
+    task has networks in two groups (else the networks are not nested in tasks).
+    """
     has_task = all(n.metadata.get("task") is not None for ms in named.values() for n in ms)
-    if unit == "network" or (unit == "auto" and not (key == "task_kind" and has_task)):
+    owners: dict[str, set[str]] = {}
+    for g, ms in named.items():
+        for n in ms:
+            owners.setdefault(str(n.metadata.get("task")), set()).add(g)
+    nested = has_task and all(len(gs) == 1 for gs in owners.values())
+    if unit == "network" or (unit == "auto" and not (key == "task_kind" and nested)):
         return None
     if not has_task:
         raise UsageError(

@@ -159,7 +159,7 @@ class ComparisonTables:
         return pd.DataFrame([asdict(s) for s in self.group_statistics])  # type: ignore[attr-defined]
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``rnndyn.compare.spectra/1`` document (JSON-ready; NaN/inf → None)."""
+        """The ``rnndyn.compare.spectra/2`` document (JSON-ready; NaN/inf → None)."""
         from rnndyn._version import __version__
 
         groups = []

@@ -25,10 +25,12 @@ import numpy as np
 import torch
 
 from rnndyn.dynamics.jacobian import apply, coefficient_chunks
-from rnndyn.dynamics.network import LayerParams, cast
+from rnndyn.dynamics.network import LayerParams, Network, cast
+from rnndyn.dynamics.trajectories import Trajectories
 
 TOL = 0.01  # nats per step (times max(1, |λ|)) between the two halves of the window
 MIN_WINDOW = 100  # averaging steps below which exponents are finite-time estimates only
+LYAPUNOV_BATCH = 8  # sequences: a QR per step and sequence is the costly part
 
 
 @dataclass(frozen=True)
@@ -184,3 +186,45 @@ def network_exponents(spectra: list[LyapunovSpectrum], n: int) -> np.ndarray:
     if not fwd:
         return np.empty(0)
     return np.sort(np.concatenate(fwd))[::-1][:n]
+
+
+def network_lyapunov(
+    net: Network,
+    traj: Trajectories,
+    n_exp: int,
+    dtype: torch.dtype,
+    seed: int,
+    notes: list[str],
+    batch: int = LYAPUNOV_BATCH,
+) -> tuple[tuple[LyapunovSpectrum, ...], np.ndarray]:
+    """Per-layer spectra over the whole probe (first ``batch`` sequences) and the network's merged
+    exponents; a note for every layer that did not converge or has −∞ exponents."""
+    mod = net.module
+    spectra = []
+    for layer in range(mod.num_layers):
+        for d in mod.directions:
+            p = net.layer(layer, d, input_size=traj.layer_inputs(layer).shape[-1])
+            x, h, c = traj.trace(layer, d)
+            b = batch
+            trace = (x[:, :b], h[:, :b], None if c is None else c[:, :b])
+            spectra.append(lyapunov_spectrum(p, trace, n_exp, dtype=dtype, seed=seed))
+    for sp in spectra:
+        bad = ~sp.converged
+        where = f"Lyapunov exponents of layer {sp.layer} {sp.direction} not converged"
+        if sp.steps < MIN_WINDOW:
+            notes.append(
+                f"{where}: the {sp.steps}-step window is shorter than {MIN_WINDOW} steps, so they "
+                "are finite-time estimates (use a longer probe, --length)"
+            )
+        elif bad.any():
+            worst = float(np.nanmax(np.abs(sp.half_difference[bad]), initial=0.0))
+            notes.append(
+                f"{where}: {int(bad.sum())} of {bad.size} differ between the two halves of the "
+                f"{sp.steps}-step window by up to {worst:.2g} nats/step (use a longer probe, --length)"
+            )
+        if np.isneginf(sp.exponents).any():
+            notes.append(
+                f"layer {sp.layer} {sp.direction}: some directions are mapped to exactly zero "
+                "(dead units): exponent −∞"
+            )
+    return tuple(spectra), network_exponents(spectra, n_exp)

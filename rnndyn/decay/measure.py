@@ -28,8 +28,8 @@ import numpy as np
 import torch
 
 from rnndyn.decay.fit import LINEAR_TOL, MIN_FIT_STEPS, fit_rates
-from rnndyn.decay.lyapunov import MIN_WINDOW, lyapunov_spectrum, network_exponents
-from rnndyn.decay.memory import memory_fit
+from rnndyn.decay.lyapunov import network_lyapunov
+from rnndyn.decay.memory import memory_fit, memory_lags, network_memory
 from rnndyn.decay.propagation import propagate
 from rnndyn.decay.results import DecayResult, ModeDecay
 from rnndyn.dynamics.health import check_budget, check_seed, tangent_dtype
@@ -46,7 +46,6 @@ from rnndyn.spectrum import OperatorSpectrum, eigendecompose
 
 __all__ = ["DecayResult", "ModeDecay", "measure_decay", "operator_ids"]
 DEFAULT_MODES = 64
-LYAPUNOV_BATCH = 8
 
 
 @dataclass(frozen=True)
@@ -185,6 +184,11 @@ def _measure_operator(
     notes: list[str],
 ) -> ModeDecay:
     """Propagate, fit and decode the top modes of one operator."""
+    if spec.ill_conditioned:
+        notes.append(
+            f"{op.id}: eigenvector matrix ill-conditioned (κ(V) ≈ {spec.eigvec_condition:.2g}); "
+            "modal coordinates and own rates are unreliable"
+        )
     basis = real_basis(spec, s.n_modes(op.n))
     p = net.layer(op.layer, op.direction, input_size=traj.layer_inputs(op.layer).shape[-1])
     trace = traj.trace(op.layer, op.direction)
@@ -230,90 +234,6 @@ def _measure_operator(
         norm_curve=prop.log_norm.mean(axis=1).T[g],
         eigenspace=prop.eigenspace.mean(axis=1).T[g],
     )
-
-
-def _memory_lags(pr: Probe, steps: int, notes: list[str]) -> int | None:
-    x = pr.inputs
-    if not (np.ptp(x, axis=(0, 1)) > 0).any():
-        notes.append(
-            "memory: the probe input does not vary, so nothing can be decoded from it "
-            "(use --probe noise for memory functions)"
-        )
-        return None
-    lags = min(steps, pr.length // 2)
-    if pr.length - lags < 4:
-        notes.append("memory: the probe is too short for lagged decoding")
-        return None
-    return lags
-
-
-def _network_memory(
-    net: Network, traj: Trajectories, lags: int, pr: Probe, notes: list[str]
-) -> np.ndarray:
-    """``(L+1, D)`` held-out R² per lag and input channel from all hidden states, with notes on
-    what limits it (samples, conditioning, the i.i.d. bound)."""
-    mod = net.module
-    feats = np.concatenate(
-        [traj.states(k, d) for k in range(mod.num_layers) for d in mod.directions], -1
-    )
-    fit = memory_fit(feats, traj.inputs, lags)
-    mc = float(np.nansum(fit.r2[0]))
-    bias = fit.bias_bound()
-    if bias > 0.02 * max(mc, 1.0):
-        notes.append(
-            f"memory capacity from {fit.n_train} training samples per half for {fit.features} state "
-            f"features: the held-out estimate may be low by up to about {bias:.2g} "
-            "(use a longer probe or a larger --batch)"
-        )
-    if fit.condition > 1e12:
-        notes.append(
-            f"memory: the state covariance is ill-conditioned (κ ≈ {fit.condition:.2g}); the "
-            "readouts were fitted in float64 from an SVD of the states, dropping directions below "
-            "rounding (pseudo-inverse): capacity in those directions is not resolved"
-        )
-    bound = feats.shape[-1]
-    if pr.kind == "noise" and mc > bound:
-        notes.append(
-            f"memory: the held-out sum {mc:.4g} exceeded the state size {bound}, the bound for "
-            f"i.i.d. input, by sampling error; the memory function was scaled by {bound / mc:.4f} "
-            "to respect it (use a longer probe)"
-        )
-        return fit.r2[0] * (bound / mc)
-    return fit.r2[0]
-
-
-def _lyapunov(net: Network, traj: Trajectories, s: _Settings, notes: list[str]):
-    """Per-layer spectra over the whole probe and the network's merged exponents."""
-    mod = net.module
-    n_exp = s.n_modes(mod.hidden_size)
-    spectra = []
-    for layer in range(mod.num_layers):
-        for d in mod.directions:
-            p = net.layer(layer, d, input_size=traj.layer_inputs(layer).shape[-1])
-            trace = tuple(
-                None if a is None else a[:, :LYAPUNOV_BATCH] for a in traj.trace(layer, d)
-            )
-            spectra.append(lyapunov_spectrum(p, trace, n_exp, dtype=s.dtype, seed=s.seed))
-    for sp in spectra:
-        bad = ~sp.converged
-        where = f"Lyapunov exponents of layer {sp.layer} {sp.direction} not converged"
-        if sp.steps < MIN_WINDOW:
-            notes.append(
-                f"{where}: the {sp.steps}-step window is shorter than {MIN_WINDOW} steps, so they "
-                "are finite-time estimates (use a longer probe, --length)"
-            )
-        elif bad.any():
-            worst = float(np.nanmax(np.abs(sp.half_difference[bad]), initial=0.0))
-            notes.append(
-                f"{where}: {int(bad.sum())} of {bad.size} differ between the two halves of the "
-                f"{sp.steps}-step window by up to {worst:.2g} nats/step (use a longer probe, --length)"
-            )
-        if np.isneginf(sp.exponents).any():
-            notes.append(
-                f"layer {sp.layer} {sp.direction}: some directions are mapped to exactly zero "
-                "(dead units): exponent −∞"
-            )
-    return tuple(spectra), network_exponents(spectra, n_exp)
 
 
 def _precision(
@@ -377,17 +297,17 @@ def measure_decay(
     spectra = eigendecompose(ops)
     s, precision = _precision(net, traj, list(spectra), s)
     notes += more + ([precision] if precision else [])
-    lags = _memory_lags(pr, s.steps, notes) if memory else None
-    results = []
-    for op, spec in zip(ops, spectra, strict=True):
-        if spec.ill_conditioned:
-            notes.append(
-                f"{op.id}: eigenvector matrix ill-conditioned (κ(V) ≈ {spec.eigvec_condition:.2g}); "
-                "modal coordinates and own rates are unreliable"
-            )
-        results.append(_measure_operator(net, traj, op, spec, s, lags, notes))
-    lyap, exps = _lyapunov(net, traj, s, notes) if lyapunov else ((), np.empty(0))
-    channels = _network_memory(net, traj, lags, pr, notes) if lags is not None else None
+    lags = memory_lags(pr, s.steps, notes) if memory else None
+    results = [
+        _measure_operator(net, traj, op, spec, s, lags, notes)
+        for op, spec in zip(ops, spectra, strict=True)
+    ]
+    lyap, exps = (
+        network_lyapunov(net, traj, s.n_modes(net.module.hidden_size), s.dtype, s.seed, notes)
+        if lyapunov
+        else ((), np.empty(0))
+    )
+    channels = network_memory(net, traj, lags, pr, notes) if lags is not None else None
     return DecayResult(
         checkpoint=net.path,
         sha256=net.sha256,

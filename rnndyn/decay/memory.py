@@ -28,6 +28,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from rnndyn.dynamics.network import Network
+from rnndyn.dynamics.probes import Probe
+from rnndyn.dynamics.trajectories import Trajectories
+
 CUTOFF = 1e-12  # Gram eigenvalues below this fraction of the largest are dropped
 ALPHAS = np.concatenate([[0.0], np.geomspace(1e-10, 1e2, 25)])  # × mean Gram eigenvalue
 
@@ -247,3 +251,54 @@ def memory_r2(
 ) -> np.ndarray:
     """``(G, L+1)`` held-out R² summed over input channels (see ``memory_fit``)."""
     return memory_fit(features, inputs, max_lag, groups=groups).summed
+
+
+def memory_lags(pr: Probe, steps: int, notes: list[str]) -> int | None:
+    """The largest lag to decode (``min(steps, T // 2)``), or None with a note when nothing can be."""
+    x = pr.inputs
+    if not (np.ptp(x, axis=(0, 1)) > 0).any():
+        notes.append(
+            "memory: the probe input does not vary, so nothing can be decoded from it "
+            "(use --probe noise for memory functions)"
+        )
+        return None
+    lags = min(steps, pr.length // 2)
+    if pr.length - lags < 4:
+        notes.append("memory: the probe is too short for lagged decoding")
+        return None
+    return lags
+
+
+def network_memory(
+    net: Network, traj: Trajectories, lags: int, pr: Probe, notes: list[str]
+) -> np.ndarray:
+    """``(L+1, D)`` held-out R² per lag and input channel from all hidden states, with notes on
+    what limits it (samples, conditioning, the i.i.d. bound)."""
+    mod = net.module
+    feats = np.concatenate(
+        [traj.states(k, d) for k in range(mod.num_layers) for d in mod.directions], -1
+    )
+    fit = memory_fit(feats, traj.inputs, lags)
+    mc = float(np.nansum(fit.r2[0]))
+    bias = fit.bias_bound()
+    if bias > 0.02 * max(mc, 1.0):
+        notes.append(
+            f"memory capacity from {fit.n_train} training samples per half for {fit.features} state "
+            f"features: the held-out estimate may be low by up to about {bias:.2g} "
+            "(use a longer probe or a larger --batch)"
+        )
+    if fit.condition > 1e12:
+        notes.append(
+            f"memory: the state covariance is ill-conditioned (κ ≈ {fit.condition:.2g}); the "
+            "readouts were fitted in float64 from an SVD of the states, dropping directions below "
+            "rounding (pseudo-inverse): capacity in those directions is not resolved"
+        )
+    bound = feats.shape[-1]
+    if pr.kind == "noise" and mc > bound:
+        notes.append(
+            f"memory: the held-out sum {mc:.4g} exceeded the state size {bound}, the bound for "
+            f"i.i.d. input, by sampling error; the memory function was scaled by {bound / mc:.4f} "
+            "to respect it (use a longer probe)"
+        )
+        return fit.r2[0] * (bound / mc)
+    return fit.r2[0]

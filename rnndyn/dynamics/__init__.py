@@ -1,7 +1,9 @@
 """Run the network: rebuild it from a checkpoint, make probe inputs, simulate, project onto modes,
 and linearise (per-step Jacobians).
 
-- ``network``: checkpoint → runnable ``nn.RNN``/``nn.LSTM``/``nn.GRU`` and per-layer parameters;
+- ``network``: checkpoint → ``Network`` (resolved once: module, float64 weights, metadata) → runnable
+  ``nn.RNN``/``nn.LSTM``/``nn.GRU`` and per-layer parameters;
+- ``health``: size budgets, state-range checks and the float32/float64 choice shared by every simulation;
 - ``probes``: ``zeros | noise[:std] | impulse | task:NAME | FILE.npy`` → inputs ``(B, T, D)``;
 - ``trajectories``: ``simulate`` → ``Trajectories`` (hidden states, LSTM cells);
 - ``modal``: the real eigenbasis and modal coordinates ``z = V⁻¹h``;
@@ -14,6 +16,8 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
+    "Network": "rnndyn.dynamics.network",
+    "resolve_network": "rnndyn.dynamics.network",
     "simulate": "rnndyn.dynamics.trajectories",
     "Trajectories": "rnndyn.dynamics.trajectories",
     "make_probe": "rnndyn.dynamics.probes",

@@ -9,10 +9,11 @@ A module without ``weight_ih`` likewise ignores its input (zero input weights).
 
 from __future__ import annotations
 
-import re
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import torch
@@ -257,12 +258,12 @@ def build_layer(
         dtype=dtype,
     )
     if p.arch in ("rnn", "custom"):
-        net: nn.RNNBase = nn.RNN(nonlinearity=p.nonlinearity, **kwargs)
+        rnn: nn.RNNBase = nn.RNN(nonlinearity=p.nonlinearity, **kwargs)
     elif p.arch == "gru":
-        net = nn.GRU(**kwargs)
+        rnn = nn.GRU(**kwargs)
     else:
-        net = nn.LSTM(proj_size=module.proj_size, **kwargs)
-    state = {}
+        rnn = nn.LSTM(proj_size=module.proj_size, **kwargs)
+    state: dict[str, torch.Tensor] = {}
     for q in params:
         sfx = "_l0" + ("_reverse" if q.direction == "reverse" else "")
         state |= {
@@ -273,8 +274,12 @@ def build_layer(
         }
         if q.w_hr is not None:
             state[f"weight_hr{sfx}"] = q.w_hr
-    net.load_state_dict(state)
-    return net.requires_grad_(False)
+    rnn.load_state_dict(state)
+    return rnn.requires_grad_(False)
+
+
+def _layer_suffix(layer: int, m: re.Match[str]) -> str:
+    return f"_l{layer}{m[2] or ''}"
 
 
 def build_network(
@@ -303,14 +308,14 @@ def build_network(
         dtype=dtype,
     )
     if isinstance(first, nn.LSTM):
-        net: nn.RNNBase = nn.LSTM(proj_size=first.proj_size, **kwargs)
+        rnn: nn.RNNBase = nn.LSTM(proj_size=first.proj_size, **kwargs)
     elif isinstance(first, nn.GRU):
-        net = nn.GRU(**kwargs)
+        rnn = nn.GRU(**kwargs)
     else:
-        net = nn.RNN(nonlinearity=first.nonlinearity, **kwargs)
-    state = {}
+        rnn = nn.RNN(nonlinearity=first.nonlinearity, **kwargs)
+    state: dict[str, torch.Tensor] = {}
     for k, lay in enumerate(layers):
         for name, t in lay.state_dict().items():
-            state[_LAYER.sub(lambda m, k=k: f"_l{k}{m[2] or ''}", name)] = t
-    net.load_state_dict(state)
-    return net.requires_grad_(False)
+            state[_LAYER.sub(partial(_layer_suffix, k), name)] = t
+    rnn.load_state_dict(state)
+    return rnn.requires_grad_(False)

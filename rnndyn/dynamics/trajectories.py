@@ -21,11 +21,12 @@ from rnndyn.dynamics.network import LayerParams, Network, build_layer, resolve_n
 from rnndyn.errors import InvalidInputError, UsageError
 from rnndyn.io.checkpoint import Checkpoint
 from rnndyn.operators import RecurrentModule
+from rnndyn.spectrum import OperatorSpectrum
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from rnndyn.spectrum import OperatorSpectrum, Spectrum
+    from rnndyn.spectrum import Spectrum
 
 TIME_CHUNK = 64
 
@@ -187,6 +188,20 @@ def cell_states(
     return out
 
 
+def _initial_states(
+    mod: RecurrentModule, batch: int, h0: Any, c0: Any, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``h0`` ``(L, d, B, P)`` and (LSTM) ``c0`` ``(L, d, B, H)``: given, or zeros."""
+    nd = len(mod.directions)
+    shape_h = (mod.num_layers, nd, batch, mod.proj_size or mod.hidden_size)
+    shape_c = (mod.num_layers, nd, batch, mod.hidden_size)
+    h = torch.zeros(shape_h, dtype=dtype) if h0 is None else torch.as_tensor(h0, dtype=dtype)
+    if mod.arch != "lstm":
+        return h.reshape(shape_h), None
+    c = torch.zeros(shape_c, dtype=dtype) if c0 is None else torch.as_tensor(c0, dtype=dtype)
+    return h.reshape(shape_h), c.reshape(shape_c)
+
+
 def simulate(
     ckpt: Checkpoint | Network,
     inputs: Any,
@@ -218,21 +233,8 @@ def simulate(
         2.0 * mod.num_layers * nd * t_len * batch * width * x.element_size(),
         f"simulating {batch} sequences of {t_len} steps",
     )
-    h0_t = (
-        torch.zeros(mod.num_layers, nd, batch, out_size, dtype=dtype)
-        if h0 is None
-        else torch.as_tensor(h0, dtype=dtype).reshape(mod.num_layers, nd, batch, out_size)
-    )
-    lstm = mod.arch == "lstm"
-    c0_t = None
-    if lstm:
-        c0_t = (
-            torch.zeros(mod.num_layers, nd, batch, mod.hidden_size, dtype=dtype)
-            if c0 is None
-            else torch.as_tensor(c0, dtype=dtype).reshape(
-                mod.num_layers, nd, batch, mod.hidden_size
-            )
-        )
+    h0_t, c0_t = _initial_states(mod, batch, h0, c0, dtype)
+    lstm = c0_t is not None
     hidden = torch.empty(mod.num_layers, nd, t_len, batch, out_size, dtype=dtype)
     cell = (
         torch.empty(mod.num_layers, nd, t_len, batch, mod.hidden_size, dtype=dtype)
@@ -242,7 +244,7 @@ def simulate(
     layer_in = x
     for layer in range(mod.num_layers):
         module_l = build_layer(net, mod, layer, dtype=dtype, input_size=x.shape[2])
-        state = (h0_t[layer], c0_t[layer]) if lstm else h0_t[layer]
+        state = (h0_t[layer], c0_t[layer]) if c0_t is not None else h0_t[layer]
         with torch.no_grad(), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="LSTM with projections is not supported")
             out, _ = module_l(layer_in, state)

@@ -64,9 +64,8 @@ def displayable(text: str) -> str:
 
 def displayable_texts(fig: Figure) -> None:
     """Escape undecodable file-name bytes in every text of ``fig`` (fonts cannot draw them)."""
-    from matplotlib.text import Text
-
-    for text in fig.findobj(Text):
+    texts: list[Any] = fig.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "set_text"))
+    for text in texts:
         content = text.get_text()
         if isinstance(content, str) and displayable(content) != content:
             text.set_text(displayable(content))

@@ -177,7 +177,7 @@ class StudyResult:
 
         return clean(
             {
-                "schema": "rnndyn.training.study/2",
+                "schema": "rnndyn.study-report/1",
                 "settings": dict(self.settings),
                 "plan": self.plan.to_dict() if self.plan else None,
                 "family": self.comparison.family.to_dict(),

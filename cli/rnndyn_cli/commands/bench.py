@@ -128,7 +128,7 @@ def bench(
                 "--seed-start S needs --seeds N ≥ 1 and S ≥ 0 (the seeds are S..S+N-1)"
             )
         seeds = range(seed_start, seed_start + seeds)  # type: ignore[assignment]
-    with progress_bar(_progress_columns) as bar, _resumable(out):
+    with progress_bar(_progress_columns) as bar, resumable(out):
         result = run_bench(
             split_names(tasks),
             split_names(archs),
@@ -165,14 +165,15 @@ def bench(
 
 
 @contextlib.contextmanager
-def _resumable(out: Path) -> Iterator[None]:
-    """Ctrl-C: say that finished runs are kept (the generic message says nothing was written)."""
+def resumable(out: Path, what: str = "runs") -> Iterator[None]:
+    """Ctrl-C: say that finished ``what`` are kept (the generic message says nothing was written)."""
     try:
         yield
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
+        said = f" ({err.args[0]})" if err.args and isinstance(err.args[0], str) else ""
         raise fail(
-            f"interrupted; the finished runs are kept in {out}. Run the same command again to "
-            "resume.",
+            f"interrupted{said}; the finished {what} are kept in {out}. Run the same command "
+            "again to resume.",
             130,
         ) from None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -145,9 +146,9 @@ def _report(result: DecayResult, inputs: list[dict[str, Any]]) -> Report:
     )
     for md in result.operators:
         name = md.qualified_id.replace(":", "_")
-        report.figure(f"decay_curves_{name}", lambda md=md: plots.decay_curves(md))
-        report.figure(f"eigenspace_{name}", lambda md=md: plots.eigenspace_fraction(md))
-        report.figure(f"modal_energy_{name}", lambda md=md: plots.modal_energy(md))
+        report.figure(f"decay_curves_{name}", partial(plots.decay_curves, md))
+        report.figure(f"eigenspace_{name}", partial(plots.eigenspace_fraction, md))
+        report.figure(f"modal_energy_{name}", partial(plots.modal_energy, md))
     return report
 
 

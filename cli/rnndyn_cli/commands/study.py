@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from rnndyn_cli.commands.bench import resumable
 from rnndyn_cli.errors import boundary
 from rnndyn_cli.options import Cluster, FigureFormats, Jobs, Seed
 from rnndyn_cli.render import info, print_json, progress_bar, warnings_to_stderr
@@ -91,7 +92,7 @@ def regression_vs_classification(
         + (f"--permutations {permutations} " if permutations else "")
         + f"--seed {seed} --jobs {jobs} --out {shlex.quote(str(out))}"
     )
-    with warnings_to_stderr(), progress_bar() as bar:
+    with warnings_to_stderr(), progress_bar() as bar, resumable(out, "networks"):
         result = run(
             out,
             archs=names,
