@@ -292,17 +292,34 @@ def test_jacobian_at_the_zero_fixed_point_is_its_own_stratum(tmp_path):
     np.testing.assert_allclose(spectral["jac"], spectral["hh"], rtol=1e-9, atol=1e-12)
 
 
+def _rounded(x):
+    """Floats to 9 significant digits (two processes may differ in the last bit), recursively."""
+    if isinstance(x, dict):
+        return {k: _rounded(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_rounded(v) for v in x]
+    return float(f"{x:.9g}") if isinstance(x, float) else x
+
+
 def test_parallel_analysis_gives_the_same_result(tmp_path):
-    paths = write_population(tmp_path, 3)
-    every = paths["classification"] + paths["regression"]
+    # non-normal W (κ(V) ≈ 10): with an orthogonal basis, κ(V) − 1 and the departure from
+    # normality are round-off, whose ranks may differ between processes
+    rng = np.random.default_rng(0)
+    every = []
+    for kind, (lo, hi) in LAWS.items():
+        for i in range(3):
+            r = rng.uniform(lo, hi, 8) * rng.choice([-1.0, 1.0], 8)
+            w, _ = planted(
+                r, rng.uniform(lo, hi, 4) * np.exp(1j * rng.uniform(0.2, 2.9, 4)), rng, cond=10.0
+            )
+            every.append(str(write_net(tmp_path / f"{kind}{i}.pt", w, {"task_kind": kind})))
     seen = []
     serial = compare_spectra(every, **FAST, progress=lambda d, t: seen.append((d, t)))
     parallel = compare_spectra(every, jobs=2, **FAST)
     assert seen[-1] == (6, 6)
     a, b = serial.to_dict(), parallel.to_dict()  # (NaN != NaN; the JSON form has None)
-    assert (
-        a["tests"] == b["tests"] and a["distances"] == b["distances"] and a["groups"] == b["groups"]
-    )
+    for key in ("tests", "distances", "groups"):
+        assert _rounded(a[key]) == _rounded(b[key]), key
 
 
 def test_tables_and_json_document(tmp_path):

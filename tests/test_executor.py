@@ -83,7 +83,10 @@ def assert_all_gone(pids: list[int]) -> None:
     assert not alive
 
 
-def test_bad_cluster_specs_are_usage_errors(tmp_path):
+def test_bad_cluster_specs_are_usage_errors(tmp_path, monkeypatch):
+    from rnndyn.compare import executor
+
+    monkeypatch.setattr(executor, "CONNECT_S", 1.0)
     for spec in ("local:0", "local:x", "ssh://a", "head:8786"):
         with pytest.raises(UsageError, match="--cluster") as err:
             bench(tmp_path / "b", cluster=spec)

@@ -85,7 +85,7 @@ def test_simulation_equals_keras_predict(tmp_path, kind):
             continue  # stores no activation: see test_weights_h5_assumes_defaults
         ckpt = rnndyn.load(_save(model, tmp_path / fmt))
         assert ckpt.format == ("keras" if fmt.endswith(".keras") else "keras-h5")
-        np.testing.assert_allclose(_simulated(ckpt, x), want, atol=2e-5, err_msg=fmt)
+        np.testing.assert_allclose(_simulated(ckpt, x), want, atol=1e-6, err_msg=fmt)
 
 
 def test_lstm_gate_blocks_are_keras_ifco_columns(tmp_path):

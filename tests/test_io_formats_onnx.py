@@ -65,7 +65,7 @@ def test_torch_export_roundtrip(tmp_path, cls, kwargs):
         assert torch.equal(ckpt.tensors[f"{mod.name}.{key}"], t), key
     # hidden states: rnndyn's simulation equals onnxruntime's run of the exported graph
     y = _run(path, x.numpy())[0]  # the exported module's output (T, B, d·H)
-    np.testing.assert_allclose(_rnndyn_hidden(ckpt, mod, x.numpy()), y, atol=2e-6)
+    np.testing.assert_allclose(_rnndyn_hidden(ckpt, mod, x.numpy()), y, atol=1e-6)
 
 
 def _native(tmp_path, op, gates, direction="forward", **attrs):
@@ -113,7 +113,7 @@ def test_native_nodes_simulate_like_onnxruntime(tmp_path, op, gates, attrs, dire
     assert mod.name == "cell" and mod.bidirectional == (direction == "bidirectional")
     y = _run(path, x)[0]
     want = np.concatenate(list(np.transpose(y, (1, 0, 2, 3))), axis=-1)
-    np.testing.assert_allclose(_rnndyn_hidden(ckpt, mod, x), want, atol=2e-6)
+    np.testing.assert_allclose(_rnndyn_hidden(ckpt, mod, x), want, atol=1e-6)
 
 
 def test_lstm_gate_blocks_are_onnx_iofc(tmp_path):

@@ -26,6 +26,7 @@ from rnndyn.errors import RnndynError, UsageError
 
 OnResult = Callable[[int, Any], None]
 WORKER_WAIT_S = 30.0  # how long a scheduler may have no workers before we give up
+CONNECT_S = 10.0  # how long to try reaching a scheduler
 IGNORE_SIGINT = "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)"  # a preload script
 
 
@@ -223,7 +224,7 @@ def connect(spec: str) -> Iterator[Any]:
             f"--cluster {spec!r}: expected local:N or tcp://HOST:PORT (a Dask scheduler)"
         )
     try:
-        client = Client(spec, timeout="20s")
+        client = Client(spec, timeout=f"{CONNECT_S}s")
     except (OSError, TimeoutError) as err:
         raise UsageError(
             f"--cluster {spec}: could not connect to a Dask scheduler there ({err})",

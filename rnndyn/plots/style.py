@@ -20,6 +20,8 @@ from collections.abc import Iterator, Mapping
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
+from rnndyn.naming import GATES as _ARCH_GATES
+
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.colors import Colormap
@@ -58,7 +60,7 @@ GATES: dict[str, tuple[int, str]] = {
     "*": (6, "all targets"),
 }
 GATE_ORDER = tuple(GATES)
-ARCH_GATES = {"rnn": ("hh",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
+ARCH_GATES = _ARCH_GATES  # gates per architecture, in PyTorch's order (rnndyn.naming)
 
 RC: dict[str, Any] = {
     "figure.dpi": 100,
