@@ -12,7 +12,7 @@ import typer
 
 from rnndyn_cli.errors import boundary, fail
 from rnndyn_cli.options import Cluster
-from rnndyn_cli.render import info, print_json, print_table, progress_bar
+from rnndyn_cli.render import info, print_json, print_table, progress_bar, warnings_to_stderr
 
 
 def split_names(value: str | None) -> list[str] | None:
@@ -128,7 +128,7 @@ def bench(
                 "--seed-start S needs --seeds N ≥ 1 and S ≥ 0 (the seeds are S..S+N-1)"
             )
         seeds = range(seed_start, seed_start + seeds)  # type: ignore[assignment]
-    with progress_bar(_progress_columns) as bar, resumable(out):
+    with warnings_to_stderr(), progress_bar(_progress_columns) as bar, resumable(out):
         result = run_bench(
             split_names(tasks),
             split_names(archs),
