@@ -9,9 +9,9 @@ Attributes are imported lazily, so ``import rnndyn`` stays cheap and sets no glo
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from rnndyn._lazy import lazy_exports
 from rnndyn._version import __version__
 
 _EXPORTS = {
@@ -52,13 +52,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from rnndyn.spectrum import eigendecompose as eigendecompose
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    if name in _SUBPACKAGES:
-        return importlib.import_module(f"rnndyn.{name}")
-    raise AttributeError(f"module 'rnndyn' has no attribute {name!r}")
+__getattr__, _dir = lazy_exports(__name__, _EXPORTS, _SUBPACKAGES)
 
 
 def __dir__() -> list[str]:
-    return sorted(__all__)
+    return [*_dir(), "__version__"]

@@ -264,3 +264,5 @@ def test_ctrl_c_on_a_dask_bench_keeps_finished_runs_quietly(tmp_path):
     assert b"Traceback" not in err and b"KeyboardInterrupt" not in err, err.decode()[-2000:]
     assert_all_gone([int(p.stem) for p in pids.glob("*.pid")])
     assert sorted(r["seed"] for r in load_cells(out)) == [0, 1]
+    res = bench(out, tasks=["tomita4"], archs=["gru"], inits=["orthogonal"], seeds=[0, 1, 3])
+    assert res.skipped == 2 and res.ran == 1  # resumed (locally) from the same folder

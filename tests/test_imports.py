@@ -38,7 +38,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS: list[tuple[str, ...]] = [
-    ("rnndyn._version",),
+    ("rnndyn._version", "rnndyn._lazy"),
     ("rnndyn.errors",),
     ("rnndyn.naming",),
     ("rnndyn.io",),

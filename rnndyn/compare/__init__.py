@@ -13,8 +13,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from rnndyn._lazy import lazy_exports
 
 _EXPORTS = {
     "compare_spectra": "rnndyn.compare.spectra",
@@ -22,12 +21,4 @@ _EXPORTS = {
 }
 __all__ = list(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'rnndyn.compare' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from rnndyn._lazy import lazy_exports
 
-__all__ = ["Checkpoint", "load"]
+_EXPORTS = {"Checkpoint": "rnndyn.io.checkpoint", "load": "rnndyn.io.checkpoint"}
+__all__ = list(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        return getattr(importlib.import_module("rnndyn.io.checkpoint"), name)
-    raise AttributeError(f"module 'rnndyn.io' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

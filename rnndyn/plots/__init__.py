@@ -7,8 +7,7 @@ Submodules are imported lazily so that ``import rnndyn.plots`` does not import m
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from rnndyn._lazy import lazy_exports
 
 _LAZY = {
     "spectrum": "rnndyn.plots.spectra",
@@ -46,15 +45,4 @@ _SUBMODULES = ("style", "spectra", "decay", "compare", "init", "bench", "fixedpo
 
 __all__ = [*_LAZY, "style"]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    try:
-        return importlib.import_module(f"rnndyn.plots.{name}")
-    except ModuleNotFoundError:
-        raise AttributeError(f"module 'rnndyn.plots' has no attribute {name!r}") from None
-
-
-def __dir__() -> list[str]:
-    return sorted({*__all__, *_SUBMODULES})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, _SUBMODULES)

@@ -13,7 +13,9 @@ end of each run: ``results.csv`` (per run and epoch), ``runs.csv`` (per run), ``
 (+ ``.parquet`` with pyarrow), ``bench.json``, ``learning_curves.{pdf,png}``,
 ``final_metric.{pdf,png}``.
 
-A re-run skips finished cells, so Ctrl-C or a crash loses at most the cells in flight. A re-run
+A re-run skips finished cells, so Ctrl-C or a crash loses at most the cells in flight (and a
+re-run rewrites every report from the cell files, also after one stopped half-way through writing
+them). ``cluster="local:N"`` or ``"tcp://HOST:PORT"`` runs the cells on Dask with the same folder. A re-run
 with another grid extends the folder; one with other training settings (epochs, hidden, task
 parameters, data sizes, eigen law file) is refused, since its cells would not be comparable.
 Cells that make no sense (``chrono`` on a vanilla RNN: no gates) are listed, not run.
