@@ -1,7 +1,8 @@
 """The shared executor: local worker processes (quiet Ctrl-C) and the Dask backend (LocalCluster).
 
-The Dask tests start real LocalClusters (a few seconds each on 2 shared cores); the bench cells
-use ``test_bench.fake_train`` unless they check real training.
+The Dask tests start real LocalClusters (3–5 s each on 2 idle cores; the two that train real
+networks or run a subprocess take ≈ 10 s and are marked slow); the bench cells use
+``test_bench.fake_train`` unless they check real training.
 """
 
 from __future__ import annotations
@@ -127,7 +128,6 @@ def test_dask_real_training_metrics_equal_the_local_runners(tmp_path):
     assert all(r["status"] == "ok" for r in dask.records)
 
 
-@pytest.mark.slow
 def test_a_killed_dask_worker_is_replaced_and_every_run_appears_once(tmp_path, monkeypatch):
     """Both workers block inside a run; one is SIGKILLed; its run is retried elsewhere."""
     import psutil
@@ -206,7 +206,6 @@ def test_a_worker_without_rnndyn_or_with_another_version_is_refused(tmp_path, pr
     assert not load_cells(tmp_path / "b")
 
 
-@pytest.mark.slow
 def test_compare_on_a_dask_cluster_gives_the_local_result(tmp_path):
     from test_compare import FAST, write_population
 
