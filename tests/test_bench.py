@@ -23,6 +23,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rnndyn.errors import InvalidInputError, OutputError, UsageError
+from rnndyn.report import bench_figures
 from rnndyn.training.bench import PRESETS, BenchResult, load_cells, resolve_grid, run_bench
 from rnndyn.training.bench.folder import LOCK, MARKER
 from rnndyn_cli.app import app
@@ -123,7 +124,7 @@ def bench(
     seeds=2,
     **kw,
 ) -> BenchResult:
-    kw = {"trainer": fake_train, "checkpoints": False, "figures": (), **kw}
+    kw = {"trainer": fake_train, "checkpoints": False, "figures": (), "draw": bench_figures, **kw}
     return run_bench(list(tasks), list(archs), list(inits), seeds, out, **kw)
 
 
@@ -501,7 +502,15 @@ def test_end_to_end_with_real_training(tmp_path):
 
     out = tmp_path / "b"
     res = run_bench(
-        ["tomita4"], ["gru"], ["orthogonal", "chrono"], 1, out, preset="quick", epochs=1, hidden=8
+        ["tomita4"],
+        ["gru"],
+        ["orthogonal", "chrono"],
+        1,
+        out,
+        preset="quick",
+        epochs=1,
+        hidden=8,
+        draw=bench_figures,
     )
     assert [r["status"] for r in res.records] == ["ok", "ok"], [r.get("error") for r in res.records]
     for r in res.records:

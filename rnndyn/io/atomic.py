@@ -17,7 +17,6 @@ from rnndyn.errors import OutputError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
-    from matplotlib.figure import Figure
 
 TMP_SUFFIX = ".rnndyn-tmp"
 
@@ -60,15 +59,6 @@ def displayable(text: str) -> str:
         return text
     except UnicodeEncodeError:
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-def displayable_texts(fig: Figure) -> None:
-    """Escape undecodable file-name bytes in every text of ``fig`` (fonts cannot draw them)."""
-    texts: list[Any] = fig.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "set_text"))
-    for text in texts:
-        content = text.get_text()
-        if isinstance(content, str) and displayable(content) != content:
-            text.set_text(displayable(content))
 
 
 def displayable_frame(df: pd.DataFrame) -> pd.DataFrame:

@@ -28,7 +28,6 @@ import io
 import os
 import re
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
@@ -41,9 +40,9 @@ from rnndyn.io.atomic import (
     ctrl_c_deferred,
     displayable,
     displayable_frame,
-    displayable_texts,
     dumps_json,
 )
+from rnndyn.io.figures import close_figure, figure_bytes
 from rnndyn.io.text import join_names
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,14 +50,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
 FIGURE_FORMATS = ("pdf", "png", "svg")
-FIGURE_DPI = 300
 LEFTOVER_AGE_S = 86_400  # staging folders of killed runs older than this are swept
 _NAME_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+=@,-]*$")
-_SAVE_METADATA: dict[str, dict[str, Any]] = {
-    "pdf": {"CreationDate": None},
-    "svg": {"Date": None},
-    "png": {},
-}
 
 
 def safe_name(text: str, max_len: int = 100) -> str:
@@ -155,27 +148,13 @@ class StagedOutput:
 
     def write_figure(self, name: str, fig: Figure) -> list[Path]:
         """Save ``fig`` as ``name.<fmt>`` per format (300 dpi, no timestamps), then close it."""
-        import matplotlib
-
-        paths = []
         try:
-            rc: Any = {"svg.hashsalt": "rnndyn", "pdf.fonttype": 42, "ps.fonttype": 42}
-            displayable_texts(fig)
-            with matplotlib.rc_context(rc):
-                for fmt in self.formats:
-                    buffer = io.BytesIO()  # rendered in memory: a full disk fails in write_bytes
-                    fig.savefig(
-                        buffer,
-                        format=fmt,
-                        dpi=FIGURE_DPI,
-                        metadata=_SAVE_METADATA[fmt],
-                        bbox_inches="tight",
-                    )
-                    paths.append(self.write_bytes(f"{name}.{fmt}", buffer.getvalue()))
+            rendered = figure_bytes(
+                fig, self.formats
+            )  # in memory: a full disk fails in write_bytes
+            return [self.write_bytes(f"{name}.{fmt}", data) for fmt, data in rendered.items()]
         finally:
-            if "matplotlib.pyplot" in sys.modules:
-                sys.modules["matplotlib.pyplot"].close(fig)
-        return paths
+            close_figure(fig)
 
 
 def _check_name(name: str) -> str:

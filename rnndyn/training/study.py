@@ -38,7 +38,7 @@ from rnndyn.errors import OutputError, RnndynError, RnndynWarning, UsageError
 from rnndyn.io.atomic import atomic_write_json
 from rnndyn.io.rnndyn_format import plain
 from rnndyn.tasks.twins import QUANTITIES, twin_name
-from rnndyn.training.study_report import StudyResult, write_report
+from rnndyn.training.study_report import FigureSet, StudyResult, write_report
 
 __all__ = ["DESIGNS", "StudyResult", "plan", "plan_family_for", "regression_vs_classification"]
 
@@ -206,6 +206,7 @@ def regression_vs_classification(
     alpha: float = ALPHA,
     seed: int = 0,
     formats: Sequence[str] = ("pdf", "png"),
+    draw: FigureSet | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     trainer: Callable | None = None,
     command: str | None = None,
@@ -220,7 +221,8 @@ def regression_vs_classification(
     ``progress(stage, done, total)`` with stage ``"train"`` or ``"analyse"``. ``trainer``
     replaces ``rnndyn.training.train.train`` (a picklable module-level function when
     ``jobs > 1``; tests use it). ``command``: recorded in the report. ``cluster``: ``local:N`` or
-    ``tcp://HOST:PORT`` trains the networks on Dask (``rnndyn.compare.executor``).
+    ``tcp://HOST:PORT`` trains the networks on Dask (``rnndyn.compare.executor``). ``draw``: the
+    report's figures in ``formats`` (e.g. ``rnndyn.report.study_figures``; None: no figures).
     """
     start = time.perf_counter()
     if design not in DESIGNS:
@@ -281,7 +283,7 @@ def regression_vs_classification(
         plan=family,
         command=command,
     )
-    return dataclasses.replace(result, report=write_report(result, formats))
+    return dataclasses.replace(result, report=write_report(result, formats, draw))
 
 
 def _units(per_group: int, tasks: Mapping[str, Sequence[str]]) -> list[int]:

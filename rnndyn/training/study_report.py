@@ -4,7 +4,7 @@ report, and the report folder (tables, JSON, figures)."""
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -196,11 +196,16 @@ def _p(row: Any, raw: bool = False) -> str:
     return text if text.startswith("≤") else f"= {text}"
 
 
-def write_report(result: StudyResult, formats: Sequence[str]) -> Path:
-    """``OUT/report``: report.md, study.json, comparison.json, tidy tables and figures."""
+#: Draws a study's comparison figures: ``comparison → (name, Figure)…`` (``rnndyn.report.study_figures``).
+FigureSet = Callable[[Any], Iterable[tuple[str, Any]]]
+
+
+def write_report(
+    result: StudyResult, formats: Sequence[str], draw: FigureSet | None = None
+) -> Path:
+    """``OUT/report``: report.md, study.json, comparison.json, tidy tables and (with ``draw``)
+    figures. Compute never draws: the caller passes ``draw``."""
     from rnndyn.io.outputs import staged_output
-    from rnndyn.plots.compare import comparison_figures
-    from rnndyn.plots.style import style_context
 
     dest = result.out_dir / "report"
     cmp = result.comparison
@@ -213,10 +218,9 @@ def write_report(result: StudyResult, formats: Sequence[str]) -> Path:
         stage.write_table("design", cmp.design_frame())
         stage.write_table("runs", result.runs_frame())
         names = []
-        with style_context():
-            for name, fig in comparison_figures(cmp):
-                stage.write_figure(name, fig)
-                names.append(name)
-        figs = [f"{n}.png" for n in names] if "png" in formats else None
+        for name, fig in draw(cmp) if draw is not None else ():
+            stage.write_figure(name, fig)
+            names.append(name)
+        figs = [f"{n}.png" for n in names] if "png" in formats and names else None
         stage.write_text("report.md", result.to_markdown(figures=figs))
     return dest / "report.md"

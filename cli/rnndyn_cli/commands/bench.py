@@ -120,6 +120,7 @@ def bench(
     """Train every task × arch × init × seed cell into --out; finished cells are kept and skipped
     on a re-run, so an interrupted bench resumes where it stopped."""
     from rnndyn.errors import UsageError
+    from rnndyn.report import bench_figures
     from rnndyn.training.bench import run_bench
 
     if seed_start is not None:
@@ -142,6 +143,7 @@ def bench(
             hidden=hidden,
             init_params=parse_init_params(init_params),
             progress=_callback(bar),
+            draw=bench_figures,
         )
     errors = [r for r in result.records if r["status"] == "error"]
     if errors and len(errors) == len(result.records):

@@ -79,6 +79,7 @@ def regression_vs_classification(
     tasks as the unit and one family for the whole study, and write OUT/report/report.md.
     Re-running resumes: finished networks are reused."""
     from rnndyn.errors import UsageError
+    from rnndyn.report import study_figures
     from rnndyn.training.study import regression_vs_classification as run
     from rnndyn_cli.render import parse_formats
 
@@ -106,6 +107,7 @@ def regression_vs_classification(
             correction=correction,
             seed=seed,
             formats=formats,
+            draw=study_figures,
             progress=_stages(bar),
             command=command,
         )

@@ -12,7 +12,7 @@ import dataclasses
 import hashlib
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -206,9 +206,18 @@ def _thresholds(runs: pd.DataFrame) -> dict[str, float]:
     return out
 
 
-def write_reports(result: BenchResult, figures: Sequence[str] = ("pdf", "png")) -> BenchResult:
-    """Write the tables, ``bench.json`` and figures into the folder (each atomically); returns
-    ``result`` with ``files`` set. Refuses (OutputError) to replace files rnndyn did not write."""
+#: Draws a bench's figures: ``(result, formats) → {file name: bytes}`` (``rnndyn.report.bench_figures``).
+FigureBytes = Callable[[BenchResult, tuple[str, ...]], dict[str, bytes]]
+
+
+def write_reports(
+    result: BenchResult,
+    figures: Sequence[str] = ("pdf", "png"),
+    draw: FigureBytes | None = None,
+) -> BenchResult:
+    """Write the tables, ``bench.json`` and (with ``draw``) figures in the formats ``figures`` into
+    the folder, each atomically; returns ``result`` with ``files`` set. Refuses (OutputError) to
+    replace files rnndyn did not write. Compute never draws: the caller passes ``draw``."""
     from rnndyn.io import tables
     from rnndyn.training.bench.folder import (
         check_reports,
@@ -226,8 +235,8 @@ def write_reports(result: BenchResult, figures: Sequence[str] = ("pdf", "png")) 
             buf = io.BytesIO()
             df.to_parquet(buf, engine="pyarrow", index=False)
             contents[f"{name}.parquet"] = buf.getvalue()
-    if figures and not runs.empty and runs["status"].isin(FINISHED).any():
-        contents.update(_figure_bytes(result, tuple(figures)))
+    if draw is not None and figures and not runs.empty and runs["status"].isin(FINISHED).any():
+        contents.update(draw(result, tuple(figures)))
     names = [*contents, "bench.json"]
     check_reports(out, read_marker(out) or {"reports": {}}, names)
     result = dataclasses.replace(result, files=tuple(names))
@@ -237,21 +246,3 @@ def write_reports(result: BenchResult, figures: Sequence[str] = ("pdf", "png")) 
         atomic_write_bytes(out / name, data)
     record_reports(out, names)
     return result
-
-
-def _figure_bytes(result: BenchResult, formats: tuple[str, ...]) -> dict[str, bytes]:
-    from rnndyn.io.outputs import FIGURE_DPI
-    from rnndyn.plots import bench as plots
-    from rnndyn.plots.style import style_context
-
-    drawings = {"learning_curves": plots.learning_curves, "final_metric": plots.final_metrics}
-    out = {}
-    with style_context():
-        for name, draw in drawings.items():
-            fig = draw(result)
-            for fmt in formats:
-                buf = io.BytesIO()
-                meta = _FIG_META[fmt]
-                fig.savefig(buf, format=fmt, dpi=FIGURE_DPI, metadata=meta, bbox_inches="tight")
-                out[f"{name}.{fmt}"] = buf.getvalue()
-    return out

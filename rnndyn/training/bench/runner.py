@@ -18,7 +18,13 @@ from typing import Any
 from rnndyn.errors import RnndynError
 from rnndyn.io.atomic import atomic_write_json
 from rnndyn.training.bench.grid import Cell, resolve_grid
-from rnndyn.training.bench.results import CELL_SCHEMA, FINISHED, BenchResult, load_cells
+from rnndyn.training.bench.results import (
+    CELL_SCHEMA,
+    FINISHED,
+    BenchResult,
+    FigureBytes,
+    load_cells,
+)
 
 Progress = Callable[[int, int, "dict[str, Any] | None"], None]
 
@@ -128,6 +134,7 @@ def run_bench(
     progress: Progress | None = None,
     checkpoints: bool = True,
     figures: Sequence[str] = ("pdf", "png"),
+    draw: FigureBytes | None = None,
     trainer: Callable[..., Any] | None = None,
     cluster: str | None = None,
 ) -> BenchResult:
@@ -138,7 +145,8 @@ def run_bench(
     override the task defaults. ``init_params``: the eigen law, one path for every task or
     ``{"regression": path, "classification": path}``. ``jobs`` worker processes, one torch thread
     each. ``progress(done, total, record)`` after each cell (``record`` is None at the start).
-    ``figures``: formats of the report figures (``()`` for none). ``trainer``: replaces
+    ``figures``: formats of the report figures, drawn by ``draw`` (e.g.
+    ``rnndyn.report.bench_figures``; ``None``: tables only — compute never draws). ``trainer``: replaces
     ``rnndyn.training.train.train`` (a picklable module-level function; tests use it).
     ``cluster``: ``"local:N"`` or ``"tcp://HOST:PORT"`` runs the cells on Dask instead of ``jobs``
     local processes (same cell files; ``out_dir`` must be on a filesystem every worker shares).
@@ -199,4 +207,4 @@ def run_bench(
             not_applicable=grid.not_applicable,
             wall_s=time.perf_counter() - started,
         )
-        return write_reports(result, figures)
+        return write_reports(result, figures, draw)
