@@ -32,7 +32,6 @@ THRESHOLD_RULE = (
 )
 KEYS = ["task", "kind", "arch", "init", "seed"]
 _RUN_METRICS = ("metric", "higher_is_better", "baseline", "test", "val", "best_epoch", "epochs_run")
-_FIG_META = {"pdf": {"CreationDate": None}, "svg": {"Date": None}, "png": {}}
 
 
 def load_cells(out_dir: str | PathLike[str]) -> list[dict[str, Any]]:
@@ -233,7 +232,7 @@ def write_reports(
         contents[f"{name}.csv"] = tables.csv_bytes(df)
         if tables.parquet_available():
             buf = io.BytesIO()
-            df.to_parquet(buf, engine="pyarrow", index=False)
+            tables.write_parquet(df, buf)
             contents[f"{name}.parquet"] = buf.getvalue()
     if draw is not None and figures and not runs.empty and runs["status"].isin(FINISHED).any():
         contents.update(draw(result, tuple(figures)))
