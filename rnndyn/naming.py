@@ -111,3 +111,7 @@ def parse_operator_id(text: str) -> OperatorId:
             f"with gate one of {', '.join(OPERATOR_GATES)} (e.g. l0.fwd.hh)"
         )
     return OperatorId(int(m["layer"]), _NAMES[m["dir"]], m["gate"], module)
+
+
+#: The largest seed rnndyn accepts (``torch.manual_seed`` takes a 64-bit integer).
+SEED_MAX = 2**63 - 1

@@ -107,3 +107,13 @@ def test_train_save_every_needs_a_folder(runner, tmp_path):
         ],
     )
     assert res.exit_code == 2 and "snapshot" in res.output
+
+
+def test_too_many_initial_states_is_refused_up_front(runner):
+    """A MemoryError (exit 1) before: the size is estimated before anything is allocated."""
+    from rnndyn_cli.app import app
+
+    ckpt = Path(__file__).parents[1] / "data" / "examples" / "rnn_adding.pt"
+    res = runner.invoke(app, ["fixedpoints", str(ckpt), "--n-inits", "100000000000"])
+    assert res.exit_code == 2, res.output
+    assert "--n-inits" in res.stderr and "GiB" in res.stderr

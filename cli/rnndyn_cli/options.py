@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-SEED_MAX = 2**63 - 1  # torch.manual_seed takes a 64-bit integer
+from rnndyn.naming import SEED_MAX
 
 JsonFlag = Annotated[
     bool,

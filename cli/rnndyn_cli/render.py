@@ -131,6 +131,14 @@ def advance(bar: Any, description: str) -> Callable[[int, int], None] | None:
     return lambda done, total: bar.update(task, completed=done, total=total)
 
 
+def examples(*lines: str) -> str:
+    """A help epilog: an "Examples" block of command lines, kept one per line (click's ``\\b``
+    marker stops its re-wrapping). Each line is a real command that runs from the repository
+    root on the bundled ``data/examples`` checkpoints."""
+    body = "\n".join(f"  {line}" for line in lines)
+    return f"Examples:\n\n\b\n{body}"
+
+
 def check_out(out: Any, *, force: bool, protect: Sequence[Any] = ()) -> None:
     """Refuse an unusable --out folder (exit 5) before any computing; nothing when ``out`` is
     None. Call it right after parsing the options of a command that writes an output folder."""

@@ -107,7 +107,7 @@ def bad_input_error(bad: list[BadInput], total: int) -> RnndynError:
     problem = f"{len(bad)} of {total} checkpoints could not be used: {listing}"
     hint = (
         "Fix or remove them, group them explicitly (--group/--manifest), or pass --skip-bad "
-        "(skip_bad=True) to compare the rest."
+        "(in Python: skip_bad=True) to compare the rest."
     )
     if codes == {3}:
         return RefusedError(problem, hint=hint)

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from rnndyn.errors import SimulationError, UsageError
+from rnndyn.naming import SEED_MAX
 
-SEED_MAX = 2**63 - 1
 FLOAT32_SAFE = 1e18  # |state| beyond this: products with the weights may overflow float32
 FLOAT32_KAPPA = 1e3  # κ(V) beyond this: float32 read-back of modal coordinates loses > 1e-4
 _GIB = 2.0**30

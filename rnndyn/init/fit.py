@@ -24,7 +24,8 @@ from rnndyn.naming import GATES, JAC, gate_name
 
 __all__ = ["EigenInitFitter", "fit_groups", "fit_phase", "fit_radius", "group_checkpoints"]
 
-SEED_MAX = 2**63 - 1
+from rnndyn.naming import SEED_MAX
+
 REAL_TOL = 1e-10  # |Im λ| ≤ REAL_TOL·max(1, |λ|) counts as real
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from rnndyn.errors import UsageError
 from rnndyn.init.law import Dist, EigenInitParams
-from rnndyn.naming import ARCHS, GATES
+from rnndyn.naming import ARCHS, GATES, SEED_MAX
 
 __all__ = [
     "LAW_COLUMNS",
@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 MAX_N = 8192
-SEED_MAX = 2**63 - 1
+
 LAW_COLUMNS = {  # table column → heading shown by the command line
     "target": "target",
     "radius": "radius",

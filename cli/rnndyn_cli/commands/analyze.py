@@ -24,6 +24,7 @@ from rnndyn_cli.options import (
 from rnndyn_cli.render import (
     advance,
     check_out,
+    examples,
     info,
     parse_formats,
     print_json,
@@ -204,4 +205,11 @@ def analyze(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("analyze")(analyze)
+    app.command(
+        "analyze",
+        epilog=examples(
+            "rnndyn analyze data/examples/gru_tomita4.pt",
+            "rnndyn analyze data/examples/lstm_sine.pt --jacobian --json",
+            "rnndyn analyze data/examples/*.pt --out analysis --format png,pdf",
+        ),
+    )(analyze)

@@ -12,7 +12,14 @@ import typer
 
 from rnndyn_cli.errors import boundary, fail
 from rnndyn_cli.options import Cluster
-from rnndyn_cli.render import info, print_json, print_table, progress_bar, warnings_to_stderr
+from rnndyn_cli.render import (
+    examples,
+    info,
+    print_json,
+    print_table,
+    progress_bar,
+    warnings_to_stderr,
+)
 
 
 def split_names(value: str | None) -> list[str] | None:
@@ -181,4 +188,11 @@ def resumable(out: Path, what: str = "runs") -> Iterator[None]:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("bench")(bench)
+    app.command(
+        "bench",
+        epilog=examples(
+            "rnndyn bench --preset quick --out bench-quick",
+            "rnndyn bench --tasks adding,tomita4 --archs gru --inits default,orthogonal --seeds 2 --epochs 2 --hidden 16 --out bench-small",
+            "rnndyn init fit data/examples/*.pt -o law.json && rnndyn bench --preset quick --init-params law.json --out bench-eigen",
+        ),
+    )(bench)

@@ -23,6 +23,7 @@ from rnndyn_cli.options import (
 from rnndyn_cli.render import (
     advance,
     check_out,
+    examples,
     info,
     print_json,
     print_table,
@@ -278,4 +279,11 @@ def compare(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("compare")(compare)
+    app.command(
+        "compare",
+        epilog=examples(
+            "rnndyn bench --tasks adding,tomita4 --archs gru --inits default,orthogonal --seeds 2 --epochs 2 --hidden 16 --out bench-small",
+            "rnndyn compare bench-small/checkpoints/*.pt --unit network --out compare-kind",
+            "rnndyn compare bench-small/checkpoints/*.pt --by init --test permutation --json",
+        ),
+    )(compare)

@@ -21,6 +21,7 @@ from rnndyn_cli.options import (
 )
 from rnndyn_cli.render import (
     check_out,
+    examples,
     fmt,
     info,
     parse_formats,
@@ -246,4 +247,11 @@ def decay(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("decay")(decay)
+    app.command(
+        "decay",
+        epilog=examples(
+            "rnndyn decay data/examples/rnn_adding.pt --steps 50",
+            "rnndyn decay data/examples/gru_tomita4.pt --probe noise:0.5 --modes 8 --out decay-gru",
+            "rnndyn decay data/examples/lstm_sine.pt --operator l0.fwd.jac --json",
+        ),
+    )(decay)

@@ -20,6 +20,7 @@ from rnndyn_cli.options import (
 )
 from rnndyn_cli.render import (
     check_out,
+    examples,
     info,
     parse_formats,
     print_json,
@@ -138,4 +139,10 @@ def _write(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("fixedpoints")(fixedpoints)
+    app.command(
+        "fixedpoints",
+        epilog=examples(
+            "rnndyn fixedpoints data/examples/gru_tomita4.pt",
+            "rnndyn fixedpoints data/examples/lstm_sine.pt --input mean --n-inits 256 --out fixedpoints-lstm",
+        ),
+    )(fixedpoints)

@@ -22,15 +22,22 @@ from rnndyn_cli.options import (
     StyleSheet,
     TrustPickle,
 )
-from rnndyn_cli.render import check_out, info, print_json, print_table, warnings_to_stderr
+from rnndyn_cli.render import check_out, examples, info, print_json, print_table, warnings_to_stderr
 
 init_app = typer.Typer(
+    epilog=examples("rnndyn init list", "rnndyn init fit data/examples/*.pt -o law.json"),
     help="Initializers: the zoo, and the eigen law (fit it to trained networks, sample it).",
     no_args_is_help=True,
 )
 
 
-@init_app.command("list")
+@init_app.command(
+    "list",
+    epilog=examples(
+        "rnndyn init list",
+        "rnndyn init list --json",
+    ),
+)
 @boundary
 def list_(json_: JsonFlag = False) -> None:
     """The initializer zoo: names, what each sets, and its paper."""
@@ -51,7 +58,14 @@ def _print_law(title: str, params: Any) -> None:
     print_table(title, list(LAW_COLUMNS.values()), rows)
 
 
-@init_app.command("show")
+@init_app.command(
+    "show",
+    epilog=examples(
+        "rnndyn init fit data/examples/*.pt -o law.json",
+        "rnndyn init show law.json",
+        "rnndyn init show law.json --n 1024 --out law-figures --format png",
+    ),
+)
 @boundary
 def show(
     file: Path = typer.Argument(..., help="Eigen-init parameter file (JSON)."),
@@ -113,7 +127,13 @@ def _write_show(
     write_report(report, out, force=force, formats=formats, protect=[file], style=style)
 
 
-@init_app.command("fit")
+@init_app.command(
+    "fit",
+    epilog=examples(
+        "rnndyn init fit data/examples/*.pt -o law.json",
+        "rnndyn init fit data/examples/*.pt --by task_kind --biases -o laws.json --json",
+    ),
+)
 @boundary
 def fit(
     checkpoints: list[Path] = typer.Argument(..., help="Trained checkpoints to fit the law to."),
@@ -163,7 +183,14 @@ def fit(
         _print_law(f"{paths[g]}: eigen law{group} from {f.n_sources_} checkpoint(s)", f.params_)
 
 
-@init_app.command("sample")
+@init_app.command(
+    "sample",
+    epilog=examples(
+        "rnndyn init fit data/examples/*.pt -o law.json",
+        "rnndyn init sample law.json --n 64 --target hh -o W.npy",
+        "rnndyn init sample law.json --n 128 --target z --seed 3 --json",
+    ),
+)
 @boundary
 def sample(
     file: Path = typer.Argument(..., help="Eigen-init parameter file (JSON)."),

@@ -10,10 +10,13 @@ import typer
 from rnndyn_cli.commands.bench import resumable
 from rnndyn_cli.errors import boundary
 from rnndyn_cli.options import Cluster, FigureFormats, Jobs, Seed
-from rnndyn_cli.render import info, print_json, progress_bar, warnings_to_stderr
+from rnndyn_cli.render import examples, info, print_json, progress_bar, warnings_to_stderr
 
 study_app = typer.Typer(
     name="study",
+    epilog=examples(
+        "rnndyn study regression-vs-classification --archs gru --per-group 4 --epochs 3"
+    ),
     help="Population studies: train many networks, compare their spectra, write a report.",
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -36,7 +39,14 @@ def _stages(bar):
     return update
 
 
-@study_app.command("regression-vs-classification")
+@study_app.command(
+    "regression-vs-classification",
+    epilog=examples(
+        "rnndyn study regression-vs-classification --archs gru --per-group 4 --epochs 3 --hidden 16 --out study-small",
+        "rnndyn study regression-vs-classification --jobs 2 --format png,pdf",
+        "rnndyn study regression-vs-classification --out study-small --json   # re-run: resumes, then prints",
+    ),
+)
 @boundary
 def regression_vs_classification(
     archs: str = typer.Option("rnn,lstm,gru", "--archs", help="Comma-separated: rnn,lstm,gru."),

@@ -6,7 +6,7 @@ import typer
 
 from rnndyn_cli.errors import boundary
 from rnndyn_cli.options import JsonFlag
-from rnndyn_cli.render import write_stdout
+from rnndyn_cli.render import examples, write_stdout
 
 
 def tasks_command(json_out: JsonFlag = False) -> None:
@@ -50,4 +50,10 @@ def _fmt(value: object) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("tasks")(boundary(tasks_command))
+    app.command(
+        "tasks",
+        epilog=examples(
+            "rnndyn tasks",
+            "rnndyn tasks --json",
+        ),
+    )(boundary(tasks_command))

@@ -20,6 +20,7 @@ from rnndyn_cli.options import (
 )
 from rnndyn_cli.render import (
     check_out,
+    examples,
     info,
     parse_formats,
     print_json,
@@ -113,4 +114,11 @@ def track(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("track")(track)
+    app.command(
+        "track",
+        epilog=examples(
+            "rnndyn train -t adding -a rnn -e 10 -o adding.pt --snapshots snaps --save-every 2",
+            "rnndyn track snaps/epoch_*.pt --threshold 0.95",
+            "rnndyn track snaps/epoch_*.pt --out track-adding --format png",
+        ),
+    )(track)

@@ -10,8 +10,8 @@ from typing import Any
 import typer
 
 from rnndyn_cli.errors import boundary, settings
-from rnndyn_cli.options import ForceFlag, JsonFlag
-from rnndyn_cli.render import progress_bar, write_stdout
+from rnndyn_cli.options import SEED_MAX, ForceFlag, JsonFlag
+from rnndyn_cli.render import examples, progress_bar, write_stdout
 
 
 def parse_params(items: list[str] | None) -> dict[str, str]:
@@ -68,7 +68,9 @@ def train_command(
     init_params: Path = typer.Option(
         None, "--init-params", help="Eigen-initializer parameter file (JSON)."
     ),
-    seed: int = typer.Option(0, "--seed", "-s", help="Seed for weights, data and batches."),
+    seed: int = typer.Option(
+        0, "--seed", "-s", min=0, max=SEED_MAX, help="Seed for weights, data and batches."
+    ),
     epochs: int = typer.Option(None, "--epochs", "-e", help="Maximum epochs [task default]."),
     lr: float = typer.Option(None, "--lr", help="Adam learning rate [task default]."),
     batch_size: int = typer.Option(None, "--batch-size", help="Minibatch size [task default]."),
@@ -180,4 +182,11 @@ def _document(output: Path, sha: str, result: Any) -> dict[str, Any]:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("train")(boundary(train_command))
+    app.command(
+        "train",
+        epilog=examples(
+            "rnndyn train -t adding -a rnn -e 5 -o adding.pt",
+            "rnndyn train -t sine -a lstm --init orthogonal -s 1 -o sine.pt --json",
+            "rnndyn init fit data/examples/*.pt -o law.json && rnndyn train -t tomita4 -a gru --init-params law.json -o eigen.pt",
+        ),
+    )(boundary(train_command))

@@ -24,6 +24,7 @@ from rnndyn.dynamics.fixedpoints.solver import (
     sample_inits,
     solve_layer,
 )
+from rnndyn.dynamics.health import check_budget
 from rnndyn.dynamics.jacobian import split_state
 from rnndyn.dynamics.network import layer_params, pick_module
 from rnndyn.errors import InvalidInputError, RefusedError, UsageError
@@ -268,6 +269,12 @@ def find_fixed_points(
             f"{ckpt.path}: fixed points of stacked bidirectional layers are not defined here "
             "(the upper layers see both directions of a whole sequence at once)",
         )
+    dim = (2 if mod.arch == "lstm" else 1) * mod.hidden_size  # LSTM state [h; c]
+    check_budget(  # states, optimiser moments and the batched Newton Jacobians (N, D, D), float64
+        8.0 * int(n_inits) * (dim * dim + 12 * dim),
+        f"{int(n_inits)} initial states of a {dim}-dimensional state",
+        hint="Use fewer --n-inits.",
+    )
     x_star, pr, desc = resolve_input(ckpt, mod, inputs, probe, batch=batch, seed=seed)
     traj = simulate(ckpt, pr.inputs, module=mod, dtype=torch.float64)
     rng = np.random.default_rng(seed)
