@@ -596,3 +596,22 @@ def test_ctrl_c_message_says_finished_work_is_kept(tmp_path, capsys):
     assert err.value.exit_code == 130
     said = capsys.readouterr().err
     assert "finished networks are kept" in said and "no outputs were changed" not in said
+
+
+def test_save_every_keeps_weights_along_training_for_track(tmp_path):
+    """bench --save-every K: every run's epoch-0 and every K-th epoch weights, loadable and in
+    epoch order, and the first snapshot is the initial network (same seed → same weights)."""
+    import torch
+
+    out = tmp_path / "b"
+    runner = CliRunner()
+    args = ["bench", "--tasks", "parity", "--archs", "gru", "--inits", "orthogonal", "--seeds", "1"]
+    args += ["--epochs", "3", "--hidden", "6", "--save-every", "1", "--out", str(out)]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    snaps = sorted((out / "snapshots").glob("*/epoch_*.pt"))
+    epochs = [torch.load(p, weights_only=True)["rnndyn"]["epoch"] for p in snaps]
+    assert epochs[0] == 0 and epochs == sorted(epochs) and len(epochs) >= 2
+    w0 = torch.load(snaps[0], weights_only=True)["state_dict"]["rnn.weight_hh_l0"]
+    q = w0[12:18].double()  # the n block of an orthogonal init: Q Qᵀ = I
+    assert torch.allclose(q @ q.T, torch.eye(6, dtype=torch.float64), atol=1e-5)

@@ -356,7 +356,7 @@ def test_plots_draw_every_network(tmp_path):
 
     paths = write_population(tmp_path, 3)
     res = compare_spectra(paths["classification"] + paths["regression"], **FAST)
-    fig = eigenvalue_density(res)
+    fig = eigenvalue_density(res, scatter_below=0)  # force the hexbin density
     hexes = [
         c for ax in fig.axes for c in ax.collections if str(c.get_gid()).startswith("density-")
     ]

@@ -14,9 +14,35 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from rnndyn.plots.style import COLUMN_WIDTH, FULL_WIDTH, group_style
+from rnndyn.plots.style import (
+    COLUMN_WIDTH,
+    FULL_WIDTH,
+    GREY,
+    group_style,
+    scatter_style,
+    sequential_cmap,
+    style_legend,
+)
 
 __all__ = ["comparison_figures", "eigenvalue_density", "modulus_ecdf", "statistic_strips"]
+
+#: Panel labels (with units) of the ``rnndyn.compare.population.STATISTICS``.
+STAT_LABELS: dict[str, str] = {
+    "spectral_radius": "spectral radius ρ = max |λ|",
+    "frac_above_1": "fraction with |λ| > 1",
+    "frac_above_0.9": "fraction with |λ| > 0.9",
+    "modulus_q10": "|λ|, 10th percentile",
+    "modulus_q50": "|λ|, median",
+    "modulus_q90": "|λ|, 90th percentile",
+    "frac_complex": "fraction complex (arg λ ≠ 0)",
+    "dominant_period": "dominant period (steps)",
+    "longest_timescale": "longest timescale −1/ln ρ (steps)",
+    "log10_eigvec_condition": "eigenvector condition log₁₀ κ(V)",
+    "departure_from_normality": "departure from normality (Henrici, relative)",
+}
+#: How a multiplicity correction is named on a figure.
+CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini–Hochberg", "none": "uncorrected"}
+SCATTER_BELOW = 500  # eigenvalues per group: fewer are drawn as points, more as a hexbin density
 
 
 def _stratum(result: Any, architecture: str | None, operator: str | None) -> tuple[str, str]:
@@ -54,12 +80,14 @@ def eigenvalue_density(
     architecture: str | None = None,
     operator: str | None = None,
     gridsize: int = 35,
+    scatter_below: int = SCATTER_BELOW,
     axes: Sequence[Axes] | None = None,
 ) -> Figure:
-    """One panel per group: hexbin density of the pooled eigenvalues with the unit circle.
+    """One panel per group: the pooled eigenvalues with the unit circle.
 
-    Each network weighs 1, so the cells of a panel sum to the group's network count; the colour
-    scale is shared between panels.
+    With fewer than ``scatter_below`` eigenvalues in every group each one is a point (group
+    colour and marker); otherwise a hexbin density where each network weighs 1, so the cells of a
+    panel sum to the group's network count, on a colour scale shared between panels.
     """
     import matplotlib.pyplot as plt
 
@@ -77,42 +105,47 @@ def eigenvalue_density(
         )
         axes = list(grid[0])
     fig: Any = axes[0].figure
-    pts = {
-        g: (
-            np.concatenate([op.eigenvalues for op in ops]),
-            np.concatenate([np.full(op.eigenvalues.size, 1.0 / op.eigenvalues.size) for op in ops]),
-        )
-        for g, ops in members.items()
-    }
-    lim = max(1.05, max(float(np.abs(z).max()) for z, _ in pts.values()) * 1.05)
-    vmax = 0.0
+    pts = {g: np.concatenate([op.eigenvalues for op in ops]) for g, ops in members.items()}
+    lim = max(1.05, max(float(np.abs(z).max()) for z in pts.values()) * 1.05)
+    points = max(z.size for z in pts.values()) < scatter_below
     hexes = []
-    for ax, (g, (z, w)) in zip(axes, pts.items(), strict=True):
-        hb = ax.hexbin(
-            z.real,
-            z.imag,
-            C=w,
-            reduce_C_function=np.sum,
-            gridsize=gridsize,
-            cmap="viridis",
-            extent=(-lim, lim, -lim, lim),
-            mincnt=1,
-            linewidths=0,
-            gid=f"density-{g}",
-        )
-        hexes.append(hb)
-        vmax = max(vmax, float(np.max(hb.get_array())))  # type: ignore[arg-type]
-        t = np.linspace(0, 2 * np.pi, 721)
-        ax.plot(np.cos(t), np.sin(t), color="0.3", lw=0.7, ls="--", zorder=3, gid="unit-circle")
-        ax.set_title(f"{g} (n={len(members[g])})")
-        ax.set_aspect("equal")
-        ax.set_xlabel("Re λ")
-    for hb in hexes:
-        hb.set_clim(0, vmax)
+    t = np.linspace(0, 2 * np.pi, 721)
+    for i, (ax, (g, z)) in enumerate(zip(axes, pts.items(), strict=True)):
+        if points:
+            st = group_style(i)
+            ax.scatter(
+                z.real, z.imag, color=st["color"], marker=st["marker"], linewidths=0,
+                label=g, gid=f"points-{g}", **scatter_style(z.size),
+            )  # fmt: skip
+        else:
+            w = np.concatenate(
+                [np.full(op.eigenvalues.size, 1 / op.eigenvalues.size) for op in members[g]]
+            )
+            hexes.append(
+                ax.hexbin(
+                    z.real, z.imag, C=w, reduce_C_function=np.sum, gridsize=gridsize,
+                    cmap=sequential_cmap(), extent=(-lim, lim, -lim, lim), mincnt=1,
+                    linewidths=0, gid=f"density-{g}",
+                )
+            )  # fmt: skip
+        ax.plot(np.cos(t), np.sin(t), color=GREY, lw=0.7, ls="--", zorder=3, gid="unit-circle")
+        ax.set_title(f"{g}: {len(members[g])} networks, {z.size} eigenvalues")
+        ax.set(aspect="equal", xlim=(-lim, lim), ylim=(-lim, lim), xlabel="Re λ")
     axes[0].set_ylabel("Im λ")
-    fig.colorbar(hexes[-1], ax=list(axes), shrink=0.8, label="networks' eigenvalue mass per cell")
-    fig.suptitle(f"{_label(stratum)}: discrete-time eigenvalues")
+    style_legend(axes[-1], {"|λ| = 1": {"ls": "--", "color": GREY}}, loc="lower right")
+    if hexes:
+        vmax = max(float(np.max(hb.get_array())) for hb in hexes)  # type: ignore[arg-type]
+        for hb in hexes:
+            hb.set_clim(0, vmax)
+        label = "eigenvalue density\n(networks per cell; each network sums to 1)"
+        fig.colorbar(hexes[-1], ax=list(axes), shrink=0.8, label=label)
+    fig.suptitle(f"{_label(stratum)}: discrete-time eigenvalues, pooled over networks")
     return fig
+
+
+def _ecdf(r: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(r, kind="stable")
+    return np.r_[0.0, r[order]], np.r_[0.0, np.cumsum(w[order]) / w.sum()]
 
 
 def modulus_ecdf(
@@ -122,7 +155,8 @@ def modulus_ecdf(
     operator: str | None = None,
     ax: Axes | None = None,
 ) -> Axes:
-    """Pooled |λ| ECDF per group (each network weighs 1), with the unit-modulus line."""
+    """|λ| ECDF per group: one thin line per network (the spread) and the pooled ECDF (each
+    network weighs 1) in bold, with the unit-modulus line."""
     import matplotlib.pyplot as plt
 
     stratum = _stratum(result, architecture, operator)
@@ -130,26 +164,28 @@ def modulus_ecdf(
     if ax is None:
         _, ax = plt.subplots(figsize=(COLUMN_WIDTH, COLUMN_WIDTH * 0.75), layout="constrained")
     for i, (g, ops) in enumerate(members.items()):
+        st = group_style(i)
+        for j, op in enumerate(ops):
+            r = np.abs(op.eigenvalues)
+            x, y = _ecdf(r, np.ones_like(r))
+            ax.step(x, y, where="post", color=st["color"], lw=0.5, alpha=0.35,
+                    gid=f"network-ecdf-{g}-{j}")  # fmt: skip
         r = np.concatenate([np.abs(op.eigenvalues) for op in ops])
         w = np.concatenate([np.full(op.eigenvalues.size, 1.0 / op.eigenvalues.size) for op in ops])
-        order = np.argsort(r, kind="stable")
-        cdf = np.cumsum(w[order]) / w.sum()
-        st = group_style(i)
-        ax.step(
-            np.r_[0.0, r[order]],
-            np.r_[0.0, cdf],
-            where="post",
-            color=st["color"],
-            linestyle=st["linestyle"],
-            label=f"{g} (n={len(ops)})",
-            gid=f"ecdf-{g}",
-        )
-    ax.axvline(1.0, color="0.5", lw=0.6, ls=":", gid="unit-modulus")
+        x, y = _ecdf(r, w)
+        ax.step(x, y, where="post", color=st["color"], linestyle=st["linestyle"], lw=1.6,
+                label=f"{g}, pooled (n={len(ops)})", gid=f"ecdf-{g}")  # fmt: skip
+    ax.axvline(1.0, color=GREY, lw=0.6, ls=":", gid="unit-modulus")
     ax.set_xlabel("|λ| (per step)")
     ax.set_ylabel("fraction of eigenvalues")
     ax.set_ylim(0, 1.02)
     ax.set_title(_label(stratum))
-    ax.legend(loc="upper left")
+    from matplotlib.lines import Line2D
+
+    handles, labels = ax.get_legend_handles_labels()
+    handles += [Line2D([], [], color="0.3", lw=0.5), Line2D([], [], color=GREY, ls=":")]
+    labels += ["one network", "|λ| = 1"]
+    ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=2)
     return ax
 
 
@@ -161,8 +197,9 @@ def statistic_strips(
     statistics: Sequence[str] | None = None,
     ncols: int = 4,
 ) -> Figure:
-    """One panel per statistic: each network's value (jittered strip), the group median with its
-    bootstrap CI, and Cliff's delta with the Holm p-value of the first pair of groups."""
+    """One panel per statistic (``STAT_LABELS``): each network's value (jittered strip), the
+    group median with its bootstrap CI, and Cliff's delta with the p-value of the first pair of
+    groups, adjusted by the run's multiplicity correction (named on the panel)."""
     import matplotlib.pyplot as plt
 
     stratum = _stratum(result, architecture, operator)
@@ -172,7 +209,7 @@ def statistic_strips(
     names = list(statistics or STATISTICS)
     nrows = math.ceil(len(names) / ncols)
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=(FULL_WIDTH, 1.55 * nrows + 0.4), layout="constrained", squeeze=False
+        nrows, ncols, figsize=(FULL_WIDTH, 1.85 * nrows + 0.4), layout="constrained", squeeze=False
     )
     summary = {
         (s.group, s.statistic): s
@@ -183,17 +220,17 @@ def statistic_strips(
     jitter = np.random.default_rng(0)
     for ax, stat in zip(axes.flat, names, strict=False):
         k = list(STATISTICS).index(stat)
-        n_inf = 0
+        n_inf: dict[str, int] = {}
         for i, (g, ops) in enumerate(members.items()):
             v = np.array([op.values[k] for op in ops], dtype=float)
             finite = np.isfinite(v)
-            n_inf += int((~finite & ~np.isnan(v)).sum())
+            n_inf[g] = int((~finite & ~np.isnan(v)).sum())
             st = group_style(i)
             x = i + jitter.uniform(-0.18, 0.18, int(finite.sum()))
             ax.scatter(
                 x,
                 v[finite],
-                s=6,
+                s=10,
                 color=st["color"],
                 marker=st["marker"],
                 alpha=0.6,
@@ -214,14 +251,19 @@ def statistic_strips(
                     gid=f"ci-{g}",
                 )
         ax.set_xticks(range(len(members)), [f"{g}\nn={len(o)}" for g, o in members.items()])
+        ax.tick_params(axis="x", labelsize=5.5)
         ax.set_xlim(-0.5, len(members) - 0.5)
-        title = stat + (f" ({n_inf} ∞ not shown)" if n_inf else "")
+        title = STAT_LABELS.get(stat, stat.replace("_", " "))
+        hidden = ", ".join(f"{g}: {n}" for g, n in n_inf.items() if n)
+        if hidden:
+            title += f"\n∞ not shown ({hidden})"
         t = tests.get(stat)
         if t is not None:
-            adj = "≤ " if t.p_bound else "= "
-            title += (
-                f"\nδ={t.cliffs_delta:+.2f}, p_{result.family.correction} {adj}{t.p_adjusted:.2g}"
-            )
+            corr = str(result.family.correction)
+            name = CORRECTION_NAMES.get(corr, corr)
+            adj = "≤" if t.p_bound else "="
+            p_text = "p" if corr == "none" else f"{name}-adjusted p"
+            title += f"\nδ = {t.cliffs_delta:+.2f}, {p_text} {adj} {t.p_adjusted:.2g}"
         ax.set_title(title, fontsize=6.5)
     for ax in list(axes.flat)[len(names) :]:
         ax.set_visible(False)

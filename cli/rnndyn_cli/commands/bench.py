@@ -116,11 +116,21 @@ def bench(
     ),
     jobs: int = typer.Option(1, "--jobs", help="Worker processes (one torch thread each)."),
     cluster: Cluster = None,
-    preset: str | None = typer.Option(None, "--preset", help="quick or full (fills the rest)."),
+    preset: str | None = typer.Option(
+        None, "--preset", help="quick, full or eigen (fills the options left out)."
+    ),
     epochs: int | None = typer.Option(None, "--epochs", help="Epochs (default: per task)."),
     hidden: int | None = typer.Option(None, "--hidden", help="Hidden size (default: per task)."),
     init_params: list[str] | None = typer.Option(
         None, "--init-params", help="Eigen law file, or KIND=FILE (repeat) per task kind."
+    ),
+    save_every: int | None = typer.Option(
+        None,
+        "--save-every",
+        min=1,
+        metavar="K",
+        help="Also keep each run's weights at epoch 0 and every K-th epoch in OUT/snapshots/<run>/ "
+        "(for rnndyn track).",
     ),
     json_: bool = typer.Option(False, "--json", help="Print one JSON document (the summary)."),
 ) -> None:
@@ -150,6 +160,7 @@ def bench(
             hidden=hidden,
             init_params=parse_init_params(init_params),
             progress=_callback(bar),
+            save_every=save_every,
             draw=bench_figures,
         )
     errors = [r for r in result.records if r["status"] == "error"]

@@ -42,6 +42,7 @@ class CellConfig:
     init_params: Mapping[str, str]
     checkpoints: bool = True
     trainer: Callable[..., Any] | None = None
+    save_every: int | None = None
 
 
 class _SizedTask:
@@ -95,6 +96,7 @@ def run_cell(cell: Cell, cfg: CellConfig) -> dict[str, Any]:
                 init_options=options,
                 epochs=cfg.epochs,
                 nonlinearity=nonlinearity,
+                **_snapshot_args(cfg, cell),
             )
         finite = all(math.isfinite(float(h["train_loss"])) for h in res.history)
         record.update(status="ok" if finite else "diverged", error=None)
@@ -119,6 +121,14 @@ def run_cell(cell: Cell, cfg: CellConfig) -> dict[str, Any]:
     return record
 
 
+def _snapshot_args(cfg: CellConfig, cell: Cell) -> dict[str, Any]:
+    """``train``'s snapshot arguments: ``OUT/snapshots/<cell id>/epoch_*.pt`` every ``save_every``."""
+    if not cfg.save_every:
+        return {}
+    folder = Path(cfg.out_dir) / "snapshots" / cell.id
+    return {"save_every": cfg.save_every, "snapshots": folder, "force": True}
+
+
 def run_bench(
     tasks: Sequence[str] | None,
     archs: Sequence[str] | None,
@@ -133,6 +143,7 @@ def run_bench(
     init_params: str | os.PathLike[str] | Mapping[str, Any] | None = None,
     progress: Progress | None = None,
     checkpoints: bool = True,
+    save_every: int | None = None,
     figures: Sequence[str] = ("pdf", "png"),
     draw: FigureBytes | None = None,
     trainer: Callable[..., Any] | None = None,
@@ -145,7 +156,8 @@ def run_bench(
     override the task defaults. ``init_params``: the eigen law, one path for every task or
     ``{"regression": path, "classification": path}``. ``jobs`` worker processes, one torch thread
     each. ``progress(done, total, record)`` after each cell (``record`` is None at the start).
-    ``figures``: formats of the report figures, drawn by ``draw`` (e.g.
+    ``save_every=K`` also keeps each run's weights at epoch 0 and every K-th epoch in
+    ``OUT/snapshots/<cell id>/`` (for ``rnndyn track``). ``figures``: formats of the report figures, drawn by ``draw`` (e.g.
     ``rnndyn.report.bench_figures``; ``None``: tables only — compute never draws). ``trainer``: replaces
     ``rnndyn.training.train.train`` (a picklable module-level function; tests use it).
     ``cluster``: ``"local:N"`` or ``"tcp://HOST:PORT"`` runs the cells on Dask instead of ``jobs``
@@ -181,6 +193,7 @@ def run_bench(
             init_params=grid.init_params,
             checkpoints=checkpoints,
             trainer=trainer,
+            save_every=save_every,
         )
         done = {r["id"] for r in load_cells(out) if r.get("status") in FINISHED}
         todo = [c for c in grid.cells if c.id not in done]
