@@ -44,6 +44,11 @@ def _none_if_nonfinite(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
+def _floats(a: np.ndarray) -> list[float | None]:
+    """``[_none_if_nonfinite(x) for x in a]``, in one ``tolist`` call (same floats)."""
+    return np.where(np.isfinite(a), a, None).tolist()  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True)
 class OperatorSpectrum:
     """Spectrum and diagnostics of one operator (see ``RecurrentOperator`` for the identifying fields).
@@ -146,8 +151,8 @@ class OperatorSpectrum:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready; non-finite numbers (infinite timescales, …) become ``None``."""
-        nn = _none_if_nonfinite
-        cond = self.eigenvalue_condition
+        nn, ev, cond = _none_if_nonfinite, self.eigenvalues, self.eigenvalue_condition
+        tau = self.timescales
         return {
             "id": self.id,
             "module": self.module,
@@ -156,13 +161,13 @@ class OperatorSpectrum:
             "gate": self.gate,
             "n": self.n,
             "source": self.source,
-            "eigenvalues": [[float(z.real), float(z.imag)] for z in self.eigenvalues],
+            "eigenvalues": np.stack((ev.real, ev.imag), axis=1).tolist(),
             "spectral_radius": self.spectral_radius,
             "n_outside_unit_circle": self.n_outside_unit_circle,
-            "timescales": [nn(t) for t in self.timescales],
-            "half_lives": [nn(t) for t in self.half_lives],
-            "periods": [nn(t) for t in self.periods],
-            "eigenvalue_condition": None if cond is None else [nn(c) for c in cond],
+            "timescales": _floats(tau),
+            "half_lives": _floats(tau * np.log(2.0)),
+            "periods": _floats(self.periods),
+            "eigenvalue_condition": None if cond is None else _floats(cond),
             "eigvec_condition": nn(self.eigvec_condition),
             "departure_from_normality": nn(self.departure_from_normality),
             "residual": nn(self.residual),
@@ -269,23 +274,24 @@ def _diagnose(
     if pairs is not None:
         vr[:, pairs[1]] = vec.imag[:, pairs[0]]
     try:
-        vinv = np.linalg.inv(vec if pairs is None else vr).astype(complex)
+        vinv = np.linalg.inv(vec if pairs is None else vr)
     except np.linalg.LinAlgError:
         vinv = None
     if vinv is None or not np.isfinite(vinv).all():
         cond_each, kappa = np.full(lam.shape, np.inf), np.inf
     else:
-        if pairs is not None:
-            re, im = vinv[pairs[0]].real, vinv[pairs[1]].real
-            vinv[pairs[0]], vinv[pairs[1]] = 0.5 * (re - 1j * im), 0.5 * (re + 1j * im)
+        if pairs is not None:  # rows p, q of V⁻¹ are ½(re ∓ i·im) for rows re, im of Vr⁻¹
+            re, im, vinv = 0.5 * vinv[pairs[0]], 0.5 * vinv[pairs[1]], vinv.astype(complex)
+            vinv.real[pairs[0]] = vinv.real[pairs[1]] = re
+            vinv.imag[pairs[0]], vinv.imag[pairs[1]] = -im, im
         cond_each = np.linalg.norm(vinv, axis=1)  # = 1/|y_i^H x_i| for unit x_i, y_i
         kappa = _norm2(vec) * _norm2(vinv)
     if pairs is None:
         wv = w_mat @ vec.real + 1j * (w_mat @ vec.imag)  # two real GEMMs, not one complex one
-    else:
-        wv = (w_mat @ vr).astype(complex)
-        wv[:, pairs[0]] += 1j * wv[:, pairs[1]].real
-        wv[:, pairs[1]] = wv[:, pairs[0]].conj()
+    else:  # W·v̄ − λ̄v̄ is the exact conjugate of W·v − λv: skip the second column of each pair
+        wvr, cols = w_mat @ vr, np.flatnonzero(lam.imag >= 0)
+        wv, lam, vec = wvr[:, cols].astype(complex), lam[cols], vec[:, cols]
+        wv.imag[:, lam.imag > 0] = wvr[:, cols[lam.imag > 0] + 1]
     resid = np.linalg.norm(wv - vec * lam, axis=0).max() / fro if fro > 0 else 0.0
     return cond_each, float(kappa), float(resid)
 
@@ -349,15 +355,17 @@ def _batched(ops: list[RecurrentOperator], diagnostics: bool, keep: bool) -> lis
     for i, op in enumerate(ops):
         by_size.setdefault(op.n, []).append(i)
     for idx in by_size.values():
-        stack = np.stack([np.asarray(ops[i].matrix, dtype=np.float64) for i in idx])
-        if diagnostics:
-            lam, vec = np.linalg.eig(stack)
-        else:
-            lam, vec = np.linalg.eigvals(stack), None
-        lam = lam.astype(complex)
+        mats = [np.asarray(ops[i].matrix, dtype=np.float64) for i in idx]
+        stack = mats[0][None] if len(mats) == 1 else np.stack(mats)  # one operator: no copy
+        lam, vec = np.linalg.eig(stack) if diagnostics else (np.linalg.eigvals(stack), None)
+        lam = lam.astype(complex, copy=False)
         for b, i in enumerate(idx):
-            results[i] = _one(ops[i], lam[b], None if vec is None else vec[b].astype(complex), keep)
+            v = None if vec is None else vec[b].astype(complex, copy=False)
+            results[i] = _one(ops[i], lam[b], v, keep)
     return results  # type: ignore[return-value]
+
+
+_IDENTITY = ("module", "arch", "layer", "direction", "gate", "source")
 
 
 def _one(
@@ -365,16 +373,8 @@ def _one(
 ) -> OperatorSpectrum:
     perm = order_eigenvalues(lam)
     lam = lam[perm]
-    base: dict[str, Any] = dict(
-        module=op.module,
-        arch=op.arch,
-        layer=op.layer,
-        direction=op.direction,
-        gate=op.gate,
-        source=op.source,
-        eigenvalues=lam,
-        operator_id=op.id,
-    )
+    base: dict[str, Any] = {k: getattr(op, k) for k in _IDENTITY}
+    base.update(eigenvalues=lam, operator_id=op.id)
     if vec is None:
         return OperatorSpectrum(**base)
     vec = vec[:, perm]

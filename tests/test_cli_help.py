@@ -88,3 +88,57 @@ def test_examples_use_bundled_files() -> None:
     text = CliRunner().invoke(app, ["analyze", "--help"], terminal_width=200).output
     named = {w.split("/")[-1] for ln in _example_lines(text) for w in ln.split() if ".pt" in w}
     assert named and all(n in bundled or "*" in n for n in named), named
+
+
+# -- progress with ETA on the long phases ----------------------------------------------------------
+
+
+def test_default_progress_bar_has_an_eta(monkeypatch):
+    from rich.progress import TimeRemainingColumn
+
+    import rnndyn_cli.render as render
+
+    monkeypatch.setattr(render, "progress_enabled", lambda: True)
+    with render.progress_bar() as bar:
+        assert any(isinstance(c, TimeRemainingColumn) for c in bar.columns)
+
+
+def test_decay_reports_every_phase_up_to_its_total():
+    from rnndyn.decay.measure import measure_decay
+    from rnndyn.io import load
+
+    calls: list[tuple[int, int | None, str]] = []
+    res = measure_decay(
+        load("data/examples/rnn_adding.pt"),
+        steps=20,
+        length=60,
+        batch=4,
+        modes=4,
+        progress=lambda d, t, p: calls.append((d, t, p)),
+    )
+    assert calls[0] == (0, None, "simulating the probe")
+    done, totals = [c[0] for c in calls], {c[1] for c in calls[1:]}
+    assert done == sorted(done) and len(totals) == 1
+    total = totals.pop()
+    assert calls[-1][:2] == (total, total)
+    assert total == 1 + len(res.operators) + 2  # operators, Lyapunov, memory
+    for op in res.operators:
+        assert any(p == f"measuring {op.operator}" for _, _, p in calls)
+
+
+def test_compare_statistics_phase_reports_progress(tmp_path):
+    from test_compare import FAST, write_population
+
+    from rnndyn.compare.spectra import compare_spectra
+
+    paths = write_population(tmp_path, 3)
+    calls: list[tuple[int, int]] = []
+    res = compare_spectra(
+        paths["classification"] + paths["regression"],
+        stats_progress=lambda d, t: calls.append((d, t)),
+        **FAST,
+    )
+    total = calls[-1][1]
+    assert [d for d, _ in calls] == list(range(1, total + 1)) and calls[-1] == (total, total)
+    # one call per statistic test plus one per distance job
+    assert total == len(res.tests) + len({(d.architecture, d.operator) for d in res.distances})

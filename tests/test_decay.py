@@ -217,6 +217,19 @@ def test_result_tables_and_json_document():
     assert len(curves) == 4 * 16 and cols <= set(curves)
     assert len(res.modes_frame()) == 4 and len(res.energy_frame()) == 1000 * 4
     assert len(res.lyapunov_frame()) == 8 and len(res.memory_frame()) == 16
+    frames = [
+        curves,
+        res.modes_frame(),
+        res.energy_frame(),
+        res.lyapunov_frame(),
+        res.memory_frame(),
+    ]
+    for df in frames:  # every table names its checkpoint, so tables of several runs concatenate
+        assert list(df.columns[:2]) == ["checkpoint", "sha256"]
+        assert set(df["sha256"]) == {res.sha256} and set(df["checkpoint"]) == {res.checkpoint}
+    names = {c for df in frames for c in df.columns}  # one convention for interval columns
+    assert {"own_rate_ci_low", "own_rate_ci_high", "ci_low", "ci_high"} <= names
+    assert not {c for c in names if c.endswith(("_lo", "_hi")) or c in ("lo", "hi")}
 
 
 def test_plots_draw_one_artist_per_mode():

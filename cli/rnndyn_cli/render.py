@@ -102,12 +102,20 @@ def parse_formats(value: str) -> tuple[str, ...]:
 @contextlib.contextmanager
 def progress_bar(columns: Callable[[], Sequence[Any]] | None = None) -> Iterator[Any]:
     """A transient rich progress bar on stderr, or ``None`` when progress is off (stderr is not
-    a terminal, or --quiet). ``columns()`` replaces the default description / bar / done / elapsed."""
+    a terminal, or --quiet). ``columns()`` replaces the default description / bar / done / elapsed
+    / time remaining."""
     if not progress_enabled():
         yield None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     cols = (
         columns()
@@ -117,6 +125,8 @@ def progress_bar(columns: Callable[[], Sequence[Any]] | None = None) -> Iterator
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
         )
     )
     with Progress(*cols, console=Console(stderr=True), transient=True) as bar:

@@ -80,6 +80,7 @@ def compare_spectra(
     matrix: str | None = None,
     jacobian: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    stats_progress: Callable[[int, int], None] | None = None,
 ) -> ComparisonResult:
     """Compare the spectra of groups of networks.
 
@@ -103,6 +104,7 @@ def compare_spectra(
         n_directions: projection angles for the complex-plane distances.
         jacobian: also compare the state Jacobians at the zero-input fixed point (gate ``jac``).
         progress: ``progress(done, total)`` after each network is analysed.
+        stats_progress: ``stats_progress(done, total)`` after each test (statistic or distance).
 
     Raises:
         UsageError: fewer than two groups, a group with fewer than two units, bad arguments.
@@ -132,7 +134,7 @@ def compare_spectra(
     floors = [j.floor for j in jobs_ for _ in range(1 if j.k is not None else len(DISTANCES))]
     family = plan_family(floors, correction, alpha)
     rng = np.random.default_rng(seed)
-    tests, distances = _run(jobs_, opts, rng)
+    tests, distances = _run(jobs_, opts, rng, stats_progress)
     tests, distances = runner.adjust_family(tests, distances, correction)
     found = confounds(
         {g: [n.metadata for n in ms] for g, ms in named.items()},
@@ -227,13 +229,15 @@ def _resolve_unit(unit: str, key: str | None, named: Mapping[str, list[Network]]
     return "task"
 
 
-def _run(jobs, opts, rng) -> tuple[list[StatisticTest], list[DistanceTest]]:
+def _run(jobs, opts, rng, progress=None) -> tuple[list[StatisticTest], list[DistanceTest]]:
     tests, distances = [], []
-    for job in jobs:
+    for i, job in enumerate(jobs, 1):
         if job.k is None:
             distances += runner.run_distances(job, opts, rng)
         else:
             tests.append(runner.run_statistic(job, opts, rng))
+        if progress:
+            progress(i, len(jobs))
     return tests, distances
 
 

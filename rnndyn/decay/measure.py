@@ -21,6 +21,7 @@ in the spirit of Dou & Principe's information-decay view; the recipe here is rnn
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -265,6 +266,7 @@ def measure_decay(
     lyapunov: bool = True,
     min_fit_steps: int = MIN_FIT_STEPS,
     linear_tol: float = LINEAR_TOL,
+    progress: Callable[[int, int | None, str], None] | None = None,
 ) -> DecayResult:
     """Predicted vs measured per-mode decay, memory functions and the Lyapunov spectrum.
 
@@ -281,6 +283,8 @@ def measure_decay(
             float64 automatically, with a note, where float32 cannot be trusted.
         min_fit_steps, linear_tol: a mode's own rate is fitted only over ≥ ``min_fit_steps`` steps
             on which its log amplitude stays within ``linear_tol`` nats (RMS) of a line.
+        progress: ``progress(done, total, phase)`` as each phase (simulation, each operator,
+            Lyapunov, memory) starts; ``total`` is ``None`` until the operators are known.
 
     Raises:
         UsageError: unknown operator id, bad or too large ``steps``/``batch``/``length``/``seed``;
@@ -291,6 +295,8 @@ def measure_decay(
     net, ids = _select(ckpt, module, operators)
     _check_sizes(net, probe, s, batch, length)
     pr = _probe(net, probe, s, batch, length)
+    tick = progress or (lambda done, total, phase: None)
+    tick(0, None, "simulating the probe")
     traj = simulate(net, pr.inputs, dtype=torch.float64)
     notes = _module_notes(net)
     ops, more = _catalogue(net, ids, traj, pr.length - s.steps)
@@ -298,16 +304,21 @@ def measure_decay(
     s, precision = _precision(net, traj, list(spectra), s)
     notes += more + ([precision] if precision else [])
     lags = memory_lags(pr, s.steps, notes) if memory else None
-    results = [
-        _measure_operator(net, traj, op, spec, s, lags, notes)
-        for op, spec in zip(ops, spectra, strict=True)
-    ]
+    total = 1 + len(ops) + int(lyapunov) + int(lags is not None)
+    results = []
+    for i, (op, spec) in enumerate(zip(ops, spectra, strict=True)):
+        tick(1 + i, total, f"measuring {op.id}")
+        results.append(_measure_operator(net, traj, op, spec, s, lags, notes))
+    tick(1 + len(ops), total, "Lyapunov spectrum" if lyapunov else "memory function")
     lyap, exps = (
         network_lyapunov(net, traj, s.n_modes(net.module.hidden_size), s.dtype, s.seed, notes)
         if lyapunov
         else ((), np.empty(0))
     )
+    if lyapunov and lags is not None:
+        tick(total - 1, total, "memory function")
     channels = network_memory(net, traj, lags, pr, notes) if lags is not None else None
+    tick(total, total, "done")
     return DecayResult(
         checkpoint=net.path,
         sha256=net.sha256,

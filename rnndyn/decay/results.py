@@ -95,13 +95,15 @@ class DecayResult:
         """Tidy ``(operator, mode, lag)`` rows (see ``ModeDecay.curves_frame``)."""
         import pandas as pd
 
-        return pd.concat([o.curves_frame() for o in self.operators], ignore_index=True)
+        return self._tagged(
+            pd.concat([o.curves_frame() for o in self.operators], ignore_index=True)
+        )
 
     def modes_frame(self) -> pd.DataFrame:
         """One row per (operator, mode)."""
         import pandas as pd
 
-        return pd.concat([o.to_frame() for o in self.operators], ignore_index=True)
+        return self._tagged(pd.concat([o.to_frame() for o in self.operators], ignore_index=True))
 
     def energy_frame(self) -> pd.DataFrame:
         """Tidy ``(operator, t, mode)`` rows of batch-mean modal energy."""
@@ -121,7 +123,7 @@ class DecayResult:
                     }
                 )
             )
-        return pd.concat(parts, ignore_index=True)
+        return self._tagged(pd.concat(parts, ignore_index=True))
 
     def lyapunov_frame(self) -> pd.DataFrame:
         """One row per (layer, direction, index) exponent with its interval and half-window
@@ -133,8 +135,8 @@ class DecayResult:
             "direction",
             "index",
             "exponent",
-            "lo",
-            "hi",
+            "ci_low",
+            "ci_high",
             "half_difference",
             "converged",
         ]
@@ -156,7 +158,7 @@ class DecayResult:
             [-1, "network", i, v, np.nan, np.nan, np.nan, None]
             for i, v in enumerate(self.lyapunov_exponents)
         ]
-        return pd.DataFrame(rows, columns=cols)
+        return self._tagged(pd.DataFrame(rows, columns=cols))
 
     def memory_frame(self) -> pd.DataFrame:
         """One row per lag: R² per input channel (``r2_c{j}``) and their sum (``r2``)."""
@@ -166,7 +168,13 @@ class DecayResult:
         table = {"lag": np.arange(mf.shape[0]), "r2": mf}
         if self.memory_channels is not None:
             table |= {f"r2_c{j}": col for j, col in enumerate(self.memory_channels.T)}
-        return pd.DataFrame(table)
+        return self._tagged(pd.DataFrame(table))
+
+    def _tagged(self, df: pd.DataFrame) -> pd.DataFrame:
+        """``df`` with the checkpoint's path and sha256 first, so tables of several runs concatenate."""
+        df.insert(0, "sha256", self.sha256)
+        df.insert(0, "checkpoint", self.checkpoint)
+        return df
 
     def _memory_dict(self) -> dict[str, Any] | None:
         mf = self.memory_function

@@ -1,4 +1,4 @@
-"""Bench figures: learning curves per task coloured by initializer; final-metric box/strip plots.
+"""Bench figures: learning curves and final metrics, one colour per initializer in both.
 
 Drawing only: each function takes a ``rnndyn.training.bench.BenchResult`` (finished runs only are drawn)
 and returns Axes or a Figure; nothing is shown or saved here. Apply the paper style with
@@ -8,11 +8,11 @@ and returns Axes or a Figure; nothing is shown or saved here. Apply the paper st
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rnndyn.plots.style import COLUMN_WIDTH, FULL_WIDTH, PALETTE, group_style
+from rnndyn.plots.style import COLUMN_WIDTH, FULL_WIDTH, MARKERS, group_style
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -21,6 +21,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from rnndyn.training.bench import BenchResult
 
 _FINISHED = ("ok", "diverged")
+BOX_MIN = 5  # runs per group: fewer are drawn as points with a median tick, no box
+BAND_LABEL = "interquartile range over seeds (shaded)"
 _LABELS = {"accuracy": "accuracy", "mse": "MSE", "nrmse": "NRMSE", "ce": "cross-entropy"}
 
 
@@ -30,6 +32,24 @@ def _new_axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
     from matplotlib.figure import Figure
 
     return Figure(figsize=size).add_subplot()
+
+
+def init_styles(result: BenchResult) -> dict[str, dict]:
+    """Initializer → colour / marker / line style, the same mapping in every bench figure."""
+    return {init: group_style(i) for i, init in enumerate(result.levels()["init"])}
+
+
+def _figure_legend(fig: Figure, axes: Any) -> None:
+    """One legend under the figure with every distinct entry of its panels."""
+    entries: dict[str, Any] = {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            entries.setdefault(lab, h)
+    if entries:
+        fig.legend(
+            list(entries.values()), list(entries), loc="outside lower center",
+            ncols=min(len(entries), 4),
+        )  # fmt: skip
 
 
 def _metric_label(result: BenchResult, task: str, prefix: str) -> str:
@@ -71,28 +91,39 @@ def learning_curve(
     column: str = "val_metric",
     inits: list[str] | None = None,
 ) -> Axes:
-    """Median over seeds of ``column`` (per epoch) for each initializer, with the IQR shaded.
+    """Median over seeds of ``column`` (per epoch) for each initializer, with the interquartile
+    range over seeds shaded (explained in the legend; no band for a single seed).
 
-    One line per initializer (colour and line style from ``group_style``, in ``inits`` order, so
-    panels agree), plus the task's trivial baseline as a dotted line.
+    One line per initializer (colour and line style from :func:`init_styles`, so panels and
+    figures agree), plus the task's trivial baseline as a dotted line.
     """
     from matplotlib.ticker import MaxNLocator
 
     ax = _new_axes(ax, (COLUMN_WIDTH, 0.75 * COLUMN_WIDTH))
     df = result.to_frame()
-    inits = inits or result.levels()["init"]
+    styles = init_styles(result)
+    inits = inits or list(styles)
     sel = df[(df["task"] == task) & (df["arch"] == arch) & df["status"].isin(_FINISHED)]
-    for i, init in enumerate(inits):
+    banded = False
+    for init in inits:
         g = sel[sel["init"] == init].groupby("epoch")[column]
         if not g.ngroups:
             continue
-        style = group_style(i)
+        style = styles[init]
         epochs = g.median().index.to_numpy()
         ax.plot(
             epochs, g.median().to_numpy(), color=style["color"], ls=style["linestyle"], label=init
         )
+        if int(g.size().max()) < 2:
+            continue
         q = g.quantile([0.25, 0.75]).unstack()
         ax.fill_between(epochs, q[0.25], q[0.75], color=style["color"], alpha=0.18, lw=0)
+        banded = True
+    if banded:
+        from matplotlib.patches import Rectangle
+
+        # a zero-size patch: a legend entry that leaves the data limits alone
+        ax.add_patch(Rectangle((0, 0), 0, 0, color="0.5", alpha=0.3, lw=0, label=BAND_LABEL))
     _baseline(ax, result, task)
     ax.set_title(f"{task} · {arch.upper()}")
     ax.set_xlabel("epoch")
@@ -116,51 +147,54 @@ def learning_curves(result: BenchResult, *, column: str = "val_metric") -> Figur
             axes[r, c].set_ylabel("")
         if r < len(tasks) - 1:
             axes[r, c].set_xlabel("")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 5))
+    _figure_legend(fig, axes.flat)
     return fig
 
 
 def final_metric(result: BenchResult, task: str, *, ax: Axes | None = None) -> Axes:
-    """Final test metric per initializer (x) and architecture (offset, colour, marker): a box per
-    group and every run as a point (deterministic jitter)."""
+    """Final test metric per initializer (x; colour from :func:`init_styles`) and architecture
+    (offset and marker): every run as a point (deterministic jitter) with a median tick; a box
+    (quartiles, whiskers to 1.5 IQR) only where a group has at least ``BOX_MIN`` runs."""
     ax = _new_axes(ax, (COLUMN_WIDTH, 0.8 * COLUMN_WIDTH))
     runs = result.runs_frame()
-    inits, archs = result.levels()["init"], result.levels()["arch"]
+    styles = init_styles(result)
+    inits, archs = list(styles), result.levels()["arch"]
     sel = runs[(runs["task"] == task) & runs["status"].isin(_FINISHED)]
     width = 0.8 / len(archs)
     rng = np.random.default_rng(0)
-    for j, arch in enumerate(archs):
-        color, marker = PALETTE[j % len(PALETTE)], group_style(j)["marker"]
-        offset = (j - (len(archs) - 1) / 2) * width
-        groups = [
-            (i, sel[(sel["init"] == init) & (sel["arch"] == arch)]["test"].dropna())
-            for i, init in enumerate(inits)
-        ]
-        groups = [(i, v.to_numpy()) for i, v in groups if len(v)]
-        if not groups:
+    for (i, init), (j, arch) in itertools.product(enumerate(inits), enumerate(archs)):
+        v = sel[(sel["init"] == init) & (sel["arch"] == arch)]["test"].dropna().to_numpy()
+        if not len(v):
             continue
-        pos = [i + offset for i, _ in groups]
-        ax.boxplot(
-            [v for _, v in groups],
-            positions=pos,
-            widths=0.8 * width,
-            showfliers=False,
-            patch_artist=True,
-            boxprops={"facecolor": color, "alpha": 0.25, "lw": 0.6},
-            medianprops={"color": color, "lw": 1.0},
-            whiskerprops={"lw": 0.6},
-            capprops={"lw": 0.6},
-        )
-        x = np.concatenate([np.full(len(v), p) for p, (_, v) in zip(pos, groups, strict=True)])
-        x = x + rng.uniform(-0.25, 0.25, x.size) * width
-        y = np.concatenate([v for _, v in groups])
-        ax.scatter(x, y, s=8, color=color, marker=marker, lw=0, label=arch.upper(), zorder=3)
+        color, pos = styles[init]["color"], i + (j - (len(archs) - 1) / 2) * width
+        if len(v) >= BOX_MIN:
+            ax.boxplot(
+                [v], positions=[pos], widths=0.8 * width, showfliers=False, patch_artist=True,
+                boxprops={"facecolor": color, "alpha": 0.25, "lw": 0.6},
+                medianprops={"color": color, "lw": 1.0}, whiskerprops={"lw": 0.6},
+                capprops={"lw": 0.6},
+            )  # fmt: skip
+        else:
+            ax.plot([pos - 0.35 * width, pos + 0.35 * width], [np.median(v)] * 2, color=color,
+                    lw=1.2, gid=f"median-{init}-{arch}")  # fmt: skip
+        x = pos + rng.uniform(-0.25, 0.25, len(v)) * width
+        ax.scatter(x, v, s=10, color=color, marker=MARKERS[j % len(MARKERS)], lw=0, zorder=3,
+                   gid=f"runs-{init}-{arch}")  # fmt: skip
+    _legend_entries(ax, inits, archs, styles)
     _baseline(ax, result, task)
     ax.set_xticks(range(len(inits)), inits, rotation=40, ha="right")
     ax.set_title(task)
     ax.set_ylabel(_metric_label(result, task, "test"))
     return ax
+
+
+def _legend_entries(ax: Axes, inits: list[str], archs: list[str], styles: dict) -> None:
+    """Invisible proxies so the legend reads: colour = initializer, marker = architecture."""
+    for init in inits:
+        ax.plot([], [], color=styles[init]["color"], lw=4, label=init)
+    for j, arch in enumerate(archs):
+        ax.plot([], [], ls="", color="0.3", marker=MARKERS[j % len(MARKERS)], label=arch.upper())
+    ax.plot([], [], color="0.3", lw=1.2, label=f"median (box: ≥ {BOX_MIN} runs)")
 
 
 def final_metrics(result: BenchResult) -> Figure:
@@ -176,6 +210,5 @@ def final_metrics(result: BenchResult) -> Figure:
         final_metric(result, task, ax=ax)
     for ax in axes.flat[len(tasks) :]:
         ax.set_visible(False)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels))
+    _figure_legend(fig, axes.flat)
     return fig

@@ -174,7 +174,7 @@ def modulus_ecdf(
         w = np.concatenate([np.full(op.eigenvalues.size, 1.0 / op.eigenvalues.size) for op in ops])
         x, y = _ecdf(r, w)
         ax.step(x, y, where="post", color=st["color"], linestyle=st["linestyle"], lw=1.6,
-                label=f"{g}, pooled (n={len(ops)})", gid=f"ecdf-{g}")  # fmt: skip
+                label=f"{g} (n={len(ops)})", gid=f"ecdf-{g}")  # fmt: skip
     ax.axvline(1.0, color=GREY, lw=0.6, ls=":", gid="unit-modulus")
     ax.set_xlabel("|λ| (per step)")
     ax.set_ylabel("fraction of eigenvalues")
@@ -183,9 +183,10 @@ def modulus_ecdf(
     from matplotlib.lines import Line2D
 
     handles, labels = ax.get_legend_handles_labels()
-    handles += [Line2D([], [], color="0.3", lw=0.5), Line2D([], [], color=GREY, ls=":")]
-    labels += ["one network", "|λ| = 1"]
-    ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=2)
+    handles += [Line2D([], [], color="0.3", lw=w) for w in (1.6, 0.5)]
+    handles.append(Line2D([], [], color=GREY, ls=":"))
+    labels += ["pooled (bold)", "one network", "|λ| = 1"]
+    ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncols=2, fontsize=6)
     return ax
 
 

@@ -218,7 +218,7 @@ def regression_vs_classification(
     ``n_permutations``: task relabelings; None: all of them when there are at most 20 000
     (exact), else 9 999. Before training, the smallest attainable p of the design is computed
     and a ``RnndynWarning`` says when the family cannot reach ``alpha``.
-    ``progress(stage, done, total)`` with stage ``"train"`` or ``"analyse"``. ``trainer``
+    ``progress(stage, done, total)`` with stage ``"train"``, ``"analyse"`` or ``"test"``. ``trainer``
     replaces ``rnndyn.training.train.train`` (a picklable module-level function when
     ``jobs > 1``; tests use it). ``command``: recorded in the report. ``cluster``: ``local:N`` or
     ``tcp://HOST:PORT`` trains the networks on Dask (``rnndyn.compare.executor``). ``draw``: the
@@ -264,6 +264,7 @@ def regression_vs_classification(
         n_permutations=n_permutations,
         seed=seed,
         progress=cb,
+        stats_progress=(lambda d, t: progress("test", d, t)) if progress else None,
     )
     settings = {
         "archs": list(archs),

@@ -261,6 +261,7 @@ def compare(
             trust=trust_pickle,
             matrix=matrix,
             progress=advance(bar, "analysing"),
+            stats_progress=advance(bar, "testing"),
         )
     if json_:
         for b in result.skipped:

@@ -27,6 +27,7 @@ from rnndyn_cli.render import (
     parse_formats,
     print_json,
     print_table,
+    progress_bar,
     warnings_to_stderr,
 )
 
@@ -47,6 +48,16 @@ COLUMNS = [
     "whole rate",
     "95% CI ",
 ]
+
+
+def _phases(bar: Any) -> Any:
+    """A ``(done, total, phase)`` callback moving one bar task; ``None`` without a bar."""
+    if bar is None:
+        return None
+    task = bar.add_task("decay", total=None)
+    return lambda done, total, phase: bar.update(
+        task, completed=done, total=total, description=f"decay: {phase}"
+    )
 
 
 def _lam(z: complex) -> str:
@@ -208,7 +219,7 @@ def decay(
 
     formats = parse_formats(format_)
     check_out(out, force=force, protect=[checkpoint])  # before minutes of simulation
-    with warnings_to_stderr():
+    with warnings_to_stderr(), progress_bar() as bar:
         ckpt = load(checkpoint, trust=trust_pickle)
         result = measure_decay(
             ckpt,
@@ -222,6 +233,7 @@ def decay(
             dtype=torch.float64 if float64 else torch.float32,
             min_fit_steps=min_fit_steps,
             linear_tol=linear_tol,
+            progress=_phases(bar),
         )
     if out is not None:
         from rnndyn.report import write_report

@@ -15,7 +15,8 @@ from rnndyn_cli.render import examples, info, print_json, progress_bar, warnings
 study_app = typer.Typer(
     name="study",
     epilog=examples(
-        "rnndyn study regression-vs-classification --archs gru --per-group 4 --epochs 3"
+        "rnndyn study regression-vs-classification --archs gru --per-group 4 --epochs 3",
+        "rnndyn study regression-vs-classification --archs rnn,gru --jobs 2 --out study-2",
     ),
     help="Population studies: train many networks, compare their spectra, write a report.",
     no_args_is_help=True,
@@ -31,9 +32,8 @@ def _stages(bar):
 
     def update(stage: str, done: int, total: int) -> None:
         if stage not in tasks:
-            tasks[stage] = bar.add_task(
-                "training" if stage == "train" else "analysing", total=total
-            )
+            names = {"train": "training", "analyse": "analysing", "test": "testing"}
+            tasks[stage] = bar.add_task(names.get(stage, stage), total=total)
         bar.update(tasks[stage], completed=done, total=total)
 
     return update
