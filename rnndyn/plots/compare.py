@@ -112,10 +112,10 @@ def eigenvalue_density(
     t = np.linspace(0, 2 * np.pi, 721)
     for i, (ax, (g, z)) in enumerate(zip(axes, pts.items(), strict=True)):
         if points:
-            st = group_style(i)
+            st, sc = group_style(i), scatter_style(z.size)
             ax.scatter(
-                z.real, z.imag, color=st["color"], marker=st["marker"], linewidths=0,
-                label=g, gid=f"points-{g}", **scatter_style(z.size),
+                z.real, z.imag, s=sc["s"], alpha=sc["alpha"], color=st["color"],
+                marker=st["marker"], linewidths=0, label=g, gid=f"points-{g}",
             )  # fmt: skip
         else:
             w = np.concatenate(
