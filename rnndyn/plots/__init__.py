@@ -34,6 +34,7 @@ _LAZY = {
     "learning_curves": "rnndyn.plots.bench",
     "final_metric": "rnndyn.plots.bench",
     "final_metrics": "rnndyn.plots.bench",
+    "init_styles": "rnndyn.plots.bench",
     "pca_trajectories": "rnndyn.plots.fixedpoints",
     "point_spectra": "rnndyn.plots.fixedpoints",
     "q_histogram": "rnndyn.plots.fixedpoints",

@@ -18,7 +18,7 @@ from rnndyn.plots.style import COLUMN_WIDTH, MARKERS, PALETTE
 CMAP = "viridis"
 
 
-def _new_ax(ax: Axes | None, size: tuple[float, float] = (COLUMN_WIDTH, 2.6)) -> Axes:
+def _new_ax(ax: Axes | None, size: tuple[float, float] = (COLUMN_WIDTH, 3.0)) -> Axes:
     if ax is not None:
         return ax
     import matplotlib.pyplot as plt
@@ -66,6 +66,7 @@ def decay_curves(
     elsewhere), predicted ``|λ|^k`` (dashed) and, thin, the norm of the whole perturbation; log scale
     (clipped at ``1e-10`` of the start)."""
     md = _op(result, operator)
+    own_figure = ax is None
     ax = _new_ax(ax)
     colour = _colours(md, ax, colorbar)
     k = np.arange(md.steps + 1)
@@ -100,11 +101,31 @@ def decay_curves(
     ax.set_ylim(bottom=max(float(np.nan_to_num(low, nan=1.0)), 1e-10) / 2)
     ax.set_xlabel("steps $k$ after the perturbation")
     ax.set_ylabel("amplitude (relative)")
-    ax.set_title(
-        f"{md.qualified_id}: own (—, fitted; ··· not), whole (thin), $|\\lambda|^k$ (- -)",
-        fontsize="small",
-    )
+    ax.set_title(f"{md.qualified_id}: decay of a perturbation along each mode", fontsize="small")
+    _line_style_legend(ax, whole=whole and md.norm_curve is not None, outside=own_figure)
     return ax
+
+
+def _line_style_legend(ax: Axes, *, whole: bool, outside: bool) -> None:
+    """One legend entry per line style (colour is |λ|, on the colour bar): below the figure when
+    rnndyn made it, else in the lower left of the given Axes."""
+    from matplotlib.lines import Line2D
+
+    grey = "0.3"
+    handles = [
+        Line2D([], [], color=grey, ls="-", lw=1.0, label="own, fitted"),
+        Line2D([], [], color=grey, ls=":", lw=0.8, label="own, not fitted"),
+        Line2D([], [], color=grey, ls="--", lw=0.8, label="$|\\lambda|^k$"),
+    ]
+    if whole:
+        handles.append(Line2D([], [], color=grey, lw=0.5, label="whole"))
+    style = {"fontsize": "x-small", "handlelength": 1.6, "columnspacing": 0.8}
+    if outside:
+        ax.figure.legend(
+            handles=handles, loc="outside lower center", ncol=len(handles), frameon=False, **style
+        )
+    else:
+        ax.legend(handles=handles, loc="lower left", framealpha=0.8, **style)
 
 
 def eigenspace_fraction(
@@ -185,7 +206,8 @@ def modal_energy(
     max_modes: int | None = 16,
     colorbar: bool = True,
 ) -> Axes:
-    """Batch-mean energy of each mode along the probe, log scale."""
+    """Batch-mean energy ``⟨|z_i|²⟩`` of each mode's coordinate ``z = V⁻¹h`` along the probe (for a
+    conjugate pair, the squared norm of its real plane), log scale."""
     md = _op(result, operator)
     ax = _new_ax(ax)
     colour = _colours(md, ax, colorbar)
@@ -196,8 +218,8 @@ def modal_energy(
     if np.isfinite(np.where(md.energy > 0, md.energy, np.nan)).any():
         ax.set_yscale("log")
     ax.set_xlabel("time step $t$")
-    ax.set_ylabel("modal energy")
-    ax.set_title(f"{md.qualified_id}: modal energy along the probe")
+    ax.set_ylabel("modal energy $\\langle|z_i|^2\\rangle$ (state units², batch mean)")
+    ax.set_title(f"{md.qualified_id}: energy of each mode, $z = V^{{-1}}h$", fontsize="small")
     return ax
 
 
@@ -312,8 +334,13 @@ def lyapunov_spectrum(result: DecayResult, ax: Axes | None = None, *, legend: bo
             gid="log-modulus",
         )
     ax.axhline(0.0, color="0.6", lw=0.6, ls="--", gid="zero")
-    ax.set_xlabel("index")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("exponent index (largest first)")
     ax.set_ylabel("exponent (nats / step)")
-    if legend:
-        ax.legend(loc="lower left")
+    if legend:  # outside the axes, so it never covers points
+        ax.legend(
+            loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize="x-small", frameon=False
+        )
     return ax

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -168,8 +169,10 @@ def analyze(
             "warning: --trust-pickle lets full pickles run code from the file; use it only for files you trust."
         )
     analyses = []
-    with warnings_to_stderr(), progress_bar() as bar:
-        step = advance(bar, "analysing") if len(checkpoints) > 1 else None
+    several = len(checkpoints) > 1  # one file: no bar (rich and its refresh thread cost start-up)
+    bar_or_none = progress_bar() if several else contextlib.nullcontext()
+    with warnings_to_stderr(), bar_or_none as bar:
+        step = advance(bar, "analysing") if several else None
         for done, path in enumerate(checkpoints, start=1):
             analyses.append(
                 run_analysis(
