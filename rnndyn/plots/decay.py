@@ -231,43 +231,56 @@ def memory_function(
     max_modes: int | None = 8,
     colorbar: bool = True,
 ) -> Axes:
-    """The network's memory function (held-out R² of ``x_{t−k}`` per lag; one curve per input
-    channel when there are several) and the top modes' own (summed over channels)."""
+    """The network's memory function: held-out R² of ``x_{t−k}`` per lag — one curve per input
+    channel when there are several, plus their sum (black) — and, thin, each top mode's own R²
+    (summed over channels, so it is compared with the black curve)."""
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
+
+    own_figure = ax is None
     ax = _new_ax(ax)
     md = _op(result, operator)
+    handles: list = []
     if md.memory is not None:
         colour = _colours(md, ax, colorbar)
         for i in _shown(md, max_modes):
-            ax.plot(
-                np.arange(md.memory.shape[1]),
-                md.memory[i],
-                lw=0.8,
-                color=colour(i),
-                gid=f"mode-{i}",
-            )
+            k = np.arange(md.memory.shape[1])
+            ax.plot(k, md.memory[i], lw=0.7, alpha=0.8, color=colour(i), gid=f"mode-{i}")
+        handles.append(Line2D([], [], color="0.4", lw=0.7, label="one mode (colour: $|\\lambda|$)"))
     if result.memory_function is not None:
-        mf = result.memory_function
-        chans = result.memory_channels
+        mf, chans = result.memory_function, result.memory_channels
         if chans is not None and chans.shape[1] > 1:
             for c in range(chans.shape[1]):
-                ax.plot(
+                (line,) = ax.plot(
                     np.arange(chans.shape[0]),
                     chans[:, c],
                     color=PALETTE[c % len(PALETTE)],
                     lw=1.1,
+                    ls=("-", "--", "-.", ":")[c % 4],
                     gid=f"network-c{c}",
                     label=f"network, input {c}",
                 )
-        else:
-            ax.plot(
-                np.arange(mf.shape[0]),
-                mf,
-                color="black",
-                lw=1.4,
-                gid="network",
-                label=f"network, MC = {result.memory_capacity:.3g}",
+                handles.append(line)
+        total = "sum over inputs, " if chans is not None and chans.shape[1] > 1 else ""
+        (line,) = ax.plot(
+            np.arange(mf.shape[0]),
+            mf,
+            color="black",
+            lw=1.4,
+            gid="network",
+            label=f"network, {total}MC = {result.memory_capacity:.3g}",
+        )
+        handles.append(line)
+        if own_figure:
+            ax.figure.legend(
+                handles=handles,
+                loc="outside lower center",
+                ncol=2,
+                fontsize="x-small",
+                frameon=False,
             )
-        ax.legend(loc="upper right")
+        else:
+            ax.legend(handles=handles, loc="upper right", fontsize="x-small")
     else:
         ax.text(
             0.5,
@@ -278,8 +291,10 @@ def memory_function(
             transform=ax.transAxes,
             gid="empty",
         )
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("lag $k$ (steps)")
-    ax.set_ylabel("$R^2$ of $x_{t-k}$ (per channel)")
+    many = result.memory_channels is not None and result.memory_channels.shape[1] > 1
+    ax.set_ylabel("$R^2$ of $x_{t-k}$" + (" (per input; black: sum)" if many else ""))
     ax.set_ylim(bottom=0)
     return ax
 
