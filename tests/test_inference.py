@@ -380,3 +380,11 @@ def test_auto_unit_falls_back_to_networks_when_tasks_are_not_nested(tmp_path):
     assert compare_spectra(paths, **FAST).unit == "network"
     with pytest.raises(UsageError, match="not nested"):
         compare_spectra(paths, unit="task", **FAST)
+
+
+def test_an_adjusted_p_capped_at_one_is_printed_as_one_not_as_a_bound():
+    from rnndyn.compare.family import format_p
+
+    assert format_p(1.0, bound=True, adjusted=True) == "1"
+    assert format_p(0.012, bound=True, adjusted=True) == "≤ 0.012"
+    assert format_p(0.001, bound=True, n_permutations=999) == "≤ 0.001 (999 permutations)"

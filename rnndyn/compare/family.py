@@ -168,7 +168,7 @@ def format_p(
     if p is None or not np.isfinite(p):
         return "—"
     text = f"{p:.2g}"
-    if not bound:
+    if not bound or (adjusted and p >= 1):  # an adjusted p capped at 1 is no bound: it is 1
         return text
     if adjusted:
         return f"≤ {text}"
