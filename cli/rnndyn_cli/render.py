@@ -157,3 +157,14 @@ def check_out(out: Any, *, force: bool, protect: Sequence[Any] = ()) -> None:
     from rnndyn.io.outputs import check_output_folder
 
     check_output_folder(out, force=force, protect=protect)
+
+
+def finish(document: Callable[[], Any], render: Callable[[], None], out: Any, json_: bool) -> None:
+    """How an analysis command ends: with ``--json`` exactly one document on stdout; else the
+    tables, then where ``--out`` wrote."""
+    if json_:
+        print_json(document())
+        return
+    render()
+    if out is not None:
+        info(f"wrote tables, JSON, figures and manifest.json to {out}")

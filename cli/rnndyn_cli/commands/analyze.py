@@ -26,9 +26,9 @@ from rnndyn_cli.render import (
     advance,
     check_out,
     examples,
+    finish,
     info,
     parse_formats,
-    print_json,
     print_table,
     progress_bar,
     warnings_to_stderr,
@@ -198,13 +198,12 @@ def analyze(
             protect=checkpoints,
             style=style,
         )
-    if json_:
-        print_json(analysis_document(analyses))
-        return
+    finish(lambda: analysis_document(analyses), lambda: _render_all(analyses), out, json_)
+
+
+def _render_all(analyses: list) -> None:
     for a in analyses:
         _render(a)
-    if out is not None:
-        info(f"wrote tables, JSON, figures and manifest.json to {out}")
 
 
 def register(app: typer.Typer) -> None:

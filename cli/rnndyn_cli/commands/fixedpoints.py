@@ -21,9 +21,8 @@ from rnndyn_cli.options import (
 from rnndyn_cli.render import (
     check_out,
     examples,
-    info,
+    finish,
     parse_formats,
-    print_json,
     print_table,
     warnings_to_stderr,
 )
@@ -115,12 +114,7 @@ def fixedpoints(
         )
     if out is not None:
         _write(res, out, formats, force, checkpoint, style)
-    if json_:
-        print_json(res.to_dict())
-        return
-    _render(res)
-    if out is not None:
-        info(f"wrote tables, JSON, figures and manifest.json to {out}")
+    finish(res.to_dict, lambda: _render(res), out, json_)
 
 
 def _write(

@@ -21,9 +21,8 @@ from rnndyn_cli.options import (
 from rnndyn_cli.render import (
     check_out,
     examples,
-    info,
+    finish,
     parse_formats,
-    print_json,
     print_table,
     warnings_to_stderr,
 )
@@ -105,12 +104,7 @@ def track(
         report.figure("eigenvalue_paths", lambda: eigenvalue_paths(res))
         report.figure("spectral_summary", lambda: spectral_summary(res))
         write_report(report, out, force=force, formats=formats, protect=checkpoints, style=style)
-    if json_:
-        print_json(res.to_dict())
-        return
-    _render(res)
-    if out is not None:
-        info(f"wrote tables, JSON, figures and manifest.json to {out}")
+    finish(res.to_dict, lambda: _render(res), out, json_)
 
 
 def register(app: typer.Typer) -> None:
