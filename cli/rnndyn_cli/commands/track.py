@@ -12,6 +12,7 @@ from rnndyn_cli.options import (
     DEFAULT_FORMATS,
     FigureFormats,
     ForceFlag,
+    Jacobian,
     JsonFlag,
     Matrix,
     OutFolder,
@@ -70,11 +71,7 @@ def track(
     force: ForceFlag = False,
     trust_pickle: TrustPickle = False,
     matrix: Matrix = None,
-    jacobian: bool = typer.Option(
-        False,
-        "--jacobian",
-        help="Also each layer's Jacobian at the zero-input fixed point (jacfp).",
-    ),
+    jacobian: Jacobian = False,
     style: StyleSheet = None,
 ) -> None:
     """Follow every recurrent operator's eigenvalues through training (optimal assignment).
