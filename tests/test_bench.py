@@ -167,6 +167,31 @@ def test_cells_get_the_right_training_arguments(tmp_path):
     assert all(r["metrics"]["threads"] == 1 for r in res.records)
 
 
+def test_fixed_unit_archs_train_a_vanilla_rnn_with_that_unit(tmp_path):
+    archs = ["rnn_tanh", "rnn_relu"]
+    res = bench(
+        tmp_path / "b",
+        tasks=["adding"],
+        archs=archs,
+        inits=["irnn", "chrono", "xavier_uniform"],
+        seeds=1,
+    )
+    got = {
+        (r["arch"], r["init"]): (r["nonlinearity"], r["metrics"]["nonlinearity"])
+        for r in res.records
+    }
+    assert got == {
+        ("rnn_tanh", "irnn"): ("tanh", "tanh"),  # the arch's unit wins over the init's pairing
+        ("rnn_tanh", "xavier_uniform"): ("tanh", "tanh"),
+        ("rnn_relu", "irnn"): ("relu", "relu"),
+        ("rnn_relu", "xavier_uniform"): ("relu", "relu"),
+    }
+    assert set(res.not_applicable) == {"adding__rnn_tanh__chrono", "adding__rnn_relu__chrono"}
+    assert res.levels()["arch"] == archs
+    with pytest.raises(UsageError, match="rnn_relu"):
+        resolve_grid(["adding"], ["rnn_sigmoid"], ["default"], 1)
+
+
 def test_warnings_in_a_run_are_kept_in_its_record(tmp_path):
     res = bench(tmp_path / "b", tasks=["tomita4"], archs=["gru"], inits=["irnn"], seeds=[0, 98])
     by_seed = {r["seed"]: r for r in res.records}
@@ -309,6 +334,14 @@ def test_presets_resolve_to_valid_grids():
     full = resolve_grid(None, None, None, None, preset="full")
     assert len(full.cells) == 11 * 41 * 5 and full.epochs is None
     assert PRESETS["quick"].note and PRESETS["full"].note
+    arena = resolve_grid(None, None, None, None, preset="eigen3")
+    per_arch = {
+        a: len({c.init for c in arena.cells if c.arch == a}) for a in arena.describe()["arch"]
+    }
+    assert per_arch == {"rnn_tanh": 7, "rnn_relu": 7, "lstm": 8, "gru": 8}  # ≥ 6 baselines per cell
+    assert len(arena.cells) == 450 and "450 baseline runs" in PRESETS["eigen3"].note
+    sizes = arena.sizes["n_train"] + arena.sizes["n_val"] + arena.sizes["n_test"]
+    assert sizes <= 1797  # every split fits in scikit-learn's digits (digits_perm)
 
 
 # -- parallel workers and interruption -------------------------------------------------------------

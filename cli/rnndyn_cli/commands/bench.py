@@ -106,7 +106,11 @@ def _render(result: Any) -> None:
 def bench(
     out: Path = typer.Option(..., "--out", help="Bench folder (created; re-run to resume)."),
     tasks: str | None = typer.Option(None, "--tasks", help="Comma-separated task names."),
-    archs: str | None = typer.Option(None, "--archs", help="Comma-separated: rnn,lstm,gru."),
+    archs: str | None = typer.Option(
+        None,
+        "--archs",
+        help="Comma-separated: rnn,lstm,gru; rnn_tanh / rnn_relu fix the vanilla unit (plain rnn takes the init's own: ReLU for irnn, np_rnn).",
+    ),
     inits: str | None = typer.Option(None, "--inits", help="Comma-separated initializers."),
     seeds: int | None = typer.Option(None, "--seeds", help="Seeds per cell (0..N-1)."),
     seed_start: int | None = typer.Option(
@@ -117,7 +121,7 @@ def bench(
     jobs: int = typer.Option(1, "--jobs", help="Worker processes (one torch thread each)."),
     cluster: Cluster = None,
     preset: str | None = typer.Option(
-        None, "--preset", help="quick, full or eigen (fills the options left out)."
+        None, "--preset", help="quick, full, eigen or eigen3 (fills the options left out)."
     ),
     epochs: int | None = typer.Option(None, "--epochs", help="Epochs (default: per task)."),
     hidden: int | None = typer.Option(None, "--hidden", help="Hidden size (default: per task)."),

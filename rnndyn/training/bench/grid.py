@@ -12,6 +12,10 @@ from typing import Any
 from rnndyn.errors import UsageError
 
 ARCHS = ("rnn", "lstm", "gru")
+#: Vanilla RNNs with a fixed unit, whatever the initializer pairs with: compare inits within one
+#: nonlinearity (plain ``rnn`` takes the init's own unit: ReLU for irnn / np_rnn, else tanh).
+FIXED_UNIT = {"rnn_tanh": "tanh", "rnn_relu": "relu"}
+BENCH_ARCHS = (*ARCHS, *FIXED_UNIT)
 KINDS = ("regression", "classification")
 
 
@@ -83,6 +87,23 @@ PRESETS = {
         note="the eigen-initializer comparison (data/bench/EIGEN_BENCH.md): 690 baseline runs, "
         "+90 with --init-params; ≈2 CPU-s per run (adding at T=100 ≈4)",
     ),
+    "eigen3": Preset(
+        "eigen3",
+        tasks=("adding", "tomita5", "digits_perm"),
+        archs=("rnn_tanh", "rnn_relu", "lstm", "gru"),
+        inits=(
+            *("default", "xavier_uniform", "kaiming", "orthogonal", "irnn", "np_rnn", "chrono"),
+            "lru_ring",
+        ),
+        seeds=5,
+        epochs=30,
+        hidden=32,
+        task_params={"adding": {"T": 100}, "tomita5": {"T": 50}},
+        sizes={"n_train": 1197, "n_val": 200, "n_test": 400},  # all 1797 digits
+        note="round 3 of the eigen comparison (data/bench/EIGEN_BENCH.md): long-memory tasks "
+        "where initializers differ, vanilla RNNs at a fixed unit; 450 baseline runs, "
+        "+60 per eigen law; ≈6 CPU-s per run (GRU on adding ≈15)",
+    ),
 }
 
 
@@ -132,6 +153,18 @@ class Grid:
         }
 
 
+def model_arch(arch: str) -> str:
+    """The model behind a bench arch: ``rnn_tanh`` / ``rnn_relu`` are ``rnn``."""
+    return "rnn" if arch in FIXED_UNIT else arch
+
+
+def unit(arch: str, paired: str | None) -> str:
+    """The nonlinearity of a bench arch whose initializer pairs with ``paired`` (None: any)."""
+    if arch in FIXED_UNIT:
+        return FIXED_UNIT[arch]
+    return paired if arch == "rnn" and paired else "tanh"
+
+
 def _choose(kind: str, given: Sequence[str] | None, default: Sequence[str] | None) -> list[str]:
     items = list(dict.fromkeys(str(x).strip() for x in (given or default or ()) if str(x).strip()))
     if not items:
@@ -172,8 +205,8 @@ def resolve_grid(
         for t in _choose("tasks", tasks, p.tasks if p else None)
     }
     archs = [a.lower() for a in _choose("archs", archs, p.archs if p else None)]
-    if bad := [a for a in archs if a not in ARCHS]:
-        raise UsageError(f"unknown arch {bad[0]!r}", hint=f"Choose from: {', '.join(ARCHS)}.")
+    if bad := [a for a in archs if a not in BENCH_ARCHS]:
+        raise UsageError(f"unknown arch {bad[0]!r}", hint=f"Choose from: {', '.join(BENCH_ARCHS)}.")
     names = [registry.get(i).name for i in _choose("inits", inits, p.inits if p else None)]
     if p is not None and inits is None and init_params is not None and "eigen" not in names:
         names.append("eigen")  # a preset runs the eigen law too when one is given
@@ -181,7 +214,7 @@ def resolve_grid(
     laws = _laws(init_params, "eigen" in names, {s.kind for s in specs.values()})
     cells, na = [], []
     for t, a, i in itertools.product(specs, archs, dict.fromkeys(names)):
-        if a == "rnn" and registry.get(i).gated_only:
+        if model_arch(a) == "rnn" and registry.get(i).gated_only:
             na.append(f"{t}__{a}__{i}")
         else:
             cells += [Cell(t, a, i, s, specs[t].kind) for s in seed_list]

@@ -79,9 +79,9 @@ class BenchResult:
         """The grid's axes in display order: tasks by kind then name, archs as ``ARCHS``,
         initializers in registry order, seeds ascending."""
         from rnndyn.init.registry import names
-        from rnndyn.training.bench.grid import ARCHS
+        from rnndyn.training.bench.grid import BENCH_ARCHS
 
-        rank = {n: i for i, n in enumerate([*ARCHS, *names()])}
+        rank = {n: i for i, n in enumerate([*BENCH_ARCHS, *names()])}
         tasks = {(r["kind"], r["task"]) for r in self.records}
         return {
             "task": [t for _, t in sorted(tasks)],

@@ -17,7 +17,7 @@ from typing import Any
 
 from rnndyn.errors import RnndynError
 from rnndyn.io.atomic import atomic_write_json
-from rnndyn.training.bench.grid import Cell, resolve_grid
+from rnndyn.training.bench.grid import Cell, model_arch, resolve_grid, unit
 from rnndyn.training.bench.results import (
     CELL_SCHEMA,
     FINISHED,
@@ -68,7 +68,7 @@ def run_cell(cell: Cell, cfg: CellConfig) -> dict[str, Any]:
     start, cpu = time.perf_counter(), time.process_time()
     task = _SizedTask(get_task(cell.task, **cfg.task_params.get(cell.task, {})), cfg.sizes)
     entry = registry.get(cell.init)
-    nonlinearity = entry.nonlinearity if cell.arch == "rnn" and entry.nonlinearity else "tanh"
+    nonlinearity = unit(cell.arch, entry.nonlinearity)
     options = {"t_max": float(max(task.spec.seq_len, 3))} if cell.init == "chrono" else None
     record: dict[str, Any] = {
         "schema": CELL_SCHEMA,
@@ -88,7 +88,7 @@ def run_cell(cell: Cell, cfg: CellConfig) -> dict[str, Any]:
             warnings.simplefilter("always")
             res = trainer(
                 task,
-                cell.arch,
+                model_arch(cell.arch),
                 hidden=cfg.hidden,
                 init=cell.init,
                 seed=cell.seed,
