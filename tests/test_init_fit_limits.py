@@ -92,6 +92,22 @@ def test_ring_support_is_estimated_beyond_the_sample_extremes():
     assert lo == pytest.approx(0.5, abs=0.01) and hi == pytest.approx(0.95, abs=0.01)
 
 
+def test_an_atom_in_the_radii_is_kept_by_the_empirical_law():
+    """IRNN-trained ReLU networks keep untouched units at |λ| = 1 exactly: 40 % of the radii here.
+    Tied quantiles used to drop the empirical family, leaving a truncnorm that smears the atom."""
+    rng = np.random.default_rng(5)
+    r = np.concatenate([np.ones(120), rng.uniform(0.2, 1.5, 180)])
+    dist, diag = fit_radius(r, ("truncnorm", "beta", "ring", "empirical"))
+    assert dist.family == "empirical", diag["reason"]
+    q = np.asarray(dist.params["quantiles"])
+    assert np.all(np.diff(q) > 0) and q[0] == r.min() and q[-1] == pytest.approx(r.max())
+    draws = dist.ppf(rng.random(20_000))
+    near_one = np.mean(np.abs(draws - 1.0) < 1e-3)
+    assert near_one == pytest.approx(0.4, abs=0.07)  # the atom's mass survives sampling
+    smooth, _ = fit_radius(r, ("truncnorm",))  # what was chosen before: the atom smeared out
+    assert np.mean(np.abs(smooth.ppf(rng.random(20_000)) - 1.0) < 1e-3) < 0.01
+
+
 @pytest.mark.skipif(not (EXAMPLES / "lstm_sine.pt").exists(), reason="no example checkpoint")
 def test_trained_network_goodness_is_the_data_distance_and_the_sampler_agrees():
     f = EigenInitFitter(min_separate=10_000).fit([EXAMPLES / "lstm_sine.pt"])

@@ -108,8 +108,15 @@ def _ring(r: np.ndarray) -> Candidate:
 
 
 def _empirical(x: np.ndarray, kind: str) -> Candidate | None:
+    """Equal-mass bins at the sample quantiles. Tied quantiles (an atom, e.g. untouched units
+    whose ``|λ|`` stays exactly 1) become bins of width ``1e-4 × range`` so the atom is kept."""
     k = int(np.clip(round(2 * len(x) ** (1 / 3)), 2, 64))
     q = np.quantile(x, np.linspace(0, 1, k + 1))
+    width = 1e-4 * float(np.ptp(x))
+    if width <= 0:
+        return None
+    q = q + np.arange(k + 1) * width  # strictly increasing; an atom keeps its mass
+    q = q[0] + (q - q[0]) * (float(np.ptp(x)) / (q[-1] - q[0]))  # ends at the data's min, max
     if np.any(np.diff(q) <= 0):
         return None
     counts = np.bincount(np.clip(np.searchsorted(q, x, side="right") - 1, 0, k - 1), minlength=k)
