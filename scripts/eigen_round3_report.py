@@ -1,0 +1,206 @@
+"""Round 3 of the eigen-initializer comparison (issue 17): tables, tests across cells, figures.
+
+    python scripts/eigen_round3_report.py build/r3/arena build/r3/eigen \
+        --fitting build/r3/fit build/r3/fit_lstm
+
+The folders are ``rnndyn bench --preset eigen3`` runs on the held-out seeds 20-24 (baselines, and
+the ``eigen`` runs with ``data/init/eigen3.<kind>.json``), pooled. A cell is one task × arch;
+every initializer ran on the same seeds and data in a cell, so comparisons are paired.
+
+- A run that diverged or failed counts as the task's trivial baseline (chance accuracy, the
+  variance's MSE): it learned nothing. Such runs are counted in the tables.
+- Across cells (Demšar 2006, ``rnndyn.compare.ranking``): median over seeds per cell, average
+  ranks, Friedman and Iman-Davenport tests, the Nemenyi critical difference; cells where every
+  initializer has the same median (a shared ceiling) are left out and listed. Ranking A: the
+  initializers run in every cell (chrono, gated only, drops out); ranking B: the gated cells with
+  chrono. Eigen against each baseline across cells: Wilcoxon signed-rank on range-scaled
+  differences and a sign test, Holm-adjusted (``rnndyn.compare.paired``).
+- Per cell: eigen against each baseline over the 5 paired seeds (median difference, rank-biserial
+  effect, exact Wilcoxon p, which cannot go below 0.0625 with 5 seeds), and a verdict against the
+  best baseline by median: win / tie / loss when the paired seeds agree at least 4 of 5 times.
+
+Writes ``data/bench/eigen_round3_summary.csv`` (round 1's columns), ``eigen_round3_paired.csv``,
+``eigen_round3_ranks.csv``, ``eigen_round3_tests.csv``, ``figures/eigen_round3_cd.png`` (+
+``_gated``), ``figures/eigen_round3.png`` and the markdown in ``--tables``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+COLS = [
+    *("task", "kind", "arch", "init", "metric", "higher_is_better", "n", "n_ok"),
+    *("median", "q25", "q75", "iqr", "best", "reached", "epochs_to_threshold", "time_s", "rank"),
+]
+CONTROL = "eigen"
+
+
+def pooled(folders: list[Path]):
+    from rnndyn.training.bench import BenchResult
+
+    first, *rest = (BenchResult.load(f) for f in folders)
+    return dataclasses.replace(first, records=first.records + sum((r.records for r in rest), ()))
+
+
+def runs_of(result):
+    """Seed-level runs; a failed or diverged run scores the trivial baseline."""
+    import numpy as np
+
+    runs = result.runs_frame()
+    bad = (runs["status"] != "ok") | ~np.isfinite(runs["test"].astype(float))
+    runs["value"] = runs["test"].astype(float).where(~bad, runs["baseline"].astype(float))
+    runs["failed"] = bad
+    return runs
+
+
+def markdown(df, floatfmt: str = ".3g") -> str:
+    def cell(v):
+        return format(v, floatfmt) if isinstance(v, float) else str(v)
+
+    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    rule = "|" + "---|" * len(df.columns)
+    rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([head, rule, *rows])
+
+
+def cell_verdicts(runs, paired):
+    """Per cell: eigen against the best baseline by median, with the paired seed count."""
+    rows = []
+    for (task, arch), g in runs.groupby(["task", "arch"], sort=False):
+        hib = bool(g["higher_is_better"].iloc[0])
+        med = g.groupby("init")["value"].median()
+        base = med.drop(CONTROL)
+        best = base.idxmax() if hib else base.idxmin()
+        p = paired[(paired["task"] == task) & (paired["arch"] == arch)]
+        p = p[p["baseline"] == best].iloc[0]
+        wins, losses, n = int(p["wins"]), int(p["losses"]), int(p["n"])
+        same = med.nunique() == 1
+        if same:
+            verdict = "ceiling (all equal)"
+        elif n < 3:
+            verdict = f"too few paired seeds ({n})"
+        else:  # the paired seeds agree at least n − 1 times (4 of 5)
+            verdict = "win" if wins >= n - 1 else "loss" if losses >= n - 1 else "tie"
+        rows.append(
+            {
+                "task": task,
+                "arch": arch,
+                "eigen": med[CONTROL],
+                "best baseline": best,
+                "its median": med[best],
+                "default": med.get("default", float("nan")),
+                "eigen rank": int(
+                    (med > med[CONTROL]).sum() + 1 if hib else (med < med[CONTROL]).sum() + 1
+                ),
+                "k": len(med),
+                "paired W/T/L vs best": f"{wins}/{int(p['ties'])}/{losses}",
+                "effect": p["rank_biserial"],
+                "verdict": verdict,
+            }
+        )
+    import pandas as pd
+
+    return pd.DataFrame(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("folders", type=Path, nargs="+")
+    ap.add_argument("--fitting", type=Path, nargs="*", default=[])
+    ap.add_argument("--data", type=Path, default=ROOT / "data" / "bench")
+    ap.add_argument("--figures", type=Path, default=ROOT / "figures")
+    ap.add_argument("--tables", type=Path, default=ROOT / "build" / "r3" / "tables.md")
+    args = ap.parse_args(argv)
+
+    from rnndyn.compare import block_summaries, control_vs_baselines, paired_cells, rank_methods
+    from rnndyn.io.atomic import atomic_write_text
+
+    result = pooled(args.folders)
+    runs = runs_of(result)
+    out = args.data
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "eigen_round3_summary.csv", result.summary()[COLS].to_csv(index=False))
+    paired = paired_cells(runs, CONTROL, value="value")
+    atomic_write_text(out / "eigen_round3_paired.csv", paired.to_csv(index=False))
+
+    everywhere = block_summaries(runs, value="value", drop_ceiling=True)
+    gated = block_summaries(
+        runs[runs["arch"].isin(["lstm", "gru"])], value="value", drop_ceiling=True
+    )
+    ranks, tests, text = [], [], []
+    results = {}
+    for name, matrix in (("all cells", everywhere), ("gated cells", gated)):
+        res = rank_methods(matrix, control=CONTROL)
+        results[name] = res
+        ranks.append(res.table().assign(ranking=name))
+        vs = control_vs_baselines(matrix, CONTROL)
+        tests.append(vs.assign(ranking=name))
+        dropped = matrix.dropped
+        text += [
+            f"### Ranking over {name}",
+            "",
+            res.describe() + ".",
+            "",
+            f"Left out: {len(dropped)} (block/method, reason): "
+            + "; ".join(
+                f"{r.block if 'block' in dropped else ''} {r.method} ({r.reason})"
+                for r in dropped.itertuples()
+            )
+            if len(dropped)
+            else "Left out: nothing.",
+            "",
+            markdown(res.table()),
+            "",
+            f"Eigen against each baseline across the {matrix.n_blocks} cells:",
+            "",
+            markdown(vs),
+            "",
+        ]
+    import pandas as pd
+
+    atomic_write_text(out / "eigen_round3_ranks.csv", pd.concat(ranks).to_csv(index=False))
+    atomic_write_text(out / "eigen_round3_tests.csv", pd.concat(tests).to_csv(index=False))
+    verdicts = cell_verdicts(runs, paired)
+    counts = verdicts["verdict"].value_counts().to_dict()
+    cpu = {
+        "arena": float(runs["cpu_s"].sum()),
+        "fitting": float(sum(runs_of(pooled([f]))["cpu_s"].sum() for f in args.fitting)),
+    }
+    failed = runs[runs["failed"]]
+    head = [
+        "## Round 3: per-cell verdicts (eigen vs the best baseline by median)",
+        "",
+        f"{len(runs)} runs ({len(failed)} failed or diverged, scored as the trivial baseline"
+        + (": " + ", ".join(failed["id"]) if len(failed) else "")
+        + f"); verdicts: {counts}. CPU time: arena {cpu['arena']:.0f} s, fitting population "
+        f"{cpu['fitting']:.0f} s.",
+        "",
+        markdown(verdicts),
+        "",
+    ]
+    args.tables.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(args.tables, "\n".join(head + text))
+    sys.stdout.write("\n".join(head + text) + "\n")
+
+    from rnndyn.plots import bench as bench_plots
+    from rnndyn.plots import critical_difference
+    from rnndyn.plots.style import style_context
+
+    args.figures.mkdir(parents=True, exist_ok=True)
+    with style_context():
+        for name, suffix in (("all cells", ""), ("gated cells", "_gated")):
+            ax = critical_difference(results[name])
+            ax.figure.savefig(
+                args.figures / f"eigen_round3_cd{suffix}.png", dpi=150, bbox_inches="tight"
+            )
+        fig = bench_plots.final_metrics(result)
+        fig.savefig(args.figures / "eigen_round3.png", dpi=150, bbox_inches="tight")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
