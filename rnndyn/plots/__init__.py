@@ -40,9 +40,20 @@ _LAZY = {
     "q_histogram": "rnndyn.plots.fixedpoints",
     "eigenvalue_paths": "rnndyn.plots.track",
     "spectral_summary": "rnndyn.plots.track",
+    "critical_difference": "rnndyn.plots.ranking",
     "style_context": "rnndyn.plots.style",
 }
-_SUBMODULES = ("style", "spectra", "decay", "compare", "init", "bench", "fixedpoints", "track")
+_SUBMODULES = (
+    "style",
+    "spectra",
+    "decay",
+    "compare",
+    "init",
+    "bench",
+    "fixedpoints",
+    "track",
+    "ranking",
+)
 
 __all__ = [*_LAZY, "style"]
 
