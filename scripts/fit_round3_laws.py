@@ -97,13 +97,47 @@ def fit(kept: dict, out: Path, command: str) -> dict[tuple, object]:
                     law.description
                 )
                 laws[(arch, kind)] = dataclasses.replace(law, description=text)
-    for (arch, kind), law in laws.items():
-        law = dataclasses.replace(law, name=f"eigen3-{arch}.{kind}")
-        law.save(out / f"eigen3-{arch}.{kind}.json")
     return laws
 
 
-def merge(laws: dict, kind: str, command: str):
+def save(laws: dict, out: Path, stem: str) -> None:
+    for (arch, kind), law in laws.items():
+        law = dataclasses.replace(law, name=f"{stem}-{arch}.{kind}")
+        law.save(out / f"{stem}-{arch}.{kind}.json")
+
+
+def capped(dist, cap: float, k: int = 129):
+    """The law with every radius above ``cap`` set to ``cap`` (an empirical quantile law)."""
+    import numpy as np
+
+    from rnndyn.init.law import Dist
+
+    q = np.clip(dist.ppf(np.linspace(0.0, 1.0, k)), 0.0, cap)
+    q = np.maximum.accumulate(q) + np.arange(k) * 1e-9  # strictly increasing (an atom at cap)
+    q = q * (min(float(q[-1]), cap) / q[-1])  # the top back at ≤ cap, the bottom still ≥ 0
+    return Dist("empirical", {"quantiles": [float(x) for x in q]})
+
+
+def with_cap(laws: dict, cap: float, stem: str) -> dict:
+    """Round 3b: every target's radius (and real-radius) law capped at ``cap``."""
+    out = {}
+    for (arch, kind), law in laws.items():
+        targets = {
+            t: dataclasses.replace(
+                tl,
+                radius=capped(tl.radius, cap),
+                real_radius=None if tl.real_radius is None else capped(tl.real_radius, cap),
+            )
+            for t, tl in law.targets.items()
+        }
+        text = (
+            f"{stem}: radii capped at {cap} (was above: set to {cap}); otherwise " + law.description
+        )
+        out[(arch, kind)] = dataclasses.replace(law, targets=targets, description=text)
+    return out
+
+
+def merge(laws: dict, kind: str, command: str, stem: str = "eigen3"):
     from rnndyn.init import EigenInitParams
 
     parts = {a: laws[(a, kind)] for a in MERGED if (a, kind) in laws}
@@ -116,7 +150,7 @@ def merge(laws: dict, kind: str, command: str):
     return EigenInitParams(
         targets,
         gate_biases=biases,
-        name=f"eigen3.{kind}",
+        name=f"{stem}.{kind}",
         description=f"round-3 {kind} law: {', '.join(parts)} targets fitted per architecture to "
         f"networks that solved long-memory tasks (see provenance). Made by: {command}",
         provenance={
@@ -133,6 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folders", type=Path, nargs="+", help="the fitting population's bench folders")
     ap.add_argument("--out", type=Path, default=ROOT / "data" / "init")
+    ap.add_argument(
+        "--cap",
+        type=float,
+        default=None,
+        help="round 3b: set every radius above CAP to CAP (written as eigen3b*.json)",
+    )
     args = ap.parse_args(argv)
     from rnndyn.training.bench import BenchResult
 
@@ -152,13 +192,17 @@ def main(argv: list[str] | None = None) -> int:
         )
     args.out.mkdir(parents=True, exist_ok=True)
     laws = fit(kept, args.out, command)
+    stem = "eigen3" if args.cap is None else "eigen3b"
+    if args.cap is not None:
+        laws = with_cap(laws, args.cap, stem)
+    save(laws, args.out, stem)
     for kind in ("regression", "classification"):
-        merge(laws, kind, command).save(args.out / f"eigen3.{kind}.json")
+        merge(laws, kind, command, stem).save(args.out / f"{stem}.{kind}.json")
     for (arch, kind), law in sorted(laws.items()):
         fams = ", ".join(
             f"{t}: {tl.radius.family}/{tl.phase.family}" for t, tl in law.targets.items()
         )
-        print(f"eigen3-{arch}.{kind}: {law.provenance.get('n_checkpoints')} networks; {fams}")
+        print(f"{stem}-{arch}.{kind}: {law.provenance.get('n_checkpoints')} networks; {fams}")
     return 0
 
 

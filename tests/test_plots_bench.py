@@ -62,6 +62,30 @@ def test_one_colour_per_initializer_in_both_figures(res3):
     assert {"RNN", "GRU"} <= set(texts_fm)  # marker = architecture, said in the legend
 
 
+def test_diverged_runs_are_drawn_off_scale_not_stretching_the_axis(tmp_path):
+    import dataclasses
+
+    res = bench(tmp_path / "b", seeds=3)
+    recs = list(res.records)
+    hit = [i for i, r in enumerate(recs) if r["task"] == "adding" and r["init"] == "irnn"]
+    for i, value in zip(hit[:2], (1e49, float("nan")), strict=True):
+        recs[i] = {
+            **recs[i],
+            "status": "diverged",
+            "metrics": {**recs[i]["metrics"], "test": value},
+        }
+    res = dataclasses.replace(res, records=tuple(recs))
+    ax = plots.final_metric(res, "adding")
+    base = recs[0]["spec"]["baseline"]
+    assert ax.get_ylim()[1] == pytest.approx(10 * base)  # not 1e49
+    off = [c for c in ax.collections if str(c.get_gid()).startswith("offscale-")]
+    assert sum(len(c.get_offsets()) for c in off) == 2
+    assert any("2 run(s) off scale" in t.get_text() for t in ax.texts)
+    assert ax.get_yscale() == "linear"  # the fake errors span less than a decade
+    clean = plots.final_metric(bench(tmp_path / "c", seeds=3), "adding")
+    assert not [c for c in clean.collections if str(c.get_gid()).startswith("offscale-")]
+
+
 def test_band_is_explained_in_the_legend(res3):
     texts = _legend_texts(plots.learning_curves(res3))
     assert plots.BAND_LABEL in texts and "trivial baseline" in texts

@@ -160,10 +160,21 @@ def final_metric(result: BenchResult, task: str, *, ax: Axes | None = None) -> A
     styles = init_styles(result)
     inits, archs = list(styles), result.levels()["arch"]
     sel = runs[(runs["task"] == task) & runs["status"].isin(_FINISHED)]
+    spec = next(r for r in result.records if r["task"] == task)["spec"]
+    cap = _off_scale(sel["test"].to_numpy(float), spec["baseline"], spec["higher_is_better"])
     width = 0.8 / len(archs)
     rng = np.random.default_rng(0)
+    off = 0
     for (i, init), (j, arch) in itertools.product(enumerate(inits), enumerate(archs)):
-        v = sel[(sel["init"] == init) & (sel["arch"] == arch)]["test"].dropna().to_numpy()
+        v = sel[(sel["init"] == init) & (sel["arch"] == arch)]["test"].to_numpy(float)
+        far = ~np.isfinite(v) | (v > cap)
+        if far.any():  # diverged runs: a hollow triangle at the top edge, counted in a note
+            x = i + (j - (len(archs) - 1) / 2) * width
+            ax.scatter([x] * int(far.sum()), [cap] * int(far.sum()), s=14, marker="^",
+                       facecolors="none", edgecolors=styles[init]["color"], lw=0.7, zorder=3,
+                       clip_on=False, gid=f"offscale-{init}-{arch}")  # fmt: skip
+            off += int(far.sum())
+        v = v[~far]
         if not len(v):
             continue
         color, pos = styles[init]["color"], i + (j - (len(archs) - 1) / 2) * width
@@ -181,11 +192,29 @@ def final_metric(result: BenchResult, task: str, *, ax: Axes | None = None) -> A
         ax.scatter(x, v, s=10, color=color, marker=MARKERS[j % len(MARKERS)], lw=0, zorder=3,
                    gid=f"runs-{init}-{arch}")  # fmt: skip
     _legend_entries(ax, inits, archs, styles)
+    shown = sel["test"].to_numpy(float)
+    shown = shown[np.isfinite(shown) & (shown <= cap) & (shown > 0)]
+    if not spec["higher_is_better"] and len(shown) and shown.max() > 30 * shown.min():
+        ax.set_yscale("log")  # errors spanning decades: learners and non-learners both readable
+    if off:
+        ax.set_ylim(top=cap)
+        ax.text(0.01, 0.98, f"△ {off} run(s) off scale (> {cap:.3g}: diverged)",
+                transform=ax.transAxes, ha="left", va="top", fontsize=6, color="0.3")  # fmt: skip
     _baseline(ax, result, task)
     ax.set_xticks(range(len(inits)), inits, rotation=40, ha="right")
     ax.set_title(task)
     ax.set_ylabel(_metric_label(result, task, "test"))
     return ax
+
+
+def _off_scale(values: np.ndarray, baseline: float, higher_is_better: bool) -> float:
+    """The top of the plotted range for an error metric: 10 × the trivial baseline, so a diverged
+    run (MSE 1e40) does not flatten every other run to zero; ``inf`` (no cap) otherwise."""
+    if higher_is_better or not baseline > 0:
+        return np.inf
+    cap = 10.0 * baseline
+    finite = values[np.isfinite(values)]
+    return cap if (~np.isfinite(values)).any() or (finite > cap).any() else np.inf
 
 
 def _legend_entries(ax: Axes, inits: list[str], archs: list[str], styles: dict) -> None:

@@ -30,7 +30,8 @@ if TYPE_CHECKING:  # pragma: no cover
 COLUMN_WIDTH = 3.5  # inches, one journal column
 FULL_WIDTH = 7.2  # inches, two columns
 
-# Okabe & Ito (2008) colourblind-safe palette, minus its yellow (#F0E442: invisible on white).
+# Okabe & Ito (2008) colourblind-safe palette, minus its yellow (#F0E442: invisible on white),
+# then two of Tol's muted colours.
 PALETTE = (
     "#0072B2",  # blue
     "#E69F00",  # orange
@@ -39,6 +40,8 @@ PALETTE = (
     "#D55E00",  # vermillion
     "#56B4E9",  # sky blue
     "#000000",  # black
+    "#882255",  # wine (Tol's muted scheme): groups 8 and 9 stay distinct (e.g. 9 initializers)
+    "#999933",  # olive
 )
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 3)), (0, (8, 2)))
