@@ -37,6 +37,10 @@ COLS = [
     *("median", "q25", "q75", "iqr", "best", "reached", "epochs_to_threshold", "time_s", "rank"),
 ]
 CONTROL = "eigen"
+SHORT = [
+    *("baseline", "n_blocks", "wins", "ties", "losses", "median_diff", "rank_biserial"),
+    *("p_wilcoxon", "p_wilcoxon_holm", "p_sign", "p_sign_holm", "verdict"),
+]
 
 
 def pooled(folders: list[Path]):
@@ -65,6 +69,18 @@ def markdown(df, floatfmt: str = ".3g") -> str:
     rule = "|" + "---|" * len(df.columns)
     rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
     return "\n".join([head, rule, *rows])
+
+
+def floor_cells(runs) -> list[tuple[str, str]]:
+    """Cells where no initializer's median beats the trivial baseline by 10 % (relative)."""
+    out = []
+    for (task, arch), g in runs.groupby(["task", "arch"], sort=False):
+        hib, base = bool(g["higher_is_better"].iloc[0]), float(g["baseline"].iloc[0])
+        med = g.groupby("init")["value"].median()
+        best = med.max() if hib else med.min()
+        if (best < base + 0.1 * (1 - base)) if hib else (best > 0.9 * base):
+            out.append((task, arch))
+    return out
 
 
 def cell_verdicts(runs, paired):
@@ -127,13 +143,25 @@ def main(argv: list[str] | None = None) -> int:
     paired = paired_cells(runs, CONTROL, value="value")
     atomic_write_text(out / "eigen_round3_paired.csv", paired.to_csv(index=False))
 
+    floors = floor_cells(runs)
+    informative = runs[~runs.set_index(["task", "arch"]).index.isin(floors)]
     everywhere = block_summaries(runs, value="value", drop_ceiling=True)
     gated = block_summaries(
         runs[runs["arch"].isin(["lstm", "gru"])], value="value", drop_ceiling=True
     )
     ranks, tests, text = [], [], []
     results = {}
-    for name, matrix in (("all cells", everywhere), ("gated cells", gated)):
+    rankings = (
+        ("all cells", everywhere),
+        ("gated cells", gated),
+        ("cells someone learned", block_summaries(informative, value="value", drop_ceiling=True)),
+    )
+    text += [
+        "Floor cells (no initializer's median beats the trivial baseline by 10 %): "
+        + ", ".join(f"{t}-{a}" for t, a in floors),
+        "",
+    ]
+    for name, matrix in rankings:
         res = rank_methods(matrix, control=CONTROL)
         results[name] = res
         ranks.append(res.table().assign(ranking=name))
@@ -157,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             "",
             f"Eigen against each baseline across the {matrix.n_blocks} cells:",
             "",
-            markdown(vs),
+            markdown(vs[SHORT]),
             "",
         ]
     import pandas as pd
@@ -171,6 +199,16 @@ def main(argv: list[str] | None = None) -> int:
         "fitting": float(sum(runs_of(pooled([f]))["cpu_s"].sum() for f in args.fitting)),
     }
     failed = runs[runs["failed"]]
+    wide = runs.pivot_table(
+        index=["task", "arch"], columns="init", values="value", aggfunc="median"
+    )
+    order = [i for i in result.levels()["init"] if i in wide.columns]
+    text += [
+        "### Median final test metric per cell and initializer",
+        "",
+        markdown(wide[order].reset_index()),
+        "",
+    ]
     head = [
         "## Round 3: per-cell verdicts (eigen vs the best baseline by median)",
         "",
@@ -192,7 +230,11 @@ def main(argv: list[str] | None = None) -> int:
 
     args.figures.mkdir(parents=True, exist_ok=True)
     with style_context():
-        for name, suffix in (("all cells", ""), ("gated cells", "_gated")):
+        for name, suffix in (
+            ("all cells", ""),
+            ("gated cells", "_gated"),
+            ("cells someone learned", "_learned"),
+        ):
             ax = critical_difference(results[name])
             ax.figure.savefig(
                 args.figures / f"eigen_round3_cd{suffix}.png", dpi=150, bbox_inches="tight"
