@@ -19,7 +19,8 @@ every initializer ran on the same seeds and data in a cell, so comparisons are p
   effect, exact Wilcoxon p, which cannot go below 0.0625 with 5 seeds), and a verdict against the
   best baseline by median: win / tie / loss when the paired seeds agree at least 4 of 5 times.
 
-Writes ``data/bench/eigen_round3_summary.csv`` (round 1's columns), ``eigen_round3_paired.csv``,
+``--rename FOLDER=LABEL`` adds a folder whose eigen runs are another law (kept as one more method).
+Writes (``--name`` sets the stem) ``data/bench/eigen_round3_summary.csv`` (round 1's columns), ``eigen_round3_paired.csv``,
 ``eigen_round3_ranks.csv``, ``eigen_round3_tests.csv``, ``figures/eigen_round3_cd.png`` (+
 ``_gated``), ``figures/eigen_round3.png`` and the markdown in ``--tables``.
 """
@@ -43,11 +44,17 @@ SHORT = [
 ]
 
 
-def pooled(folders: list[Path]):
+def pooled(folders: list[Path], rename: dict[Path, str] | None = None):
+    """The folders' runs in one BenchResult; ``rename[folder]`` relabels that folder's eigen runs."""
     from rnndyn.training.bench import BenchResult
 
-    first, *rest = (BenchResult.load(f) for f in folders)
-    return dataclasses.replace(first, records=first.records + sum((r.records for r in rest), ()))
+    records = []
+    for f in folders:
+        label = (rename or {}).get(f)
+        for r in BenchResult.load(f).records:
+            records.append({**r, "init": label} if label and r["init"] == CONTROL else r)
+    first = BenchResult.load(folders[0])
+    return dataclasses.replace(first, records=tuple(records))
 
 
 def runs_of(result):
@@ -127,6 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folders", type=Path, nargs="+")
     ap.add_argument("--fitting", type=Path, nargs="*", default=[])
+    ap.add_argument("--name", default="eigen_round3", help="stem of the CSV and figure files")
+    ap.add_argument(
+        "--rename",
+        action="append",
+        default=[],
+        metavar="FOLDER=LABEL",
+        help="label that folder's eigen runs LABEL (e.g. another law), kept as one more method",
+    )
     ap.add_argument("--data", type=Path, default=ROOT / "data" / "bench")
     ap.add_argument("--figures", type=Path, default=ROOT / "figures")
     ap.add_argument("--tables", type=Path, default=ROOT / "build" / "r3" / "tables.md")
@@ -135,13 +150,14 @@ def main(argv: list[str] | None = None) -> int:
     from rnndyn.compare import block_summaries, control_vs_baselines, paired_cells, rank_methods
     from rnndyn.io.atomic import atomic_write_text
 
-    result = pooled(args.folders)
+    rename = {Path(k): v for k, _, v in (x.partition("=") for x in args.rename)}
+    result = pooled([*args.folders, *rename], rename)
     runs = runs_of(result)
     out = args.data
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "eigen_round3_summary.csv", result.summary()[COLS].to_csv(index=False))
+    atomic_write_text(out / f"{args.name}_summary.csv", result.summary()[COLS].to_csv(index=False))
     paired = paired_cells(runs, CONTROL, value="value")
-    atomic_write_text(out / "eigen_round3_paired.csv", paired.to_csv(index=False))
+    atomic_write_text(out / f"{args.name}_paired.csv", paired.to_csv(index=False))
 
     floors = floor_cells(runs)
     informative = runs[~runs.set_index(["task", "arch"]).index.isin(floors)]
@@ -190,8 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         ]
     import pandas as pd
 
-    atomic_write_text(out / "eigen_round3_ranks.csv", pd.concat(ranks).to_csv(index=False))
-    atomic_write_text(out / "eigen_round3_tests.csv", pd.concat(tests).to_csv(index=False))
+    atomic_write_text(out / f"{args.name}_ranks.csv", pd.concat(ranks).to_csv(index=False))
+    atomic_write_text(out / f"{args.name}_tests.csv", pd.concat(tests).to_csv(index=False))
     verdicts = cell_verdicts(runs, paired)
     counts = verdicts["verdict"].value_counts().to_dict()
     cpu = {
@@ -237,10 +253,10 @@ def main(argv: list[str] | None = None) -> int:
         ):
             ax = critical_difference(results[name])
             ax.figure.savefig(
-                args.figures / f"eigen_round3_cd{suffix}.png", dpi=150, bbox_inches="tight"
+                args.figures / f"{args.name}_cd{suffix}.png", dpi=150, bbox_inches="tight"
             )
         fig = bench_plots.final_metrics(result)
-        fig.savefig(args.figures / "eigen_round3.png", dpi=150, bbox_inches="tight")
+        fig.savefig(args.figures / f"{args.name}.png", dpi=150, bbox_inches="tight")
     return 0
 
 
