@@ -50,9 +50,9 @@ def pooled(folders: list[Path], rename: dict[Path, str] | None = None):
 
     records = []
     for f in folders:
-        label = (rename or {}).get(f)
+        label = (rename or {}).get(f, CONTROL)
         for r in BenchResult.load(f).records:
-            records.append({**r, "init": label} if label and r["init"] == CONTROL else r)
+            records.append({**r, "init": label} if r["init"] == CONTROL else r)
     first = BenchResult.load(folders[0])
     return dataclasses.replace(first, records=tuple(records))
 
@@ -90,13 +90,13 @@ def floor_cells(runs) -> list[tuple[str, str]]:
     return out
 
 
-def cell_verdicts(runs, paired):
+def cell_verdicts(runs, paired, control: str):
     """Per cell: eigen against the best baseline by median, with the paired seed count."""
     rows = []
     for (task, arch), g in runs.groupby(["task", "arch"], sort=False):
         hib = bool(g["higher_is_better"].iloc[0])
         med = g.groupby("init")["value"].median()
-        base = med.drop(CONTROL)
+        base = med.drop(control)
         best = base.idxmax() if hib else base.idxmin()
         p = paired[(paired["task"] == task) & (paired["arch"] == arch)]
         p = p[p["baseline"] == best].iloc[0]
@@ -112,12 +112,12 @@ def cell_verdicts(runs, paired):
             {
                 "task": task,
                 "arch": arch,
-                "eigen": med[CONTROL],
+                control: med[control],
                 "best baseline": best,
                 "its median": med[best],
                 "default": med.get("default", float("nan")),
                 "eigen rank": int(
-                    (med > med[CONTROL]).sum() + 1 if hib else (med < med[CONTROL]).sum() + 1
+                    (med > med[control]).sum() + 1 if hib else (med < med[control]).sum() + 1
                 ),
                 "k": len(med),
                 "paired W/T/L vs best": f"{wins}/{int(p['ties'])}/{losses}",
@@ -135,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("folders", type=Path, nargs="+")
     ap.add_argument("--fitting", type=Path, nargs="*", default=[])
     ap.add_argument("--name", default="eigen_round3", help="stem of the CSV and figure files")
+    ap.add_argument("--label", default=CONTROL, help="the name of the tested law's runs (control)")
     ap.add_argument(
         "--rename",
         action="append",
@@ -150,13 +151,14 @@ def main(argv: list[str] | None = None) -> int:
     from rnndyn.compare import block_summaries, control_vs_baselines, paired_cells, rank_methods
     from rnndyn.io.atomic import atomic_write_text
 
-    rename = {Path(k): v for k, _, v in (x.partition("=") for x in args.rename)}
-    result = pooled([*args.folders, *rename], rename)
+    extra = {Path(k): v for k, _, v in (x.partition("=") for x in args.rename)}
+    result = pooled([*args.folders, *extra], {**dict.fromkeys(args.folders, args.label), **extra})
     runs = runs_of(result)
     out = args.data
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / f"{args.name}_summary.csv", result.summary()[COLS].to_csv(index=False))
-    paired = paired_cells(runs, CONTROL, value="value")
+    control = args.label
+    paired = paired_cells(runs, control, value="value")
     atomic_write_text(out / f"{args.name}_paired.csv", paired.to_csv(index=False))
 
     floors = floor_cells(runs)
@@ -178,10 +180,10 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     for name, matrix in rankings:
-        res = rank_methods(matrix, control=CONTROL)
+        res = rank_methods(matrix, control=control)
         results[name] = res
         ranks.append(res.table().assign(ranking=name))
-        vs = control_vs_baselines(matrix, CONTROL)
+        vs = control_vs_baselines(matrix, control)
         tests.append(vs.assign(ranking=name))
         dropped = matrix.dropped
         text += [
@@ -208,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
 
     atomic_write_text(out / f"{args.name}_ranks.csv", pd.concat(ranks).to_csv(index=False))
     atomic_write_text(out / f"{args.name}_tests.csv", pd.concat(tests).to_csv(index=False))
-    verdicts = cell_verdicts(runs, paired)
+    verdicts = cell_verdicts(runs, paired, control)
     counts = verdicts["verdict"].value_counts().to_dict()
     cpu = {
         "arena": float(runs["cpu_s"].sum()),
