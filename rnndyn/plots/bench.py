@@ -169,8 +169,8 @@ def final_metric(result: BenchResult, task: str, *, ax: Axes | None = None) -> A
         v = sel[(sel["init"] == init) & (sel["arch"] == arch)]["test"].to_numpy(float)
         far = ~np.isfinite(v) | (v > cap)
         if far.any():  # diverged runs: a hollow triangle at the top edge, counted in a note
-            x = i + (j - (len(archs) - 1) / 2) * width
-            ax.scatter([x] * int(far.sum()), [cap] * int(far.sum()), s=14, marker="^",
+            top = i + (j - (len(archs) - 1) / 2) * width
+            ax.scatter([top] * int(far.sum()), [cap] * int(far.sum()), s=14, marker="^",
                        facecolors="none", edgecolors=styles[init]["color"], lw=0.7, zorder=3,
                        clip_on=False, gid=f"offscale-{init}-{arch}")  # fmt: skip
             off += int(far.sum())
