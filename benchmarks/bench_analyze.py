@@ -7,9 +7,13 @@
    (issue 16): ratio ≤ 0.75 on 2 cores.
 2. LSTM H=64: the whole command against `python -c "import torch; torch.load(...)"` (≤ 1.3).
 3. `rnndyn --help` must not import torch (checked with -X importtime).
+4. With --ab: the same command with and without the early start (gate blocks decomposed while
+   torch is imported; rnndyn.analysis), both through one `python -c` harness, as ratios.
 
 Runs are interleaved, so a load on the machine hits both sides alike; medians of REPEATS, and the
-load average is printed. Usage: python benchmarks/bench_analyze.py [--repeats 5] [--jobs N]
+load average is printed. The early start only helps while a core is idle: on a saturated machine
+the CPU time is what counts, and rnndyn spends more of it (the trust diagnostics).
+Usage: python benchmarks/bench_analyze.py [--repeats 5] [--jobs N] [--ab]
 """
 
 from __future__ import annotations
@@ -33,6 +37,10 @@ FLOOR = (
     "for g in range(4): np.linalg.eig(w[g*h:(g+1)*h])\n"
 )
 LOAD_ONLY = "import sys, torch; torch.load(sys.argv[1], map_location='cpu', weights_only=True)"
+HARNESS = (  # the CLI with analysis.EARLY_MIN_HIDDEN set (a huge value: no early start)
+    "import sys, rnndyn.analysis as a; a.EARLY_MIN_HIDDEN = int(sys.argv.pop(1)); "
+    "from rnndyn_cli.app import main; sys.argv[0] = 'rnndyn'; sys.exit(main())"
+)
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
@@ -63,6 +71,24 @@ def compare3(ours: list[str], floor: list[str], repeats: int) -> None:
     )
 
 
+def early_ab(ckpt: Path, floor: list[str], repeats: int, jobs: list[str]) -> None:
+    """The early start on and off, in one interleaved run, against the default-thread floor."""
+    on, off = (
+        [sys.executable, "-c", HARNESS, h, "analyze", str(ckpt), "--json", *jobs]
+        for h in ("128", "1000000000")
+    )
+    runs: dict[str, list[float]] = {"on": [], "off": [], "floor": []}
+    timed(on), timed(off)
+    for _ in range(repeats):
+        for key, cmd in (("on", on), ("off", off), ("floor", floor)):
+            runs[key].append(timed(cmd))
+    m = {k: statistics.median(v) for k, v in runs.items()}
+    print(
+        f"early start A/B: on {m['on']:.2f} s (ratio {m['on'] / m['floor']:.2f}), off {m['off']:.2f} s "
+        f"(ratio {m['off'] / m['floor']:.2f}), floor {m['floor']:.2f} s; on/off {m['on'] / m['off']:.2f}"
+    )
+
+
 def compare(name: str, ours: list[str], floor: list[str], repeats: int) -> float:
     a, b = [], []
     timed(ours), timed(floor)  # warm the page cache
@@ -80,6 +106,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=None, help="analyze --jobs (default: all)")
+    parser.add_argument("--ab", action="store_true", help="also time the early start on and off")
     args = parser.parse_args()
     jobs = [] if args.jobs is None else ["--jobs", str(args.jobs)]
     print(f"cores: {os.cpu_count()}, load average before: {os.getloadavg()[0]:.2f}")
@@ -95,6 +122,8 @@ def main() -> None:
             [sys.executable, "-c", FLOOR, str(big)],
             args.repeats,
         )
+        if args.ab:
+            early_ab(big, [sys.executable, "-c", FLOOR, str(big)], args.repeats, jobs)
         r2 = compare(
             "LSTM H=64, analyze --json",
             [rnndyn, "analyze", str(small), "--json"],

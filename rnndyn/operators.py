@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from rnndyn.errors import CheckpointError, UsageError
-from rnndyn.io.checkpoint import Checkpoint
-from rnndyn.io.validate import check_weight
 from rnndyn.naming import GATES as _GATE_NAMES
 from rnndyn.naming import operator_id
+
+if TYPE_CHECKING:  # pragma: no cover - torch is imported where tensors are read, not at import
+    import torch
+
+    from rnndyn.io.checkpoint import Checkpoint
 
 # gate of each block (None: the single block of a vanilla RNN or a hand-written cell)
 GATES: dict[str, tuple[str | None, ...]] = {
@@ -123,6 +126,8 @@ class RecurrentOperator:
 
 def _tensor(ckpt: Checkpoint, key: str) -> torch.Tensor:
     """A weight tensor that is floating point and finite (else CheckpointError naming the key)."""
+    from rnndyn.io.validate import check_weight
+
     return check_weight(ckpt.tensors[key], key, ckpt.path)
 
 
@@ -336,18 +341,18 @@ def module_operators(ckpt: Checkpoint, module: RecurrentModule) -> list[Recurren
     """Square operators of one module: per layer, direction and gate block, in float64."""
     if module.arch == "custom":
         key = module.matrix_key or ""
-        w = _tensor(ckpt, key).detach().to(torch.float64).numpy()
+        w = _tensor(ckpt, key).detach().double().numpy()
         return [RecurrentOperator(module.name, "custom", 0, "forward", None, w, key)]
     ops = []
     h = module.hidden_size
     for layer in range(module.num_layers):
         for direction in module.directions:
             key = module.key("weight_hh", layer, direction)
-            w = _tensor(ckpt, key).detach().to(torch.float64).numpy()
+            w = _tensor(ckpt, key).detach().double().numpy()
             hr = None
             if module.proj_size:
                 hr_key = module.key("weight_hr", layer, direction)
-                hr = _tensor(ckpt, hr_key).detach().to(torch.float64).numpy()
+                hr = _tensor(ckpt, hr_key).detach().double().numpy()
             for g, gate in enumerate(module.gates):
                 block = w[g * h : (g + 1) * h]
                 source = f"{key}[{g * h}:{(g + 1) * h}]" if gate else key

@@ -321,6 +321,7 @@ def eigendecompose(
     diagnostics: bool = True,
     keep_vectors: bool = True,
     jobs: int | None = 1,
+    early: dict[int, OperatorSpectrum] | None = None,
 ) -> Spectrum:
     """Eigendecompose operators, batched over operators of equal size.
 
@@ -329,24 +330,32 @@ def eigendecompose(
         diagnostics: compute eigenvectors and the trust diagnostics (else eigenvalues only).
         keep_vectors: keep the eigenvectors in the result (set False to save memory).
         jobs: operators decomposed at once, in threads with one BLAS thread each (LAPACK's
-            nonsymmetric eigensolver is mostly sequential, so this is what uses the cores);
-            ``None``: every available core. The results are those of ``jobs=1``.
+            eigensolver is mostly sequential); ``None``: every core. Results equal ``jobs=1``'s.
+        early: results already computed by ``decompose_one``, by position in ``ops``.
     """
     if isinstance(ops, RecurrentOperator):
         ops = [ops]
     elif isinstance(ops, np.ndarray):
         ops = _from_matrices(ops)
-    ops = list(ops)
+    ops, early = list(ops), early or {}
+    todo = [op for i, op in enumerate(ops) if i not in early]
     jobs = available_cores() if jobs is None else int(jobs)
     if jobs > 1 and len(ops) > 1:  # threads, one BLAS thread each: LAPACK releases the GIL
         one = lambda op: _batched([op], diagnostics, keep_vectors)[0]  # noqa: E731
-        results = map_threads(one, ops, min(jobs, len(ops)), cost=lambda op: op.n)
+        results = map_threads(one, todo, min(jobs, len(todo)), cost=lambda op: op.n) if todo else []
     else:
-        results = _batched(ops, diagnostics, keep_vectors)
+        results = _batched(todo, diagnostics, keep_vectors)
+    rest = iter(results)
+    results = [early[i] if i in early else next(rest) for i in range(len(ops))]
     for spec in results:  # in operator order, from this thread, whichever path ran
         if spec.schur is not None:
             warnings.warn(_ILL.format(spec.qualified_id, spec.eigvec_condition), RnndynWarning, 2)
     return Spectrum(tuple(results))
+
+
+def decompose_one(op: RecurrentOperator) -> OperatorSpectrum:
+    """One operator as ``eigendecompose(jobs>1)`` decomposes it (run it with one BLAS thread)."""
+    return _batched([op], True, True)[0]
 
 
 def _batched(ops: list[RecurrentOperator], diagnostics: bool, keep: bool) -> list[OperatorSpectrum]:
