@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,7 @@ from rnndyn.errors import RnndynWarning
 from rnndyn.io.atomic import displayable
 from rnndyn.io.threads import available_cores
 from rnndyn.operators import RecurrentModule, RecurrentOperator, extract_operators, find_modules
-from rnndyn.spectrum import OperatorSpectrum, Spectrum, decompose_one, eigendecompose
+from rnndyn.spectrum import OperatorSpectrum, Spectrum, decompose_one, eigendecompose, relabel
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -238,7 +238,7 @@ class EarlyStart:
         for j in free:
             self._futures[j].cancel()
         try:
-            return {i: _relabel(self._futures[j].result(), ops[i]) for i, j in matched.items()}
+            return {i: relabel(self._futures[j].result(), ops[i]) for i, j in matched.items()}
         finally:
             self.close()
 
@@ -271,17 +271,3 @@ def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
     if a.shape != b.shape or b.dtype != np.float64:
         return False
     return bool(np.array_equal(a.view(np.uint64), np.ascontiguousarray(b).view(np.uint64)))
-
-
-def _relabel(spec: OperatorSpectrum, op: RecurrentOperator) -> OperatorSpectrum:
-    """``spec`` (computed for an anonymous block) named as ``op``, as ``eigendecompose`` names it."""
-    return replace(
-        spec,
-        module=op.module,
-        arch=op.arch,
-        layer=op.layer,
-        direction=op.direction,
-        gate=op.gate,
-        source=op.source,
-        operator_id=op.id,
-    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -377,13 +377,21 @@ def _batched(ops: list[RecurrentOperator], diagnostics: bool, keep: bool) -> lis
 _IDENTITY = ("module", "arch", "layer", "direction", "gate", "source")
 
 
+def _labels(op: RecurrentOperator) -> dict[str, Any]:
+    return {**{k: getattr(op, k) for k in _IDENTITY}, "operator_id": op.id}
+
+
+def relabel(spec: OperatorSpectrum, op: RecurrentOperator) -> OperatorSpectrum:
+    """``spec`` (e.g. computed for an anonymous block) named as ``eigendecompose`` names ``op``."""
+    return replace(spec, **_labels(op))
+
+
 def _one(
     op: RecurrentOperator, lam: np.ndarray, vec: np.ndarray | None, keep: bool
 ) -> OperatorSpectrum:
     perm = order_eigenvalues(lam)
     lam = lam[perm]
-    base: dict[str, Any] = {k: getattr(op, k) for k in _IDENTITY}
-    base.update(eigenvalues=lam, operator_id=op.id)
+    base: dict[str, Any] = {**_labels(op), "eigenvalues": lam}
     if vec is None:
         return OperatorSpectrum(**base)
     vec = vec[:, perm]

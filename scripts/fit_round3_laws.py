@@ -31,6 +31,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from fit_shipped_laws import map_radii  # this folder: scripts/
+
 from rnndyn.training.bench.grid import model_arch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,14 +124,7 @@ def with_cap(laws: dict, cap: float, stem: str) -> dict:
     """Round 3b: every target's radius (and real-radius) law capped at ``cap``."""
     out = {}
     for (arch, kind), law in laws.items():
-        targets = {
-            t: dataclasses.replace(
-                tl,
-                radius=capped(tl.radius, cap),
-                real_radius=None if tl.real_radius is None else capped(tl.real_radius, cap),
-            )
-            for t, tl in law.targets.items()
-        }
+        targets = map_radii(dict(law.targets), lambda d: capped(d, cap))
         text = (
             f"{stem}: radii capped at {cap} (was above: set to {cap}); otherwise " + law.description
         )

@@ -210,18 +210,22 @@ def slow_radius(dist, fraction: float, low: float, k: int = 129):
     return Dist("empirical", {"quantiles": [float(x) for x in q]})
 
 
-def with_slow_modes(targets: dict, fraction: float, low: float) -> dict:
+def map_radii(targets: dict, change) -> dict:
+    """Every target with ``change(dist)`` applied to its radius and real-radius laws."""
     import dataclasses
 
-    out = {}
-    for t, law in targets.items():
-        rr = law.real_radius
-        out[t] = dataclasses.replace(
+    return {
+        t: dataclasses.replace(
             law,
-            radius=slow_radius(law.radius, fraction, low),
-            real_radius=None if rr is None else slow_radius(rr, fraction, low),
+            radius=change(law.radius),
+            real_radius=None if law.real_radius is None else change(law.real_radius),
         )
-    return out
+        for t, law in targets.items()
+    }
+
+
+def with_slow_modes(targets: dict, fraction: float, low: float) -> dict:
+    return map_radii(targets, lambda d: slow_radius(d, fraction, low))
 
 
 def write_combined(args: argparse.Namespace, group: str, laws: dict, command: str) -> None:

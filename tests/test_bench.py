@@ -9,10 +9,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from interrupt import ctrl_c_when_ready
 from typer.testing import CliRunner
 
 from rnndyn.errors import InvalidInputError, OutputError, UsageError
@@ -381,21 +380,14 @@ def test_ctrl_c_keeps_finished_cells_stops_workers_quietly_and_resume_completes(
         start_new_session=True,
         env=env,
     )
-    watchdog = threading.Timer(120, os.killpg, (proc.pid, signal.SIGKILL))  # never hang CI
-    watchdog.start()
-    try:
+
+    def ready() -> None:
         finished = [proc.stdout.readline() for _ in range(2)]  # seeds 0 and 1
         assert all(b"__s0" in x or b"__s1" in x for x in finished), finished
         while len(list(pids.glob("*.pid"))) < 2:  # both workers are now inside a blocked run
             time.sleep(0.02)
-        os.killpg(proc.pid, signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    except BaseException:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        raise
-    finally:
-        watchdog.cancel()
+
+    err = ctrl_c_when_ready(proc, ready, watchdog_s=120, timeout_s=60)  # never hangs CI
     assert proc.returncode == 130
     assert b"Traceback" not in err and b"KeyboardInterrupt" not in err, err.decode()[-2000:]
     procs = []

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -24,6 +23,7 @@ from rnndyn.training.bench import load_cells, run_bench
 
 sys.path.insert(0, str(Path(__file__).parent))
 from executor_jobs import square_or_block
+from interrupt import ctrl_c_when_ready
 from test_bench import bench
 
 pytest.importorskip("distributed")
@@ -54,20 +54,13 @@ def test_ctrl_c_stops_spawned_workers_without_tracebacks(tmp_path):
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
-    watchdog = threading.Timer(120, os.killpg, (proc.pid, signal.SIGKILL))
-    watchdog.start()
-    try:
+
+    def ready() -> None:
         assert {proc.stdout.readline().strip() for _ in range(2)} == {b"0", b"1"}
         while len(list(tmp_path.glob("*.pid"))) < 2:
             time.sleep(0.02)
-        os.killpg(proc.pid, signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    except BaseException:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        raise
-    finally:
-        watchdog.cancel()
+
+    err = ctrl_c_when_ready(proc, ready, watchdog_s=120, timeout_s=60)
     assert proc.returncode == 130
     assert b"Traceback" not in err, err.decode()[-2000:]
     assert_all_gone([int(p.stem) for p in tmp_path.glob("*.pid")])
@@ -245,20 +238,13 @@ def test_ctrl_c_on_a_dask_bench_keeps_finished_runs_quietly(tmp_path):
         start_new_session=True,
         env=env,
     )
-    watchdog = threading.Timer(180, os.killpg, (proc.pid, signal.SIGKILL))
-    watchdog.start()
-    try:
+
+    def ready() -> None:
         assert {proc.stdout.readline().strip()[-3:] for _ in range(2)} == {b"_s0", b"_s1"}
         while len(list(pids.glob("*.pid"))) < 2:
             time.sleep(0.02)
-        os.killpg(proc.pid, signal.SIGINT)
-        _, err = proc.communicate(timeout=90)
-    except BaseException:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        raise
-    finally:
-        watchdog.cancel()
+
+    err = ctrl_c_when_ready(proc, ready, watchdog_s=180, timeout_s=90)
     assert proc.returncode == 130
     assert b"Traceback" not in err and b"KeyboardInterrupt" not in err, err.decode()[-2000:]
     assert_all_gone([int(p.stem) for p in pids.glob("*.pid")])
