@@ -28,8 +28,8 @@ from rnndyn.decay.propagation import propagate
 from rnndyn.dynamics.modal import real_basis
 from rnndyn.dynamics.network import layer_params
 from rnndyn.dynamics.trajectories import simulate
-from rnndyn.io.checkpoint import Checkpoint
 from rnndyn.operators import extract_operators, find_modules
+from rnndyn.readers.checkpoint import Checkpoint
 from rnndyn.spectrum import eigendecompose
 
 

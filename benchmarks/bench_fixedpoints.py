@@ -28,7 +28,7 @@ from rnndyn.dynamics.fixedpoints.solver import Settings, sample_inits, solve_lay
 from rnndyn.dynamics.network import layer_params, pick_module
 from rnndyn.dynamics.probes import make_probe
 from rnndyn.dynamics.trajectories import simulate
-from rnndyn.io.checkpoint import load
+from rnndyn.readers.checkpoint import load
 
 CKPT = Path(__file__).resolve().parent.parent / "tests" / "data" / "gru_flipflop3.pt"
 

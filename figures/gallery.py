@@ -106,7 +106,7 @@ def decay() -> Iterator[tuple[str, Any]]:
 def bench() -> Iterator[tuple[str, Any]]:
     """A tiny bench (trained here, seeded) and a comparison of its networks by initializer."""
     from rnndyn.compare import compare_spectra
-    from rnndyn.io.outputs import safe_name
+    from rnndyn.outputs.staging import safe_name
     from rnndyn.plots import bench as bplots
     from rnndyn.plots.compare import comparison_figures
     from rnndyn.training.bench import run_bench

@@ -12,7 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import rnndyn
-from rnndyn.io.atomic import atomic_write_bytes
+from rnndyn._util.atomic import atomic_write_bytes
 from rnndyn.plots.spectra import modulus_histogram, spectrum
 from rnndyn.plots.style import FULL_WIDTH, style_context
 

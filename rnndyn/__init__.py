@@ -15,8 +15,8 @@ from rnndyn._lazy import lazy_exports
 from rnndyn._version import __version__
 
 _EXPORTS = {
-    "load": "rnndyn.io.checkpoint",
-    "Checkpoint": "rnndyn.io.checkpoint",
+    "load": "rnndyn.readers.checkpoint",
+    "Checkpoint": "rnndyn.readers.checkpoint",
     "extract_operators": "rnndyn.operators",
     "RecurrentOperator": "rnndyn.operators",
     "eigendecompose": "rnndyn.spectrum",
@@ -30,7 +30,8 @@ _EXPORTS = {
     "ComparisonResult": "rnndyn.compare",
 }
 _SUBPACKAGES = (
-    "io",
+    "readers",
+    "outputs",
     "dynamics",
     "decay",
     "compare",
@@ -44,10 +45,10 @@ _SUBPACKAGES = (
 __all__ = [*_EXPORTS, *_SUBPACKAGES, "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from rnndyn.io.checkpoint import Checkpoint as Checkpoint
-    from rnndyn.io.checkpoint import load as load
     from rnndyn.operators import RecurrentOperator as RecurrentOperator
     from rnndyn.operators import extract_operators as extract_operators
+    from rnndyn.readers.checkpoint import Checkpoint as Checkpoint
+    from rnndyn.readers.checkpoint import load as load
     from rnndyn.spectrum import Spectrum as Spectrum
     from rnndyn.spectrum import eigendecompose as eigendecompose
 

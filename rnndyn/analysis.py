@@ -1,7 +1,7 @@
 """One checkpoint's full spectral analysis: load → modules → operators → spectrum (the `analyze` job).
 
 Early start: ``import torch`` takes about a second of one core. When the file is a plain torch
-state dict (``rnndyn.io.zip_reader`` reads it without torch) and ``jobs`` > 1, its recurrent gate
+state dict (``rnndyn.readers.zip_reader`` reads it without torch) and ``jobs`` > 1, its recurrent gate
 blocks are decomposed in background threads (one BLAS thread each, as ``eigendecompose(jobs>1)``
 does) while torch is imported and the file is loaded the usual, safe way. An early result is used
 only for an operator whose float64 matrix is bit-identical to the block it was computed from, so
@@ -19,17 +19,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rnndyn._util.atomic import displayable
+from rnndyn._util.threads import available_cores
 from rnndyn._version import __version__
 from rnndyn.errors import RnndynWarning
-from rnndyn.io.atomic import displayable
-from rnndyn.io.threads import available_cores
 from rnndyn.operators import RecurrentModule, RecurrentOperator, extract_operators, find_modules
 from rnndyn.spectrum import OperatorSpectrum, Spectrum, decompose_one, eigendecompose, relabel
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from rnndyn.io.checkpoint import Checkpoint
+    from rnndyn.readers.checkpoint import Checkpoint
 
 SCHEMA = "rnndyn.analysis/1"
 SET_SCHEMA = "rnndyn.analysis-set/1"
@@ -124,13 +124,13 @@ def analyze(
     ``jacobian=True`` adds each layer's full state Jacobian at the zero-input fixed point
     (id ``l{L}.{dir}.jacfp``; LSTM state ``[h; c]``), found by Newton's method.
     ``layout`` (``rnn|lstm|gru``) and ``gate_order`` (``ifco``, ``zrh``, …) say how to read a stacked
-    recurrent matrix stored in another convention (``matrix`` names it; see ``rnndyn.io.layout``).
+    recurrent matrix stored in another convention (``matrix`` names it; see ``rnndyn.readers.layout``).
     """
     early = None
     if not (matrix or layout or gate_order or jacobian) and isinstance(source, (str, PathLike)):
         early = EarlyStart.open(source, available_cores() if jobs is None else int(jobs))
     try:
-        from rnndyn.io.checkpoint import Checkpoint, load, with_layout  # imports torch
+        from rnndyn.readers.checkpoint import Checkpoint, load, with_layout  # imports torch
 
         if isinstance(source, Checkpoint):
             ckpt = source
@@ -202,7 +202,7 @@ class EarlyStart:
         ``EARLY_MAX_HIDDEN``), or None: one job, not a plain state dict, a projection
         (``weight_hr``), or fewer than two blocks (one operator alone is decomposed with the
         default BLAS threads, not in a thread of its own)."""
-        from rnndyn.io.zip_reader import open_state_dict
+        from rnndyn.readers.zip_reader import open_state_dict
 
         archive = open_state_dict(path, must_contain=b"weight_hh") if jobs > 1 else None
         if archive is None or any("weight_hr" in k for k in archive.refs):

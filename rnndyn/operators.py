@@ -22,7 +22,7 @@ from rnndyn.naming import operator_id
 if TYPE_CHECKING:  # pragma: no cover - torch is imported where tensors are read, not at import
     import torch
 
-    from rnndyn.io.checkpoint import Checkpoint
+    from rnndyn.readers.checkpoint import Checkpoint
 
 # gate of each block (None: the single block of a vanilla RNN or a hand-written cell)
 GATES: dict[str, tuple[str | None, ...]] = {
@@ -126,7 +126,7 @@ class RecurrentOperator:
 
 def _tensor(ckpt: Checkpoint, key: str) -> torch.Tensor:
     """A weight tensor that is floating point and finite (else CheckpointError naming the key)."""
-    from rnndyn.io.validate import check_weight
+    from rnndyn.readers.validate import check_weight
 
     return check_weight(ckpt.tensors[key], key, ckpt.path)
 

@@ -1,7 +1,7 @@
 """One report writer: a result's tables, JSON documents, texts and figures → one output folder.
 
 A command describes *what* it writes as a :class:`Report`; :func:`write_report` does the rest the
-same way for every command: files are staged and published all at once (``rnndyn.io.outputs``),
+same way for every command: files are staged and published all at once (``rnndyn.outputs.staging``),
 tables become CSV (+ Parquet when pyarrow is installed), JSON is strict, figures are drawn inside
 rnndyn's plot style and saved in the requested formats, and ``manifest.json`` records the run::
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rnndyn.io.outputs import (
+from rnndyn.outputs.staging import (
     StagedOutput,
     check_output_folder,
     close_figure,

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rnndyn._util.threads import available_cores, map_threads
 from rnndyn.errors import RnndynWarning
-from rnndyn.io.threads import available_cores, map_threads
 from rnndyn.naming import gate_name, operator_id
 from rnndyn.operators import RecurrentOperator
 

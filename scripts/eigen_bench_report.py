@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--heldout2", type=Path, default=None, help="round-2 law + baselines, 5-9")
     args = ap.parse_args(argv)
 
-    from rnndyn.io.atomic import atomic_write_text
+    from rnndyn._util.atomic import atomic_write_text
 
     first, *rest = (load(f) for f in args.round1)
     r1 = dataclasses.replace(first, records=first.records + sum((r.records for r in rest), ()))

@@ -9,12 +9,12 @@ every initializer ran on the same seeds and data in a cell, so comparisons are p
 
 - A run that diverged or failed counts as the task's trivial baseline (chance accuracy, the
   variance's MSE): it learned nothing. Such runs are counted in the tables.
-- Across cells (Demšar 2006, ``rnndyn.compare.ranking``): median over seeds per cell, average
+- Across cells (Demšar 2006, ``rnndyn.training.bench.ranking``): median over seeds per cell, average
   ranks, Friedman and Iman-Davenport tests, the Nemenyi critical difference; cells where every
   initializer has the same median (a shared ceiling) are left out and listed. Ranking A: the
   initializers run in every cell (chrono, gated only, drops out); ranking B: the gated cells with
   chrono. Eigen against each baseline across cells: Wilcoxon signed-rank on range-scaled
-  differences and a sign test, Holm-adjusted (``rnndyn.compare.paired``).
+  differences and a sign test, Holm-adjusted (``rnndyn.training.bench.paired``).
 - Per cell: eigen against each baseline over the 5 paired seeds (median difference, rank-biserial
   effect, exact Wilcoxon p, which cannot go below 0.0625 with 5 seeds), and a verdict against the
   best baseline by median: win / tie / loss when the paired seeds agree at least 4 of 5 times.
@@ -148,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tables", type=Path, default=ROOT / "build" / "r3" / "tables.md")
     args = ap.parse_args(argv)
 
+    from rnndyn._util.atomic import atomic_write_text
     from rnndyn.compare import block_summaries, control_vs_baselines, paired_cells, rank_methods
-    from rnndyn.io.atomic import atomic_write_text
 
     extra = {Path(k): v for k, _, v in (x.partition("=") for x in args.rename)}
     result = pooled([*args.folders, *extra], {**dict.fromkeys(args.folders, args.label), **extra})

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rnndyn.io.checkpoint import load
 from rnndyn.naming import gate_name
 from rnndyn.operators import extract_operators
+from rnndyn.readers.checkpoint import load
 from rnndyn.training.bench import BenchResult
 
 

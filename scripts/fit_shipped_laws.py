@@ -111,7 +111,7 @@ def make_task(args: argparse.Namespace, name: str):
 
 def train_all(args: argparse.Namespace) -> dict[str, list[Path]]:
     """Train (or reuse) every checkpoint; ``{arch: [paths]}``."""
-    from rnndyn.io.rnndyn_format import save_checkpoint
+    from rnndyn.readers.rnndyn_format import save_checkpoint
     from rnndyn.training.train import train
 
     out: dict[str, list[Path]] = {}
@@ -148,7 +148,7 @@ def learned(metrics: dict, margin: float) -> bool:
 
 def fit_all(args: argparse.Namespace, ckpts: dict[str, list[Path]]) -> None:
     from rnndyn.init.fit import fit_groups
-    from rnndyn.io.checkpoint import load
+    from rnndyn.readers.checkpoint import load
 
     command = "python scripts/fit_shipped_laws.py " + shlex.join(sys.argv[1:])
     args.out.mkdir(parents=True, exist_ok=True)

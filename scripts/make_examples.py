@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rnndyn.io.checkpoint import file_sha256
+from rnndyn.readers.checkpoint import file_sha256
 
 EXAMPLES = {
     "gru_tomita4": ["--task", "tomita4", "--arch", "gru", "--init", "orthogonal", "--seed", "0"],

@@ -1,4 +1,4 @@
-"""Jobs for tests/test_executor.py, in a module with only standard-library imports, so that
+"""Jobs for tests/test_parallel.py, in a module with only standard-library imports, so that
 spawned workers unpickle them quickly."""
 
 from __future__ import annotations

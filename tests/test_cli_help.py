@@ -105,7 +105,7 @@ def test_default_progress_bar_has_an_eta(monkeypatch):
 
 def test_decay_reports_every_phase_up_to_its_total():
     from rnndyn.decay.measure import measure_decay
-    from rnndyn.io import load
+    from rnndyn.readers import load
 
     calls: list[tuple[int, int | None, str]] = []
     res = measure_decay(

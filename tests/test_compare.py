@@ -9,11 +9,11 @@ import pytest
 import torch
 from planted import planted
 
+from rnndyn._util.atomic import dumps_json
 from rnndyn.compare.grouping import expand_group_specs, read_manifest
 from rnndyn.compare.population import STATISTICS, spectrum_statistics, summarise
 from rnndyn.compare.spectra import ComparisonResult, compare_spectra
 from rnndyn.errors import CheckpointError, RnndynError, RnndynWarning, UsageError
-from rnndyn.io.atomic import dumps_json
 from rnndyn.spectrum import eigendecompose
 
 LAWS = {"classification": (0.1, 0.7), "regression": (0.5, 1.1)}  # |λ| ~ U[lo, hi]

@@ -7,12 +7,12 @@ from planted import planted
 from scipy.linalg import solve_discrete_lyapunov
 from torch import nn
 
+from rnndyn._util.atomic import dumps_json
 from rnndyn.decay.measure import measure_decay, operator_ids
 from rnndyn.dynamics.modal import real_basis
 from rnndyn.errors import InvalidInputError, SimulationError, UsageError
-from rnndyn.io.atomic import dumps_json
-from rnndyn.io.checkpoint import Checkpoint
 from rnndyn.operators import find_modules
+from rnndyn.readers.checkpoint import Checkpoint
 from rnndyn.spectrum import eigendecompose
 
 REAL = [1.02, 0.95, -0.5, 0.2]

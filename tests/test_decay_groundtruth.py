@@ -14,8 +14,8 @@ from rnndyn.dynamics.jacobian import jacobian_operators
 from rnndyn.dynamics.modal import real_basis
 from rnndyn.dynamics.probes import make_probe
 from rnndyn.dynamics.trajectories import simulate
-from rnndyn.io.checkpoint import Checkpoint
 from rnndyn.operators import find_modules
+from rnndyn.readers.checkpoint import Checkpoint
 from rnndyn.spectrum import eigendecompose
 
 K, B, H = 12, 6, 6

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from rnndyn.decay.measure import measure_decay
 from rnndyn.errors import CheckpointError, InvalidInputError, SimulationError, UsageError
-from rnndyn.io.checkpoint import Checkpoint
+from rnndyn.readers.checkpoint import Checkpoint
 
 
 def ckpt_of(tensors, **meta) -> Checkpoint:

@@ -14,7 +14,7 @@ import rnndyn
 from rnndyn.dynamics.fixedpoints import Settings, find_fixed_points
 from rnndyn.dynamics.fixedpoints.solver import deduplicate
 from rnndyn.errors import InvalidInputError, RefusedError, UsageError
-from rnndyn.io.checkpoint import Checkpoint, load
+from rnndyn.readers.checkpoint import Checkpoint, load
 
 DATA = Path(__file__).parent / "data"
 FLIPFLOP = DATA / "gru_flipflop3.pt"

@@ -6,7 +6,9 @@ layer or a peer on its own layer:
  0. ``rnndyn._version`` (the version string; nothing imports the package root for it)
  1. ``rnndyn.errors``: the exceptions and their exit codes
  2. ``rnndyn.naming``: the vocabulary (gate lists, operator ids)
- 3. ``rnndyn.io``: reading checkpoints, writing output folders
+ 3. ``rnndyn._util``: private helpers (message text, threads, atomic writes, JSON reading)
+ 3. ``rnndyn.parallel``: the process / Dask runner used by compare, bench and study
+ 3. ``rnndyn.readers``: reading checkpoints (never writes)
  4. ``rnndyn.tasks``: the bundled tasks (data generators; ``decay --probe task:NAME`` uses them)
  5. ``rnndyn.operators``: recurrent modules and their operators
  6. ``rnndyn.spectrum``: eigendecomposition
@@ -15,7 +17,8 @@ layer or a peer on its own layer:
  9. ``rnndyn.decay``: predicted vs measured decay, Lyapunov, memory
 10. ``rnndyn.compare``: populations of networks, statistics
 11. ``rnndyn.init``: the eigen initializer (fitted with ``compare``'s per-network spectra)
-12. ``rnndyn.training``: models, training, study, bench
+12. ``rnndyn.outputs``: writing output folders (staging, manifest, tables, figure files)
+12. ``rnndyn.training``: models, training, tracking, study, bench
 13. ``rnndyn.plots``: figures of results
 14. ``rnndyn.report``: result → output folder (tables, JSON, figures, manifest)
 15. ``rnndyn``: the package root's re-exports (matches only exactly, so a new module must be
@@ -25,7 +28,7 @@ layer or a peer on its own layer:
 
 Also: no import cycle between modules (lazy imports inside functions count; ``if TYPE_CHECKING``
 imports do not), and compute never draws: only ``rnndyn.plots``, ``rnndyn.report`` and the figure
-saver ``rnndyn.io.outputs`` may import matplotlib or seaborn, and only ``rnndyn.report`` and the
+saver ``rnndyn.outputs.staging`` may import matplotlib or seaborn, and only ``rnndyn.report`` and the
 CLI may import ``rnndyn.plots`` (besides ``rnndyn.plots`` itself).
 """
 
@@ -41,7 +44,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("rnndyn._version", "rnndyn._lazy"),
     ("rnndyn.errors",),
     ("rnndyn.naming",),
-    ("rnndyn.io",),
+    ("rnndyn._util",),
+    ("rnndyn.parallel",),
+    ("rnndyn.readers",),
     ("rnndyn.tasks",),
     ("rnndyn.operators",),
     ("rnndyn.spectrum",),
@@ -50,6 +55,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("rnndyn.decay",),
     ("rnndyn.compare",),
     ("rnndyn.init",),
+    ("rnndyn.outputs",),
     ("rnndyn.training",),
     ("rnndyn.plots",),
     ("rnndyn.report",),
@@ -59,7 +65,7 @@ LAYERS: list[tuple[str, ...]] = [
 ]
 PLOTTING = ("matplotlib", "seaborn")
 EXACT = ("rnndyn", "rnndyn.__main__")  # entries that do not cover sub-modules
-MAY_DRAW = ("rnndyn.plots", "rnndyn.report", "rnndyn.io.figures")
+MAY_DRAW = ("rnndyn.plots", "rnndyn.report", "rnndyn.outputs.figures")
 MAY_USE_PLOTS = ("rnndyn.plots", "rnndyn.report", "rnndyn_cli")
 #: Known violations, each with the issue that removes it. Nothing may be added here.
 KNOWN: dict[tuple[str, str], str] = {}
@@ -237,7 +243,7 @@ def test_compute_never_draws(edges):
 def test_the_checker_catches_what_it_should():
     """The checker itself: an upward import, a peer import and a cycle are all found."""
     fake = {
-        "rnndyn.io.readers": {"rnndyn.spectrum"},  # upward
+        "rnndyn.readers.formats": {"rnndyn.spectrum"},  # upward
         "rnndyn.decay.measure": {"rnndyn.compare.stats", "numpy"},  # upward
         "rnndyn.errors": {"rnndyn.naming"},  # upward, between the base modules
         "rnndyn.spectrum": {"rnndyn.operators"},  # fine
@@ -247,13 +253,13 @@ def test_the_checker_catches_what_it_should():
     assert upward_imports(fake) == [
         ("rnndyn.decay.measure", "rnndyn.compare.stats"),
         ("rnndyn.errors", "rnndyn.naming"),
-        ("rnndyn.io.readers", "rnndyn.spectrum"),
+        ("rnndyn.readers.formats", "rnndyn.spectrum"),
     ]
     assert cycles(fake) == [["rnndyn.init.law", "rnndyn.init.sample"]]
     known = modules()
-    tree = ast.parse("from . import atomic\nfrom ..errors import OutputError\nimport numpy\n")
-    assert _imports(tree, "rnndyn.io.outputs", known) == {
-        "rnndyn.io.atomic",
+    tree = ast.parse("from . import manifest\nfrom ..errors import OutputError\nimport numpy\n")
+    assert _imports(tree, "rnndyn.outputs.staging", known) == {
+        "rnndyn.outputs.manifest",
         "rnndyn.errors",
         "numpy",
     }

@@ -16,8 +16,8 @@ from rnndyn.dynamics.jacobian import (
 )
 from rnndyn.dynamics.network import layer_params
 from rnndyn.dynamics.trajectories import simulate
-from rnndyn.io.checkpoint import Checkpoint
 from rnndyn.operators import extract_operators, find_modules
+from rnndyn.readers.checkpoint import Checkpoint
 
 
 def ckpt_of(module: nn.Module, **meta) -> Checkpoint:

@@ -10,7 +10,7 @@ from planted import planted
 
 from rnndyn.decay.measure import measure_decay
 from rnndyn.decay.memory import memory_fit
-from rnndyn.io.checkpoint import Checkpoint
+from rnndyn.readers.checkpoint import Checkpoint
 
 
 def linear_net(real, pairs, *, inputs=1, seed=0, cond=3.0, scale=1e-7):

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from rnndyn._util.jsonsafe import plain
 from rnndyn.errors import InvalidInputError, OutputError, UsageError
-from rnndyn.io.rnndyn_format import SCHEMA, is_rnndyn_checkpoint, plain, save_checkpoint
+from rnndyn.readers.rnndyn_format import SCHEMA, is_rnndyn_checkpoint, save_checkpoint
 from rnndyn.tasks import get_task
 from rnndyn.training.model import SequenceModel
 from rnndyn.training.train import train

@@ -67,8 +67,8 @@ def test_every_catalogue_id_parses(tmp_path):
     """Ids made by operators, spectra, Jacobians and the decay catalogue all parse back."""
     from rnndyn.decay.measure import operator_ids
     from rnndyn.dynamics.jacobian import jacobian_operators
-    from rnndyn.io.checkpoint import load
     from rnndyn.operators import extract_operators, find_modules
+    from rnndyn.readers.checkpoint import load
     from rnndyn.spectrum import eigendecompose
 
     seen = set()

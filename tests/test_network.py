@@ -9,8 +9,8 @@ from rnndyn.dynamics.network import build_network
 from rnndyn.dynamics.probes import make_probe
 from rnndyn.dynamics.trajectories import simulate
 from rnndyn.errors import InvalidInputError, SimulationError, UsageError
-from rnndyn.io.checkpoint import Checkpoint
 from rnndyn.operators import find_modules
+from rnndyn.readers.checkpoint import Checkpoint
 from rnndyn.spectrum import eigendecompose
 
 

@@ -4,8 +4,8 @@ import torch
 from torch import nn
 
 from rnndyn.errors import CheckpointError, UsageError
-from rnndyn.io.checkpoint import Checkpoint
 from rnndyn.operators import extract_operators, find_modules, module_state_dict
+from rnndyn.readers.checkpoint import Checkpoint
 
 
 def ckpt(tensors, metadata=None):

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from rnndyn import spectrum as spectrum_mod
 from rnndyn.errors import RnndynWarning
-from rnndyn.io.checkpoint import Checkpoint
 from rnndyn.operators import extract_operators
+from rnndyn.readers.checkpoint import Checkpoint
 from rnndyn.spectrum import eigendecompose
 from rnndyn_cli.app import app
 

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from rnndyn.analysis import analyze
-from rnndyn.compare.track import follow, track
 from rnndyn.errors import InvalidInputError, UsageError
 from rnndyn.spectrum import eigendecompose
+from rnndyn.training.track import follow, track
 from rnndyn.training.train import train
 
 
@@ -138,7 +138,7 @@ def test_epoch_zero_spectrum_is_the_initial_orthogonal_weights_on_the_unit_circl
 def test_track_refuses_mixed_epochs_and_different_networks(snapshots, tmp_path):
     folder, result = snapshots
     files = sorted(folder.glob("epoch_*.pt"))
-    from rnndyn.io.rnndyn_format import save_checkpoint
+    from rnndyn.readers.rnndyn_format import save_checkpoint
 
     plain = tmp_path / "plain.pt"
     save_checkpoint(plain, result.model, {k: v for k, v in result.meta.items() if k != "epoch"})

@@ -1,4 +1,4 @@
-"""The torch-free state-dict reader (``rnndyn.io.zip_reader``) and ``analyze``'s early start.
+"""The torch-free state-dict reader (``rnndyn.readers.zip_reader``) and ``analyze``'s early start.
 
 The reader must give exactly the bits ``torch.load(weights_only=True)`` gives on every file it
 accepts (random dtypes, views, shared storages, special values, either byte order), and answer
@@ -40,8 +40,8 @@ from io_factories import (
 )
 
 from rnndyn import analysis
-from rnndyn.io import zip_reader
-from rnndyn.io.zip_reader import open_state_dict
+from rnndyn.readers import zip_reader
+from rnndyn.readers.zip_reader import open_state_dict
 
 INT_VIEW = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 BITS = {torch.float16: torch.int16, torch.bfloat16: torch.int16, torch.float32: torch.int32}

@@ -60,7 +60,7 @@ def fail(message: str, code: int) -> typer.Exit:
 def display(text: str) -> str:
     """``text`` safe for any terminal: undecodable file-name bytes (lone surrogates from
     ``os.fsdecode``) are shown as ``\\xff`` escapes instead of raising UnicodeEncodeError."""
-    from rnndyn.io.atomic import displayable
+    from rnndyn._util.atomic import displayable
 
     return displayable(text)
 
@@ -110,7 +110,7 @@ def boundary(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from rnndyn.io.manifest import INVOCATION
+        from rnndyn.outputs.manifest import INVOCATION
 
         debug = settings().debug
         token = INVOCATION.set(invocation(kwargs))
@@ -172,7 +172,7 @@ def invocation(params: Mapping[str, Any]) -> dict[str, Any]:
     """How the running command was invoked, for ``manifest.json``: the command line, every
     option's value (``params``: the command's arguments, defaults included), the start time and
     the input files among them."""
-    from rnndyn.io.manifest import now_iso
+    from rnndyn.outputs.manifest import now_iso
 
     options: dict[str, Any] = {}
     inputs: list[str] = []

@@ -24,7 +24,7 @@ def write_stdout(text: str) -> None:
 
 def print_json(doc: Any) -> None:
     """Exactly one strict JSON document on stdout."""
-    from rnndyn.io.atomic import dumps_json
+    from rnndyn._util.atomic import dumps_json
 
     write_stdout(dumps_json(doc))
 
@@ -154,7 +154,7 @@ def check_out(out: Any, *, force: bool, protect: Sequence[Any] = ()) -> None:
     None. Call it right after parsing the options of a command that writes an output folder."""
     if out is None:
         return
-    from rnndyn.io.outputs import check_output_folder
+    from rnndyn.outputs.staging import check_output_folder
 
     check_output_folder(out, force=force, protect=protect)
 

@@ -8,9 +8,11 @@
 - ``permutation``: blocked / stratified permutations (tasks as the unit), cluster bootstrap;
 - ``family``: one family per run — Holm / BH, smallest attainable p, honest wording;
 - ``confounds``: design metadata per network and keys that differ between groups;
-- ``results`` / ``tables``: the result rows, tidy tables, JSON and markdown;
-- ``ranking`` / ``paired``: many methods over many cells (the initializer bench): average ranks,
-  Friedman, critical differences (Demšar 2006); one control vs each baseline, across and per cell.
+- ``results`` / ``tables``: the result rows, tidy tables, JSON and markdown.
+
+Ranking many methods over many cells (the initializer bench) lives in :mod:`rnndyn.training.bench`;
+the process/Dask runner in :mod:`rnndyn.parallel`; one network followed through training in
+:mod:`rnndyn.training.track`.
 """
 
 from __future__ import annotations
@@ -20,10 +22,6 @@ from rnndyn._lazy import lazy_exports
 _EXPORTS = {
     "compare_spectra": "rnndyn.compare.spectra",
     "ComparisonResult": "rnndyn.compare.spectra",
-    "block_summaries": "rnndyn.compare.ranking",
-    "rank_methods": "rnndyn.compare.ranking",
-    "control_vs_baselines": "rnndyn.compare.paired",
-    "paired_cells": "rnndyn.compare.paired",
 }
 __all__ = list(_EXPORTS)
 

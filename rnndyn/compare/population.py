@@ -149,7 +149,7 @@ def summarise(
     """
     from rnndyn.analysis import recurrent_operators
     from rnndyn.compare.confounds import flatten
-    from rnndyn.io.checkpoint import Checkpoint, load
+    from rnndyn.readers.checkpoint import Checkpoint, load
 
     if isinstance(source, Spectrum):
         return Network(label or "<spectrum>", None, summarise_spectrum(source))
@@ -209,7 +209,7 @@ def analyse(
             if progress:
                 progress(done, total)
     if remote:  # workers ignore SIGINT and are stopped on Ctrl-C (no worker tracebacks)
-        from rnndyn.compare.executor import execute
+        from rnndyn.parallel import execute
 
         order = sorted(remote)
 

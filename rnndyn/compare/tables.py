@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rnndyn._util.jsonsafe import json_safe
 from rnndyn.compare.confounds import DESIGN_KEYS, design_of
 from rnndyn.compare.family import format_p
 from rnndyn.compare.population import STATISTICS
@@ -16,21 +17,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 SCHEMA = "rnndyn.compare.spectra/2"
-
-
-def clean(x: Any) -> Any:
-    """JSON-ready copy: numpy scalars → Python, NaN/±inf → None (recursively)."""
-    if isinstance(x, dict):
-        return {str(k): clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [clean(v) for v in x]
-    if isinstance(x, (np.bool_, bool)):
-        return bool(x)
-    if isinstance(x, (np.integer, int)):
-        return int(x)
-    if isinstance(x, (np.floating, float)):
-        return float(x) if math.isfinite(x) else None
-    return x
 
 
 class ComparisonTables:
@@ -189,7 +175,7 @@ class ComparisonTables:
                     ],
                 }
             )
-        return clean(
+        return json_safe(
             {
                 "schema": SCHEMA,
                 "rnndyn_version": __version__,

@@ -40,9 +40,9 @@ from rnndyn.dynamics.network import Network, resolve_network
 from rnndyn.dynamics.probes import DEFAULT_BATCH, Probe, default_length, make_probe
 from rnndyn.dynamics.trajectories import Trajectories, simulate
 from rnndyn.errors import UsageError
-from rnndyn.io.checkpoint import Checkpoint
 from rnndyn.naming import JAC, JAC_FP, VANILLA, operator_id
 from rnndyn.operators import RecurrentModule, RecurrentOperator
+from rnndyn.readers.checkpoint import Checkpoint
 from rnndyn.spectrum import OperatorSpectrum, eigendecompose
 
 __all__ = ["DecayResult", "ModeDecay", "measure_decay", "operator_ids"]

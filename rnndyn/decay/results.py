@@ -172,7 +172,7 @@ class DecayResult:
 
     def _tagged(self, df: pd.DataFrame) -> pd.DataFrame:
         """``df`` with the checkpoint's path and sha256 first, so tables of several runs concatenate."""
-        from rnndyn.io.atomic import displayable  # undecodable file-name bytes as visible \\xNN
+        from rnndyn._util.atomic import displayable  # undecodable file-name bytes as visible \\xNN
 
         df.insert(0, "sha256", self.sha256)
         df.insert(0, "checkpoint", displayable(self.checkpoint))

@@ -27,9 +27,9 @@ import torch
 
 from rnndyn.dynamics.network import LayerParams, Network, resolve_network
 from rnndyn.errors import UsageError
-from rnndyn.io.checkpoint import Checkpoint
 from rnndyn.naming import JAC, JAC_FP, operator_id
 from rnndyn.operators import RecurrentModule, RecurrentOperator
+from rnndyn.readers.checkpoint import Checkpoint
 
 if TYPE_CHECKING:  # pragma: no cover
     from rnndyn.dynamics.trajectories import Trajectories

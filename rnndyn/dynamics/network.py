@@ -20,8 +20,6 @@ import torch
 from torch import nn
 
 from rnndyn.errors import CheckpointError, SimulationError
-from rnndyn.io.checkpoint import Checkpoint
-from rnndyn.io.validate import check_finite
 from rnndyn.operators import (
     RecurrentModule,
     RecurrentOperator,
@@ -29,6 +27,8 @@ from rnndyn.operators import (
     module_operators,
     module_state_dict,
 )
+from rnndyn.readers.checkpoint import Checkpoint
+from rnndyn.readers.validate import check_finite
 
 BLOCKS = {"rnn": 1, "custom": 1, "gru": 3, "lstm": 4}
 _LAYER = re.compile(r"_l(\d+)(_reverse)?$")

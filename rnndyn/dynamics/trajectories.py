@@ -19,8 +19,8 @@ from rnndyn.dynamics.health import check_budget, check_states
 from rnndyn.dynamics.modal import ModalCoordinates, modal_coordinates, real_basis
 from rnndyn.dynamics.network import LayerParams, Network, build_layer, resolve_network
 from rnndyn.errors import InvalidInputError, UsageError
-from rnndyn.io.checkpoint import Checkpoint
 from rnndyn.operators import RecurrentModule
+from rnndyn.readers.checkpoint import Checkpoint
 from rnndyn.spectrum import OperatorSpectrum
 
 if TYPE_CHECKING:  # pragma: no cover

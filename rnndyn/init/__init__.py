@@ -13,8 +13,7 @@ Everything is imported on first use, so ``import rnndyn.init`` is cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from rnndyn._lazy import lazy_exports
 
 _ZOO = (
     "chain_", "chrono_", "fbchain_", "glorot_rescaled_", "identity_", "kaiming_", "lru_ring_",
@@ -28,28 +27,7 @@ _EXPORTS = {
     "EigenInitParams": "rnndyn.init.law",
     "EigenInitFitter": "rnndyn.init.fit",
 }
-_SUBMODULES = (
-    "registry", "zoo", "apply", "sample", "law", "fit", "families", "fit_families", "files", "summary",
-)  # fmt: skip
+_SUBPACKAGES = ("registry",)
+__all__ = [*_EXPORTS, *_SUBPACKAGES]
 
-__all__ = [*_EXPORTS, "registry"]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        try:
-            module = importlib.import_module(_EXPORTS[name])
-        except ModuleNotFoundError as err:
-            if err.name != _EXPORTS[name]:
-                raise
-            raise AttributeError(
-                f"rnndyn.init.{name} is not available: {_EXPORTS[name]} is not installed"
-            ) from None
-        return getattr(module, name)
-    if name in _SUBMODULES:
-        return importlib.import_module(f"rnndyn.init.{name}")
-    raise AttributeError(f"module 'rnndyn.init' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*__all__, *_SUBMODULES])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, _SUBPACKAGES)

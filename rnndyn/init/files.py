@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -19,6 +18,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from rnndyn._util.hashing import sha256
 from rnndyn.errors import InvalidInputError, OutputError, UsageError
 
 __all__ = [
@@ -40,7 +40,7 @@ def _group_part(group: str) -> str:
     if _PLAIN.fullmatch(group) and len(group) <= MAX_GROUP_CHARS:
         return group
     safe = re.sub(r"[^A-Za-z0-9_-]+", "_", group).strip("_")[:MAX_GROUP_CHARS] or "group"
-    digest = hashlib.sha256(group.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    digest = sha256(group)[:8]
     return f"{safe}-{digest}"
 
 
@@ -65,7 +65,7 @@ def group_paths(output: str | PathLike[str], groups: Iterable[str]) -> dict[str,
 
 def is_law_file(path: Path) -> bool:
     """Whether ``path`` is a JSON document with an ``rnndyn.eigen-init/…`` schema."""
-    from rnndyn.io.jsonread import load_strict_json
+    from rnndyn._util.jsonread import load_strict_json
 
     try:
         doc = load_strict_json(path)
@@ -146,7 +146,7 @@ def write_matrix(
     """Save a 2-D float array to a ``.npy`` file (no pickles), atomically, guarded as above."""
     import numpy as np
 
-    from rnndyn.io.atomic import atomic_write_bytes
+    from rnndyn._util.atomic import atomic_write_bytes
 
     dest = check_destination(path, force=force, ours=is_npy_file, what=".npy file", inputs=inputs)
     buf = io.BytesIO()

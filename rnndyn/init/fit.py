@@ -54,7 +54,7 @@ def _spectra_of(ckpt: Any) -> tuple[dict[str, list[np.ndarray]], dict[str, list[
 
 
 def _as_source(item: Any, trust: bool) -> tuple[dict, dict, dict | None]:
-    from rnndyn.io.checkpoint import Checkpoint, load
+    from rnndyn.readers.checkpoint import Checkpoint, load
     from rnndyn.spectrum import OperatorSpectrum, Spectrum
 
     if isinstance(item, str | PathLike):
@@ -333,7 +333,7 @@ def group_checkpoints(
     Returns ``{group: [Checkpoint, ...]}`` in first-seen order; ``UsageError`` (exit 2, as in
     ``compare``) naming a checkpoint that lacks the key."""
     from rnndyn.compare.population import lookup
-    from rnndyn.io.checkpoint import Checkpoint, load
+    from rnndyn.readers.checkpoint import Checkpoint, load
 
     groups: dict[str, list] = {}
     for p in paths:

@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 
 from rnndyn import naming
+from rnndyn._util.jsonread import MAX_BYTES, MAX_DEPTH, load_strict_json
 from rnndyn.errors import InvalidInputError
 from rnndyn.init import families
 from rnndyn.init.families import PHASE_FAMILIES, RADIUS_FAMILIES
-from rnndyn.io.jsonread import MAX_BYTES, MAX_DEPTH, load_strict_json
 
 __all__ = [
     "MAX_BYTES", "MAX_DEPTH", "MAX_RADIUS", "PHASE_FAMILIES", "RADIUS_FAMILIES", "SCHEMA",
@@ -347,7 +347,7 @@ class EigenInitParams:
 
     def save(self, path: str | PathLike[str]) -> Path:
         """Write strict, sorted, indented JSON atomically; returns the path."""
-        from rnndyn.io.atomic import atomic_write_json
+        from rnndyn._util.atomic import atomic_write_json
 
         return atomic_write_json(path, self.to_dict())
 
@@ -389,6 +389,6 @@ def _check_schema(schema: Any) -> None:
 
 
 def load_json(path: str | PathLike[str]) -> Any:
-    """Parse a law file as small, strict JSON (:func:`rnndyn.io.jsonread.load_strict_json`):
+    """Parse a law file as small, strict JSON (:func:`rnndyn._util.jsonread.load_strict_json`):
     ``InvalidInputError`` naming the file for anything else."""
     return load_strict_json(path, what="an eigen-init parameter file", hint=_HINT)

@@ -159,7 +159,7 @@ def sample_document(
 ) -> dict[str, Any]:
     """The JSON document of a sample: the law file (path, sha256), seed, and each block's
     eigenvalues as ``[re, im]`` pairs."""
-    from rnndyn.io.checkpoint import file_sha256
+    from rnndyn._util.hashing import file_sha256
 
     return {
         "schema": "rnndyn.eigen-sample/1",

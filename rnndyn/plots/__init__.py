@@ -1,7 +1,7 @@
 """Drawing only: functions take result objects and ``ax=None`` (one panel; returns the Axes) or
 ``fig=None`` (several panels, ``*_grid``/``*_overview``; returns the Figure).
 
-They never call ``show()`` or ``savefig()``; writing figures is ``rnndyn.io.outputs``' job.
+They never call ``show()`` or ``savefig()``; writing figures is ``rnndyn.outputs.staging``' job.
 Submodules are imported lazily so that ``import rnndyn.plots`` does not import matplotlib.
 """
 

@@ -281,7 +281,7 @@ def _conf(result: Any) -> str:
 def comparison_figures(result: Any) -> Iterator[tuple[str, Figure]]:
     """Every figure of a comparison with its file name (``eigenvalues_rnn_l0.fwd.hh``, ...),
     one at a time (the caller writes and closes each)."""
-    from rnndyn.io.outputs import safe_name
+    from rnndyn.outputs.staging import safe_name
 
     for arch, op in result.strata:
         tag = safe_name(f"{arch}_{op}".replace(":", "_"))

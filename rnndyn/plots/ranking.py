@@ -1,6 +1,6 @@
 """The critical-difference diagram of average ranks (Demšar, JMLR 2006, Figs. 1–2).
 
-Drawing only: takes a ``rnndyn.compare.ranking.RankingResult`` and returns the Axes; nothing is
+Drawing only: takes a ``rnndyn.training.bench.ranking.RankingResult`` and returns the Axes; nothing is
 shown or saved here. Apply the paper style with ``rnndyn.plots.style.style_context()``.
 """
 
@@ -15,7 +15,7 @@ from rnndyn.plots.style import FULL_WIDTH, PALETTE
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-    from rnndyn.compare.ranking import RankingResult
+    from rnndyn.training.bench.ranking import RankingResult
 
 TESTS = ("nemenyi", "bonferroni-dunn")
 CONTROL_COLOR = PALETTE[4]  # vermillion

@@ -8,8 +8,8 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
-from rnndyn.compare.track import TrackResult
 from rnndyn.plots.style import COLUMN_WIDTH, FULL_WIDTH, group_style, sequential_cmap
+from rnndyn.training.track import TrackResult
 
 CMAP = "viridis"
 

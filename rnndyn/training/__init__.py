@@ -4,5 +4,20 @@ the regression-vs-classification study.
 - ``model``: ``SequenceModel`` (``nn.RNN``/``LSTM``/``GRU`` + linear readout, PyTorch's keys);
 - ``train``: the training loop behind ``rnndyn train`` (and every worker of ``bench``/``study``);
 - ``bench/``: the resumable grid runner over tasks × archs × inits × seeds;
-- ``study``: trains a population per task kind and compares it (``rnndyn study``).
+- ``study``: trains a population per task kind and compares it (``rnndyn study``);
+- ``track``: one network followed through training (``rnndyn track``).
 """
+
+from __future__ import annotations
+
+from rnndyn._lazy import lazy_exports
+
+_EXPORTS = {
+    "SequenceModel": "rnndyn.training.model",
+    "TrainResult": "rnndyn.training.train",
+    "TrackResult": "rnndyn.training.track",
+}
+_SUBPACKAGES = ("bench",)
+__all__ = [*_EXPORTS, *_SUBPACKAGES]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, _SUBPACKAGES)

@@ -30,13 +30,13 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from rnndyn._util.atomic import atomic_write_json
+from rnndyn._util.jsonsafe import plain
 from rnndyn.compare.family import FamilyPlan, permutation_floor, plan_family
 from rnndyn.compare.population import STATISTICS
 from rnndyn.compare.spectra import compare_spectra
 from rnndyn.compare.stats import DISTANCES
 from rnndyn.errors import OutputError, RnndynError, RnndynWarning, UsageError
-from rnndyn.io.atomic import atomic_write_json
-from rnndyn.io.rnndyn_format import plain
 from rnndyn.tasks.twins import QUANTITIES, twin_name
 from rnndyn.training.study_report import FigureSet, StudyResult, write_report
 
@@ -109,7 +109,7 @@ def train_one(
     trainer: Callable | None = None,
 ) -> dict[str, Any]:
     """Train one network, write its checkpoint, then its run record; return the record."""
-    from rnndyn.io.rnndyn_format import save_checkpoint
+    from rnndyn.readers.rnndyn_format import save_checkpoint
     from rnndyn.tasks import get_task
 
     if trainer is None:
@@ -221,7 +221,7 @@ def regression_vs_classification(
     ``progress(stage, done, total)`` with stage ``"train"``, ``"analyse"`` or ``"test"``. ``trainer``
     replaces ``rnndyn.training.train.train`` (a picklable module-level function when
     ``jobs > 1``; tests use it). ``command``: recorded in the report. ``cluster``: ``local:N`` or
-    ``tcp://HOST:PORT`` trains the networks on Dask (``rnndyn.compare.executor``). ``draw``: the
+    ``tcp://HOST:PORT`` trains the networks on Dask (``rnndyn.parallel``). ``draw``: the
     report's figures in ``formats`` (e.g. ``rnndyn.report.study_figures``; None: no figures).
     """
     start = time.perf_counter()
@@ -351,7 +351,7 @@ def _train_all(
             for job in pending:
                 collect(job, lambda job=job: train_one(job, training, str(out), trainer))
     else:  # workers ignore SIGINT and are stopped on Ctrl-C (no worker tracebacks)
-        from rnndyn.compare.executor import execute
+        from rnndyn.parallel import execute
 
         def got(i: int, value: Any) -> None:
             collect(pending[i], lambda: _raise_or(value))

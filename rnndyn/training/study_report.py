@@ -173,9 +173,9 @@ class StudyResult:
 
     def to_dict(self) -> dict[str, Any]:
         """``study.json``: settings, the pre-training plan, the command and the wall time."""
-        from rnndyn.compare.tables import clean
+        from rnndyn._util.jsonsafe import json_safe
 
-        return clean(
+        return json_safe(
             {
                 "schema": "rnndyn.study-report/1",
                 "settings": dict(self.settings),
@@ -205,7 +205,7 @@ def write_report(
 ) -> Path:
     """``OUT/report``: report.md, study.json, comparison.json, tidy tables and (with ``draw``)
     figures. Compute never draws: the caller passes ``draw``."""
-    from rnndyn.io.outputs import staged_output
+    from rnndyn.outputs.staging import staged_output
 
     dest = result.out_dir / "report"
     cmp = result.comparison

@@ -9,7 +9,6 @@ shuffled by another seeded generator. Thread count is the caller's business
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -21,8 +20,10 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
+from rnndyn._util.hashing import sha256
+from rnndyn._util.jsonsafe import plain
 from rnndyn.errors import InvalidInputError, UsageError
-from rnndyn.io.rnndyn_format import SCHEMA, plain
+from rnndyn.readers.rnndyn_format import SCHEMA
 from rnndyn.tasks import Task, TaskData, TaskSpec, get_task
 from rnndyn.training.model import SequenceModel, check_arch
 
@@ -65,7 +66,7 @@ def load_init_params(path: str | PathLike[str]) -> tuple[Any, str]:
             "cannot be read"
         ) from None
     params = EigenInitParams.load(p)
-    return params, hashlib.sha256(p.read_bytes()).hexdigest()
+    return params, sha256(p.read_bytes())
 
 
 def _params_digest(init_params: Any) -> tuple[Any, str | None]:
@@ -77,7 +78,7 @@ def _params_digest(init_params: Any) -> tuple[Any, str | None]:
         import json
 
         text = json.dumps(plain(init_params.to_dict()), sort_keys=True)
-        return init_params, hashlib.sha256(text.encode()).hexdigest()
+        return init_params, sha256(text)
     return init_params, None
 
 
@@ -286,7 +287,7 @@ def _snapshot_writer(
     if root.exists() and not root.is_dir():
         raise UsageError(f"snapshot folder {root} exists and is not a folder")
     root.mkdir(parents=True, exist_ok=True)
-    from rnndyn.io.rnndyn_format import save_checkpoint
+    from rnndyn.readers.rnndyn_format import save_checkpoint
 
     def write(record: dict[str, Any], model: SequenceModel) -> None:
         if record["epoch"] % k:

@@ -116,7 +116,7 @@ def _report(analyses: list[Analysis], paths: list[Path]) -> Report:
 
 
 def _folder_names(paths: list[Path]) -> list[str]:
-    from rnndyn.io.outputs import safe_name
+    from rnndyn.outputs.staging import safe_name
 
     names: list[str] = []
     used: set[str] = set()

@@ -215,7 +215,7 @@ def decay(
     import torch
 
     from rnndyn.decay.measure import measure_decay
-    from rnndyn.io.checkpoint import load
+    from rnndyn.readers.checkpoint import load
 
     formats = parse_formats(format_)
     check_out(out, force=force, protect=[checkpoint])  # before minutes of simulation

@@ -108,8 +108,8 @@ def _write_show(
 ) -> None:
     import pandas as pd
 
+    from rnndyn._util.hashing import file_sha256
     from rnndyn.init.summary import law_table, sample_blocks
-    from rnndyn.io.checkpoint import file_sha256
     from rnndyn.plots.init import law_overview
     from rnndyn.report import Report, write_report
     from rnndyn_cli.render import parse_formats

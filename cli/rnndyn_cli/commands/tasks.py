@@ -11,7 +11,7 @@ from rnndyn_cli.render import examples, write_stdout
 
 def tasks_command(json_out: JsonFlag = False) -> None:
     """List the tasks `rnndyn train --task` accepts, with their default parameters."""
-    from rnndyn.io.atomic import dumps_json
+    from rnndyn._util.atomic import dumps_json
     from rnndyn.tasks import list_tasks
 
     specs = list_tasks()

@@ -29,7 +29,7 @@ from rnndyn_cli.render import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from rnndyn.compare.track import TrackResult
+    from rnndyn.training.track import TrackResult
 
 
 def _render(res: TrackResult) -> None:
@@ -79,7 +79,7 @@ def track(
     Give the snapshots of `rnndyn train --save-every K --snapshots DIR` (e.g. DIR/*.pt).
     With --json the document's schema is rnndyn.track/1.
     """
-    from rnndyn.compare.track import track as run_track
+    from rnndyn.training.track import track as run_track
 
     formats = parse_formats(format_)
     check_out(out, force=force, protect=checkpoints)

@@ -90,9 +90,9 @@ def train_command(
     force: ForceFlag = False,
 ) -> None:
     """Train a network on a bundled task; write a checkpoint that `rnndyn analyze` reads."""
+    from rnndyn._util.atomic import dumps_json
     from rnndyn.errors import UsageError
-    from rnndyn.io.atomic import dumps_json
-    from rnndyn.io.rnndyn_format import check_destination, save_checkpoint
+    from rnndyn.readers.rnndyn_format import check_destination, save_checkpoint
     from rnndyn.tasks import get_task
     from rnndyn.training.model import check_arch
 
@@ -152,7 +152,7 @@ def train_command(
 
 
 def _document(output: Path, sha: str, result: Any) -> dict[str, Any]:
-    from rnndyn.io.rnndyn_format import plain
+    from rnndyn._util.jsonsafe import plain
 
     meta, hist = result.meta, result.history
     return plain(

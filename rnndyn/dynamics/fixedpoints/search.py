@@ -28,8 +28,8 @@ from rnndyn.dynamics.health import check_budget
 from rnndyn.dynamics.jacobian import split_state
 from rnndyn.dynamics.network import layer_params, pick_module
 from rnndyn.errors import InvalidInputError, RefusedError, UsageError
-from rnndyn.io.checkpoint import Checkpoint, load
 from rnndyn.operators import RecurrentModule
+from rnndyn.readers.checkpoint import Checkpoint, load
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd

@@ -21,20 +21,27 @@ parameters, data sizes, eigen law file) is refused, since its cells would not be
 Cells that make no sense (``chrono`` on a vanilla RNN: no gates) are listed, not run.
 """
 
-from rnndyn.training.bench.grid import ARCHS, PRESETS, Cell, Grid, Preset, resolve_grid
-from rnndyn.training.bench.results import THRESHOLD_RULE, BenchResult, load_cells
-from rnndyn.training.bench.runner import run_bench, run_cell
+from __future__ import annotations
 
-__all__ = [
-    "ARCHS",
-    "PRESETS",
-    "THRESHOLD_RULE",
-    "BenchResult",
-    "Cell",
-    "Grid",
-    "Preset",
-    "load_cells",
-    "resolve_grid",
-    "run_bench",
-    "run_cell",
-]
+from rnndyn._lazy import lazy_exports
+
+_EXPORTS = {
+    "ARCHS": "rnndyn.training.bench.grid",
+    "PRESETS": "rnndyn.training.bench.grid",
+    "Cell": "rnndyn.training.bench.grid",
+    "Grid": "rnndyn.training.bench.grid",
+    "Preset": "rnndyn.training.bench.grid",
+    "resolve_grid": "rnndyn.training.bench.grid",
+    "THRESHOLD_RULE": "rnndyn.training.bench.results",
+    "BenchResult": "rnndyn.training.bench.results",
+    "load_cells": "rnndyn.training.bench.results",
+    "run_bench": "rnndyn.training.bench.runner",
+    "run_cell": "rnndyn.training.bench.runner",
+    "block_summaries": "rnndyn.training.bench.ranking",
+    "rank_methods": "rnndyn.training.bench.ranking",
+    "control_vs_baselines": "rnndyn.training.bench.paired",
+    "paired_cells": "rnndyn.training.bench.paired",
+}
+__all__ = list(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

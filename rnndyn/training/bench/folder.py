@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from rnndyn._util.atomic import TMP_SUFFIX, atomic_write_json
+from rnndyn._util.hashing import file_sha256
 from rnndyn.errors import OutputError, UsageError
-from rnndyn.io.atomic import TMP_SUFFIX, atomic_write_json
-from rnndyn.io.manifest import sha256_file
 from rnndyn.training.bench.grid import Grid
 
 SCHEMA = "rnndyn.training.bench/1"
@@ -90,7 +90,7 @@ def check_reports(out: Path, marker: dict[str, Any], names: Any) -> None:
         name
         for name in names
         if (out / name).exists()
-        and sha256_file(out / name) not in {marker["reports"].get(name), *pending.get(name, ())}
+        and file_sha256(out / name) not in {marker["reports"].get(name), *pending.get(name, ())}
     ]
     if changed:
         raise OutputError(
@@ -113,7 +113,7 @@ def plan_reports(out: Path, hashes: dict[str, str]) -> None:
 def record_reports(out: Path, names: list[str]) -> None:
     """After writing every report file: store their sha256 and drop the pending hashes."""
     marker = read_marker(out) or {}
-    marker["reports"] = {**marker.get("reports", {}), **{n: sha256_file(out / n) for n in names}}
+    marker["reports"] = {**marker.get("reports", {}), **{n: file_sha256(out / n) for n in names}}
     marker.pop("pending", None)
     atomic_write_json(out / MARKER, marker)
 

@@ -9,7 +9,6 @@ folder (so it moves when the grid is extended). ``epochs_to_threshold`` is the f
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import io
 import json
 from collections.abc import Callable, Sequence
@@ -18,7 +17,8 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rnndyn.io.atomic import atomic_write_bytes, dumps_json
+from rnndyn._util.atomic import atomic_write_bytes, dumps_json
+from rnndyn._util.hashing import sha256
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -167,7 +167,7 @@ class BenchResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (NaN → None): counts, the summary, errors, files."""
-        from rnndyn.io.rnndyn_format import plain
+        from rnndyn._util.jsonsafe import plain
 
         status = [r["status"] for r in self.records]
         summary = self.summary()
@@ -217,7 +217,7 @@ def write_reports(
     """Write the tables, ``bench.json`` and (with ``draw``) figures in the formats ``figures`` into
     the folder, each atomically; returns ``result`` with ``files`` set. Refuses (OutputError) to
     replace files rnndyn did not write. Compute never draws: the caller passes ``draw``."""
-    from rnndyn.io import tables
+    from rnndyn.outputs import tables
     from rnndyn.training.bench.folder import (
         check_reports,
         plan_reports,
@@ -240,7 +240,7 @@ def write_reports(
     check_reports(out, read_marker(out) or {"reports": {}}, names)
     result = dataclasses.replace(result, files=tuple(names))
     contents["bench.json"] = dumps_json(result.to_dict()).encode("utf-8")
-    plan_reports(out, {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()})
+    plan_reports(out, {name: sha256(data) for name, data in contents.items()})
     for name, data in contents.items():
         atomic_write_bytes(out / name, data)
     record_reports(out, names)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rnndyn._util.atomic import atomic_write_json
 from rnndyn.errors import RnndynError
-from rnndyn.io.atomic import atomic_write_json
 from rnndyn.training.bench.grid import Cell, model_arch, resolve_grid, unit
 from rnndyn.training.bench.results import (
     CELL_SCHEMA,
@@ -61,8 +61,8 @@ class _SizedTask:
 
 def run_cell(cell: Cell, cfg: CellConfig) -> dict[str, Any]:
     """Train one cell; write its checkpoint, then ``cells/<id>.json`` atomically; return it."""
+    from rnndyn._util.jsonsafe import plain
     from rnndyn.init import registry
-    from rnndyn.io.rnndyn_format import plain
     from rnndyn.tasks import get_task
 
     start, cpu = time.perf_counter(), time.process_time()
@@ -102,7 +102,7 @@ def run_cell(cell: Cell, cfg: CellConfig) -> dict[str, Any]:
         record.update(status="ok" if finite else "diverged", error=None)
         record.update(metrics=dict(res.metrics), history=list(res.history))
         if cfg.checkpoints:  # before the cell file: a cell file means everything is on disk
-            from rnndyn.io.rnndyn_format import save_checkpoint
+            from rnndyn.readers.rnndyn_format import save_checkpoint
 
             rel = f"checkpoints/{cell.id}.pt"
             (Path(cfg.out_dir) / "checkpoints").mkdir(exist_ok=True)
@@ -166,7 +166,7 @@ def run_bench(
     Raises UsageError (unknown names, seeds < 1), InvalidInputError (law file) and OutputError
     (a folder with files rnndyn did not write, run with other settings, or locked by another run).
     """
-    from rnndyn.compare.executor import execute
+    from rnndyn.parallel import execute
     from rnndyn.training.bench.folder import open_folder
     from rnndyn.training.bench.results import write_reports
 

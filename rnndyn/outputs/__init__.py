@@ -1,0 +1,1 @@
+"""Writing output folders: staged publication, the manifest, tables and figure files."""

@@ -1,0 +1,192 @@
+"""The loaded-checkpoint value object and the safe ``load`` entry point.
+
+The pipeline, one module each: pre-checks (``prechecks``) → format from the first bytes
+(``sniff``) → one reader per format (``readers``) → unwrap containers and normalise keys
+(``keys``) → validate tensors (``validate``). Nothing from a file runs unless ``trust=True``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rnndyn._util.hashing import file_sha256
+from rnndyn._util.jsonsafe import json_safe
+from rnndyn.errors import RefusedError
+from rnndyn.readers import formats as readers
+from rnndyn.readers import keys, prechecks, sniff, validate
+from rnndyn.readers import layout as io_layout
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A checkpoint read safely from disk.
+
+    Attributes:
+        path: the file it came from.
+        sha256: hex digest of the file's bytes.
+        format: ``"torch-zip"``, ``"torch-legacy"``, ``"safetensors"``, ``"torchscript"``,
+            ``"npy"``, ``"npz"``, ``"pickle-arrays"``, ``"onnx"``, ``"keras"``, ``"keras-h5"``,
+            ``"flax-msgpack"`` or ``"pickle-trusted"``.
+        tensors: flat mapping of normalised dotted keys (wrapper prefixes such as ``module.`` and
+            ``_orig_mod.`` stripped, nesting joined with ``.``) to CPU, dense tensors in their
+            stored dtype.
+        metadata: the checkpoint's own ``rnndyn`` block (schema ``rnndyn.checkpoint/1``) or ``{}``.
+        sources: for tensors converted from another framework's layout (ONNX, Keras, Flax, arrays
+            named ``*_w_hh``), the PyTorch-named key → where it came from (``"node lstm: R[0]"``).
+        conventions: per module name, what the conversion assumed (``framework``, ``gates``,
+            ``nonlinearity``) and ``simulation``: why it cannot be run as a PyTorch module, if so.
+    """
+
+    path: Path
+    sha256: str
+    format: str
+    tensors: Mapping[str, torch.Tensor]
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    sources: Mapping[str, str] = field(default_factory=dict)
+    conventions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def __repr__(self) -> str:  # short: never the tensors themselves
+        n = sum(int(t.numel()) for t in self.tensors.values())
+        return (
+            f"Checkpoint({str(self.path)!r}, format={self.format!r}, sha256={self.sha256[:12]}…, "
+            f"{len(self.tensors)} tensors, {n:,} values)"
+        )
+
+
+def load(
+    path: str | PathLike[str],
+    *,
+    trust: bool = False,
+    max_bytes: int | None = None,
+    layout: str | None = None,
+    gate_order: str | None = None,
+    matrix: str | None = None,
+) -> Checkpoint:
+    """Load a checkpoint without executing code from it.
+
+    Args:
+        path: a torch zip/legacy file, a Lightning ``.ckpt``, a safetensors file, a TorchScript
+            archive, ``.npy``/``.npz``, a plain pickle of numpy arrays, an ONNX model, a Keras
+            ``.keras``/``.h5`` file or a Flax msgpack file (the format is read from the first
+            bytes, not the extension). Foreign layouts are converted to PyTorch's names and gate
+            order; ``Checkpoint.sources`` says where each converted tensor came from.
+        trust: allow full pickles (``torch.save(model)``) for files you trust. Even then the
+            weights-only loader is tried first; the full unpickler runs only if it refused.
+        max_bytes: size cap (default ``prechecks.MAX_CHECKPOINT_BYTES``, 8 GiB).
+        layout, gate_order, matrix: how to read arrays named in other conventions (``enc_w_hh``):
+            ``layout`` ``"rnn"|"lstm"|"gru"``, ``gate_order`` the stored block order (``"ifco"``,
+            ``"zrh"``), ``matrix`` the one stacked key they apply to (see ``io.layout``).
+
+    Raises:
+        RefusedError: (exit 3) the file needs code execution and ``trust`` is False.
+        CheckpointError: (exit 4) missing, empty, truncated, corrupt, not a checkpoint, no tensors.
+        UsageError: (exit 2) a layout hint that fits no array.
+    """
+    p = Path(path)
+    size = prechecks.check_file(p, max_bytes)
+    kind = sniff.sniff(p, sniff.read_head(p), size)
+    if kind == "zip":
+        kind = prechecks.check_zip(p, size, trust=trust).kind
+    read = _READERS.get(kind, _read_torch)
+    obj, fmt, meta, sources, conventions = read(p, kind, size, trust)
+    tensors, found_meta = keys.unwrap(obj, p)
+    tensors = validate.validate_tensors(tensors, p)
+    tensors, more_sources, more_conv = io_layout.apply(
+        tensors, layout=layout, gate_order=gate_order, matrix=matrix, path=p
+    )
+    return Checkpoint(
+        p,
+        file_sha256(p),
+        fmt,
+        tensors,
+        json_safe(meta, unknown="none", max_depth=keys.MAX_DEPTH, max_items=1024) or found_meta,
+        sources | more_sources,
+        conventions | more_conv,
+    )
+
+
+def with_layout(
+    ckpt: Checkpoint,
+    *,
+    layout: str | None = None,
+    gate_order: str | None = None,
+    matrix: str | None = None,
+) -> Checkpoint:
+    """``ckpt`` with its not-yet-converted stacks read by the layout hints (see ``load``)."""
+    tensors, sources, conventions = io_layout.apply(
+        ckpt.tensors, layout=layout, gate_order=gate_order, matrix=matrix, path=ckpt.path
+    )
+    return replace(
+        ckpt,
+        tensors=tensors,
+        sources={**ckpt.sources, **sources},
+        conventions={**ckpt.conventions, **conventions},
+    )
+
+
+_Read = tuple[Any, str, dict[str, Any], dict[str, str], dict[str, dict[str, Any]]]
+
+
+def _read_torch(p: Path, kind: str, size: int, trust: bool) -> _Read:
+    if kind == "torchscript":
+        from rnndyn.readers.torchscript_reader import read_torchscript
+
+        layout = prechecks.check_zip(p, size, trust=trust)
+        try:
+            tensors, meta = read_torchscript(p, layout.prefix)
+            return tensors, "torchscript", meta, {}, {}
+        except RefusedError:
+            if not trust:
+                raise
+        obj, fmt = readers.read_torch(p, "zip", trust=trust, torchscript=True)
+        return obj, fmt, {}, {}, {}
+    obj, fmt = readers.read_torch(p, "zip" if kind == "torch" else kind, trust=trust)
+    return obj, fmt, {}, {}, {}
+
+
+def _read_safetensors(p: Path, kind: str, size: int, trust: bool) -> _Read:
+    obj, meta = readers.read_safetensors(p)
+    return obj, "safetensors", meta, {}, {}
+
+
+def _read_pickle(p: Path, kind: str, size: int, trust: bool) -> _Read:
+    obj, fmt = readers.read_pickle(p, trust=trust)
+    return obj, fmt, {}, {}, {}
+
+
+def _read_numpy(p: Path, kind: str, size: int, trust: bool) -> _Read:
+    from rnndyn.readers import numpy_reader
+
+    obj = numpy_reader.read_npy(p, size) if kind == "npy" else numpy_reader.read_npz(p)
+    return obj, kind, {}, {}, {}
+
+
+def _read_framework(p: Path, kind: str, size: int, trust: bool) -> _Read:
+    import importlib
+
+    module, func = {
+        "onnx": ("onnx_reader", "read_onnx"),
+        "hdf5": ("keras_reader", "read_keras"),
+        "keras": ("keras_reader", "read_keras"),
+        "msgpack": ("flax_reader", "read_flax"),
+    }[kind]
+    found = getattr(importlib.import_module(f"rnndyn.readers.{module}"), func)(p, size)
+    return found.tensors, found.format, found.metadata, found.sources, found.conventions
+
+
+_READERS = {
+    "safetensors": _read_safetensors,
+    "pickle": _read_pickle,
+    "npy": _read_numpy,
+    "npz": _read_numpy,
+    "onnx": _read_framework,
+    "hdf5": _read_framework,
+    "keras": _read_framework,
+    "msgpack": _read_framework,
+}

@@ -1,0 +1,258 @@
+"""ONNX models: graph initializers (subgraphs included) and native ``RNN``/``LSTM``/``GRU`` nodes.
+
+Native nodes are read from their ``W`` (D, G·H, in), ``R`` (D, G·H, H) and ``B`` (D, 2·G·H)
+inputs and converted to PyTorch's names and gate order: LSTM ``i, o, f, c`` → ``i, f, g, o``,
+GRU ``z, r, h`` → ``r, z, n``; ``B`` = ``[Wb; Rb]`` → ``bias_ih``, ``bias_hh``; direction index 0 is
+forward, 1 reverse. A GRU with ``linear_before_reset = 0`` (ONNX's default) applies the reset gate
+before the recurrent product — not PyTorch's form: its operators are analysed, and the
+simulation note says so. Peepholes, ``input_forget``, ``clip`` and non-default activations
+likewise. Other initializers keep their names (PyTorch exports often keep ``*.weight_hh_l0``).
+External data is read only from files inside the model's own folder, with checked sizes.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnndyn._util.text import printable
+from rnndyn.errors import CheckpointError, RnndynError
+from rnndyn.readers.foreign import MAX_ARRAY_BYTES, ForeignWeights, require, tensor
+
+_ORDERS = {"RNN": ("rnn", "h"), "LSTM": ("lstm", "iofc"), "GRU": ("gru", "zrh")}
+_DEFAULT_ACTS = {"RNN": ["tanh"], "LSTM": ["sigmoid", "tanh", "tanh"], "GRU": ["sigmoid", "tanh"]}
+MAX_GRAPH_DEPTH = 16
+
+
+def _walk(graph: Any, depth: int = 0):
+    """Every (sub)graph of ``graph``: If/Loop/Scan bodies included."""
+    yield graph
+    if depth >= MAX_GRAPH_DEPTH:
+        return
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.HasField("g"):
+                yield from _walk(attr.g, depth + 1)
+            for g in attr.graphs:
+                yield from _walk(g, depth + 1)
+
+
+def _external_bytes(onnx: Any, t: Any, path: Path) -> bytes:
+    """The bytes of an external-data tensor, read only from inside the model's folder."""
+    info = {e.key: e.value for e in t.external_data}
+    base = path.parent.resolve()
+    target = (base / info.get("location", "")).resolve()
+    if not target.is_relative_to(base) or not target.is_file() or target == path.resolve():
+        raise CheckpointError(
+            f"initializer {printable(t.name, 60)!r} points at external data "
+            f"{printable(info.get('location', ''), 80)!r} outside the model's folder (or missing)",
+            path=path,
+            hint="External data must sit beside the .onnx file.",
+        )
+    offset, length = int(info.get("offset", 0)), info.get("length")
+    size = target.stat().st_size
+    length = size - offset if length is None else int(length)
+    if offset < 0 or length < 0 or offset + length > size or length > MAX_ARRAY_BYTES:
+        raise CheckpointError(
+            f"initializer {printable(t.name, 60)!r}: external data range is outside its file",
+            path=path,
+        )
+    with open(target, "rb") as f:
+        f.seek(offset)
+        return f.read(length)
+
+
+def _array(onnx: Any, t: Any, path: Path) -> np.ndarray:
+    dims = [int(d) for d in t.dims]
+    np_dtype = onnx.helper.tensor_dtype_to_np_dtype(t.data_type)
+    need = int(np.prod(dims, dtype=np.int64)) * np.dtype(np_dtype).itemsize
+    if any(d < 0 for d in dims) or need > MAX_ARRAY_BYTES:
+        raise CheckpointError(
+            f"initializer {printable(t.name, 60)!r} claims shape {dims}, too large or invalid",
+            path=path,
+        )
+    if t.data_location == onnx.TensorProto.EXTERNAL:
+        raw = _external_bytes(onnx, t, path)
+        if len(raw) != need:
+            raise CheckpointError(
+                f"initializer {printable(t.name, 60)!r}: external data holds {len(raw)} bytes, "
+                f"its shape {dims} needs {need}",
+                path=path,
+            )
+        copy = onnx.TensorProto()
+        copy.CopyFrom(t)
+        del copy.external_data[:]
+        copy.data_location = onnx.TensorProto.DEFAULT
+        copy.raw_data = raw
+        t = copy
+    return onnx.numpy_helper.to_array(t)
+
+
+_FLOATS = (1, 10, 11, 16)  # TensorProto FLOAT, FLOAT16, DOUBLE, BFLOAT16
+
+
+def _constants(onnx: Any, model: Any, path: Path) -> tuple[dict[str, Any], list[str]]:
+    """Initializer and ``Constant``-node tensors of every (sub)graph by name, and the names of
+    the floating-point initializers (the weights kept under their own names)."""
+    out: dict[str, Any] = {}
+    weights: list[str] = []
+    for g in _walk(model.graph):
+        for t in g.initializer:
+            out.setdefault(t.name, t)
+            if t.data_type in _FLOATS and len(t.dims) >= 1:
+                weights.append(t.name)
+        for node in g.node:
+            if node.op_type == "Constant" and node.output:
+                for a in node.attribute:
+                    if a.name == "value" and a.HasField("t"):
+                        out.setdefault(node.output[0], a.t)
+    return out, weights
+
+
+def _attrs(onnx: Any, node: Any) -> dict[str, Any]:
+    out = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+    def text(v: Any) -> Any:
+        return v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+
+    return {k: [text(x) for x in v] if isinstance(v, list) else text(v) for k, v in out.items()}
+
+
+def _module_name(node: Any, index: int, used: set[str]) -> str:
+    base = re.sub(r"[^A-Za-z0-9_]+", "_", node.name).strip("_") or f"{node.op_type.lower()}_{index}"
+    name, k = base, 1
+    while name in used:
+        k += 1
+        name = f"{base}_{k}"
+    used.add(name)
+    return name
+
+
+def _native_node(
+    onnx: Any, node: Any, name: str, consts: dict[str, Any], out: ForeignWeights, path: Path
+) -> list[str]:
+    """Convert one RNN/LSTM/GRU node; returns the initializer names it consumed."""
+    arch, order = _ORDERS[node.op_type]
+    ins = list(node.input) + [""] * 8
+    w_name, r_name, b_name, p_name = ins[1], ins[2], ins[3], ins[7]
+    if r_name not in consts:
+        out.note(name, framework="onnx", simulation="its R input is computed, not stored")
+        return []
+    attrs = _attrs(onnx, node)
+    arr = {n: _array(onnx, consts[n], path) for n in (w_name, r_name, b_name) if n in consts}
+    r = arr[r_name]
+    direction = attrs.get("direction", "forward")
+    if r.ndim != 3 or r.shape[0] != (2 if direction == "bidirectional" else 1):
+        raise CheckpointError(
+            f"ONNX {node.op_type} node {name!r}: R has shape {r.shape}, expected "
+            "(num_directions, G·H, H)",
+            path=path,
+        )
+    kh = r.shape[1]
+    for d in range(r.shape[0]):
+        w = tensor(arr[w_name][d]) if w_name in arr else None
+        b = tensor(arr[b_name][d]) if b_name in arr else None
+        out.add_layer(
+            name,
+            arch,
+            order,
+            w_hh=tensor(r[d]),
+            w_ih=w,
+            b_ih=None if b is None else b[:kh],
+            b_hh=None if b is None else b[kh:],
+            reverse=d == 1,
+            source=f"ONNX {node.op_type} node {name!r}",
+            parts={
+                "weight_hh": f"R[{d}]",
+                "weight_ih": f"W[{d}]",
+                "bias_ih": f"B[{d}][:{kh}]",
+                "bias_hh": f"B[{d}][{kh}:]",
+            },
+        )
+    _note_node(node, name, arch, attrs, p_name in consts, out)
+    return [n for n in (w_name, r_name, b_name, p_name) if n in consts]
+
+
+def _note_node(
+    node: Any, name: str, arch: str, attrs: dict[str, Any], peep: bool, out: ForeignWeights
+) -> None:
+    acts = [str(a).lower() for a in attrs.get("activations", [])]
+    per_dir = len(_DEFAULT_ACTS[node.op_type])
+    facts: dict[str, Any] = {
+        "framework": "onnx",
+        "gates": {
+            "RNN": "single block",
+            "LSTM": "ONNX i,o,f,c → PyTorch i,f,g,o",
+            "GRU": "ONNX z,r,h → PyTorch r,z,n",
+        }[node.op_type],
+        "direction": attrs.get("direction", "forward"),
+    }
+    if attrs.get("direction") == "reverse":
+        facts["direction"] = "reverse (the layer reads its input backwards in time)"
+    if node.op_type == "RNN":
+        facts["nonlinearity"] = acts[0] if acts else "tanh"
+        if facts["nonlinearity"] not in ("tanh", "relu"):
+            out.note(
+                name, simulation=f"activation {facts['nonlinearity']} (PyTorch RNNs: tanh/relu)"
+            )
+    elif acts and acts[:per_dir] != _DEFAULT_ACTS[node.op_type]:
+        out.note(name, simulation=f"non-default activations {acts}")
+    if node.op_type == "GRU":
+        lbr = int(attrs.get("linear_before_reset", 0))
+        facts["linear_before_reset"] = lbr
+        if not lbr:
+            out.note(
+                name,
+                simulation="ONNX GRU with linear_before_reset=0 applies the reset gate before the "
+                "recurrent product (h̃ = tanh(W_h x + R_h (r⊙h) + b)), which PyTorch's GRU cannot run",
+            )
+    if peep:
+        out.note(name, simulation="LSTM peepholes (input P) have no PyTorch counterpart")
+    if int(attrs.get("input_forget", 0)):
+        out.note(name, simulation="input_forget=1 couples the input and forget gates")
+    if "clip" in attrs:
+        out.note(name, simulation=f"cell clipping (clip={attrs['clip']})")
+    out.note(name, **facts)
+
+
+def _convert(onnx: Any, model: Any, path: Path) -> ForeignWeights:
+    consts, weights = _constants(onnx, model, path)
+    out = ForeignWeights("onnx", metadata={"producer": printable(model.producer_name, 40)})
+    used_names: set[str] = set()
+    consumed: set[str] = set()
+    index = 0
+    for g in _walk(model.graph):
+        for node in g.node:
+            if node.op_type in _ORDERS and node.domain in ("", "ai.onnx"):
+                name = _module_name(node, index, used_names)
+                consumed |= set(_native_node(onnx, node, name, consts, out, path))
+                index += 1
+    for key in weights:
+        if key not in consumed and key not in out.tensors:
+            out.tensors[key] = tensor(_array(onnx, consts[key], path))
+    return out
+
+
+def read_onnx(path: Path, size: int) -> ForeignWeights:
+    """Every recurrent layer and initializer of an ONNX model, in PyTorch's names."""
+    onnx = require("onnx", "onnx", "ONNX", path)
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as err:
+        raise CheckpointError(
+            f"it is not a readable ONNX model ({printable(str(err), 100) or type(err).__name__})",
+            path=path,
+            hint="Export or download the model again.",
+        ) from None
+    try:
+        return _convert(onnx, model, path)
+    except RnndynError:
+        raise
+    except Exception as err:  # malformed attributes, dtypes or shapes in a damaged model
+        raise CheckpointError(
+            f"the ONNX model is malformed ({printable(str(err), 100) or type(err).__name__})",
+            path=path,
+        ) from None

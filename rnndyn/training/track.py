@@ -1,0 +1,260 @@
+"""Spectra along training: every recurrent operator's eigenvalues across checkpoints (e.g. the
+snapshots of ``rnndyn train --save-every K --snapshots DIR``), ordered by epoch, each eigenvalue
+followed from one checkpoint to the next by an optimal assignment.
+
+Following: between consecutive checkpoints the eigenvalues are matched by
+``scipy.optimize.linear_sum_assignment`` on the cost ``|fold(λ) − fold(μ)|`` with
+``fold(z) = Re z + i|Im z|`` (plus a 1e-9 penalty for crossing the real axis). A conjugate pair and
+its image have equal folded costs, so pairs move together and upper halves follow upper halves;
+a pair that collides on the real axis and splits into two real eigenvalues keeps both tracks.
+Limitation: two real eigenvalues that pass through one another between checkpoints cannot be told
+apart by position; their tracks swap (snapshots every epoch make such meetings rarer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from os import PathLike
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from rnndyn.errors import InvalidInputError, UsageError
+from rnndyn.readers.checkpoint import Checkpoint, load
+from rnndyn.spectrum import timescales
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+SCHEMA = "rnndyn.track/1"
+AXIS_PENALTY = 1e-9
+
+
+def _fold(z: np.ndarray) -> np.ndarray:
+    return z.real + 1j * np.abs(z.imag)
+
+
+def match(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """``perm`` such that ``current[perm[i]]`` continues ``previous[i]`` (see the module docstring)."""
+    from scipy.optimize import linear_sum_assignment
+
+    a, b = np.asarray(previous, complex), np.asarray(current, complex)
+    cost = np.abs(_fold(a)[:, None] - _fold(b)[None, :])
+    cost += AXIS_PENALTY * (np.sign(a.imag)[:, None] * np.sign(b.imag)[None, :] < 0)
+    rows, cols = linear_sum_assignment(cost)
+    perm = np.empty(len(a), dtype=int)
+    perm[rows] = cols
+    return perm
+
+
+def follow(spectra: Sequence[np.ndarray]) -> np.ndarray:
+    """``(C, n)`` complex: column ``j`` follows the first spectrum's ``j``-th eigenvalue through all."""
+    out = [np.asarray(spectra[0], complex)]
+    for nxt in spectra[1:]:
+        nxt = np.asarray(nxt, complex)
+        out.append(nxt[match(out[-1], nxt)])
+    return np.stack(out)
+
+
+@dataclass(frozen=True, eq=False)
+class OperatorTrack:
+    """One operator across ``C`` checkpoints: ``eigenvalues`` ``(C, n)`` (column = one followed
+    eigenvalue) and per-checkpoint summaries ``(C,)``; ``step`` ``(C−1,)`` the largest ``|Δλ|`` of
+    each assignment (large values flag jumps the following may have got wrong)."""
+
+    id: str
+    eigenvalues: np.ndarray = field(repr=False)
+    threshold: float = 0.9
+
+    @property
+    def spectral_radius(self) -> np.ndarray:
+        return np.abs(self.eigenvalues).max(axis=1)
+
+    @property
+    def fraction_above(self) -> np.ndarray:
+        """Fraction of eigenvalues with ``|λ| > threshold``."""
+        return (np.abs(self.eigenvalues) > self.threshold).mean(axis=1)
+
+    @property
+    def longest_timescale(self) -> np.ndarray:
+        """Largest finite ``τ = −1/ln|λ|`` in steps, over eigenvalues with ``|λ| < 1`` (NaN if none);
+        see ``n_outside`` for the modes that do not decay."""
+        tau = timescales(self.eigenvalues)
+        tau = np.where(np.isfinite(tau), tau, -np.inf).max(axis=1)
+        return np.where(np.isfinite(tau), tau, np.nan)
+
+    @property
+    def n_outside(self) -> np.ndarray:
+        """Eigenvalues with ``|λ| ≥ 1`` (no decay)."""
+        return (np.abs(self.eigenvalues) >= 1.0).sum(axis=1)
+
+    @property
+    def step(self) -> np.ndarray:
+        return np.abs(np.diff(self.eigenvalues, axis=0)).max(axis=1, initial=0.0)
+
+
+def _epoch(ckpt: Checkpoint) -> int | None:
+    e = (ckpt.metadata or {}).get("epoch")
+    return int(e) if isinstance(e, (int, float)) and not isinstance(e, bool) else None
+
+
+def _metrics(ckpt: Checkpoint) -> dict[str, Any]:
+    m = (ckpt.metadata or {}).get("metrics")
+    return dict(m) if isinstance(m, dict) else {}
+
+
+@dataclass(frozen=True, eq=False)
+class TrackResult:
+    """Checkpoints in epoch order (``path``, ``sha256``, ``epoch``, ``metrics``) and operator tracks."""
+
+    checkpoints: tuple[dict[str, Any], ...]
+    operators: tuple[OperatorTrack, ...]
+    threshold: float = 0.9
+
+    @property
+    def epochs(self) -> np.ndarray:
+        e = [c["epoch"] for c in self.checkpoints]
+        return np.asarray([np.nan if v is None else v for v in e], dtype=float)
+
+    def __getitem__(self, key: str) -> OperatorTrack:
+        hits = [t for t in self.operators if t.id == key or t.id.split(":")[-1] == key]
+        if len(hits) != 1:
+            raise KeyError(f"{key!r}: ids are {[t.id for t in self.operators]}")
+        return hits[0]
+
+    def summary_frame(self) -> pd.DataFrame:
+        """One row per (checkpoint, operator): radius, fraction above threshold, longest τ, metrics."""
+        import pandas as pd
+
+        rows = []
+        for c, ck in enumerate(self.checkpoints):
+            extra = {f"metric_{k}": v for k, v in ck["metrics"].items() if k != "epoch"}
+            for t in self.operators:
+                rows.append(
+                    {
+                        "checkpoint": ck["path"],
+                        "epoch": ck["epoch"],
+                        "operator": t.id,
+                        "spectral_radius": t.spectral_radius[c],
+                        "fraction_above": t.fraction_above[c],
+                        "longest_timescale": t.longest_timescale[c],
+                        "n_outside_unit_circle": t.n_outside[c],
+                        **extra,
+                    }
+                )
+        return pd.DataFrame(rows)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy: one row per (checkpoint, operator, followed eigenvalue ``track``)."""
+        import pandas as pd
+
+        frames = []
+        for t in self.operators:
+            c, j = np.indices(t.eigenvalues.shape)
+            ev = t.eigenvalues.ravel()
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "epoch": np.asarray([ck["epoch"] for ck in self.checkpoints])[c.ravel()],
+                        "checkpoint": c.ravel(),
+                        "operator": t.id,
+                        "track": j.ravel(),
+                        "re": ev.real,
+                        "im": ev.imag,
+                        "modulus": np.abs(ev),
+                    }
+                )
+            )
+        return pd.concat(frames, ignore_index=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``rnndyn.track/1`` document; each checkpoint's eigenvalues are in track order, so
+        ``eigenvalues[j]`` is the same followed eigenvalue in every checkpoint."""
+        from rnndyn._version import __version__
+
+        def tau(v: float) -> float | None:
+            return float(v) if np.isfinite(v) else None
+
+        cks = []
+        for c, ck in enumerate(self.checkpoints):
+            ops = [
+                {
+                    "id": t.id,
+                    "n": int(t.eigenvalues.shape[1]),
+                    "spectral_radius": float(t.spectral_radius[c]),
+                    "fraction_above_threshold": float(t.fraction_above[c]),
+                    "longest_timescale": tau(t.longest_timescale[c]),
+                    "n_outside_unit_circle": int(t.n_outside[c]),
+                    "max_step_from_previous": None if c == 0 else float(t.step[c - 1]),
+                    "eigenvalues": [[float(z.real), float(z.imag)] for z in t.eigenvalues[c]],
+                }
+                for t in self.operators
+            ]
+            cks.append({**ck, "operators": ops})
+        return {
+            "schema": SCHEMA,
+            "rnndyn_version": __version__,
+            "eigenvalues_are": "discrete-time (per step); longest_timescale: the longest finite "
+            "τ = −1/ln|λ| in steps over |λ| < 1 (null if none)",
+            "threshold": self.threshold,
+            "following": "linear_sum_assignment on |fold(λ) − fold(μ)|, conjugate pairs together",
+            "checkpoints": cks,
+        }
+
+
+def _spectra(ckpt: Checkpoint, matrix: str | None, jacobian: bool) -> dict[str, np.ndarray]:
+    from rnndyn.analysis import recurrent_operators
+    from rnndyn.spectrum import eigendecompose
+
+    _, ops = recurrent_operators(ckpt, matrix=matrix, jacobian=jacobian)
+    spec = eigendecompose(ops, diagnostics=False)
+    return {s.qualified_id: s.eigenvalues for s in spec}
+
+
+def track(
+    sources: Sequence[str | PathLike[str] | Checkpoint],
+    *,
+    trust: bool = False,
+    matrix: str | None = None,
+    threshold: float = 0.9,
+    jacobian: bool = False,
+) -> TrackResult:
+    """Spectra of every recurrent operator across ``sources``, ordered by their ``epoch`` metadata.
+
+    Checkpoints without an ``epoch`` keep the order given (only when none has one). Every
+    checkpoint must hold the same operators with the same sizes. ``jacobian=True`` adds each
+    layer's state Jacobian at the zero-input fixed point (``l*.jacfp``, as ``analyze --jacobian``).
+
+    Raises:
+        UsageError: fewer than one checkpoint, or only some carry an epoch.
+        InvalidInputError: a checkpoint's operators differ from the first one's.
+    """
+    if not sources:
+        raise UsageError("track needs at least one checkpoint")
+    ckpts = [s if isinstance(s, Checkpoint) else load(s, trust=trust) for s in sources]
+    epochs = [_epoch(c) for c in ckpts]
+    if any(e is None for e in epochs) and not all(e is None for e in epochs):
+        missing = [str(c.path) for c, e in zip(ckpts, epochs, strict=True) if e is None]
+        raise UsageError(
+            f"only some checkpoints record their epoch (missing in {', '.join(missing[:3])}); "
+            "track orders checkpoints by epoch",
+            hint="Give snapshots of one run (rnndyn train --save-every K --snapshots DIR).",
+        )
+    order = sorted(range(len(ckpts)), key=lambda i: (epochs[i] or 0, i))
+    ckpts = [ckpts[i] for i in order]
+    spectra = [_spectra(c, matrix, jacobian) for c in ckpts]
+    first = {k: v.shape for k, v in spectra[0].items()}
+    for c, sp in zip(ckpts[1:], spectra[1:], strict=True):
+        if {k: v.shape for k, v in sp.items()} != first:
+            raise InvalidInputError(
+                f"its recurrent operators {sorted(sp)} differ from those of {ckpts[0].path} "
+                f"{sorted(first)}: track follows one network through training",
+                path=c.path,
+            )
+    ops = tuple(OperatorTrack(k, follow([sp[k] for sp in spectra]), threshold) for k in spectra[0])
+    infos = tuple(
+        {"path": str(c.path), "sha256": c.sha256, "epoch": _epoch(c), "metrics": _metrics(c)}
+        for c in ckpts
+    )
+    return TrackResult(infos, ops, threshold)
