@@ -74,13 +74,12 @@ def verdicts(summary, eigen: str):
 
 
 def markdown(df, floatfmt: str = ".3g") -> str:
-    def fmt(v):
+    from rnndyn._util.markdown import markdown_table
+
+    def cell(v):
         return format(v, floatfmt) if isinstance(v, float) else str(v)
 
-    head = "| " + " | ".join(df.columns) + " |"
-    rule = "|" + "|".join("---" for _ in df.columns) + "|"
-    body = ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join([head, rule, *body])
+    return "\n".join(markdown_table(list(df.columns), df.itertuples(index=False), cell=cell))
 
 
 def main(argv: list[str] | None = None) -> int:

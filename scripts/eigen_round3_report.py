@@ -69,13 +69,12 @@ def runs_of(result):
 
 
 def markdown(df, floatfmt: str = ".3g") -> str:
+    from rnndyn._util.markdown import markdown_table
+
     def cell(v):
         return format(v, floatfmt) if isinstance(v, float) else str(v)
 
-    head = "| " + " | ".join(map(str, df.columns)) + " |"
-    rule = "|" + "---|" * len(df.columns)
-    rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join([head, rule, *rows])
+    return "\n".join(markdown_table(list(df.columns), df.itertuples(index=False), cell=cell))
 
 
 def floor_cells(runs) -> list[tuple[str, str]]:
@@ -149,7 +148,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from rnndyn._util.atomic import atomic_write_text
-    from rnndyn.compare import block_summaries, control_vs_baselines, paired_cells, rank_methods
+    from rnndyn.training.bench import (
+        block_summaries,
+        control_vs_baselines,
+        paired_cells,
+        rank_methods,
+    )
 
     extra = {Path(k): v for k, _, v in (x.partition("=") for x in args.rename)}
     result = pooled([*args.folders, *extra], {**dict.fromkeys(args.folders, args.label), **extra})

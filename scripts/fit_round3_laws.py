@@ -31,8 +31,6 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from fit_shipped_laws import map_radii  # this folder: scripts/
-
 from rnndyn.training.bench.grid import model_arch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,23 +106,13 @@ def save(laws: dict, out: Path, stem: str) -> None:
         law.save(out / f"{stem}-{arch}.{kind}.json")
 
 
-def capped(dist, cap: float, k: int = 129):
-    """The law with every radius above ``cap`` set to ``cap`` (an empirical quantile law)."""
-    import numpy as np
-
-    from rnndyn.init.law import Dist
-
-    q = np.clip(dist.ppf(np.linspace(0.0, 1.0, k)), 0.0, cap)
-    q = np.maximum.accumulate(q) + np.arange(k) * 1e-9  # strictly increasing (an atom at cap)
-    q = q * (min(float(q[-1]), cap) / q[-1])  # the top back at ≤ cap, the bottom still ≥ 0
-    return Dist("empirical", {"quantiles": [float(x) for x in q]})
-
-
 def with_cap(laws: dict, cap: float, stem: str) -> dict:
     """Round 3b: every target's radius (and real-radius) law capped at ``cap``."""
+    from rnndyn.init import capped_radius, map_radii
+
     out = {}
     for (arch, kind), law in laws.items():
-        targets = map_radii(dict(law.targets), lambda d: capped(d, cap))
+        targets = map_radii(dict(law.targets), lambda d: capped_radius(d, cap))
         text = (
             f"{stem}: radii capped at {cap} (was above: set to {cap}); otherwise " + law.description
         )

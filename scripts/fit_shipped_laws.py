@@ -102,11 +102,10 @@ def apply_preset(args: argparse.Namespace) -> None:
 
 
 def make_task(args: argparse.Namespace, name: str):
-    from rnndyn.tasks import get_task
-    from rnndyn.training.bench.runner import _SizedTask
+    from rnndyn.tasks import SizedTask, get_task
 
     task = get_task(name, **args.task_params.get(name, {}))
-    return _SizedTask(task, args.sizes) if args.sizes else task
+    return SizedTask(task, args.sizes) if args.sizes else task
 
 
 def train_all(args: argparse.Namespace) -> dict[str, list[Path]]:
@@ -194,37 +193,9 @@ def fit_all(args: argparse.Namespace, ckpts: dict[str, list[Path]]) -> None:
         write_combined(args, group, laws, command)
 
 
-def slow_radius(dist, fraction: float, low: float, k: int = 129):
-    """An empirical radius law: the fitted law's quantiles, capped at ``low``, on ``1 − fraction``
-    of the mass, and the top ``fraction`` spread evenly over ``[low, 1]`` (slow modes)."""
-    import numpy as np
-
-    from rnndyn.init.law import Dist
-
-    u = np.linspace(0.0, 1.0, k)
-    cut = 1.0 - fraction
-    body = np.minimum(dist.ppf(np.clip(u / cut, 0.0, 1.0)), low)
-    slow = low + (1.0 - low) * (u - cut) / fraction
-    q = np.where(u <= cut, body, slow)
-    q = np.maximum.accumulate(q) + np.arange(k) * 1e-9  # strictly increasing
-    return Dist("empirical", {"quantiles": [float(x) for x in q]})
-
-
-def map_radii(targets: dict, change) -> dict:
-    """Every target with ``change(dist)`` applied to its radius and real-radius laws."""
-    import dataclasses
-
-    return {
-        t: dataclasses.replace(
-            law,
-            radius=change(law.radius),
-            real_radius=None if law.real_radius is None else change(law.real_radius),
-        )
-        for t, law in targets.items()
-    }
-
-
 def with_slow_modes(targets: dict, fraction: float, low: float) -> dict:
+    from rnndyn.init import map_radii, slow_radius
+
     return map_radii(targets, lambda d: slow_radius(d, fraction, low))
 
 

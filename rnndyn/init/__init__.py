@@ -6,7 +6,8 @@
   ``nn.RNN``/``nn.LSTM``/``nn.GRU``;
 - ``registry``: names, papers, options (``registry.get(name)``, ``registry.names()``);
 - the eigen initializer: ``EigenInitParams`` (the law), ``EigenInitFitter`` (fit it to trained
-  spectra), ``eigen_`` (sample it into a weight).
+  spectra), ``eigen_`` (sample it into a weight); ``capped_radius``, ``slow_radius`` and ``map_radii``
+  reshape a fitted law's radii (how the shipped law files were made).
 
 Everything is imported on first use, so ``import rnndyn.init`` is cheap.
 """
@@ -26,6 +27,9 @@ _EXPORTS = {
     "eigen_": "rnndyn.init.sample",
     "EigenInitParams": "rnndyn.init.law",
     "EigenInitFitter": "rnndyn.init.fit",
+    "capped_radius": "rnndyn.init.transforms",
+    "slow_radius": "rnndyn.init.transforms",
+    "map_radii": "rnndyn.init.transforms",
 }
 _SUBPACKAGES = ("registry",)
 __all__ = [*_EXPORTS, *_SUBPACKAGES]

@@ -21,15 +21,15 @@ from types import MappingProxyType
 from typing import Any
 
 from rnndyn.errors import UsageError
-from rnndyn.init import zoo
 
 
 @dataclass(frozen=True)
 class Initializer:
     """One named initializer.
 
-    ``fn`` fills one 2-D block (or, for ``chrono``, one bias vector); ``None`` where ``apply_``
-    does the work itself (``default``, ``eigen``). ``options`` maps option names to defaults.
+    ``function`` names the zoo function (``fn``, imported on first use: listing the registry needs
+    no torch) that fills one 2-D block (or, for ``chrono``, one bias vector); ``None`` where
+    ``apply_`` does the work itself (``default``, ``eigen``). ``options`` maps option names to defaults.
     ``nonlinearity`` is the unit the paper pairs it with (a hint for vanilla RNNs; ``None`` =
     any). ``gated_only``: meaningless for a vanilla RNN. ``needs_params``: needs a law file.
     """
@@ -37,7 +37,7 @@ class Initializer:
     name: str
     summary: str
     paper: str
-    fn: Callable[..., Any] | None
+    function: str | None
     applies_to: tuple[str, ...] = ("weights",)
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     square: bool = True
@@ -46,6 +46,15 @@ class Initializer:
     nonlinearity: str | None = None
     gated_only: bool = False
     needs_params: bool = False
+
+    @property
+    def fn(self) -> Callable[..., Any] | None:
+        """The zoo function (``rnndyn.init.zoo.<function>``), or None."""
+        if self.function is None:
+            return None
+        from rnndyn.init import zoo
+
+        return getattr(zoo, self.function)  # type: ignore[no-any-return]
 
     def resolve_options(self, **options: Any) -> dict[str, Any]:
         """Defaults updated by ``options``; ``UsageError`` naming the valid ones on a stranger."""
@@ -74,8 +83,17 @@ class Initializer:
         }
 
 
-def _entry(name: str, summary: str, paper: str, fn: Any, options: dict | None = None, **kw: Any):
-    return Initializer(name, summary, paper, fn, options=MappingProxyType(options or {}), **kw)
+def _entry(
+    name: str,
+    summary: str,
+    paper: str,
+    function: str | None,
+    options: dict | None = None,
+    **kw: Any,
+) -> Initializer:
+    return Initializer(
+        name, summary, paper, function, options=MappingProxyType(options or {}), **kw
+    )
 
 
 _ENTRIES = (
@@ -93,7 +111,7 @@ _ENTRIES = (
         "xavier_uniform",
         "U(±gain·√(6/(fan_in+fan_out))) per gate block",
         "Glorot & Bengio 2010, AISTATS",
-        zoo.xavier_uniform_,
+        "xavier_uniform_",
         {"gain": 1.0},
         square=False,
     ),
@@ -101,7 +119,7 @@ _ENTRIES = (
         "xavier_normal",
         "N(0, gain²·2/(fan_in+fan_out)) per gate block",
         "Glorot & Bengio 2010, AISTATS",
-        zoo.xavier_normal_,
+        "xavier_normal_",
         {"gain": 1.0},
         square=False,
     ),
@@ -109,7 +127,7 @@ _ENTRIES = (
         "kaiming",
         "N(0, gain²/fan_in) per gate block (fan-in, normal; relu gain √2)",
         "He et al. 2015, ICCV (arXiv 1502.01852)",
-        zoo.kaiming_,
+        "kaiming_",
         {"nonlinearity": "relu"},
         square=False,
     ),
@@ -117,21 +135,21 @@ _ENTRIES = (
         "orthogonal",
         "gain·Q, Q Haar-orthogonal, per gate block (not the stacked matrix)",
         "Saxe et al. 2013 (arXiv 1312.6120); Henaff et al. 2016",
-        zoo.orthogonal_,
+        "orthogonal_",
         {"gain": 1.0},
     ),
     _entry(
         "identity",
         "scale·I recurrent blocks (any nonlinearity)",
         "Le, Jaitly & Hinton 2015 (arXiv 1504.00941)",
-        zoo.identity_,
+        "identity_",
         {"scale": 1.0},
     ),
     _entry(
         "irnn",
         "scale·I recurrent, zero biases; meant for a ReLU RNN (plain identity if gated)",
         "Le, Jaitly & Hinton 2015 (arXiv 1504.00941)",
-        zoo.identity_,
+        "identity_",
         {"scale": 1.0},
         nonlinearity="relu",
     ),
@@ -139,7 +157,7 @@ _ENTRIES = (
         "np_rnn",
         "W = A/λ_max(A), A = I + RᵀR/n: symmetric positive definite, top eigenvalue 1",
         "Talathi & Vartak 2016 (arXiv 1511.03771)",
-        zoo.np_rnn_,
+        "np_rnn_",
         nonlinearity="relu",
     ),
     _entry(
@@ -147,7 +165,7 @@ _ENTRIES = (
         "gate biases b_f ~ log U[1, T_max−1], b_i = −b_f (GRU: b_z = +log U); "
         "weights PyTorch default",
         "Tallec & Ollivier 2018, ICLR (arXiv 1804.11188)",
-        zoo.chrono_,
+        "chrono_",
         {"t_max": 100.0},
         applies_to=("biases",),
         input_weights="default",
@@ -159,7 +177,7 @@ _ENTRIES = (
         "chain",
         "non-normal chain W = alpha·S (unit i → i+1), input 0.9·I into the chain's head",
         "Orhan & Pitkow 2019 (arXiv 1905.13715)",
-        zoo.chain_,
+        "chain_",
         {"alpha": 1.02, "diag": 0.0},
         input_weights="source",
     ),
@@ -167,7 +185,7 @@ _ENTRIES = (
         "fbchain",
         "chain with feedback: W = alpha·S + beta·Sᵀ, input 0.9·I into the head",
         "Orhan & Pitkow 2019 (arXiv 1905.13715)",
-        zoo.fbchain_,
+        "fbchain_",
         {"beta": 0.04, "alpha": 0.99, "diag": 0.0},
         input_weights="source",
     ),
@@ -175,14 +193,14 @@ _ENTRIES = (
         "lru_ring",
         "|λ|² ~ U[r_min², r_max²], θ ~ U[0, max_phase]; real 2×2 blocks, random basis",
         "Orvieto et al. 2023 (arXiv 2303.06349)",
-        zoo.lru_ring_,
+        "lru_ring_",
         {"r_min": 0.0, "r_max": 1.0, "max_phase": 2 * math.pi},
     ),
     _entry(
         "spectral_margin",
         "W = UΣVᵀ, singular values ~ U[1−r, 1+r] (sp-RNN style)",
         "Zhang, Lei & Dhillon 2018, ICML",
-        zoo.spectral_margin_,
+        "spectral_margin_",
         {"r": 0.01},
         square=False,
     ),
@@ -190,7 +208,7 @@ _ENTRIES = (
         "glorot_rescaled",
         "Glorot normal N(0, 1/n) rescaled to spectral radius 1 − c/√n",
         "in the spirit of Bar, Seleznova et al. 2025 (arXiv 2505.19827)",
-        zoo.glorot_rescaled_,
+        "glorot_rescaled_",
         {"c": 1.0},
     ),
     _entry(

@@ -17,7 +17,7 @@ from functools import partial
 from typing import Any
 
 from rnndyn.errors import UsageError
-from rnndyn.tasks.base import METRICS, BaseTask, Task, TaskData, TaskSpec
+from rnndyn.tasks.base import METRICS, BaseTask, SizedTask, Task, TaskData, TaskSpec
 from rnndyn.tasks.digits import DigitsTask, PermutedDigitsTask
 from rnndyn.tasks.flipflop import FlipFlopTask
 from rnndyn.tasks.memory import AddingTask, CopyTask
@@ -30,6 +30,7 @@ __all__ = [
     "METRICS",
     "REGISTRY",
     "BaseTask",
+    "SizedTask",
     "Task",
     "TaskData",
     "TaskSpec",

@@ -12,14 +12,17 @@ Conventions shared by every task:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import numpy as np
-import torch
 
 from rnndyn.errors import UsageError
+
+if TYPE_CHECKING:  # torch is imported where data are made: `rnndyn tasks` lists specs without it
+    import torch
 
 SIZE_KEYS = ("n_train", "n_val", "n_test")
 MAX_CELLS = 2**29  # float32 values in one generated dataset (2 GiB): beyond this, a UsageError
@@ -105,12 +108,16 @@ def mse(output: torch.Tensor, target: torch.Tensor) -> float:
 
 def nrmse(output: torch.Tensor, target: torch.Tensor) -> float:
     """RMSE divided by the target's standard deviation (predicting the mean scores 1)."""
+    import torch
+
     t = target.double()
     return float(torch.sqrt(((output.double() - t) ** 2).mean() / t.var(unbiased=False)))
 
 
 def cross_entropy(output: torch.Tensor, target: torch.Tensor) -> float:
     """Mean cross-entropy in nats per label; output ``(..., C)`` logits, target ``(...)``."""
+    import torch
+
     logits = output.double().reshape(-1, output.shape[-1])
     return float(torch.nn.functional.cross_entropy(logits, target.reshape(-1)))
 
@@ -248,7 +255,27 @@ class BaseTask:
         return f"{type(self).__name__}({self.name!r}{', ' if args else ''}{args})"
 
 
+class SizedTask:
+    """``task`` whose ``generate`` uses fixed split sizes (``n_train``, ``n_val``, ``n_test``), e.g. a
+    bench's; ``spec.defaults`` says so."""
+
+    def __init__(self, task: BaseTask, sizes: Mapping[str, int]):
+        self._task, self._sizes = task, dict(sizes)
+        self.spec = dataclasses.replace(task.spec, defaults={**task.spec.defaults, **sizes})
+
+    def generate(self, seed: int, **overrides: Any) -> TaskData:
+        return self._task.generate(seed, **{**self._sizes, **overrides})
+
+    def evaluate(self, output: torch.Tensor, target: torch.Tensor) -> float:
+        return self._task.evaluate(output, target)
+
+    def __repr__(self) -> str:
+        return f"SizedTask({self._task!r}, {self._sizes})"
+
+
 def _tensors(x: Any, y: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    import torch
+
     xt = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32)
     ya = np.ascontiguousarray(y)
     yt = torch.as_tensor(ya, dtype=torch.int64 if ya.dtype.kind in "iub" else torch.float32)

@@ -45,28 +45,14 @@ class CellConfig:
     save_every: int | None = None
 
 
-class _SizedTask:
-    """A task whose ``generate`` uses the bench sizes (``n_train``, ``n_val``, ``n_test``)."""
-
-    def __init__(self, task: Any, sizes: Mapping[str, int]):
-        self._task, self._sizes = task, dict(sizes)
-        self.spec = dataclasses.replace(task.spec, defaults={**task.spec.defaults, **sizes})
-
-    def generate(self, seed: int, **overrides: Any) -> Any:
-        return self._task.generate(seed, **{**self._sizes, **overrides})
-
-    def evaluate(self, output: Any, target: Any) -> float:
-        return self._task.evaluate(output, target)
-
-
 def run_cell(cell: Cell, cfg: CellConfig) -> dict[str, Any]:
     """Train one cell; write its checkpoint, then ``cells/<id>.json`` atomically; return it."""
     from rnndyn._util.jsonsafe import plain
     from rnndyn.init import registry
-    from rnndyn.tasks import get_task
+    from rnndyn.tasks import SizedTask, get_task
 
     start, cpu = time.perf_counter(), time.process_time()
-    task = _SizedTask(get_task(cell.task, **cfg.task_params.get(cell.task, {})), cfg.sizes)
+    task = SizedTask(get_task(cell.task, **cfg.task_params.get(cell.task, {})), cfg.sizes)
     entry = registry.get(cell.init)
     nonlinearity = unit(cell.arch, entry.nonlinearity)
     options = {"t_max": float(max(task.spec.seq_len, 3))} if cell.init == "chrono" else None
