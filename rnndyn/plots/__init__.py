@@ -57,4 +57,8 @@ _SUBMODULES = (
 
 __all__ = [*_LAZY, "style"]
 
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY, _SUBMODULES)
+__getattr__, _dir = lazy_exports(__name__, _LAZY, _SUBMODULES)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -76,3 +76,7 @@ def get_task(name: str, **params: Any) -> BaseTask:
 def list_tasks() -> list[TaskSpec]:
     """The spec of every task at its default parameters."""
     return [get_task(name).spec for name in REGISTRY]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
