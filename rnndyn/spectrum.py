@@ -46,7 +46,7 @@ def _none_if_nonfinite(x: float) -> float | None:
 
 def _floats(a: np.ndarray) -> list[float | None]:
     """``[_none_if_nonfinite(x) for x in a]``, in one ``tolist`` call (same floats)."""
-    return np.where(np.isfinite(a), a, np.array(None)).tolist()  # type: ignore[no-any-return]
+    return np.where(np.isfinite(a), a, np.array(None)).tolist()
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ def finite_or_none(x: Any) -> float | None:
 def finite_list(a: Any) -> list[float | None]:
     """An array's values as a list of floats, NaN/±inf → None (one vectorised pass)."""
     a = np.asarray(a, dtype=float)
-    return np.where(np.isfinite(a), a, np.array(None)).tolist()  # type: ignore[no-any-return]
+    return np.where(np.isfinite(a), a, np.array(None)).tolist()
 
 
 def json_safe(

@@ -182,7 +182,8 @@ def _check_options(test, unit, correction, alpha, checkpoints, groups) -> None:
 def _load(checkpoints, groups, by, jobs, skip_bad, trust, matrix, jacobian, progress, cluster=None):
     """Analyse every source and name the groups: ``({group: networks}, left out, key)``."""
     if checkpoints is not None:
-        sources, wanted, key = list(checkpoints), [None] * len(checkpoints), by
+        wanted: list[str | None] = [None] * len(checkpoints)
+        sources, key = list(checkpoints), by
     else:
         sources = [s for members in groups.values() for s in members]
         wanted = [name for name, members in groups.items() for _ in members]

@@ -54,7 +54,7 @@ class Initializer:
             return None
         from rnndyn.init import zoo
 
-        return getattr(zoo, self.function)  # type: ignore[no-any-return]
+        return getattr(zoo, self.function)
 
     def resolve_options(self, **options: Any) -> dict[str, Any]:
         """Defaults updated by ``options``; ``UsageError`` naming the valid ones on a stranger."""
