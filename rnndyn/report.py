@@ -23,19 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rnndyn.outputs.staging import (
-    StagedOutput,
-    check_output_folder,
-    close_figure,
-    figure_bytes,
-    staged_output,
-)
+from rnndyn.outputs.staging import StagedOutput, check_output_folder, staged_output
 
 __all__ = [
     "Report",
-    "bench_figures",
     "check_output_folder",
-    "study_figures",
     "write_into",
     "write_report",
 ]
@@ -44,8 +36,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from rnndyn.compare.spectra import ComparisonResult
-    from rnndyn.training.bench.results import BenchResult
 
 #: A function drawing one figure; it may return the Figure or any Axes of it.
 FigureSource = Callable[[], Any]
@@ -183,35 +173,3 @@ def as_figure(obj: Any) -> Figure:
     except (TypeError, StopIteration):
         raise TypeError(f"a figure function returned {type(obj).__name__}, not a Figure") from None
     return as_figure(first)
-
-
-def bench_figures(result: BenchResult, formats: tuple[str, ...]) -> dict[str, bytes]:
-    """A bench's figures (learning curves, final metric) as ``{file name: bytes}``; pass it as
-    ``run_bench(..., draw=bench_figures)`` (the bench folder writes them with its tables)."""
-    from rnndyn.plots import bench as plots
-    from rnndyn.plots.style import style_context
-
-    out: dict[str, bytes] = {}
-    with style_context():
-        for name, draw in (
-            ("learning_curves", plots.learning_curves),
-            ("final_metric", plots.final_metrics),
-        ):
-            fig = as_figure(draw(result))
-            try:
-                out.update(
-                    {f"{name}.{fmt}": data for fmt, data in figure_bytes(fig, formats).items()}
-                )
-            finally:
-                close_figure(fig)
-    return out
-
-
-def study_figures(comparison: ComparisonResult) -> Iterable[tuple[str, Any]]:
-    """A study's comparison figures, ``(name, Figure)`` in rnndyn's style; pass it as
-    ``regression_vs_classification(..., draw=study_figures)``."""
-    from rnndyn.plots.compare import comparison_figures
-    from rnndyn.plots.style import style_context
-
-    with style_context():
-        yield from comparison_figures(comparison)

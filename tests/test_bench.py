@@ -22,7 +22,7 @@ from interrupt import ctrl_c_when_ready
 from typer.testing import CliRunner
 
 from rnndyn.errors import InvalidInputError, OutputError, UsageError
-from rnndyn.report import bench_figures
+from rnndyn.plots import bench_figures
 from rnndyn.training.bench import PRESETS, BenchResult, load_cells, resolve_grid, run_bench
 from rnndyn.training.bench.folder import LOCK, MARKER
 from rnndyn_cli.app import app

@@ -241,3 +241,25 @@ def final_metrics(result: BenchResult) -> Figure:
         ax.set_visible(False)
     _figure_legend(fig, axes.flat)
     return fig
+
+
+def bench_figures(result: BenchResult, formats: tuple[str, ...]) -> dict[str, bytes]:
+    """A bench's figures (learning curves, final metric) as ``{file name: bytes}``; pass it as
+    ``run_bench(..., draw=bench_figures)`` (the bench folder writes them with its tables)."""
+    from rnndyn.outputs.staging import close_figure, figure_bytes
+    from rnndyn.plots.style import style_context
+
+    out: dict[str, bytes] = {}
+    with style_context():
+        for name, draw in (
+            ("learning_curves", learning_curves),
+            ("final_metric", final_metrics),
+        ):
+            fig = draw(result)
+            try:
+                out.update(
+                    {f"{name}.{fmt}": data for fmt, data in figure_bytes(fig, formats).items()}
+                )
+            finally:
+                close_figure(fig)
+    return out

@@ -288,3 +288,12 @@ def comparison_figures(result: Any) -> Iterator[tuple[str, Figure]]:
         yield f"eigenvalues_{tag}", eigenvalue_density(result, architecture=arch, operator=op)
         yield f"modulus_ecdf_{tag}", modulus_ecdf(result, architecture=arch, operator=op).figure  # type: ignore[misc]
         yield f"statistics_{tag}", statistic_strips(result, architecture=arch, operator=op)
+
+
+def study_figures(comparison: Any) -> Iterator[tuple[str, Figure]]:
+    """A study's comparison figures, ``(name, Figure)`` in rnndyn's style; pass it as
+    ``regression_vs_classification(..., draw=study_figures)``."""
+    from rnndyn.plots.style import style_context
+
+    with style_context():
+        yield from comparison_figures(comparison)

@@ -222,7 +222,7 @@ def regression_vs_classification(
     replaces ``rnndyn.training.train.train`` (a picklable module-level function when
     ``jobs > 1``; tests use it). ``command``: recorded in the report. ``cluster``: ``local:N`` or
     ``tcp://HOST:PORT`` trains the networks on Dask (``rnndyn.parallel``). ``draw``: the
-    report's figures in ``formats`` (e.g. ``rnndyn.report.study_figures``; None: no figures).
+    report's figures in ``formats`` (e.g. ``rnndyn.plots.study_figures``; None: no figures).
     """
     start = time.perf_counter()
     if design not in DESIGNS:

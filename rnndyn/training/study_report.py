@@ -196,7 +196,7 @@ def _p(row: Any, raw: bool = False) -> str:
     return text if text.startswith("≤") else f"= {text}"
 
 
-#: Draws a study's comparison figures: ``comparison → (name, Figure)…`` (``rnndyn.report.study_figures``).
+#: Draws a study's comparison figures: ``comparison → (name, Figure)…`` (``rnndyn.plots.study_figures``).
 FigureSet = Callable[[Any], Iterable[tuple[str, Any]]]
 
 

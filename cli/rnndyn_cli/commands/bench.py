@@ -141,7 +141,7 @@ def bench(
     """Train every task × arch × init × seed cell into --out; finished cells are kept and skipped
     on a re-run, so an interrupted bench resumes where it stopped."""
     from rnndyn.errors import UsageError
-    from rnndyn.report import bench_figures
+    from rnndyn.plots import bench_figures
     from rnndyn.training.bench import run_bench
 
     if seed_start is not None:

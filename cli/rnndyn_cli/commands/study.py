@@ -89,7 +89,7 @@ def regression_vs_classification(
     tasks as the unit and one family for the whole study, and write OUT/report/report.md.
     Re-running resumes: finished networks are reused."""
     from rnndyn.errors import UsageError
-    from rnndyn.report import study_figures
+    from rnndyn.plots import study_figures
     from rnndyn.training.study import regression_vs_classification as run
     from rnndyn_cli.render import parse_formats
 

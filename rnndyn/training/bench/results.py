@@ -205,7 +205,7 @@ def _thresholds(runs: pd.DataFrame) -> dict[str, float]:
     return out
 
 
-#: Draws a bench's figures: ``(result, formats) → {file name: bytes}`` (``rnndyn.report.bench_figures``).
+#: Draws a bench's figures: ``(result, formats) → {file name: bytes}`` (``rnndyn.plots.bench_figures``).
 FigureBytes = Callable[[BenchResult, tuple[str, ...]], dict[str, bytes]]
 
 

@@ -144,7 +144,7 @@ def run_bench(
     each. ``progress(done, total, record)`` after each cell (``record`` is None at the start).
     ``save_every=K`` also keeps each run's weights at epoch 0 and every K-th epoch in
     ``OUT/snapshots/<cell id>/`` (for ``rnndyn track``). ``figures``: formats of the report figures, drawn by ``draw`` (e.g.
-    ``rnndyn.report.bench_figures``; ``None``: tables only — compute never draws). ``trainer``: replaces
+    ``rnndyn.plots.bench_figures``; ``None``: tables only — compute never draws). ``trainer``: replaces
     ``rnndyn.training.train.train`` (a picklable module-level function; tests use it).
     ``cluster``: ``"local:N"`` or ``"tcp://HOST:PORT"`` runs the cells on Dask instead of ``jobs``
     local processes (same cell files; ``out_dir`` must be on a filesystem every worker shares).
