@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rnndyn.conditioning import UNIT_ROUNDOFF, unit_roundoff
 from rnndyn.errors import CheckpointError, UsageError
 from rnndyn.naming import GATES as _GATE_NAMES
 from rnndyn.naming import operator_id
@@ -98,7 +99,9 @@ class RecurrentOperator:
     """A square recurrent map in float64, with where it came from.
 
     ``gate`` is ``None`` for a vanilla ``W_hh``; ``"i","f","g","o"`` / ``"r","z","n"`` for gate blocks;
-    ``"jac"`` for a state Jacobian. ``matrix`` has shape ``(n, n)``.
+    ``"jac"`` for a state Jacobian. ``matrix`` has shape ``(n, n)``. ``dtype`` is the precision the
+    weights were stored in; ``roundoff`` the relative error storing them allows,
+    ``‖E‖F ≤ roundoff·‖matrix‖F`` (its unit roundoff; more for products, see ``module_operators``).
     """
 
     module: str
@@ -108,6 +111,8 @@ class RecurrentOperator:
     gate: str | None
     matrix: np.ndarray = field(repr=False)
     source: str = ""
+    dtype: str = "float64"
+    roundoff: float = UNIT_ROUNDOFF["float64"]
 
     @property
     def n(self) -> int:
@@ -341,25 +346,29 @@ def module_operators(ckpt: Checkpoint, module: RecurrentModule) -> list[Recurren
     """Square operators of one module: per layer, direction and gate block, in float64."""
     if module.arch == "custom":
         key = module.matrix_key or ""
-        w = _tensor(ckpt, key).detach().double().numpy()
-        return [RecurrentOperator(module.name, "custom", 0, "forward", None, w, key)]
+        t = _tensor(ckpt, key)
+        w, dt = t.detach().double().numpy(), _dtype(t)
+        return [RecurrentOperator(module.name, "custom", 0, "forward", None, w, key, dt, _u(dt))]
     ops = []
     h = module.hidden_size
     for layer in range(module.num_layers):
         for direction in module.directions:
             key = module.key("weight_hh", layer, direction)
-            w = _tensor(ckpt, key).detach().double().numpy()
+            t = _tensor(ckpt, key)
+            w, dt = t.detach().double().numpy(), _dtype(t)
             hr = None
             if module.proj_size:
                 hr_key = module.key("weight_hr", layer, direction)
                 hr = _tensor(ckpt, hr_key).detach().double().numpy()
             for g, gate in enumerate(module.gates):
-                block = w[g * h : (g + 1) * h]
+                block, u = w[g * h : (g + 1) * h], _u(dt)
                 source = f"{key}[{g * h}:{(g + 1) * h}]" if gate else key
                 if key in ckpt.sources:
                     source = f"{source} (from {ckpt.sources[key]})"
-                if hr is not None:
-                    block = hr @ block
+                if hr is not None:  # both factors rounded: ‖E‖F ≤ 2u‖W_hr‖F‖W_g‖F (first order)
+                    prod = hr @ block
+                    scale = np.linalg.norm(hr) * np.linalg.norm(block) / np.linalg.norm(prod)
+                    block, u = prod, u * 2.0 * float(scale) if np.isfinite(scale) else u
                     source = f"{hr_key} @ {source}"
                 ops.append(
                     RecurrentOperator(
@@ -370,9 +379,19 @@ def module_operators(ckpt: Checkpoint, module: RecurrentModule) -> list[Recurren
                         gate,
                         np.ascontiguousarray(block),
                         source,
+                        dt,
+                        u,
                     )
                 )
     return ops
+
+
+def _dtype(t: torch.Tensor) -> str:
+    return str(t.dtype).removeprefix("torch.")
+
+
+def _u(dtype: str) -> float:
+    return unit_roundoff(dtype)
 
 
 def extract_operators(

@@ -9,11 +9,21 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rnndyn._util.threads import available_cores, map_threads
+from rnndyn.conditioning import (
+    UNIT_ROUNDOFF,
+    classify,
+    diagnose,
+    error_bounds,
+    precision_fields,
+    unit_roundoff,
+)
+from rnndyn.eigenvalues import order_eigenvalues, periods, timescales
 from rnndyn.errors import RnndynWarning
 from rnndyn.naming import gate_name, operator_id
 from rnndyn.operators import RecurrentOperator
@@ -22,22 +32,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 ILL_CONDITIONED = 1e8  # κ(V) above this: modal coordinates are unreliable; the Schur form is kept
-EXACT_COND_MAX_N = 512  # κ(V) by SVD up to this size, by 20 power iterations above
-
-
-def timescales(eigenvalues: np.ndarray) -> np.ndarray:
-    """``τ = -1/ln|λ|`` in steps (``inf`` for ``|λ| ≥ 1``, ``0`` for ``λ = 0``)."""
-    r = np.abs(np.asarray(eigenvalues))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tau = np.where(r >= 1.0, np.inf, -1.0 / np.log(np.where(r > 0, r, 1.0)))
-    return np.where(r == 0, 0.0, tau)
-
-
-def periods(eigenvalues: np.ndarray) -> np.ndarray:
-    """Oscillation period ``2π/|arg λ|`` in steps (``inf`` for real positive λ, 2 for real negative)."""
-    ang = np.abs(np.angle(np.asarray(eigenvalues)))
-    with np.errstate(divide="ignore"):
-        return np.where(ang > 0, 2 * np.pi / np.where(ang > 0, ang, 1.0), np.inf)
 
 
 def _none_if_nonfinite(x: float) -> float | None:
@@ -57,7 +51,9 @@ class OperatorSpectrum:
     columns in the same order (``None`` when not kept); ``eigenvalue_condition`` ``(n,)``.
     ``departure_from_normality`` is Henrici's, relative: ``sqrt(‖W‖F² − Σ|λ|²)/‖W‖F``.
     ``residual`` is ``max_i ‖W v_i − λ_i v_i‖ / ‖W‖F``. ``schur`` holds the real Schur form ``(T, Z)``
-    when the eigenvector matrix is ill-conditioned.
+    when the eigenvector matrix is ill-conditioned. ``dtype``/``roundoff``: the precision the
+    weights were stored in (``‖E‖F ≤ roundoff·‖W‖F``), behind ``error_bound`` (``(n,)``, see
+    ``rnndyn.conditioning``) and the ``inside``/``on``/``outside`` classes of ``unit_circle``.
     """
 
     module: str
@@ -74,6 +70,9 @@ class OperatorSpectrum:
     residual: float = float("nan")
     schur: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     operator_id: str | None = None  # the operator's own id, when not the default grammar
+    dtype: str = "float64"
+    roundoff: float = UNIT_ROUNDOFF["float64"]
+    norm_fro: float = float("nan")
 
     def __repr__(self) -> str:
         return (
@@ -104,12 +103,42 @@ class OperatorSpectrum:
         return float(self.moduli.max()) if self.n else 0.0
 
     @property
+    def epsilon(self) -> float:
+        """Perturbation size ``(roundoff + residual)·‖W‖F`` the bounds assume (NaN: no diagnostics)."""
+        return (self.roundoff + self.residual) * self.norm_fro
+
+    @cached_property
+    def _bounds(self) -> tuple[np.ndarray, np.ndarray] | None:
+        if self.eigenvalue_condition is None or not np.isfinite(self.epsilon):
+            return None
+        dep, fro = self.departure_from_normality * self.norm_fro, self.norm_fro
+        return error_bounds(
+            self.eigenvalues, self.eigenvalue_condition, self.epsilon, departure=dep, norm_fro=fro
+        )
+
+    @property
+    def error_bound(self) -> np.ndarray | None:
+        """Bound on ``|δλ_i|`` from the stored precision, per eigenvalue (None: no diagnostics)."""
+        return None if self._bounds is None else self._bounds[0]
+
+    @property
+    def unit_circle(self) -> np.ndarray:
+        """``inside``/``on``/``outside`` per eigenvalue (bounds 0 when not computed)."""
+        b = self.error_bound
+        return classify(self.eigenvalues, np.zeros(self.n) if b is None else b)
+
+    @property
     def n_outside_unit_circle(self) -> int:
-        return int((self.moduli > 1.0).sum())
+        return int((self.unit_circle == "outside").sum())
+
+    @property
+    def n_on_unit_circle(self) -> int:
+        return int((self.unit_circle == "on").sum())
 
     @property
     def timescales(self) -> np.ndarray:
-        return timescales(self.eigenvalues)
+        """``τ = −1/ln|λ|``, finite only ``inside`` the unit circle (``inf`` on or outside it)."""
+        return np.where(self.unit_circle == "inside", timescales(self.eigenvalues), np.inf)
 
     @property
     def half_lives(self) -> np.ndarray:
@@ -146,6 +175,10 @@ class OperatorSpectrum:
                 "half_life": self.half_lives,
                 "period": self.periods,
                 "condition": cond,
+                "error_bound": np.full(self.n, np.nan)
+                if self.error_bound is None
+                else self.error_bound,
+                "unit_circle": self.unit_circle,
             }
         )
 
@@ -164,6 +197,11 @@ class OperatorSpectrum:
             "eigenvalues": np.stack((ev.real, ev.imag), axis=1).tolist(),
             "spectral_radius": self.spectral_radius,
             "n_outside_unit_circle": self.n_outside_unit_circle,
+            "n_on_unit_circle": self.n_on_unit_circle,
+            "unit_circle": self.unit_circle.tolist(),
+            **precision_fields(
+                self.eigenvalues, self._bounds, self.dtype, self.roundoff, self.epsilon
+            ),
             "timescales": _floats(tau),
             "half_lives": _floats(tau * np.log(2.0)),
             "periods": _floats(self.periods),
@@ -215,95 +253,19 @@ class Spectrum:
         return {"operators": [s.to_dict() for s in self.operators]}
 
 
-def order_eigenvalues(w: np.ndarray) -> np.ndarray:
-    """Permutation putting eigenvalues of a real matrix in rnndyn's order (see module docstring)."""
-    w = np.asarray(w, dtype=complex)
-    reps = np.flatnonzero(w.imag >= 0)
-    neg = np.flatnonzero(w.imag < 0)
-    rank = np.lexsort((-np.sign(w.imag[reps]), np.abs(np.angle(w[reps])), -np.abs(w[reps])))
-    order = []
-    unused = set(neg.tolist())
-    for i in reps[rank]:
-        order.append(i)
-        if w.imag[i] > 0:
-            j = i + 1 if (i + 1 in unused and w[i + 1] == np.conj(w[i])) else None
-            if j is None:  # not LAPACK's adjacent layout: nearest unused conjugate
-                cand = np.array(sorted(unused))
-                j = int(cand[np.argmin(np.abs(w[cand] - np.conj(w[i])))])
-            unused.discard(j)
-            order.append(j)
-    order.extend(sorted(unused))
-    return np.asarray(order, dtype=int)
-
-
-def _norm2(a: np.ndarray, iters: int = 20) -> float:
-    """Largest singular value: exact (SVD) for small matrices, power iteration on AᴴA above."""
-    if a.shape[0] <= EXACT_COND_MAX_N:
-        return float(np.linalg.norm(a, 2))
-    at = a.T  # a view: Aᴴy = conj(Aᵀ conj(y)), so no conjugated copy of A is made
-    x = np.random.default_rng(0).standard_normal(a.shape[1]).astype(a.dtype)  # type: ignore[attr-defined]
-    s = 0.0
-    for _ in range(iters):
-        y = np.conj(at @ np.conj(a @ x))
-        s = float(np.linalg.norm(y))
-        if s == 0:
-            return 0.0
-        x = y / s
-    return float(np.sqrt(s))
-
-
-def _pairs(lam: np.ndarray, vec: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """``(i, i + 1)`` of every conjugate pair when ``v̄`` follows ``v`` exactly, else ``None``."""
-    pos = np.flatnonzero(lam.imag > 0)
-    nxt = pos + 1
-    if 2 * pos.size != np.count_nonzero(lam.imag) or (nxt >= lam.size).any():
-        return None
-    same = (lam[nxt] == lam[pos].conj()).all() and (vec[:, nxt] == vec[:, pos].conj()).all()
-    return (pos, nxt) if same else None
-
-
-def _diagnose(
-    w_mat: np.ndarray, lam: np.ndarray, vec: np.ndarray
-) -> tuple[np.ndarray, float, float]:
-    """Per-eigenvalue condition numbers, κ(V) and the relative residual. In real arithmetic when
-    pairs are laid out exactly: ``V = Vr·B``, ``Vr = [.., Re v, Im v, ..]``, ``B = [[1, 1], [i, −i]]``
-    per pair, so ``V⁻¹ = B⁻¹·Vr⁻¹`` and ``WV = (W·Vr)·B`` (one real inverse, one real GEMM)."""
-    fro = float(np.linalg.norm(w_mat))
-    pairs = _pairs(lam, vec)
-    vr = vec.real.copy()
-    if pairs is not None:
-        vr[:, pairs[1]] = vec.imag[:, pairs[0]]
-    try:
-        vinv = np.linalg.inv(vec if pairs is None else vr)
-    except np.linalg.LinAlgError:
-        vinv = None
-    if vinv is None or not np.isfinite(vinv).all():
-        cond_each, kappa = np.full(lam.shape, np.inf), np.inf
-    else:
-        if pairs is not None:  # rows p, q of V⁻¹ are ½(re ∓ i·im) for rows re, im of Vr⁻¹
-            re, im, vinv = 0.5 * vinv[pairs[0]], 0.5 * vinv[pairs[1]], vinv.astype(complex)
-            vinv.real[pairs[0]] = vinv.real[pairs[1]] = re
-            vinv.imag[pairs[0]], vinv.imag[pairs[1]] = -im, im
-        cond_each = np.linalg.norm(vinv, axis=1)  # = 1/|y_i^H x_i| for unit x_i, y_i
-        kappa = _norm2(vec) * _norm2(vinv)
-    if pairs is None:
-        wv = w_mat @ vec.real + 1j * (w_mat @ vec.imag)  # two real GEMMs, not one complex one
-    else:  # W·v̄ − λ̄v̄ is the exact conjugate of W·v − λv: skip the second column of each pair
-        wvr, cols = w_mat @ vr, np.flatnonzero(lam.imag >= 0)
-        wv, lam, vec = wvr[:, cols].astype(complex), lam[cols], vec[:, cols]
-        wv.imag[:, lam.imag > 0] = wvr[:, cols[lam.imag > 0] + 1]
-    resid = np.linalg.norm(wv - vec * lam, axis=0).max() / fro if fro > 0 else 0.0
-    return cond_each, float(kappa), float(resid)
-
-
 def _from_matrices(mats: np.ndarray | Sequence[np.ndarray]) -> list[RecurrentOperator]:
-    arr = np.asarray(mats, dtype=np.float64)
+    """Raw matrices as operators, known to the precision of their own dtype (float32: u = 2⁻²⁴)."""
+    stored = np.asarray(mats)
+    dtype = str(stored.dtype) if stored.dtype.kind == "f" else "float64"
+    arr = stored.astype(np.float64)
     if arr.ndim == 2:
         arr = arr[None]
     if arr.ndim != 3 or arr.shape[1] != arr.shape[2]:
         raise ValueError(f"expected square matrices of shape (n, n) or (B, n, n), got {arr.shape}")
     return [
-        RecurrentOperator("", "custom", i, "forward", None, m, f"matrix[{i}]")
+        RecurrentOperator(
+            "", "custom", i, "forward", None, m, f"matrix[{i}]", dtype, unit_roundoff(dtype)
+        )
         for i, m in enumerate(arr)
     ]
 
@@ -374,7 +336,7 @@ def _batched(ops: list[RecurrentOperator], diagnostics: bool, keep: bool) -> lis
     return results  # type: ignore[return-value]
 
 
-_IDENTITY = ("module", "arch", "layer", "direction", "gate", "source")
+_IDENTITY = ("module", "arch", "layer", "direction", "gate", "source", "dtype", "roundoff")
 
 
 def _labels(op: RecurrentOperator) -> dict[str, Any]:
@@ -396,7 +358,7 @@ def _one(
         return OperatorSpectrum(**base)
     vec = vec[:, perm]
     w = np.asarray(op.matrix, dtype=np.float64)
-    cond_each, kappa, resid = _diagnose(w, lam, vec)
+    cond_each, kappa, resid = diagnose(w, lam, vec)
     fro2 = float(np.sum(w * w))
     dep = np.sqrt(max(fro2 - float(np.sum(np.abs(lam) ** 2)), 0.0) / fro2) if fro2 > 0 else 0.0
     schur = None
@@ -411,5 +373,6 @@ def _one(
         eigvec_condition=kappa,
         departure_from_normality=float(dep),
         residual=resid,
+        norm_fro=float(np.sqrt(fro2)),
         schur=schur,
     )

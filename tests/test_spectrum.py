@@ -135,7 +135,7 @@ def test_order_eigenvalues_handles_non_adjacent_pairs():
 
 
 def test_eigvec_condition_estimate_above_exact_size_matches_svd():
-    from rnndyn.spectrum import EXACT_COND_MAX_N
+    from rnndyn.conditioning import EXACT_COND_MAX_N
 
     rng = np.random.default_rng(5)
     n = EXACT_COND_MAX_N + 40

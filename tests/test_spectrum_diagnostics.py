@@ -1,4 +1,4 @@
-"""The real-arithmetic diagnostics (``rnndyn.spectrum._diagnose``) against plain complex formulas,
+"""The real-arithmetic diagnostics (``rnndyn.conditioning.diagnose``) against plain complex formulas,
 and ``OperatorSpectrum.to_dict``'s vectorised lists against the per-element conversion."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ import math
 
 import numpy as np
 
-from rnndyn.spectrum import _diagnose, eigendecompose, order_eigenvalues
+from rnndyn.conditioning import diagnose as _diagnose
+from rnndyn.spectrum import eigendecompose, order_eigenvalues
 
 
 def _perturbed_pairs(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
