@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ import numpy as np
 from rnndyn._util.atomic import displayable
 from rnndyn._util.threads import available_cores
 from rnndyn._version import __version__
+from rnndyn.conditioning import TIMESCALE_NULL, unit_roundoff
 from rnndyn.errors import RnndynWarning
 from rnndyn.operators import RecurrentModule, RecurrentOperator, extract_operators, find_modules
 from rnndyn.spectrum import OperatorSpectrum, Spectrum, decompose_one, eigendecompose, relabel
@@ -32,6 +33,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from rnndyn.readers.checkpoint import Checkpoint
 
 SCHEMA = "rnndyn.analysis/1"
+UNIT_CIRCLE_RULE = {
+    "rule": "inside: |λ| < 1 − error_bound; on: ||λ| − 1| ≤ error_bound; outside: |λ| > 1 + "
+    "error_bound. error_bound: first-order κ_i·ε, ε = (unit_roundoff + residual)·‖W‖F, the "
+    "perturbation the stored dtype allows (capped where first order is meaningless: "
+    "error_bound_not_first_order; see docs/precision.md)",
+    "timescale_null": TIMESCALE_NULL,
+}
 SET_SCHEMA = "rnndyn.analysis-set/1"
 
 
@@ -72,6 +80,7 @@ class Analysis:
             }
             | _conversions(self.checkpoint),
             "eigenvalues_are": "discrete-time (per step); timescales in steps, null where infinite",
+            "unit_circle": UNIT_CIRCLE_RULE,
             "architecture": main.arch,
             "nonlinearity": main.nonlinearity,
             "input_size": main.input_size,
@@ -152,6 +161,7 @@ def recurrent_operators(
     """The checkpoint's recurrent modules and their operators (plus fixed-point Jacobians on request)."""
     modules = find_modules(ckpt, matrix=matrix)
     ops = extract_operators(ckpt, modules=modules)
+    stored = {op.module: op.dtype for op in ops}  # a Jacobian is known to its weights' u
     if jacobian:
         from rnndyn.dynamics.jacobian import jacobian_operators
 
@@ -167,7 +177,8 @@ def recurrent_operators(
                         RnndynWarning,
                         stacklevel=3,
                     )
-                ops.append(op)
+                dtype = stored.get(op.module, op.dtype)
+                ops.append(replace(op, dtype=dtype, roundoff=unit_roundoff(dtype)))
     return modules, ops
 
 

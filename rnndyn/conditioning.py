@@ -264,9 +264,11 @@ def precision_fields(
 
 
 def format_bounded(x: float, bound: float, *, sig: int = 4) -> str:
-    """``x`` with the decimals its bound allows, down to the bound's leading digit (``1.0000000``
-    for ±4.8e-7, ``0.961`` for ±0.0098); ``sig`` significant digits when there is no finite,
-    positive bound."""
+    """``x`` with no more decimals than its bound allows (down to the bound's leading digit:
+    ``0.961`` for ±0.0098) and at most ``sig`` significant digits (``1.000`` for ±4.8e-7);
+    ``sig`` significant digits when there is no finite, positive bound."""
     if not np.isfinite(x) or not (np.isfinite(bound) and bound > 0):
         return f"{x:.{sig}g}"
-    return f"{x:.{min(15, max(0, -math.floor(math.log10(bound))))}f}"
+    by_bound = -math.floor(math.log10(bound))
+    by_sig = sig - 1 - math.floor(math.log10(abs(x))) if x != 0 else by_bound
+    return f"{x:.{min(15, max(0, min(by_bound, by_sig)))}f}"

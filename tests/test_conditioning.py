@@ -185,7 +185,8 @@ def test_eigenvalue_bounds_match_eigendecompose():
 
 
 def test_printed_digits_follow_the_bound():
-    assert format_bounded(1.0000000579, 4.8e-7) == "1.0000001"
+    assert format_bounded(1.0000000579, 4.8e-7) == "1.000"
+    assert format_bounded(1.0000000579, 4.8e-7, sig=10) == "1.0000001"
     assert format_bounded(0.9612345678, 0.0098) == "0.961"
     assert format_bounded(2.5, 3.0) == "2"
     assert format_bounded(0.123456789, float("nan")) == "0.1235"

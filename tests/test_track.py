@@ -149,3 +149,27 @@ def test_track_refuses_mixed_epochs_and_different_networks(snapshots, tmp_path):
     save_checkpoint(path, other.model, dict(other.meta, epoch=7))
     with pytest.raises(InvalidInputError, match=r"other\.pt"):
         track([files[0], path])
+
+
+def test_float32_orthogonal_snapshots_have_nothing_above_one(tmp_path):
+    """|λ| = 1 within rounding: nothing counts above a threshold of 1, nothing outside, and no
+    finite timescale; a planted 1.001 in float32 still counts."""
+    paths = []
+    for epoch, extra in enumerate((None, 1.001)):
+        torch.manual_seed(epoch)
+        w = torch.empty(64, 64)
+        torch.nn.init.orthogonal_(w)
+        if extra is not None:  # one eigenvalue scaled out to 1.001 (normal: Q diag Qᵀ)
+            q = torch.linalg.qr(torch.randn(64, 64, dtype=torch.float64))[0]
+            d = torch.ones(64, dtype=torch.float64)
+            d[0] = extra
+            w = (q @ torch.diag(d) @ q.T).float()
+        paths.append(tmp_path / f"e{epoch}.pt")
+        torch.save({"W_hh": w, "rnndyn": {"epoch": epoch}}, paths[-1])
+    res = track(paths, threshold=1.0)
+    t = res.operators[0]
+    assert t.fraction_above.tolist() == [0.0, 1 / 64]
+    assert t.n_outside.tolist() == [0, 1] and t.n_on.tolist() == [64, 63]
+    assert np.isnan(t.longest_timescale).all()
+    doc = res.to_dict()["checkpoints"][0]["operators"][0]
+    assert doc["n_on_unit_circle"] == 64 and max(doc["error_bound"]) <= 1e-5

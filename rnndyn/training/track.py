@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rnndyn.conditioning import above, classify
 from rnndyn.errors import InvalidInputError, UsageError
 from rnndyn.readers.checkpoint import Checkpoint, load
 from rnndyn.spectrum import timescales
@@ -29,6 +30,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 SCHEMA = "rnndyn.track/1"
 AXIS_PENALTY = 1e-9
+
+
+def _floats(a: np.ndarray) -> list[float | None]:
+    return [float(x) if np.isfinite(x) else None for x in a]
 
 
 def _fold(z: np.ndarray) -> np.ndarray:
@@ -48,24 +53,39 @@ def match(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
     return perm
 
 
-def follow(spectra: Sequence[np.ndarray]) -> np.ndarray:
-    """``(C, n)`` complex: column ``j`` follows the first spectrum's ``j``-th eigenvalue through all."""
+def follow(
+    spectra: Sequence[np.ndarray], carried: Sequence[np.ndarray] | None = None
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """``(C, n)`` complex: column ``j`` follows the first spectrum's ``j``-th eigenvalue through all.
+    With ``carried`` (one ``(n,)`` array per spectrum, e.g. error bounds): also those, reordered
+    the same way, as a second ``(C, n)`` array."""
     out = [np.asarray(spectra[0], complex)]
-    for nxt in spectra[1:]:
+    extra = None if carried is None else [np.asarray(carried[0])]
+    for c, nxt in enumerate(spectra[1:], start=1):
         nxt = np.asarray(nxt, complex)
-        out.append(nxt[match(out[-1], nxt)])
-    return np.stack(out)
+        perm = match(out[-1], nxt)
+        out.append(nxt[perm])
+        if extra is not None:
+            extra.append(np.asarray(carried[c])[perm])  # type: ignore[index]
+    return np.stack(out) if extra is None else (np.stack(out), np.stack(extra))
 
 
 @dataclass(frozen=True, eq=False)
 class OperatorTrack:
     """One operator across ``C`` checkpoints: ``eigenvalues`` ``(C, n)`` (column = one followed
     eigenvalue) and per-checkpoint summaries ``(C,)``; ``step`` ``(C−1,)`` the largest ``|Δλ|`` of
-    each assignment (large values flag jumps the following may have got wrong)."""
+    each assignment (large values flag jumps the following may have got wrong). ``bounds``
+    ``(C, n)``: each eigenvalue's error bound from the stored precision (``rnndyn.conditioning``;
+    None: 0), so counts above a threshold count only eigenvalues above it beyond their bound."""
 
     id: str
     eigenvalues: np.ndarray = field(repr=False)
     threshold: float = 0.9
+    bounds: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def _b(self) -> np.ndarray:
+        return np.zeros(self.eigenvalues.shape) if self.bounds is None else self.bounds
 
     @property
     def spectral_radius(self) -> np.ndarray:
@@ -73,21 +93,26 @@ class OperatorTrack:
 
     @property
     def fraction_above(self) -> np.ndarray:
-        """Fraction of eigenvalues with ``|λ| > threshold``."""
-        return (np.abs(self.eigenvalues) > self.threshold).mean(axis=1)
+        """Fraction of eigenvalues with ``|λ| > threshold`` beyond their bound."""
+        return above(self.eigenvalues, self._b, self.threshold).mean(axis=1)
 
     @property
     def longest_timescale(self) -> np.ndarray:
-        """Largest finite ``τ = −1/ln|λ|`` in steps, over eigenvalues with ``|λ| < 1`` (NaN if none);
-        see ``n_outside`` for the modes that do not decay."""
-        tau = timescales(self.eigenvalues)
-        tau = np.where(np.isfinite(tau), tau, -np.inf).max(axis=1)
+        """Largest finite ``τ = −1/ln|λ|`` in steps, over eigenvalues inside the unit circle beyond
+        their bound (NaN if none); see ``n_outside``/``n_on`` for the modes that do not decay."""
+        inside = classify(self.eigenvalues, self._b) == "inside"
+        tau = np.where(inside, timescales(self.eigenvalues), -np.inf).max(axis=1)
         return np.where(np.isfinite(tau), tau, np.nan)
 
     @property
     def n_outside(self) -> np.ndarray:
-        """Eigenvalues with ``|λ| ≥ 1`` (no decay)."""
-        return (np.abs(self.eigenvalues) >= 1.0).sum(axis=1)
+        """Eigenvalues with ``|λ| > 1`` beyond their bound (no decay)."""
+        return (classify(self.eigenvalues, self._b) == "outside").sum(axis=1)
+
+    @property
+    def n_on(self) -> np.ndarray:
+        """Eigenvalues within their bound of the unit circle (decay or growth: not resolved)."""
+        return (classify(self.eigenvalues, self._b) == "on").sum(axis=1)
 
     @property
     def step(self) -> np.ndarray:
@@ -140,6 +165,7 @@ class TrackResult:
                         "fraction_above": t.fraction_above[c],
                         "longest_timescale": t.longest_timescale[c],
                         "n_outside_unit_circle": t.n_outside[c],
+                        "n_on_unit_circle": t.n_on[c],
                         **extra,
                     }
                 )
@@ -186,8 +212,10 @@ class TrackResult:
                     "fraction_above_threshold": float(t.fraction_above[c]),
                     "longest_timescale": tau(t.longest_timescale[c]),
                     "n_outside_unit_circle": int(t.n_outside[c]),
+                    "n_on_unit_circle": int(t.n_on[c]),
                     "max_step_from_previous": None if c == 0 else float(t.step[c - 1]),
                     "eigenvalues": [[float(z.real), float(z.imag)] for z in t.eigenvalues[c]],
+                    "error_bound": None if t.bounds is None else _floats(t.bounds[c]),
                 }
                 for t in self.operators
             ]
@@ -196,20 +224,29 @@ class TrackResult:
             "schema": SCHEMA,
             "rnndyn_version": __version__,
             "eigenvalues_are": "discrete-time (per step); longest_timescale: the longest finite "
-            "τ = −1/ln|λ| in steps over |λ| < 1 (null if none)",
+            "τ = −1/ln|λ| in steps over eigenvalues inside the unit circle (null if none)",
+            "error_bound": "per eigenvalue, from the stored precision (docs/precision.md); "
+            "fraction_above_threshold counts |λ| − bound > threshold; on: ||λ| − 1| ≤ bound",
             "threshold": self.threshold,
             "following": "linear_sum_assignment on |fold(λ) − fold(μ)|, conjugate pairs together",
             "checkpoints": cks,
         }
 
 
-def _spectra(ckpt: Checkpoint, matrix: str | None, jacobian: bool) -> dict[str, np.ndarray]:
+def _spectra(
+    ckpt: Checkpoint, matrix: str | None, jacobian: bool
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per operator: eigenvalues and their error bounds (0 where diagnostics failed)."""
     from rnndyn.analysis import recurrent_operators
     from rnndyn.spectrum import eigendecompose
 
     _, ops = recurrent_operators(ckpt, matrix=matrix, jacobian=jacobian)
-    spec = eigendecompose(ops, diagnostics=False)
-    return {s.qualified_id: s.eigenvalues for s in spec}
+    spec = eigendecompose(ops, keep_vectors=False)
+    out = {}
+    for s in spec:
+        b = s.error_bound
+        out[s.qualified_id] = (s.eigenvalues, np.zeros(s.n) if b is None else b)
+    return out
 
 
 def track(
@@ -244,17 +281,20 @@ def track(
     order = sorted(range(len(ckpts)), key=lambda i: (epochs[i] or 0, i))
     ckpts = [ckpts[i] for i in order]
     spectra = [_spectra(c, matrix, jacobian) for c in ckpts]
-    first = {k: v.shape for k, v in spectra[0].items()}
+    first = {k: v[0].shape for k, v in spectra[0].items()}
     for c, sp in zip(ckpts[1:], spectra[1:], strict=True):
-        if {k: v.shape for k, v in sp.items()} != first:
+        if {k: v[0].shape for k, v in sp.items()} != first:
             raise InvalidInputError(
                 f"its recurrent operators {sorted(sp)} differ from those of {ckpts[0].path} "
                 f"{sorted(first)}: track follows one network through training",
                 path=c.path,
             )
-    ops = tuple(OperatorTrack(k, follow([sp[k] for sp in spectra]), threshold) for k in spectra[0])
+    ops = []
+    for k in spectra[0]:
+        lam, bounds = follow([sp[k][0] for sp in spectra], [sp[k][1] for sp in spectra])
+        ops.append(OperatorTrack(k, lam, threshold, bounds))
     infos = tuple(
         {"path": str(c.path), "sha256": c.sha256, "epoch": _epoch(c), "metrics": _metrics(c)}
         for c in ckpts
     )
-    return TrackResult(infos, ops, threshold)
+    return TrackResult(infos, tuple(ops), threshold)

@@ -6,6 +6,7 @@ import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import typer
 
 from rnndyn_cli.errors import boundary
@@ -40,17 +41,30 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def _rows(analysis: Analysis) -> list[list[Any]]:
+    from rnndyn.conditioning import format_bounded
+
     rows = []
     for s in analysis.spectrum:
-        tau = s.timescales
-        finite = tau[tau < float("inf")]
+        tau, b = s.timescales, s.error_bound
+        finite = np.flatnonzero(np.isfinite(tau))
+        rho = s.spectral_radius
+        radius: Any = rho
+        longest: Any = None
+        if b is not None and s.n:  # half-width of the radius interval
+            half = max((s.moduli + b).max() - rho, rho - (s.moduli - b).max())
+            radius = f"{format_bounded(rho, half)} ±{half:.1g}"
+        if finite.size:
+            k = finite[np.argmax(tau[finite])]
+            r_k = s.moduli[k]  # dτ = τ²·d|λ|/|λ|: the bound carried to the timescale
+            longest = format_bounded(tau[k], tau[k] ** 2 * b[k] / r_k) if b is not None else tau[k]
         rows.append(
             [
                 s.qualified_id,
                 s.n,
-                s.spectral_radius,
+                radius,
                 s.n_outside_unit_circle,
-                float(finite.max()) if finite.size else None,
+                s.n_on_unit_circle,
+                longest,
                 s.eigvec_condition,
                 s.departure_from_normality,
                 s.residual,
@@ -72,8 +86,19 @@ def _render(analysis: Analysis) -> None:
     if len(analysis.modules) > 1:
         desc += f" (+{len(analysis.modules) - 1} more module(s))"
     print_table(
-        f"{analysis.checkpoint.path} — {desc}; discrete-time eigenvalues",
-        ["operator", "n", "radius", "#|λ|>1", "max finite τ", "κ(V)", "non-normality", "residual"],
+        f"{analysis.checkpoint.path} — {desc}; discrete-time eigenvalues; on: ||λ| − 1| within "
+        "the error bound the stored precision allows",
+        [
+            "operator",
+            "n",
+            "radius ± bound",
+            "#outside",
+            "#on",
+            "max finite τ",
+            "κ(V)",
+            "non-normality",
+            "residual",
+        ],
         _rows(analysis),
     )
 

@@ -53,7 +53,7 @@ def _render(res: TrackResult) -> None:
             "epoch",
             "operator",
             "radius",
-            f"frac |λ|>{res.threshold:g}",
+            f"frac |λ|>{res.threshold:g} (beyond bound)",
             "longest finite τ",
             "val loss",
         ],
