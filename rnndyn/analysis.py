@@ -30,6 +30,7 @@ from rnndyn.spectrum import OperatorSpectrum, Spectrum, decompose_one, eigendeco
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+    from rnndyn.pseudospectra import Pseudospectrum
     from rnndyn.readers.checkpoint import Checkpoint
 
 SCHEMA = "rnndyn.analysis/1"
@@ -50,6 +51,7 @@ class Analysis:
     checkpoint: Checkpoint
     modules: tuple[RecurrentModule, ...]
     spectrum: Spectrum
+    pseudospectra: tuple[Pseudospectrum, ...] = ()  # one per operator when asked for
 
     def __repr__(self) -> str:
         nets = ", ".join(
@@ -70,7 +72,7 @@ class Analysis:
         """The ``rnndyn.analysis/1`` document (DESIGN §7)."""
         main = self.modules[0]
         meta = dict(self.checkpoint.metadata or {})
-        return {
+        doc = {
             "schema": SCHEMA,
             "rnndyn_version": __version__,
             "checkpoint": {
@@ -92,6 +94,17 @@ class Analysis:
             "modules": [m.to_dict() for m in self.modules],
             "matrices": [s.to_dict() for s in self.spectrum],
         }
+        for entry, p in zip(doc["matrices"], self.pseudospectra, strict=False):
+            entry["pseudospectrum"] = p.to_dict()  # same order as the spectrum
+        return doc
+
+    def pseudospectra_frame(self) -> pd.DataFrame:
+        """One row per operator: the ε at which its pseudospectrum reaches the unit circle."""
+        from rnndyn.pseudospectra import pseudospectra_frame
+
+        df = pseudospectra_frame(list(self.pseudospectra))
+        df.insert(0, "checkpoint", displayable(str(self.checkpoint.path)))
+        return df
 
 
 def analysis_document(analyses: Sequence[Analysis]) -> dict[str, Any]:
@@ -126,6 +139,7 @@ def analyze(
     layout: str | None = None,
     gate_order: str | None = None,
     jobs: int | None = None,
+    pseudospectra: bool = False,
 ) -> Analysis:
     """Load a checkpoint (safely unless ``trust``) and eigendecompose every recurrent operator
     (``jobs`` at once, one BLAS thread each; ``None``: every available core; same results).
@@ -134,6 +148,8 @@ def analyze(
     (id ``l{L}.{dir}.jacfp``; LSTM state ``[h; c]``), found by Newton's method.
     ``layout`` (``rnn|lstm|gru``) and ``gate_order`` (``ifco``, ``zrh``, …) say how to read a stacked
     recurrent matrix stored in another convention (``matrix`` names it; see ``rnndyn.readers.layout``).
+    ``pseudospectra=True`` adds each operator's ε-pseudospectrum on a grid and the ε at which it
+    reaches the unit circle (``rnndyn.pseudospectra``).
     """
     early = None
     if not (matrix or layout or gate_order or jacobian) and isinstance(source, (str, PathLike)):
@@ -149,10 +165,26 @@ def analyze(
             ckpt = load(source, trust=trust, layout=layout, gate_order=gate_order, matrix=matrix)
         modules, ops = recurrent_operators(ckpt, matrix=matrix, jacobian=jacobian)
         done = early.take(ops) if early else None
-        return Analysis(ckpt, tuple(modules), eigendecompose(ops, jobs=jobs, early=done))
+        spec = eigendecompose(ops, jobs=jobs, early=done)
+        extra = operator_pseudospectra(ops, spec) if pseudospectra else ()
+        return Analysis(ckpt, tuple(modules), spec, extra)
     finally:
         if early:
             early.close()
+
+
+def operator_pseudospectra(
+    ops: Sequence[RecurrentOperator], spec: Spectrum
+) -> tuple[Pseudospectrum, ...]:
+    """Each operator's pseudospectrum, contours from the perturbation its stored dtype allows."""
+    from rnndyn.pseudospectra import pseudospectrum
+
+    return tuple(
+        pseudospectrum(
+            op.matrix, epsilon_stored=s.epsilon, operator=s.qualified_id, eigenvalues=s.eigenvalues
+        )
+        for op, s in zip(ops, spec, strict=True)
+    )
 
 
 def recurrent_operators(

@@ -26,6 +26,7 @@ An eigenvalue is ``inside``, ``on`` (``||λ| − 1| ≤ bound``) or ``outside`` 
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
@@ -50,10 +51,8 @@ def unit_roundoff(dtype: object) -> float:
     (integers, unknown formats: the matrix is then taken as exact up to float64 arithmetic)."""
     name = str(dtype).removeprefix("torch.")
     if name not in UNIT_ROUNDOFF:
-        try:
+        with contextlib.suppress(TypeError):
             name = np.dtype(dtype).name  # type: ignore[call-overload]
-        except TypeError:
-            pass
     return UNIT_ROUNDOFF.get(name, UNIT_ROUNDOFF["float64"])
 
 

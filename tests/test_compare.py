@@ -400,3 +400,34 @@ def test_study_with_real_training(tmp_path):
     assert {"seq_len", "readout", "input_size"} <= set(meta)
     assert any(c["key"] == "readout" for c in res.comparison.confounds)  # the original design
     assert len(res.findings()) == 2
+
+
+def test_planted_unit_modulus_float32_networks_give_no_finite_timescale(tmp_path):
+    """Orthogonal float32 W (|λ| = 1 within rounding) against a planted |λ| = 0.9 group: the
+    orthogonal group's longest timescale is ∞ (not ~1e15), nothing is counted above 1, and
+    Hedges' g is null with a reason instead of a rounding-sized ratio."""
+
+    def save32(path, w):
+        h = w.shape[1]
+        torch.save({"rnn.weight_hh_l0": w.float(), "rnn.weight_ih_l0": torch.zeros(h, 2)}, path)
+        return path
+
+    groups: dict[str, list] = {"orth": [], "decay": []}
+    for k in range(4):
+        torch.manual_seed(k)
+        w = torch.empty(16, 16)
+        torch.nn.init.orthogonal_(w)
+        groups["orth"].append(save32(tmp_path / f"orth{k}.pt", w))
+        w2, _ = planted(np.full(16, 0.9), [], np.random.default_rng(k))
+        groups["decay"].append(save32(tmp_path / f"dec{k}.pt", torch.tensor(w2)))
+    res = compare_spectra(groups=groups, n_bootstrap=200, n_permutations=99)
+    vals = res.to_frame()
+    orth = vals[vals.group == "orth"].set_index("statistic")["value"]
+    assert np.isinf(orth["longest_timescale"]).all()
+    assert (orth["frac_above_1"] == 0).all()
+    tests = res.tests_frame().set_index("quantity")
+    assert math.isnan(tests.loc["longest_timescale", "hedges_g"])
+    assert "non-finite" in tests.loc["longest_timescale", "hedges_g_note"]
+    # every eigenvalue at 1 (orth) or 0.9 (decay), within rounding: no spread to standardise by
+    assert math.isnan(tests.loc["modulus_q50", "hedges_g"])
+    assert "spread" in tests.loc["modulus_q50", "hedges_g_note"]

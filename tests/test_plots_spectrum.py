@@ -153,7 +153,7 @@ def test_timescales_keep_non_decaying_modes_out_of_the_curve(lstm2):
     ticks = [*ax.get_yticks(), *ax.get_yticks(minor=True)]
     assert ticks and all(to_axes(ax.transData.transform((1, t)))[1] < BAND[0] for t in ticks)
     labels = _texts(ax.get_legend())
-    assert "|λ| ≥ 1: no finite timescale (n = 12)" in labels
+    assert "|λ| ≥ 1 − bound: no finite timescale (n = 12)" in labels
     assert "τ = −1/ln|λ| (steps)" in ax.get_ylabel()
     plt.close("all")
 
@@ -162,9 +162,11 @@ def test_timescale_grid_counts_band_modes_per_panel(lstm2):
     with style_context():
         fig = timescale_spectrum_grid(lstm2, checkpoint="x.pt")
     visible = [ax for ax in fig.axes if ax.get_visible()]
-    assert [ax.get_title().split("\n")[1] for ax in visible] == ["12 of 28 modes with |λ| ≥ 1"] * 2
+    assert [ax.get_title().split("\n")[1] for ax in visible] == [
+        "12 of 28 modes with |λ| ≥ 1 − bound"
+    ] * 2
     (leg,) = fig.legends
-    assert "grey band: |λ| ≥ 1, no finite timescale" in _texts(leg)
+    assert "grey band: |λ| ≥ 1 within the error bound, no finite τ" in _texts(leg)
     plt.close(fig)
 
 
@@ -176,3 +178,15 @@ def test_public_plot_names_resolve_to_functions():
         assert callable(getattr(rnndyn.plots, name)) and not isinstance(
             getattr(rnndyn.plots, name), type(rnndyn)
         )
+
+
+def test_band_holds_modes_on_the_circle_within_their_bound():
+    """A float32 orthogonal W: every mode is on the unit circle within its bound, so all 32 sit
+    in the grey band (a plain |λ| ≥ 1 count would put about half of them there)."""
+    q, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((32, 32)))
+    w = q.astype(np.float32)
+    assert 0 < int((np.abs(np.linalg.eigvals(w.astype(float))) >= 1).sum()) < 32
+    with style_context():
+        ax = timescale_spectrum(eigendecompose(w))
+    assert "|λ| ≥ 1 − bound: no finite timescale (n = 32)" in _texts(ax.get_legend())
+    plt.close(ax.figure)

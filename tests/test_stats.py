@@ -11,6 +11,7 @@ from rnndyn.compare.stats import (
     PooledDistances,
     cliffs_delta,
     hedges_g,
+    hedges_g_checked,
     holm,
     median_ci,
     two_sample,
@@ -46,7 +47,25 @@ def test_hedges_g_formula_and_undefined_cases():
     assert hedges_g(a, b) == pytest.approx((1 - 3 / (4 * 7 - 9)) * (a.mean() - b.mean()) / sp)
     assert math.isnan(hedges_g([1.0, np.inf], [1.0, 2.0]))
     assert math.isnan(hedges_g([1.0], [1.0, 2.0]))
-    assert hedges_g([1.0, 1.0], [1.0, 1.0]) == 0.0
+    assert math.isnan(hedges_g([1.0, 1.0], [1.0, 1.0]))  # 0/0: no spread, no scale
+
+
+def test_hedges_g_on_rounding_level_spread_is_flagged_not_1e14():
+    """Two groups whose values differ only by rounding inside each group (the 1.26e14 case):
+    null with a reason, in the function and in ``two_sample``; a real spread still gives g."""
+    base = 1.0 / 3.0
+    a = base * (1 + np.array([0.0, 4e-16, -4e-16, 2e-16]))
+    b = a + 0.25
+    naive = (a.mean() - b.mean()) / math.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2)
+    assert abs(naive) > 1e12  # what the unguarded formula prints
+    g, note = hedges_g_checked(a, b)
+    assert math.isnan(g) and "zero within-group spread" in note
+    r = two_sample(a, b, rng=0)
+    assert math.isnan(r.hedges_g) and "spread" in r.hedges_g_note
+    g, note = hedges_g_checked([np.inf, 1.0], [1.0, 2.0])
+    assert math.isnan(g) and "non-finite" in note
+    g, note = hedges_g_checked([1.0, 1.1, 0.9], [2.0, 2.1, 1.9])
+    assert note is None and g < -5
 
 
 def test_holm_matches_hand_computation():

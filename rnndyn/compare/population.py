@@ -16,21 +16,23 @@ from typing import Any
 
 import numpy as np
 
+from rnndyn.conditioning import above, classify
 from rnndyn.errors import RnndynError, RnndynWarning
 from rnndyn.naming import gate_name
 from rnndyn.spectrum import OperatorSpectrum, Spectrum, eigendecompose
 
 STATISTICS: dict[str, str] = {
     "spectral_radius": "largest |λ|",
-    "frac_above_1": "fraction of eigenvalues with |λ| > 1",
-    "frac_above_0.9": "fraction of eigenvalues with |λ| > 0.9",
+    "frac_above_1": "fraction of eigenvalues with |λ| > 1 beyond their error bound (outside)",
+    "frac_above_0.9": "fraction of eigenvalues with |λ| > 0.9 beyond their error bound",
     "modulus_q10": "10th percentile of |λ|",
     "modulus_q50": "median |λ|",
     "modulus_q90": "90th percentile of |λ|",
     "frac_complex": "fraction of eigenvalues off the real axis",
     "dominant_period": "period 2π/|arg λ| (steps) of the largest-|λ| eigenvalue with arg λ ≠ 0 "
     "(∞: none)",
-    "longest_timescale": "−1/ln(spectral radius) in steps (∞ when the radius is ≥ 1)",
+    "longest_timescale": "−1/ln(spectral radius) in steps (∞ when an eigenvalue is on or outside "
+    "the unit circle within its error bound)",
     "log10_eigvec_condition": "log10 of the eigenvector matrix condition number κ(V)",
     "departure_from_normality": "Henrici's relative departure from normality",
 }
@@ -44,16 +46,18 @@ def spectrum_statistics(s: OperatorSpectrum) -> tuple[float, ...]:
     lam = np.asarray(s.eigenvalues, dtype=complex)
     r = np.abs(lam)
     rho = float(r.max())
+    b = np.zeros(r.shape) if s.error_bound is None else s.error_bound
+    decays = bool((classify(lam, b) == "inside").all())
     q10, q50, q90 = np.quantile(r, [0.1, 0.5, 0.9])
     ang = np.abs(np.angle(lam))
     osc = ang > _ANGLE_TOL
     period = 2 * math.pi / float(ang[osc][np.argmax(r[osc])]) if osc.any() else math.inf
-    tau = math.inf if rho >= 1 else (0.0 if rho == 0 else -1.0 / math.log(rho))
+    tau = math.inf if not decays else (0.0 if rho == 0 else -1.0 / math.log(rho))
     kappa = float(s.eigvec_condition)
     return (
         rho,
-        float((r > 1).mean()),
-        float((r > 0.9).mean()),
+        float(above(lam, b, 1.0).mean()),
+        float(above(lam, b, 0.9).mean()),
         float(q10),
         float(q50),
         float(q90),

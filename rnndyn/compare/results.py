@@ -52,7 +52,8 @@ class StatisticTest(_Inference):
     cliffs_delta: float  # > 0: group A tends to be larger
     ci_low: float
     ci_high: float
-    hedges_g: float  # over networks
+    hedges_g: float  # over networks; NaN where undefined (hedges_g_note says why)
+    hedges_g_note: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,7 +19,7 @@ from rnndyn.compare.family import adjust, at_floor, mann_whitney_floor
 from rnndyn.compare.permutation import Design, blocked_test, cluster_median_ci
 from rnndyn.compare.population import STATISTICS, Network, OperatorSummary
 from rnndyn.compare.results import DistanceTest, GroupStatistic, StatisticTest
-from rnndyn.compare.stats import DISTANCES, PooledDistances, hedges_g, median_ci, two_sample
+from rnndyn.compare.stats import DISTANCES, PooledDistances, hedges_g_checked, median_ci, two_sample
 
 Member = tuple[Network, OperatorSummary]
 
@@ -163,13 +163,15 @@ def run_statistic(job: Job, opts: Options, rng: np.random.Generator) -> Statisti
     in_a = job.design.network_in_a()
     a, b = values[in_a], values[~in_a]
     fields = _blocked(values, job, opts, rng) if opts.blocked else _unblocked(a, b, job, opts, rng)
+    g, g_note = hedges_g_checked(a, b)
     return StatisticTest(
         **_common(job, opts),
         **fields,
         statistic=list(STATISTICS)[k],
         median_a=float(np.median(a)),
         median_b=float(np.median(b)),
-        hedges_g=hedges_g(a, b),
+        hedges_g=g,
+        hedges_g_note=g_note,
         p_bound=at_floor(fields["p_value"], fields["p_floor"]),
     )
 

@@ -37,18 +37,36 @@ def cliffs_delta(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray | f
     return 2.0 * u / (na * nb) - 1.0
 
 
-def hedges_g(a: np.ndarray, b: np.ndarray) -> float:
-    """Bias-corrected standardised mean difference ``(mean a − mean b)/s_pooled``, or NaN."""
+SPREAD_FLOOR = 1e-6  # s_pooled ≤ this × max(|mean|): rounding-level spread, not variation
+
+
+def hedges_g_checked(a: np.ndarray, b: np.ndarray) -> tuple[float, str | None]:
+    """Bias-corrected standardised mean difference ``(mean a − mean b)/s_pooled`` and, where it is
+    not defined, ``(nan, reason)``: fewer than 2 values in a group, non-finite values, or a pooled
+    spread at rounding level (``s_pooled ≤ SPREAD_FLOOR·max|mean|``, where a ratio of 1e14 would
+    measure rounding, not an effect)."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     na, nb = a.size, b.size
-    if na < 2 or nb < 2 or not (np.isfinite(a).all() and np.isfinite(b).all()):
-        return float("nan")
+    if na < 2 or nb < 2:
+        return float("nan"), "fewer than 2 networks in a group"
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return float("nan"), "non-finite values (e.g. infinite timescales): means are undefined"
     diff = a.mean() - b.mean()
     s2 = ((na - 1) * a.var(ddof=1) + (nb - 1) * b.var(ddof=1)) / (na + nb - 2)
-    if s2 == 0:
-        return 0.0 if diff == 0 else math.copysign(math.inf, diff)
+    scale = max(abs(a.mean()), abs(b.mean()))
+    if math.sqrt(s2) <= SPREAD_FLOOR * scale or s2 == 0:
+        return float("nan"), (
+            f"zero within-group spread (pooled SD {math.sqrt(s2):.2g} ≤ {SPREAD_FLOOR:g} × "
+            f"|mean| {scale:.3g}): the standardised difference is undefined"
+        )
     correction = 1.0 - 3.0 / (4.0 * (na + nb) - 9.0)
-    return float(correction * diff / math.sqrt(s2))
+    g = float(correction * diff / math.sqrt(s2))
+    return (g, None) if math.isfinite(g) else (float("nan"), "not finite")
+
+
+def hedges_g(a: np.ndarray, b: np.ndarray) -> float:
+    """``hedges_g_checked``'s value: the effect size, or NaN where it is undefined."""
+    return hedges_g_checked(a, b)[0]
 
 
 @dataclass(frozen=True)
@@ -65,10 +83,11 @@ class TwoSampleResult:
     cliffs_delta: float  # > 0: A tends to be larger
     ci_low: float
     ci_high: float
-    hedges_g: float
+    hedges_g: float  # NaN where undefined: ``hedges_g_note`` says why
     n_permutations: int | None = None  # labelings behind p (None: a rank test's own distribution)
     exact: bool = True  # p from the exact distribution (all labelings), not an approximation
     p_floor: float = 0.0  # the smallest p this test could give here
+    hedges_g_note: str | None = None
 
 
 def _median_diff(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -106,6 +125,7 @@ def two_sample(
             f"each group needs at least 2 networks with a value (got {xa.size} and {xb.size})"
         )
     stat, p, labelings, exact, floor = _p_value(xa, xb, test, n_permutations, gen)
+    g, g_note = hedges_g_checked(xa, xb)
     ci = scipy.stats.bootstrap(
         (xa, xb),
         cliffs_delta,
@@ -126,10 +146,11 @@ def two_sample(
         cliffs_delta=float(cliffs_delta(xa, xb)),
         ci_low=float(ci.low),
         ci_high=float(ci.high),
-        hedges_g=hedges_g(xa, xb),
+        hedges_g=g,
         n_permutations=labelings,
         exact=exact,
         p_floor=floor,
+        hedges_g_note=g_note,
     )
 
 

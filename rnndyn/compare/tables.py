@@ -79,6 +79,7 @@ class ComparisonTables:
                 "ci_low": t.ci_low,
                 "ci_high": t.ci_high,
                 "hedges_g": t.hedges_g,
+                "hedges_g_note": t.hedges_g_note,
                 **_inference(t),
             }
             for t in self.tests  # type: ignore[attr-defined]
@@ -96,6 +97,7 @@ class ComparisonTables:
                 "ci_low": np.nan,
                 "ci_high": np.nan,
                 "hedges_g": np.nan,
+                "hedges_g_note": None,
                 **_inference(d),
             }
             for d in self.distances  # type: ignore[attr-defined]

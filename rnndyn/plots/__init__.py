@@ -43,6 +43,8 @@ _LAZY = {
     "eigenvalue_paths": "rnndyn.plots.track",
     "spectral_summary": "rnndyn.plots.track",
     "critical_difference": "rnndyn.plots.ranking",
+    "pseudospectrum": "rnndyn.plots.pseudospectra",
+    "pseudospectra_grid": "rnndyn.plots.pseudospectra",
     "style_context": "rnndyn.plots.style",
 }
 _SUBMODULES = (
@@ -55,6 +57,7 @@ _SUBMODULES = (
     "fixedpoints",
     "track",
     "ranking",
+    "pseudospectra",
 )
 
 __all__ = [*_LAZY, "style"]

@@ -101,6 +101,16 @@ def _render(analysis: Analysis) -> None:
         ],
         _rows(analysis),
     )
+    if analysis.pseudospectra:
+        print_table(
+            "ε at which each operator's pseudospectrum reaches the unit circle (the smallest ‖E‖₂ "
+            "putting an eigenvalue of W + E on it); stored: the perturbation the dtype allows",
+            ["operator", "ε to |z| = 1", "at angle θ", "stored ε", "within stored precision"],
+            [
+                [p.operator, p.margin, p.margin_angle, p.epsilon_stored, p.within_stored_precision]
+                for p in analysis.pseudospectra
+            ],
+        )
 
 
 def _one_report(analysis: Analysis) -> Report:
@@ -112,7 +122,7 @@ def _one_report(analysis: Analysis) -> Report:
     from rnndyn.report import Report
 
     spectrum, name = analysis.spectrum, analysis.checkpoint.path.name
-    return (
+    report = (
         Report()
         .document("analysis.json", analysis.to_dict())
         .table("eigenvalues", analysis.to_frame())
@@ -120,6 +130,13 @@ def _one_report(analysis: Analysis) -> Report:
         .figure("modulus_histogram", lambda: modulus_histogram_grid(spectrum, checkpoint=name))
         .figure("timescales", lambda: timescale_spectrum_grid(spectrum, checkpoint=name))
     )
+    if analysis.pseudospectra:
+        from rnndyn.plots.pseudospectra import pseudospectra_grid
+
+        items = analysis.pseudospectra
+        report.table("pseudospectra", analysis.pseudospectra_frame())
+        report.figure("pseudospectra", lambda: pseudospectra_grid(items, checkpoint=name))
+    return report
 
 
 def _report(analyses: list[Analysis], paths: list[Path]) -> Report:
@@ -178,6 +195,12 @@ def analyze(
         min=1,
         help="Operators eigendecomposed at once, one BLAS thread each (default: every core).",
     ),
+    pseudospectra: bool = typer.Option(
+        False,
+        "--pseudospectra",
+        help="Also compute each operator's ε-pseudospectrum (contours from the stored precision "
+        "up 4 decades; a figure with --out) and the ε at which it reaches the unit circle.",
+    ),
 ) -> None:
     """Eigendecompose every recurrent operator (W_hh, each LSTM/GRU gate block) of each checkpoint.
 
@@ -208,6 +231,7 @@ def analyze(
                     layout=layout,
                     gate_order=gate_order,
                     jobs=jobs,
+                    pseudospectra=pseudospectra,
                 )
             )
             if step is not None:
@@ -237,6 +261,7 @@ def register(app: typer.Typer) -> None:
         epilog=examples(
             "rnndyn analyze data/examples/gru_tomita4.pt",
             "rnndyn analyze data/examples/lstm_sine.pt --jacobian --json",
+            "rnndyn analyze data/examples/rnn_adding.pt --pseudospectra --out ps",
             "rnndyn analyze data/examples/*.pt --out analysis --format png,pdf",
         ),
     )(analyze)
