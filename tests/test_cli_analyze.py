@@ -121,3 +121,23 @@ def test_installed_entry_point_and_light_help(planted_rnn, rnndyn_command):
     )
     res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
+
+
+def test_pseudospectra_flag_json_table_and_figure(runner, planted_rnn, tmp_path):
+    """--pseudospectra: per operator the ε at which Λ_ε reaches the unit circle (here the planted
+    normal W has |λ| = 1.05 at most: the margin is that eigenvalue's distance to the circle, 0.05,
+    up to float32 storage), the contour levels from the stored precision, the table and figure."""
+    path, eigs = planted_rnn
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["analyze", str(path), "--pseudospectra", "--json", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    (mat,) = json.loads(res.stdout)["matrices"]
+    ps = mat["pseudospectrum"]
+    want = np.abs(np.abs(eigs) - 1).min()
+    assert ps["unit_circle_epsilon"] == pytest.approx(want, abs=1e-5)
+    assert ps["levels"][0] == pytest.approx(mat["perturbation"]) and len(ps["levels"]) >= 5
+    assert mat["stored_dtype"] == "float32" and ps["within_stored_precision"] is False
+    for name in ("pseudospectra.png", "pseudospectra.csv"):
+        assert (out / name).exists()
+    res = runner.invoke(app, ["analyze", str(path)])  # no flag: no pseudospectrum
+    assert "pseudospectrum" not in res.stdout

@@ -44,7 +44,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("rnndyn._version", "rnndyn._lazy"),
     ("rnndyn.errors",),
     ("rnndyn.naming",),
-    ("rnndyn.conditioning", "rnndyn.eigenvalues"),
+    ("rnndyn.conditioning", "rnndyn.eigenvalues", "rnndyn.pseudospectra"),
     ("rnndyn._util",),
     ("rnndyn.parallel",),
     ("rnndyn.readers",),

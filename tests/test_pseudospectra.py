@@ -76,7 +76,7 @@ def test_pseudospectrum_grid_levels_and_document():
     w, eigs = planted([0.95, -0.5], [0.7 * np.exp(1.0j)], rng)
     p = pseudospectrum(w, epsilon_stored=1e-6, grid=33, operator="x")
     assert p.sigma.shape == (33, 33) and p.levels.tolist() == pytest.approx(
-        [1e-6 * 10**k for k in range(5)]
+        [1e-6 * 10**k for k in range(6)]  # on to the first decade past the margin 0.05
     )
     np.testing.assert_allclose(p.sigma, p.sigma[::-1], rtol=1e-9)  # real W: mirror symmetric
     zz = p.re[None, :] + 1j * p.im[:, None]
@@ -95,3 +95,24 @@ def test_float32_orthogonal_margin_is_within_stored_precision():
     s = eigendecompose(q.astype(np.float32))[0]
     p = pseudospectrum(q.astype(np.float32).astype(float), epsilon_stored=s.epsilon, grid=17)
     assert p.margin <= s.epsilon and p.within_stored_precision
+
+
+def test_figure_draws_contours_circle_and_the_touching_contour():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rnndyn.plots import pseudospectra_grid
+
+    rng = np.random.default_rng(5)
+    items = [
+        pseudospectrum(planted([0.9, 0.2], [0.5j], rng, cond=c)[0], epsilon_stored=1e-7, grid=25)
+        for c in (None, 30.0)
+    ]
+    fig = pseudospectra_grid(items, checkpoint="x.pt")
+    gids = {a.get_gid() for ax in fig.axes for a in ax.get_children()}
+    assert {"unit-circle", "eigenvalues", "margin-point"} <= gids
+    assert {"pseudospectrum-contours", "margin-contour"} <= gids
+    assert "reaches |z| = 1 at ε = 0.1" in fig.axes[0].get_title()
+    plt.close(fig)

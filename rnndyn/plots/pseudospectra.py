@@ -16,18 +16,16 @@ __all__ = ["pseudospectra_grid", "pseudospectrum"]
 
 
 def pseudospectrum(p: Pseudospectrum, ax: Axes | None = None, *, colorbar: bool = True) -> Axes:
-    """Contours of ``σ_min(zI − W) = ε`` at ``p.levels`` (labelled ``log10 ε``), the eigenvalues,
-    the unit circle and the point ``e^{iθ}`` where ``Λ_ε`` first reaches it (``ε = p.margin``).
-    Contours smaller than the grid spacing do not show (a normal matrix's ``ε``-discs)."""
+    """Contours of ``σ_min(zI − W) = ε`` at ``p.levels`` (``ε₀·10^k``, ``ε₀`` the perturbation
+    the stored precision allows; colour by ``k``, so panels compare), the eigenvalues, the unit
+    circle, the contour ``ε = p.margin`` (red, dashed) that first reaches it and the point where it
+    does. Contours smaller than the grid spacing do not show (a normal matrix's ``ε``-discs)."""
     if ax is None:
         import matplotlib.pyplot as plt
 
         ax = plt.figure(figsize=(COLUMN_WIDTH, COLUMN_WIDTH), layout="constrained").add_subplot()
-    import matplotlib as mpl
-
     logs = np.log10(p.levels)
-    cmap = mpl.colormaps["viridis"]
-    colors = [cmap(x) for x in np.linspace(0.0, 0.85, logs.size)]
+    colors = _colors(logs.size)
     with np.errstate(divide="ignore"):
         field = np.log10(np.maximum(p.sigma, np.finfo(float).tiny))
     cs = ax.contour(p.re, p.im, field, levels=logs, colors=colors, linewidths=0.9)
@@ -48,21 +46,33 @@ def pseudospectrum(p: Pseudospectrum, ax: Axes | None = None, *, colorbar: bool 
     ax.set_xlabel("Re z")
     ax.set_ylabel("Im z")
     if colorbar:
-        from matplotlib.cm import ScalarMappable
-        from matplotlib.colors import BoundaryNorm, ListedColormap
-
-        step = logs[1] - logs[0] if logs.size > 1 else 1.0
-        bounds = np.append(logs, logs[-1] + step) - step / 2
-        sm = ScalarMappable(BoundaryNorm(bounds, len(colors)), ListedColormap(colors))
-        cb = ax.figure.colorbar(sm, ax=ax, ticks=logs, shrink=0.8)
-        cb.set_label("log10 ε  (lowest: stored precision)")
+        _colorbar(ax, logs.size)
     return ax
+
+
+def _colors(n: int) -> list:
+    import matplotlib as mpl
+
+    cmap = mpl.colormaps["viridis"]
+    return [cmap(min(k / 8, 1.0) * 0.85) for k in range(n)]  # k decades above ε₀
+
+
+def _colorbar(ax: Axes | list[Axes], n: int) -> None:
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+
+    k = np.arange(n)
+    sm = ScalarMappable(BoundaryNorm(np.append(k, n) - 0.5, n), ListedColormap(_colors(n)))
+    fig = (ax[0] if isinstance(ax, list) else ax).figure
+    cb = fig.colorbar(sm, ax=ax, ticks=k, shrink=0.8)
+    cb.set_label("ε = ε₀·10^k  (ε₀: what the stored precision allows)")
 
 
 def pseudospectra_grid(
     items: Sequence[Pseudospectrum], *, checkpoint: str | None = None, fig: Figure | None = None
 ) -> Figure:
-    """One ``pseudospectrum`` panel per operator, titled with its id and its unit-circle ε."""
+    """One ``pseudospectrum`` panel per operator, titled with its id, ``ε₀`` and its unit-circle
+    ε; one colour bar (colours count decades above each panel's own ``ε₀``)."""
     ncol = min(len(items), 2 if len(items) == 4 else 3) or 1
     nrow = -(-len(items) // ncol)
     width = COLUMN_WIDTH * 1.2 if ncol == 1 else FULL_WIDTH
@@ -72,10 +82,15 @@ def pseudospectra_grid(
         fig = plt.figure(figsize=(width, width / ncol * nrow + 0.5), layout="constrained")
     axes = np.atleast_1d(fig.subplots(nrow, ncol, squeeze=False)).ravel()
     for ax, p in zip(axes, items, strict=False):
-        pseudospectrum(p, ax=ax, colorbar=p is items[-1])
-        ax.set_title(f"{p.operator}\nreaches |z| = 1 at ε = {p.margin:.2g}", fontsize="small")
+        pseudospectrum(p, ax=ax, colorbar=False)
+        ax.set_title(
+            f"{p.operator}\nε₀ = {p.epsilon_stored:.2g}; reaches |z| = 1 at ε = {p.margin:.2g}",
+            fontsize="small",
+        )
     for ax in axes[len(items) :]:
         ax.set_visible(False)
+    if items:
+        _colorbar(list(axes[: len(items)]), max(p.levels.size for p in items))
     title = "ε-pseudospectra σ_min(zI − W) = ε; discrete time"
     fig.suptitle(f"{checkpoint}: {title}" if checkpoint else title, fontsize="small")
     return fig
