@@ -72,7 +72,7 @@ class Analysis:
         """The ``rnndyn.analysis/1`` document (DESIGN §7)."""
         main = self.modules[0]
         meta = dict(self.checkpoint.metadata or {})
-        doc = {
+        doc: dict[str, Any] = {
             "schema": SCHEMA,
             "rnndyn_version": __version__,
             "checkpoint": {

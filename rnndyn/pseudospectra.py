@@ -64,12 +64,13 @@ def _sigma_min_chunk(t: np.ndarray, z: np.ndarray, steps: int, tol: float) -> np
     diag = z[None, :] - np.diag(t)[:, None]
     tiny = np.finfo(float).eps * scale * 1e-3
     diag = np.where(np.abs(diag) < tiny, tiny, diag)  # z on an eigenvalue: σ_min ≈ 0, not NaN
-    q = np.random.default_rng(0).standard_normal((n, g)) + 0j
+    q: np.ndarray = np.random.default_rng(0).standard_normal((n, g)) + 0j
     q /= np.linalg.norm(q, axis=0)
     m = min(steps, n)
     basis = np.empty((m, n, g), dtype=complex)
     alpha, beta = np.zeros((m, g)), np.zeros((m, g))
-    est, out, idx = np.zeros(g), np.empty(g), np.arange(g)
+    est: np.ndarray = np.zeros(g)
+    out, idx = np.empty(g), np.arange(g)
     for k in range(m):
         basis[k] = q
         w = _solve_upper(t, diag, _solve_lower_h(t, diag, q))
