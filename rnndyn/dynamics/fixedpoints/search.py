@@ -1,204 +1,40 @@
-"""``find_fixed_points``: a checkpoint's fixed and slow points under a constant input, layer by layer.
+"""``find_fixed_points``: a checkpoint's fixed and slow points under one or more constant inputs,
+layer by layer.
 
-The constant input ``x*`` is ``zeros``, ``mean`` (the probe's mean input), ``task:NAME`` (task NAME's
-test inputs drive the trajectories and ``x*`` is their mean), a ``FILE.npy`` holding ``x*`` ``(D,)``
-or a probe ``(B, T, D)`` (``x*`` its mean), or an array. Initial states are drawn from the states
-the network visits along the probe (by default the checkpoint's own task when its metadata names
-one, else unit Gaussian noise).
+Inputs: see ``inputs``. Starts: see ``seeding`` (trajectories of the probe — by default the
+checkpoint's own task when its metadata names one, else unit Gaussian noise —, uniform draws over
+the reachable box, corners, and in a scan the previous input's points). ``n_inits="auto"`` keeps
+adding rounds of starts (``n_per_round`` each, default 1024) until the coverage estimate says
+nothing is missing or stops moving (no new point and Chao1 moved by less than 0.5), or
+``max_inits`` starts were used.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from os import PathLike
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from rnndyn.dynamics.fixedpoints.solver import (
-    LayerFixedPoints,
-    Settings,
-    sample_inits,
-    solve_layer,
-)
+from rnndyn.dynamics.fixedpoints import scan
+from rnndyn.dynamics.fixedpoints.inputs import InputSpec, expand_inputs, resolve_input
+from rnndyn.dynamics.fixedpoints.result import FixedPointResult
+from rnndyn.dynamics.fixedpoints.seeding import Seeding, draw_seeds, reachable_box
+from rnndyn.dynamics.fixedpoints.solver import LayerFixedPoints, Settings, merge, solve_layer
 from rnndyn.dynamics.health import check_budget
 from rnndyn.dynamics.jacobian import split_state
 from rnndyn.dynamics.network import layer_params, pick_module
-from rnndyn.errors import InvalidInputError, RefusedError, UsageError
-from rnndyn.operators import RecurrentModule
+from rnndyn.errors import RefusedError, UsageError
 from rnndyn.readers.checkpoint import Checkpoint, load
+from rnndyn.operators import RecurrentModule
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
-
-    from rnndyn.dynamics.probes import Probe
     from rnndyn.dynamics.trajectories import Trajectories
 
-SCHEMA = "rnndyn.fixedpoints/1"
-INPUT_KINDS = ("zeros", "mean", "task:NAME", "FILE.npy")
-
-
-@dataclass(frozen=True, eq=False)
-class FixedPointResult:
-    """Every layer's points for one checkpoint and constant input, and where the search started.
-
-    ``trajectories`` ``(T, B, S)``: layer 0's (forward) full states along the probe, for figures.
-    """
-
-    checkpoint: str
-    sha256: str
-    module: RecurrentModule
-    input: dict[str, Any]
-    probe: dict[str, Any]
-    layers: tuple[LayerFixedPoints, ...]
-    settings: Settings
-    n_inits: int
-    trajectories: np.ndarray = field(repr=False)
-    seconds: float = 0.0
-
-    def layer(self, layer: int = 0, direction: str = "forward") -> LayerFixedPoints:
-        """The points of one layer and direction."""
-        for lay in self.layers:
-            if (lay.layer, lay.direction) == (layer, direction):
-                return lay
-        raise KeyError(f"no fixed points for layer {layer} {direction}")
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per point (no state vectors): layer, direction, index, kind, q, stability, …"""
-        import pandas as pd
-
-        cols = ("layer", "direction", "index", "kind", "q", "stable", "n_unstable")
-        rows = [
-            {k: r[k] for k in (*cols, "spectral_radius", "count", "upstream")}
-            for lay in self.layers
-            for r in lay.to_records()
-        ]
-        return pd.DataFrame(rows, columns=[*cols, "spectral_radius", "count", "upstream"])
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ``rnndyn.fixedpoints/1`` document."""
-        from rnndyn._version import __version__
-
-        return {
-            "schema": SCHEMA,
-            "rnndyn_version": __version__,
-            "checkpoint": {"path": self.checkpoint, "sha256": self.sha256},
-            "module": self.module.to_dict(),
-            "eigenvalues_are": "discrete-time (per step) eigenvalues of the state Jacobian "
-            "(LSTM state [h; c])",
-            "input": self.input,
-            "probe": self.probe,
-            "settings": self.settings.to_dict(),
-            "n_inits": self.n_inits,
-            "seconds": self.seconds,
-            "layers": [
-                {
-                    "layer": lay.layer,
-                    "direction": lay.direction,
-                    "n_points": len(lay),
-                    "n_fixed": int((lay.kind == "fixed").sum()),
-                    "n_slow": int((lay.kind == "slow").sum()),
-                    "n_stable": int(lay.stable.sum()),
-                    "n_candidates": lay.n_candidates,
-                    "n_dropped": lay.n_dropped,
-                }
-                for lay in self.layers
-            ],
-            "fixed_points": [r for lay in self.layers for r in lay.to_records()],
-        }
-
-
-def _default_probe(ckpt: Checkpoint) -> str:
-    task = (ckpt.metadata or {}).get("task")
-    return f"task:{task}" if isinstance(task, str) and task else "noise:1"
-
-
-def _load_input_file(path: Path) -> np.ndarray:
-    if not path.is_file():
-        raise InvalidInputError(
-            "input file does not exist",
-            path=path,
-            hint=f"Give zeros, mean, task:NAME or an existing .npy file ({', '.join(INPUT_KINDS)}).",
-        )
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as err:
-        raise InvalidInputError(
-            f"input file is not a plain .npy array ({err})",
-            path=path,
-            hint="Save the constant input (D,) or a probe (B, T, D) with numpy.save.",
-        ) from None
-    if not isinstance(arr, np.ndarray):
-        raise InvalidInputError("input file holds several arrays (.npz)", path=path)
-    return arr
-
-
-def resolve_input(
-    ckpt: Checkpoint,
-    mod: RecurrentModule,
-    spec: str | np.ndarray,
-    probe: str | None,
-    *,
-    batch: int,
-    seed: int,
-) -> tuple[np.ndarray, Probe, dict[str, Any]]:
-    """``(x* (D,), probe, description)`` for the input ``spec`` (see the module docstring)."""
-    from rnndyn.dynamics.probes import make_probe
-
-    d = mod.input_size or 1
-    arr: np.ndarray | None = None
-    path = None
-    if isinstance(spec, np.ndarray):
-        arr, kind = spec, "array"
-    else:
-        kind = spec.split(":", 1)[0].strip().lower()
-        if kind == "task":
-            probe = spec
-        elif kind not in ("zeros", "mean"):
-            path = Path(spec).expanduser()
-            if path.suffix.lower() != ".npy" and not path.exists():
-                raise UsageError(
-                    f"unknown --input {spec!r}", hint=f"Valid inputs: {', '.join(INPUT_KINDS)}."
-                )
-            arr, kind = _load_input_file(path), "file"
-    if arr is not None and arr.ndim == 3:
-        probe_spec: str | np.ndarray = arr
-    else:
-        probe_spec = probe or _default_probe(ckpt)
-    meta = ckpt.metadata or {}
-    same = isinstance(probe_spec, str) and probe_spec.lower() == f"task:{meta.get('task')}"
-    pr = make_probe(
-        probe_spec,
-        mod,
-        steps=100,
-        batch=batch,
-        seed=seed,
-        task_params=meta.get("task_params") if same else None,
-    )
-    if arr is not None and arr.ndim == 1:
-        value = arr
-    elif arr is not None and arr.ndim != 3:
-        raise InvalidInputError(
-            f"input array has shape {arr.shape}; expected the constant input ({d},) or a probe "
-            f"(B, T, {d})",
-            path=path,
-        )
-    elif kind == "zeros":
-        value = np.zeros(d)
-    else:
-        value = pr.inputs.reshape(-1, pr.inputs.shape[-1]).mean(0)
-    value = np.asarray(value)
-    if value.dtype.kind not in "fiub" or value.shape != (d,) or not np.isfinite(value).all():
-        raise InvalidInputError(
-            f"constant input has shape {value.shape} and dtype {value.dtype}; the network expects "
-            f"{d} finite real numbers",
-            path=path,
-        )
-    desc = {"spec": "array" if isinstance(spec, np.ndarray) else spec, "kind": kind}
-    return value.astype(np.float64), pr, desc | {"value": value.astype(float).tolist()}
+READOUT_HINTS = ("readout", "decoder", "output", "head", "fc", "linear", "out", "classifier")
 
 
 def _nearest(points: np.ndarray, states: np.ndarray) -> np.ndarray:
@@ -226,28 +62,90 @@ def _layer_inputs(
     return split_state(p_below, torch.from_numpy(below.states[ups]))[0], ups
 
 
+def find_readout(ckpt: Checkpoint, mod: RecurrentModule) -> tuple[str | None, str]:
+    """The checkpoint key of a linear read-out of the top layer's ``h`` (``(O, P)`` weight, not a
+    recurrent parameter; a name like ``readout``/``fc``/``head`` preferred), or ``None`` and why."""
+    if mod.bidirectional:
+        return None, "bidirectional: a read-out sees both directions of a whole sequence"
+    p = mod.proj_size or mod.hidden_size
+    cands = [
+        k
+        for k, t in ckpt.tensors.items()
+        if k.endswith("weight")
+        and t.ndim == 2
+        and t.shape[1] == p
+        and not any(w in k for w in ("weight_ih", "weight_hh", "weight_hr"))
+        and k != (mod.matrix_key or "")
+    ]
+    named = [k for k in cands if any(h in k.lower() for h in READOUT_HINTS)]
+    pick = named if named else cands
+    if len(pick) == 1:
+        return pick[0], f"{pick[0]} (+ its bias) applied to the top layer's h"
+    if not pick:
+        return None, f"no (O, {p}) weight besides the recurrent ones"
+    return None, f"several candidate read-outs ({', '.join(sorted(pick))}): none chosen"
+
+
+def _readout(ckpt: Checkpoint, key: str, lay: LayerFixedPoints, p_out: int) -> np.ndarray:
+    w = ckpt.tensors[key].double().numpy()
+    b = ckpt.tensors.get(key[: -len("weight")] + "bias")
+    bias = b.double().numpy() if b is not None and tuple(b.shape) == (w.shape[0],) else 0.0
+    return lay.states[:, :p_out] @ w.T + bias
+
+
+def unit_roundoff(ckpt: Checkpoint, mod: RecurrentModule) -> float:
+    """Unit roundoff of the dtype the recurrent weights are stored in (float64 when unknown)."""
+    t = ckpt.tensors.get(mod.matrix_key or mod.key("weight_hh"))
+    dt = t.dtype if t is not None and t.is_floating_point() else torch.float64
+    return float(torch.finfo(dt).eps) / 2
+
+
+def _check(n_inits: int | str, cfg: Settings, dim: int, max_inits: int) -> tuple[int, bool]:
+    auto = isinstance(n_inits, str)
+    if auto and str(n_inits).strip().lower() != "auto":
+        raise UsageError(f"n_inits={n_inits!r}: give a number of starts or 'auto'")
+    n = 1024 if auto else int(n_inits)
+    if n < 1 or cfg.tol < 0 or cfg.max_q < cfg.tol or cfg.iters < 0 or max_inits < 1:
+        raise UsageError(
+            f"n_inits={n_inits}, tol={cfg.tol:g}, max_q={cfg.max_q:g}, iters={cfg.iters}: need "
+            "n_inits ≥ 1, 0 ≤ tol ≤ max_q and iters ≥ 0"
+        )
+    check_budget(  # states, optimiser moments and the batched Newton Jacobians (N, D, D), float64
+        8.0 * n * (dim * dim + 12 * dim),
+        f"{n} initial states of a {dim}-dimensional state",
+        hint="Use fewer --n-inits.",
+    )
+    return n, auto
+
+
 def find_fixed_points(
     source: str | PathLike[str] | Checkpoint,
-    inputs: str | np.ndarray = "zeros",
+    inputs: InputSpec | Sequence[InputSpec] = "zeros",
     *,
     probe: str | None = None,
     module: RecurrentModule | str | None = None,
-    n_inits: int = 1024,
+    n_inits: int | str = 1024,
+    max_inits: int = 16384,
     batch: int = 64,
     seed: int = 0,
     trust: bool = False,
     settings: Settings | None = None,
+    seeding: Seeding | None = None,
     **options: Any,
 ) -> FixedPointResult:
-    """Fixed and slow points of every layer (and direction) of a checkpoint's recurrent module.
+    """Fixed, slow and marginal points of every layer (and direction) of a checkpoint's recurrent
+    module, under each constant input in turn.
 
     Args:
-        inputs: the constant input: ``zeros``, ``mean``, ``task:NAME``, a ``.npy`` path, an array.
-        probe: what drives the trajectories the initial states come from (``task:NAME``,
-            ``noise[:STD]``, ``FILE.npy``); default the checkpoint's task, else ``noise:1``.
-        n_inits: initial states per layer and direction, optimised together.
+        inputs: one constant input (``zeros``, ``mean``, ``task:NAME``, a ``.npy`` path, an array)
+            or several (a list, a ``(K, D)`` array or file): a scan with continuation.
+        probe: what drives the trajectories (``task:NAME``, ``noise[:STD]``, ``FILE.npy``);
+            default the checkpoint's task, else ``noise:1``.
+        n_inits: starts per layer, direction and input (plus continuation), optimised together;
+            ``"auto"``: rounds of 1024 until the coverage estimate settles or ``max_inits``.
+        seeding: the shares of the start sources (``Seeding``).
         options: ``Settings`` fields (``tol``, ``max_q``, ``iters``, ``lr``, ``newton_steps``,
-            ``dedup``, ``jitter``) when ``settings`` is not given.
+            ``dedup``) when ``settings`` is not given.
 
     Raises:
         UsageError: bad options; RefusedError: a multi-layer bidirectional stack;
@@ -256,11 +154,7 @@ def find_fixed_points(
     from rnndyn.dynamics.trajectories import simulate
 
     cfg = settings or Settings(**options)
-    if int(n_inits) < 1 or cfg.tol < 0 or cfg.max_q < cfg.tol or cfg.iters < 0:
-        raise UsageError(
-            f"n_inits={n_inits}, tol={cfg.tol:g}, max_q={cfg.max_q:g}, iters={cfg.iters}: need "
-            "n_inits ≥ 1, 0 ≤ tol ≤ max_q and iters ≥ 0"
-        )
+    seeds = seeding or Seeding()
     start = time.perf_counter()
     ckpt = source if isinstance(source, Checkpoint) else load(source, trust=trust)
     mod = pick_module(ckpt, module)
@@ -270,36 +164,144 @@ def find_fixed_points(
             "(the upper layers see both directions of a whole sequence at once)",
         )
     dim = (2 if mod.arch == "lstm" else 1) * mod.hidden_size  # LSTM state [h; c]
-    check_budget(  # states, optimiser moments and the batched Newton Jacobians (N, D, D), float64
-        8.0 * int(n_inits) * (dim * dim + 12 * dim),
-        f"{int(n_inits)} initial states of a {dim}-dimensional state",
-        hint="Use fewer --n-inits.",
-    )
-    x_star, pr, desc = resolve_input(ckpt, mod, inputs, probe, batch=batch, seed=seed)
-    traj = simulate(ckpt, pr.inputs, module=mod, dtype=torch.float64)
+    n, auto = _check(n_inits, cfg, dim, max_inits)
+    specs = expand_inputs(inputs, mod.input_size or 1)
+    u = unit_roundoff(ckpt, mod)
     rng = np.random.default_rng(seed)
     layers: list[LayerFixedPoints] = []
-    for layer in range(mod.num_layers):
-        below = layers[-1] if layers else None
-        if below is not None and len(below) == 0:
-            break
-        for direction in mod.directions:
-            states = traj.states(layer, direction, full=True)
-            inits, rows = sample_inits(
-                states.reshape(-1, states.shape[-1]), int(n_inits), cfg.jitter, rng
-            )
-            x, ups = _layer_inputs(ckpt, mod, traj, layer, below, x_star, rows)
-            p = layer_params(ckpt, mod, layer, direction, input_size=x.shape[1])
-            layers.append(solve_layer(p, inits, x, cfg, ups))
+    links: list[dict[str, Any]] = []
+    descs, probes, cache = [], [], {}
+    first_traj = None
+    rounds: list[int] = []
+    for k, (spec, label) in enumerate(specs):
+        x_star, pr, desc = resolve_input(
+            ckpt, mod, spec, probe, batch=batch, seed=seed, label=label
+        )
+        key = pr.spec if pr.kind != "array" else None
+        if key is None or key not in cache:
+            cache[key] = simulate(ckpt, pr.inputs, module=mod, dtype=torch.float64)
+        traj = cache[key]
+        first_traj = traj if first_traj is None else first_traj
+        descs.append(desc)
+        probes.append(pr.to_dict())
+        done: list[LayerFixedPoints] = []
+        for layer in range(mod.num_layers):
+            below = done[-1] if done else None
+            if below is not None and len(below) == 0:
+                break
+            for direction in mod.directions:
+                prev = _previous(layers, k, layer, direction)
+                lay, cont, nr = _search_layer(
+                    ckpt, mod, traj, layer, direction, below, x_star, prev, n, auto, max_inits,
+                    cfg, seeds, rng, u, k,
+                )  # fmt: skip
+                rounds.append(nr)
+                if prev is not None:
+                    links += scan.link(prev, lay, *cont)
+                done.append(lay)
+        layers += done
+    key_ro, note = find_readout(ckpt, mod)
+    if key_ro is not None:
+        top = mod.num_layers - 1
+        p_out = mod.proj_size or mod.hidden_size
+        layers = [
+            _with_readout(lay, _readout(ckpt, key_ro, lay, p_out)) if lay.layer == top else lay
+            for lay in layers
+        ]
     return FixedPointResult(
         checkpoint=str(ckpt.path),
         sha256=ckpt.sha256,
         module=mod,
-        input=desc,
-        probe=pr.to_dict(),
+        inputs=tuple(descs),
+        probe=probes[0],
         layers=tuple(layers),
         settings=cfg,
-        n_inits=int(n_inits),
-        trajectories=traj.states(0, mod.directions[0], full=True),
+        seeding=seeds,
+        n_inits="auto" if auto else n,
+        trajectories=first_traj.states(0, mod.directions[0], full=True),
         seconds=time.perf_counter() - start,
+        links=tuple(links),
+        readout=key_ro,
+        readout_note=note,
+        unit_roundoff=u,
+        auto={"per_round": n, "max_inits": max_inits, "rounds": rounds} if auto else None,
     )
+
+
+def _with_readout(lay: LayerFixedPoints, values: np.ndarray) -> LayerFixedPoints:
+    from dataclasses import replace
+
+    return replace(lay, readout=values)
+
+
+def _previous(
+    layers: list[LayerFixedPoints], k: int, layer: int, direction: str
+) -> LayerFixedPoints | None:
+    """The previous input's points of layer 0 (continuation), else ``None``."""
+    if k == 0 or layer != 0:
+        return None
+    return next(
+        lay
+        for lay in layers
+        if (lay.input_index, lay.layer, lay.direction) == (k - 1, layer, direction)
+    )
+
+
+def _search_layer(
+    ckpt: Checkpoint,
+    mod: RecurrentModule,
+    traj: Trajectories,
+    layer: int,
+    direction: str,
+    below: LayerFixedPoints | None,
+    x_star: np.ndarray,
+    prev: LayerFixedPoints | None,
+    n: int,
+    auto: bool,
+    max_inits: int,
+    cfg: Settings,
+    seeds: Seeding,
+    rng: np.random.Generator,
+    u: float,
+    k: int,
+) -> tuple[LayerFixedPoints, tuple[np.ndarray, np.ndarray], int]:
+    """One layer and direction under one input: seeded search, auto rounds; returns the points,
+    the continuation ``(from_points, start rows)`` and the number of rounds."""
+    states = traj.states(layer, direction, full=True)
+    flat = states.reshape(-1, states.shape[-1])
+    p_probe = layer_params(ckpt, mod, layer, direction, input_size=1)
+    box = reachable_box(mod.arch, mod.nonlinearity or "tanh", flat, p_probe.out_size, bool(mod.proj_size))
+
+    def one_round(extra: np.ndarray | None) -> tuple[LayerFixedPoints, np.ndarray]:
+        inits, rows, src = draw_seeds(flat, n, box, seeds, rng)
+        cont_rows = np.zeros(0, int)
+        if extra is not None and len(extra):
+            cont_rows = np.arange(len(inits), len(inits) + len(extra))
+            inits = np.concatenate([inits, extra])
+            rows = np.concatenate([rows, rng.integers(0, len(flat), size=len(extra))])
+            src = np.concatenate([src, np.full(len(extra), "continuation")])
+        x, ups = _layer_inputs(ckpt, mod, traj, layer, below, x_star, rows)
+        p = layer_params(ckpt, mod, layer, direction, input_size=x.shape[1])
+        lay = solve_layer(
+            p, torch.from_numpy(inits), x, cfg, ups, sources=src, u=u, input_index=k
+        )
+        return lay, cont_rows
+
+    extra, from_points = (None, np.zeros(0, int))
+    if prev is not None:
+        extra, from_points = scan.continuation_seeds(prev)
+    lay, cont_rows = one_round(extra)
+    n_rounds = 1
+    if auto:
+        p = layer_params(ckpt, mod, layer, direction, input_size=lay.inputs.shape[1] or 1)
+        cov = lay.coverage()
+        while not cov.complete and lay.n_candidates + n <= max_inits:
+            more, _ = one_round(None)
+            lay = merge(p, lay, more, cfg, u)
+            n_rounds += 1
+            new = lay.coverage()
+            settled = new.found == cov.found and abs(new.estimated_total - cov.estimated_total) < 0.5
+            cov = new
+            if settled:
+                break
+    return lay, (from_points, cont_rows), n_rounds

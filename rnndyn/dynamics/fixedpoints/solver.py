@@ -1,13 +1,15 @@
 """Fixed and slow points of RNN / LSTM / GRU layers under a constant input, with their linearisations.
 
 In the spirit of Sussillo & Barak (2013): minimise ``q(s) = ½‖F(s, x*) − s‖²`` from many initial
-states sampled along real trajectories (plus jitter). All initial states are optimised at once, as
+states (``seeding``: along trajectories, uniform over the reachable box, corners, continuation). All initial states are optimised at once, as
 one ``(N, S)`` tensor (Adam through the layer's own step function), then refined by batched
 Newton steps ``(J − I) δ = s − F(s)`` with per-row backtracking wherever the solve succeeds.
 Candidates are de-duplicated with a distance tolerance; each point gets its state Jacobian
 (``rnndyn.dynamics.jacobian``, PyTorch's conventions; LSTM state ``[h; c]``) and that Jacobian's
-discrete-time eigenvalues (``rnndyn.spectrum``). ``kind`` is ``"fixed"`` when ``q ≤ tol``, ``"slow"``
-when ``tol < q ≤ max_q``; candidates above ``max_q`` are dropped (their number is reported).
+discrete-time eigenvalues (``rnndyn.spectrum``) and its input Jacobian ∂F/∂u. ``kind`` is
+``"marginal"`` when an eigenvalue is on the unit circle within its error bound (``manifolds``), else
+``"fixed"`` when ``q ≤ tol``, ``"slow"`` when ``tol < q ≤ max_q``; candidates above ``max_q`` are
+dropped (their number is reported).
 
 Stacks are solved layer by layer: layer ``l > 0`` is driven by the output of one of layer
 ``l − 1``'s points (``upstream``: the point nearest to the lower layer's state where the initial
@@ -23,6 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from rnndyn.dynamics.fixedpoints.coverage import Coverage, chao1
+from rnndyn.dynamics.fixedpoints.manifolds import SlowManifold, on_unit_circle, slow_manifolds
 from rnndyn.dynamics.jacobian import split_state, state_map, step_pre
 from rnndyn.dynamics.network import LayerParams
 
@@ -37,7 +41,6 @@ class Settings:
     lr: float = 1e-2
     newton_steps: int = 20
     dedup: float = 1e-5
-    jitter: float = 0.02
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -45,13 +48,19 @@ class Settings:
 
 @dataclass(frozen=True, eq=False)
 class LayerFixedPoints:
-    """The distinct points of one layer and direction.
+    """The distinct points of one layer and direction under one constant input.
 
-    Arrays (``M`` points, state size ``S``, layer input size ``D``): ``states`` ``(M, S)``, ``inputs``
-    ``(M, D)`` (the constant input each point is a fixed point under), ``q`` ``(M,)``, ``jacobians``
-    ``(M, S, S)``, ``eigenvalues`` ``(M, S)`` complex (rnndyn's order), ``counts`` ``(M,)`` initial
-    states that ended at the point, ``upstream`` ``(M,)`` the lower layer's point index (−1 for layer 0);
-    ``candidate_q`` ``(N,)`` the final ``q`` of every initial state (kept or dropped).
+    Arrays (``M`` points, state size ``S``, layer input size ``D``, ``N`` starts): ``states``
+    ``(M, S)``, ``inputs`` ``(M, D)`` (the constant input each point is a fixed point under), ``q``
+    ``(M,)``, ``jacobians`` ``(M, S, S)`` (∂F/∂s), ``input_jacobians`` ``(M, S, D)`` (∂F/∂u),
+    ``eigenvalues`` ``(M, S)`` complex (rnndyn's order), ``n_unit`` ``(M,)`` eigenvalues on the unit
+    circle within their error bound (``manifolds.unit_circle_bound``), ``counts`` ``(M,)`` starts
+    that ended at the point, ``upstream`` ``(M,)`` for layer ``l > 0`` the index of the layer
+    ``l − 1`` point whose output drives this point (−1 for layer 0), ``manifold`` ``(M,)`` the slow
+    manifold a marginal point belongs to (−1: none), ``readout`` ``(M, O)`` the network's read-out
+    at the point (``None`` without one); per start: ``candidate_q`` ``(N,)`` its final ``q``,
+    ``start_point`` ``(N,)`` the point it ended at (−1: dropped), ``start_source`` ``(N,)`` where
+    it came from (``seeding.SOURCES``).
     """
 
     arch: str
@@ -68,6 +77,14 @@ class LayerFixedPoints:
     tol: float = 1e-12
     n_candidates: int = 0
     n_dropped: int = 0
+    input_jacobians: np.ndarray | None = field(default=None, repr=False)
+    n_unit: np.ndarray | None = field(default=None, repr=False)
+    manifold: np.ndarray | None = field(default=None, repr=False)
+    manifolds: tuple[SlowManifold, ...] = ()
+    readout: np.ndarray | None = field(default=None, repr=False)
+    start_point: np.ndarray | None = field(default=None, repr=False)
+    start_source: np.ndarray | None = field(default=None, repr=False)
+    input_index: int = 0
 
     def __len__(self) -> int:
         return int(self.states.shape[0])
@@ -83,15 +100,34 @@ class LayerFixedPoints:
         return (np.abs(self.eigenvalues) < 1.0).all(axis=1)
 
     @property
+    def marginal(self) -> np.ndarray:
+        """``(M,)`` True where an eigenvalue is on the unit circle (within its error bound)."""
+        return np.zeros(len(self), bool) if self.n_unit is None else self.n_unit > 0
+
+    @property
     def kind(self) -> np.ndarray:
-        """``(M,)`` ``"fixed"`` (``q ≤ tol``) or ``"slow"``."""
-        return np.where(self.q <= self.tol, "fixed", "slow")
+        """``(M,)`` ``"marginal"`` (an eigenvalue on the unit circle), else ``"fixed"`` (``q ≤ tol``)
+        or ``"slow"``."""
+        return np.where(self.marginal, "marginal", np.where(self.q <= self.tol, "fixed", "slow"))
+
+    @property
+    def isolated(self) -> np.ndarray:
+        """``(M,)`` True for the isolated fixed points (``kind == "fixed"``: ``q ≤ tol``, no
+        eigenvalue on the unit circle): what the coverage counts."""
+        return (self.q <= self.tol) & ~self.marginal
+
+    def coverage(self) -> Coverage:
+        """Chao1 estimate of the isolated points from the starts that reached each."""
+        return chao1(self.counts[self.isolated])
 
     def to_records(self) -> list[dict[str, Any]]:
         """One JSON-ready dict per point (``state``, ``q``, ``stable``, ``eigenvalues`` as [re, im], …)."""
         stable, n_unst, kind = self.stable, self.n_unstable, self.kind
+        n_unit = np.zeros(len(self), int) if self.n_unit is None else self.n_unit
+        man = np.full(len(self), -1) if self.manifold is None else self.manifold
         return [
             {
+                "input_index": self.input_index,
                 "layer": self.layer,
                 "direction": self.direction,
                 "index": i,
@@ -99,12 +135,18 @@ class LayerFixedPoints:
                 "q": float(self.q[i]),
                 "stable": bool(stable[i]),
                 "n_unstable": int(n_unst[i]),
+                "n_unit_circle": int(n_unit[i]),
+                "manifold": None if man[i] < 0 else int(man[i]),
                 "spectral_radius": float(np.abs(self.eigenvalues[i]).max(initial=0.0)),
                 "count": int(self.counts[i]),
                 "upstream": None if self.upstream[i] < 0 else int(self.upstream[i]),
                 "state": self.states[i].tolist(),
                 "input": self.inputs[i].tolist(),
                 "eigenvalues": [[float(z.real), float(z.imag)] for z in self.eigenvalues[i]],
+                "input_jacobian": None
+                if self.input_jacobians is None
+                else self.input_jacobians[i].tolist(),
+                "readout": None if self.readout is None else self.readout[i].tolist(),
             }
             for i in range(len(self))
         ]
@@ -153,6 +195,7 @@ def minimise(p: LayerParams, s0: torch.Tensor, x: torch.Tensor, cfg: Settings) -
     return s.detach()
 
 
+LM_DAMPING = 1e-12
 BACKTRACK = (1.0, 0.5, 0.25, 0.125, 1 / 16, 1 / 64)
 
 
@@ -172,7 +215,11 @@ def newton(p: LayerParams, s: torch.Tensor, x: torch.Tensor, steps: int) -> torc
         f, jac = state_map(p, s, x)
         r = f - s
         q = 0.5 * (r * r).sum(-1)
-        delta, info = torch.linalg.solve_ex(jac - eye, -r)
+        a = jac - eye
+        ata = a.transpose(-1, -2) @ a
+        mu = LM_DAMPING * ata.diagonal(dim1=-2, dim2=-1).amax(-1).clamp(min=1.0)
+        rhs = -(a.transpose(-1, -2) @ r[..., None])[..., 0]
+        delta, info = torch.linalg.solve_ex(ata + mu[:, None, None] * eye, rhs)
         ok = (info == 0) & torch.isfinite(delta).all(-1)
         delta = torch.where(ok[:, None], delta, torch.zeros_like(delta))
         trial = s[None] + alphas * delta[None]  # (A, N, S)
@@ -212,17 +259,117 @@ def deduplicate(points: torch.Tensor, q: torch.Tensor, tol: float) -> tuple[np.n
     return order[keep_sorted].numpy(), owner.numpy()
 
 
+def input_jacobians(p: LayerParams, s: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``∂F/∂u`` ``(M, S, D)`` at states ``s`` ``(M, S)`` under inputs ``x`` ``(M, D)``, in closed
+    form (PyTorch's equations; LSTM rows ``[h; c]``): ``∂F/∂(W_ih u)`` per gate block times that
+    block of ``W_ih``. (``torch.func`` would import ``torch._dynamo``: seconds of start-up.)"""
+    h, c = split_state(p, s)
+    gi = x @ p.w_ih.T + p.b_ih
+    w = p.w_ih
+    if p.arch in ("rnn", "custom"):
+        _, _, coef = step_pre(p, h, c, gi)
+        return coef["a"][..., None] * w
+    gh = h @ p.w_hh.T + p.b_hh
+    if p.arch == "gru":
+        (ir, iz, in_), (hr, hz, hn) = gi.chunk(3, -1), gh.chunk(3, -1)
+        r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
+        n = torch.tanh(in_ + r * hn)
+        dn = (1 - z) * (1 - n * n)
+        wr, wz, wn = w.chunk(3, 0)
+        return (
+            (dn * hn * r * (1 - r))[..., None] * wr
+            + ((h - n) * z * (1 - z))[..., None] * wz
+            + dn[..., None] * wn
+        )
+    i, f, g, o = (gi + gh).chunk(4, -1)
+    i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+    tc = torch.tanh(f * c + i * g)
+    wi, wf, wg, wo = w.chunk(4, 0)
+    jc = (g * i * (1 - i))[..., None] * wi + (c * f * (1 - f))[..., None] * wf
+    jc = jc + (i * (1 - g * g))[..., None] * wg
+    jh = (o * (1 - tc * tc))[..., None] * jc + (tc * o * (1 - o))[..., None] * wo
+    if p.w_hr is not None:
+        jh = p.w_hr @ jh
+    return torch.cat([jh, jc], dim=-2)
+
+
+def _assemble(
+    p: LayerParams,
+    s: torch.Tensor,
+    x: torch.Tensor,
+    q: torch.Tensor,
+    weight: np.ndarray,
+    ups: np.ndarray,
+    cfg: Settings,
+    u: float,
+) -> tuple[dict[str, Any], np.ndarray]:
+    """De-duplicate candidates ``s`` ``(N, S)`` (each standing for ``weight`` starts) and linearise
+    the distinct points. Returns the ``LayerFixedPoints`` fields and every candidate's point (−1:
+    above ``max_q``)."""
+    from rnndyn.spectrum import eigendecompose
+
+    good = torch.isfinite(q) & (q <= cfg.max_q)
+    idx = torch.nonzero(good).flatten()
+    keep, owner = deduplicate(torch.cat([s[idx], x[idx]], -1), q[idx], cfg.dedup)
+    sel = idx[torch.as_tensor(keep, dtype=torch.long)]
+    point = np.full(s.shape[0], -1)
+    point[idx.numpy()] = owner
+    _, jac = state_map(p, s[sel], x[sel])
+    jac_np = jac.numpy()
+    if len(sel):
+        eig = np.stack([o.eigenvalues for o in eigendecompose(jac_np, diagnostics=False)])
+    else:
+        eig = np.zeros((0, s.shape[1]), dtype=complex)
+    counts = np.bincount(owner, weights=weight[idx.numpy()], minlength=len(keep)).astype(int)
+    qs = q[sel].numpy()
+    curv = float(torch.linalg.matrix_norm(p.w_hh, ord=2)) ** 2
+    unit = on_unit_circle(jac_np, eig, u, np.sqrt(2 * qs), curv) & (qs <= cfg.tol)[:, None]
+    xs = x[sel]
+    gi = xs @ p.w_ih.T + p.b_ih
+
+    def q_of(seg: torch.Tensor, ia: torch.Tensor, ib: torch.Tensor) -> torch.Tensor:
+        """``q`` along segments ``(K, E, S)`` between points ``ia`` and ``ib`` ``(E,)``; infinite
+        where the two are fixed points under different inputs (upper layers)."""
+        qs = _q(p, seg, gi[ia][None].expand(seg.shape[0], -1, -1))
+        same = (xs[ia] == xs[ib]).all(-1)
+        return torch.where(same[None], qs, torch.full_like(qs, float("inf")))
+
+    label, mans = slow_manifolds(s[sel].numpy(), unit, eig, counts, q_of, cfg.max_q)
+    fields = {
+        "arch": p.arch,
+        "layer": p.layer,
+        "direction": p.direction,
+        "states": s[sel].numpy(),
+        "inputs": xs.numpy(),
+        "q": qs,
+        "jacobians": jac_np,
+        "eigenvalues": eig,
+        "counts": counts,
+        "upstream": ups[sel.numpy()],
+        "tol": cfg.tol,
+        "input_jacobians": input_jacobians(p, s[sel], xs).numpy(),
+        "n_unit": unit.sum(1),
+        "manifold": label,
+        "manifolds": tuple(mans),
+    }
+    return fields, point
+
+
 def solve_layer(
     p: LayerParams,
     inits: torch.Tensor,
     x: torch.Tensor,
     cfg: Settings,
     upstream: np.ndarray | None = None,
+    *,
+    sources: np.ndarray | None = None,
+    u: float = 2.0**-53,
+    input_index: int = 0,
 ) -> LayerFixedPoints:
     """Fixed/slow points of one layer from initial states ``inits`` ``(N, S)`` under inputs ``x``
-    ``(N, D)`` (one per row); ``upstream`` ``(N,)`` tags each row with the lower layer's point."""
-    from rnndyn.spectrum import eigendecompose
-
+    ``(N, D)`` (one per row); ``upstream`` ``(N,)`` tags each row with the lower layer's point,
+    ``sources`` ``(N,)`` with where it came from; ``u`` is the unit roundoff of the stored weights
+    (the eigenvalues' error bound)."""
     n = inits.shape[0]
     ups = np.full(n, -1) if upstream is None else np.asarray(upstream)
     s = minimise(p, inits, x, cfg)
@@ -230,41 +377,38 @@ def solve_layer(
         s = newton(p, s, x, cfg.newton_steps)
     with torch.no_grad():
         q = _q(p, s, x @ p.w_ih.T + p.b_ih)
-    good = torch.isfinite(q) & (q <= cfg.max_q)
-    idx = torch.nonzero(good).flatten()
-    keep, owner = deduplicate(torch.cat([s[idx], x[idx]], -1), q[idx], cfg.dedup)
-    sel = idx[torch.as_tensor(keep, dtype=torch.long)]
-    _, jac = state_map(p, s[sel], x[sel])
-    jac_np = jac.numpy()
-    if len(sel):
-        spec = eigendecompose(jac_np, diagnostics=False)
-        eig = np.stack([o.eigenvalues for o in spec])
-    else:
-        eig = np.zeros((0, s.shape[1]), dtype=complex)
+    fields, point = _assemble(p, s, x, q, np.ones(n), ups, cfg, u)
     return LayerFixedPoints(
-        arch=p.arch,
-        layer=p.layer,
-        direction=p.direction,
-        states=s[sel].numpy(),
-        inputs=x[sel].numpy(),
-        q=q[sel].numpy(),
-        jacobians=jac_np,
-        eigenvalues=eig,
-        counts=np.bincount(owner, minlength=len(keep)),
-        upstream=ups[sel.numpy()],
+        **fields,
         candidate_q=q.numpy(),
-        tol=cfg.tol,
         n_candidates=n,
-        n_dropped=int(n - len(idx)),
+        n_dropped=int((point < 0).sum()),
+        start_point=point,
+        start_source=np.full(n, "trajectory") if sources is None else np.asarray(sources),
+        input_index=input_index,
     )
 
 
-def sample_inits(
-    states: np.ndarray, n: int, jitter: float, rng: np.random.Generator
-) -> tuple[torch.Tensor, np.ndarray]:
-    """``n`` states drawn uniformly from ``states`` ``(K, S)`` plus Gaussian jitter of standard
-    deviation ``jitter × RMS(states)``; returns ``(inits (n, S), drawn row indices)``."""
-    rows = rng.integers(0, states.shape[0], size=n)
-    scale = jitter * float(np.sqrt(np.mean(states * states)))
-    noise = scale * rng.standard_normal((n, states.shape[1]))
-    return torch.from_numpy(states[rows] + noise), rows
+def merge(
+    p: LayerParams, a: LayerFixedPoints, b: LayerFixedPoints, cfg: Settings, u: float
+) -> LayerFixedPoints:
+    """The points of two searches of one layer under one input (``--n-inits auto``), starts
+    pooled: the union de-duplicated, counts summed, every start mapped to its point."""
+    s = torch.from_numpy(np.concatenate([a.states, b.states]))
+    x = torch.from_numpy(np.concatenate([a.inputs, b.inputs]))
+    q = torch.from_numpy(np.concatenate([a.q, b.q]))
+    w = np.concatenate([a.counts, b.counts]).astype(float)
+    ups = np.concatenate([a.upstream, b.upstream])
+    fields, point = _assemble(p, s, x, q, w, ups, cfg, u)
+    old = np.concatenate([a.start_point, np.where(b.start_point >= 0, b.start_point + len(a), -1)])
+    start_point = np.where(old >= 0, point[np.maximum(old, 0)], -1)
+    return LayerFixedPoints(
+        **fields,
+        candidate_q=np.concatenate([a.candidate_q, b.candidate_q]),
+        n_candidates=a.n_candidates + b.n_candidates,
+        n_dropped=int((start_point < 0).sum()),
+        start_point=start_point,
+        start_source=np.concatenate([a.start_source, b.start_source]),
+        input_index=a.input_index,
+        readout=None,
+    )
