@@ -41,7 +41,12 @@ def numpy_step(net: nn.Module, x: np.ndarray):
         def f(s):
             h, c = s[:hid], s[hid:]
             a = gi + w_hh @ h + b_hh
-            i, fg, g, o = _sig(a[:hid]), _sig(a[hid : 2 * hid]), np.tanh(a[2 * hid : 3 * hid]), _sig(a[3 * hid :])
+            i, fg, g, o = (
+                _sig(a[:hid]),
+                _sig(a[hid : 2 * hid]),
+                np.tanh(a[2 * hid : 3 * hid]),
+                _sig(a[3 * hid :]),
+            )
             c2 = fg * c + i * g
             return np.concatenate([o * np.tanh(c2), c2])
 
@@ -134,7 +139,9 @@ def reference_points(
             found.append(s)
             counts.append(1)
     if not found:
-        return Reference(np.zeros((0, dim)), np.zeros((0, dim), complex), np.zeros(0, bool), np.zeros(0, int))
+        return Reference(
+            np.zeros((0, dim)), np.zeros((0, dim), complex), np.zeros(0, bool), np.zeros(0, int)
+        )
     states = np.stack(found)
     jac = [
         torch.func.jacrev(lambda v: module_step(net, v, xt))(torch.from_numpy(s)).detach().numpy()

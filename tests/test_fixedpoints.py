@@ -39,6 +39,7 @@ def test_scaled_identity_all_stable_points_found_and_every_point_classified():
     hstar = brentq(lambda v: np.tanh(a * v) - v, 0.1, 1.0)
     res = find_fixed_points(ckpt_of(scaled_identity(a, h)), probe="noise:1", n_inits=512)
     lay = res.layer(0)
+    assert lay.isolated.all()
     grid = np.array(list(itertools.product((-hstar, 0.0, hstar), repeat=h)))  # all 3^H points
     match = np.abs(lay.states[:, None, :] - grid[None]).max(-1).min(1)
     assert match.max() < 1e-8  # every point found is one of the 27
@@ -117,11 +118,14 @@ def test_flipflop_gru_has_eight_stable_points_at_the_eight_memories():
     assert res.probe["spec"] == "task:flipflop"  # the checkpoint's own task drives the search
     ck = load(FLIPFLOP)
     w, b = ck.tensors["readout.weight"].double().numpy(), ck.tensors["readout.bias"].numpy()
-    out = lay.states[lay.stable] @ w.T + b
-    assert lay.stable.sum() == 8
+    iso = lay.isolated
+    out = lay.states[lay.stable & iso] @ w.T + b
+    assert (lay.stable & iso).sum() == 8
     assert {tuple(np.sign(o).astype(int)) for o in out} == set(itertools.product((-1, 1), repeat=3))
     assert np.abs(np.abs(out) - 1).max() < 0.1  # each stable point reads out a memory
-    assert (lay.n_unstable[~lay.stable] >= 1).all() and (lay.kind == "fixed").all()
+    assert (lay.n_unstable[iso & ~lay.stable] >= 1).all()
+    np.testing.assert_allclose(lay.readout, lay.states @ w.T + b, atol=1e-12)  # read-out per point
+    assert res.readout == "readout.weight"
 
 
 @pytest.mark.slow
@@ -194,7 +198,7 @@ def test_bad_inputs_are_refused(tmp_path):
     with pytest.raises(UsageError):
         find_fixed_points(ck, "sideways")
     bad = tmp_path / "x.npy"
-    np.save(bad, np.zeros((2, 2)))
+    np.save(bad, np.zeros((2, 5)))  # read as two constant inputs of the wrong size
     with pytest.raises(InvalidInputError, match=r"x\.npy"):
         find_fixed_points(ck, str(bad), probe="noise:1")
     np.save(bad, np.zeros(5))

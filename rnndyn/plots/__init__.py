@@ -40,6 +40,7 @@ _LAZY = {
     "pca_trajectories": "rnndyn.plots.fixedpoints",
     "point_spectra": "rnndyn.plots.fixedpoints",
     "q_histogram": "rnndyn.plots.fixedpoints",
+    "bifurcation": "rnndyn.plots.fixedpoints",
     "eigenvalue_paths": "rnndyn.plots.track",
     "spectral_summary": "rnndyn.plots.track",
     "critical_difference": "rnndyn.plots.ranking",

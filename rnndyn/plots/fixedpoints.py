@@ -1,5 +1,6 @@
 """Figures of fixed points: trajectories in PCA space with the points marked by stability, each
-point's Jacobian eigenvalues with the unit circle, and the histogram of ``q`` over initial states."""
+point's Jacobian eigenvalues with the unit circle, the histogram of ``q`` over initial states, and
+for an input scan the points against the input with their links (``bifurcation``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from matplotlib.figure import Figure
 from rnndyn.dynamics.fixedpoints import FixedPointResult, LayerFixedPoints
 from rnndyn.plots.style import COLUMN_WIDTH, PALETTE
 
-STABLE, UNSTABLE, SLOW = PALETTE[0], PALETTE[4], PALETTE[1]
+STABLE, UNSTABLE, SLOW, MARGINAL = PALETTE[0], PALETTE[4], PALETTE[1], PALETTE[2]
 
 
 def _new_ax(ax: Axes | None) -> Axes:
@@ -23,11 +24,13 @@ def _new_ax(ax: Axes | None) -> Axes:
 
 
 def _marks(lay: LayerFixedPoints) -> list[tuple[np.ndarray, dict]]:
-    slow = lay.kind == "slow"
+    slow, marg = lay.kind == "slow", lay.marginal
+    iso = ~slow & ~marg
     return [
-        (lay.stable & ~slow, dict(c=STABLE, marker="o", label="stable")),
-        (~lay.stable & ~slow, dict(c=UNSTABLE, marker="X", label="unstable")),
+        (lay.stable & iso, dict(c=STABLE, marker="o", label="stable")),
+        (~lay.stable & iso, dict(c=UNSTABLE, marker="X", label="unstable")),
         (slow, dict(c=SLOW, marker="D", label="slow point")),
+        (marg, dict(c=MARGINAL, marker="s", label="marginal (slow manifold)")),
     ]
 
 
@@ -44,7 +47,7 @@ def pca_trajectories(result: FixedPointResult, ax: Axes | None = None, *, lines:
     proj = (traj[:, :lines] - mean) @ basis
     for b in range(proj.shape[1]):
         ax.plot(proj[:, b, 0], proj[:, b, 1], color="0.7", lw=0.4, zorder=1)
-    lay = result.layers[0]
+    lay = result.layer(0, result.layers[0].direction, 0)
     pts = (lay.states - mean) @ basis
     for mask, kw in _marks(lay):
         if mask.any():
@@ -87,6 +90,52 @@ def q_histogram(result: FixedPointResult, ax: Axes | None = None) -> Axes:
     ax.axvline(np.log10(cfg.max_q), color=SLOW, ls=":", lw=0.8, label="max q (slow)")
     ax.set_xlabel("log10 q (q below 1e-40 drawn at −40)")
     ax.set_ylabel("initial states")
+    ax.legend(loc="best")
+    return ax
+
+
+def _scan_axis(result: FixedPointResult) -> tuple[np.ndarray, str]:
+    """The x of each input: its value (one input channel), its coordinate along the line the
+    inputs lie on (a 1-D sweep), else its index."""
+    u = np.array([d["value"] for d in result.inputs], dtype=float)
+    if u.shape[1] == 1:
+        return u[:, 0], "input u"
+    centred = u - u.mean(0)
+    _, sv, vt = np.linalg.svd(centred, full_matrices=False)
+    if sv.size and sv[0] > 0 and (sv[1:] <= 1e-9 * sv[0]).all():
+        return centred @ vt[0], "input along the sweep direction"
+    return np.arange(len(u), dtype=float), "input index"
+
+
+def bifurcation(result: FixedPointResult, ax: Axes | None = None) -> Axes:
+    """Layer 0's isolated points against the scanned input (x: the input, y: the points' first
+    principal component over all inputs), with lines from each point to its continuation under
+    the next input; stable points filled, unstable ones crosses."""
+    ax = _new_ax(ax)
+    xs, xlabel = _scan_axis(result)
+    direction = result.layers[0].direction
+    lays = [result.layer(0, direction, k) for k in range(len(result.inputs))]
+    allpts = np.concatenate([lay.states[lay.isolated] for lay in lays] or [np.zeros((0, 1))])
+    if len(allpts) >= 2:
+        mean = allpts.mean(0)
+        axis = np.linalg.svd(allpts - mean, full_matrices=False)[2][0]
+    else:
+        mean, axis = allpts.mean(0) if len(allpts) else 0.0, np.eye(lays[0].states.shape[1])[0]
+    ys = [(lay.states - mean) @ axis for lay in lays]
+    for r in result.links:
+        if r["direction"] != direction or r["from_point"] is None or r["to_point"] is None:
+            continue
+        a, b = r["from_input"], r["to_input"]
+        ax.plot([xs[a], xs[b]], [ys[a][r["from_point"]], ys[b][r["to_point"]]], color="0.6", lw=0.6)
+    for k, lay in enumerate(lays):
+        for mask, kw in _marks(lay)[:2]:
+            m = mask & lay.isolated
+            if m.any():
+                kw = dict(kw, label=kw["label"] if k == 0 else "_")
+                ax.scatter(np.full(m.sum(), xs[k]), ys[k][m], s=18, zorder=3, **kw)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("points on their PC 1")
+    ax.set_title(f"layer 0 ({direction}): isolated points across {len(lays)} inputs")
     ax.legend(loc="best")
     return ax
 

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rnndyn.errors import InvalidInputError, UsageError
-from rnndyn.readers.checkpoint import Checkpoint
 from rnndyn.operators import RecurrentModule
+from rnndyn.readers.checkpoint import Checkpoint
 
 if TYPE_CHECKING:  # pragma: no cover
     from rnndyn.dynamics.probes import Probe

@@ -28,8 +28,9 @@ marginal neighbours — and the sets are the connected components of that graph.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -92,7 +93,7 @@ class SlowManifold:
     def to_dict(self) -> dict[str, Any]:
         return {
             "index": self.index,
-            "n_points": int(len(self.points)),
+            "n_points": len(self.points),
             "dimension": self.dimension,
             "extent": float(self.extent),
             "n_starts": self.n_starts,

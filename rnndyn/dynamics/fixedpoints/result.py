@@ -123,9 +123,12 @@ class FixedPointResult:
             "n_stable": int((lay.stable & iso).sum()),
             "n_candidates": lay.n_candidates,
             "n_dropped": lay.n_dropped,
-            "starts_by_source": {
-                str(k): int(v) for k, v in zip(*np.unique(lay.start_source, return_counts=True))
-            },
+            "starts_by_source": dict(
+                zip(
+                    *(a.tolist() for a in np.unique(lay.start_source, return_counts=True)),
+                    strict=True,
+                )
+            ),
             "coverage": lay.coverage().to_dict(),
             "slow_manifolds": [m.to_dict() for m in lay.manifolds],
         }

@@ -28,8 +28,8 @@ from rnndyn.dynamics.health import check_budget
 from rnndyn.dynamics.jacobian import split_state
 from rnndyn.dynamics.network import layer_params, pick_module
 from rnndyn.errors import RefusedError, UsageError
-from rnndyn.readers.checkpoint import Checkpoint, load
 from rnndyn.operators import RecurrentModule
+from rnndyn.readers.checkpoint import Checkpoint, load
 
 if TYPE_CHECKING:  # pragma: no cover
     from rnndyn.dynamics.trajectories import Trajectories
@@ -270,7 +270,9 @@ def _search_layer(
     states = traj.states(layer, direction, full=True)
     flat = states.reshape(-1, states.shape[-1])
     p_probe = layer_params(ckpt, mod, layer, direction, input_size=1)
-    box = reachable_box(mod.arch, mod.nonlinearity or "tanh", flat, p_probe.out_size, bool(mod.proj_size))
+    box = reachable_box(
+        mod.arch, mod.nonlinearity or "tanh", flat, p_probe.out_size, bool(mod.proj_size)
+    )
 
     def one_round(extra: np.ndarray | None) -> tuple[LayerFixedPoints, np.ndarray]:
         inits, rows, src = draw_seeds(flat, n, box, seeds, rng)
@@ -282,9 +284,7 @@ def _search_layer(
             src = np.concatenate([src, np.full(len(extra), "continuation")])
         x, ups = _layer_inputs(ckpt, mod, traj, layer, below, x_star, rows)
         p = layer_params(ckpt, mod, layer, direction, input_size=x.shape[1])
-        lay = solve_layer(
-            p, torch.from_numpy(inits), x, cfg, ups, sources=src, u=u, input_index=k
-        )
+        lay = solve_layer(p, torch.from_numpy(inits), x, cfg, ups, sources=src, u=u, input_index=k)
         return lay, cont_rows
 
     extra, from_points = (None, np.zeros(0, int))
@@ -300,7 +300,9 @@ def _search_layer(
             lay = merge(p, lay, more, cfg, u)
             n_rounds += 1
             new = lay.coverage()
-            settled = new.found == cov.found and abs(new.estimated_total - cov.estimated_total) < 0.5
+            settled = (
+                new.found == cov.found and abs(new.estimated_total - cov.estimated_total) < 0.5
+            )
             cov = new
             if settled:
                 break
