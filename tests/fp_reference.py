@@ -158,3 +158,46 @@ def matched(found: np.ndarray, reference: np.ndarray, tol: float = 1e-6) -> np.n
         return np.zeros(len(reference), bool)
     d = np.abs(reference[:, None, :] - found[None]).max(-1)
     return d.min(1) <= tol
+
+
+# The issue-23 cases, shared by tests/test_fixedpoints_coverage.py and benchmarks/.
+FLIPFLOP = __import__("pathlib").Path(__file__).parent / "data" / "gru_flipflop3.pt"
+
+
+def identity_no_input(a: float = 2.0, h: int = 3) -> nn.RNN:
+    """tanh RNN, ``W_hh = a·I``, no input weights, no bias: ``3^H`` points, ``2^H`` stable."""
+    net = nn.RNN(1, h, dtype=torch.float64)
+    with torch.no_grad():
+        net.weight_hh_l0.copy_(a * torch.eye(h))
+        net.weight_ih_l0.zero_()
+        net.bias_hh_l0.zero_()
+        net.bias_ih_l0.zero_()
+    return net
+
+
+def gru_x4(seed: int = 0) -> nn.GRU:
+    """``nn.GRU(2, 6)`` (seed 0) with ``W_hh × 4``: one isolated point and closed-gate continua."""
+    torch.manual_seed(seed)
+    net = nn.GRU(2, 6, dtype=torch.float64)
+    with torch.no_grad():
+        net.weight_hh_l0.mul_(4.0)
+    return net
+
+
+def flipflop_module() -> nn.GRU:
+    """The bundled 3-bit flip-flop GRU (tests/data/gru_flipflop3.pt) as a float64 ``nn.GRU``."""
+    from rnndyn.readers.checkpoint import load
+
+    ck = load(FLIPFLOP)
+    net = nn.GRU(3, 16, dtype=torch.float64)
+    net.load_state_dict(
+        {k.removeprefix("rnn."): v.double() for k, v in ck.tensors.items() if k.startswith("rnn.")}
+    )
+    return net
+
+
+def ckpt_of(module: nn.Module, **meta):
+    """An in-memory checkpoint of ``module`` (path ``net.pt``, a dummy sha256)."""
+    from rnndyn.readers.checkpoint import Checkpoint
+
+    return Checkpoint("net.pt", "0" * 64, "torch-zip", dict(module.state_dict()), meta)

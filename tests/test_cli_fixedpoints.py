@@ -27,11 +27,13 @@ def test_fixedpoints_json_document(runner):
     assert doc["schema"] == "rnndyn.fixedpoints/1"
     assert doc["checkpoint"]["path"] == str(FLIPFLOP) and len(doc["checkpoint"]["sha256"]) == 64
     pts = doc["fixed_points"]
-    assert sum(p["stable"] for p in pts) == 8
+    assert sum(p["stable"] for p in pts if p["kind"] == "fixed") == 8
+    assert set(doc["coverage"]) >= {"found", "estimated_total", "complete"}
     for p in pts:
         assert len(p["state"]) == 16 and len(p["eigenvalues"]) == 16
         radius = max(np.hypot(*z) for z in p["eigenvalues"])
-        assert p["stable"] == (radius < 1) and p["kind"] in ("fixed", "slow")
+        assert p["stable"] == (radius < 1) and p["kind"] in ("fixed", "slow", "marginal")
+        assert np.shape(p["input_jacobian"]) == (16, 3) and len(p["readout"]) == 3
         assert p["n_unstable"] == sum(np.hypot(*z) > 1 for z in p["eigenvalues"])
 
 
@@ -53,7 +55,8 @@ def test_fixedpoints_table_and_out_folder(runner, tmp_path):
         ],
     )
     assert res.exit_code == 0, res.output
-    assert "(8 stable, 0 slow)" in " ".join(res.stdout.split())
+    assert "(8 stable," in " ".join(res.stdout.split())
+    assert "coverage:" in res.stdout
     names = {p.name for p in out.iterdir()}
     assert {"fixedpoints.json", "fixed_points.csv", "pca_trajectories.png"} <= names
     assert {"jacobian_eigenvalues.png", "q_histogram.png"} <= names
@@ -63,11 +66,31 @@ def test_fixedpoints_bad_input_exit_codes(runner, tmp_path):
     res = runner.invoke(app, ["fixedpoints", str(FLIPFLOP), "--input", "sideways"])
     assert res.exit_code == 2 and "sideways" in res.output
     bad = tmp_path / "x.npy"
-    np.save(bad, np.zeros((2, 2)))
+    np.save(bad, np.zeros((2, 2)))  # two constant inputs of size 2; the network takes 3
     res = runner.invoke(app, ["fixedpoints", str(FLIPFLOP), "--input", str(bad)])
     assert res.exit_code == 4 and "x.npy" in res.output
     res = runner.invoke(app, ["fixedpoints", str(tmp_path / "missing.pt")])
     assert res.exit_code == 4
+
+
+def test_fixedpoints_scan_and_cut_starts_warn(runner, tmp_path):
+    inputs = tmp_path / "pulses.npy"
+    np.save(inputs, np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]))
+    out = tmp_path / "scan"
+    args = ["fixedpoints", str(FLIPFLOP), "--input", "zeros", "--input", str(inputs)]
+    args += ["--n-inits", "16", "--iters", "200", "--format", "png", "--json", "--out", str(out)]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert [d["spec"] for d in doc["inputs"]] == ["zeros", f"{inputs}[0]", f"{inputs}[1]"]
+    assert {p["input_index"] for p in doc["fixed_points"]} == {0, 1, 2}
+    assert doc["links"] and {"from_input", "to_point", "event"} <= set(doc["links"][0])
+    assert doc["coverage"]["complete"] is False  # 16 starts: some point reached once
+    assert "probably incomplete" in res.stderr
+    names = {p.name for p in out.iterdir()}
+    assert {"links.csv", "bifurcation.png", "fixed_points.csv"} <= names
+    res = runner.invoke(app, ["fixedpoints", str(FLIPFLOP), "--n-inits", "many"])
+    assert res.exit_code == 2 and "--n-inits" in res.stderr
 
 
 def test_train_snapshots_then_track(runner, tmp_path):

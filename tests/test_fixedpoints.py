@@ -150,10 +150,12 @@ def test_ghost_of_a_saddle_node_is_a_slow_point_at_the_minimum_of_q():
     qg = 0.5 * (np.tanh(1.5 * grid + 0.23) - grid) ** 2
     res = find_fixed_points(ckpt_of(net), probe="noise:1", n_inits=256, max_q=1e-2)
     lay = res.layer(0)
-    slow = lay.kind == "slow"
-    assert slow.sum() == 1 and (lay.kind == "fixed").sum() == 1
-    assert lay.states[slow][0, 0] == pytest.approx(grid[qg.argmin()], abs=2e-3)
-    assert lay.q[slow][0] == pytest.approx(qg.min(), rel=1e-3)
+    slow = np.flatnonzero(lay.kind == "slow")
+    assert (lay.kind == "fixed").sum() == 1 and len(slow) >= 1
+    ghost = slow[lay.q[slow].argmin()]  # box starts may stall short of it: it holds most of them
+    assert lay.counts[ghost] >= 0.9 * lay.counts[slow].sum()
+    assert lay.states[ghost, 0] == pytest.approx(grid[qg.argmin()], abs=2e-3)
+    assert lay.q[ghost] == pytest.approx(qg.min(), rel=1e-3)
 
 
 def test_two_layer_stack_points_are_fixed_points_of_the_whole_stack():

@@ -1,42 +1,24 @@
 """Fixed points against an independent root-finder (scipy from many uniform starts, verified by the
 torch module's own step): seeding, coverage, marginal points, input Jacobians, scans."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
-from fp_reference import matched, module_step, reference_points
+from fp_reference import (
+    FLIPFLOP,
+    ckpt_of,
+    flipflop_module,
+    gru_x4,
+    identity_no_input,
+    matched,
+    module_step,
+    reference_points,
+)
 from scipy.optimize import brentq
 from torch import nn
 from torch.func import jacrev
 
 from rnndyn.dynamics.fixedpoints import Seeding, chao1, find_fixed_points
-from rnndyn.readers.checkpoint import Checkpoint
-
-FLIPFLOP = Path(__file__).parent / "data" / "gru_flipflop3.pt"
-
-
-def ckpt_of(module: nn.Module, **meta) -> Checkpoint:
-    return Checkpoint("net.pt", "0" * 64, "torch-zip", dict(module.state_dict()), meta)
-
-
-def identity_no_input(a: float = 2.0, h: int = 3) -> nn.RNN:
-    net = nn.RNN(1, h, dtype=torch.float64)
-    with torch.no_grad():
-        net.weight_hh_l0.copy_(a * torch.eye(h))
-        net.weight_ih_l0.zero_()
-        net.bias_hh_l0.zero_()
-        net.bias_ih_l0.zero_()
-    return net
-
-
-def gru_x4(seed: int = 0) -> nn.GRU:
-    torch.manual_seed(seed)
-    net = nn.GRU(2, 6, dtype=torch.float64)
-    with torch.no_grad():
-        net.weight_hh_l0.mul_(4.0)
-    return net
 
 
 def strong(kind: str, seed: int, h: int = 3) -> nn.Module:
@@ -192,17 +174,6 @@ def test_table_has_identity_columns_state_and_readout():
     assert (frame["sha256"] == res.sha256).all()
     lay = res.layer(0)
     np.testing.assert_allclose(frame[[f"s_{k}" for k in range(16)]].to_numpy(), lay.states)
-
-
-def flipflop_module() -> nn.GRU:
-    from rnndyn.readers.checkpoint import load
-
-    ck = load(FLIPFLOP)
-    net = nn.GRU(3, 16, dtype=torch.float64)
-    net.load_state_dict(
-        {k.removeprefix("rnn."): v.double() for k, v in ck.tensors.items() if k.startswith("rnn.")}
-    )
-    return net
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ _EXPORTS = {
     "chao1": "rnndyn.dynamics.fixedpoints.coverage",
     "SlowManifold": "rnndyn.dynamics.fixedpoints.manifolds",
     "Seeding": "rnndyn.dynamics.fixedpoints.seeding",
-    "LayerFixedPoints": "rnndyn.dynamics.fixedpoints.solver",
+    "LayerFixedPoints": "rnndyn.dynamics.fixedpoints.points",
     "Settings": "rnndyn.dynamics.fixedpoints.solver",
     "solve_layer": "rnndyn.dynamics.fixedpoints.solver",
 }

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rnndyn.dynamics.fixedpoints.coverage import combine
+from rnndyn.dynamics.fixedpoints.points import LayerFixedPoints
 from rnndyn.dynamics.fixedpoints.seeding import Seeding
-from rnndyn.dynamics.fixedpoints.solver import LayerFixedPoints, Settings
+from rnndyn.dynamics.fixedpoints.solver import Settings
 from rnndyn.operators import RecurrentModule
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from rnndyn.dynamics.fixedpoints.solver import LayerFixedPoints
+from rnndyn.dynamics.fixedpoints.points import LayerFixedPoints
 
 EVENTS = ("continued", "stability_changed", "merged", "vanished", "appeared")
 

@@ -21,9 +21,10 @@ import torch
 
 from rnndyn.dynamics.fixedpoints import scan
 from rnndyn.dynamics.fixedpoints.inputs import InputSpec, expand_inputs, resolve_input
+from rnndyn.dynamics.fixedpoints.points import LayerFixedPoints
 from rnndyn.dynamics.fixedpoints.result import FixedPointResult
 from rnndyn.dynamics.fixedpoints.seeding import Seeding, draw_seeds, reachable_box
-from rnndyn.dynamics.fixedpoints.solver import LayerFixedPoints, Settings, merge, solve_layer
+from rnndyn.dynamics.fixedpoints.solver import Settings, merge, solve_layer
 from rnndyn.dynamics.health import check_budget
 from rnndyn.dynamics.jacobian import split_state
 from rnndyn.dynamics.network import layer_params, pick_module
