@@ -53,7 +53,7 @@ def fpf_point(p, s0: torch.Tensor, gi: torch.Tensor) -> tuple[np.ndarray, float]
         q = _q(p, s, gi)
         (g,) = torch.autograd.grad(q.sum(), s)
         s = s.detach()
-        qv = float(q)
+        qv = float(q.detach())
         if qv < 1e-12 or abs(q_prev - qv) < 1e-20 * rate:
             break
         gn = float(g.norm())

@@ -247,6 +247,6 @@ def register(app: typer.Typer) -> None:
         epilog=examples(
             "rnndyn fixedpoints data/examples/gru_tomita4.pt",
             "rnndyn fixedpoints data/examples/lstm_sine.pt --input mean --n-inits 256 --out fixedpoints-lstm",
-            "rnndyn fixedpoints tests/data/gru_flipflop3.pt --n-inits auto --input zeros --input pulses.npy",
+            "rnndyn fixedpoints tests/data/gru_flipflop3.pt --n-inits auto --input zeros --input mean",
         ),
     )(fixedpoints)

@@ -44,12 +44,12 @@ class LayerFixedPoints:
     n_candidates: int = 0
     n_dropped: int = 0
     input_jacobians: np.ndarray | None = field(default=None, repr=False)
-    n_unit: np.ndarray | None = field(default=None, repr=False)
-    manifold: np.ndarray | None = field(default=None, repr=False)
+    n_unit: np.ndarray = field(default_factory=lambda: np.zeros(0, int), repr=False)
+    manifold: np.ndarray = field(default_factory=lambda: np.zeros(0, int), repr=False)
     manifolds: tuple[SlowManifold, ...] = ()
     readout: np.ndarray | None = field(default=None, repr=False)
-    start_point: np.ndarray | None = field(default=None, repr=False)
-    start_source: np.ndarray | None = field(default=None, repr=False)
+    start_point: np.ndarray = field(default_factory=lambda: np.zeros(0, int), repr=False)
+    start_source: np.ndarray = field(default_factory=lambda: np.zeros(0, str), repr=False)
     input_index: int = 0
 
     def __len__(self) -> int:
@@ -68,7 +68,7 @@ class LayerFixedPoints:
     @property
     def marginal(self) -> np.ndarray:
         """``(M,)`` True where an eigenvalue is on the unit circle (within its error bound)."""
-        return np.zeros(len(self), bool) if self.n_unit is None else self.n_unit > 0
+        return self.n_unit > 0 if len(self.n_unit) == len(self) else np.zeros(len(self), bool)
 
     @property
     def kind(self) -> np.ndarray:
@@ -89,8 +89,8 @@ class LayerFixedPoints:
     def to_records(self) -> list[dict[str, Any]]:
         """One JSON-ready dict per point (``state``, ``q``, ``stable``, ``eigenvalues`` as [re, im], …)."""
         stable, n_unst, kind = self.stable, self.n_unstable, self.kind
-        n_unit = np.zeros(len(self), int) if self.n_unit is None else self.n_unit
-        man = np.full(len(self), -1) if self.manifold is None else self.manifold
+        n_unit = self.n_unit if len(self.n_unit) == len(self) else np.zeros(len(self), int)
+        man = self.manifold if len(self.manifold) == len(self) else np.full(len(self), -1)
         return [
             {
                 "input_index": self.input_index,

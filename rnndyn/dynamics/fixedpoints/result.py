@@ -38,6 +38,11 @@ KEY_COLUMNS = (
 )
 
 
+def _by_source(source: np.ndarray) -> dict[str, int]:
+    names, counts = np.unique(np.asarray(source, dtype=str), return_counts=True)
+    return {str(k): int(v) for k, v in zip(names.tolist(), counts.tolist(), strict=True)}
+
+
 @dataclass(frozen=True, eq=False)
 class FixedPointResult:
     """Every layer's points for one checkpoint under each constant input, and where the search
@@ -124,12 +129,7 @@ class FixedPointResult:
             "n_stable": int((lay.stable & iso).sum()),
             "n_candidates": lay.n_candidates,
             "n_dropped": lay.n_dropped,
-            "starts_by_source": dict(
-                zip(
-                    *(a.tolist() for a in np.unique(lay.start_source, return_counts=True)),
-                    strict=True,
-                )
-            ),
+            "starts_by_source": _by_source(lay.start_source),
             "coverage": lay.coverage().to_dict(),
             "slow_manifolds": [m.to_dict() for m in lay.manifolds],
         }

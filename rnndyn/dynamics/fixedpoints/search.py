@@ -209,6 +209,7 @@ def find_fixed_points(
             _with_readout(lay, _readout(ckpt, key_ro, lay, p_out)) if lay.layer == top else lay
             for lay in layers
         ]
+    assert first_traj is not None  # at least one input (expand_inputs)
     return FixedPointResult(
         checkpoint=str(ckpt.path),
         sha256=ckpt.sha256,

@@ -175,6 +175,7 @@ def input_jacobians(p: LayerParams, s: torch.Tensor, x: torch.Tensor) -> torch.T
             + ((h - n) * z * (1 - z))[..., None] * wz
             + dn[..., None] * wn
         )
+    assert c is not None  # an LSTM's state is [h; c]
     i, f, g, o = (gi + gh).chunk(4, -1)
     i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
     tc = torch.tanh(f * c + i * g)
