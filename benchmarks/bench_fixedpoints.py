@@ -13,10 +13,12 @@ The bundled 3-bit flip-flop GRU (tests/data/gru_flipflop3.pt, H = 16), zero inpu
   5000 steps; points closer than 1e-3 in every coordinate merged (``tol_unique``). It gets the very
   same starts as the batched search (in random order: a better seeding than FPF's own), in float64.
 
-Coverage is counted against the independent scipy reference (tests/fp_reference.py). The loop runs
-until it has found as many reference points as the batched search ("time to equal coverage") or
-for ``--loop-budget`` seconds; a loop that hits the budget gives a lower bound on the ratio
-(printed with ≥). Runs are interleaved; medians of ``--repeats``.
+- same: rnndyn's own solver (Adam, then Newton) called on one start at a time, the same starts.
+
+Coverage is counted against the independent scipy reference (tests/fp_reference.py; FPF-style end
+points matched at FPF's ``tol_unique`` 1e-3, the others at 1e-5). Each loop runs until it has
+found as many reference points as the batched search ("time to equal coverage") or for
+``--loop-budget`` seconds; a loop that hits the budget gives a lower bound on the ratio (≥). Runs are interleaved; medians of ``--repeats``.
 Usage: python benchmarks/bench_fixedpoints.py [--repeats 3] [--threads 1] [--loop-budget 300]
 """
 
@@ -75,20 +77,33 @@ def fpf_point(p, s0: torch.Tensor, gi: torch.Tensor) -> tuple[np.ndarray, float]
     return s[0].numpy(), q_prev
 
 
-def loop(p, inits: np.ndarray, ref: np.ndarray, target: int, budget: float) -> tuple[float, int]:
-    """Seconds until the loop's distinct points cover ``target`` reference points (or ``budget``)."""
-    gi = torch.zeros(1, p.w_ih.shape[1], dtype=torch.float64) @ p.w_ih.T + p.b_ih
+def loop(
+    p, inits: np.ndarray, ref: np.ndarray, target: int, budget: float, kind: str
+) -> tuple[float, int]:
+    """Seconds until the loop's distinct points cover ``target`` reference points (or ``budget``).
+
+    ``fpf``: ``fpf_point`` per start, every end point kept (as FPF keeps them), merged and matched
+    at FPF's ``tol_unique`` 1e-3; ``same``: rnndyn's own ``solve_layer`` (Adam, Newton) called on one
+    start at a time, matched at 1e-5."""
+    from rnndyn.dynamics.fixedpoints.solver import Settings, solve_layer
+
+    x = torch.zeros(1, p.w_ih.shape[1], dtype=torch.float64)
+    gi = x @ p.w_ih.T + p.b_ih
+    tol = 1e-3 if kind == "fpf" else 1e-5
     found: list[np.ndarray] = []
     t = time.perf_counter()
     covered = 0
     for s0 in inits:
-        s, q = fpf_point(p, torch.from_numpy(s0), gi)
-        if q < 1e-12 and not any(np.abs(f - s).max() < 1e-3 for f in found):
-            found.append(s)
-            covered = int(matched(np.stack(found), ref, 1e-5).sum())
-            if covered >= target:
-                break
-        if time.perf_counter() - t > budget:
+        if kind == "fpf":
+            ends = [fpf_point(p, torch.from_numpy(s0), gi)[0]]
+        else:
+            lay = solve_layer(p, torch.from_numpy(s0[None]), x, Settings())
+            ends = list(lay.states[lay.isolated])
+        for s in ends:
+            if not any(np.abs(f - s).max() < tol for f in found):
+                found.append(s)
+                covered = int(matched(np.stack(found), ref, tol).sum())
+        if covered >= target or time.perf_counter() - t > budget:
             break
     return time.perf_counter() - t, covered
 
@@ -99,6 +114,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="torch threads [torch's default]")
     ap.add_argument("--loop-budget", type=float, default=300.0, help="seconds per loop run")
     ap.add_argument("--ref-starts", type=int, default=1000)
+    ap.add_argument("--loops", default="fpf,same", help="per-point loops to time: fpf, same")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -106,7 +122,11 @@ def main() -> None:
     ckpt = load(FLIPFLOP)
     p = layer_params(ckpt, pick_module(ckpt), 0, "forward", input_size=3)
     find_fixed_points(ckpt, n_inits=16, iters=10)  # warm-up (first-call overheads)
-    tb, tl, cb, cl = [], [], [], []
+    kinds = [k.strip() for k in args.loops.split(",") if k.strip()]
+    tb: list[float] = []
+    cb: list[int] = []
+    tl: dict[str, list[float]] = {k: [] for k in kinds}
+    cl: dict[str, list[int]] = {k: [] for k in kinds}
     rng = np.random.default_rng(0)
     for _ in range(args.repeats):
         t = time.perf_counter()
@@ -115,23 +135,29 @@ def main() -> None:
         lay = res.layer(0)
         hit = int(matched(lay.states[lay.isolated], ref, 1e-5).sum())
         cb.append(hit)
-        inits = rng.permutation(_starts(res))
-        secs, covered = loop(p, inits, ref, hit, args.loop_budget)
-        tl.append(secs)
-        cl.append(covered)
-    mb, ml = statistics.median(tb), statistics.median(tl)
-    capped = min(cl) < min(cb)
+        inits = rng.permutation(_starts())
+        for k in kinds:
+            secs, covered = loop(p, inits, ref, hit, args.loop_budget, k)
+            tl[k].append(secs)
+            cl[k].append(covered)
+    mb = statistics.median(tb)
     print(
         f"flip-flop GRU (H={p.hidden_size}), zero input, torch threads {torch.get_num_threads()}, "
         f"medians of {args.repeats} interleaved runs; reference {len(ref)} isolated points"
     )
     print(f"  batched (defaults): {mb:8.2f} s -> {cb} reference points found")
-    print(f"  FPF-style loop:     {ml:8.2f} s -> {cl} reference points found")
-    print(f"  ratio loop / batched: {'≥ ' if capped else ''}{ml / mb:.1f}× (at equal coverage)")
-    print(f"  runs: batched {[round(v, 2) for v in tb]}; loop {[round(v, 2) for v in tl]}")
+    for k in kinds:
+        ml = statistics.median(tl[k])
+        capped = min(cl[k]) < min(cb)
+        name = "FPF-style loop" if k == "fpf" else "rnndyn solver, one start at a time"
+        print(f"  {name}: {ml:8.2f} s -> {cl[k]} reference points found")
+        print(
+            f"    ratio loop / batched: {'≥ ' if capped else ''}{ml / mb:.1f}× (to equal coverage)"
+        )
+        print(f"    runs: batched {[round(v, 2) for v in tb]}; loop {[round(v, 2) for v in tl[k]]}")
 
 
-def _starts(res) -> np.ndarray:
+def _starts() -> np.ndarray:
     """The batched search's own starts, rebuilt with the same seed (the loop gets the same)."""
     from rnndyn.dynamics.fixedpoints.seeding import Seeding, draw_seeds, reachable_box
     from rnndyn.dynamics.probes import make_probe

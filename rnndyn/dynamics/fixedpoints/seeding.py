@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from rnndyn.errors import UsageError
+
 SOURCES = ("trajectory", "uniform", "corner", "continuation")
 
 
@@ -44,8 +46,8 @@ class Seeding:
     def split(self, n: int) -> tuple[int, int, int]:
         """``n`` starts as ``(trajectory, uniform, corner)`` counts (largest remainder)."""
         w = np.array([self.trajectory, self.uniform, self.corner], dtype=float)
-        if (w < 0).any() or w.sum() <= 0:
-            raise ValueError("seeding shares must be non-negative and not all zero")
+        if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+            raise UsageError(f"seeding shares {w.tolist()}: need numbers ≥ 0, not all zero")
         raw = n * w / w.sum()
         k = np.floor(raw).astype(int)
         k[np.argsort(raw - k)[::-1][: n - int(k.sum())]] += 1

@@ -1,9 +1,10 @@
 """Fixed and slow points of RNN / LSTM / GRU layers under a constant input, with their linearisations.
 
 In the spirit of Sussillo & Barak (2013): minimise ``q(s) = ½‖F(s, x*) − s‖²`` from many initial
-states (``seeding``: along trajectories, uniform over the reachable box, corners, continuation). All initial states are optimised at once, as
-one ``(N, S)`` tensor (Adam through the layer's own step function), then refined by batched
-Newton steps ``(J − I) δ = s − F(s)`` with per-row backtracking wherever the solve succeeds.
+states (``seeding``: trajectories, the reachable box, its corners, continuation). All initial
+states are optimised at once, as one ``(N, S)`` tensor (Adam through the layer's own step function), then refined by batched
+damped Newton steps (Levenberg–Marquardt, ``(AᵀA + μI) δ = −Aᵀ(F(s) − s)``, ``A = J − I``, μ tiny, so a
+singular ``A`` on a slow manifold still gives a step) with per-row backtracking.
 Candidates are de-duplicated with a distance tolerance; each point gets its state Jacobian
 (``rnndyn.dynamics.jacobian``, PyTorch's conventions; LSTM state ``[h; c]``) and that Jacobian's
 discrete-time eigenvalues (``rnndyn.spectrum``) and its input Jacobian ∂F/∂u. ``kind`` is
