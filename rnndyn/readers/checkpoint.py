@@ -60,7 +60,7 @@ class Checkpoint:
 
 
 def load(
-    path: str | PathLike[str],
+    path: str | PathLike[str] | torch.nn.Module | Mapping[str, Any] | Checkpoint,
     *,
     trust: bool = False,
     max_bytes: int | None = None,
@@ -75,7 +75,9 @@ def load(
             archive, ``.npy``/``.npz``, a plain pickle of numpy arrays, an ONNX model, a Keras
             ``.keras``/``.h5`` file or a Flax msgpack file (the format is read from the first
             bytes, not the extension). Foreign layouts are converted to PyTorch's names and gate
-            order; ``Checkpoint.sources`` says where each converted tensor came from.
+            order; ``Checkpoint.sources`` says where each converted tensor came from. Also an
+            object in memory: an ``nn.Module`` holding ``nn.RNN``/``LSTM``/``GRU`` layers, a
+            state dict, or a ``Checkpoint`` (returned as it is); see ``rnndyn.readers.memory``.
         trust: allow full pickles (``torch.save(model)``) for files you trust. Even then the
             weights-only loader is tried first; the full unpickler runs only if it refused.
         max_bytes: size cap (default ``prechecks.MAX_CHECKPOINT_BYTES``, 8 GiB).
@@ -86,8 +88,15 @@ def load(
     Raises:
         RefusedError: (exit 3) the file needs code execution and ``trust`` is False.
         CheckpointError: (exit 4) missing, empty, truncated, corrupt, not a checkpoint, no tensors.
-        UsageError: (exit 2) a layout hint that fits no array.
+        UsageError: (exit 2) a layout hint that fits no array, or ``path`` is none of the above.
     """
+    if not isinstance(path, (str, PathLike)):
+        from rnndyn.readers.memory import as_checkpoint
+
+        ckpt = as_checkpoint(path, trust=trust)
+        if layout is None and gate_order is None and matrix is None:
+            return ckpt
+        return with_layout(ckpt, layout=layout, gate_order=gate_order, matrix=matrix)
     p = Path(path)
     size = prechecks.check_file(p, max_bytes)
     kind = sniff.sniff(p, sniff.read_head(p), size)

@@ -10,6 +10,7 @@ one, else unit Gaussian noise).
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -29,7 +30,8 @@ from rnndyn.dynamics.jacobian import split_state
 from rnndyn.dynamics.network import layer_params, pick_module
 from rnndyn.errors import InvalidInputError, RefusedError, UsageError
 from rnndyn.operators import RecurrentModule
-from rnndyn.readers.checkpoint import Checkpoint, load
+from rnndyn.readers.checkpoint import Checkpoint
+from rnndyn.readers.memory import as_checkpoint
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -227,7 +229,7 @@ def _layer_inputs(
 
 
 def find_fixed_points(
-    source: str | PathLike[str] | Checkpoint,
+    source: str | PathLike[str] | Checkpoint | torch.nn.Module | Mapping[str, Any],
     inputs: str | np.ndarray = "zeros",
     *,
     probe: str | None = None,
@@ -242,6 +244,7 @@ def find_fixed_points(
     """Fixed and slow points of every layer (and direction) of a checkpoint's recurrent module.
 
     Args:
+        source: a path, a ``Checkpoint``, an ``nn.Module`` or a state dict.
         inputs: the constant input: ``zeros``, ``mean``, ``task:NAME``, a ``.npy`` path, an array.
         probe: what drives the trajectories the initial states come from (``task:NAME``,
             ``noise[:STD]``, ``FILE.npy``); default the checkpoint's task, else ``noise:1``.
@@ -262,7 +265,7 @@ def find_fixed_points(
             "n_inits ≥ 1, 0 ≤ tol ≤ max_q and iters ≥ 0"
         )
     start = time.perf_counter()
-    ckpt = source if isinstance(source, Checkpoint) else load(source, trust=trust)
+    ckpt = as_checkpoint(source, trust=trust)
     mod = pick_module(ckpt, module)
     if mod.bidirectional and mod.num_layers > 1:
         raise RefusedError(

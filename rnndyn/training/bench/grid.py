@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rnndyn.errors import UsageError
+from rnndyn.errors import UsageError, did_you_mean
 
 ARCHS = ("rnn", "lstm", "gru")
 #: Vanilla RNNs with a fixed unit, whatever the initializer pairs with: compare inits within one
@@ -194,7 +194,10 @@ def resolve_grid(
     from rnndyn.tasks import get_task
 
     if preset is not None and preset not in PRESETS:
-        raise UsageError(f"unknown preset {preset!r}", hint=f"Choose one of: {', '.join(PRESETS)}.")
+        raise UsageError(
+            f"unknown preset {preset!r}{did_you_mean(preset, PRESETS)}",
+            hint=f"Choose one of: {', '.join(PRESETS)}.",
+        )
     p = PRESETS[preset] if preset else None
     for name, value in (("jobs", jobs), ("epochs", epochs), ("hidden", hidden)):
         whole = isinstance(value, int) and not isinstance(value, bool)
