@@ -110,5 +110,5 @@ def test_anything_else_is_a_clear_usage_error(bad):
     for call in (rnndyn.load, rnndyn.extract_operators, rnndyn.eigendecompose):
         if call is rnndyn.eigendecompose and isinstance(bad, list):
             continue  # a list is a list of operators there
-        with pytest.raises(UsageError, match="expected a checkpoint path, a torch.nn.Module"):
+        with pytest.raises(UsageError, match=r"expected a checkpoint path, a torch\.nn\.Module"):
             call(bad)

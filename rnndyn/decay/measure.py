@@ -349,7 +349,9 @@ def measure_decay(
             "min_fit_steps": s.min_fit_steps,
             "linear_tol_nats": s.linear_tol,
             "purity": 0.5,
-            "measured": [k for k, on in (("rates", rates), ("lyapunov", lyapunov), ("memory", memory)) if on],
+            "measured": [
+                k for k, on in (("rates", rates), ("lyapunov", lyapunov), ("memory", memory)) if on
+            ],
             "lyapunov_exponents": min(n_exp, _state_size(net)) if lyapunov else None,
         },
     )

@@ -93,13 +93,11 @@ class DecayResult:
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy ``(operator, mode, lag)`` rows (see ``ModeDecay.curves_frame``)."""
-        import pandas as pd
 
         return self._tagged(_concat([o.curves_frame() for o in self.operators]))
 
     def modes_frame(self) -> pd.DataFrame:
         """One row per (operator, mode)."""
-        import pandas as pd
 
         return self._tagged(_concat([o.to_frame() for o in self.operators]))
 

@@ -54,6 +54,8 @@ def parse_only(value: str | None) -> set[str]:
             f"--only {value!r}: choose any of {', '.join(PARTS)} (comma-separated){hint}"
         )
     return parts
+
+
 COLUMNS = [
     "mode",
     "λ",
