@@ -28,6 +28,7 @@ from rnndyn_cli.render import (
     print_json,
     print_table,
     progress_bar,
+    stages,
     warnings_to_stderr,
 )
 
@@ -68,16 +69,6 @@ COLUMNS = [
     "whole rate",
     "95% CI ",
 ]
-
-
-def _phases(bar: Any) -> Any:
-    """A ``(done, total, phase)`` callback moving one bar task; ``None`` without a bar."""
-    if bar is None:
-        return None
-    task = bar.add_task("decay", total=None)
-    return lambda done, total, phase: bar.update(
-        task, completed=done, total=total, description=f"decay: {phase}"
-    )
 
 
 def _lam(z: complex) -> str:
@@ -271,7 +262,7 @@ def decay(
             lyapunov="lyapunov" in parts,
             memory="memory" in parts,
             lyapunov_exponents=lyapunov_exponents,
-            progress=_phases(bar),
+            progress=stages(bar, "decay"),
         )
     if out is not None:
         from rnndyn.report import write_report

@@ -24,6 +24,8 @@ from rnndyn_cli.render import (
     finish,
     parse_formats,
     print_table,
+    progress_bar,
+    stages,
     warnings_to_stderr,
 )
 
@@ -99,7 +101,7 @@ def fixedpoints(
 
     formats = parse_formats(format_)
     check_out(out, force=force, protect=[checkpoint])  # before the search
-    with warnings_to_stderr():
+    with warnings_to_stderr(), progress_bar() as bar:
         res = find_fixed_points(
             checkpoint,
             input_,
@@ -111,6 +113,7 @@ def fixedpoints(
             tol=tol,
             max_q=max_q,
             iters=iters,
+            progress=stages(bar, "fixed points"),
         )
     if out is not None:
         _write(res, out, formats, force, checkpoint, style)

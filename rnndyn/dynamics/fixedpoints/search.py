@@ -10,7 +10,7 @@ one, else unit Gaussian noise).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -239,6 +239,7 @@ def find_fixed_points(
     seed: int = 0,
     trust: bool = False,
     settings: Settings | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
     **options: Any,
 ) -> FixedPointResult:
     """Fixed and slow points of every layer (and direction) of a checkpoint's recurrent module.
@@ -249,6 +250,8 @@ def find_fixed_points(
         probe: what drives the trajectories the initial states come from (``task:NAME``,
             ``noise[:STD]``, ``FILE.npy``); default the checkpoint's task, else ``noise:1``.
         n_inits: initial states per layer and direction, optimised together.
+        progress: ``progress(done, total, stage)`` as each stage (the probe, each layer and
+            direction) starts, and once at the end.
         options: ``Settings`` fields (``tol``, ``max_q``, ``iters``, ``lr``, ``newton_steps``,
             ``dedup``, ``jitter``) when ``settings`` is not given.
 
@@ -279,6 +282,9 @@ def find_fixed_points(
         hint="Use fewer --n-inits.",
     )
     x_star, pr, desc = resolve_input(ckpt, mod, inputs, probe, batch=batch, seed=seed)
+    total = 1 + mod.num_layers * len(mod.directions)
+    tick = progress or (lambda done, total, stage: None)
+    tick(0, total, "simulating the probe")
     traj = simulate(ckpt, pr.inputs, module=mod, dtype=torch.float64)
     rng = np.random.default_rng(seed)
     layers: list[LayerFixedPoints] = []
@@ -287,6 +293,7 @@ def find_fixed_points(
         if below is not None and len(below) == 0:
             break
         for direction in mod.directions:
+            tick(1 + len(layers), total, f"layer {layer} {direction}: {int(n_inits)} searches")
             states = traj.states(layer, direction, full=True)
             inits, rows = sample_inits(
                 states.reshape(-1, states.shape[-1]), int(n_inits), cfg.jitter, rng
@@ -294,6 +301,7 @@ def find_fixed_points(
             x, ups = _layer_inputs(ckpt, mod, traj, layer, below, x_star, rows)
             p = layer_params(ckpt, mod, layer, direction, input_size=x.shape[1])
             layers.append(solve_layer(p, inits, x, cfg, ups))
+    tick(total, total, "done")
     return FixedPointResult(
         checkpoint=str(ckpt.path),
         sha256=ckpt.sha256,
