@@ -126,8 +126,10 @@ def test_decay_only_lyapunov_writes_only_its_tables(small_rnn, tmp_path):
     out = tmp_path / "o"
     res = CliRunner().invoke(
         app,
-        ["decay", str(small_rnn), "--steps", "10", "--length", "60", "--batch", "4"]
-        + ["--only", "lyapunov", "--out", str(out), "--format", "png"],
+        [
+            *("decay", str(small_rnn), "--steps", "10", "--length", "60", "--batch", "4"),
+            *("--only", "lyapunov", "--out", str(out), "--format", "png"),
+        ],
     )
     assert res.exit_code == 0, res.output
     assert (out / "lyapunov.csv").is_file() and (out / "lyapunov_spectrum.png").is_file()
