@@ -239,6 +239,7 @@ def decay(
     import torch
 
     from rnndyn.decay.measure import measure_decay
+    from rnndyn.outputs.manifest import record_resolved
     from rnndyn.readers.checkpoint import load
 
     formats = parse_formats(format_)
@@ -264,6 +265,13 @@ def decay(
             lyapunov_exponents=lyapunov_exponents,
             progress=stages(bar, "decay"),
         )
+    record_resolved(
+        length=result.probe.get("length"),
+        batch=result.probe.get("batch"),
+        modes=max((md.n_modes for md in result.operators), default=None),
+        lyapunov_exponents=result.settings.get("lyapunov_exponents"),
+        only=",".join(result.settings.get("measured", PARTS)),
+    )
     if out is not None:
         from rnndyn.report import write_report
 

@@ -115,6 +115,9 @@ def fixedpoints(
             iters=iters,
             progress=stages(bar, "fixed points"),
         )
+    from rnndyn.outputs.manifest import record_resolved
+
+    record_resolved(probe=res.probe.get("spec"), module=res.module.name or "(root)")
     if out is not None:
         _write(res, out, formats, force, checkpoint, style)
     finish(res.to_dict, lambda: _render(res), out, json_)
