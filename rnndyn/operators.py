@@ -412,7 +412,7 @@ def extract_operators(
     ``ckpt``: a ``Checkpoint``, a path, an ``nn.Module`` or a state dict (``readers.checkpoint.as_checkpoint``).
     """
     if not _is_checkpoint(ckpt):
-        from rnndyn.readers.memory import as_checkpoint
+        from rnndyn.readers.checkpoint import as_checkpoint
 
         ckpt = as_checkpoint(ckpt)
     modules = find_modules(ckpt, matrix=matrix) if modules is None else modules

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 import rnndyn
-from rnndyn.compare.track import track
 from rnndyn.errors import UsageError
+from rnndyn.training.track import track
 
 
 class Model(nn.Module):

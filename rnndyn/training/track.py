@@ -22,8 +22,7 @@ import numpy as np
 
 from rnndyn.conditioning import above, classify
 from rnndyn.errors import InvalidInputError, UsageError
-from rnndyn.readers.checkpoint import Checkpoint
-from rnndyn.readers.memory import as_checkpoint
+from rnndyn.readers.checkpoint import Checkpoint, as_checkpoint
 from rnndyn.spectrum import timescales
 
 if TYPE_CHECKING:  # pragma: no cover

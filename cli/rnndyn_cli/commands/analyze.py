@@ -210,10 +210,10 @@ def analyze(
     With --json the document's schema is rnndyn.analysis/1 for one checkpoint and
     rnndyn.analysis-set/1 (a list of analysis/1 documents) for several.
     """
+    from rnndyn._util.threads import available_cores
     from rnndyn.analysis import analysis_document
     from rnndyn.analysis import analyze as run_analysis
     from rnndyn.outputs.manifest import record_resolved
-    from rnndyn._util.threads import available_cores
 
     formats = parse_formats(format_)
     check_out(out, force=force, protect=checkpoints)

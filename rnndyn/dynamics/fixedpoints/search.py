@@ -30,8 +30,7 @@ from rnndyn.dynamics.jacobian import split_state
 from rnndyn.dynamics.network import layer_params, pick_module
 from rnndyn.errors import InvalidInputError, RefusedError, UsageError
 from rnndyn.operators import RecurrentModule
-from rnndyn.readers.checkpoint import Checkpoint
-from rnndyn.readers.memory import as_checkpoint
+from rnndyn.readers.checkpoint import Checkpoint, as_checkpoint
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
