@@ -12,6 +12,7 @@ import typer
 from rnndyn_cli.errors import boundary
 from rnndyn_cli.options import (
     DEFAULT_FORMATS,
+    FORMATS_READ,
     FigureFormats,
     ForceFlag,
     GateOrder,
@@ -180,7 +181,7 @@ def _folder_names(paths: list[Path]) -> list[str]:
 def analyze(
     checkpoints: list[Path] = typer.Argument(
         ...,
-        help="Checkpoint file(s): PyTorch, TorchScript, safetensors, NumPy, ONNX, Keras, Flax.",
+        help=f"Checkpoint file(s). {FORMATS_READ}",
     ),
     json_: JsonFlag = False,
     out: OutFolder = None,

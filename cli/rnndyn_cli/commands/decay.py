@@ -11,6 +11,7 @@ import typer
 from rnndyn_cli.errors import boundary
 from rnndyn_cli.options import (
     DEFAULT_FORMATS,
+    FORMATS_READ,
     FigureFormats,
     ForceFlag,
     JsonFlag,
@@ -178,7 +179,7 @@ def _report(result: DecayResult, inputs: list[dict[str, Any]]) -> Report:
 
 @boundary
 def decay(
-    checkpoint: Path = typer.Argument(..., help="Checkpoint file: .pt/.pth/.ckpt/.safetensors."),
+    checkpoint: Path = typer.Argument(..., help=f"Checkpoint file. {FORMATS_READ}"),
     probe: str = typer.Option(
         "noise", "--probe", help="zeros | noise[:STD] | impulse | task:NAME | FILE.npy"
     ),

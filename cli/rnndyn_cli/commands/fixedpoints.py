@@ -10,6 +10,7 @@ import typer
 from rnndyn_cli.errors import boundary
 from rnndyn_cli.options import (
     DEFAULT_FORMATS,
+    FORMATS_READ,
     FigureFormats,
     ForceFlag,
     JsonFlag,
@@ -65,7 +66,7 @@ def _render(res: FixedPointResult) -> None:
 
 @boundary
 def fixedpoints(
-    checkpoint: Path = typer.Argument(..., help="Checkpoint file."),
+    checkpoint: Path = typer.Argument(..., help=f"Checkpoint file. {FORMATS_READ}"),
     input_: str = typer.Option(
         "zeros",
         "--input",
