@@ -284,10 +284,12 @@ def measure_decay(
             ``operator_ids``); default: ``hh`` for RNNs, ``jac`` (mean Jacobian) for LSTM/GRU.
         dtype: precision of the perturbation and Lyapunov GEMMs (simulation is float64); raised to
             float64 automatically, with a note, where float32 cannot be trusted.
-        min_fit_steps, linear_tol: a mode's own rate is fitted only over ≥ ``min_fit_steps`` steps
-            on which its log amplitude stays within ``linear_tol`` nats (RMS) of a line.
-        memory, lyapunov, rates: which parts to compute (the memory function, the Lyapunov
-            spectrum, the per-mode rates of each operator); any subset, at least one.
+        min_fit_steps: a mode's own rate is fitted only over at least this many steps ...
+        linear_tol: ... on which its log amplitude stays within this many nats (RMS) of a line.
+        memory: compute the memory function (Jaeger's capacity).
+        lyapunov: compute the Lyapunov spectrum.
+        rates: measure the per-mode rates of each operator. Any subset of the three parts, at
+            least one.
         lyapunov_exponents: how many leading Lyapunov exponents per layer and direction (default
             all: the state size); independent of ``modes``.
         progress: ``progress(done, total, phase)`` as each phase (simulation, each operator,

@@ -88,9 +88,10 @@ def load(
         trust: allow full pickles (``torch.save(model)``) for files you trust. Even then the
             weights-only loader is tried first; the full unpickler runs only if it refused.
         max_bytes: size cap (default ``prechecks.MAX_CHECKPOINT_BYTES``, 8 GiB).
-        layout, gate_order, matrix: how to read arrays named in other conventions (``enc_w_hh``):
-            ``layout`` ``"rnn"|"lstm"|"gru"``, ``gate_order`` the stored block order (``"ifco"``,
-            ``"zrh"``), ``matrix`` the one stacked key they apply to (see ``io.layout``).
+        layout: how to read arrays named in other conventions (``enc_w_hh``): ``"rnn"``,
+            ``"lstm"`` or ``"gru"`` (see ``readers.layout``).
+        gate_order: the stored block order of such arrays (``"ifco"``, ``"zrh"``).
+        matrix: the one stacked key ``layout`` and ``gate_order`` apply to.
 
     Raises:
         RefusedError: (exit 3) the file needs code execution and ``trust`` is False.

@@ -47,7 +47,7 @@ PRESETS = {
         task_params={"parity": {"T": 20}, "adding": {"T": 30}, "sine": {"T": 40}},
         sizes={"n_train": 800, "n_val": 200, "n_test": 400},
         note="216 runs, shortened sequences and data: ≈1.1 CPU-s per run (≈4 CPU-min in all); "
-        "measured wall time with --jobs 2 on 2 shared cores in the bench README section",
+        "measured wall time with --jobs 2 on 2 shared cores in docs/commands/bench.md",
     ),
     "full": Preset(
         "full",
