@@ -313,8 +313,8 @@ def measure_decay(
     traj = simulate(net, pr.inputs, dtype=torch.float64)
     notes = _module_notes(net)
     ops, more = _catalogue(net, ids, traj, pr.length - s.steps) if rates else ([], [])
-    spectra = eigendecompose(ops) if ops else []
-    s, precision = _precision(net, traj, list(spectra), s)
+    spectra: list[OperatorSpectrum] = list(eigendecompose(ops)) if ops else []
+    s, precision = _precision(net, traj, spectra, s)
     notes += more + ([precision] if precision else [])
     lags = memory_lags(pr, s.steps, notes) if memory else None
     total = 1 + len(ops) + int(lyapunov) + int(lags is not None)
