@@ -7,7 +7,7 @@ Writes ``figures/gallery/<kind>.png``. Inputs: ``data/examples/*.pt`` (three tra
 the ``bench`` group trains a tiny grid (sine task, GRU, orthogonal vs default init, 4 seeds, quick
 preset sizes) in a temporary folder and compares the trained networks by initializer, so its
 figures come from fresh but seeded runs. ``CAPTIONS`` says what to read off each figure (the
-README gallery uses them).
+gallery page docs/gallery.md uses them).
 """
 
 from __future__ import annotations

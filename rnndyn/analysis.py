@@ -24,6 +24,7 @@ from rnndyn._util.threads import available_cores
 from rnndyn._version import __version__
 from rnndyn.conditioning import TIMESCALE_NULL, unit_roundoff
 from rnndyn.errors import RnndynWarning
+from rnndyn.naming import gate_name
 from rnndyn.operators import RecurrentModule, RecurrentOperator, extract_operators, find_modules
 from rnndyn.spectrum import OperatorSpectrum, Spectrum, decompose_one, eigendecompose, relabel
 
@@ -67,6 +68,48 @@ class Analysis:
         df.insert(0, "sha256", self.checkpoint.sha256)
         df.insert(0, "checkpoint", displayable(str(self.checkpoint.path)))
         return df
+
+    def operators_frame(self) -> pd.DataFrame:
+        """One row per operator: the summary ``rnndyn analyze`` prints (a paper's "Table 1") —
+        size, spectral radius with the half-width the stored precision allows, eigenvalues outside
+        and on the unit circle, the longest finite timescale (steps), κ(V), relative departure from
+        normality and residual — tagged with the
+        checkpoint's path and sha256 (written as ``operators.csv`` by ``analyze --out``)."""
+        import pandas as pd
+
+        arch = {m.name: m.arch for m in self.modules}
+        rows = []
+        for s in self.spectrum:
+            tau, bound = s.timescales, s.error_bound
+            finite = tau[np.isfinite(tau)]
+            half = float("nan")  # half-width of the radius interval the stored precision allows
+            if bound is not None and s.n:
+                rho = s.spectral_radius
+                half = float(max((s.moduli + bound).max() - rho, rho - (s.moduli - bound).max()))
+            rows.append(
+                {
+                    "checkpoint": displayable(str(self.checkpoint.path)),
+                    "sha256": self.checkpoint.sha256,
+                    "architecture": arch.get(s.module, s.arch),
+                    "module": s.module,
+                    "operator": s.id,
+                    "layer": s.layer,
+                    "direction": s.direction,
+                    "gate": gate_name(s.gate),
+                    "source": s.source,
+                    "n": s.n,
+                    "spectral_radius": s.spectral_radius,
+                    "spectral_radius_bound": half,
+                    "n_outside_unit_circle": s.n_outside_unit_circle,
+                    "n_on_unit_circle": s.n_on_unit_circle,
+                    "max_finite_timescale": float(finite.max()) if finite.size else float("nan"),
+                    "eigvec_condition": s.eigvec_condition,
+                    "departure_from_normality": s.departure_from_normality,
+                    "residual": s.residual,
+                    "ill_conditioned": s.ill_conditioned,
+                }
+            )
+        return pd.DataFrame(rows)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``rnndyn.analysis/1`` document (DESIGN §7)."""
@@ -120,6 +163,13 @@ def analyses_frame(analyses: Sequence[Analysis]) -> pd.DataFrame:
     import pandas as pd
 
     return pd.concat([a.to_frame() for a in analyses], ignore_index=True)
+
+
+def operators_frame(analyses: Sequence[Analysis]) -> pd.DataFrame:
+    """The per-operator summaries of several analyses, one table (``Analysis.operators_frame``)."""
+    import pandas as pd
+
+    return pd.concat([a.operators_frame() for a in analyses], ignore_index=True)
 
 
 def _conversions(ckpt: Checkpoint) -> dict[str, Any]:

@@ -6,6 +6,7 @@ The command line maps ``exit_code`` straight to the process exit status (DESIGN 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from os import PathLike
 
 
@@ -65,3 +66,18 @@ class SimulationError(RnndynError):
 
 class RnndynWarning(UserWarning):
     """A result that is computed but should be read with care (e.g. an ill-conditioned eigenbasis)."""
+
+
+def did_you_mean(name: object, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the choice closest to ``name`` (case, ``-``, ``_`` and spaces
+    ignored: ``flip-flop`` → ``flipflop``), or ``""`` when none is close."""
+    import difflib
+    import re
+
+    def norm(s: object) -> str:
+        return re.sub(r"[-_\s]", "", str(s).lower())
+
+    by = {norm(c): c for c in choices}
+    key = norm(name)
+    hit = by.get(key) or next(iter(difflib.get_close_matches(key, list(by), n=1, cutoff=0.6)), None)
+    return "" if hit is None else f" (did you mean {by.get(norm(hit), hit)!r}?)"

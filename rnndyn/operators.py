@@ -10,8 +10,9 @@ Hand-written cells are found by the name of their square recurrent matrix (``W_h
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -394,10 +395,26 @@ def _u(dtype: str) -> float:
     return unit_roundoff(dtype)
 
 
+def _is_checkpoint(obj: Any) -> bool:
+    """Whether ``obj`` is a ``Checkpoint``, without importing torch to find out."""
+    mod = sys.modules.get("rnndyn.readers.checkpoint")
+    return mod is not None and isinstance(obj, mod.Checkpoint)
+
+
 def extract_operators(
-    ckpt: Checkpoint, *, matrix: str | None = None, modules: list[RecurrentModule] | None = None
+    ckpt: Checkpoint | Any,
+    *,
+    matrix: str | None = None,
+    modules: list[RecurrentModule] | None = None,
 ) -> list[RecurrentOperator]:
-    """All square recurrent operators of a checkpoint (every module, layer, direction, gate)."""
+    """All square recurrent operators of a checkpoint (every module, layer, direction, gate).
+
+    ``ckpt``: a ``Checkpoint``, a path, an ``nn.Module`` or a state dict (``readers.checkpoint.as_checkpoint``).
+    """
+    if not _is_checkpoint(ckpt):
+        from rnndyn.readers.checkpoint import as_checkpoint
+
+        ckpt = as_checkpoint(ckpt)
     modules = find_modules(ckpt, matrix=matrix) if modules is None else modules
     return [op for mod in modules for op in module_operators(ckpt, mod)]
 

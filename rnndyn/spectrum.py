@@ -278,7 +278,7 @@ _ILL = (
 
 
 def eigendecompose(
-    ops: RecurrentOperator | Sequence[RecurrentOperator] | np.ndarray,
+    ops: RecurrentOperator | Sequence[RecurrentOperator] | np.ndarray | Any,
     *,
     diagnostics: bool = True,
     keep_vectors: bool = True,
@@ -288,7 +288,9 @@ def eigendecompose(
     """Eigendecompose operators, batched over operators of equal size.
 
     Args:
-        ops: operators, or raw real matrices ``(n, n)`` / ``(B, n, n)``.
+        ops: operators, or raw real matrices ``(n, n)`` / ``(B, n, n)``, or a network whose
+            operators are extracted first: a ``Checkpoint``, a path, an ``nn.Module`` or a
+            state dict.
         diagnostics: compute eigenvectors and the trust diagnostics (else eigenvalues only).
         keep_vectors: keep the eigenvectors in the result (set False to save memory).
         jobs: operators decomposed at once, in threads with one BLAS thread each (LAPACK's
@@ -299,6 +301,10 @@ def eigendecompose(
         ops = [ops]
     elif isinstance(ops, np.ndarray):
         ops = _from_matrices(ops)
+    elif not isinstance(ops, Sequence) or isinstance(ops, str):  # a network: its operators
+        from rnndyn.operators import extract_operators
+
+        ops = extract_operators(ops)
     ops, early = list(ops), early or {}
     todo = [op for i, op in enumerate(ops) if i not in early]
     jobs = available_cores() if jobs is None else int(jobs)

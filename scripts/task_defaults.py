@@ -1,4 +1,4 @@
-"""Measure what each task reaches with its default settings (the README's task table).
+"""Measure what each task reaches with its default settings (the task table in docs/commands/train.md).
 
     python scripts/task_defaults.py                      # every task, its listed arch/init, seed 0
     python scripts/task_defaults.py --tasks adding copy --archs gru lstm --inits default orthogonal

@@ -178,5 +178,6 @@ def test_train_progress_bar_starts_with_the_real_total():
     bar = Bar()
     step = _callback(bar, 7)
     step({"epoch": 1, "val_loss": 0.5}, 7)
-    assert bar.calls[0] == ("add", {"total": 7, "info": ""})  # was total=None: "epoch 0/None"
+    assert bar.calls[0][1]["total"] == 7  # was total=None: "epoch 0/None"
+    assert bar.calls[0][1]["log_each"]  # in a log: one line per epoch
     assert bar.calls[1][1]["completed"] == 1 and bar.calls[1][1]["total"] == 7

@@ -12,6 +12,7 @@ import torch
 
 from rnndyn.errors import UsageError
 from rnndyn.tasks import get_task, list_tasks, task_names
+from rnndyn.tasks.base import cross_entropy
 from rnndyn.tasks.memory import COPY_LENGTH, COPY_SYMBOLS
 from rnndyn.tasks.series import mackey_glass, narma10
 from rnndyn.tasks.tomita import accepts
@@ -136,8 +137,21 @@ def test_copy_layout_and_baseline_formula(T):
     logits[:, : T + 10, 0] = 0.0
     logits[:, T + 10 :, 1:] = 0.0
     want = COPY_LENGTH * math.log(COPY_SYMBOLS) / (T + 2 * COPY_LENGTH)
-    assert task.evaluate(logits, y) == pytest.approx(want, rel=1e-9)
-    assert task.spec.baseline == pytest.approx(want)
+    assert cross_entropy(logits, y) == pytest.approx(want, rel=1e-9)
+    # the metric: accuracy over the recalled symbols only (blanks right everywhere scores 0)
+    blanks = torch.nn.functional.one_hot(torch.zeros_like(y), COPY_SYMBOLS + 1).float()
+    assert task.evaluate(blanks, y) == 0.0
+    perfect = torch.nn.functional.one_hot(y, COPY_SYMBOLS + 1).float()
+    assert task.evaluate(perfect, y) == 1.0
+    half = y.clone()
+    half[:, T + 10 : T + 15] = 0  # the first 5 of the 10 recalled symbols missed
+    assert task.evaluate(torch.nn.functional.one_hot(half, COPY_SYMBOLS + 1).float(), y) == 0.5
+    assert task.spec.baseline == pytest.approx(1 / COPY_SYMBOLS)
+    assert (task.spec.kind, task.spec.metric, task.spec.higher_is_better) == (
+        "classification",
+        "recall_accuracy",
+        True,
+    )
 
 
 def test_parity_targets_are_running_xor():
@@ -218,10 +232,14 @@ def test_registry_and_bad_parameters():
     assert [s.name for s in specs] == task_names()
     assert len([s for s in specs if not s.name.startswith("twin_")]) == 16
     assert {s.kind for s in specs} == {"regression", "classification"}
-    assert get_task("copy").spec.kind == "regression"
+    assert get_task("copy").spec.kind == "classification"  # labels, cross-entropy
     assert get_task("adding", T="200").spec.seq_len == 200  # CLI strings are coerced
     with pytest.raises(UsageError, match=r"tomita4.*adding"):
         get_task("nope")
+    with pytest.raises(UsageError, match=r"unknown task 'flip-flop' \(did you mean 'flipflop'\?\)"):
+        get_task("flip-flop")
+    with pytest.raises(UsageError, match=r"did you mean 'tomita4'"):
+        get_task("tomitta4")
     with pytest.raises(UsageError, match="valid parameters: T"):
         get_task("adding", tau=3)
     for bad in ({"T": 0}, {"T": "x"}, {"T": 2.5}, {"T": "2.5"}, {"T": "inf"}):

@@ -53,6 +53,12 @@ def test_tutorial_runs(tmp_path, monkeypatch, runner):
     assert "Spectrum(3 operators: rnn:l0.fwd.r" in out
     assert "['figure1.pdf', 'figure1.png']" in out
     assert "gru_tomita4.pt: timescales" in out
+    # section 5: the same network as an object in memory, and copies of its state dict tracked
+    assert "Checkpoint('<in-memory GRU>', format='in-memory-module'" in out
+    assert "same as the file: True" in out
+    radii = re.search(r"z radius along the copies: \[([^\]]+)\]", out).group(1).split()
+    z = namespace["z"].spectral_radius
+    assert [float(r) for r in radii] == [round(z * 0.9**k, 3) for k in range(3)]
     for name in ("figure1.pdf", "results/gru/timescales.pdf", "results/gru/manifest.json"):
         assert (tmp_path / name).stat().st_size > 0, name
     assert elapsed < 60  # about 10 s alone; generous for a loaded CI machine

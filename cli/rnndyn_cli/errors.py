@@ -1,6 +1,6 @@
 """One error boundary for every command: library errors become one paragraph and an exit code.
 
-Exit codes (README "Guarantees"): 0 success, 1 unexpected error (a bug), 2 usage, 3 refused
+Exit codes (docs/outputs.md): 0 success, 1 unexpected error (a bug), 2 usage, 3 refused
 untrusted input, 4 invalid input, 5 output could not be written, 130 interrupted (Ctrl-C).
 """
 

@@ -17,6 +17,13 @@ import typer
 
 from rnndyn.naming import SEED_MAX
 
+#: Every checkpoint format rnndyn reads, for the help of each command that reads checkpoints.
+FORMATS_READ = (
+    "Formats (detected from the bytes, not the name): PyTorch .pt/.pth/.ckpt (state dicts, "
+    "Lightning), TorchScript, safetensors, NumPy .npy/.npz, pickled numpy arrays, ONNX, Keras "
+    ".keras/.h5, Flax msgpack."
+)
+
 JsonFlag = Annotated[
     bool,
     typer.Option("--json", help="Print one JSON document on stdout (and nothing else there)."),

@@ -99,13 +99,99 @@ def parse_formats(value: str) -> tuple[str, ...]:
     return fmts
 
 
+#: Seconds between two log lines of one stage (``RNNDYN_PROGRESS_INTERVAL`` overrides it).
+LOG_INTERVAL = 30.0
+
+
+def _clock(seconds: float) -> str:
+    s = round(max(seconds, 0.0))
+    return (
+        f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+    )
+
+
+class LogProgress:
+    """Progress for a log file (stderr not a terminal): the subset of rich's ``Progress`` the
+    commands use (``add_task``, ``update``), written as plain lines ``rnndyn: STAGE: done/total,
+    elapsed M:SS, ETA M:SS``. A line is written when a stage starts (its description changes),
+    when it completes, and otherwise at most every ``interval`` seconds; a task added with
+    ``log_each=True`` (``train``'s epochs) writes every update."""
+
+    def __init__(self, interval: float | None = None, clock: Callable[[], float] | None = None):
+        import os
+        import time
+
+        env = os.environ.get("RNNDYN_PROGRESS_INTERVAL")
+        self.interval = float(env) if interval is None and env else (interval or LOG_INTERVAL)
+        self.clock = clock or time.monotonic
+        self.start = self.clock()
+        self.tasks: dict[int, dict[str, Any]] = {}
+
+    def add_task(self, description: str, total: float | None = None, **fields: Any) -> int:
+        tid = len(self.tasks)
+        now = self.clock()
+        self.tasks[tid] = {
+            "description": description,
+            "total": total,
+            "completed": 0,
+            "fields": fields,
+            "added": now,
+            "last": None,
+        }
+        return tid
+
+    def update(
+        self,
+        task_id: int,
+        *,
+        completed: float | None = None,
+        total: float | None = None,
+        description: str | None = None,
+        **fields: Any,
+    ) -> None:
+        t = self.tasks[task_id]
+        now = self.clock()
+        new_stage = description is not None and description != t["description"]
+        if new_stage:
+            t["description"] = description
+        if total is not None:
+            t["total"] = total
+        if completed is not None:
+            t["completed"] = completed
+        t["fields"].update(fields)
+        done = t["total"] is not None and t["completed"] >= t["total"]
+        due = t["last"] is None or now - t["last"] >= self.interval
+        if t["fields"].get("log_each") or new_stage or due or done:
+            t["last"] = now
+            self._write(t, now)
+
+    def _write(self, t: dict[str, Any], now: float) -> None:
+        done, total = t["completed"], t["total"]
+        parts = [str(t["description"] or "working")]
+        if total:
+            unit = t["fields"].get("unit")
+            parts.append(f"{unit} {done:g}/{total:g}" if unit else f"{done:g}/{total:g}")
+        info_text = t["fields"].get("info")
+        if info_text:
+            parts.append(str(info_text))
+        timing = f"elapsed {_clock(now - self.start)}"
+        if total and 0 < done < total:
+            rate = (now - t["added"]) / done
+            timing += f", ETA {_clock(rate * (total - done))}"
+        sys.stderr.write(f"rnndyn: {display(', '.join(parts))} ({timing})\n")
+        sys.stderr.flush()
+
+
 @contextlib.contextmanager
 def progress_bar(columns: Callable[[], Sequence[Any]] | None = None) -> Iterator[Any]:
-    """A transient rich progress bar on stderr, or ``None`` when progress is off (stderr is not
-    a terminal, or --quiet). ``columns()`` replaces the default description / bar / done / elapsed
-    / time remaining."""
-    if not progress_enabled():
+    """Progress on stderr: a transient rich bar on a terminal, plain rate-limited log lines
+    (``LogProgress``) when stderr is a file or a pipe, ``None`` with --quiet. ``columns()``
+    replaces the bar's default description / bar / done / elapsed / time remaining."""
+    if settings().quiet:
         yield None
+        return
+    if not progress_enabled():
+        yield LogProgress()
         return
     from rich.console import Console
     from rich.progress import (
@@ -139,6 +225,17 @@ def advance(bar: Any, description: str) -> Callable[[int, int], None] | None:
         return None
     task = bar.add_task(description, total=None)
     return lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def stages(bar: Any, name: str) -> Callable[[int, int | None, str], None] | None:
+    """A ``(done, total, stage)`` callback moving one task of ``bar``, described ``NAME: stage``;
+    ``None`` without a bar."""
+    if bar is None:
+        return None
+    task = bar.add_task(name, total=None)
+    return lambda done, total, stage: bar.update(
+        task, completed=done, total=total, description=f"{name}: {stage}"
+    )
 
 
 def examples(*lines: str) -> str:

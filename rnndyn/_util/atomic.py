@@ -21,6 +21,15 @@ if TYPE_CHECKING:  # pragma: no cover
 TMP_SUFFIX = ".rnndyn-tmp"
 
 
+def umask_mode(base: int) -> int:
+    """``base`` with the process umask applied: what ``open``/``mkdir`` would give a new file
+    (``0o666``) or folder (``0o777``). Temporary files and folders are created private (0600,
+    0700); they get this mode before they are renamed into place."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return base & ~umask
+
+
 def atomic_write_bytes(path: str | PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically: readers see the old file or the new one, never half."""
     dest = Path(path)
@@ -33,9 +42,7 @@ def atomic_write_bytes(path: str | PathLike[str], data: bytes) -> Path:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, umask_mode(0o666))
         os.replace(tmp, dest)
     except OSError as err:
         raise OutputError(f"could not write the file ({err.strerror})", path=dest) from None

@@ -251,7 +251,7 @@ def _precision(
 
 
 def measure_decay(
-    ckpt: Checkpoint | Network,
+    ckpt: Checkpoint | Network | Any,
     *,
     probe: str | np.ndarray = "noise",
     steps: int = 100,
@@ -264,6 +264,8 @@ def measure_decay(
     dtype: torch.dtype = torch.float32,
     memory: bool = True,
     lyapunov: bool = True,
+    rates: bool = True,
+    lyapunov_exponents: int | None = None,
     min_fit_steps: int = MIN_FIT_STEPS,
     linear_tol: float = LINEAR_TOL,
     progress: Callable[[int, int | None, str], None] | None = None,
@@ -271,6 +273,7 @@ def measure_decay(
     """Predicted vs measured per-mode decay, memory functions and the Lyapunov spectrum.
 
     Args:
+        ckpt: a ``Checkpoint`` or ``Network``, a path, an ``nn.Module`` or a state dict.
         probe: ``"zeros"``, ``"noise[:STD]"``, ``"impulse"``, ``"task:NAME"``, a ``.npy`` path, or an
             array ``(B, T, D)`` (see ``rnndyn.dynamics.probes``).
         steps: measurement window ``K`` (the last ``K`` probe steps; ``1 ≤ K ≤ T``); also the largest
@@ -281,8 +284,14 @@ def measure_decay(
             ``operator_ids``); default: ``hh`` for RNNs, ``jac`` (mean Jacobian) for LSTM/GRU.
         dtype: precision of the perturbation and Lyapunov GEMMs (simulation is float64); raised to
             float64 automatically, with a note, where float32 cannot be trusted.
-        min_fit_steps, linear_tol: a mode's own rate is fitted only over ≥ ``min_fit_steps`` steps
-            on which its log amplitude stays within ``linear_tol`` nats (RMS) of a line.
+        min_fit_steps: a mode's own rate is fitted only over at least this many steps ...
+        linear_tol: ... on which its log amplitude stays within this many nats (RMS) of a line.
+        memory: compute the memory function (Jaeger's capacity).
+        lyapunov: compute the Lyapunov spectrum.
+        rates: measure the per-mode rates of each operator. Any subset of the three parts, at
+            least one.
+        lyapunov_exponents: how many leading Lyapunov exponents per layer and direction (default
+            all: the state size); independent of ``modes``.
         progress: ``progress(done, total, phase)`` as each phase (simulation, each operator,
             Lyapunov, memory) starts; ``total`` is ``None`` until the operators are known.
 
@@ -292,6 +301,10 @@ def measure_decay(
         SimulationError: the network's states left the floating-point range on the probe.
     """
     s = _Settings(int(steps), modes, dtype, check_seed(seed), int(min_fit_steps), float(linear_tol))
+    if not (memory or lyapunov or rates):
+        raise UsageError("nothing to measure: ask for at least one of rates, lyapunov, memory")
+    if lyapunov_exponents is not None and int(lyapunov_exponents) < 1:
+        raise UsageError(f"--lyapunov-exponents must be positive, got {lyapunov_exponents}")
     net, ids = _select(ckpt, module, operators)
     _check_sizes(net, probe, s, batch, length)
     pr = _probe(net, probe, s, batch, length)
@@ -299,19 +312,20 @@ def measure_decay(
     tick(0, None, "simulating the probe")
     traj = simulate(net, pr.inputs, dtype=torch.float64)
     notes = _module_notes(net)
-    ops, more = _catalogue(net, ids, traj, pr.length - s.steps)
-    spectra = eigendecompose(ops)
-    s, precision = _precision(net, traj, list(spectra), s)
+    ops, more = _catalogue(net, ids, traj, pr.length - s.steps) if rates else ([], [])
+    spectra: list[OperatorSpectrum] = list(eigendecompose(ops)) if ops else []
+    s, precision = _precision(net, traj, spectra, s)
     notes += more + ([precision] if precision else [])
     lags = memory_lags(pr, s.steps, notes) if memory else None
     total = 1 + len(ops) + int(lyapunov) + int(lags is not None)
+    n_exp = _state_size(net) if lyapunov_exponents is None else int(lyapunov_exponents)
     results = []
     for i, (op, spec) in enumerate(zip(ops, spectra, strict=True)):
         tick(1 + i, total, f"measuring {op.id}")
         results.append(_measure_operator(net, traj, op, spec, s, lags, notes))
     tick(1 + len(ops), total, "Lyapunov spectrum" if lyapunov else "memory function")
     lyap, exps = (
-        network_lyapunov(net, traj, s.n_modes(net.module.hidden_size), s.dtype, s.seed, notes)
+        network_lyapunov(net, traj, n_exp, s.dtype, s.seed, notes)
         if lyapunov
         else ((), np.empty(0))
     )
@@ -333,8 +347,22 @@ def measure_decay(
         format=net.format,
         notes=tuple(notes),
         memory_channels=channels,
-        settings={"min_fit_steps": s.min_fit_steps, "linear_tol_nats": s.linear_tol, "purity": 0.5},
+        settings={
+            "min_fit_steps": s.min_fit_steps,
+            "linear_tol_nats": s.linear_tol,
+            "purity": 0.5,
+            "measured": [
+                k for k, on in (("rates", rates), ("lyapunov", lyapunov), ("memory", memory)) if on
+            ],
+            "lyapunov_exponents": min(n_exp, _state_size(net)) if lyapunov else None,
+        },
     )
+
+
+def _state_size(net: Network) -> int:
+    """The size of one layer-direction's state (``[h; c]`` for LSTM): every Lyapunov exponent."""
+    mod = net.module
+    return (mod.proj_size or mod.hidden_size) + (mod.hidden_size if mod.arch == "lstm" else 0)
 
 
 def _channel_sum(r2: np.ndarray) -> np.ndarray:

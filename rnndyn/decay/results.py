@@ -93,17 +93,13 @@ class DecayResult:
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy ``(operator, mode, lag)`` rows (see ``ModeDecay.curves_frame``)."""
-        import pandas as pd
 
-        return self._tagged(
-            pd.concat([o.curves_frame() for o in self.operators], ignore_index=True)
-        )
+        return self._tagged(_concat([o.curves_frame() for o in self.operators]))
 
     def modes_frame(self) -> pd.DataFrame:
         """One row per (operator, mode)."""
-        import pandas as pd
 
-        return self._tagged(pd.concat([o.to_frame() for o in self.operators], ignore_index=True))
+        return self._tagged(_concat([o.to_frame() for o in self.operators]))
 
     def energy_frame(self) -> pd.DataFrame:
         """Tidy ``(operator, t, mode)`` rows of batch-mean modal energy."""
@@ -123,7 +119,7 @@ class DecayResult:
                     }
                 )
             )
-        return self._tagged(pd.concat(parts, ignore_index=True))
+        return self._tagged(_concat(parts))
 
     def lyapunov_frame(self) -> pd.DataFrame:
         """One row per (layer, direction, index) exponent with its interval and half-window
@@ -215,3 +211,10 @@ class DecayResult:
             "memory": self._memory_dict(),
             "notes": list(self.notes),
         }
+
+
+def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Rows of every part; an empty table when no operator was measured (``only`` without rates)."""
+    import pandas as pd
+
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()

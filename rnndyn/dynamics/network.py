@@ -143,6 +143,10 @@ def resolve_network(
     """
     if isinstance(ckpt, Network):
         return ckpt
+    if not isinstance(ckpt, Checkpoint):
+        from rnndyn.readers.checkpoint import as_checkpoint
+
+        ckpt = as_checkpoint(ckpt)
     if isinstance(module, RecurrentModule):  # e.g. a custom matrix named with --matrix
         mod = module
         try:

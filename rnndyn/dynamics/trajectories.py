@@ -203,7 +203,7 @@ def _initial_states(
 
 
 def simulate(
-    ckpt: Checkpoint | Network,
+    ckpt: Checkpoint | Network | Any,
     inputs: Any,
     *,
     module: RecurrentModule | str | None = None,
@@ -214,6 +214,7 @@ def simulate(
     """Run ``module`` (default: the checkpoint's first) on ``inputs`` ``(B, T, D)``.
 
     Args:
+        ckpt: a ``Checkpoint`` or ``Network``, a path, an ``nn.Module`` or a state dict.
         h0: initial hidden states ``(L, d, B, P)`` (default zeros); ``c0`` likewise ``(L, d, B, H)``.
         dtype: simulation and result precision (``torch.float64`` for analysis-grade states).
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from rnndyn.errors import UsageError
+from rnndyn.errors import UsageError, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -234,6 +234,7 @@ def get(name: str) -> Initializer:
     key = str(name).strip().lower().replace("-", "_")
     if key not in REGISTRY:
         raise UsageError(
-            f"unknown initializer {name!r}", hint=f"Choose one of: {', '.join(names())}."
+            f"unknown initializer {name!r}{did_you_mean(name, names())}",
+            hint=f"Choose one of: {', '.join(names())}.",
         )
     return REGISTRY[key]

@@ -185,16 +185,39 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def record_resolved(**values: Any) -> None:
+    """Record what options left unset (``None``: "the default") resolved to in this run, e.g.
+    ``record_resolved(jobs=2)``; ``manifest.json`` then shows the value, not ``null``. Nothing
+    outside a command line (no invocation recorded)."""
+    inv = INVOCATION.get()
+    if inv is not None:
+        inv.setdefault("resolved", {}).update(values)
+
+
+def _options(inv: dict[str, Any]) -> dict[str, Any] | None:
+    """The invocation's options with every ``None`` that was resolved replaced by its value."""
+    options, resolved = inv.get("options"), inv.get("resolved") or {}
+    if options is None:
+        return None
+    return {k: resolved.get(k, v) if v is None else v for k, v in options.items()}
+
+
 def run_record(run: dict[str, Any], entries: list[dict[str, Any]]) -> dict[str, Any]:
     """The ``manifest.json`` document: how the run was invoked (exact command line and every
-    option, defaults included, when it came from the command line), the software versions,
+    option, defaults included and resolved — ``resolved_defaults`` names the options that were
+    left unset and shows what they became — when it came from the command line), the software versions,
     the platform, start and end time, the inputs with sha256 and every file written."""
     inv = INVOCATION.get() or {}
     return {
         "schema": RUN_SCHEMA,
         "command": run.get("command") or inv.get("command"),
         "argv": inv.get("argv"),
-        "options": inv.get("options"),
+        "options": _options(inv),
+        "resolved_defaults": sorted(
+            k
+            for k, v in (inv.get("options") or {}).items()
+            if v is None and k in (inv.get("resolved") or {})
+        ),
         "versions": _versions(),
         "platform": platform.platform(),
         "started": inv.get("started"),

@@ -39,6 +39,7 @@ from rnndyn._util.atomic import (
     displayable,
     displayable_frame,
     dumps_json,
+    umask_mode,
 )
 from rnndyn._util.text import join_names
 from rnndyn.errors import OutputError
@@ -220,7 +221,9 @@ def _open_staging(out: Path, force: bool, guarded: list[Path]) -> tuple[bool, Pa
         existed = _check_destination(out, force, guarded)
         parent = out if existed else _nearest_existing_dir(out)
         _sweep_leftovers(parent)
-        return existed, Path(tempfile.mkdtemp(prefix=mf.STAGING_PREFIX, dir=parent))
+        staging = Path(tempfile.mkdtemp(prefix=mf.STAGING_PREFIX, dir=parent))
+        os.chmod(staging, umask_mode(0o777))  # mkdtemp's 0700 would be published by the rename
+        return existed, staging
     except OutputError:
         raise
     except OSError as err:

@@ -3,10 +3,17 @@
 The pipeline, one module each: pre-checks (``prechecks``) → format from the first bytes
 (``sniff``) → one reader per format (``readers``) → unwrap containers and normalise keys
 (``keys``) → validate tensors (``validate``). Nothing from a file runs unless ``trust=True``.
+
+Objects in memory go the same way from the unwrapping on (``as_checkpoint``, ``from_memory``):
+every API entry point calls ``as_checkpoint`` on its first argument, so a notebook can pass
+``model`` or ``model.state_dict()`` wherever a file name is accepted. Their ``Checkpoint.path`` is
+a label such as ``<in-memory GRU>`` and their ``sha256`` a digest of the tensors (names, dtypes,
+shapes, bytes), so two identical models give the same digest.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from os import PathLike
@@ -17,7 +24,7 @@ import torch
 
 from rnndyn._util.hashing import file_sha256
 from rnndyn._util.jsonsafe import json_safe
-from rnndyn.errors import RefusedError
+from rnndyn.errors import RefusedError, UsageError
 from rnndyn.readers import formats as readers
 from rnndyn.readers import keys, prechecks, sniff, validate
 from rnndyn.readers import layout as io_layout
@@ -60,7 +67,7 @@ class Checkpoint:
 
 
 def load(
-    path: str | PathLike[str],
+    path: str | PathLike[str] | torch.nn.Module | Mapping[str, Any] | Checkpoint,
     *,
     trust: bool = False,
     max_bytes: int | None = None,
@@ -75,19 +82,27 @@ def load(
             archive, ``.npy``/``.npz``, a plain pickle of numpy arrays, an ONNX model, a Keras
             ``.keras``/``.h5`` file or a Flax msgpack file (the format is read from the first
             bytes, not the extension). Foreign layouts are converted to PyTorch's names and gate
-            order; ``Checkpoint.sources`` says where each converted tensor came from.
+            order; ``Checkpoint.sources`` says where each converted tensor came from. Also an
+            object in memory: an ``nn.Module`` holding ``nn.RNN``/``LSTM``/``GRU`` layers, a
+            state dict, or a ``Checkpoint`` (returned as it is); see ``as_checkpoint``.
         trust: allow full pickles (``torch.save(model)``) for files you trust. Even then the
             weights-only loader is tried first; the full unpickler runs only if it refused.
         max_bytes: size cap (default ``prechecks.MAX_CHECKPOINT_BYTES``, 8 GiB).
-        layout, gate_order, matrix: how to read arrays named in other conventions (``enc_w_hh``):
-            ``layout`` ``"rnn"|"lstm"|"gru"``, ``gate_order`` the stored block order (``"ifco"``,
-            ``"zrh"``), ``matrix`` the one stacked key they apply to (see ``io.layout``).
+        layout: how to read arrays named in other conventions (``enc_w_hh``): ``"rnn"``,
+            ``"lstm"`` or ``"gru"`` (see ``readers.layout``).
+        gate_order: the stored block order of such arrays (``"ifco"``, ``"zrh"``).
+        matrix: the one stacked key ``layout`` and ``gate_order`` apply to.
 
     Raises:
         RefusedError: (exit 3) the file needs code execution and ``trust`` is False.
         CheckpointError: (exit 4) missing, empty, truncated, corrupt, not a checkpoint, no tensors.
-        UsageError: (exit 2) a layout hint that fits no array.
+        UsageError: (exit 2) a layout hint that fits no array, or ``path`` is none of the above.
     """
+    if not isinstance(path, (str, PathLike)):
+        ckpt = as_checkpoint(path, trust=trust)
+        if layout is None and gate_order is None and matrix is None:
+            return ckpt
+        return with_layout(ckpt, layout=layout, gate_order=gate_order, matrix=matrix)
     p = Path(path)
     size = prechecks.check_file(p, max_bytes)
     kind = sniff.sniff(p, sniff.read_head(p), size)
@@ -190,3 +205,81 @@ _READERS = {
     "keras": _read_framework,
     "msgpack": _read_framework,
 }
+
+
+# --- objects in memory: an nn.Module or a state dict, wherever a path is accepted -----------
+
+#: What ``as_checkpoint`` accepts, for error messages and docstrings.
+ACCEPTED = (
+    "a checkpoint path, a torch.nn.Module (an nn.RNN/LSTM/GRU or a model containing one), "
+    "a state dict (model.state_dict()), or an rnndyn.Checkpoint"
+)
+
+
+def tensors_sha256(tensors: Mapping[str, torch.Tensor]) -> str:
+    """Hex sha256 over every tensor's name, dtype, shape and bytes, in key order."""
+    h = hashlib.sha256()
+    for key in sorted(tensors):
+        t = tensors[key].detach().cpu().contiguous()
+        h.update(f"{key}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+        if t.numel():
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _nonlinearities(module: torch.nn.Module) -> dict[str, dict[str, Any]]:
+    """``{module name: {"nonlinearity": ...}}`` for every nn.RNN / nn.RNNCell inside ``module``
+    (a state dict does not record it; the live module does)."""
+    found: dict[str, dict[str, Any]] = {}
+    for name, sub in module.named_modules():
+        if isinstance(sub, (torch.nn.RNN, torch.nn.RNNCell)):
+            found[name] = {"nonlinearity": str(sub.nonlinearity)}
+    return found
+
+
+def from_memory(obj: torch.nn.Module | Mapping[str, Any], *, name: str | None = None) -> Checkpoint:
+    """A ``Checkpoint`` of an ``nn.Module`` or a state dict, read as a file with the same content
+    would be (tensors copied to the CPU and detached; the object itself is not changed).
+
+    Raises:
+        UsageError: ``obj`` is neither a module nor a mapping.
+        CheckpointError: it holds no tensors, or NaN/Inf/oversized ones (as for files).
+    """
+    if isinstance(obj, torch.nn.Module):
+        kind, conventions = "in-memory-module", _nonlinearities(obj)
+    elif isinstance(obj, Mapping):
+        kind, conventions = "in-memory-state-dict", {}
+    else:
+        raise UsageError(f"cannot read {type(obj).__name__!r} as a network: expected {ACCEPTED}")
+    what = type(obj).__name__ if isinstance(obj, torch.nn.Module) else "state dict"
+    label = Path(name or f"<in-memory {what}>")
+    tensors, meta = keys.unwrap(obj, label)
+    tensors = validate.validate_tensors(tensors, label)
+    tensors = {k: t.detach().clone() for k, t in tensors.items()}  # later training leaves it alone
+    return Checkpoint(
+        label,
+        tensors_sha256(tensors),
+        kind,
+        tensors,
+        meta,
+        conventions={keys.normalise_key(k) if k else k: v for k, v in conventions.items()},
+    )
+
+
+def as_checkpoint(source: Any, *, trust: bool = False) -> Checkpoint:
+    """``source`` as a ``Checkpoint``: a ``Checkpoint`` as it is, a path through ``load`` (safe by
+    default; ``trust`` for full pickles), an ``nn.Module`` or a state dict through ``from_memory``.
+
+    Raises:
+        UsageError: anything else (an int, a tensor, a list, ...), naming what is accepted.
+    """
+    if isinstance(source, Checkpoint):
+        return source
+    if isinstance(source, (str, PathLike)):
+        return load(source, trust=trust)
+    if isinstance(source, (torch.nn.Module, Mapping)):
+        return from_memory(source)
+    raise UsageError(
+        f"cannot read a {type(source).__name__!r} as a network: expected {ACCEPTED}",
+        hint="A bare weight matrix goes to rnndyn.eigendecompose(W.numpy()) instead.",
+    )

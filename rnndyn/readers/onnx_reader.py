@@ -121,18 +121,38 @@ def _attrs(onnx: Any, node: Any) -> dict[str, Any]:
     return {k: [text(x) for x in v] if isinstance(v, list) else text(v) for k, v in out.items()}
 
 
-def _module_name(node: Any, index: int, used: set[str]) -> str:
-    base = re.sub(r"[^A-Za-z0-9_]+", "_", node.name).strip("_") or f"{node.op_type.lower()}_{index}"
+def _module_name(node: Any, index: int, used: dict[str, int]) -> tuple[str, int]:
+    """``(module name, layer)`` as PyTorch would give them, so one network reads alike from
+    either file: ``torch.onnx.export`` names a node by its scope and splits a stack into one node
+    per layer, so ``/enc/lstm/LSTM``, ``/enc/lstm/LSTM_1`` → ``enc.lstm`` layers 0, 1 and
+    ``/GRU`` → ``""`` (the root module). Other names are kept, made identifier-safe, one module
+    each; a nameless node is ``lstm_0``. The ONNX names are recorded (conventions ``onnx_node``)."""
+    parts = [p for p in str(node.name).split("/") if p]
+    op = node.op_type
+    if str(node.name).startswith("/") and parts and re.fullmatch(rf"{op}(_\d+)?", parts[-1]):
+        base = ".".join(re.sub(r"[^A-Za-z0-9_]+", "_", p).strip("_") for p in parts[:-1])
+        layer = used.get(f"scope:{base}", 0)  # the exporter emits a stack's layers in order
+        used[f"scope:{base}"] = layer + 1
+        if layer:
+            return base, layer
+    else:
+        base = re.sub(r"[^A-Za-z0-9_]+", "_", node.name).strip("_") or f"{op.lower()}_{index}"
     name, k = base, 1
     while name in used:
         k += 1
-        name = f"{base}_{k}"
-    used.add(name)
-    return name
+        name = f"{base}_{k}" if base else f"{op.lower()}_{k}"
+    used[name] = 1
+    return name, 0
 
 
 def _native_node(
-    onnx: Any, node: Any, name: str, consts: dict[str, Any], out: ForeignWeights, path: Path
+    onnx: Any,
+    node: Any,
+    name: str,
+    consts: dict[str, Any],
+    out: ForeignWeights,
+    path: Path,
+    layer: int = 0,
 ) -> list[str]:
     """Convert one RNN/LSTM/GRU node; returns the initializer names it consumed."""
     arch, order = _ORDERS[node.op_type]
@@ -163,8 +183,9 @@ def _native_node(
             w_ih=w,
             b_ih=None if b is None else b[:kh],
             b_hh=None if b is None else b[kh:],
+            layer=layer,
             reverse=d == 1,
-            source=f"ONNX {node.op_type} node {name!r}",
+            source=f"ONNX {node.op_type} node {printable(node.name, 60)!r}",
             parts={
                 "weight_hh": f"R[{d}]",
                 "weight_ih": f"W[{d}]",
@@ -189,6 +210,9 @@ def _note_node(
             "GRU": "ONNX z,r,h → PyTorch r,z,n",
         }[node.op_type],
         "direction": attrs.get("direction", "forward"),
+        "onnx_node": ", ".join(
+            dict.fromkeys(filter(None, [out.conventions.get(name, {}).get("onnx_node"), node.name]))
+        ),
     }
     if attrs.get("direction") == "reverse":
         facts["direction"] = "reverse (the layer reads its input backwards in time)"
@@ -221,14 +245,14 @@ def _note_node(
 def _convert(onnx: Any, model: Any, path: Path) -> ForeignWeights:
     consts, weights = _constants(onnx, model, path)
     out = ForeignWeights("onnx", metadata={"producer": printable(model.producer_name, 40)})
-    used_names: set[str] = set()
+    used_names: dict[str, int] = {}
     consumed: set[str] = set()
     index = 0
     for g in _walk(model.graph):
         for node in g.node:
             if node.op_type in _ORDERS and node.domain in ("", "ai.onnx"):
-                name = _module_name(node, index, used_names)
-                consumed |= set(_native_node(onnx, node, name, consts, out, path))
+                name, layer = _module_name(node, index, used_names)
+                consumed |= set(_native_node(onnx, node, name, consts, out, path, layer))
                 index += 1
     for key in weights:
         if key not in consumed and key not in out.tensors:

@@ -4,8 +4,8 @@
 >>> data = task.generate(seed=0)            # TaskData: x_* (N, T, D) float32, y_* targets
 >>> task.spec.kind, task.spec.metric        # ('regression', 'mse')
 
-Classification: ``tomita1`` … ``tomita7``, ``parity``, ``digits``, ``digits_perm``.
-Regression: ``adding``, ``copy``, ``sine``, ``mackey_glass``, ``narma10``, ``flipflop``.
+Classification: ``tomita1`` … ``tomita7``, ``parity``, ``digits``, ``digits_perm``, ``copy``.
+Regression: ``adding``, ``sine``, ``mackey_glass``, ``narma10``, ``flipflop``.
 Matched twins (same inputs, asked for a value or its sign): ``twin_<quantity>_reg`` / ``_cls``.
 (MNIST-1D is left out: its package needs ``requests`` and seeds NumPy's global RNG.)
 """
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from rnndyn.errors import UsageError
+from rnndyn.errors import UsageError, did_you_mean
 from rnndyn.tasks.base import METRICS, BaseTask, SizedTask, Task, TaskData, TaskSpec
 from rnndyn.tasks.digits import DigitsTask, PermutedDigitsTask
 from rnndyn.tasks.flipflop import FlipFlopTask
@@ -67,7 +67,7 @@ def get_task(name: str, **params: Any) -> BaseTask:
     key = str(name).strip().lower()
     if key not in REGISTRY:
         raise UsageError(
-            f"unknown task {name!r}",
+            f"unknown task {name!r}{did_you_mean(name, REGISTRY)}",
             hint=f"valid tasks: {', '.join(REGISTRY)} (see `rnndyn tasks`).",
         )
     return REGISTRY[key](key, **params)

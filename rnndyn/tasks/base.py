@@ -122,8 +122,16 @@ def cross_entropy(output: torch.Tensor, target: torch.Tensor) -> float:
     return float(torch.nn.functional.cross_entropy(logits, target.reshape(-1)))
 
 
+def recall_accuracy(output: torch.Tensor, target: torch.Tensor) -> float:
+    """Accuracy over the labelled steps only (label ≠ 0; label 0 is the blank of sequence
+    tasks such as copy, where predicting blanks everywhere would otherwise score high)."""
+    mask = target != 0
+    return float((output.argmax(-1)[mask] == target[mask]).double().mean())
+
+
 METRICS: dict[str, Callable[[torch.Tensor, torch.Tensor], float]] = {
     "accuracy": accuracy,
+    "recall_accuracy": recall_accuracy,
     "mse": mse,
     "nrmse": nrmse,
     "ce": cross_entropy,

@@ -22,7 +22,7 @@ import numpy as np
 
 from rnndyn.conditioning import above, classify
 from rnndyn.errors import InvalidInputError, UsageError
-from rnndyn.readers.checkpoint import Checkpoint, load
+from rnndyn.readers.checkpoint import Checkpoint, as_checkpoint
 from rnndyn.spectrum import timescales
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -250,7 +250,7 @@ def _spectra(
 
 
 def track(
-    sources: Sequence[str | PathLike[str] | Checkpoint],
+    sources: Sequence[str | PathLike[str] | Checkpoint | Any],
     *,
     trust: bool = False,
     matrix: str | None = None,
@@ -259,7 +259,8 @@ def track(
 ) -> TrackResult:
     """Spectra of every recurrent operator across ``sources``, ordered by their ``epoch`` metadata.
 
-    Checkpoints without an ``epoch`` keep the order given (only when none has one). Every
+    Each source is a path, a ``Checkpoint``, an ``nn.Module`` or a state dict (e.g. copies of
+    ``model.state_dict()`` taken during training). Checkpoints without an ``epoch`` keep the order given (only when none has one). Every
     checkpoint must hold the same operators with the same sizes. ``jacobian=True`` adds each
     layer's state Jacobian at the zero-input fixed point (``l*.jacfp``, as ``analyze --jacobian``).
 
@@ -269,7 +270,7 @@ def track(
     """
     if not sources:
         raise UsageError("track needs at least one checkpoint")
-    ckpts = [s if isinstance(s, Checkpoint) else load(s, trust=trust) for s in sources]
+    ckpts = [as_checkpoint(s, trust=trust) for s in sources]
     epochs = [_epoch(c) for c in ckpts]
     if any(e is None for e in epochs) and not all(e is None for e in epochs):
         missing = [str(c.path) for c, e in zip(ckpts, epochs, strict=True) if e is None]

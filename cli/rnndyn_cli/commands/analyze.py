@@ -12,6 +12,7 @@ import typer
 from rnndyn_cli.errors import boundary
 from rnndyn_cli.options import (
     DEFAULT_FORMATS,
+    FORMATS_READ,
     FigureFormats,
     ForceFlag,
     GateOrder,
@@ -41,6 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def _rows(analysis: Analysis) -> list[list[Any]]:
+    """The printed table; ``Analysis.operators_frame`` (``operators.csv``) holds the same numbers."""
     from rnndyn.conditioning import format_bounded
 
     rows = []
@@ -126,6 +128,7 @@ def _one_report(analysis: Analysis) -> Report:
         Report()
         .document("analysis.json", analysis.to_dict())
         .table("eigenvalues", analysis.to_frame())
+        .table("operators", analysis.operators_frame())
         .figure("spectrum", lambda: spectrum_grid(spectrum, checkpoint=name))
         .figure("modulus_histogram", lambda: modulus_histogram_grid(spectrum, checkpoint=name))
         .figure("timescales", lambda: timescale_spectrum_grid(spectrum, checkpoint=name))
@@ -142,7 +145,7 @@ def _one_report(analysis: Analysis) -> Report:
 def _report(analyses: list[Analysis], paths: list[Path]) -> Report:
     """One checkpoint: its files at the top. Several: one sub-folder each, plus the combined
     eigenvalue table and the ``rnndyn.analysis-set/1`` document at the top."""
-    from rnndyn.analysis import analyses_frame, analysis_document
+    from rnndyn.analysis import analyses_frame, analysis_document, operators_frame
     from rnndyn.report import Report
 
     inputs = [{"path": str(a.checkpoint.path), "sha256": a.checkpoint.sha256} for a in analyses]
@@ -154,6 +157,7 @@ def _report(analyses: list[Analysis], paths: list[Path]) -> Report:
     for name, a in zip(_folder_names(paths), analyses, strict=True):
         report.part(name, _one_report(a))
     report.table("eigenvalues", analyses_frame(analyses))
+    report.table("operators", operators_frame(analyses))
     return report.document("analysis.json", analysis_document(analyses))
 
 
@@ -177,7 +181,7 @@ def _folder_names(paths: list[Path]) -> list[str]:
 def analyze(
     checkpoints: list[Path] = typer.Argument(
         ...,
-        help="Checkpoint file(s): PyTorch, TorchScript, safetensors, NumPy, ONNX, Keras, Flax.",
+        help=f"Checkpoint file(s). {FORMATS_READ}",
     ),
     json_: JsonFlag = False,
     out: OutFolder = None,
@@ -207,11 +211,14 @@ def analyze(
     With --json the document's schema is rnndyn.analysis/1 for one checkpoint and
     rnndyn.analysis-set/1 (a list of analysis/1 documents) for several.
     """
+    from rnndyn._util.threads import available_cores
     from rnndyn.analysis import analysis_document
     from rnndyn.analysis import analyze as run_analysis
+    from rnndyn.outputs.manifest import record_resolved
 
     formats = parse_formats(format_)
     check_out(out, force=force, protect=checkpoints)
+    record_resolved(jobs=available_cores() if jobs is None else jobs)
     if trust_pickle:
         info(
             "warning: --trust-pickle lets full pickles run code from the file; use it only for files you trust."

@@ -8,6 +8,7 @@ import typer
 
 from rnndyn_cli.errors import boundary
 from rnndyn_cli.options import (
+    FORMATS_READ,
     Cluster,
     FigureFormats,
     ForceFlag,
@@ -179,7 +180,7 @@ def publish(
 @boundary
 def compare(
     checkpoints: list[Path] = typer.Argument(
-        None, help="Checkpoints, grouped by --by KEY of their rnndyn metadata."
+        None, help=f"Checkpoints, grouped by --by KEY of their rnndyn metadata. {FORMATS_READ}"
     ),
     by: str | None = typer.Option(
         None, "--by", help="Metadata key to group by (default task_kind; dots reach nested keys)."

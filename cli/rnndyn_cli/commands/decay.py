@@ -11,6 +11,7 @@ import typer
 from rnndyn_cli.errors import boundary
 from rnndyn_cli.options import (
     DEFAULT_FORMATS,
+    FORMATS_READ,
     FigureFormats,
     ForceFlag,
     JsonFlag,
@@ -28,6 +29,7 @@ from rnndyn_cli.render import (
     print_json,
     print_table,
     progress_bar,
+    stages,
     warnings_to_stderr,
 )
 
@@ -36,6 +38,26 @@ if TYPE_CHECKING:  # pragma: no cover
     from rnndyn.report import Report
 
 ROWS_SHOWN = 64
+PARTS = ("rates", "lyapunov", "memory")
+
+
+def parse_only(value: str | None) -> set[str]:
+    """``"rates,lyapunov"`` → the parts of ``decay`` to run (all when None); a usage error for
+    unknown names, with the closest known one."""
+    from rnndyn.errors import UsageError, did_you_mean
+
+    if value is None:
+        return set(PARTS)
+    parts = {p.strip().lower() for p in value.split(",") if p.strip()}
+    bad = sorted(parts - set(PARTS))
+    if bad or not parts:
+        hint = did_you_mean(bad[0], PARTS) if bad else ""
+        raise UsageError(
+            f"--only {value!r}: choose any of {', '.join(PARTS)} (comma-separated){hint}"
+        )
+    return parts
+
+
 COLUMNS = [
     "mode",
     "λ",
@@ -48,16 +70,6 @@ COLUMNS = [
     "whole rate",
     "95% CI ",
 ]
-
-
-def _phases(bar: Any) -> Any:
-    """A ``(done, total, phase)`` callback moving one bar task; ``None`` without a bar."""
-    if bar is None:
-        return None
-    task = bar.add_task("decay", total=None)
-    return lambda done, total, phase: bar.update(
-        task, completed=done, total=total, description=f"decay: {phase}"
-    )
 
 
 def _lam(z: complex) -> str:
@@ -144,18 +156,19 @@ def _report(result: DecayResult, inputs: list[dict[str, Any]]) -> Report:
     from rnndyn.plots import decay as plots
     from rnndyn.report import Report
 
-    report = (
-        Report(command="decay", inputs=inputs)
-        .document("decay.json", result.to_dict())
-        .table("decay_modes", result.modes_frame())
-        .table("decay_curves", result.to_frame())
-        .table("modal_energy", result.energy_frame())
-        .table("lyapunov", result.lyapunov_frame())
-        .table("memory", result.memory_frame())
-        .figure("effective_spectrum", lambda: plots.effective_spectrum(result))
-        .figure("memory_function", lambda: plots.memory_function(result))
-        .figure("lyapunov_spectrum", lambda: plots.lyapunov_spectrum(result))
-    )
+    measured = set(result.settings.get("measured", PARTS))
+    report = Report(command="decay", inputs=inputs).document("decay.json", result.to_dict())
+    if "rates" in measured:
+        report.table("decay_modes", result.modes_frame())
+        report.table("decay_curves", result.to_frame())
+        report.table("modal_energy", result.energy_frame())
+        report.figure("effective_spectrum", lambda: plots.effective_spectrum(result))
+    if "lyapunov" in measured:
+        report.table("lyapunov", result.lyapunov_frame())
+        report.figure("lyapunov_spectrum", lambda: plots.lyapunov_spectrum(result))
+    if "memory" in measured:
+        report.table("memory", result.memory_frame())
+        report.figure("memory_function", lambda: plots.memory_function(result))
     for md in result.operators:
         name = md.qualified_id.replace(":", "_")
         report.figure(f"decay_curves_{name}", partial(plots.decay_curves, md))
@@ -166,7 +179,7 @@ def _report(result: DecayResult, inputs: list[dict[str, Any]]) -> Report:
 
 @boundary
 def decay(
-    checkpoint: Path = typer.Argument(..., help="Checkpoint file: .pt/.pth/.ckpt/.safetensors."),
+    checkpoint: Path = typer.Argument(..., help=f"Checkpoint file. {FORMATS_READ}"),
     probe: str = typer.Option(
         "noise", "--probe", help="zeros | noise[:STD] | impulse | task:NAME | FILE.npy"
     ),
@@ -207,6 +220,18 @@ def decay(
         help="Propagate perturbations in float64 (slower; chosen automatically where needed).",
     ),
     style: StyleSheet = None,
+    only: str | None = typer.Option(
+        None,
+        "--only",
+        help="Run only these parts, comma-separated: rates, lyapunov, memory (default: all).",
+    ),
+    lyapunov_exponents: int | None = typer.Option(
+        None,
+        "--lyapunov-exponents",
+        min=1,
+        help="Leading Lyapunov exponents per layer (default: all, the state size; "
+        "independent of --modes).",
+    ),
 ) -> None:
     """Predicted (|λ|^k) vs measured decay of every mode — its own rate, leakage out of its
     eigenspace and the whole perturbation's rate — memory functions and the Lyapunov spectrum.
@@ -215,9 +240,11 @@ def decay(
     import torch
 
     from rnndyn.decay.measure import measure_decay
+    from rnndyn.outputs.manifest import record_resolved
     from rnndyn.readers.checkpoint import load
 
     formats = parse_formats(format_)
+    parts = parse_only(only)
     check_out(out, force=force, protect=[checkpoint])  # before minutes of simulation
     with warnings_to_stderr(), progress_bar() as bar:
         ckpt = load(checkpoint, trust=trust_pickle)
@@ -233,8 +260,19 @@ def decay(
             dtype=torch.float64 if float64 else torch.float32,
             min_fit_steps=min_fit_steps,
             linear_tol=linear_tol,
-            progress=_phases(bar),
+            rates="rates" in parts,
+            lyapunov="lyapunov" in parts,
+            memory="memory" in parts,
+            lyapunov_exponents=lyapunov_exponents,
+            progress=stages(bar, "decay"),
         )
+    record_resolved(
+        length=result.probe.get("length"),
+        batch=result.probe.get("batch"),
+        modes=max((md.n_modes for md in result.operators), default=None),
+        lyapunov_exponents=result.settings.get("lyapunov_exponents"),
+        only=",".join(result.settings.get("measured", PARTS)),
+    )
     if out is not None:
         from rnndyn.report import write_report
 

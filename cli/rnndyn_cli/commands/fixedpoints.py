@@ -12,6 +12,7 @@ import typer
 from rnndyn_cli.errors import boundary
 from rnndyn_cli.options import (
     DEFAULT_FORMATS,
+    FORMATS_READ,
     FigureFormats,
     ForceFlag,
     JsonFlag,
@@ -27,6 +28,8 @@ from rnndyn_cli.render import (
     info,
     parse_formats,
     print_table,
+    progress_bar,
+    stages,
     warnings_to_stderr,
     write_stdout,
 )
@@ -144,7 +147,7 @@ def _seeding(value: str | None):
 
 @boundary
 def fixedpoints(
-    checkpoint: Path = typer.Argument(..., help="Checkpoint file."),
+    checkpoint: Path = typer.Argument(..., help=f"Checkpoint file. {FORMATS_READ}"),
     input_: list[str] = typer.Option(
         ["zeros"],
         "--input",
@@ -197,7 +200,7 @@ def fixedpoints(
     n = _n_inits(n_inits)
     seeds = _seeding(seeding)
     check_out(out, force=force, protect=[checkpoint])  # before the search
-    with warnings_to_stderr():
+    with warnings_to_stderr(), progress_bar() as bar:
         res = find_fixed_points(
             checkpoint,
             input_ if len(input_) > 1 else input_[0],
@@ -211,7 +214,11 @@ def fixedpoints(
             tol=tol,
             max_q=max_q,
             iters=iters,
+            progress=stages(bar, "fixed points"),
         )
+    from rnndyn.outputs.manifest import record_resolved
+
+    record_resolved(probe=res.probe.get("spec"), module=res.module.name or "(root)")
     if out is not None:
         _write(res, out, formats, force, checkpoint, style)
     _coverage_lines(res)

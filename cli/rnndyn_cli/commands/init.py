@@ -14,6 +14,7 @@ import typer
 from rnndyn_cli.errors import boundary
 from rnndyn_cli.options import (
     DEFAULT_FORMATS,
+    FORMATS_READ,
     FigureFormats,
     ForceFlag,
     JsonFlag,
@@ -136,7 +137,9 @@ def _write_show(
 )
 @boundary
 def fit(
-    checkpoints: list[Path] = typer.Argument(..., help="Trained checkpoints to fit the law to."),
+    checkpoints: list[Path] = typer.Argument(
+        ..., help=f"Trained checkpoints to fit the law to. {FORMATS_READ}"
+    ),
     output: Path = typer.Option(..., "--output", "-o", help="Law file to write (JSON)."),
     by: str | None = typer.Option(
         None,

@@ -10,6 +10,7 @@ import typer
 from rnndyn_cli.errors import boundary
 from rnndyn_cli.options import (
     DEFAULT_FORMATS,
+    FORMATS_READ,
     FigureFormats,
     ForceFlag,
     Jacobian,
@@ -63,7 +64,9 @@ def _render(res: TrackResult) -> None:
 
 @boundary
 def track(
-    checkpoints: list[Path] = typer.Argument(..., help="Checkpoints of one run (any order)."),
+    checkpoints: list[Path] = typer.Argument(
+        ..., help=f"Checkpoints of one run (any order). {FORMATS_READ}"
+    ),
     threshold: float = typer.Option(0.9, "--threshold", help="Count |λ| above this."),
     json_: JsonFlag = False,
     out: OutFolder = None,

@@ -41,15 +41,24 @@ def _progress_columns() -> tuple[Any, ...]:
     )
 
 
-def _callback(bar: Any, epochs: int) -> Any:
+def _callback(bar: Any, epochs: int, metric: str = "metric") -> Any:
     """``(record, epochs)`` → advance the bar by one epoch; ``None`` without a bar. The bar
-    starts at ``0/epochs`` (the real maximum; early stopping may end it sooner)."""
+    starts at ``0/epochs`` (the real maximum; early stopping may end it sooner). In a log (stderr
+    not a terminal) every epoch is one line: losses, the validation metric and the time."""
     if bar is None:
         return None
-    job = bar.add_task("train", total=epochs, info="")
+    job = bar.add_task("train", total=epochs, info="", unit="epoch", log_each=True)
 
     def callback(record: dict[str, Any], epochs: int) -> None:
-        info = f"val loss {record['val_loss']:.4g}"
+        shown = (
+            ("train loss", "train_loss", ".4g"),
+            ("val loss", "val_loss", ".4g"),
+            (f"val {metric}", "val_metric", ".4g"),
+        )
+        parts = [f"{name} {record[k]:{spec}}" for name, k, spec in shown if k in record]
+        if "time" in record:
+            parts.append(f"{record['time']:.1f} s")
+        info = ", ".join(parts)
         bar.update(job, total=epochs, completed=record["epoch"], info=info)
 
     return callback
@@ -130,7 +139,7 @@ def train_command(
             batch_size=batch_size,
             nonlinearity=nonlinearity,
             num_layers=num_layers,
-            progress=_callback(bar, total),
+            progress=_callback(bar, total, task_obj.spec.metric),
             save_every=save_every,
             snapshots=snapshots,
             force=force,

@@ -12,7 +12,7 @@ nothing is missing or stops moving (no new point and Chao1 moved by less than 0.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +30,7 @@ from rnndyn.dynamics.jacobian import split_state
 from rnndyn.dynamics.network import layer_params, pick_module
 from rnndyn.errors import RefusedError, UsageError
 from rnndyn.operators import RecurrentModule
-from rnndyn.readers.checkpoint import Checkpoint, load
+from rnndyn.readers.checkpoint import Checkpoint, as_checkpoint
 
 if TYPE_CHECKING:  # pragma: no cover
     from rnndyn.dynamics.trajectories import Trajectories
@@ -120,7 +120,7 @@ def _check(n_inits: int | str, cfg: Settings, dim: int, max_inits: int) -> tuple
 
 
 def find_fixed_points(
-    source: str | PathLike[str] | Checkpoint,
+    source: str | PathLike[str] | Checkpoint | torch.nn.Module | Mapping[str, Any],
     inputs: InputSpec | Sequence[InputSpec] = "zeros",
     *,
     probe: str | None = None,
@@ -132,12 +132,14 @@ def find_fixed_points(
     trust: bool = False,
     settings: Settings | None = None,
     seeding: Seeding | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
     **options: Any,
 ) -> FixedPointResult:
     """Fixed, slow and marginal points of every layer (and direction) of a checkpoint's recurrent
     module, under each constant input in turn.
 
     Args:
+        source: a path, a ``Checkpoint``, an ``nn.Module`` or a state dict.
         inputs: one constant input (``zeros``, ``mean``, ``task:NAME``, a ``.npy`` path, an array)
             or several (a list, a ``(K, D)`` array or file): a scan with continuation.
         probe: what drives the trajectories (``task:NAME``, ``noise[:STD]``, ``FILE.npy``);
@@ -145,6 +147,8 @@ def find_fixed_points(
         n_inits: starts per layer, direction and input (plus continuation), optimised together;
             ``"auto"``: rounds of 1024 until the coverage estimate settles or ``max_inits``.
         seeding: the shares of the start sources (``Seeding``).
+        progress: ``progress(done, total, stage)`` as each stage (each input's probe, each layer
+            and direction) starts, and once at the end.
         options: ``Settings`` fields (``tol``, ``max_q``, ``iters``, ``lr``, ``newton_steps``,
             ``dedup``) when ``settings`` is not given.
 
@@ -157,7 +161,7 @@ def find_fixed_points(
     cfg = settings or Settings(**options)
     seeds = seeding or Seeding()
     start = time.perf_counter()
-    ckpt = source if isinstance(source, Checkpoint) else load(source, trust=trust)
+    ckpt = as_checkpoint(source, trust=trust)
     mod = pick_module(ckpt, module)
     if mod.bidirectional and mod.num_layers > 1:
         raise RefusedError(
@@ -171,6 +175,9 @@ def find_fixed_points(
     rng = np.random.default_rng(seed)
     layers: list[LayerFixedPoints] = []
     links: list[dict[str, Any]] = []
+    total = len(specs) * (1 + mod.num_layers * len(mod.directions))
+    tick = progress or (lambda done, total, stage: None)
+    step = 0
     descs, probes, cache = [], [], {}
     first_traj = None
     rounds: list[int] = []
@@ -179,6 +186,8 @@ def find_fixed_points(
             ckpt, mod, spec, probe, batch=batch, seed=seed, label=label
         )
         key = pr.spec if pr.kind != "array" else None
+        tick(step, total, f"input {k}: simulating the probe")
+        step += 1
         if key is None or key not in cache:
             cache[key] = simulate(ckpt, pr.inputs, module=mod, dtype=torch.float64)
         traj = cache[key]
@@ -191,6 +200,8 @@ def find_fixed_points(
             if below is not None and len(below) == 0:
                 break
             for direction in mod.directions:
+                tick(step, total, f"input {k}, layer {layer} {direction}: searching")
+                step += 1
                 prev = _previous(layers, k, layer, direction)
                 lay, cont, nr = _search_layer(
                     ckpt, mod, traj, layer, direction, below, x_star, prev, n, auto, max_inits,
@@ -201,6 +212,7 @@ def find_fixed_points(
                     links += scan.link(prev, lay, *cont)
                 done.append(lay)
         layers += done
+    tick(total, total, "done")
     key_ro, note = find_readout(ckpt, mod)
     if key_ro is not None:
         top = mod.num_layers - 1

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rnndyn.errors import UsageError
+from rnndyn.errors import UsageError, did_you_mean
 
 ARCHS = ("rnn", "lstm", "gru")
 #: Vanilla RNNs with a fixed unit, whatever the initializer pairs with: compare inits within one
@@ -47,7 +47,7 @@ PRESETS = {
         task_params={"parity": {"T": 20}, "adding": {"T": 30}, "sine": {"T": 40}},
         sizes={"n_train": 800, "n_val": 200, "n_test": 400},
         note="216 runs, shortened sequences and data: ≈1.1 CPU-s per run (≈4 CPU-min in all); "
-        "measured wall time with --jobs 2 on 2 shared cores in the bench README section",
+        "measured wall time with --jobs 2 on 2 shared cores in docs/commands/bench.md",
     ),
     "full": Preset(
         "full",
@@ -194,7 +194,10 @@ def resolve_grid(
     from rnndyn.tasks import get_task
 
     if preset is not None and preset not in PRESETS:
-        raise UsageError(f"unknown preset {preset!r}", hint=f"Choose one of: {', '.join(PRESETS)}.")
+        raise UsageError(
+            f"unknown preset {preset!r}{did_you_mean(preset, PRESETS)}",
+            hint=f"Choose one of: {', '.join(PRESETS)}.",
+        )
     p = PRESETS[preset] if preset else None
     for name, value in (("jobs", jobs), ("epochs", epochs), ("hidden", hidden)):
         whole = isinstance(value, int) and not isinstance(value, bool)
