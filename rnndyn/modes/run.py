@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rnndyn.errors import InvalidInputError, UsageError
-from rnndyn.io.checkpoint import Checkpoint, load
 from rnndyn.modes.fit import DMDFit, fit_dmd
 from rnndyn.modes.match import TOP, SpectrumMatch, match_spectra
+from rnndyn.readers.checkpoint import Checkpoint, load
 from rnndyn.spectrum import periods, timescales
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -223,9 +223,9 @@ def _from_states(source, inputs, rank, delays, control, center) -> DMDResult:
     fit = fit_dmd(states, u, rank=rank, delays=delays, control=control, center=center, path=path)
     sha = None
     if path is not None:
-        from rnndyn.io.manifest import sha256_file
+        from rnndyn._util.hashing import file_sha256
 
-        sha = sha256_file(path)
+        sha = file_sha256(path)
     return DMDResult(
         source=str(path) if path else "array",
         sha256=sha,

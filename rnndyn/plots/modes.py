@@ -7,9 +7,9 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from rnndyn.dsa.matrix import SimilarityResult
 from rnndyn.modes.run import DMDResult
 from rnndyn.plots.style import COLUMN_WIDTH, FULL_WIDTH, PALETTE, sequential_cmap
-from rnndyn.similarity.matrix import SimilarityResult
 
 REFERENCE_STYLE = {
     "mean_jacobian": dict(marker="s", facecolors="none", edgecolors=PALETTE[1], s=28),

@@ -22,7 +22,7 @@ from rnndyn_cli.options import (
 from rnndyn_cli.render import check_out, examples, finish, info, parse_formats, print_table
 
 if TYPE_CHECKING:  # pragma: no cover
-    from rnndyn.similarity.matrix import SimilarityResult
+    from rnndyn.dsa.matrix import SimilarityResult
 
 
 def _render(res: SimilarityResult) -> None:
@@ -70,6 +70,8 @@ def similarity(
     ),
     max_iter: int = typer.Option(2000, "--max-iter", min=1, help="Most optimiser iterations."),
     probe: str = typer.Option("noise:1", "--probe", help="The drive, the same for every network."),
+    length: int = typer.Option(1000, "--length", min=10, help="Probe steps."),
+    batch: int = typer.Option(16, "--batch", min=1, help="Probe sequences."),
     jobs: Jobs = 1,
     seed: Seed = 0,
     json_: JsonFlag = False,
@@ -83,7 +85,7 @@ def similarity(
 
     With --json the document's schema is rnndyn.similarity/1.
     """
-    from rnndyn.similarity.matrix import similarity as run
+    from rnndyn.dsa.matrix import similarity as run
 
     formats = parse_formats(format_)
     check_out(out, force=force, protect=list(sources))
@@ -96,6 +98,8 @@ def similarity(
         restarts=restarts,
         max_iter=max_iter,
         probe=probe,
+        length=length,
+        batch=batch,
         jobs=jobs,
         seed=seed,
         trust=trust_pickle,

@@ -10,9 +10,10 @@ Adam. Here instead:
 - Riemannian gradient ascent on O(n): the left-trivialised gradient ``Ω = skew(Cᵀ ∇f)`` with
   ``∇f = A C Bᵀ + Aᵀ C B``, a Barzilai–Borwein step and the Cayley retraction
   ``C ← C (I − η Ω/2)⁻¹ (I + η Ω/2)``, which keeps ``C`` orthogonal to rounding;
-- restarts: the identity, an eigenbasis alignment (exact for a rotated copy of a normal
-  operator; with random eigenvector signs for the others), random rotations and, for each, its
-  reflection (O(n) has two components, and the Cayley map never leaves one);
+- restarts: an eigenbasis alignment (eigenvector signs matched along a spanning tree of the
+  couplings: exact for a rotated copy), the identity, the alignment with random sign flips,
+  random rotations and, for each, its reflection (O(n) has two components, and the Cayley map
+  never leaves one);
 - convergence: a slice stops when ``‖Ω‖_F ≤ tol`` (the first-order condition); the result says,
   per pair, whether the best restart converged, its gradient norm, iterations, and how many
   restarts reached the best value (a global optimum is not certified; agreement of restarts is
@@ -72,6 +73,11 @@ def one_thread() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def _key(m: np.ndarray) -> tuple[float, ...]:
+    """An order on unit-norm operators that ignores rounding noise (8 significant digits)."""
+    return tuple(np.round(m.ravel(), 8).tolist())
+
+
 def _unit(m: torch.Tensor) -> torch.Tensor:
     norm = torch.linalg.matrix_norm(m).clamp_min(torch.finfo(m.dtype).tiny)
     return m / norm[..., None, None]
@@ -116,17 +122,45 @@ def _random_rotations(k: int, n: int, gen: torch.Generator) -> torch.Tensor:
     return q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1))[:, None, :]
 
 
+def basis_signs(a_t: np.ndarray, b_t: np.ndarray) -> np.ndarray:
+    """Signs ``s`` ``(n,)`` that make ``Σ a_ij b_ij s_i s_j`` large, for ``a_t``, ``b_t`` the two
+    operators in their eigenbases: propagated along a maximum spanning tree of the couplings
+    ``|a_ij b_ij + a_ji b_ji|`` (exact for a copy, whose couplings all agree), then single flips
+    while they help."""
+    from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
+
+    j = a_t * b_t
+    j = j + j.T
+    np.fill_diagonal(j, 0.0)
+    n = j.shape[0]
+    tree = minimum_spanning_tree(-np.abs(j) - 1e-300 * (np.abs(j) == 0)).toarray()
+    tree = (tree != 0) | (tree.T != 0)
+    s = np.ones(n)
+    order, parent = breadth_first_order(tree, 0, directed=False)
+    for k in order[1:]:
+        s[k] = s[parent[k]] * (1.0 if j[k, parent[k]] >= 0 else -1.0)
+    for _ in range(n):  # greedy: flip the unit whose flip gains most
+        gain = -4.0 * s * (j @ s) / 2.0
+        k = int(np.argmax(gain))
+        if gain[k] <= 1e-14:
+            break
+        s[k] = -s[k]
+    return s
+
+
 def initial_rotations(a: np.ndarray, b: np.ndarray, restarts: int, seed: int) -> torch.Tensor:
-    """``(2·restarts, n, n)`` starting points for one pair: the identity, the eigenbasis alignment
-    ``Z_A Z_Bᵀ`` and (half of the rest) the same with random signs per basis vector, then random
-    rotations; and the reflection of each (the other component of O(n))."""
+    """``(2·restarts, n, n)`` starting points for one pair: the eigenbasis alignment
+    ``Z_A S Z_Bᵀ`` (signs ``S`` from ``basis_signs``), the identity, the alignment with random
+    sign flips (half of the rest), random rotations; and the reflection of each (the other
+    component of O(n))."""
     n = a.shape[0]
     gen = torch.Generator().manual_seed(int(seed))
     za, zb = eigen_basis(a), eigen_basis(b)
-    starts = [np.eye(n), za @ zb.T]
+    s = basis_signs(za.T @ a @ za, zb.T @ b @ zb)
+    starts = [(za * s) @ zb.T, np.eye(n)]
     n_signs = max(0, (restarts - 2 + 1) // 2)
-    signs = torch.randint(0, 2, (n_signs, n), generator=gen).numpy() * 2.0 - 1.0
-    starts += [(za * s) @ zb.T for s in signs]
+    flips = torch.rand((n_signs, n), generator=gen).numpy() < 0.2
+    starts += [(za * np.where(f, -s, s)) @ zb.T for f in flips]
     base = torch.from_numpy(np.stack(starts[:restarts]))
     if restarts > base.shape[0]:
         base = torch.cat([base, _random_rotations(restarts - base.shape[0], n, gen)])
@@ -165,11 +199,17 @@ def procrustes(
     n_pairs, n = a3.shape[0], a3.shape[-1]
     if restarts < 1:
         raise UsageError(f"restarts must be ≥ 1, got {restarts}")
+    a3 = a3 / np.linalg.norm(a3, axis=(1, 2), keepdims=True).clip(1e-300)
+    b3 = b3 / np.linalg.norm(b3, axis=(1, 2), keepdims=True).clip(1e-300)
+    # one canonical order per pair, so that (A, B) and (B, A) run the very same ascent and the
+    # distance is symmetric exactly, not only up to which local optimum each order finds
+    swap = np.array([_key(b3[p]) < _key(a3[p]) for p in range(n_pairs)], dtype=bool)
+    a3, b3 = np.where(swap[:, None, None], b3, a3), np.where(swap[:, None, None], a3, b3)
     inits = [initial_rotations(a3[p], b3[p], restarts, seed + p) for p in range(n_pairs)]
     n_r = inits[0].shape[0]
     c = torch.cat(inits)  # (P·R, n, n)
-    at = _unit(torch.from_numpy(a3)).repeat_interleave(n_r, dim=0)
-    bt = _unit(torch.from_numpy(b3)).repeat_interleave(n_r, dim=0)
+    at = torch.from_numpy(a3).repeat_interleave(n_r, dim=0)
+    bt = torch.from_numpy(b3).repeat_interleave(n_r, dim=0)
     with one_thread():
         value, grad, iters, c = _ascend(at, bt, c, max_iter, tol)
     value, grad = value.view(n_pairs, n_r), grad.view(n_pairs, n_r)
@@ -178,6 +218,7 @@ def procrustes(
     f = value[rows, best].clamp(-1.0, 1.0)
     agreeing = (value >= f[:, None] - 1e-6).sum(dim=1)
     rot = c.view(n_pairs, n_r, n, n)[rows, best]
+    rot = torch.where(torch.from_numpy(swap)[:, None, None], rot.transpose(-1, -2), rot)
     g = grad[rows, best]
     return ProcrustesResult(
         angular=torch.arccos(f).numpy(),

@@ -1,7 +1,7 @@
 """``similarity``: a DSA-style distance matrix between networks' dynamics.
 
 Each network becomes one square operator, then every pair is compared by Procrustes over vector
-fields on the orthogonal group (``rnndyn.similarity.procrustes``):
+fields on the orthogonal group (``rnndyn.dsa.orthogonal``):
 
 - ``from_="trajectories"`` (DSA's own route): the network runs on a noise probe (the same seed for
   every network) and its (delay-embedded) layer-0 state is fitted by exact DMD at a common rank
@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rnndyn.dsa.orthogonal import SCORES, ProcrustesResult, pairwise
 from rnndyn.errors import UsageError
-from rnndyn.similarity.procrustes import SCORES, ProcrustesResult, pairwise
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -172,8 +172,8 @@ def _simulated(source, name, *, from_, probe, delays, rank, batch, length, washo
     from rnndyn.dynamics.network import resolve_network
     from rnndyn.dynamics.probes import make_probe
     from rnndyn.dynamics.trajectories import simulate
-    from rnndyn.io.checkpoint import Checkpoint, load
     from rnndyn.modes.fit import fit_dmd
+    from rnndyn.readers.checkpoint import Checkpoint, load
 
     ckpt = source if isinstance(source, Checkpoint) else load(source, trust=trust)
     net = resolve_network(ckpt)
@@ -206,7 +206,7 @@ def _state_size(source: Any, trust: bool) -> int | None:
         arr = source if isinstance(source, np.ndarray) else _read_states(source)
         return int(arr.shape[-1])
     from rnndyn.dynamics.network import resolve_network
-    from rnndyn.io.checkpoint import Checkpoint, load
+    from rnndyn.readers.checkpoint import Checkpoint, load
 
     ckpt = source if isinstance(source, Checkpoint) else load(source, trust=trust)
     mod = resolve_network(ckpt).module
@@ -303,7 +303,7 @@ def similarity(
         from_: ``"trajectories"`` (delay-DMD operators at a common ``rank``; default the smallest
             state size × ``delays``, at most 32) or ``"jacobian"`` (mean Jacobians).
         score: ``"angular"`` (radians, DSA's default) or ``"euclidean"`` (unit-norm operators).
-        restarts, max_iter, tol: the optimiser's (``rnndyn.similarity.procrustes``).
+        restarts, max_iter, tol: the optimiser's (``rnndyn.dsa.orthogonal``).
         jobs: pair batches run in parallel threads.
         probe, batch, length, washout, seed: the drive (the same for every network).
 
