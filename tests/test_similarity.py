@@ -156,3 +156,23 @@ def test_cli_similarity_json_and_out(cli, tmp_path):
 def test_cli_similarity_needs_two_networks(cli):
     res = cli("similarity", RNN)
     assert res.exit_code == 2 and "two" in res.stderr and res.stdout == ""
+
+
+def test_compare_tests_groups_on_the_similarity_matrix(tmp_path):
+    from rnndyn.compare import compare_spectra
+
+    groups = {"rnn": [RNN], "gru": [GRU]}
+    for name, src in (("rnn", RNN), ("gru", GRU)):
+        n = 32
+        for s in (1, 2):
+            groups[name].append(
+                _save_copy(src, tmp_path / f"{name}{s}.pt", signed_permutation(n, s))
+            )
+    res = compare_spectra(groups=groups, distance="similarity", n_bootstrap=50)
+    dyn = [d for d in res.distances if d.operator == "dynamics"]
+    assert len(dyn) == 1 and not [d for d in res.distances if d.operator != "dynamics"]
+    (d,) = dyn
+    assert d.distance > 0.5  # between ≈ GRU–RNN distance, within ≈ 0 (copies)
+    assert d.exact and d.n_permutations == 20 and abs(d.p_value - 0.1) < 1e-12  # the floor
+    assert res.family.size == len(res.tests) + 1
+    assert res.settings["distance"] == "similarity"

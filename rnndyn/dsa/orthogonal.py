@@ -14,6 +14,8 @@ Adam. Here instead:
   couplings: exact for a rotated copy), the identity, the alignment with random sign flips,
   random rotations and, for each, its reflection (O(n) has two components, and the Cayley map
   never leaves one);
+- the batch is compacted every ``BLOCK`` iterations: converged starts leave it, and so do starts
+  that trail their pair's best by more than ``PRUNE_MARGIN`` after ``PRUNE_AFTER`` iterations;
 - convergence: a slice stops when ``‖Ω‖_F ≤ tol`` (the first-order condition); the result says,
   per pair, whether the best restart converged, its gradient norm, iterations, and how many
   restarts reached the best value (a global optimum is not certified; agreement of restarts is
@@ -211,7 +213,8 @@ def procrustes(
     at = torch.from_numpy(a3).repeat_interleave(n_r, dim=0)
     bt = torch.from_numpy(b3).repeat_interleave(n_r, dim=0)
     with one_thread():
-        value, grad, iters, c = _ascend(at, bt, c, max_iter, tol)
+        pair = torch.arange(n_pairs).repeat_interleave(n_r)
+        value, grad, iters, c = _ascend(at, bt, c, pair, max_iter, tol)
     value, grad = value.view(n_pairs, n_r), grad.view(n_pairs, n_r)
     best = value.argmax(dim=1)
     rows = torch.arange(n_pairs)
@@ -232,25 +235,68 @@ def procrustes(
     )
 
 
-def _ascend(
-    a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, max_iter: int, tol: float
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Riemannian ascent of ``tr(Aᵀ C B Cᵀ)`` for every slice from ``c``.
+#: Iterations between compactions of the batch (converged and dominated starts leave it).
+BLOCK = 50
+#: A start whose value trails its pair's best by more than this after ``PRUNE_AFTER`` iterations
+#: is abandoned (``tr(AᵀCBCᵀ)`` of unit-norm operators; 0.02 ≈ 0.02–0.2 rad of angular distance).
+PRUNE_MARGIN, PRUNE_AFTER = 0.02, 200
 
-    Every slice steps every iteration (no gathers); a converged slice is frozen by a zero step.
-    Returns the final value ``(S,)``, gradient norm ``(S,)``, iterations ``(S,)`` and ``C``.
+
+def _ascend(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    c: torch.Tensor,
+    pair: torch.Tensor,
+    max_iter: int,
+    tol: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Riemannian ascent of ``tr(Aᵀ C B Cᵀ)`` for every slice from ``c`` (``pair`` ``(S,)`` says
+    which pair each slice serves).
+
+    Runs in blocks of ``BLOCK`` iterations over the still-active slices only: a slice leaves when
+    converged (``‖Ω‖ ≤ tol``) or, after ``PRUNE_AFTER`` iterations, when it trails its pair's best
+    value by more than ``PRUNE_MARGIN``. Returns value, gradient norm, iterations ``(S,)`` and ``C``.
     """
     s = c.shape[0]
+    c = c.clone()
     iters = torch.zeros(s, dtype=torch.long)
     eta = torch.full((s,), 0.5, dtype=c.dtype)
+    active = torch.arange(s)
+    done = 0
+    while active.numel() and done < max_iter:
+        steps = min(BLOCK, max_iter - done)
+        ci, it_i, eta_i = _block(a[active], b[active], c[active], eta[active], steps, tol)
+        c[active], eta[active] = ci, eta_i
+        iters[active] += it_i
+        done += steps
+        value, gnorm = _value_grad(a, b, c)
+        best = torch.full((int(pair.max()) + 1,), -2.0, dtype=c.dtype)
+        best = best.scatter_reduce(0, pair, value, reduce="amax")
+        keep = gnorm[active] > tol
+        if done >= PRUNE_AFTER:
+            keep &= value[active] >= best[pair[active]] - PRUNE_MARGIN
+        active = active[keep]
+    value, gnorm = _value_grad(a, b, c)
+    return value, gnorm, iters, c
+
+
+def _value_grad(a, b, c) -> tuple[torch.Tensor, torch.Tensor]:
+    grad = torch.baddbmm(a.transpose(-1, -2) @ c @ b, a @ c, b.transpose(-1, -2))
+    gnorm = torch.linalg.matrix_norm(_skew(c.transpose(-1, -2) @ grad))
+    value = (a * (c @ b @ c.transpose(-1, -2))).sum(dim=(-1, -2))
+    return value, gnorm
+
+
+def _block(a, b, c, eta, steps: int, tol: float):
+    """``steps`` iterations for every slice (a converged slice is frozen by a zero step)."""
+    iters = torch.zeros(c.shape[0], dtype=torch.long)
     bt, at = b.transpose(-1, -2), a.transpose(-1, -2)
     prev_omega = prev_step = None
-    for it in range(max_iter + 1):
+    for _ in range(steps):
         grad = torch.baddbmm(at @ c @ b, a @ c, bt)
         omega = _skew(c.transpose(-1, -2) @ grad)
-        gnorm = torch.linalg.matrix_norm(omega)
-        live = gnorm > tol
-        if it == max_iter or not bool(live.any()):
+        live = torch.linalg.matrix_norm(omega) > tol
+        if not bool(live.any()):
             break
         if prev_omega is not None:  # Barzilai–Borwein step on the Lie algebra, clamped
             sy = (prev_step * (omega - prev_omega)).sum(dim=(-1, -2)).abs()
@@ -260,8 +306,7 @@ def _ascend(
         c = c @ _cayley(omega, eta_live)
         prev_omega, prev_step = omega, eta_live[:, None, None] * omega
         iters += live.long()
-    value = (a * (c @ b @ c.transpose(-1, -2))).sum(dim=(-1, -2))
-    return value, gnorm, iters, c
+    return c, iters, eta
 
 
 def pairwise(
