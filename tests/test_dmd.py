@@ -171,3 +171,32 @@ def test_cli_dmd_bad_states_file(cli, tmp_path):
     res = cli("dmd", bad)
     assert res.exit_code == 4
     assert "bad.npy" in res.stderr and "Traceback" not in res.stderr and res.stdout == ""
+
+
+def test_plots_draw_every_eigenvalue_and_the_matrix():
+    import matplotlib.pyplot as plt
+
+    from rnndyn.dsa import similarity
+    from rnndyn.plots.modes import dmd_eigenvalues, similarity_overview
+
+    rng = np.random.default_rng(8)
+    a, _ = planted(REAL, PAIRS, rng)
+    h0 = rng.standard_normal((7, 20))
+    states = np.stack([np.linalg.matrix_power(a, k) @ h0 for k in range(12)]).transpose(0, 2, 1)
+    ax = dmd_eigenvalues(dmd(states))
+    (points,) = [c for c in ax.collections if c.get_gid() == "dmd"]
+    assert len(points.get_offsets()) == 7
+    assert [ln for ln in ax.lines if ln.get_gid() == "unit-circle"]
+    plt.close(ax.figure)
+    b = states @ random_q(7, rng).T
+    res = similarity([states, b, states[::-1].copy()], names=["a", "a_rot", "rev"])
+    assert res.distances[0, 1] < 1e-3
+    fig = similarity_overview(res)
+    (image,) = [im for im in fig.axes[0].images if im.get_gid() == "matrix"]
+    assert image.get_array().shape == (3, 3)
+    plt.close(fig)
+
+
+def random_q(n, rng):
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    return q * np.sign(np.diag(r))

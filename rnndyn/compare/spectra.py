@@ -44,7 +44,6 @@ from rnndyn.compare.population import STATISTICS, Network, analyse
 from rnndyn.compare.results import ComparisonResult, DistanceTest, GroupStatistic, StatisticTest
 from rnndyn.compare.stats import DISTANCES, TESTS
 from rnndyn.compare.tables import SCHEMA
-from rnndyn.dsa.matrix import similarity
 from rnndyn.errors import UsageError
 
 __all__ = [
@@ -150,6 +149,8 @@ def compare_spectra(
     rng = np.random.default_rng(seed)
     tests, distances = _run(jobs_, opts, rng, stats_progress)
     if dyn_plans:
+        from rnndyn.dsa.matrix import similarity  # torch: only when asked for
+
         sim = similarity([n.path for n in dyn_nets], jobs=jobs, seed=seed, trust=trust)
         distances += dynamics.run(sim.distances, dyn_plans, opts, rng, "similarity:trajectories")
     tests, distances = runner.adjust_family(tests, distances, correction)

@@ -45,13 +45,13 @@ def dmd_eigenvalues(result: DMDResult, ax: Axes | None = None) -> Axes:
     ax.set_aspect("equal", adjustable="datalim")
     ax.set_xlabel("Re λ")
     ax.set_ylabel("Im λ")
-    gaps = ", ".join(f"{m.reference.split('_')[0]} {m.median_gap:.3g}" for m in result.matches)
-    ax.set_title(
-        f"DMD ({result.fit.method}, r={result.fit.rank})"
-        + (f"; median gap {gaps}" if gaps else ""),
-        fontsize="small",
+    names = {"mean_jacobian": "mean J", "fixed_point_jacobian": "fixed-point J"}
+    gaps = ", ".join(
+        f"{names.get(m.reference, m.reference)} {m.median_gap:.3g}" for m in result.matches
     )
-    ax.legend(loc="best", fontsize="x-small")
+    title = f"DMD ({result.fit.method}, r={result.fit.rank})"
+    ax.set_title(title + (f"\nmedian gap: {gaps}" if gaps else ""), fontsize="x-small")
+    ax.legend(loc="lower left", fontsize="xx-small", framealpha=0.8)
     return ax
 
 
