@@ -79,13 +79,19 @@ def _save_copy(src: Path, dst: Path, q: np.ndarray) -> Path:
     return dst
 
 
-def test_rotate_state_dict_gives_the_same_network_in_the_new_basis(tmp_path):
+@pytest.mark.parametrize(
+    "src", [RNN, GRU, ROOT / "data" / "examples" / "lstm_sine.pt"], ids=["rnn", "gru", "lstm"]
+)
+def test_rotate_state_dict_gives_the_same_network_in_the_new_basis(tmp_path, src):
     import rnndyn
 
-    q = signed_permutation(32, seed=3)
-    copy = _save_copy(RNN, tmp_path / "copy.pt", q)
-    x = np.random.default_rng(0).standard_normal((2, 50, 2)).astype(np.float32)
-    h = rnndyn.simulate(rnndyn.load(RNN), x, dtype=torch.float64).hidden[0, 0]
+    ckpt = rnndyn.load(src)
+    n = rnndyn.dynamics.resolve_network(ckpt).module.hidden_size
+    d = rnndyn.dynamics.resolve_network(ckpt).module.input_size
+    q = signed_permutation(n, seed=3)
+    copy = _save_copy(src, tmp_path / "copy.pt", q)
+    x = np.random.default_rng(0).standard_normal((2, 50, d)).astype(np.float32)
+    h = rnndyn.simulate(ckpt, x, dtype=torch.float64).hidden[0, 0]
     h2 = rnndyn.simulate(rnndyn.load(copy), x, dtype=torch.float64).hidden[0, 0]
     np.testing.assert_allclose(h2, h @ q.T, atol=1e-6)
 

@@ -199,7 +199,7 @@ def _simulated(source, name, *, from_, probe, delays, rank, batch, length, washo
     )
 
 
-def _state_size(source: Any, trust: bool) -> int | None:
+def _state_size(source: Any, trust: bool) -> int:
     from rnndyn.modes.run import _is_states, _read_states
 
     if _is_states(source):

@@ -298,7 +298,7 @@ def _block(a, b, c, eta, steps: int, tol: float):
         live = torch.linalg.matrix_norm(omega) > tol
         if not bool(live.any()):
             break
-        if prev_omega is not None:  # Barzilai–Borwein step on the Lie algebra, clamped
+        if prev_omega is not None and prev_step is not None:  # Barzilai–Borwein step, clamped
             sy = (prev_step * (omega - prev_omega)).sum(dim=(-1, -2)).abs()
             ss = (prev_step * prev_step).sum(dim=(-1, -2))
             eta = torch.where(sy > 0, ss / sy.clamp_min(1e-300), eta).clamp(1e-3, 10.0)

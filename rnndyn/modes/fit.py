@@ -123,10 +123,10 @@ def snapshots(
     return x, y, u
 
 
-def _rank(s: np.ndarray, rank: int | None, m: int) -> int:
+def _rank(s: np.ndarray, rank: int | None, m: int, path: Any = None) -> int:
     keep = int((s > RTOL * s[0]).sum()) if s.size and s[0] > 0 else 0
     if keep == 0:
-        raise InvalidInputError("the states do not move: every snapshot is the same")
+        raise InvalidInputError("the states do not move: every snapshot is the same", path=path)
     if rank is None:
         return keep
     if not 1 <= int(rank) <= m:
@@ -171,7 +171,7 @@ def fit_dmd(
         b_full = g[:, m:]
         y = y - b_full @ u
     uu, s, vh = np.linalg.svd(x, full_matrices=False)
-    r = _rank(s, rank, m)
+    r = _rank(s, rank, m, path)
     ur, sr, vr = uu[:, :r], s[:r], vh[:r].T
     yv = (y @ vr) / sr  # Y V_r Σ_r⁻¹, (m, r)
     a_tilde = ur.T @ yv

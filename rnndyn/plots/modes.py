@@ -3,6 +3,8 @@ Jacobian spectra (matched pairs joined), and a similarity matrix with its dendro
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -11,7 +13,7 @@ from rnndyn.dsa.matrix import SimilarityResult
 from rnndyn.modes.run import DMDResult
 from rnndyn.plots.style import COLUMN_WIDTH, FULL_WIDTH, PALETTE, sequential_cmap
 
-REFERENCE_STYLE = {
+REFERENCE_STYLE: dict[str, dict[str, Any]] = {
     "mean_jacobian": dict(marker="s", facecolors="none", edgecolors=PALETTE[1], s=28),
     "fixed_point_jacobian": dict(marker="D", facecolors="none", edgecolors=PALETTE[2], s=22),
 }
@@ -33,7 +35,9 @@ def dmd_eigenvalues(result: DMDResult, ax: Axes | None = None) -> Axes:
     t = np.linspace(0, 2 * np.pi, 721)
     ax.plot(np.cos(t), np.sin(t), color="0.45", lw=0.7, ls="--", gid="unit-circle")
     for name, lam in result.references.items():
-        style = REFERENCE_STYLE.get(name, dict(marker="^", facecolors="none", edgecolors="0.4"))
+        style: dict[str, Any] = REFERENCE_STYLE.get(
+            name, {"marker": "^", "facecolors": "none", "edgecolors": "0.4"}
+        )
         ax.scatter(lam.real, lam.imag, lw=0.8, label=name.replace("_", " "), gid=name, **style)
     lam = result.fit.eigenvalues
     amp = result.fit.amplitudes
