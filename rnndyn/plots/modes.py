@@ -83,7 +83,7 @@ def similarity_matrix(result: SimilarityResult, ax: Axes | None = None) -> Axes:
                 ha="center",
                 va="center",
                 fontsize=6,
-                color="white" if sub[i, j] > 0.6 * sub.max() else "black",
+                color="white" if sub[i, j] < 0.5 * sub.max() else "black",
             )
     ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize="x-small")
     ax.set_yticks(range(len(names)), names, fontsize="x-small")
