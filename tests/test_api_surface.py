@@ -51,7 +51,7 @@ def _public_functions(module):
 
 
 @pytest.mark.parametrize(
-    "sub", ["spectra", "init", "decay", "compare", "bench", "fixedpoints", "track"]
+    "sub", ["spectra", "init", "decay", "compare", "bench", "fixedpoints", "track", "modes"]
 )
 def test_every_plotting_function_is_reachable_from_rnndyn_plots(sub):
     module = importlib.import_module(f"rnndyn.plots.{sub}")

@@ -15,6 +15,8 @@ layer or a peer on its own layer:
  7. ``rnndyn.dynamics``: running the network, Jacobians, fixed points
  8. ``rnndyn.analysis``: one checkpoint's spectral analysis (optionally fixed-point Jacobians)
  9. ``rnndyn.decay``: predicted vs measured decay, Lyapunov, memory
+    ``rnndyn.modes``: DMD of hidden states, matched to the Jacobian spectra
+    ``rnndyn.dsa``: DSA-style distances between networks' dynamics (uses ``modes``)
 10. ``rnndyn.compare``: populations of networks, statistics
 11. ``rnndyn.init``: the eigen initializer (fitted with ``compare``'s per-network spectra)
 12. ``rnndyn.outputs``: writing output folders (staging, manifest, tables, figure files)
@@ -54,6 +56,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("rnndyn.dynamics",),
     ("rnndyn.analysis",),
     ("rnndyn.decay",),
+    ("rnndyn.modes",),
+    ("rnndyn.dsa",),
     ("rnndyn.compare",),
     ("rnndyn.init",),
     ("rnndyn.outputs",),

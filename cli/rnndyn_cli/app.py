@@ -36,6 +36,8 @@ COMMANDS = (
     "study",
     "fixedpoints",
     "track",
+    "dmd",
+    "similarity",
 )
 
 

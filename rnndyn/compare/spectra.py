@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from rnndyn.compare import runner
+from rnndyn.compare import dynamics, runner
 from rnndyn.compare.confounds import confound_notes, confounds
 from rnndyn.compare.family import CORRECTIONS, plan_family
 from rnndyn.compare.grouping import (
@@ -56,6 +56,7 @@ __all__ = [
     "compare_spectra",
 ]
 UNITS = ("auto", "network", "task")
+DISTANCE_KINDS = ("eigenvalues", "similarity")
 
 
 def compare_spectra(
@@ -81,6 +82,7 @@ def compare_spectra(
     jacobian: bool = False,
     progress: Callable[[int, int], None] | None = None,
     stats_progress: Callable[[int, int], None] | None = None,
+    distance: str = "eigenvalues",
 ) -> ComparisonResult:
     """Compare the spectra of groups of networks.
 
@@ -105,12 +107,19 @@ def compare_spectra(
         jacobian: also compare the state Jacobians at the zero-input fixed point (gate ``jac``).
         progress: ``progress(done, total)`` after each network is analysed.
         stats_progress: ``stats_progress(done, total)`` after each test (statistic or distance).
+        distance: ``"eigenvalues"`` (the pooled-eigenvalue distances) or ``"similarity"`` (instead,
+            one test per pair of groups on the DSA-style distance matrix of all networks, from
+            their trajectories; ``rnndyn.compare.dynamics``), in the same family either way.
 
     Raises:
         UsageError: fewer than two groups, a group with fewer than two units, bad arguments.
         CheckpointError / RefusedError: bad files without ``skip_bad`` (all of them are listed).
     """
     _check_options(test, unit, correction, alpha, checkpoints, groups)
+    if distance not in DISTANCE_KINDS:
+        raise UsageError(
+            f"unknown distance {distance!r}; choose one of {', '.join(DISTANCE_KINDS)}"
+        )
     named, bad, key = _load(
         checkpoints, groups, by, jobs, skip_bad, trust, matrix, jacobian, progress, cluster
     )
@@ -126,15 +135,24 @@ def compare_spectra(
     units = check_units(named, opts.unit_key, strata)
     by_stratum = runner.strata_of(named)
     jobs_, notes = runner.plan_jobs(by_stratum, opts)
-    if not jobs_:
+    dyn_plans: list = []
+    if distance == "similarity":  # the DSA matrix's tests replace the pooled-eigenvalue ones
+        jobs_ = [j for j in jobs_ if j.k is not None]
+        dyn_nets, dyn_plans = dynamics.plan(named, opts)
+    if not jobs_ and not dyn_plans:
         raise UsageError(
             "no architecture/operator is shared by at least two groups with two "
             f"{opts.unit}s each: nothing could be tested. " + " ".join(notes)
         )
     floors = [j.floor for j in jobs_ for _ in range(1 if j.k is not None else len(DISTANCES))]
-    family = plan_family(floors, correction, alpha)
+    family = plan_family([*floors, *(p.floor for p in dyn_plans)], correction, alpha)
     rng = np.random.default_rng(seed)
     tests, distances = _run(jobs_, opts, rng, stats_progress)
+    if dyn_plans:
+        from rnndyn.dsa.matrix import similarity  # torch: only when asked for
+
+        sim = similarity([n.path for n in dyn_nets], jobs=jobs, seed=seed, trust=trust)
+        distances += dynamics.run(sim.distances, dyn_plans, opts, rng, "similarity:trajectories")
     tests, distances = runner.adjust_family(tests, distances, correction)
     found = confounds(
         {g: [n.metadata for n in ms] for g, ms in named.items()},
@@ -158,7 +176,7 @@ def compare_spectra(
         confounds=tuple(found),
         skipped=tuple(bad),
         notes=tuple(notes),
-        settings=_settings(key, opts, family, seed, jacobian, tests),
+        settings={**_settings(key, opts, family, seed, jacobian, tests), "distance": distance},
     )
 
 

@@ -46,6 +46,9 @@ _LAZY = {
     "critical_difference": "rnndyn.plots.ranking",
     "pseudospectrum": "rnndyn.plots.pseudospectra",
     "pseudospectra_grid": "rnndyn.plots.pseudospectra",
+    "dmd_eigenvalues": "rnndyn.plots.modes",
+    "similarity_matrix": "rnndyn.plots.modes",
+    "similarity_overview": "rnndyn.plots.modes",
     "style_context": "rnndyn.plots.style",
 }
 _SUBMODULES = (
@@ -59,6 +62,7 @@ _SUBMODULES = (
     "track",
     "ranking",
     "pseudospectra",
+    "modes",
 )
 
 __all__ = [*_LAZY, "style"]

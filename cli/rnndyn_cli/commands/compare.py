@@ -227,6 +227,12 @@ def compare(
     trust_pickle: TrustPickle = False,
     matrix: Matrix = None,
     jacobian: Jacobian = False,
+    distance: str = typer.Option(
+        "eigenvalues",
+        "--distance",
+        help="Group distance tested: eigenvalues (pooled eigenvalue distributions) or similarity "
+        "(the DSA-style distance matrix of the networks' dynamics; see rnndyn similarity).",
+    ),
     format_: FigureFormats = "pdf,png",
     force: ForceFlag = False,
     style: StyleSheet = None,
@@ -261,6 +267,7 @@ def compare(
             seed=seed,
             trust=trust_pickle,
             matrix=matrix,
+            distance=distance,
             progress=advance(bar, "analysing"),
             stats_progress=advance(bar, "testing"),
         )
