@@ -171,7 +171,7 @@ def _in_process(
 
         def go(c=compiled, name=name) -> None:
             spaces[name] = {}
-            exec(c, spaces[name])  # noqa: S102 - our own benchmark code
+            exec(c, spaces[name])
 
         out[name] = go
     return out
