@@ -337,7 +337,7 @@ def top_decompose(
     jobs: int | None = 1,
 ) -> Spectrum:
     """``top_spectrum`` of every operator (``jobs`` at once, one BLAS thread each)."""
-    from rnndyn.io.threads import available_cores, map_threads
+    from rnndyn._util.threads import available_cores, map_threads
 
     if isinstance(ops, RecurrentOperator):
         ops = [ops]
@@ -384,8 +384,8 @@ def decompose(
     (``check_full_fits``)."""
     import warnings
 
+    from rnndyn._util.threads import available_cores
     from rnndyn.errors import RnndynWarning
-    from rnndyn.io.threads import available_cores
     from rnndyn.spectrum import eigendecompose
 
     ops = list(ops)
