@@ -22,6 +22,14 @@ from rnndyn.topk import (
 )
 
 
+@pytest.fixture(autouse=True)
+def _arnoldi(monkeypatch):
+    """Exercise ARPACK even on these small planted matrices (the dense shortcut is tested apart)."""
+    import rnndyn.topk as topk
+
+    monkeypatch.setattr(topk, "DENSE_MAX_N", 0)
+
+
 def _planted(n_bulk: int = 150, cond: float | None = 30.0, seed: int = 0):
     """A non-normal W: a bulk of |λ| < 0.8 plus a known top: 1.2, ±1.1 pairs, −1.05, 0.95±0.2i."""
     rng = np.random.default_rng(seed)
@@ -91,10 +99,52 @@ def test_nearest_a_target_matches_brute_force():
     np.testing.assert_allclose(w @ x, x * lam, atol=1e-9)
 
 
-def test_small_operators_use_the_dense_solver():
+def test_small_operators_use_the_dense_solver(monkeypatch):
     w, eigs = planted([0.5, -0.2], [0.3 + 0.4j], np.random.default_rng(3))
     spec = top_spectrum(_op(w), 3)
     assert matched_error(spec.eigenvalues, eigs[np.argsort(-np.abs(eigs))][:4]) < 1e-12
+    import rnndyn.topk as topk
+
+    w, _ = _planted()
+    arnoldi = top_spectrum(_op(w), 7)
+    monkeypatch.setattr(topk, "DENSE_MAX_N", 10_000)
+    dense = top_spectrum(_op(w), 7)
+    np.testing.assert_allclose(dense.eigenvalues, arnoldi.eigenvalues, atol=1e-10)
+    np.testing.assert_allclose(dense.eigenvalue_condition, arnoldi.eigenvalue_condition, rtol=1e-6)
+
+
+def test_modal_basis_from_left_vectors_equals_the_full_inverse():
+    from rnndyn.dynamics.modal import real_basis
+
+    w, _ = _planted()
+    part, full = real_basis(top_spectrum(_op(w), 6), 5), real_basis(eigendecompose(w)[0], 5)
+    np.testing.assert_allclose(part.eigenvalues, full.eigenvalues, atol=1e-10)
+    # the spectral projector onto the kept modes does not depend on the basis scaling or sign
+    proj_p, proj_f = part.columns @ part.rows, full.columns @ full.rows
+    np.testing.assert_allclose(proj_p, proj_f, atol=1e-9)
+    np.testing.assert_allclose(part.rows @ part.columns, np.eye(part.rows.shape[0]), atol=1e-9)
+
+
+def test_decay_of_a_large_operator_uses_its_top_modes(monkeypatch):
+    """Above the threshold decay decomposes only the modes it measures: same results as full."""
+    import torch
+
+    import rnndyn.topk as topk
+    from rnndyn.decay.measure import measure_decay
+    from rnndyn.readers.checkpoint import Checkpoint
+
+    w, _ = _planted(n_bulk=40, cond=5.0)
+    u = np.random.default_rng(5).standard_normal((w.shape[0], 1))
+    sd = {"weight_ih_l0": torch.tensor(u), "weight_hh_l0": torch.tensor(w)}
+    ckpt = Checkpoint("net.pt", "0" * 64, "torch-zip", sd, {})
+    args = {"probe": "zeros", "steps": 30, "modes": 6, "memory": False, "lyapunov": False}
+    full = measure_decay(ckpt, **args).operators[0]
+    monkeypatch.setattr(topk, "AUTO_TOP_MIN_N", 10)
+    res = measure_decay(ckpt, **args)
+    part = res.operators[0]
+    assert any("only its top 6 modes" in n for n in res.notes)
+    np.testing.assert_allclose(part.eigenvalues, full.eigenvalues, atol=1e-10)
+    np.testing.assert_allclose(part.measured_rate, full.measured_rate, rtol=1e-6)
 
 
 def test_top_decompose_in_threads_equals_sequential():
@@ -150,3 +200,33 @@ def test_cli_top_eigvals_only_and_refusal(runner, planted_rnn, monkeypatch):
     monkeypatch.setenv("RNNDYN_MEMORY_BYTES", "1000")
     res = runner.invoke(app, ["analyze", str(path), "--json"])
     assert res.exit_code == 2 and res.stdout == "" and "--top K" in res.stderr
+
+
+def test_compare_with_partial_spectra_tests_only_what_the_top_decides(runner, tmp_path):
+    from test_compare import write_population
+
+    from rnndyn_cli.app import app
+
+    paths = write_population(tmp_path, 4)
+    paths = [str(p) for p in paths["classification"] + paths["regression"]]
+    fast = ["--permutations", "99", "--bootstrap", "100", "--json"]
+    res = runner.invoke(app, ["compare", *paths, "--top", "3", *fast])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    tested = {t["statistic"]: t["p_value"] for t in doc["tests"]}
+    assert tested["spectral_radius"] < 0.05  # exact from the top 3: the same finding as full
+    assert "departure_from_normality" not in tested and "frac_complex" not in tested
+    assert any("need the full spectrum" in n for n in doc["notes"])
+
+
+def test_partial_statistics_agree_with_full_ones_where_exact():
+    from rnndyn.compare.population import STATISTICS, spectrum_statistics
+
+    w, _ = _planted()
+    full = dict(zip(STATISTICS, spectrum_statistics(eigendecompose(w)[0]), strict=True))
+    part = dict(zip(STATISTICS, spectrum_statistics(top_spectrum(_op(w), 40)), strict=True))
+    for name in ("spectral_radius", "frac_above_1", "frac_above_0.9", "modulus_q90"):
+        assert part[name] == pytest.approx(full[name], rel=1e-9), name  # 40 reach below 0.9
+    for name in ("modulus_q10", "modulus_q50", "frac_complex", "departure_from_normality"):
+        assert np.isnan(part[name]), name
+

@@ -18,6 +18,7 @@ from rnndyn_cli.options import (
     OutFolder,
     Seed,
     StyleSheet,
+    Top,
     TrustPickle,
 )
 from rnndyn_cli.render import (
@@ -229,6 +230,7 @@ def compare(
     format_: FigureFormats = "pdf,png",
     force: ForceFlag = False,
     style: StyleSheet = None,
+    top: Top = None,
 ) -> None:
     """Compare eigen-spectra between groups of networks.
 
@@ -262,6 +264,7 @@ def compare(
             matrix=matrix,
             progress=advance(bar, "analysing"),
             stats_progress=advance(bar, "testing"),
+            top=top,
         )
     if json_:
         for b in result.skipped:
