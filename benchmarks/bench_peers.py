@@ -67,7 +67,9 @@ def report(what: str, med: dict[str, float]) -> None:
 
 def run_script(code: str, env: dict[str, str]) -> Callable[[], object]:
     def go() -> None:
-        subprocess.run([sys.executable, "-c", code], check=True, env=env, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-c", code], check=True, env=env, capture_output=True, cwd=env["CWD"]
+        )
 
     return go
 
@@ -75,7 +77,11 @@ def run_script(code: str, env: dict[str, str]) -> Callable[[], object]:
 def run_cli(args: list[str], env: dict[str, str]) -> Callable[[], object]:
     def go() -> None:
         subprocess.run(
-            [sys.executable, "-m", "rnndyn", *args], check=True, env=env, capture_output=True
+            [sys.executable, "-m", "rnndyn", *args],
+            check=True,
+            env=env,
+            capture_output=True,
+            cwd=env["CWD"],  # not the caller's folder: ``-m`` puts it first on sys.path
         )
 
     return go
@@ -349,6 +355,7 @@ def main() -> None:
         env[var] = threads
     src = Path(args.rnndyn_path).resolve() if args.rnndyn_path else ROOT
     env["PYTHONPATH"] = os.pathsep.join([str(src), str(src / "cli"), env.get("PYTHONPATH", "")])
+    env["CWD"] = str(src)
     try:
         import torch
 
