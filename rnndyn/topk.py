@@ -176,7 +176,7 @@ def _arnoldi(
     from scipy.sparse.linalg import ArpackNoConvergence, eigs
 
     n = w.shape[0]
-    v0 = np.random.default_rng(seed).standard_normal(n)
+    v0 = np.random.default_rng(seed).standard_normal((n,))
     ncv = min(n, max(3 * k, 2 * k + 1, 20))  # > 2k+1: far fewer restarts on a disk-like bulk
     kwargs: dict[str, Any] = {"k": k, "ncv": ncv, "v0": v0, "tol": TOL, "maxiter": 50 * n}
     a: Any = w
@@ -440,7 +440,7 @@ def modal_spectra(
     ``AUTO_TOP_MIN_N``, the top ``modes`` with left and right eigenvectors above (one note each)."""
     from rnndyn.spectrum import eigendecompose
 
-    count = modes if callable(modes) else (lambda n: int(modes))  # type: ignore[arg-type]
+    count = modes if callable(modes) else (lambda n: int(modes))
     big = [op.n >= AUTO_TOP_MIN_N for op in ops]
     small = iter(eigendecompose([op for op, b in zip(ops, big, strict=True) if not b]))
     out: list[OperatorSpectrum] = []

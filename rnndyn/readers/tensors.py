@@ -35,7 +35,7 @@ def float64(t: Any) -> np.ndarray:
     """``t`` (array or tensor, any float dtype incl. bfloat16) as a float64 NumPy array."""
     if isinstance(t, np.ndarray):
         return np.asarray(t, dtype=np.float64)
-    return t.detach().double().numpy()  # type: ignore[no-any-return]
+    return t.detach().double().numpy()
 
 
 def to_tensor(a: Any) -> Any:

@@ -89,6 +89,7 @@ def check_weight(tensor: Any, key: str, path: str | Path) -> Any:
 def check_finite(tensor: Any, key: str, path: str | Path) -> Any:
     """Raise CheckpointError naming ``key`` if ``tensor`` (torch or NumPy) holds NaN or ±Inf;
     return it unchanged."""
+    bad: Any
     if isinstance(tensor, np.ndarray):
         if tensor.dtype.kind not in "fc":
             return tensor
