@@ -79,6 +79,14 @@ class PartialSpectrum(OperatorSpectrum):
         return int(self.eigenvalues.shape[0])
 
     @property
+    def unit_circle(self) -> np.ndarray:
+        """``inside``/``on``/``outside`` per reported eigenvalue (as ``OperatorSpectrum``'s)."""
+        from rnndyn.conditioning import classify
+
+        b = self.error_bound
+        return classify(self.eigenvalues, np.zeros(self.k) if b is None else b)
+
+    @property
     def n_outside_exact(self) -> bool:
         """True when every eigenvalue with ``|λ| > 1`` is among the ``k`` (so the count is exact)."""
         return self.which == "largest_modulus" and (

@@ -229,4 +229,3 @@ def test_partial_statistics_agree_with_full_ones_where_exact():
         assert part[name] == pytest.approx(full[name], rel=1e-9), name  # 40 reach below 0.9
     for name in ("modulus_q10", "modulus_q50", "frac_complex", "departure_from_normality"):
         assert np.isnan(part[name]), name
-
