@@ -26,7 +26,8 @@ from rnndyn.conditioning import TIMESCALE_NULL, unit_roundoff
 from rnndyn.errors import RnndynWarning
 from rnndyn.naming import gate_name
 from rnndyn.operators import RecurrentModule, RecurrentOperator, extract_operators, find_modules
-from rnndyn.spectrum import OperatorSpectrum, Spectrum, decompose_one, eigendecompose, relabel
+from rnndyn.spectrum import OperatorSpectrum, Spectrum, decompose_one, relabel
+from rnndyn.topk import decompose
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -190,19 +191,30 @@ def analyze(
     gate_order: str | None = None,
     jobs: int | None = None,
     pseudospectra: bool = False,
+    top: int | None = None,
+    eigvals_only: bool = False,
+    full: bool = False,
+    near: complex | None = None,
 ) -> Analysis:
     """Load a checkpoint (safely unless ``trust``) and eigendecompose every recurrent operator
     (``jobs`` at once, one BLAS thread each; ``None``: every available core; same results).
 
     ``jacobian=True`` adds each layer's full state Jacobian at the zero-input fixed point
     (id ``l{L}.{dir}.jacfp``; LSTM state ``[h; c]``), found by Newton's method.
+    ``top``/``near``/``eigvals_only``/``full``: partial or eigenvalue-only spectra, and the automatic
+    top-k above a size threshold (see ``rnndyn.topk.decompose``).
     ``layout`` (``rnn|lstm|gru``) and ``gate_order`` (``ifco``, ``zrh``, …) say how to read a stacked
     recurrent matrix stored in another convention (``matrix`` names it; see ``rnndyn.readers.layout``).
     ``pseudospectra=True`` adds each operator's ε-pseudospectrum on a grid and the ε at which it
     reaches the unit circle (``rnndyn.pseudospectra``).
     """
     early = None
-    if not (matrix or layout or gate_order or jacobian) and isinstance(source, (str, PathLike)):
+    plain = top is None and near is None and not eigvals_only
+    if (
+        plain
+        and not (matrix or layout or gate_order or jacobian)
+        and isinstance(source, (str, PathLike))
+    ):
         early = EarlyStart.open(source, available_cores() if jobs is None else int(jobs))
     try:
         from rnndyn.readers.checkpoint import Checkpoint, load, with_layout  # imports torch
@@ -215,7 +227,9 @@ def analyze(
             ckpt = load(source, trust=trust, layout=layout, gate_order=gate_order, matrix=matrix)
         modules, ops = recurrent_operators(ckpt, matrix=matrix, jacobian=jacobian)
         done = early.take(ops) if early else None
-        spec = eigendecompose(ops, jobs=jobs, early=done)
+        spec = decompose(
+            ops, top=top, eigvals_only=eigvals_only, full=full, target=near, jobs=jobs, early=done
+        )
         extra = operator_pseudospectra(ops, spec) if pseudospectra else ()
         return Analysis(ckpt, tuple(modules), spec, extra)
     finally:

@@ -130,11 +130,14 @@ class RecurrentOperator:
         return f"{self.module}:{self.id}" if self.module else self.id
 
 
-def _tensor(ckpt: Checkpoint, key: str) -> torch.Tensor:
-    """A weight tensor that is floating point and finite (else CheckpointError naming the key)."""
+def _weight(ckpt: Checkpoint, key: str) -> tuple[np.ndarray, str]:
+    """A weight that is floating point and finite (else CheckpointError naming the key), as float64
+    NumPy (torch is not imported for arrays read from non-torch files), and its stored dtype."""
+    from rnndyn.readers.tensors import float64, raw
     from rnndyn.readers.validate import check_weight
 
-    return check_weight(ckpt.tensors[key], key, ckpt.path)
+    t = check_weight(raw(ckpt.tensors, key), key, ckpt.path)
+    return float64(t), _dtype(t)
 
 
 def _shape_error(
@@ -149,7 +152,9 @@ def _shape_error(
 
 
 def _shape(ckpt: Checkpoint, key: str) -> tuple[int, ...]:
-    return tuple(int(d) for d in ckpt.tensors[key].shape)
+    from rnndyn.readers.tensors import raw
+
+    return tuple(int(d) for d in raw(ckpt.tensors, key).shape)
 
 
 def _infer_arch(ckpt: Checkpoint, prefix: str, first: str) -> tuple[str, int, int]:
@@ -248,15 +253,19 @@ def _torch_module(
 
 
 def _square_candidates(ckpt: Checkpoint) -> list[str]:
+    from rnndyn.readers.tensors import raw_items
+
     return [
         k
-        for k, t in ckpt.tensors.items()
+        for k, t in raw_items(ckpt.tensors)
         if t.ndim == 2 and t.shape[0] == t.shape[1] and t.shape[0] > 1
     ]
 
 
 def _describe(ckpt: Checkpoint, limit: int = 8) -> str:
-    items = [f"{k} {tuple(t.shape)}" for k, t in list(ckpt.tensors.items())[:limit]]
+    from rnndyn.readers.tensors import raw_items
+
+    items = [f"{k} {tuple(t.shape)}" for k, t in list(raw_items(ckpt.tensors))[:limit]]
     more = len(ckpt.tensors) - limit
     return ", ".join(items) + (f" and {more} more" if more > 0 else "")
 
@@ -324,7 +333,9 @@ def _resolve_matrix_key(ckpt: Checkpoint, matrix: str) -> str:
 
 
 def _custom_module(ckpt: Checkpoint, key: str) -> RecurrentModule:
-    t = ckpt.tensors[key]
+    from rnndyn.readers.tensors import raw
+
+    t = raw(ckpt.tensors, key)
     if t.ndim != 2 or t.shape[0] != t.shape[1]:
         raise CheckpointError(
             f"--matrix {key!r} has shape {tuple(t.shape)}; a recurrent matrix must be square",
@@ -347,20 +358,18 @@ def module_operators(ckpt: Checkpoint, module: RecurrentModule) -> list[Recurren
     """Square operators of one module: per layer, direction and gate block, in float64."""
     if module.arch == "custom":
         key = module.matrix_key or ""
-        t = _tensor(ckpt, key)
-        w, dt = t.detach().double().numpy(), _dtype(t)
+        w, dt = _weight(ckpt, key)
         return [RecurrentOperator(module.name, "custom", 0, "forward", None, w, key, dt, _u(dt))]
     ops = []
     h = module.hidden_size
     for layer in range(module.num_layers):
         for direction in module.directions:
             key = module.key("weight_hh", layer, direction)
-            t = _tensor(ckpt, key)
-            w, dt = t.detach().double().numpy(), _dtype(t)
+            w, dt = _weight(ckpt, key)
             hr = None
             if module.proj_size:
                 hr_key = module.key("weight_hr", layer, direction)
-                hr = _tensor(ckpt, hr_key).detach().double().numpy()
+                hr = _weight(ckpt, hr_key)[0]
             for g, gate in enumerate(module.gates):
                 block, u = w[g * h : (g + 1) * h], _u(dt)
                 source = f"{key}[{g * h}:{(g + 1) * h}]" if gate else key
@@ -387,7 +396,7 @@ def module_operators(ckpt: Checkpoint, module: RecurrentModule) -> list[Recurren
     return ops
 
 
-def _dtype(t: torch.Tensor) -> str:
+def _dtype(t: Any) -> str:  # a torch tensor or a NumPy array
     return str(t.dtype).removeprefix("torch.")
 
 

@@ -143,3 +143,14 @@ StyleSheet = Annotated[
 ]
 
 DEFAULT_FORMATS = "pdf,png"
+Top = Annotated[
+    int | None,
+    typer.Option(
+        "--top",
+        min=1,
+        metavar="K",
+        help="Only the K eigenvalues of largest modulus per operator (Arnoldi), with residuals and "
+        "conditions; statistics that need every eigenvalue are null. Automatic (K=64) for "
+        "operators of size ≥ 4096 unless --full.",
+    ),
+]

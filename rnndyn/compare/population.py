@@ -19,7 +19,8 @@ import numpy as np
 from rnndyn.conditioning import above, classify
 from rnndyn.errors import RnndynError, RnndynWarning
 from rnndyn.naming import gate_name
-from rnndyn.spectrum import OperatorSpectrum, Spectrum, eigendecompose
+from rnndyn.spectrum import OperatorSpectrum, Spectrum
+from rnndyn.topk import decompose
 
 STATISTICS: dict[str, str] = {
     "spectral_radius": "largest |λ|",
@@ -41,8 +42,48 @@ _ANGLE_TOL = 1e-12
 Source = str | PathLike[str] | Any  # a path, a Checkpoint or a Spectrum
 
 
+#: what a partial spectrum (the top k by |λ|, ``rnndyn.topk``) cannot give: NaN for it
+NEEDS_FULL = (
+    "frac_complex",
+    "log10_eigvec_condition",
+    "departure_from_normality",
+)
+#: given by the top k only when they reach far enough down (else NaN)
+NEEDS_DEPTH = ("frac_above_1", "frac_above_0.9", "modulus_q10", "modulus_q50", "modulus_q90")
+
+
+def _partial_statistics(s: Any) -> tuple[float, ...]:
+    """``spectrum_statistics`` of a partial spectrum: exact where the top ``k`` decide, else NaN."""
+    lam = np.asarray(s.eigenvalues, dtype=complex)
+    n, r = int(s.n), np.abs(lam)
+    rho = float(r.max())
+    asc = np.full(n, np.nan)
+    asc[n - r.size :] = np.sort(r)  # the k largest order statistics; the rest unknown
+
+    def quantile(q: float) -> float:
+        pos = (n - 1) * q  # numpy's linear interpolation between order statistics
+        lo = int(np.floor(pos))
+        return float(asc[lo] + (pos - lo) * (asc[min(lo + 1, n - 1)] - asc[lo]))
+
+    def fraction(t: float) -> float:  # exact when a reported modulus is already ≤ t
+        return float((r > t).sum() / n) if r.min() <= t else float("nan")
+
+    ang = np.abs(np.angle(lam))
+    osc = ang > _ANGLE_TOL
+    period = 2 * math.pi / float(ang[osc][np.argmax(r[osc])]) if osc.any() else float("nan")
+    tau = math.inf if rho >= 1 else (0.0 if rho == 0 else -1.0 / math.log(rho))
+    nan = float("nan")
+    q10, q50, q90 = (quantile(q) for q in (0.1, 0.5, 0.9))
+    return (rho, fraction(1.0), fraction(0.9), q10, q50, q90, nan, period, tau, nan, nan)
+
+
 def spectrum_statistics(s: OperatorSpectrum) -> tuple[float, ...]:
-    """The ``STATISTICS`` of one operator spectrum, in order (inf allowed; NaN: not computed)."""
+    """The ``STATISTICS`` of one operator spectrum, in order (inf allowed; NaN: not computed).
+
+    For a partial spectrum (``rnndyn.topk.PartialSpectrum``) the statistics the top ``k`` cannot
+    decide are NaN: ``NEEDS_FULL`` always, ``NEEDS_DEPTH`` unless the ``k`` reach far enough."""
+    if getattr(s, "size", None) and len(s.eigenvalues) < s.n:
+        return _partial_statistics(s)
     lam = np.asarray(s.eigenvalues, dtype=complex)
     r = np.abs(lam)
     rho = float(r.max())
@@ -145,11 +186,14 @@ def summarise(
     key: str | None = None,
     label: str | None = None,
     jacobian: bool = False,
+    top: int | None = None,
 ) -> Network:
     """Load (if needed), eigendecompose without keeping eigenvectors, and summarise one network.
 
     ``jacobian``: also the state Jacobian at the zero-input fixed point of every RNN/LSTM/GRU
-    layer (gate ``"jac"``, operator id ``l0.fwd.jacfp``).
+    layer (gate ``"jac"``, operator id ``l0.fwd.jacfp``). ``top``: only the ``top`` eigenvalues of
+    largest modulus per operator (automatic above ``rnndyn.topk.AUTO_TOP_MIN_N``); statistics that
+    need the full spectrum are then NaN (``NEEDS_FULL``, ``NEEDS_DEPTH``).
     """
     from rnndyn.analysis import recurrent_operators
     from rnndyn.compare.confounds import flatten
@@ -161,7 +205,7 @@ def summarise(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RnndynWarning)  # κ(V) is reported as a statistic instead
         _, ops = recurrent_operators(ckpt, matrix=matrix, jacobian=jacobian)
-        spec = eigendecompose(ops, keep_vectors=False)
+        spec = decompose(ops, top=top, keep_vectors=False, jobs=1)
     meta = dict(ckpt.metadata or {})
     return Network(
         str(ckpt.path),
@@ -192,6 +236,7 @@ def analyse(
     labels: Sequence[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
     cluster: str | None = None,
+    top: int | None = None,
 ) -> list[Network | BadInput]:
     """Summarise every source, in ``jobs`` processes for paths (on Dask with ``cluster``,
     ``local:N`` or ``tcp://HOST:PORT``); a failure becomes a ``BadInput``.
@@ -199,7 +244,7 @@ def analyse(
     ``progress(done, total)`` is called after each network. Results keep the order of ``sources``.
     """
     labels = list(labels) if labels is not None else [_label(s, i) for i, s in enumerate(sources)]
-    options = {"trust": trust, "matrix": matrix, "key": key, "jacobian": jacobian}
+    options = {"trust": trust, "matrix": matrix, "key": key, "jacobian": jacobian, "top": top}
     total = len(sources)
     out: list[Network | BadInput | None] = [None] * total
     paths = [i for i, s in enumerate(sources) if isinstance(s, (str, PathLike))]

@@ -83,6 +83,7 @@ def compare_spectra(
     progress: Callable[[int, int], None] | None = None,
     stats_progress: Callable[[int, int], None] | None = None,
     distance: str = "eigenvalues",
+    top: int | None = None,
 ) -> ComparisonResult:
     """Compare the spectra of groups of networks.
 
@@ -110,6 +111,9 @@ def compare_spectra(
         distance: ``"eigenvalues"`` (the pooled-eigenvalue distances) or ``"similarity"`` (instead,
             one test per pair of groups on the DSA-style distance matrix of all networks, from
             their trajectories; ``rnndyn.compare.dynamics``), in the same family either way.
+        top: only the ``top`` eigenvalues of largest modulus per operator (``rnndyn.topk``;
+            automatic for operators of size ≥ 4096): statistics that need the full spectrum are
+            NaN and not tested, and the distances compare the top eigenvalues' distributions.
 
     Raises:
         UsageError: fewer than two groups, a group with fewer than two units, bad arguments.
@@ -121,7 +125,7 @@ def compare_spectra(
             f"unknown distance {distance!r}; choose one of {', '.join(DISTANCE_KINDS)}"
         )
     named, bad, key = _load(
-        checkpoints, groups, by, jobs, skip_bad, trust, matrix, jacobian, progress, cluster
+        checkpoints, groups, by, jobs, skip_bad, trust, matrix, jacobian, progress, cluster, top
     )
     opts = runner.Options(
         test=test,
@@ -165,6 +169,7 @@ def compare_spectra(
         *notes,
         *duplicate_notes([n for ms in named.values() for n in ms]),
         *conditioning_notes([n for ms in named.values() for n in ms]),
+        *([_partial_note(top)] if top else []),
     ]
     return ComparisonResult(
         groups=tuple((g, tuple(ms)) for g, ms in named.items()),
@@ -177,6 +182,16 @@ def compare_spectra(
         skipped=tuple(bad),
         notes=tuple(notes),
         settings={**_settings(key, opts, family, seed, jacobian, tests), "distance": distance},
+    )
+
+
+def _partial_note(top: int) -> str:
+    from rnndyn.compare.population import NEEDS_DEPTH, NEEDS_FULL
+
+    return (
+        f"partial spectra (top {top} by |λ|): {', '.join(NEEDS_FULL)} need the full spectrum and "
+        f"were not tested; {', '.join(NEEDS_DEPTH)} only where the top {top} reach far enough; "
+        "the distances compare the top eigenvalues' distributions"
     )
 
 
@@ -197,7 +212,19 @@ def _check_options(test, unit, correction, alpha, checkpoints, groups) -> None:
         )
 
 
-def _load(checkpoints, groups, by, jobs, skip_bad, trust, matrix, jacobian, progress, cluster=None):
+def _load(
+    checkpoints,
+    groups,
+    by,
+    jobs,
+    skip_bad,
+    trust,
+    matrix,
+    jacobian,
+    progress,
+    cluster=None,
+    top=None,
+):
     """Analyse every source and name the groups: ``({group: networks}, left out, key)``."""
     if checkpoints is not None:
         wanted: list[str | None] = [None] * len(checkpoints)
@@ -218,6 +245,7 @@ def _load(checkpoints, groups, by, jobs, skip_bad, trust, matrix, jacobian, prog
         jacobian=jacobian,
         progress=progress,
         cluster=cluster,
+        top=top,
     )
     nets, bad = assign_groups(results, wanted, key)
     if bad and not skip_bad:

@@ -43,7 +43,8 @@ from rnndyn.errors import UsageError
 from rnndyn.naming import JAC, JAC_FP, VANILLA, operator_id
 from rnndyn.operators import RecurrentModule, RecurrentOperator
 from rnndyn.readers.checkpoint import Checkpoint
-from rnndyn.spectrum import OperatorSpectrum, eigendecompose
+from rnndyn.spectrum import OperatorSpectrum
+from rnndyn.topk import modal_spectra
 
 __all__ = ["DecayResult", "ModeDecay", "measure_decay", "operator_ids"]
 DEFAULT_MODES = 64
@@ -313,9 +314,9 @@ def measure_decay(
     traj = simulate(net, pr.inputs, dtype=torch.float64)
     notes = _module_notes(net)
     ops, more = _catalogue(net, ids, traj, pr.length - s.steps) if rates else ([], [])
-    spectra: list[OperatorSpectrum] = list(eigendecompose(ops)) if ops else []
-    s, precision = _precision(net, traj, spectra, s)
-    notes += more + ([precision] if precision else [])
+    spectra, partial = modal_spectra(ops, s.n_modes) if ops else ([], [])  # top modes for n ≥ 4096
+    s, precision = _precision(net, traj, list(spectra), s)
+    notes += more + list(partial) + ([precision] if precision else [])
     lags = memory_lags(pr, s.steps, notes) if memory else None
     total = 1 + len(ops) + int(lyapunov) + int(lags is not None)
     n_exp = _state_size(net) if lyapunov_exponents is None else int(lyapunov_exponents)

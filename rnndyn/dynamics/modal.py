@@ -68,6 +68,7 @@ def real_basis(spec: OperatorSpectrum, modes: int | None = None) -> ModalBasis:
     lam, vec = spec.eigenvalues, spec.eigenvectors
     n = lam.shape[0]
     m = n if modes is None else int(min(max(modes, 1), n))
+    left = getattr(spec, "left", None)  # a partial spectrum (rnndyn.topk): rows from left vectors
     if m < n and lam[m - 1].imag > 0:  # keep the conjugate of a selected +imag eigenvalue
         m += 1
     reps = np.flatnonzero(lam.imag >= 0)  # one per group, in order
@@ -82,11 +83,17 @@ def real_basis(spec: OperatorSpectrum, modes: int | None = None) -> ModalBasis:
     # scale exactly by λ; separate column scales would distort the 2×2 block
     sq = np.zeros(reps.size)
     np.add.at(sq, col_group, (basis * basis).sum(axis=0))
-    basis /= np.sqrt(sq / size)[col_group]
-    try:
-        inverse = np.linalg.inv(basis)
-    except np.linalg.LinAlgError:
-        inverse = np.linalg.pinv(basis)
+    scale = np.sqrt(sq / size)[col_group]
+    basis /= scale
+    if left is not None:  # yᵢᴴxᵢ = 1: a pair's plane coordinates are 2·[Re y, Im y]ᵀ h
+        yl = left[:, col_rep]
+        inverse = (np.where(second, 2 * yl.imag, np.where(pair[col_group], 2, 1) * yl.real)).T
+        inverse = inverse * scale[:, None]
+    else:
+        try:
+            inverse = np.linalg.inv(basis)
+        except np.linalg.LinAlgError:
+            inverse = np.linalg.pinv(basis)
     mode_group = np.searchsorted(reps, np.arange(n), side="right") - 1  # conjugate → its +imag rep
     keep_groups = np.unique(mode_group[:m])
     keep_cols = np.isin(col_group, keep_groups)

@@ -20,14 +20,13 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from rnndyn._util.hashing import file_sha256
 from rnndyn._util.jsonsafe import json_safe
 from rnndyn.errors import RefusedError, UsageError
 from rnndyn.readers import formats as readers
 from rnndyn.readers import keys, prechecks, sniff, validate
 from rnndyn.readers import layout as io_layout
+from rnndyn.readers.tensors import TensorMap
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,9 @@ class Checkpoint:
             ``"flax-msgpack"`` or ``"pickle-trusted"``.
         tensors: flat mapping of normalised dotted keys (wrapper prefixes such as ``module.`` and
             ``_orig_mod.`` stripped, nesting joined with ``.``) to CPU, dense tensors in their
-            stored dtype.
+            stored dtype: a ``TensorMap``, whose values are torch tensors on access while files
+            other than torch's are held as NumPy arrays (``raw``/``array``/``shape`` read them
+            without importing torch).
         metadata: the checkpoint's own ``rnndyn`` block (schema ``rnndyn.checkpoint/1``) or ``{}``.
         sources: for tensors converted from another framework's layout (ONNX, Keras, Flax, arrays
             named ``*_w_hh``), the PyTorch-named key → where it came from (``"node lstm: R[0]"``).
@@ -53,13 +54,17 @@ class Checkpoint:
     path: Path
     sha256: str
     format: str
-    tensors: Mapping[str, torch.Tensor]
+    tensors: Mapping[str, Any]
     metadata: Mapping[str, Any] = field(default_factory=dict)
     sources: Mapping[str, str] = field(default_factory=dict)
     conventions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.tensors, TensorMap):
+            object.__setattr__(self, "tensors", TensorMap(self.tensors))
+
     def __repr__(self) -> str:  # short: never the tensors themselves
-        n = sum(int(t.numel()) for t in self.tensors.values())
+        n = self.tensors.numel()  # type: ignore[attr-defined]
         return (
             f"Checkpoint({str(self.path)!r}, format={self.format!r}, sha256={self.sha256[:12]}…, "
             f"{len(self.tensors)} tensors, {n:,} values)"

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from rnndyn._util.text import printable
 from rnndyn.errors import CheckpointError
@@ -78,10 +77,12 @@ def _dense(tree: dict[str, Any], name: str) -> tuple[np.ndarray, np.ndarray | No
 
 def _stack(parts: list[tuple[np.ndarray, np.ndarray | None]], width: int, bias: bool):
     """Row-stacked PyTorch weights (``kernel.T`` per gate) and biases (zeros where missing)."""
-    w = torch.cat([tensor(k.T) for k, _ in parts], dim=0)
+    w = np.concatenate([tensor(k.T) for k, _ in parts], axis=0)
     if not bias:
         return w
-    return torch.cat([tensor(b) if b is not None else torch.zeros(width) for _, b in parts])
+    return np.concatenate(
+        [tensor(b) if b is not None else np.zeros(width, np.float32) for _, b in parts]
+    )
 
 
 def _cell(out: ForeignWeights, name: str, arch: str, tree: dict[str, Any]) -> bool:

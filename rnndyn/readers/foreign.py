@@ -14,7 +14,6 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-import torch
 
 from rnndyn.errors import CheckpointError
 from rnndyn.readers.layout import BLOCKS, PYTORCH_GATES, gate_permutation, to_pytorch_rows
@@ -34,13 +33,14 @@ def require(module: str, extra: str, what: str, path: Path) -> ModuleType:
         ) from None
 
 
-def tensor(a: Any) -> torch.Tensor:
-    """A float/int numpy array (or array-like) as a native-byte-order torch tensor."""
+def tensor(a: Any) -> np.ndarray:
+    """A float/int numpy array (or array-like) as a native-byte-order, contiguous NumPy copy
+    (bfloat16 widened exactly to float32); torch is not needed to read foreign files."""
     arr = np.asarray(a)
     if arr.dtype.kind == "V" or str(arr.dtype) == "bfloat16":  # ml_dtypes bfloat16
-        return torch.from_numpy(arr.view(np.uint16).astype(np.int32) << 16).view(torch.float32)
+        return (arr.view(np.uint16).astype(np.uint32) << 16).view(np.float32)
     arr = arr.astype(arr.dtype.newbyteorder("="), copy=False)
-    return torch.from_numpy(np.ascontiguousarray(arr).copy())
+    return np.ascontiguousarray(arr).copy()
 
 
 @dataclass
@@ -48,12 +48,12 @@ class ForeignWeights:
     """Converted tensors (PyTorch names), their sources and the conventions per module."""
 
     format: str
-    tensors: dict[str, torch.Tensor] = field(default_factory=dict)
+    tensors: dict[str, np.ndarray] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     conventions: dict[str, dict[str, Any]] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
 
-    def add(self, key: str, t: torch.Tensor, source: str) -> None:
+    def add(self, key: str, t: np.ndarray, source: str) -> None:
         self.tensors[key] = t
         self.sources[key] = source
 
@@ -63,10 +63,10 @@ class ForeignWeights:
         arch: str,
         order: str,
         *,
-        w_hh: torch.Tensor,
-        w_ih: torch.Tensor | None = None,
-        b_ih: torch.Tensor | None = None,
-        b_hh: torch.Tensor | None = None,
+        w_hh: np.ndarray,
+        w_ih: np.ndarray | None = None,
+        b_ih: np.ndarray | None = None,
+        b_hh: np.ndarray | None = None,
         layer: int = 0,
         reverse: bool = False,
         source: str = "",
@@ -81,9 +81,9 @@ class ForeignWeights:
         prefix = f"{module}." if module else ""
         kh = w_hh.shape[0]
         if b_ih is None and b_hh is not None:
-            b_ih = torch.zeros(kh, dtype=b_hh.dtype)
+            b_ih = np.zeros(kh, dtype=b_hh.dtype)
         if b_hh is None and b_ih is not None:
-            b_hh = torch.zeros(kh, dtype=b_ih.dtype)
+            b_hh = np.zeros(kh, dtype=b_ih.dtype)
         tensors = {"weight_hh": w_hh, "weight_ih": w_ih, "bias_ih": b_ih, "bias_hh": b_hh}
         for param, t in tensors.items():
             if t is not None:

@@ -18,8 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from rnndyn._util.text import printable
 from rnndyn.errors import CheckpointError, RefusedError
 from rnndyn.readers import pickle_scan
@@ -88,6 +86,8 @@ def read_torch(path: Path, kind: str, *, trust: bool, torchscript: bool = False)
     ``format`` is ``"torch-zip"``/``"torch-legacy"`` for a weights-only load, ``"pickle-trusted"``
     when the full unpickler (or ``torch.jit.load``) ran because ``trust=True``.
     """
+    import torch
+
     if torchscript:  # check_zip already refused it unless trusted
         with _boundary(path, kind, trusted=True), _quiet(), open(path, "rb") as f:
             return torch.jit.load(f, map_location="cpu"), "pickle-trusted"
@@ -141,13 +141,26 @@ def _pickle_refusal(path: Path, what: str, is_global: bool) -> RefusedError:
     return refusal(path, found)
 
 
-def read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Tensors and the ``rnndyn`` block (a JSON string in ``__metadata__``, if present)."""
+# safetensors dtypes NumPy holds natively (the rest, e.g. BF16 and F8, are read through torch)
+_NUMPY_SAFETENSORS = frozenset({"F16", "F32", "F64", "I8", "I16", "I32", "I64", "U8", "BOOL"})
+
+
+def read_safetensors(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Arrays and the ``rnndyn`` block (a JSON string in ``__metadata__``, if present).
+
+    Through safetensors' NumPy API (no torch) when every dtype is one NumPy holds; files with
+    bfloat16/float8 tensors are read as torch tensors."""
     from safetensors import safe_open
 
-    with _boundary(path, "safetensors"), safe_open(path, framework="pt", device="cpu") as f:
-        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open has no __iter__
+    tensors: dict[str, Any]
+    with _boundary(path, "safetensors"), safe_open(path, framework="np") as f:
+        keys = list(f.keys())
         header = f.metadata() or {}
+        numpy_ok = all(f.get_slice(k).get_dtype() in _NUMPY_SAFETENSORS for k in keys)
+        tensors = {k: f.get_tensor(k) for k in keys} if numpy_ok else {}
+    if not numpy_ok:
+        with _boundary(path, "safetensors"), safe_open(path, framework="pt", device="cpu") as f:
+            tensors = {k: f.get_tensor(k) for k in keys}
     meta: dict[str, Any] = {}
     with contextlib.suppress(ValueError, TypeError):
         block = json.loads(header.get("rnndyn", "null"))
@@ -173,6 +186,8 @@ def _standins(path: Path, kind: str) -> contextlib.AbstractContextManager:
     pairs += [(Standin, n) for n in found if n in OBJECT_STANDINS]
     if not pairs:
         return contextlib.nullcontext()
+    import torch
+
     return torch.serialization.safe_globals(pairs)
 
 

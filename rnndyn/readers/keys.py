@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from rnndyn._util.jsonsafe import json_safe
 from rnndyn._util.text import printable
 from rnndyn.errors import CheckpointError
+from rnndyn.readers.tensors import is_tensor, torch_module
 
 # Tried in this order; the first that holds tensors (or is a module) is the weights container.
 CONTAINER_KEYS = (
@@ -56,8 +56,16 @@ NON_WEIGHT_KEYS = frozenset(
 MAX_DEPTH = 32
 
 
-def unwrap(obj: Any, path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """``(flat tensors with normalised keys, metadata)`` from a loaded checkpoint object."""
+def _is_module(obj: Any) -> bool:
+    torch = torch_module()
+    return torch is not None and isinstance(obj, torch.nn.Module)
+
+
+def unwrap(obj: Any, path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(flat tensors with normalised keys, metadata)`` from a loaded checkpoint object.
+
+    Values are torch tensors (torch files) or NumPy arrays (every other format: torch is not
+    imported for them)."""
     meta: dict[str, Any] = {}
     if isinstance(obj, Mapping) and isinstance(obj.get("rnndyn"), Mapping):
         meta = json_safe(obj["rnndyn"], unknown="none", max_depth=MAX_DEPTH, max_items=1024)
@@ -65,9 +73,9 @@ def unwrap(obj: Any, path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any
     module_class = _module_class(weights)
     if module_class and not meta:
         meta = {"module_class": module_class}
-    if isinstance(weights, (torch.Tensor, np.ndarray)):
+    if isinstance(weights, np.ndarray) or is_tensor(weights):
         weights = {"tensor": weights}  # a file holding one bare tensor (torch.save(W))
-    flat: dict[str, torch.Tensor] = {}
+    flat: dict[str, Any] = {}
     _flatten(weights, (), flat, set(), top=weights is obj)
     if not flat:
         raise CheckpointError(
@@ -79,24 +87,22 @@ def unwrap(obj: Any, path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any
 
 
 def _container(obj: Any) -> Any:
-    if isinstance(obj, torch.nn.Module):
+    if _is_module(obj):
         return obj
     if isinstance(obj, Mapping):
         for key in CONTAINER_KEYS:
             value = obj.get(key)
-            if isinstance(value, torch.nn.Module) or (
-                isinstance(value, Mapping) and _holds_tensors(value, 0)
-            ):
+            if _is_module(value) or (isinstance(value, Mapping) and _holds_tensors(value, 0)):
                 return value
     return obj
 
 
 def _module_class(obj: Any) -> str | None:
-    return type(obj).__name__ if isinstance(obj, torch.nn.Module) else None
+    return type(obj).__name__ if _is_module(obj) else None
 
 
 def _holds_tensors(obj: Any, depth: int) -> bool:
-    if isinstance(obj, (torch.Tensor, torch.nn.Module, np.ndarray)):
+    if isinstance(obj, np.ndarray) or is_tensor(obj) or _is_module(obj):
         return True
     if depth >= MAX_DEPTH:
         return False
@@ -110,11 +116,12 @@ def _holds_tensors(obj: Any, depth: int) -> bool:
 def _flatten(obj: Any, prefix: tuple[str, ...], out: dict, seen: set[int], *, top: bool) -> None:
     if isinstance(obj, np.ndarray) and obj.dtype.kind in "fiub" and obj.ndim:
         native = obj.astype(obj.dtype.newbyteorder("="), copy=False)
-        obj = torch.from_numpy(np.ascontiguousarray(native))  # numpy files and pickles of arrays
-    if isinstance(obj, torch.Tensor):
+        out[".".join(prefix)] = np.ascontiguousarray(native)  # numpy files and pickles of arrays
+        return
+    if is_tensor(obj):
         out[".".join(prefix)] = obj
         return
-    if isinstance(obj, torch.nn.Module):
+    if _is_module(obj):
         obj = obj.state_dict()
     if len(prefix) >= MAX_DEPTH or id(obj) in seen:
         return
@@ -138,9 +145,9 @@ def normalise_key(key: str) -> str:
     return ".".join(parts) if parts else key
 
 
-def normalise(flat: Mapping[str, torch.Tensor], path: Path) -> dict[str, torch.Tensor]:
+def normalise(flat: Mapping[str, Any], path: Path) -> dict[str, Any]:
     """Apply :func:`normalise_key` to every key; two different tensors on one key is an error."""
-    out: dict[str, torch.Tensor] = {}
+    out: dict[str, Any] = {}
     origin: dict[str, str] = {}
     for key, tensor in flat.items():
         new = normalise_key(key)
@@ -156,12 +163,19 @@ def normalise(flat: Mapping[str, torch.Tensor], path: Path) -> dict[str, torch.T
     return out
 
 
-def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
+def _same(a: Any, b: Any) -> bool:
     if a is b:
         return True
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (
+            isinstance(a, np.ndarray)
+            and isinstance(b, np.ndarray)
+            and a.dtype == b.dtype
+            and bool(np.array_equal(a, b))
+        )
     if a.shape != b.shape or a.dtype != b.dtype or a.device != b.device or a.is_meta:
         return False
     try:
-        return bool(torch.equal(a, b))
+        return bool(torch_module().equal(a, b))
     except RuntimeError:
         return False

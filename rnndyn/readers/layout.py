@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
+import numpy as np
 
 from rnndyn.errors import UsageError
+from rnndyn.readers.tensors import raw, raw_items, zeros_like
 
 BLOCKS = {"rnn": 1, "gru": 3, "lstm": 4}
 ARCH_BY_BLOCKS = {k: a for a, k in BLOCKS.items()}
@@ -57,7 +58,7 @@ _SEP = "._/"
 class Converted:
     """Canonical tensors for one module, where they came from, and what was assumed."""
 
-    tensors: dict[str, torch.Tensor]
+    tensors: dict[str, Any]
     sources: dict[str, str]
     conventions: dict[str, Any]
 
@@ -77,12 +78,17 @@ def gate_permutation(arch: str, order: str, *, path: str | Path | None = None) -
     return [letters.index(g) for g in want]
 
 
-def to_pytorch_rows(t: torch.Tensor, perm: list[int], blocks: int) -> torch.Tensor:
+def to_pytorch_rows(t: Any, perm: list[int], blocks: int) -> Any:
     """``t`` (rows = ``blocks`` gate blocks, any trailing shape) with its blocks reordered by ``perm``."""
     h = t.shape[0] // blocks
     if perm == list(range(blocks)):
         return t
-    return torch.cat([t[p * h : (p + 1) * h] for p in perm], dim=0)
+    blocks_ = [t[p * h : (p + 1) * h] for p in perm]
+    if isinstance(t, np.ndarray):
+        return np.concatenate(blocks_, axis=0)
+    import torch
+
+    return torch.cat(blocks_, dim=0)
 
 
 def _stack_kind(shape: tuple[int, ...], blocks: int | None) -> tuple[int, bool] | None:
@@ -103,7 +109,7 @@ def _module_name(key: str, start: int, end: int) -> str:
     return re.sub(r"[/]+", ".", name)
 
 
-def _find(tensors: Mapping[str, torch.Tensor], key: str, s: int, e: int, alts: tuple[str, ...]):
+def _find(tensors: Mapping[str, Any], key: str, s: int, e: int, alts: tuple[str, ...]):
     for alt in alts:
         for variant in (alt, alt[:1].upper() + alt[1:], alt.upper()):
             cand = key[:s] + variant + key[e:]
@@ -113,7 +119,7 @@ def _find(tensors: Mapping[str, torch.Tensor], key: str, s: int, e: int, alts: t
 
 
 def convert_stack(
-    tensors: Mapping[str, torch.Tensor],
+    tensors: Mapping[str, Any],
     key: str,
     *,
     layout: str | None = None,
@@ -121,7 +127,7 @@ def convert_stack(
     path: str | Path | None = None,
 ) -> Converted | None:
     """The PyTorch view of the recurrent stack ``key`` and its partners, or None if it is not one."""
-    shape = tuple(int(d) for d in tensors[key].shape)
+    shape = tuple(int(d) for d in raw(tensors, key).shape)
     kind = _stack_kind(shape, BLOCKS[layout] if layout else None)
     if kind is None:
         if layout:
@@ -141,12 +147,12 @@ def convert_stack(
     tok = "" if m is None else ("U" if m["tok"] == "U" else m["tok"].lower())
     alts = _PARTNERS.get(tok, ((), (), ()))
 
-    def rows(t: torch.Tensor) -> torch.Tensor:
+    def rows(t: Any) -> Any:
         return to_pytorch_rows(t.T if transposed and t.ndim == 2 else t, perm, k)
 
     hidden = shape[1] if not transposed else shape[0]
     prefix = f"{name}." if name else ""
-    out = {f"{prefix}weight_hh": rows(tensors[key])}
+    out = {f"{prefix}weight_hh": rows(raw(tensors, key))}
     src = {f"{prefix}weight_hh": key}
     partners = {
         "weight_ih": _find(tensors, key, s, e, alts[0]) if m else None,
@@ -156,7 +162,7 @@ def convert_stack(
     for param, pkey in partners.items():
         if pkey is None:
             continue
-        t = tensors[pkey]
+        t = raw(tensors, pkey)
         if (
             param == "weight_ih"
             and t.ndim == 2
@@ -164,7 +170,7 @@ def convert_stack(
         ) or (param.startswith("bias") and tuple(t.shape) == (k * hidden,)):
             out[prefix + param], src[prefix + param] = rows(t), pkey
     if (prefix + "bias_ih") in out and (prefix + "bias_hh") not in out:
-        out[prefix + "bias_hh"] = torch.zeros_like(out[prefix + "bias_ih"])
+        out[prefix + "bias_hh"] = zeros_like(out[prefix + "bias_ih"])
         src[prefix + "bias_hh"] = "zeros (the file has one bias, read as the input bias)"
     conv = {
         "framework": "arrays",
@@ -175,10 +181,10 @@ def convert_stack(
     return Converted(out, src, conv)
 
 
-def candidates(tensors: Mapping[str, torch.Tensor], *, squares: bool = False) -> list[str]:
+def candidates(tensors: Mapping[str, Any], *, squares: bool = False) -> list[str]:
     """Keys named like a recurrent stack that PyTorch's discovery does not already handle."""
     out = []
-    for key, t in tensors.items():
+    for key, t in raw_items(tensors):
         if t.ndim != 2 or re.search(r"(?:^|\.)weight_hh(?:_l\d+(?:_reverse)?)?$", key):
             continue
         m = _TOKEN.search(key)
@@ -191,13 +197,13 @@ def candidates(tensors: Mapping[str, torch.Tensor], *, squares: bool = False) ->
 
 
 def apply(
-    tensors: Mapping[str, torch.Tensor],
+    tensors: Mapping[str, Any],
     *,
     layout: str | None = None,
     gate_order: str | None = None,
     matrix: str | None = None,
     path: str | Path | None = None,
-) -> tuple[dict[str, torch.Tensor], dict[str, str], dict[str, dict[str, Any]]]:
+) -> tuple[dict[str, Any], dict[str, str], dict[str, dict[str, Any]]]:
     """Convert every recurrent stack (or only ``matrix``) to PyTorch keys.
 
     Returns ``(tensors, sources, conventions)``: the converted keys replace the originals they came
@@ -210,7 +216,7 @@ def apply(
         [matrix] if matrix is not None and hinted else candidates(tensors, squares=layout == "rnn")
     )
     keys = [k for k in keys if k in tensors]
-    result = dict(tensors)
+    result = dict(raw_items(tensors))
     sources: dict[str, str] = {}
     conventions: dict[str, dict[str, Any]] = {}
     for key in keys:

@@ -22,6 +22,7 @@ from rnndyn_cli.options import (
     Matrix,
     OutFolder,
     StyleSheet,
+    Top,
     TrustPickle,
 )
 from rnndyn_cli.render import (
@@ -205,6 +206,24 @@ def analyze(
         help="Also compute each operator's ε-pseudospectrum (contours from the stored precision "
         "up 4 decades; a figure with --out) and the ε at which it reaches the unit circle.",
     ),
+    top: Top = None,
+    eigvals_only: bool = typer.Option(
+        False,
+        "--eigvals-only",
+        help="Every eigenvalue but no eigenvectors: faster, ~8x less memory; no diagnostics.",
+    ),
+    full: bool = typer.Option(
+        False,
+        "--full",
+        help="Every eigenpair even for operators of size ≥ 4096 (no automatic --top).",
+    ),
+    near: str | None = typer.Option(
+        None,
+        "--near",
+        metavar="Z",
+        help="With --top K: the K eigenvalues nearest the complex number Z (e.g. 1, 0.9+0.2j) "
+        "instead of the largest (shift-invert Arnoldi).",
+    ),
 ) -> None:
     """Eigendecompose every recurrent operator (W_hh, each LSTM/GRU gate block) of each checkpoint.
 
@@ -217,6 +236,7 @@ def analyze(
     from rnndyn.outputs.manifest import record_resolved
 
     formats = parse_formats(format_)
+    target = _spectrum_options(top, eigvals_only, full, near)
     check_out(out, force=force, protect=checkpoints)
     record_resolved(jobs=available_cores() if jobs is None else jobs)
     if trust_pickle:
@@ -239,6 +259,10 @@ def analyze(
                     gate_order=gate_order,
                     jobs=jobs,
                     pseudospectra=pseudospectra,
+                    top=top,
+                    eigvals_only=eigvals_only,
+                    full=full,
+                    near=target,
                 )
             )
             if step is not None:
@@ -255,6 +279,24 @@ def analyze(
             style=style,
         )
     finish(lambda: analysis_document(analyses), lambda: _render_all(analyses), out, json_)
+
+
+def _spectrum_options(
+    top: int | None, eigvals_only: bool, full: bool, near: str | None
+) -> complex | None:
+    """Check that --top/--eigvals-only/--full/--near combine; return --near as a complex number."""
+    from rnndyn.errors import UsageError
+
+    if sum((top is not None or near is not None, eigvals_only, full)) > 1:
+        raise UsageError("--top/--near, --eigvals-only and --full exclude one another")
+    if near is None:
+        return None
+    try:
+        return complex(near.replace(" ", "").replace("i", "j"))
+    except ValueError:
+        raise UsageError(
+            f"--near {near!r} is not a complex number", hint="Write it like 1, -0.5 or 0.9+0.2j."
+        ) from None
 
 
 def _render_all(analyses: list) -> None:

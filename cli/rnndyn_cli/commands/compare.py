@@ -19,6 +19,7 @@ from rnndyn_cli.options import (
     OutFolder,
     Seed,
     StyleSheet,
+    Top,
     TrustPickle,
 )
 from rnndyn_cli.render import (
@@ -236,6 +237,7 @@ def compare(
     format_: FigureFormats = "pdf,png",
     force: ForceFlag = False,
     style: StyleSheet = None,
+    top: Top = None,
 ) -> None:
     """Compare eigen-spectra between groups of networks.
 
@@ -270,6 +272,7 @@ def compare(
             distance=distance,
             progress=advance(bar, "analysing"),
             stats_progress=advance(bar, "testing"),
+            top=top,
         )
     if json_:
         for b in result.skipped:

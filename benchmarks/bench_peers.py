@@ -1,0 +1,380 @@
+"""rnndyn against its peers on the same work, in-process and whole-process (issue 29, item 4).
+
+Prints, per comparison, the median seconds of each side over interleaved repeats and the ratio
+``peer / rnndyn`` (≥ 1: rnndyn at least as fast). Installs nothing; a peer that is not importable
+is reported as skipped.
+
+- memory: ReservoirPy ``observables.memory_capacity`` on a tanh reservoir (H units, leak 1, no
+  bias) vs rnndyn's simulation + lagged decoding (``decay.memory.memory_fit``) of the same network
+  on the same series (``10·k_max`` steps, ``k_max = 2H``, one sequence). ReservoirPy scores a
+  Ridge readout per lag on a 20 % test split; rnndyn cross-fits halves with a GCV-chosen ridge.
+- lyapunov: lyapynov ``LCE`` (numpy QR per step) vs ``decay.lyapunov.lyapunov_spectrum`` (float64
+  here, as lyapynov) on the same driven tanh RNN: the same steps, warm-up and number of exponents.
+- reading: ``rnndyn analyze FILE --json`` vs a plain script that reads the recurrent weights with the
+  framework's own library (onnx, h5py, numpy, safetensors) and runs ``numpy.linalg.eig`` on each
+  gate block (rnndyn also computes its diagnostics: more work on its side).
+- DMD and similarity (PyDMD, dsa-metric): left to the dynamics-from-data issue's commands.
+
+Whole-process runs start a fresh interpreter for each side (imports included), one BLAS thread
+(``OMP_NUM_THREADS=1`` etc.) unless ``--threads``. ``--rnndyn-path DIR`` runs rnndyn's
+whole-process side from another source tree (e.g. an older commit, for before/after timings).
+
+Usage: python benchmarks/bench_peers.py [--repeats 5] [--only memory,lyapunov,reading]
+       [--hidden 100] [--threads 1] [--rnndyn-path DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def have(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def interleaved(sides: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median seconds per side, the sides alternating within each repeat (one warm-up each)."""
+    for fn in sides.values():
+        fn()
+    times: dict[str, list[float]] = {k: [] for k in sides}
+    for r in range(repeats):
+        for name in list(sides)[:: 1 if r % 2 == 0 else -1]:
+            t0 = time.perf_counter()
+            sides[name]()
+            times[name].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def report(what: str, med: dict[str, float]) -> None:
+    rn, peer = med["rnndyn"], next(v for k, v in med.items() if k != "rnndyn")
+    name = next(k for k in med if k != "rnndyn")
+    print(f"{what:<44} rnndyn {rn:8.3f} s   {name:<12} {peer:8.3f} s   ratio {peer / rn:5.2f}")
+
+
+def run_script(code: str, env: dict[str, str]) -> Callable[[], object]:
+    def go() -> None:
+        subprocess.run(
+            [sys.executable, "-c", code], check=True, env=env, capture_output=True, cwd=env["CWD"]
+        )
+
+    return go
+
+
+def run_cli(args: list[str], env: dict[str, str]) -> Callable[[], object]:
+    def go() -> None:
+        subprocess.run(
+            [sys.executable, "-m", "rnndyn", *args],
+            check=True,
+            env=env,
+            capture_output=True,
+            cwd=env["CWD"],  # not the caller's folder: ``-m`` puts it first on sys.path
+        )
+
+    return go
+
+
+# ---- the network ---------------------------------------------------------------------------------
+
+
+def network(h: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """A tanh RNN (one input, no bias) with spectral radius 0.95: PyTorch's parameter names."""
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((h, h))
+    w *= 0.95 / np.abs(np.linalg.eigvals(w)).max()
+    u = rng.uniform(-1, 1, (h, 1))
+    return {"weight_hh_l0": w, "weight_ih_l0": u}
+
+
+# ---- memory capacity -----------------------------------------------------------------------------
+
+MEMORY_RNNDYN = """
+import numpy as np, torch
+from rnndyn.dynamics.trajectories import simulate
+from rnndyn.decay.memory import memory_fit
+from rnndyn.readers import Checkpoint
+d = np.load(__PATH__)
+sd = {k: torch.from_numpy(d[k]) for k in d.files}
+ckpt = Checkpoint(__PATH__, "0" * 64, "npz", sd, {"nonlinearity": "tanh"})
+x = np.load(__SERIES__)[None]  # (1, T, 1)
+traj = simulate(ckpt, x, dtype=torch.float64)
+mc = float(np.nansum(memory_fit(traj.states(0, "forward"), traj.inputs, __KMAX__).r2[0][1:]))
+"""
+
+MEMORY_RESERVOIRPY = """
+import numpy as np
+from reservoirpy.nodes import Reservoir, Ridge
+from reservoirpy.observables import memory_capacity
+d = np.load(__PATH__)
+res = Reservoir(__H__, lr=1.0, W=d["weight_hh_l0"], Win=d["weight_ih_l0"], bias=0.0, activation="tanh")
+mc = memory_capacity(res >> Ridge(ridge=1e-6), k_max=__KMAX__, series=np.load(__SERIES__), seed=0)
+"""
+
+
+def _fill(code: str, **values: object) -> str:
+    for k, v in values.items():
+        code = code.replace(k, repr(v) if isinstance(v, str) else str(v))
+    return textwrap.dedent(code)
+
+
+def bench_memory(tmp: Path, h: int, repeats: int, env: dict[str, str]) -> None:
+    if not have("reservoirpy"):
+        print("memory capacity: skipped (reservoirpy is not installed)")
+        return
+    kmax = 2 * h
+    sd = network(h)
+    path = tmp / "rnn.npz"
+    np.savez(path, **sd)
+    series = np.random.default_rng(1).uniform(-0.8, 0.8, (10 * kmax, 1))
+    np.save(tmp / "series.npy", series)
+    values = {
+        "__PATH__": str(path),
+        "__SERIES__": str(tmp / "series.npy"),
+        "__KMAX__": kmax,
+        "__H__": h,
+    }
+    codes = {
+        "rnndyn": _fill(MEMORY_RNNDYN, **values),
+        "reservoirpy": _fill(MEMORY_RESERVOIRPY, **values),
+    }
+    # rnndyn's own run first: the reader must work on this tree (rnndyn.readers, else rnndyn.io)
+    if not have_readers():
+        codes["rnndyn"] = codes["rnndyn"].replace("rnndyn.readers", "rnndyn.io.checkpoint")
+    what = f"memory capacity H={h}, k_max={kmax}, T={10 * kmax}"
+    ns: dict[str, dict] = {}
+    report(what + " (in-process)", interleaved(_in_process(codes, ns), repeats))
+    print(
+        f"  values: MC rnndyn {ns['rnndyn']['mc']:.3f}, reservoirpy {ns['reservoirpy']['mc']:.3f}"
+    )
+    report(what + " (whole-process)", interleaved(_whole(codes, env), repeats))
+
+
+def have_readers() -> bool:
+    return have("rnndyn.readers")
+
+
+def _in_process(
+    codes: dict[str, str], spaces: dict[str, dict] | None = None
+) -> dict[str, Callable[[], object]]:
+    """One callable per side running its code in a fresh namespace (kept in ``spaces``)."""
+    out = {}
+    spaces = {} if spaces is None else spaces
+    for name, code in codes.items():
+        compiled = compile(code, f"<{name}>", "exec")
+
+        def go(c=compiled, name=name) -> None:
+            spaces[name] = {}
+            exec(c, spaces[name])
+
+        out[name] = go
+    return out
+
+
+def _whole(codes: dict[str, str], env: dict[str, str]) -> dict[str, Callable[[], object]]:
+    return {name: run_script(code, env) for name, code in codes.items()}
+
+
+# ---- Lyapunov spectrum ---------------------------------------------------------------------------
+
+LYAP_RNNDYN = """
+import numpy as np, torch
+from rnndyn.dynamics.trajectories import simulate
+from rnndyn.decay.lyapunov import lyapunov_spectrum
+from rnndyn.readers import Checkpoint
+d = np.load(__PATH__)
+sd = {k: torch.from_numpy(d[k]) for k in d.files}
+ckpt = Checkpoint(__PATH__, "0" * 64, "npz", sd, {"nonlinearity": "tanh"})
+x = np.load(__SERIES__)[None]
+traj = simulate(ckpt, x, dtype=torch.float64)
+from rnndyn.dynamics.network import resolve_network
+net = resolve_network(ckpt)
+p = net.layer(0, "forward", input_size=1)
+ls = lyapunov_spectrum(p, traj.trace(0, "forward"), __P__, warmup=__WARM__, dtype=torch.float64)
+"""
+
+LYAP_LYAPYNOV = """
+import numpy as np
+import lyapynov
+d = np.load(__PATH__)
+W, U = d["weight_hh_l0"], d["weight_ih_l0"][:, 0]
+u = np.load(__SERIES__)[:, 0]
+def f(x, t):
+    return np.tanh(W @ x + U * u[int(t)])
+def jac(x, t):
+    return (1 - np.tanh(W @ x + U * u[int(t)]) ** 2)[:, None] * W
+sys_ = lyapynov.DiscreteDS(np.zeros(__H__), 0, f, jac)
+le = lyapynov.LCE(sys_, __P__, __WARM__, __STEPS__ - __WARM__, False)
+"""
+
+
+def bench_lyapunov(tmp: Path, h: int, repeats: int, env: dict[str, str]) -> None:
+    if not have("lyapynov"):
+        print("Lyapunov spectrum: skipped (lyapynov is not installed)")
+        return
+    steps, p = 1000, min(h, 32)
+    path = tmp / "rnn.npz"
+    np.savez(path, **network(h))
+    np.save(tmp / "drive.npy", np.random.default_rng(2).uniform(-1, 1, (steps, 1)))
+    values = {
+        "__PATH__": str(path),
+        "__SERIES__": str(tmp / "drive.npy"),
+        "__P__": p,
+        "__WARM__": steps // 4,
+        "__STEPS__": steps,
+        "__H__": h,
+    }
+    codes = {"rnndyn": _fill(LYAP_RNNDYN, **values), "lyapynov": _fill(LYAP_LYAPYNOV, **values)}
+    if not have_readers():
+        codes["rnndyn"] = codes["rnndyn"].replace("rnndyn.readers", "rnndyn.io.checkpoint")
+    what = f"Lyapunov H={h}, {p} exponents, T={steps}"
+    ns: dict[str, dict] = {}
+    report(what + " (in-process)", interleaved(_in_process(codes, ns), repeats))
+    a, b = ns["rnndyn"]["ls"].exponents, np.sort(ns["lyapynov"]["le"])[::-1]
+    print(f"  values: top exponents rnndyn {a[:3].round(4)}, lyapynov {b[:3].round(4)}")
+    report(what + " (whole-process)", interleaved(_whole(codes, env), repeats))
+
+
+# ---- reading -------------------------------------------------------------------------------------
+
+PLAIN = {
+    "onnx": """
+import numpy as np, onnx
+from onnx import numpy_helper
+m = onnx.load(__PATH__)
+inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+node = next(n for n in m.graph.node if n.op_type == "LSTM")
+r = inits[node.input[2]][0].astype(np.float64)  # (4H, H), ONNX gate order i, o, f, c
+h = r.shape[1]
+out = [np.linalg.eig(r[g * h:(g + 1) * h]) for g in range(4)]
+""",
+    "npz": """
+import numpy as np
+d = np.load(__PATH__)
+w = d["weight_hh_l0"].astype(np.float64)
+h = w.shape[1]
+out = [np.linalg.eig(w[g * h:(g + 1) * h]) for g in range(w.shape[0] // h)]
+""",
+    "safetensors": """
+import numpy as np
+from safetensors.numpy import load_file
+d = load_file(__PATH__)
+w = d["weight_hh_l0"].astype(np.float64)
+h = w.shape[1]
+out = [np.linalg.eig(w[g * h:(g + 1) * h]) for g in range(w.shape[0] // h)]
+""",
+}
+
+KERAS_PLAIN = """
+import io, zipfile, numpy as np, h5py
+found = []
+with zipfile.ZipFile(__PATH__) as z, h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as f:
+    f.visititems(lambda k, v: found.append(v[()]) if hasattr(v, "shape") and len(v.shape) == 2
+                 and v.shape[1] == 4 * v.shape[0] else None)
+r = found[0].T.astype(np.float64)  # recurrent kernel (H, 4H) → rows, Keras gate order i, f, c, o
+h = r.shape[1]
+out = [np.linalg.eig(r[g * h:(g + 1) * h]) for g in range(4)]
+"""
+
+
+def make_files(tmp: Path, h: int) -> dict[str, Path]:
+    """An LSTM (input 3, hidden ``h``) saved as ONNX, Keras, .npz and safetensors (what the
+    installed libraries allow)."""
+    import torch
+
+    torch.manual_seed(0)
+    m = torch.nn.LSTM(3, h)
+    sd = {k: v.detach().numpy() for k, v in m.state_dict().items()}
+    files = {"npz": tmp / "lstm.npz"}
+    np.savez(files["npz"], **sd)
+    if have("safetensors"):
+        from safetensors.numpy import save_file
+
+        files["safetensors"] = tmp / "lstm.safetensors"
+        save_file({k: np.ascontiguousarray(v) for k, v in sd.items()}, files["safetensors"])
+    if have("onnx"):
+        import warnings
+
+        files["onnx"] = tmp / "lstm.onnx"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(m, (torch.randn(5, 1, 3),), str(files["onnx"]), dynamo=False)
+    if have("keras") and have("h5py"):
+        code = f"""
+import os
+os.environ.setdefault("KERAS_BACKEND", "torch")
+import keras
+model = keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM({h})])
+model.save({str(tmp / "lstm.keras")!r})
+"""
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+        files["keras"] = tmp / "lstm.keras"
+    return files
+
+
+def bench_reading(tmp: Path, h: int, repeats: int, env: dict[str, str]) -> None:
+    files = make_files(tmp, h)
+    for fmt, path in files.items():
+        code = KERAS_PLAIN if fmt == "keras" else PLAIN[fmt]
+        plain = _fill(code, __PATH__=str(path))
+        need = {"onnx": "onnx", "keras": "h5py", "safetensors": "safetensors"}.get(fmt)
+        if need and not have(need):
+            print(f"reading {fmt}: skipped ({need} is not installed)")
+            continue
+        sides = {
+            "rnndyn": run_cli(["analyze", str(path), "--json", "--jobs", "1"], env),
+            f"{fmt}-plain": run_script(plain, env),
+        }
+        report(f"analyze {fmt} LSTM H={h} (whole-process)", interleaved(sides, repeats))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--only", default="memory,lyapunov,reading")
+    parser.add_argument("--hidden", type=int, default=100)
+    parser.add_argument("--read-hidden", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--rnndyn-path", default=None, help="source tree for rnndyn's side")
+    args = parser.parse_args()
+    threads = str(args.threads)
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = threads
+    src = Path(args.rnndyn_path).resolve() if args.rnndyn_path else ROOT
+    env["PYTHONPATH"] = os.pathsep.join([str(src), str(src / "cli"), env.get("PYTHONPATH", "")])
+    env["CWD"] = str(src)
+    try:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    except ImportError:
+        pass
+    from threadpoolctl import threadpool_limits
+
+    only = set(args.only.split(","))
+    print(f"medians of {args.repeats} interleaved runs, {threads} thread(s); ratio = peer / rnndyn")
+    with tempfile.TemporaryDirectory() as d, threadpool_limits(args.threads):
+        tmp = Path(d)
+        if "memory" in only:
+            bench_memory(tmp, args.hidden, args.repeats, env)
+        if "lyapunov" in only:
+            bench_lyapunov(tmp, args.hidden, args.repeats, env)
+        if "reading" in only:
+            bench_reading(tmp, args.read_hidden, args.repeats, env)
+
+
+if __name__ == "__main__":
+    main()
