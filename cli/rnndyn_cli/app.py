@@ -47,11 +47,33 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
+def _max_memory(value: str | None) -> str | None:
+    """``--max-memory SIZE``: the memory budget of this invocation (and of its workers)."""
+    if value is not None:
+        from rnndyn._util.budget import ENV, parse_size
+        from rnndyn.errors import UsageError
+
+        try:
+            parse_size(value, what="--max-memory")
+        except UsageError as err:
+            raise typer.BadParameter(str(err)) from None
+        os.environ[ENV] = value
+    return value
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
     debug: bool = typer.Option(False, "--debug", help="Show a traceback on unexpected errors."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or info messages."),
+    max_memory: str | None = typer.Option(
+        None,
+        "--max-memory",
+        callback=_max_memory,
+        metavar="SIZE",
+        help="Memory budget (e.g. 4G) checked before every large allocation "
+        "[RNNDYN_MAX_MEMORY, else the memory available now].",
+    ),
     version: bool = typer.Option(
         False,
         "--version",

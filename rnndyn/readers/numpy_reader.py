@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import pickle
 import re
 import zipfile
@@ -167,7 +168,11 @@ def has_arrays(obj: Any, depth: int = 0) -> bool:
 
 def read_array_pickle(path: Path) -> Any:
     """The containers of arrays in a plain pickle; NotArrays if it holds anything else."""
+    from rnndyn.io.pickle_scan import check_pickle
+
     with open(path, "rb") as f:
+        check_pickle(f, os.fstat(f.fileno()).st_size, path)
+        f.seek(0)
         try:
             return _arrays(ArrayUnpickler(f).load())
         except (NotArrays, RnndynError):

@@ -145,6 +145,30 @@ def config(
     return cfg
 
 
+def check_training(spec: TaskSpec, arch: str, cfg: Mapping[str, Any], what: str = "") -> None:
+    """Refuse (UsageError with the estimate) settings whose network, optimiser state, activations
+    and task data would not fit the memory budget, before anything is built."""
+    from rnndyn._util import budget
+
+    n = sum(float(spec.defaults.get(k, 1000)) for k in ("n_train", "n_val", "n_test"))
+    data = 4.0 * n * float(spec.seq_len) * (spec.input_size + spec.output_size)
+    need = data + budget.training_bytes(
+        arch,
+        spec.input_size,
+        cfg["hidden"],
+        cfg["num_layers"],
+        spec.output_size,
+        batch=cfg["batch_size"],
+        steps=spec.seq_len,
+    )
+    budget.check(
+        need,
+        f"{what or 'training'} a {arch} of {cfg['num_layers']} layer(s) × {cfg['hidden']} hidden "
+        f"units on {spec.name} (T={spec.seq_len}, batch {cfg['batch_size']})",
+        hint="Use a smaller --hidden, fewer --num-layers or a smaller --batch-size",
+    )
+
+
 def train(
     task: str | Task,
     arch: str,
@@ -186,6 +210,7 @@ def train(
     cfg = config(
         spec, hidden=hidden, epochs=epochs, lr=lr, batch_size=batch_size, num_layers=num_layers
     )
+    check_training(spec, arch, cfg)
     params, params_sha = _params_digest(init_params)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
