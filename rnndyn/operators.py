@@ -10,8 +10,9 @@ Hand-written cells are found by the name of their square recurrent matrix (``W_h
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -342,12 +343,50 @@ def _custom_module(ckpt: Checkpoint, key: str) -> RecurrentModule:
     )
 
 
-def module_operators(ckpt: Checkpoint, module: RecurrentModule) -> list[RecurrentOperator]:
-    """Square operators of one module: per layer, direction and gate block, in float64."""
+def _view_id(t: torch.Tensor) -> tuple[Any, ...]:
+    """What a tensor shows: its storage, offset, shape, stride and dtype (equal ids, equal values)."""
+    return (
+        t.untyped_storage().data_ptr(),
+        t.storage_offset(),
+        tuple(t.shape),
+        t.stride(),
+        t.dtype,
+    )
+
+
+def _float64(t: torch.Tensor, cache: dict[tuple[Any, ...], np.ndarray] | None) -> np.ndarray:
+    """A checked weight tensor in float64; one array per distinct view when ``cache`` is given
+    (250 keys viewing one storage are converted, and counted, once)."""
+    t = t.detach()
+    if cache is None:
+        return t.double().numpy()
+    vid = _view_id(t)
+    if vid not in cache:
+        cache[vid] = t.double().numpy()
+    return cache[vid]
+
+
+def float64_bytes(ckpt: Checkpoint, keys: Iterable[str]) -> int:
+    """Bytes the float64 copies of ``keys`` take, each distinct view counted once."""
+    seen = {}
+    for key in keys:
+        t = ckpt.tensors.get(key)
+        if hasattr(t, "untyped_storage"):
+            seen[_view_id(t)] = 8 * t.numel()
+    return sum(seen.values())
+
+
+def module_operators(
+    ckpt: Checkpoint,
+    module: RecurrentModule,
+    cache: dict[tuple[Any, ...], np.ndarray] | None = None,
+) -> list[RecurrentOperator]:
+    """Square operators of one module: per layer, direction and gate block, in float64.
+    ``cache``: shared by the modules of one checkpoint so repeated views share one array."""
     if module.arch == "custom":
         key = module.matrix_key or ""
         t = _tensor(ckpt, key)
-        w, dt = t.detach().double().numpy(), _dtype(t)
+        w, dt = _float64(t, cache), _dtype(t)
         return [RecurrentOperator(module.name, "custom", 0, "forward", None, w, key, dt, _u(dt))]
     ops = []
     h = module.hidden_size
@@ -355,11 +394,11 @@ def module_operators(ckpt: Checkpoint, module: RecurrentModule) -> list[Recurren
         for direction in module.directions:
             key = module.key("weight_hh", layer, direction)
             t = _tensor(ckpt, key)
-            w, dt = t.detach().double().numpy(), _dtype(t)
+            w, dt = _float64(t, cache), _dtype(t)
             hr = None
             if module.proj_size:
                 hr_key = module.key("weight_hr", layer, direction)
-                hr = _tensor(ckpt, hr_key).detach().double().numpy()
+                hr = _float64(_tensor(ckpt, hr_key), cache)
             for g, gate in enumerate(module.gates):
                 block, u = w[g * h : (g + 1) * h], _u(dt)
                 source = f"{key}[{g * h}:{(g + 1) * h}]" if gate else key
@@ -399,7 +438,8 @@ def extract_operators(
 ) -> list[RecurrentOperator]:
     """All square recurrent operators of a checkpoint (every module, layer, direction, gate)."""
     modules = find_modules(ckpt, matrix=matrix) if modules is None else modules
-    return [op for mod in modules for op in module_operators(ckpt, mod)]
+    cache: dict[tuple[Any, ...], np.ndarray] = {}
+    return [op for mod in modules for op in module_operators(ckpt, mod, cache)]
 
 
 def module_state_dict(ckpt: Checkpoint, module: RecurrentModule) -> dict[str, torch.Tensor]:
