@@ -168,7 +168,7 @@ def has_arrays(obj: Any, depth: int = 0) -> bool:
 
 def read_array_pickle(path: Path) -> Any:
     """The containers of arrays in a plain pickle; NotArrays if it holds anything else."""
-    from rnndyn.io.pickle_scan import check_pickle
+    from rnndyn.readers.pickle_scan import check_pickle
 
     with open(path, "rb") as f:
         check_pickle(f, os.fstat(f.fileno()).st_size, path)
