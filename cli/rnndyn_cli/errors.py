@@ -146,7 +146,7 @@ def boundary(func: F) -> F:
 
 
 #: Options naming where a command writes; an OSError on such a path is an output error.
-OUTPUT_OPTIONS = ("out", "output")
+OUTPUT_OPTIONS = ("out", "output", "snapshots")
 
 
 def _touches_output(filename: Any, params: Mapping[str, Any]) -> bool:
