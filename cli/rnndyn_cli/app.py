@@ -11,6 +11,7 @@ import stat
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -124,7 +125,27 @@ def _matplotlib_home() -> None:
 def main() -> None:
     """Console-script entry point."""
     _matplotlib_home()
-    app(prog_name="rnndyn")
+    code: Any = 0
+    try:
+        app(prog_name="rnndyn")
+    except SystemExit as done:
+        code = done.code
+    except OSError as err:  # --help/--version/usage text on a full or closed stdout
+        code = _stdout_error(err)
+    try:
+        sys.stdout.flush()
+    except OSError as err:
+        code = _stdout_error(err)
+    sys.exit(code)
+
+
+def _stdout_error(err: OSError) -> int:
+    """Exit 5 with one line on stderr for a failed write to stdout outside any command."""
+    from rnndyn_cli.errors import WRITE_ERRNOS, fail, stdout_failed
+
+    if err.errno not in WRITE_ERRNOS:
+        raise err
+    return int(fail(str(stdout_failed(err)), 5).exit_code)
 
 
 if __name__ == "__main__":  # pragma: no cover
