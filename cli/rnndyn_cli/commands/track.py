@@ -18,6 +18,7 @@ from rnndyn_cli.options import (
     OutFolder,
     StyleSheet,
     TrustPickle,
+    finite,
 )
 from rnndyn_cli.render import (
     check_out,
@@ -64,7 +65,9 @@ def _render(res: TrackResult) -> None:
 @boundary
 def track(
     checkpoints: list[Path] = typer.Argument(..., help="Checkpoints of one run (any order)."),
-    threshold: float = typer.Option(0.9, "--threshold", help="Count |λ| above this."),
+    threshold: float = typer.Option(
+        0.9, "--threshold", help="Count |λ| above this.", callback=finite
+    ),
     json_: JsonFlag = False,
     out: OutFolder = None,
     format_: FigureFormats = DEFAULT_FORMATS,

@@ -12,7 +12,7 @@ from typing import Any
 import typer
 
 from rnndyn_cli.errors import boundary, fail, settings
-from rnndyn_cli.options import SEED_MAX, ForceFlag, JsonFlag
+from rnndyn_cli.options import SEED_MAX, ForceFlag, JsonFlag, finite
 from rnndyn_cli.render import examples, progress_bar, write_stdout
 
 
@@ -74,7 +74,9 @@ def train_command(
         0, "--seed", "-s", min=0, max=SEED_MAX, help="Seed for weights, data and batches."
     ),
     epochs: int = typer.Option(None, "--epochs", "-e", help="Maximum epochs [task default]."),
-    lr: float = typer.Option(None, "--lr", help="Adam learning rate [task default]."),
+    lr: float = typer.Option(
+        None, "--lr", help="Adam learning rate [task default].", callback=finite
+    ),
     batch_size: int = typer.Option(None, "--batch-size", help="Minibatch size [task default]."),
     nonlinearity: str = typer.Option("tanh", "--nonlinearity", help="tanh or relu (rnn only)."),
     num_layers: int = typer.Option(1, "--num-layers", help="Stacked recurrent layers."),
