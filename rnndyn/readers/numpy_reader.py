@@ -201,6 +201,12 @@ def _npy_array(f: IO[bytes], available: int, path: Path, name: str) -> np.ndarra
             path=path,
             hint="Save numeric arrays (np.save with a float dtype).",
         )
+    if not all(isinstance(d, int) and d >= 0 for d in shape):
+        raise CheckpointError(
+            f"{name}: the .npy header claims shape {printable(str(shape), 80)}, which has a "
+            "negative or non-integer dimension: the file is damaged or crafted",
+            path=path,
+        )
     need = math.prod(shape) * dtype.itemsize
     if need > available - f.tell():
         raise CheckpointError(
@@ -210,7 +216,7 @@ def _npy_array(f: IO[bytes], available: int, path: Path, name: str) -> np.ndarra
         )
     data = f.read(need)
     arr = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
-    return arr.copy()
+    return arr.astype(dtype.newbyteorder("="))  # a copy, in native byte order (big-endian too)
 
 
 def read_npy(path: Path, size: int) -> dict[str, np.ndarray]:
