@@ -118,7 +118,8 @@ def _run_pool(
         ctx = mp.get_context("spawn")
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=worker_init)
     try:
-        futures = {pool.submit(fn, *a): i for i, a in enumerate(args)}
+        with sigint_blocked():  # workers start (and import torch) with SIGINT blocked: no traces
+            futures = {pool.submit(fn, *a): i for i, a in enumerate(args)}
         for fut in as_completed(futures):
             on_result(futures[fut], fut.result())
     except BaseException as err:
@@ -135,6 +136,26 @@ def _run_pool(
             ) from None
         raise
     pool.shutdown()
+
+
+@contextlib.contextmanager
+def sigint_blocked() -> Iterator[None]:
+    """Block SIGINT in this (main) thread while worker processes are started: they inherit the
+    mask through fork and exec, so a Ctrl-C while a worker (or the forkserver) still imports torch
+    cannot print its KeyboardInterrupt traceback. The parent receives the Ctrl-C when the block
+    is lifted (or at once, through any other thread) and stops the workers as usual."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "pthread_sigmask"
+    ):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _in_worker(fn: Callable[..., Any], *a: Any) -> Any:
