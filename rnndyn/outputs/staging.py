@@ -320,6 +320,10 @@ def _publish(
         atomic_write_json(out / mf.JOURNAL_NAME, journal)  # a killed publish is completed later
         _complete(out, staging, entries, stale, run)
     except OSError as err:
+        # a failed (not killed) publish: the manifest lists old and new, so the folder stays
+        # rnndyn's own and a rerun with --force completes it; the journal is not needed
+        with contextlib.suppress(OSError):
+            (out / mf.JOURNAL_NAME).unlink(missing_ok=True)
         raise OutputError(
             f"could not publish the outputs ({err.strerror})",
             path=out,
