@@ -371,7 +371,7 @@ def float64_bytes(ckpt: Checkpoint, keys: Iterable[str]) -> int:
     seen = {}
     for key in keys:
         t = ckpt.tensors.get(key)
-        if hasattr(t, "untyped_storage"):
+        if t is not None:
             seen[_view_id(t)] = 8 * t.numel()
     return sum(seen.values())
 

@@ -329,7 +329,7 @@ def _distinct(
     copies: list[tuple[int, RecurrentOperator]] = []
     for op in ops:
         m = np.ascontiguousarray(op.matrix)
-        key = (m.shape, m.dtype.str, hashlib.sha256(memoryview(m).cast("B")).digest())
+        key = (m.shape, m.dtype.str, hashlib.sha256(m.tobytes()).digest())
         if key not in first:
             first[key] = len(distinct)
             distinct.append(op)

@@ -148,7 +148,9 @@ def read_style_sheet(path: str | PathLike[str]) -> dict[str, Any]:
             path=p,
             hint="See https://matplotlib.org/stable/users/explain/customizing.html.",
         )
-    out = {k: rc[k] for k in rc if k not in _NOT_STYLE}  # matplotlib would warn and ignore them
+    out: dict[str, Any] = {
+        k: rc[k] for k in rc if k not in _NOT_STYLE
+    }  # matplotlib would warn and ignore them
     check_values(out, p)
     return out
 
@@ -212,8 +214,8 @@ def check_values(rc: dict[str, Any], path: Any) -> None:
     if rc.get("text.usetex") is True and shutil.which("latex") is None:
         raise bad("text.usetex", True, "needs LaTeX, which is not installed (no latex on PATH)")
     for fig in ("figure", "savefig"):
-        size = rc.get("figure.figsize")
-        dpi = rc.get(f"{fig}.dpi")
+        size: Any = rc.get("figure.figsize")
+        dpi: Any = rc.get(f"{fig}.dpi")
         sized = isinstance(size, (list, tuple)) and len(size) == 2
         numeric = isinstance(dpi, (int, float)) and not isinstance(dpi, bool)
         if sized and numeric and float(size[0]) * float(size[1]) * float(dpi) ** 2 > MAX_PIXELS:

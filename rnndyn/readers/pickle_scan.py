@@ -10,7 +10,7 @@ from __future__ import annotations
 import pickletools
 import zipfile
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from rnndyn._util.text import printable
 
@@ -118,7 +118,8 @@ def check_pickle(f: IO[bytes], nbytes: int, path: Path, what: str = "the pickle"
 
     n_ops, top = 0, -1
     try:
-        for op, arg, _ in pickletools.genops(_Capped(f, nbytes)):
+        arg: Any
+        for op, arg, _ in pickletools.genops(_Capped(f, nbytes)):  # type: ignore[arg-type]
             n_ops += 1
             if op.name in ("PUT", "BINPUT", "LONG_BINPUT"):
                 top = max(top, int(arg))
