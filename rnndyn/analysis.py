@@ -226,6 +226,7 @@ def analyze(
         else:
             ckpt = load(source, trust=trust, layout=layout, gate_order=gate_order, matrix=matrix)
         modules, ops = recurrent_operators(ckpt, matrix=matrix, jacobian=jacobian)
+        check_memory(ckpt, ops, jobs)
         done = early.take(ops) if early else None
         spec = decompose(
             ops, top=top, eigvals_only=eigvals_only, full=full, target=near, jobs=jobs, early=done
@@ -248,6 +249,26 @@ def operator_pseudospectra(
             op.matrix, epsilon_stored=s.epsilon, operator=s.qualified_id, eigenvalues=s.eigenvalues
         )
         for op, s in zip(ops, spec, strict=True)
+    )
+
+
+def check_memory(ckpt: Checkpoint, ops: Sequence[Any], jobs: int | None = None) -> None:
+    """Refuse (exit 4, with the estimate) a checkpoint whose decomposition would not fit the
+    memory budget: distinct matrices counted once, each result row counted (many views of one
+    storage make many rows)."""
+    from rnndyn._util import budget
+    from rnndyn.spectrum import _distinct, memory_estimate
+
+    distinct, copies = _distinct(list(ops))
+    need = memory_estimate(distinct, available_cores() if jobs is None else int(jobs))
+    need += 2048.0 * len(copies)  # one result row (labels, scalars) per operator
+    budget.check(
+        need,
+        f"eigendecomposing its {len(copies)} recurrent operator(s) ({len(distinct)} distinct, "
+        f"largest {max((op.n for op in distinct), default=0)}×"
+        f"{max((op.n for op in distinct), default=0)})",
+        input_path=ckpt.path,
+        hint="Name one matrix with --matrix, or raise the limit if the file is genuine.",
     )
 
 
@@ -314,9 +335,13 @@ class EarlyStart:
         archive = open_state_dict(path, must_contain=b"weight_hh") if jobs > 1 else None
         if archive is None or any("weight_hr" in k for k in archive.refs):
             return None
-        blocks = []
+        blocks, seen = [], set()
         try:
             for key, ref in archive.refs.items():
+                view = (ref.storage.key, ref.offset, ref.shape, ref.stride)
+                if view in seen:  # another name for the same weights: decomposed once
+                    continue
+                seen.add(view)
                 rows, h = ref.shape if len(ref.shape) == 2 else (0, 0)
                 if not (ref.is_float and _WEIGHT_HH.search(key)):
                     continue
@@ -330,19 +355,22 @@ class EarlyStart:
                 blocks += [w[g * h : (g + 1) * h] for g in range(rows // h)]
         except Exception:  # a storage the reader cannot use: torch will say why
             return None
+        from rnndyn._util import budget
+
+        sizes = sum(96.0 * b.shape[0] ** 2 for b in blocks)
+        if sizes > budget.limit()[0]:
+            return None  # the usual path refuses it with the estimate
         return cls(blocks, jobs) if len(blocks) > 1 else None
 
     def take(self, ops: Sequence[RecurrentOperator]) -> dict[int, OperatorSpectrum]:
         """Results for the operators whose matrix is bit-identical to a block (by position); then
         ``close()``, so the rest is computed under the caller's own BLAS settings."""
-        free = list(range(len(self.blocks)))
         matched: dict[int, int] = {}
-        for i, op in enumerate(ops):
-            j = next((j for j in free if _same_bits(self.blocks[j], op.matrix)), None)
+        for i, op in enumerate(ops):  # a block may serve several operators (repeated weights)
+            j = next((j for j, b in enumerate(self.blocks) if _same_bits(b, op.matrix)), None)
             if j is not None:
-                free.remove(j)
                 matched[i] = j
-        for j in free:
+        for j in set(range(len(self.blocks))) - set(matched.values()):
             self._futures[j].cancel()
         try:
             return {i: relabel(self._futures[j].result(), ops[i]) for i, j in matched.items()}

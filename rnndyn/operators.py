@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -130,14 +131,22 @@ class RecurrentOperator:
         return f"{self.module}:{self.id}" if self.module else self.id
 
 
-def _weight(ckpt: Checkpoint, key: str) -> tuple[np.ndarray, str]:
+def _weight(
+    ckpt: Checkpoint, key: str, cache: dict[tuple[Any, ...], np.ndarray] | None = None
+) -> tuple[np.ndarray, str]:
     """A weight that is floating point and finite (else CheckpointError naming the key), as float64
-    NumPy (torch is not imported for arrays read from non-torch files), and its stored dtype."""
+    NumPy (torch is not imported for arrays read from non-torch files), and its stored dtype.
+    ``cache``: one float64 array per distinct view (250 keys viewing one storage: converted once)."""
     from rnndyn.readers.tensors import float64, raw
     from rnndyn.readers.validate import check_weight
 
     t = check_weight(raw(ckpt.tensors, key), key, ckpt.path)
-    return float64(t), _dtype(t)
+    if cache is None:
+        return float64(t), _dtype(t)
+    vid = _view_id(t)
+    if vid not in cache:
+        cache[vid] = float64(t)
+    return cache[vid], _dtype(t)
 
 
 def _shape_error(
@@ -354,22 +363,53 @@ def _custom_module(ckpt: Checkpoint, key: str) -> RecurrentModule:
     )
 
 
-def module_operators(ckpt: Checkpoint, module: RecurrentModule) -> list[RecurrentOperator]:
-    """Square operators of one module: per layer, direction and gate block, in float64."""
+def _view_id(t: Any) -> tuple[Any, ...]:
+    """What a stored array or tensor shows: its memory, offset, shape, stride and dtype (equal ids,
+    equal values), without importing torch for NumPy arrays."""
+    if isinstance(t, np.ndarray):
+        return (t.__array_interface__["data"][0], 0, t.shape, t.strides, str(t.dtype))
+    return (
+        t.untyped_storage().data_ptr(),
+        t.storage_offset(),
+        tuple(t.shape),
+        t.stride(),
+        t.dtype,
+    )
+
+
+def float64_bytes(ckpt: Checkpoint, keys: Iterable[str]) -> int:
+    """Bytes the float64 copies of ``keys`` take, each distinct view counted once."""
+    from rnndyn.readers.tensors import raw
+
+    seen = {}
+    for key in keys:
+        t = raw(ckpt.tensors, key) if key in ckpt.tensors else None
+        if t is not None:
+            seen[_view_id(t)] = 8 * int(np.prod(t.shape))
+    return sum(seen.values())
+
+
+def module_operators(
+    ckpt: Checkpoint,
+    module: RecurrentModule,
+    cache: dict[tuple[Any, ...], np.ndarray] | None = None,
+) -> list[RecurrentOperator]:
+    """Square operators of one module: per layer, direction and gate block, in float64.
+    ``cache``: shared by the modules of one checkpoint so repeated views share one array."""
     if module.arch == "custom":
         key = module.matrix_key or ""
-        w, dt = _weight(ckpt, key)
+        w, dt = _weight(ckpt, key, cache)
         return [RecurrentOperator(module.name, "custom", 0, "forward", None, w, key, dt, _u(dt))]
     ops = []
     h = module.hidden_size
     for layer in range(module.num_layers):
         for direction in module.directions:
             key = module.key("weight_hh", layer, direction)
-            w, dt = _weight(ckpt, key)
+            w, dt = _weight(ckpt, key, cache)
             hr = None
             if module.proj_size:
                 hr_key = module.key("weight_hr", layer, direction)
-                hr = _weight(ckpt, hr_key)[0]
+                hr = _weight(ckpt, hr_key, cache)[0]
             for g, gate in enumerate(module.gates):
                 block, u = w[g * h : (g + 1) * h], _u(dt)
                 source = f"{key}[{g * h}:{(g + 1) * h}]" if gate else key
@@ -425,7 +465,8 @@ def extract_operators(
 
         ckpt = as_checkpoint(ckpt)
     modules = find_modules(ckpt, matrix=matrix) if modules is None else modules
-    return [op for mod in modules for op in module_operators(ckpt, mod)]
+    cache: dict[tuple[Any, ...], np.ndarray] = {}
+    return [op for mod in modules for op in module_operators(ckpt, mod, cache)]
 
 
 def module_state_dict(ckpt: Checkpoint, module: RecurrentModule) -> dict[str, torch.Tensor]:

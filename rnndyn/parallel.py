@@ -118,7 +118,8 @@ def _run_pool(
         ctx = mp.get_context("spawn")
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=worker_init)
     try:
-        futures = {pool.submit(fn, *a): i for i, a in enumerate(args)}
+        with sigint_blocked():  # workers start (and import torch) with SIGINT blocked: no traces
+            futures = {pool.submit(fn, *a): i for i, a in enumerate(args)}
         for fut in as_completed(futures):
             on_result(futures[fut], fut.result())
     except BaseException as err:
@@ -135,6 +136,26 @@ def _run_pool(
             ) from None
         raise
     pool.shutdown()
+
+
+@contextlib.contextmanager
+def sigint_blocked() -> Iterator[None]:
+    """Block SIGINT in this (main) thread while worker processes are started: they inherit the
+    mask through fork and exec, so a Ctrl-C while a worker (or the forkserver) still imports torch
+    cannot print its KeyboardInterrupt traceback. The parent receives the Ctrl-C when the block
+    is lifted (or at once, through any other thread) and stops the workers as usual."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "pthread_sigmask"
+    ):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _in_worker(fn: Callable[..., Any], *a: Any) -> Any:
@@ -202,13 +223,12 @@ def connect(spec: str) -> Iterator[Any]:
             f"--cluster {spec} needs Dask's 'distributed' package, which is not installed",
             hint="Install it with: pip install 'rnndyn[dask]'.",
         ) from None
-    kind, _, rest = spec.partition(":")
+    kind = spec.partition(":")[0]
     if kind == "local":
-        if not (rest.isdigit() and int(rest) >= 1):
-            raise UsageError(f"--cluster {spec!r}: write local:N with N ≥ 1 workers")
+        n = local_workers(spec)
         with (
             LocalCluster(
-                n_workers=int(rest),
+                n_workers=n,
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
@@ -219,10 +239,9 @@ def connect(spec: str) -> Iterator[Any]:
         ):
             yield client
         return
-    if kind not in ("tcp", "tls") or not rest.startswith("//"):
-        raise UsageError(
-            f"--cluster {spec!r}: expected local:N or tcp://HOST:PORT (a Dask scheduler)"
-        )
+    host, port = scheduler_address(spec)
+    if kind == "tcp":
+        probe_scheduler(spec, host, port)
     try:
         client = Client(spec, timeout=f"{CONNECT_S}s")
     except (OSError, TimeoutError) as err:
@@ -234,6 +253,92 @@ def connect(spec: str) -> Iterator[Any]:
         yield client
     finally:
         client.close()
+
+
+def local_workers(spec: str) -> int:
+    """N of ``local:N``: 1 ≤ N ≤ the cores this process may use (UsageError otherwise)."""
+    from rnndyn._util.threads import available_cores
+
+    rest = spec.partition(":")[2]
+    if not (rest.isdigit() and int(rest) >= 1):
+        raise UsageError(f"--cluster {spec!r}: write local:N with N ≥ 1 workers")
+    cores = available_cores()
+    if int(rest) > cores:
+        raise UsageError(
+            f"--cluster {spec}: {int(rest)} local workers on {cores} core(s) would only compete "
+            "for them (each worker runs one thread)",
+            hint=f"Use local:{cores} or fewer, or tcp://HOST:PORT for a cluster with more cores.",
+        )
+    return int(rest)
+
+
+def scheduler_address(spec: str) -> tuple[str, int]:
+    """``(host, port)`` of ``tcp://HOST:PORT`` / ``tls://HOST:PORT`` (IPv6 in brackets), else
+    UsageError naming the expected forms."""
+    from urllib.parse import urlsplit
+
+    bad = UsageError(
+        f"--cluster {spec!r}: expected local:N or tcp://HOST:PORT (a Dask scheduler; an IPv6 "
+        "host in brackets, e.g. tcp://[::1]:8786)"
+    )
+    kind, _, rest = spec.partition(":")
+    if kind not in ("tcp", "tls") or not rest.startswith("//"):
+        raise bad
+    try:
+        parts = urlsplit(spec)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        raise bad from None
+    if not host or port is None or not 0 < port < 65536 or parts.path not in ("", "/"):
+        raise bad
+    return host, port
+
+
+def probe_scheduler(spec: str, host: str, port: int, timeout: float = CONNECT_S) -> None:
+    """Connect once (bounded by ``timeout``) and read the greeting a Dask scheduler sends on
+    every new connection: a small frame count and frame lengths. Anything else is refused with
+    "not a Dask scheduler" before Dask's own reader sizes buffers from arbitrary bytes."""
+    import socket
+    import struct
+
+    def fail(why: str) -> UsageError:
+        return UsageError(
+            f"--cluster {spec}: {why}",
+            hint="Pass the address of a running Dask scheduler (dask scheduler prints it).",
+        )
+
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            head = _recv(sock, 16)  # total length, frame count (little-endian uint64)
+            total, n_frames = struct.unpack("<QQ", head) if len(head) == 16 else (0, 0)
+            sizes: tuple[int, ...] = ()
+            if 0 < n_frames <= 64 and total < 1 << 26:
+                lengths = _recv(sock, 8 * n_frames)
+                if len(lengths) == 8 * n_frames:
+                    sizes = struct.unpack(f"<{n_frames}Q", lengths)
+            if not sizes or total != 8 + 8 * n_frames + sum(sizes):
+                raise fail(
+                    "the server there is not a Dask scheduler (its first bytes are not a Dask "
+                    f"greeting: {head[:16]!r})"
+                )
+    except TimeoutError:
+        raise fail(
+            f"the server there sent nothing within {timeout:.0f} s: it is not a Dask scheduler "
+            "or not responding"
+        ) from None
+    except OSError as err:
+        raise fail(f"could not connect ({err.strerror or err})") from None
+
+
+def _recv(sock: Any, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 def check_workers(client: Any, spec: str) -> None:

@@ -11,6 +11,7 @@ import stat
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -49,11 +50,33 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
+def _max_memory(value: str | None) -> str | None:
+    """``--max-memory SIZE``: the memory budget of this invocation (and of its workers)."""
+    if value is not None:
+        from rnndyn._util.budget import ENV, parse_size
+        from rnndyn.errors import UsageError
+
+        try:
+            parse_size(value, what="--max-memory")
+        except UsageError as err:
+            raise typer.BadParameter(str(err)) from None
+        os.environ[ENV] = value
+    return value
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
     debug: bool = typer.Option(False, "--debug", help="Show a traceback on unexpected errors."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or info messages."),
+    max_memory: str | None = typer.Option(
+        None,
+        "--max-memory",
+        callback=_max_memory,
+        metavar="SIZE",
+        help="Memory budget (e.g. 4G) checked before every large allocation "
+        "[RNNDYN_MAX_MEMORY, else the memory available now].",
+    ),
     version: bool = typer.Option(
         False,
         "--version",
@@ -104,7 +127,27 @@ def _matplotlib_home() -> None:
 def main() -> None:
     """Console-script entry point."""
     _matplotlib_home()
-    app(prog_name="rnndyn")
+    code: Any = 0
+    try:
+        app(prog_name="rnndyn")
+    except SystemExit as done:
+        code = done.code
+    except OSError as err:  # --help/--version/usage text on a full or closed stdout
+        code = _stdout_error(err)
+    try:
+        sys.stdout.flush()
+    except OSError as err:
+        code = _stdout_error(err)
+    sys.exit(code)
+
+
+def _stdout_error(err: OSError) -> int:
+    """Exit 5 with one line on stderr for a failed write to stdout outside any command."""
+    from rnndyn_cli.errors import WRITE_ERRNOS, fail, stdout_failed
+
+    if err.errno not in WRITE_ERRNOS:
+        raise err
+    return int(fail(str(stdout_failed(err)), 5).exit_code)
 
 
 if __name__ == "__main__":  # pragma: no cover

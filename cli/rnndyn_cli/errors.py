@@ -6,10 +6,12 @@ untrusted input, 4 invalid input, 5 output could not be written, 130 interrupted
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import os
 import sys
+import warnings
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -115,7 +117,10 @@ def boundary(func: F) -> F:
         debug = settings().debug
         token = INVOCATION.set(invocation(kwargs))
         try:
-            result = func(*args, **kwargs)
+            with warnings.catch_warnings():
+                if not debug:
+                    warnings.showwarning = _note
+                result = func(*args, **kwargs)
             flush_stdout()
             return result
         except (typer.Exit, typer.Abort):
@@ -145,8 +150,17 @@ def boundary(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _note(message: Any, category: Any, *_: Any, **__: Any) -> None:
+    """A warning that reached the command line unhandled: one ``rnndyn: note:`` line, never
+    Python's file:line and source-line display."""
+    name = getattr(category, "__name__", "")
+    kind = "" if name in ("RnndynWarning", "UserWarning") else f"{name}: "
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(f"rnndyn: note: {kind}{display(' '.join(str(message).split()))}\n")
+
+
 #: Options naming where a command writes; an OSError on such a path is an output error.
-OUTPUT_OPTIONS = ("out", "output")
+OUTPUT_OPTIONS = ("out", "output", "snapshots")
 
 
 def _touches_output(filename: Any, params: Mapping[str, Any]) -> bool:

@@ -10,6 +10,7 @@ local ``typer.Option`` there; everything else comes from here so the help reads 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -117,6 +118,15 @@ Float64 = Annotated[
     bool,
     typer.Option("--float64", help="Simulate in float64 (slower; for near-unit or huge modes)."),
 ]
+
+
+def finite(value: float | None) -> float | None:
+    """Callback of every float option: NaN and ±inf are refused while parsing (exit 2)."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(
+            f"{value!r} is not a finite number (NaN and infinity are not allowed)"
+        )
+    return value
 
 
 def _style_sheet(path: Path | None) -> Path | None:

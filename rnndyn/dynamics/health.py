@@ -15,6 +15,7 @@ import os
 import numpy as np
 import torch
 
+from rnndyn._util import budget
 from rnndyn.errors import SimulationError, UsageError
 from rnndyn.naming import SEED_MAX
 
@@ -24,11 +25,8 @@ _GIB = 2.0**30
 
 
 def memory_budget() -> float:
-    """Bytes one computation may allocate: half the machine's physical memory (8 GiB if unknown)."""
-    try:
-        return 0.5 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return 8 * _GIB
+    """Bytes one computation may allocate: the shared budget (``rnndyn._util.budget.limit``)."""
+    return float(budget.limit()[0])
 
 
 def gib(nbytes: float) -> str:
@@ -48,13 +46,12 @@ def check_seed(seed: int) -> int:
 
 
 def check_budget(nbytes: float, what: str, *, hint: str | None = None) -> None:
-    """Refuse (UsageError) a computation that would need more than ``memory_budget()`` bytes."""
-    budget = memory_budget()
-    if nbytes > budget:
-        raise UsageError(
-            f"{what} would need about {gib(nbytes)} of memory; this machine allows {gib(budget)}",
-            hint=hint or "Use fewer steps, a shorter probe (--length) or a smaller --batch.",
-        )
+    """Refuse (UsageError, exit 2) a computation that would need more than the memory budget."""
+    budget.check(
+        nbytes,
+        what,
+        hint=hint or "Use fewer steps, a shorter probe (--length) or a smaller --batch.",
+    )
 
 
 def check_states(

@@ -105,6 +105,12 @@ def _check_header(path: Path) -> None:
         ) from None
     if dtype.hasobject:
         return  # np.load refuses it below, without unpickling
+    if not all(isinstance(d, int) and d >= 0 for d in shape):
+        raise InvalidInputError(
+            f"probe file header claims shape {tuple(shape)}, which has a negative dimension: "
+            "the file is damaged or crafted",
+            path=path,
+        )
     need = float(np.prod([float(d) for d in shape])) * dtype.itemsize
     have = path.stat().st_size - offset
     if need > have:
@@ -134,6 +140,8 @@ def _file_inputs(path: Path) -> np.ndarray:
         raise InvalidInputError(
             "probe file holds several arrays (.npz); expected one .npy array", path=path
         )
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))  # big-endian probes are converted
     return arr
 
 

@@ -24,6 +24,7 @@ from rnndyn._util.hashing import file_sha256
 MANIFEST_NAME = ".rnndyn-manifest.json"
 SCHEMA = "rnndyn.manifest/1"
 STAGING_PREFIX = ".rnndyn-staging-"
+JOURNAL_NAME = ".rnndyn-publish.json"  # present only while a publish into the folder is under way
 OS_JUNK = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})  # never ours, never overwritten
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
@@ -61,7 +62,7 @@ def list_files(root: Path) -> list[str]:
         dirnames[:] = keep
         for name in filenames:
             rel = (rel_dir / name).as_posix()
-            if rel == MANIFEST_NAME or name.endswith(TMP_SUFFIX) or name in OS_JUNK:
+            if rel in (MANIFEST_NAME, JOURNAL_NAME) or name.endswith(TMP_SUFFIX) or name in OS_JUNK:
                 continue
             found.append(rel)
     return sorted(found)

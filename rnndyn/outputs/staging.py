@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rnndyn._util.atomic import (
+    atomic_write_json,
     ctrl_c_deferred,
     displayable,
     displayable_frame,
@@ -42,7 +43,7 @@ from rnndyn._util.atomic import (
     umask_mode,
 )
 from rnndyn._util.text import join_names
-from rnndyn.errors import OutputError
+from rnndyn.errors import OutputError, RnndynWarning
 from rnndyn.outputs import manifest as mf
 from rnndyn.outputs.figures import close_figure, figure_bytes
 
@@ -218,6 +219,10 @@ def check_output_folder(
 def _open_staging(out: Path, force: bool, guarded: list[Path]) -> tuple[bool, Path]:
     """Check the destination; make the staging folder. Returns (``out`` existed, staging)."""
     try:
+        if out.is_dir() and (done := recover_publish(out)):
+            import warnings
+
+            warnings.warn(done, RnndynWarning, stacklevel=3)
         existed = _check_destination(out, force, guarded)
         parent = out if existed else _nearest_existing_dir(out)
         _sweep_leftovers(parent)
@@ -314,20 +319,81 @@ def _publish(
             {"path": r, "sha256": s, "size": (out / r).stat().st_size} for r, s in state.own.items()
         ]
         mf.write_manifest(out, old_entries + entries, run)  # recognises old and new during the move
-        for e in entries:
-            dest = out / e["path"]
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging / e["path"], dest)
-        for rel in stale:
-            (out / rel).unlink(missing_ok=True)
-            _remove_empty_parents(out, out / rel)
-        mf.write_manifest(out, entries, run)
+        journal = {"staging": staging.name, "entries": entries, "stale": stale, "run": run}
+        atomic_write_json(out / mf.JOURNAL_NAME, journal)  # a killed publish is completed later
+        _complete(out, staging, entries, stale, run)
     except OSError as err:
+        # a failed (not killed) publish: the manifest lists old and new, so the folder stays
+        # rnndyn's own and a rerun with --force completes it; the journal is not needed
+        with contextlib.suppress(OSError):
+            (out / mf.JOURNAL_NAME).unlink(missing_ok=True)
         raise OutputError(
             f"could not publish the outputs ({err.strerror})",
             path=out,
             hint="Check free space and permissions; rerun with --force to complete it.",
         ) from None
+
+
+def _complete(out: Path, staging: Path, entries: list[dict], stale: list[str], run: dict) -> None:
+    """Move the staged files in, remove the stale ones, write the manifest, drop the journal.
+    Idempotent: a rerun after a kill finishes what is left."""
+    for e in entries:
+        src, dest = staging / e["path"], out / e["path"]
+        if src.is_file():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dest)
+    for rel in stale:
+        (out / rel).unlink(missing_ok=True)
+        _remove_empty_parents(out, out / rel)
+    mf.write_manifest(out, entries, run)
+    (out / mf.JOURNAL_NAME).unlink(missing_ok=True)
+
+
+def recover_publish(out: Path) -> str | None:
+    """Finish a publish into ``out`` that was killed (SIGKILL, power loss) between its first and
+    last move, from its journal: the staged files still there are moved in, or, when a staged
+    file is gone and its destination does not hold it, the new files are rolled back out so only
+    the previous run's files (those still intact) remain listed. Returns what was done, or None."""
+    import json
+
+    journal = out / mf.JOURNAL_NAME
+    if not journal.is_file():
+        return None
+    try:
+        doc = json.loads(journal.read_text("utf-8"))
+        staging = out / str(doc["staging"])
+        entries, stale, run = list(doc["entries"]), list(doc["stale"]), dict(doc["run"])
+        if not (staging.name.startswith(mf.STAGING_PREFIX) and staging.parent == out):
+            raise ValueError("a staging folder outside the output folder")
+        if not all(mf.is_safe_relative(str(r)) for r in [*(e["path"] for e in entries), *stale]):
+            raise ValueError("an unsafe path")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise OutputError(
+            f"an interrupted publish left a journal rnndyn cannot read ({err})",
+            path=journal,
+            hint="Remove the folder's contents you want to keep elsewhere and choose a new --out.",
+        ) from None
+    whole = all(
+        (staging / e["path"]).is_file()
+        or ((out / e["path"]).is_file() and mf.file_sha256(out / e["path"]) == e["sha256"])
+        for e in entries
+    )
+    if whole:
+        _complete(out, staging, entries, stale, run)
+        done = f"completed an interrupted publish in {out} ({len(entries)} file(s) moved in)"
+    else:  # cannot complete: keep what provably is ours, listed in a fresh manifest
+        own = mf.inspect_folder(out).own
+        kept = [
+            {"path": r, "sha256": sha, "size": (out / r).stat().st_size} for r, sha in own.items()
+        ]
+        mf.write_manifest(out, kept, run)
+        journal.unlink(missing_ok=True)
+        done = (
+            f"an interrupted publish in {out} could not be completed (staged files are gone); "
+            f"the {len(kept)} file(s) it holds are listed as rnndyn's (use --force to replace them)"
+        )
+    shutil.rmtree(staging, ignore_errors=True)
+    return done
 
 
 def _same(a: Path, b: Path) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import warnings
 from collections.abc import Iterator, Mapping
 from os import PathLike
@@ -114,6 +115,16 @@ def read_style_sheet(path: str | PathLike[str]) -> dict[str, Any]:
         raise InvalidInputError(
             "no such style sheet", path=p, hint="Pass a matplotlib .mplstyle file."
         )
+    try:
+        nbytes = p.stat().st_size
+    except OSError as err:
+        raise InvalidInputError(f"cannot read the style sheet: {err.strerror}", path=p) from None
+    if nbytes > MAX_STYLE_BYTES:
+        raise InvalidInputError(
+            f"the style sheet is {nbytes / 2**20:.3g} MiB; style sheets are small text files "
+            f"(at most {MAX_STYLE_BYTES >> 10} KiB here)",
+            path=p,
+        )
     caught = _Collect()
     log = logging.getLogger(
         "matplotlib"
@@ -137,7 +148,78 @@ def read_style_sheet(path: str | PathLike[str]) -> dict[str, Any]:
             path=p,
             hint="See https://matplotlib.org/stable/users/explain/customizing.html.",
         )
-    return {k: rc[k] for k in rc}
+    out: dict[str, Any] = {
+        k: rc[k] for k in rc if k not in _NOT_STYLE
+    }  # matplotlib would warn and ignore them
+    check_values(out, p)
+    return out
+
+
+MAX_STYLE_BYTES = 256 << 10
+# matplotlib's list of rcParams that are not style (it warns and ignores them in a style sheet)
+_NOT_STYLE = frozenset(
+    [
+        "backend",
+        "backend_fallback",
+        "interactive",
+        "toolbar",
+        "timezone",
+        "figure.max_open_warning",
+        "figure.raise_window",
+        "savefig.directory",
+        "tk.window_focus",
+        "docstring.hardcopy",
+        "date.epoch",
+        "webagg.address",
+        "webagg.port",
+        "webagg.port_retries",
+        "webagg.open_in_browser",
+    ]
+)
+MAX_NUMBER = 1e6  # any number in a style sheet
+MAX_SIZE = 1e4  # sizes, widths, pads and lengths (points)
+MAX_DPI = 2400.0
+MAX_FIGSIZE = 1000.0  # inches
+MAX_PIXELS = 2.5e8  # a figure's width × height at its dpi
+_SIZE_WORDS = ("size", "width", "pad", "length", "spacing", "linewidth")
+
+
+def check_values(rc: dict[str, Any], path: Any) -> None:
+    """Refuse (``InvalidInputError`` naming the key) values matplotlib accepts but cannot draw:
+    non-finite or huge numbers, ``text.usetex`` without a LaTeX installation, figures too large."""
+    import shutil
+
+    from rnndyn.errors import InvalidInputError
+
+    def bad(key: str, value: Any, why: str) -> InvalidInputError:
+        return InvalidInputError(
+            f"the style sheet sets {key}: {value!r}, which {why}",
+            path=path,
+            hint=f"Remove or change the {key} line.",
+        )
+
+    for key, value in rc.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for v in values:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                continue
+            if not math.isfinite(v):
+                raise bad(key, value, "is not a finite number")
+            last = key.rsplit(".", 1)[-1]
+            cap = MAX_DPI if last == "dpi" else MAX_FIGSIZE if last == "figsize" else None
+            if cap is None:
+                cap = MAX_SIZE if any(w in last for w in _SIZE_WORDS) else MAX_NUMBER
+            if abs(v) > cap:
+                raise bad(key, value, f"is beyond what can be drawn (at most {cap:g})")
+    if rc.get("text.usetex") is True and shutil.which("latex") is None:
+        raise bad("text.usetex", True, "needs LaTeX, which is not installed (no latex on PATH)")
+    for fig in ("figure", "savefig"):
+        size: Any = rc.get("figure.figsize")
+        dpi: Any = rc.get(f"{fig}.dpi")
+        sized = isinstance(size, (list, tuple)) and len(size) == 2
+        numeric = isinstance(dpi, (int, float)) and not isinstance(dpi, bool)
+        if sized and numeric and float(size[0]) * float(size[1]) * float(dpi) ** 2 > MAX_PIXELS:
+            raise bad(f"{fig}.dpi", dpi, f"with figure.figsize {size} makes too many pixels")
 
 
 def rc_params(path: str | PathLike[str] | None = None) -> dict[str, Any]:

@@ -85,7 +85,8 @@ def spectral_summary(result: TrackResult) -> Figure:
             y = np.asarray([np.nan if v is None else v for v in vals], dtype=float)
             axes[3].plot(x, y, color="k", ls=style, marker="o", ms=2.5, label=key)
     axes[3].set_ylabel("training record")
-    axes[3].legend()
+    if axes[3].get_legend_handles_labels()[0]:  # no record (e.g. plain checkpoints): no legend
+        axes[3].legend()
     for ax in axes:
         ax.set_xlabel("epoch")
     if len(result.operators) <= 8:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import pickle
 import re
 import zipfile
@@ -167,7 +168,11 @@ def has_arrays(obj: Any, depth: int = 0) -> bool:
 
 def read_array_pickle(path: Path) -> Any:
     """The containers of arrays in a plain pickle; NotArrays if it holds anything else."""
+    from rnndyn.readers.pickle_scan import check_pickle
+
     with open(path, "rb") as f:
+        check_pickle(f, os.fstat(f.fileno()).st_size, path)
+        f.seek(0)
         try:
             return _arrays(ArrayUnpickler(f).load())
         except (NotArrays, RnndynError):
@@ -196,6 +201,12 @@ def _npy_array(f: IO[bytes], available: int, path: Path, name: str) -> np.ndarra
             path=path,
             hint="Save numeric arrays (np.save with a float dtype).",
         )
+    if not all(isinstance(d, int) and d >= 0 for d in shape):
+        raise CheckpointError(
+            f"{name}: the .npy header claims shape {printable(str(shape), 80)}, which has a "
+            "negative or non-integer dimension: the file is damaged or crafted",
+            path=path,
+        )
     need = math.prod(shape) * dtype.itemsize
     if need > available - f.tell():
         raise CheckpointError(
@@ -205,7 +216,7 @@ def _npy_array(f: IO[bytes], available: int, path: Path, name: str) -> np.ndarra
         )
     data = f.read(need)
     arr = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
-    return arr.copy()
+    return arr.astype(dtype.newbyteorder("="))  # a copy, in native byte order (big-endian too)
 
 
 def read_npy(path: Path, size: int) -> dict[str, np.ndarray]:

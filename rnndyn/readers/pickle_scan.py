@@ -10,7 +10,7 @@ from __future__ import annotations
 import pickletools
 import zipfile
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from rnndyn._util.text import printable
 
@@ -84,6 +84,65 @@ def scan_stream(f: IO[bytes]) -> list[str]:
         if name == "STOP":
             break
     return list(dict.fromkeys(found))
+
+
+MEMO_BYTES_PER_INDEX = 16  # CPython's C unpickler grows its memo array to twice the highest index
+
+
+class _Capped:
+    """A read-only view of ``f`` whose ``read(n)`` never asks for more than ``left`` bytes (so a
+    declared length of 2⁶⁰ is never allocated: ``pickletools`` then reports the shortfall)."""
+
+    def __init__(self, f: IO[bytes], left: int) -> None:
+        self.f, self.left = f, left
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.left if n is None or n < 0 else min(n, self.left)
+        data = self.f.read(n)
+        self.left -= len(data)
+        return data
+
+    def readline(self) -> bytes:
+        data = self.f.readline(self.left)
+        self.left -= len(data)
+        return data
+
+
+def check_pickle(f: IO[bytes], nbytes: int, path: Path, what: str = "the pickle") -> None:
+    """Walk one pickle of ``nbytes`` bytes from ``f`` without building anything and refuse it
+    (``CheckpointError``, exit 4) before a real unpickler allocates for it: a memo index beyond
+    the pickle's own opcode count (the C unpickler allocates 16 bytes per index value first), a
+    length or frame larger than the data, or a memo larger than the memory budget."""
+    from rnndyn._util import budget
+    from rnndyn.errors import CheckpointError
+
+    n_ops, top = 0, -1
+    try:
+        arg: Any
+        for op, arg, _ in pickletools.genops(_Capped(f, nbytes)):  # type: ignore[arg-type]
+            n_ops += 1
+            if op.name in ("PUT", "BINPUT", "LONG_BINPUT"):
+                top = max(top, int(arg))
+            elif op.name == "MEMOIZE":
+                top += 1
+            elif op.name == "FRAME" and int(arg) > nbytes:
+                raise ValueError(f"a frame of {int(arg)} bytes in {nbytes} bytes of data")
+            if op.name == "STOP":
+                break
+    except (ValueError, TypeError, EOFError, OverflowError, UnicodeDecodeError) as err:
+        raise CheckpointError(
+            f"{what} is truncated or corrupt ({printable(str(err), 100)})", path=path
+        ) from None
+    memo = float(MEMO_BYTES_PER_INDEX) * (top + 1)
+    if top >= n_ops:
+        raise CheckpointError(
+            f"{what} stores an object under memo index {top} although it holds only {n_ops} "
+            f"opcodes, which no pickler writes; unpickling it would allocate "
+            f"{budget.size(memo)} first",
+            path=path,
+            hint="The file is crafted or damaged; nothing was unpickled.",
+        )
+    budget.check(memo, f"{what}'s memo (highest index {top})", input_path=path)
 
 
 def scan_file(path: Path, kind: str) -> list[str]:

@@ -10,6 +10,7 @@ The ``code/`` entries are never read.
 
 from __future__ import annotations
 
+import io
 import math
 import pickle
 import zipfile
@@ -21,6 +22,7 @@ import torch
 
 from rnndyn._util.text import printable
 from rnndyn.errors import CheckpointError, RefusedError
+from rnndyn.readers.pickle_scan import check_pickle
 
 MAX_PICKLE_BYTES = 64 << 20
 _STORAGE_DTYPES = {
@@ -161,7 +163,9 @@ def read_torchscript(path: Path, prefix: str) -> tuple[dict[str, torch.Tensor], 
             info = zf.getinfo(f"{prefix}/data.pkl")
             if info.file_size > MAX_PICKLE_BYTES:
                 raise CheckpointError("the TorchScript module tree is too large", path=path)
-            with zf.open(info) as f:
+            data = zf.read(info)
+            check_pickle(io.BytesIO(data), len(data), path, "its module tree (data.pkl)")
+            with io.BytesIO(data) as f:
                 unpickler = ScriptUnpickler(f, zf, prefix, path)
                 root = unpickler.load()
     except (CheckpointError, RefusedError):

@@ -233,6 +233,7 @@ def regression_vs_classification(
             f"--per-group {per_group}: at least 2 networks (and 2 tasks) per group are needed"
         )
     _check_tasks(tasks)
+    _check_size(archs, per_group, tasks, hidden, epochs)
     if n_permutations is None:
         n_permutations = _auto_permutations(per_group, tasks)
     family = plan_family_for(archs, per_group, tasks, n_permutations, correction, alpha)
@@ -285,6 +286,32 @@ def regression_vs_classification(
         command=command,
     )
     return dataclasses.replace(result, report=write_report(result, formats, draw))
+
+
+def _check_size(
+    archs: Sequence[str],
+    per_group: int,
+    tasks: Mapping[str, Sequence[str]],
+    hidden: int,
+    epochs: int,
+) -> None:
+    """Refuse (UsageError with the estimate) a study too large to plan or a network too large to
+    train, before anything is planned or built."""
+    from rnndyn._util import budget
+    from rnndyn.tasks import get_task
+    from rnndyn.training.train import check_training, config
+
+    budget.check_runs(
+        float(len(archs)) * len(tasks) * float(per_group),
+        "the study's networks",
+        hint="Use a smaller --per-group or fewer --archs",
+    )
+    for name in dict.fromkeys(n for names in tasks.values() for n in names):
+        spec = get_task(name, **TASK_PARAMS.get(name, {})).spec
+        spec = dataclasses.replace(spec, defaults={**spec.defaults, **SIZES})
+        cfg = config(spec, hidden=hidden, epochs=epochs)
+        for arch in dict.fromkeys(archs):
+            check_training(spec, arch, cfg, what="training")
 
 
 def _units(per_group: int, tasks: Mapping[str, Sequence[str]]) -> list[int]:

@@ -22,7 +22,7 @@ from torch.nn import functional as F
 
 from rnndyn._util.hashing import sha256
 from rnndyn._util.jsonsafe import plain
-from rnndyn.errors import InvalidInputError, UsageError
+from rnndyn.errors import InvalidInputError, OutputError, UsageError
 from rnndyn.readers.rnndyn_format import SCHEMA
 from rnndyn.tasks import Task, TaskData, TaskSpec, get_task
 from rnndyn.training.model import SequenceModel, check_arch
@@ -145,6 +145,30 @@ def config(
     return cfg
 
 
+def check_training(spec: TaskSpec, arch: str, cfg: Mapping[str, Any], what: str = "") -> None:
+    """Refuse (UsageError with the estimate) settings whose network, optimiser state, activations
+    and task data would not fit the memory budget, before anything is built."""
+    from rnndyn._util import budget
+
+    n = sum(float(spec.defaults.get(k, 1000)) for k in ("n_train", "n_val", "n_test"))
+    data = 4.0 * n * float(spec.seq_len) * (spec.input_size + spec.output_size)
+    need = data + budget.training_bytes(
+        arch,
+        spec.input_size,
+        cfg["hidden"],
+        cfg["num_layers"],
+        spec.output_size,
+        batch=cfg["batch_size"],
+        steps=spec.seq_len,
+    )
+    budget.check(
+        need,
+        f"{what or 'training'} a {arch} of {cfg['num_layers']} layer(s) × {cfg['hidden']} hidden "
+        f"units on {spec.name} (T={spec.seq_len}, batch {cfg['batch_size']})",
+        hint="Use a smaller --hidden, fewer --num-layers or a smaller --batch-size",
+    )
+
+
 def train(
     task: str | Task,
     arch: str,
@@ -186,6 +210,7 @@ def train(
     cfg = config(
         spec, hidden=hidden, epochs=epochs, lr=lr, batch_size=batch_size, num_layers=num_layers
     )
+    check_training(spec, arch, cfg)
     params, params_sha = _params_digest(init_params)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -286,7 +311,24 @@ def _snapshot_writer(
     root = Path(folder)
     if root.exists() and not root.is_dir():
         raise UsageError(f"snapshot folder {root} exists and is not a folder")
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        earlier = existing_snapshots(root)
+    except OSError as err:
+        raise OutputError(
+            f"the snapshot folder cannot be created ({err.strerror or err})",
+            path=root,
+            hint="Choose a --snapshots folder whose parent is a writable folder and whose "
+            "name is short enough.",
+        ) from None
+    if earlier and not force:
+        raise OutputError(
+            f"holds {describe_snapshots(earlier)} from an earlier run",
+            path=root,
+            hint="Training cannot continue from them; rerun with --force to replace them "
+            "(training restarts at epoch 0 and rewrites them), or choose another --snapshots "
+            "folder.",
+        )
     from rnndyn.readers.rnndyn_format import save_checkpoint
 
     def write(record: dict[str, Any], model: SequenceModel) -> None:
@@ -296,6 +338,23 @@ def _snapshot_writer(
         save_checkpoint(root / f"epoch_{record['epoch']:04d}.pt", model, snap, force=force)
 
     return write
+
+
+def existing_snapshots(folder: str | PathLike[str]) -> list[Path]:
+    """The ``epoch_NNNN.pt`` snapshots in ``folder``, by epoch ([] when there is none)."""
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.glob("epoch_[0-9][0-9][0-9][0-9]*.pt") if p.is_file())
+
+
+def describe_snapshots(found: list[Path]) -> str:
+    """``"3 snapshots (epoch_0000.pt … epoch_0002.pt)"``."""
+    if not found:
+        return "no snapshot"
+    if len(found) == 1:
+        return f"1 snapshot ({found[0].name})"
+    return f"{len(found)} snapshots ({found[0].name} … {found[-1].name})"
 
 
 def _snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -21,6 +21,7 @@ from rnndyn_cli.options import (
     StyleSheet,
     Top,
     TrustPickle,
+    finite,
 )
 from rnndyn_cli.render import (
     advance,
@@ -217,7 +218,9 @@ def compare(
         "--correction",
         help="Multiplicity correction over every test of the run: holm, bh or none.",
     ),
-    alpha: float = typer.Option(0.05, "--alpha", help="Significance level for notes/findings."),
+    alpha: float = typer.Option(
+        0.05, "--alpha", help="Significance level for notes/findings.", callback=finite
+    ),
     permutations: int = typer.Option(
         999, "--permutations", min=1, help="Label permutations (all labelings when fewer)."
     ),

@@ -19,6 +19,7 @@ from rnndyn_cli.options import (
     Seed,
     StyleSheet,
     TrustPickle,
+    finite,
 )
 from rnndyn_cli.render import (
     check_out,
@@ -208,6 +209,7 @@ def decay(
         0.1,
         "--linear-tol",
         help="Fit only where the log amplitude stays within this many nats (RMS) of a line.",
+        callback=finite,
     ),
     json_: JsonFlag = False,
     out: OutFolder = None,

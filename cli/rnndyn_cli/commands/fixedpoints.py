@@ -20,6 +20,7 @@ from rnndyn_cli.options import (
     Seed,
     StyleSheet,
     TrustPickle,
+    finite,
 )
 from rnndyn_cli.render import (
     check_out,
@@ -175,9 +176,11 @@ def fixedpoints(
         help="Shares of the starts: trajectory=W,uniform=W,corner=W "
         "[trajectory=0.4,uniform=0.4,corner=0.2].",
     ),
-    tol: float = typer.Option(1e-12, "--tol", help="q at or below this: a fixed point."),
+    tol: float = typer.Option(
+        1e-12, "--tol", help="q at or below this: a fixed point.", callback=finite
+    ),
     max_q: float = typer.Option(
-        1e-6, "--max-q", help="q up to this: a slow point; above: dropped."
+        1e-6, "--max-q", help="q up to this: a slow point; above: dropped.", callback=finite
     ),
     iters: int = typer.Option(1000, "--iters", min=0, help="Most Adam steps before Newton."),
     module: str = typer.Option(None, "--module", help="Recurrent module name [the first]."),

@@ -22,6 +22,7 @@ from rnndyn_cli.options import (
     Seed,
     StyleSheet,
     TrustPickle,
+    finite,
 )
 from rnndyn_cli.render import check_out, examples, info, print_json, print_table, warnings_to_stderr
 
@@ -149,7 +150,9 @@ def fit(
     ),
     criterion: str = typer.Option("bic", "--criterion", help="Family choice: bic or aic."),
     biases: bool = typer.Option(False, "--biases", help="Also fit gate-bias rules N(mean, std²)."),
-    condition: float = typer.Option(1.0, "--condition", help="κ(P) of the sampled basis."),
+    condition: float = typer.Option(
+        1.0, "--condition", help="κ(P) of the sampled basis.", callback=finite
+    ),
     seed: Seed = 0,
     trust_pickle: TrustPickle = False,
     force: ForceFlag = False,

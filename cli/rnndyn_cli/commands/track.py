@@ -19,6 +19,7 @@ from rnndyn_cli.options import (
     OutFolder,
     StyleSheet,
     TrustPickle,
+    finite,
 )
 from rnndyn_cli.render import (
     check_out,
@@ -67,7 +68,9 @@ def track(
     checkpoints: list[Path] = typer.Argument(
         ..., help=f"Checkpoints of one run (any order). {FORMATS_READ}"
     ),
-    threshold: float = typer.Option(0.9, "--threshold", help="Count |λ| above this."),
+    threshold: float = typer.Option(
+        0.9, "--threshold", help="Count |λ| above this.", callback=finite
+    ),
     json_: JsonFlag = False,
     out: OutFolder = None,
     format_: FigureFormats = DEFAULT_FORMATS,

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from rnndyn_cli.errors import boundary, settings
-from rnndyn_cli.options import SEED_MAX, ForceFlag, JsonFlag
+from rnndyn_cli.errors import boundary, fail, settings
+from rnndyn_cli.options import SEED_MAX, ForceFlag, JsonFlag, finite
 from rnndyn_cli.render import examples, progress_bar, write_stdout
 
 
@@ -81,7 +83,9 @@ def train_command(
         0, "--seed", "-s", min=0, max=SEED_MAX, help="Seed for weights, data and batches."
     ),
     epochs: int = typer.Option(None, "--epochs", "-e", help="Maximum epochs [task default]."),
-    lr: float = typer.Option(None, "--lr", help="Adam learning rate [task default]."),
+    lr: float = typer.Option(
+        None, "--lr", help="Adam learning rate [task default].", callback=finite
+    ),
     batch_size: int = typer.Option(None, "--batch-size", help="Minibatch size [task default]."),
     nonlinearity: str = typer.Option("tanh", "--nonlinearity", help="tanh or relu (rnn only)."),
     num_layers: int = typer.Option(1, "--num-layers", help="Stacked recurrent layers."),
@@ -126,7 +130,7 @@ def train_command(
         batch_size=batch_size,
         num_layers=num_layers,
     )["epochs"]
-    with progress_bar(_progress_columns) as bar:
+    with progress_bar(_progress_columns) as bar, _snapshots_kept(snapshots, output):
         result = train(
             task_obj,
             arch,
@@ -158,6 +162,27 @@ def train_command(
     )
     if not settings().quiet and result.history and m["best_epoch"] == 0:
         sys.stderr.write("rnndyn: warning: validation loss never improved on the initial network\n")
+
+
+@contextlib.contextmanager
+def _snapshots_kept(snapshots: Path | None, output: Path) -> Iterator[None]:
+    """Ctrl-C with --snapshots: say which snapshots were written (the checkpoint was not)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if snapshots is None:
+            raise
+        from rnndyn.training.train import describe_snapshots, existing_snapshots
+
+        found = existing_snapshots(snapshots)
+        if not found:
+            raise KeyboardInterrupt("no outputs were changed.") from None
+        raise fail(
+            f"interrupted; {output} was not written, but {snapshots} holds "
+            f"{describe_snapshots(found)}. Training cannot resume from them: run the same command with --force "
+            "to replace them (training restarts at epoch 0), or use another --snapshots folder.",
+            130,
+        ) from None
 
 
 def _document(output: Path, sha: str, result: Any) -> dict[str, Any]:

@@ -213,7 +213,16 @@ def resolve_grid(
     names = [registry.get(i).name for i in _choose("inits", inits, p.inits if p else None)]
     if p is not None and inits is None and init_params is not None and "eigen" not in names:
         names.append("eigen")  # a preset runs the eigen law too when one is given
-    seed_list = _seeds(p.seeds if seeds is None and p else seeds)
+    given = p.seeds if seeds is None and p else seeds
+    _check_size(
+        specs,
+        archs,
+        names,
+        given,
+        hidden if hidden is not None else (p.hidden if p else None),
+        dict(p.sizes) if p else {},
+    )
+    seed_list = _seeds(given)
     laws = _laws(init_params, "eigen" in names, {s.kind for s in specs.values()})
     cells, na = [], []
     for t, a, i in itertools.product(specs, archs, dict.fromkeys(names)):
@@ -231,6 +240,32 @@ def resolve_grid(
         init_params={k: path for k, (path, _) in laws.items()},
         law_sha256={k: sha for k, (_, sha) in laws.items()},
     )
+
+
+def _check_size(
+    specs: Mapping[str, Any],
+    archs: Sequence[str],
+    inits: Sequence[str],
+    seeds: Any,
+    hidden: int | None,
+    sizes: Mapping[str, int],
+) -> None:
+    """Refuse (UsageError with the estimate) a grid too large to plan, or a cell too large to
+    train, before any list of runs or any network is built."""
+    import dataclasses
+
+    from rnndyn._util import budget
+    from rnndyn.training.train import check_training, config
+
+    if isinstance(seeds, (int, range)) and not isinstance(seeds, bool):
+        n_seeds = seeds if isinstance(seeds, int) else len(seeds)
+        n_runs = len(specs) * len(archs) * len(dict.fromkeys(inits)) * max(n_seeds, 0)
+        budget.check_runs(n_runs, "the bench grid", hint="Use fewer --seeds, tasks, archs or inits")
+    for spec in specs.values():
+        spec = dataclasses.replace(spec, defaults={**spec.defaults, **sizes})
+        cfg = config(spec, hidden=hidden)
+        for arch in dict.fromkeys(model_arch(a) for a in archs):
+            check_training(spec, arch, cfg, what="a bench cell training")
 
 
 def _seeds(seeds: int | Iterable[int] | None) -> list[int]:
