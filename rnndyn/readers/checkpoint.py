@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rnndyn._util.hashing import file_sha256
 from rnndyn._util.jsonsafe import json_safe
@@ -27,6 +27,9 @@ from rnndyn.readers import formats as readers
 from rnndyn.readers import keys, prechecks, sniff, validate
 from rnndyn.readers import layout as io_layout
 from rnndyn.readers.tensors import TensorMap
+
+if TYPE_CHECKING:  # torch is imported only where a torch object is read
+    import torch
 
 
 @dataclass(frozen=True)
@@ -223,6 +226,8 @@ ACCEPTED = (
 
 def tensors_sha256(tensors: Mapping[str, torch.Tensor]) -> str:
     """Hex sha256 over every tensor's name, dtype, shape and bytes, in key order."""
+    import torch
+
     h = hashlib.sha256()
     for key in sorted(tensors):
         t = tensors[key].detach().cpu().contiguous()
@@ -235,6 +240,8 @@ def tensors_sha256(tensors: Mapping[str, torch.Tensor]) -> str:
 def _nonlinearities(module: torch.nn.Module) -> dict[str, dict[str, Any]]:
     """``{module name: {"nonlinearity": ...}}`` for every nn.RNN / nn.RNNCell inside ``module``
     (a state dict does not record it; the live module does)."""
+    import torch
+
     found: dict[str, dict[str, Any]] = {}
     for name, sub in module.named_modules():
         if isinstance(sub, (torch.nn.RNN, torch.nn.RNNCell)):
@@ -250,6 +257,8 @@ def from_memory(obj: torch.nn.Module | Mapping[str, Any], *, name: str | None = 
         UsageError: ``obj`` is neither a module nor a mapping.
         CheckpointError: it holds no tensors, or NaN/Inf/oversized ones (as for files).
     """
+    import torch
+
     if isinstance(obj, torch.nn.Module):
         kind, conventions = "in-memory-module", _nonlinearities(obj)
     elif isinstance(obj, Mapping):
@@ -271,6 +280,16 @@ def from_memory(obj: torch.nn.Module | Mapping[str, Any], *, name: str | None = 
     )
 
 
+def _is_module(obj: Any) -> bool:
+    """Whether ``obj`` is a ``torch.nn.Module`` (torch is imported only if the object's class
+    comes from torch or subclasses one of its classes)."""
+    if not any(c.__module__.startswith("torch") for c in type(obj).__mro__):
+        return False
+    import torch
+
+    return isinstance(obj, torch.nn.Module)
+
+
 def as_checkpoint(source: Any, *, trust: bool = False) -> Checkpoint:
     """``source`` as a ``Checkpoint``: a ``Checkpoint`` as it is, a path through ``load`` (safe by
     default; ``trust`` for full pickles), an ``nn.Module`` or a state dict through ``from_memory``.
@@ -282,7 +301,7 @@ def as_checkpoint(source: Any, *, trust: bool = False) -> Checkpoint:
         return source
     if isinstance(source, (str, PathLike)):
         return load(source, trust=trust)
-    if isinstance(source, (torch.nn.Module, Mapping)):
+    if isinstance(source, Mapping) or _is_module(source):
         return from_memory(source)
     raise UsageError(
         f"cannot read a {type(source).__name__!r} as a network: expected {ACCEPTED}",
