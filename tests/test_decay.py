@@ -279,7 +279,7 @@ def test_plots_draw_one_artist_per_mode():
     assert list(identity.get_xdata()) == list(identity.get_ydata())
     ax = plots.eigenspace_fraction(res)
     assert sum(ln.get_gid().startswith("eigenspace-") for ln in ax.lines) == shown
-    ax = plots.modal_energy(res)
+    ax = plots.modal_energy(res, max_modes=None)
     assert sum(ln.get_gid().startswith("energy-") for ln in ax.lines) == shown
     ax = plots.memory_function(res)
     assert any(ln.get_gid() == "network" for ln in ax.lines)

@@ -156,11 +156,13 @@ def _report(result: DecayResult, inputs: list[dict[str, Any]]) -> Report:
         .figure("memory_function", lambda: plots.memory_function(result))
         .figure("lyapunov_spectrum", lambda: plots.lyapunov_spectrum(result))
     )
-    for md in result.operators:
+    for j, md in enumerate(result.operators):
         name = md.qualified_id.replace(":", "_")
-        report.figure(f"decay_curves_{name}", partial(plots.decay_curves, md))
-        report.figure(f"eigenspace_{name}", partial(plots.eigenspace_fraction, md))
-        report.figure(f"modal_energy_{name}", partial(plots.modal_energy, md))
+        report.figure(f"decay_curves_{name}", partial(plots.decay_grid, result, operator=j))
+        report.figure(
+            f"eigenspace_{name}", partial(plots.eigenspace_projection, result, operator=j)
+        )
+        report.figure(f"modal_energy_{name}", partial(plots.modal_energy, result, operator=j))
     return report
 
 
