@@ -138,3 +138,51 @@ def test_modal_energy_and_memory_function(decay_result):
     assert "net.pt" in fig.get_suptitle()
     _assert_legends_inside(fig)
     plt.close("all")
+
+
+def _track_result():
+    from rnndyn.training.track import OperatorTrack, TrackResult
+
+    c = 6  # one mode grows through |λ| = 1 between epochs 2 and 3 and back between 4 and 5
+    mod = np.array([0.90, 0.95, 0.99, 1.02, 1.01, 0.97])
+    ev = np.stack([mod * np.exp(0.3j), mod * np.exp(-0.3j), np.full(c, 0.5 + 0j)], axis=1)
+    cks = tuple(
+        {
+            "path": f"snap/epoch_{e:04d}.pt",
+            "sha256": "0" * 64,
+            "epoch": e,
+            "metrics": {"val_loss": 1.0 / (e + 1), "val_metric": 0.1 * e},
+        }
+        for e in range(c)
+    )
+    ops = (OperatorTrack("rnn:l0.fwd.r", ev), OperatorTrack("rnn:l0.fwd.z", ev * 0.9))
+    return TrackResult(cks, ops)
+
+
+def test_track_figures_name_gates_legend_markers_and_break_at_crossings():
+    from rnndyn.plots.track import eigenvalue_paths, spectral_summary
+
+    res = _track_result()
+    fig = eigenvalue_paths(res)
+    assert "epoch_0000.pt … epoch_0005.pt" in fig.get_suptitle()
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+    assert "GRU 'rnn', layer 0, reset gate r (weight block)" in titles
+    texts = {t.get_text() for leg in _legends(fig) for t in leg.get_texts()}
+    assert {"first checkpoint (epoch 0)", "last checkpoint (epoch 5)"} <= texts
+    _assert_legends_inside(fig)
+    plt.close(fig)
+
+    fig = spectral_summary(res)
+    _assert_legends_inside(fig)
+    texts = {t.get_text() for leg in _legends(fig) for t in leg.get_texts()}
+    assert "GRU 'rnn', layer 0, update gate z (weight block)" in texts
+    ylabels = {ax.get_ylabel() for ax in fig.axes if ax.get_visible()}
+    assert {"validation loss", "validation metric"} <= ylabels  # separate, labelled panels
+    for ax in fig.axes:
+        if ax.get_visible():
+            ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+            assert np.allclose(ticks, np.round(ticks)), ticks  # integer epochs
+    (tau,) = [ln for ax in fig.axes for ln in ax.lines if ln.get_gid() == "timescale-rnn:l0.fwd.r"]
+    y = np.asarray(tau.get_ydata(), float)
+    assert np.isnan(y).sum() == 2  # one gap per crossing, not a jump
+    plt.close(fig)
