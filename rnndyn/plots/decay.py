@@ -391,10 +391,10 @@ def modal_energy(
     """Batch-mean energy ``⟨|z_i|²⟩`` of each mode's coordinate ``z = V⁻¹h`` along the probe (for a
     conjugate pair, the squared norm of its real plane), for the ``max_modes`` slowest modes: per
     log-spaced time bin the mean (line) and the 10–90 % range of the steps in the bin (band), on
-    log-log axes."""
+    log-log axes. The modes are told apart by colour and named (with ``|λ|``) in a legend below
+    the axes; ``colorbar`` is ignored (kept for old calls)."""
     md = _op(result, operator)
-    ax = _new_ax(ax)
-    colour = _colours(md, ax, colorbar)
+    ax = _new_ax(ax, (COLUMN_WIDTH, 3.4))
     t_len = md.energy.shape[0]
     edges = _log_bins(t_len)
     centre = np.sqrt(np.maximum(edges[:-1], 0.5) * edges[1:])
@@ -411,14 +411,19 @@ def modal_energy(
             ]
         )
     for j, i in enumerate(idx):
-        ax.fill_between(centre, stats[:, 1, j], stats[:, 2, j], color=colour(i), alpha=0.2, lw=0,
+        colour = PALETTE[j % len(PALETTE)]
+        ax.fill_between(centre, stats[:, 1, j], stats[:, 2, j], color=colour, alpha=0.2, lw=0,
                         gid=f"band-{i}")  # fmt: skip
-        ax.plot(centre, stats[:, 0, j], lw=1.0, color=colour(i), gid=f"energy-{i}")
+        ax.plot(centre, stats[:, 0, j], lw=1.0, color=colour, gid=f"energy-{i}",
+                label=f"mode {i}: |λ| = {abs(md.eigenvalues[i]):.3g}")  # fmt: skip
     ax.set_xscale("log")
     if np.isfinite(np.where(md.energy > 0, md.energy, np.nan)).any():
         ax.set_yscale("log")
     ax.set_xlabel("time step $t$ (log-spaced bins)")
     ax.set_ylabel("modal energy $\\langle|z_i|^2\\rangle$\n(batch mean; band: 10–90 % in bin)")
+    if len(idx):
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize="x-small",
+                  frameon=False)  # fmt: skip
     _title(ax, f"energy of the {len(idx)} slowest modes, $z = V^{{-1}}h$", result, md, checkpoint)
     return ax
 
