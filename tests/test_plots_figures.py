@@ -186,3 +186,17 @@ def test_track_figures_name_gates_legend_markers_and_break_at_crossings():
     y = np.asarray(tau.get_ydata(), float)
     assert np.isnan(y).sum() == 2  # one gap per crossing, not a jump
     plt.close(fig)
+
+
+def test_memory_function_on_a_given_axes_puts_the_sum_on_a_twin_axis(decay_result):
+    from rnndyn.plots.decay import memory_function
+
+    fig, ax = plt.subplots(layout="constrained")
+    assert memory_function(decay_result, ax=ax) is ax
+    twins = [
+        a for a in fig.axes if a is not ax and any(ln.get_gid() == "network" for ln in a.lines)
+    ]
+    assert len(twins) == 1
+    assert not any(ln.get_gid() == "network" for ln in ax.lines)
+    assert "net.pt" in ax.get_title()  # the title goes on the Axes, not over someone's figure
+    plt.close(fig)

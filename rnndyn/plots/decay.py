@@ -12,6 +12,7 @@ once.
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -230,7 +231,7 @@ def _grid_legend(fig: Figure, *, whole: bool, rest: bool) -> None:
     from matplotlib.patches import Patch
 
     c = PALETTE[0]
-    handles = [
+    handles: list[Any] = [
         Line2D([], [], color=c, label="own amplitude (fitted steps)"),
         Line2D([], [], color=c, ls=":", label="own amplitude (not fitted)"),
         Line2D([], [], color=c, ls="--", lw=0.8, label="$|\\lambda|^k$ (predicted)"),
@@ -429,13 +430,14 @@ def modal_energy(
 
 
 def _signal_lags(curves: list[np.ndarray], floor: float = 0.02) -> int:
-    """The last lag + 1 where any curve reaches ``floor`` × its overall maximum (at least 5)."""
+    """One past the last lag where any curve reaches ``floor`` × the largest value of all curves,
+    plus 25 % (at least 5 lags)."""
+    cs = [np.nan_to_num(np.asarray(c, float)) for c in curves if np.size(c)]
+    top = max((float(c.max()) for c in cs), default=0.0)
     last = 0
-    for c in curves:
-        c = np.nan_to_num(np.asarray(c, float))
-        if c.size and c.max() > 0:
-            hit = np.flatnonzero(c >= floor * c.max())
-            last = max(last, int(hit[-1]) if hit.size else 0)
+    for c in cs:
+        hit = np.flatnonzero(c >= floor * top) if top > 0 else np.empty(0, int)
+        last = max(last, int(hit[-1]) if hit.size else 0)
     return max(5, int(np.ceil(1.25 * (last + 1))))
 
 
@@ -456,25 +458,25 @@ def memory_function(
     from matplotlib.ticker import MaxNLocator
 
     own_figure = ax is None
-    if own_figure:
+    if ax is None:
         import matplotlib.pyplot as plt
 
-        fig, (ax, ax_sum) = plt.subplots(
+        fig, (main, ax_sum) = plt.subplots(
             1, 2, figsize=(FULL_WIDTH * 0.8, 2.8), layout="constrained", width_ratios=(3, 2)
         )
         fig._rnndyn_shared = True  # type: ignore[attr-defined]
     else:
-        ax_sum = ax.twinx()
+        main, ax_sum = ax, ax.twinx()
     md = _op(result, operator)
-    handles: list = []
+    handles: list[Any] = []
     curves: list[np.ndarray] = []
     if md.memory is not None:
-        colour = _colours(md, ax_sum if own_figure else ax, colorbar)
+        colour = _colours(md, ax_sum if own_figure else main, colorbar)
         idx = _shown(md, None)
         idx = idx[np.argsort(-np.abs(md.eigenvalues[idx]), kind="stable")][:max_modes]
         for i in idx:
             k = np.arange(md.memory.shape[1])
-            ax.plot(k, md.memory[i], lw=0.7, alpha=0.8, color=colour(i), gid=f"mode-{i}")
+            main.plot(k, md.memory[i], lw=0.7, alpha=0.8, color=colour(i), gid=f"mode-{i}")
             curves.append(md.memory[i])
         handles.append(
             Line2D([], [], color="0.4", lw=0.7, label=f"{len(idx)} slowest modes (colour: |λ|)")
@@ -482,9 +484,9 @@ def memory_function(
     mf, chans = result.memory_function, result.memory_channels
     if mf is not None:
         many = chans is not None and chans.shape[1] > 1
-        if many:
+        if chans is not None and many:
             for c in range(chans.shape[1]):
-                (line,) = ax.plot(
+                (line,) = main.plot(
                     np.arange(chans.shape[0]), chans[:, c], color=PALETTE[c % len(PALETTE)],
                     lw=1.1, ls=("-", "--", "-.", ":")[c % 4], gid=f"network-c{c}",
                     label=f"network, input {c}",
@@ -499,35 +501,35 @@ def memory_function(
         handles.append(line)
         curves.append(mf)
         lags = min(_signal_lags(curves), mf.shape[0])
-        for a in (ax, ax_sum):
+        for a in (main, ax_sum):
             a.set_xlim(-0.5, lags - 0.5)
         ax_sum.set_ylim(bottom=0)
         ax_sum.set_ylabel("$R^2$ summed over inputs" if many else "$R^2$ of $x_{t-k}$ (network)")
         if own_figure:
             ax_sum.set_xlabel("lag $k$ (steps)")
             ax_sum.set_title("network: all hidden states", fontsize="x-small")
-            ax.set_title("per input and per mode", fontsize="x-small")
-            ax.figure.legend(handles=handles, loc="outside lower center", ncol=2,
+            main.set_title("per input and per mode", fontsize="x-small")
+            main.figure.legend(handles=handles, loc="outside lower center", ncol=2,
                              fontsize="x-small", frameon=False)  # fmt: skip
         else:
-            ax.legend(handles=handles, loc="upper right", fontsize="x-small")
+            main.legend(handles=handles, loc="upper right", fontsize="x-small")
     else:
-        ax.text(0.5, 0.5, "no memory function\n(probe input does not vary)", ha="center",
-                va="center", transform=ax.transAxes, gid="empty")  # fmt: skip
+        main.text(0.5, 0.5, "no memory function\n(probe input does not vary)", ha="center",
+                va="center", transform=main.transAxes, gid="empty")  # fmt: skip
         ax_sum.set_visible(False)
-    for a in (ax, ax_sum):
+    for a in (main, ax_sum):
         a.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("lag $k$ (steps)")
-    ax.set_ylabel("$R^2$ of $x_{t-k}$")
-    ax.set_ylim(bottom=0)
+    main.set_xlabel("lag $k$ (steps)")
+    main.set_ylabel("$R^2$ of $x_{t-k}$")
+    main.set_ylim(bottom=0)
     text = figure_title(
         "memory function", _ckpt(result, checkpoint), md.qualified_id, _arch(result)
     )
     if own_figure:
-        ax.figure.suptitle(text, fontsize="small")
+        main.figure.suptitle(text, fontsize="small")
     else:
-        ax.set_title(text, fontsize="x-small")
-    return ax
+        main.set_title(text, fontsize="x-small")
+    return main
 
 
 def lyapunov_spectrum(
