@@ -200,7 +200,8 @@ def final_metric(result: BenchResult, task: str, *, ax: Axes | None = None) -> A
     notes += [base_note] if base_note else []
     ax.set_xticks(range(len(inits)), inits, rotation=40, ha="right")
     # notes go in the title, above the axes: never over a point
-    ax.set_title(task + "".join(f"\n{n}" for n in notes), fontsize="small")
+    head = task if len(archs) > 1 else f"{task} · {archs[0].upper()}"
+    ax.set_title(head + "".join(f"\n{n}" for n in notes), fontsize="small")
     ax.set_ylabel(_metric_label(result, task, "test"))
     return ax
 
@@ -221,7 +222,7 @@ def _legend_entries(ax: Axes, inits: list[str], archs: list[str], styles: dict) 
     for init in inits:
         marker = styles[init]["marker"] if len(archs) == 1 else "s"
         ax.plot([], [], ls="", color=styles[init]["color"], marker=marker, ms=5, label=init)
-    for j, arch in enumerate(archs):
+    for j, arch in enumerate(archs if len(archs) > 1 else ()):  # one arch: named in the title
         ax.plot([], [], ls="", color="0.3", marker=MARKERS[j % len(MARKERS)], label=arch.upper())
     ax.plot([], [], color="0.3", lw=1.2, label=f"median (box: ≥ {BOX_MIN} runs)")
 
