@@ -114,7 +114,7 @@ def eigenvalue_paths(result: TrackResult, *, max_panels: int = 8) -> Figure:
 
 def broken_at_crossings(y: np.ndarray, n_outside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(positions, values)`` with a NaN inserted between consecutive checkpoints whose count of
-    ``|λ| ≥ 1`` modes differs, so the line breaks (instead of jumping) where a mode crosses the
+    modes not inside the unit circle (``n_outside``) differs, so the line breaks (instead of jumping) where a mode crosses the
     unit circle; positions are checkpoint indices (a NaN gap at ``c − ½``)."""
     y = np.asarray(y, float)
     cross = np.flatnonzero(np.diff(n_outside) != 0) + 1  # checkpoints after a crossing
@@ -144,12 +144,14 @@ def spectral_summary(result: TrackResult) -> Figure:
         label = operator_label(t.id)
         axes[0].plot(x, t.spectral_radius, label=label, **kw)
         axes[1].plot(x, t.fraction_above, **kw)
-        pos, val = broken_at_crossings(t.longest_timescale, t.n_outside)
+        # the finite-τ set changes when a mode leaves "inside" (outside, or on the circle
+        # within its error bound): break the line there
+        pos, val = broken_at_crossings(t.longest_timescale, t.n_outside + t.n_on)
         xs = np.interp(pos, np.arange(x.size), x)
         axes[2].plot(xs, val, gid=f"timescale-{t.id}", **kw)
     axes[0].axhline(1.0, color="0.5", lw=0.6, ls=":")
     axes[0].set_ylabel("spectral radius")
-    axes[1].set_ylabel(f"fraction with |λ| > {result.threshold:g}")
+    axes[1].set_ylabel(f"fraction with |λ| > {result.threshold:g}\n(beyond its error bound)")
     axes[2].set_ylabel("longest finite timescale\n(steps, over |λ| < 1)")
     axes[2].set_yscale("log")
     axes[2].set_title("line breaks where a mode crosses |λ| = 1", fontsize="x-small")
