@@ -38,7 +38,8 @@ CAPTIONS = {
     "trained eigenvalues (thin steps), per architecture, and a sample from it.",
     "effective_spectrum": "GRU on Tomita 4: measured decay rate of each mode against the rate "
     "its eigenvalue predicts; off-diagonal points are modes the nonlinearity changes.",
-    "decay_curves": "Per mode: measured decay of the projected state against |λ|^k.",
+    "decay_curves": "Per mode: measured decay of the projected state against |λ|^k, one panel per "
+    "slowest mode, the rest summarised.",
     "modal_energy": "Where the state's energy sits, mode by mode, over time.",
     "eigenspace_fraction": "How much of the state lies in each eigenspace over time.",
     "memory_function": "How well the input k steps back can be read out of the state.",
@@ -97,10 +98,9 @@ def decay() -> Iterator[tuple[str, Any]]:
     result = measure_decay(rnndyn.load(EXAMPLES / "gru_tomita4.pt"), seed=0)
     for kind in ("effective_spectrum", "memory_function", "lyapunov_spectrum"):
         yield kind, getattr(plots, kind)(result)
-    md = result.operators[0]
-    for kind in ("decay_curves", "modal_energy", "eigenspace_fraction"):
-        if hasattr(plots, kind):  # eigenspace_fraction is newer than some checkouts
-            yield kind, getattr(plots, kind)(md)
+    yield "decay_curves", plots.decay_grid(result)
+    yield "modal_energy", plots.modal_energy(result)
+    yield "eigenspace_fraction", plots.eigenspace_projection(result)
 
 
 def bench() -> Iterator[tuple[str, Any]]:

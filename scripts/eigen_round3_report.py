@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
             ("gated cells", "_gated"),
             ("cells someone learned", "_learned"),
         ):
-            ax = critical_difference(results[name])
+            ax = critical_difference(results[name], subset=f"{args.name}, {name}")
             ax.figure.savefig(
                 args.figures / f"{args.name}_cd{suffix}.png", dpi=150, bbox_inches="tight"
             )

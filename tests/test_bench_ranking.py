@@ -364,7 +364,10 @@ def test_critical_difference_diagram_draws_every_part(demsar):
 
     from rnndyn.plots.ranking import CONTROL_COLOR, critical_difference
 
-    ax = critical_difference(demsar)
+    ax = critical_difference(demsar, subset="gated cells")
+    assert ax.get_title().startswith(
+        "gated cells: "
+    )  # the subset is named, not only in a file name
     texts = {t.get_gid(): t for t in ax.texts if t.get_gid()}
     for m in METHODS:
         assert texts[f"label-{m}"].get_text() == m

@@ -97,6 +97,21 @@ def test_own_rates_are_fitted_only_where_valid_and_otherwise_say_why():
     assert nulls[1] > nulls[0]  # saturation mixes modes: fewer own rates survive
 
 
+def test_eigenspace_projection_is_bounded_where_the_oblique_ratio_is_not():
+    """Planted non-normal W (κ(P) ≈ 30) under a saturating probe: the oblique ratio ‖Pδ‖/‖δ‖
+    exceeds 1 (so it cannot be a fraction), the orthogonal projection ‖Qδ‖/‖δ‖ stays in [0, 1],
+    starts at 1 and falls as the perturbation leaks out."""
+    ckpt, _, _ = planted_rnn(seed=2, cond=30.0)
+    md = measure_decay(ckpt, probe="noise:3", steps=30, batch=16, memory=False, lyapunov=False)[0]
+    assert np.nanmax(md.eigenspace_fraction) > 1.5
+    proj = md.eigenspace_projection
+    assert np.isfinite(proj).all() and (proj >= 0).all() and (proj <= 1).all()
+    np.testing.assert_allclose(proj[:, 0], 1.0, atol=1e-6)
+    assert (proj[:, -1] < 0.99).any()
+    doc = json.loads(dumps_json(md.to_dict()))
+    assert all(max(m["eigenspace_projection"]) <= 1 for m in doc["modes"])
+
+
 def test_memory_function_of_a_near_linear_network_matches_closed_form():
     """Tiny inputs keep tanh linear: R²_k = c_kᵀ C⁻¹ c_k with c_k = W^k u (network) or its modal rows."""
     ckpt, w, u = planted_rnn(
@@ -199,7 +214,13 @@ def test_result_tables_and_json_document():
     res = measure_decay(ckpt, probe="noise:0.5", steps=15, batch=8, modes=4)
     doc = json.loads(dumps_json(res.to_dict()))  # strict JSON: no NaN/Inf
     assert doc["schema"] == "rnndyn.decay/2"
-    assert set(doc["fields"]) == {"own_rate", "eigenspace_fraction", "whole_rate"}
+    assert set(doc["fields"]) == {
+        "own_rate",
+        "eigenspace_fraction",
+        "eigenspace_projection",
+        "whole_rate",
+    }
+    assert "oblique" in doc["fields"]["eigenspace_fraction"]
     assert doc["checkpoint"] == {"path": "net.pt", "sha256": "0" * 64, "format": "torch-zip"}
     (op,) = doc["operators"]
     assert (op["id"], op["layer"], op["direction"], op["gate"]) == ("l0.fwd.hh", 0, "forward", None)
@@ -258,10 +279,10 @@ def test_plots_draw_one_artist_per_mode():
     assert list(identity.get_xdata()) == list(identity.get_ydata())
     ax = plots.eigenspace_fraction(res)
     assert sum(ln.get_gid().startswith("eigenspace-") for ln in ax.lines) == shown
-    ax = plots.modal_energy(res)
+    ax = plots.modal_energy(res, max_modes=None)
     assert sum(ln.get_gid().startswith("energy-") for ln in ax.lines) == shown
-    ax = plots.memory_function(res)
-    assert any(ln.get_gid() == "network" for ln in ax.lines)
+    ax = plots.memory_function(res)  # the sum over inputs has its own panel
+    assert any(ln.get_gid() == "network" for a in ax.figure.axes for ln in a.lines)
     ax = plots.lyapunov_spectrum(res)
     assert any(ln.get_gid() == "zero" for ln in ax.lines)
     plt.close("all")

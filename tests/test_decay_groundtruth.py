@@ -1,7 +1,7 @@
 """Ground truth for the per-mode measurements in the nonlinear regime: run the real torch module
 twice — from the probe's state ``s`` and from ``s + εb`` (``b`` a mode's basis vector) — and compare
 ``(run₂ − run₁)/ε`` with what ``measure_decay`` reports from its Jacobian products: the own-amplitude,
-eigenspace-fraction and whole-norm curves, the own rate and the whole rate. tanh RNN, LSTM and GRU,
+eigenspace-fraction (oblique), eigenspace-projection (orthogonal) and whole-norm curves, the own rate and the whole rate. tanh RNN, LSTM and GRU,
 under a strong noise probe and a task probe; agreement improves as ε → 0."""
 
 import numpy as np
@@ -81,9 +81,18 @@ def finite_difference(net, arch, x, basis, eps):
     frac = torch.sqrt((share @ onehot) / size)
     log_norm = 0.5 * torch.log(norm2 @ onehot)
     log_norm = log_norm - log_norm[0]
+    # orthogonal projection of each start column's δ onto its own group's span (least squares)
+    ortho2 = torch.empty_like(norm2)
+    for j in range(c):
+        span = cols[:, group == group[j]]  # (n, 1 or 2)
+        q = span @ torch.linalg.pinv(span)  # (n, n) orthogonal projector
+        pd = torch.einsum("mn,kbn->kbm", q, delta[:, :, j])
+        ortho2[:, :, j] = (pd * pd).sum(-1) / norm2[:, :, j]
+    ortho = torch.sqrt((ortho2 @ onehot) / size)
     return {
         "own": log_amp.permute(1, 2, 0).numpy(),  # (B, G, K+1)
         "frac": frac.mean(1).T.numpy(),
+        "ortho": ortho.mean(1).T.numpy(),
         "norm": log_norm.permute(1, 2, 0).numpy(),
     }
 
@@ -137,9 +146,11 @@ def test_jacobian_products_equal_finite_perturbations_of_the_real_module(arch, p
                 np.abs(own - md.log_curve)[ok].max(),
                 np.abs(fd["norm"].mean(0)[g] - md.norm_curve).max(),
                 np.abs(fd["frac"][g] - md.eigenspace_fraction).max(),
+                np.abs(fd["ortho"][g] - md.eigenspace_projection).max(),
             )
         )
     assert errors[1] < 1e-4 and errors[1] < errors[0]  # converges as ε → 0
+    assert (md.eigenspace_projection <= 1 + 1e-12).all()
     # rates from the finite-difference curves, fitted the same way (per element, then mean)
     whole = np.exp((fd["norm"][..., -1] / K).mean(0))[g]
     np.testing.assert_allclose(whole, md.whole_rate, rtol=1e-5)

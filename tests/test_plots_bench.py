@@ -80,7 +80,8 @@ def test_diverged_runs_are_drawn_off_scale_not_stretching_the_axis(tmp_path):
     assert ax.get_ylim()[1] == pytest.approx(10 * base)  # not 1e49
     off = [c for c in ax.collections if str(c.get_gid()).startswith("offscale-")]
     assert sum(len(c.get_offsets()) for c in off) == 2
-    assert any("2 run(s) off scale" in t.get_text() for t in ax.texts)
+    assert "2 run(s) off scale" in ax.get_title()  # the note sits above the axes, off the data
+    assert not any("off scale" in t.get_text() for t in ax.texts)
     assert ax.get_yscale() == "linear"  # the fake errors span less than a decade
     clean = plots.final_metric(bench(tmp_path / "c", seeds=3), "adding")
     assert not [c for c in clean.collections if str(c.get_gid()).startswith("offscale-")]
@@ -96,3 +97,35 @@ def test_single_seed_has_no_band_and_no_band_entry(tmp_path):
     ax = plots.learning_curve(res, "adding", "gru")
     assert not [c for c in ax.collections if isinstance(c, mc.PolyCollection)]
     assert plots.BAND_LABEL not in ax.get_legend_handles_labels()[1]
+
+
+def test_fourteen_initializers_never_share_colour_and_marker(tmp_path):
+    """Every initializer keeps its own (colour, marker) in both bench figures, well past the
+    9-colour palette that made ``default`` and ``eigen3`` both blue."""
+    import dataclasses
+
+    from matplotlib.colors import to_hex
+    from matplotlib.markers import MarkerStyle
+
+    res = bench(tmp_path / "b", tasks=("adding",), archs=("gru",), inits=("orthogonal",), seeds=2)
+    recs = [{**r, "init": f"init{k:02d}"} for k in range(14) for r in res.records]
+    res = dataclasses.replace(res, records=tuple(recs))
+    styles = plots.init_styles(res)
+    assert len({(to_hex(s["color"]), s["marker"]) for s in styles.values()}) == 14
+    ax = plots.final_metric(res, "adding")
+    drawn = {}
+    for c in ax.collections:
+        if str(c.get_gid()).startswith("runs-"):
+            init = c.get_gid().split("-")[1]
+            ms = MarkerStyle(styles[init]["marker"])
+            path = ms.get_path().transformed(ms.get_transform())
+            np.testing.assert_allclose(c.get_paths()[0].vertices, path.vertices)  # drawn marker
+            drawn[init] = (to_hex(c.get_facecolor()[0], keep_alpha=False), styles[init]["marker"])
+    assert len(drawn) == 14 and len(set(drawn.values())) == 14
+    lc = plots.learning_curve(res, "adding", "gru")
+    pairs = {
+        (to_hex(ln.get_color()), ln.get_marker())
+        for ln in lc.get_lines()
+        if str(ln.get_gid()).startswith("curve-")
+    }
+    assert len(pairs) == 14

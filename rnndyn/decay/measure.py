@@ -235,6 +235,7 @@ def _measure_operator(
         whole_reason=tuple(rates.whole_reason[i] for i in g),
         norm_curve=prop.log_norm.mean(axis=1).T[g],
         eigenspace=prop.eigenspace.mean(axis=1).T[g],
+        projection=None if prop.projection is None else prop.projection.mean(axis=1).T[g],
     )
 
 

@@ -4,7 +4,9 @@ Rates are per step of the discrete-time map: an amplitude after ``k`` steps is `
 start. Per mode three things are measured on a perturbation started along the mode (see
 ``rnndyn.decay.fit``): its **own rate** (decay of its coordinates in the mode's own eigenspace —
 null, with the reason, where that is not a clean geometric decay over ≥ ``min_fit_steps`` steps),
-its **eigenspace fraction** per lag (how much of it stays in the mode's eigenspace: leakage) and the
+its **eigenspace projection** per lag (``‖Qδ‖/‖δ‖``, ``Q`` the orthogonal projection onto the mode's
+eigenspace: how much of it stays there, in [0, 1]; the older oblique ratio ``eigenspace_fraction``,
+which can exceed 1 for a non-normal eigenbasis, is kept beside it) and the
 **whole rate** (growth of its norm, whatever modes it moved into). ``predicted_rate = |λ|``.
 Half-lives are in steps (``None`` in JSON where infinite or not measured).
 """
@@ -26,8 +28,12 @@ MEANINGS = {
     "own_rate": "per-step decay of the perturbation's coordinates in the mode's own eigenspace, "
     "fitted where its log is linear over >= min_fit_steps steps and >= half of the perturbation "
     "is still in that eigenspace; null with own_rate_reason otherwise",
-    "eigenspace_fraction": "per lag: norm of the perturbation's component in the mode's "
-    "eigenspace / norm of the whole perturbation (1 at lag 0; leakage lowers it)",
+    "eigenspace_fraction": "per lag: oblique ratio |P d|/|d|, P the projection onto the mode's "
+    "eigenspace along the other eigenvectors (1 at lag 0; leakage lowers it; NOT a fraction: "
+    "exceeds 1 for a non-normal eigenbasis); kept for compatibility, see eigenspace_projection",
+    "eigenspace_projection": "per lag: |Q d|/|d|, Q the orthogonal projection onto the mode's "
+    "eigenspace: the share of the perturbation's norm lying in that eigenspace, in [0, 1] "
+    "(1 at lag 0; leakage lowers it)",
     "whole_rate": "(|δ_K|/|δ_0|)^(1/K): per-step growth of the whole perturbation started along "
     "the mode, whatever modes it moved into",
 }
@@ -52,7 +58,8 @@ class ModeDecay:
     (nats), ``fit_r2``, ``whole_rate`` ``(M,)``; ``*_ci`` ``(M, 2)``; ``rate_reason`` /
     ``whole_reason`` one entry per mode (None when measured); ``log_curve`` (own amplitude),
     ``norm_curve`` (whole perturbation) ``(M, K+1)`` batch-mean log ratios; ``eigenspace``
-    ``(M, K+1)`` batch-mean eigenspace fraction; ``energy`` ``(T, M)`` batch-mean modal energy
+    ``(M, K+1)`` batch-mean oblique eigenspace ratio; ``projection`` ``(M, K+1)`` batch-mean
+    orthogonal eigenspace projection (≤ 1); ``energy`` ``(T, M)`` batch-mean modal energy
     along the probe; ``memory`` ``(M, L+1)`` lagged-decoding R² or None.
     A conjugate pair shares one measurement (its real plane).
     """
@@ -81,6 +88,7 @@ class ModeDecay:
     whole_reason: tuple[str | None, ...] = ()
     norm_curve: np.ndarray | None = field(default=None, repr=False)
     eigenspace: np.ndarray | None = field(default=None, repr=False)
+    projection: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n_modes(self) -> int:
@@ -130,8 +138,15 @@ class ModeDecay:
 
     @property
     def eigenspace_fraction(self) -> np.ndarray:
-        """``(M, K+1)`` batch-mean fraction of the perturbation in the mode's eigenspace."""
+        """``(M, K+1)`` batch-mean *oblique* ratio ``‖Pδ‖/‖δ‖`` (can exceed 1; kept for
+        compatibility — ``eigenspace_projection`` is the bounded measure)."""
         return self._or_nan(self.eigenspace)
+
+    @property
+    def eigenspace_projection(self) -> np.ndarray:
+        """``(M, K+1)`` batch-mean ``‖Qδ‖/‖δ‖``, ``Q`` the orthogonal projection onto the mode's
+        eigenspace: the share of the perturbation's norm in it, in [0, 1]."""
+        return self._or_nan(self.projection)
 
     def _or_nan(self, a: np.ndarray | None) -> np.ndarray:
         return np.full(self.log_curve.shape, np.nan) if a is None else a
@@ -166,7 +181,7 @@ class ModeDecay:
 
         lam, mc = self.eigenvalues, self.memory_capacity
         ci, wci = self.measured_rate_ci, self._pair(self.whole_rate_ci)
-        frac = self.eigenspace_fraction
+        frac, proj = self.eigenspace_fraction, self.eigenspace_projection
         at = [min(k, self.steps) for k in (1, 5)]
         return pd.DataFrame(
             {
@@ -185,6 +200,8 @@ class ModeDecay:
                 "own_rate_reason": [self._reason(self.rate_reason, i) for i in range(self.n_modes)],
                 f"eigenspace_after_{at[0]}": frac[:, at[0]],
                 f"eigenspace_after_{at[1]}": frac[:, at[1]],
+                f"projection_after_{at[0]}": proj[:, at[0]],
+                f"projection_after_{at[1]}": proj[:, at[1]],
                 "whole_rate": self._vec(self.whole_rate),
                 "whole_rate_ci_low": wci[:, 0],
                 "whole_rate_ci_high": wci[:, 1],
@@ -217,6 +234,7 @@ class ModeDecay:
                 "measured": self.measured_curve.ravel(),
                 "whole": self.whole_curve.ravel(),
                 "eigenspace_fraction": self.eigenspace_fraction.ravel(),
+                "eigenspace_projection": self.eigenspace_projection.ravel(),
                 "memory_r2": mem.ravel(),
             }
         )
@@ -241,6 +259,7 @@ class ModeDecay:
             "own_rate_reason": self._reason(self.rate_reason, i),
             "own_half_life": _num(self.measured_half_life[i]),
             "eigenspace_fraction": [_num(v) for v in self.eigenspace_fraction[i]],
+            "eigenspace_projection": [_num(v) for v in self.eigenspace_projection[i]],
             "whole_rate": _num(self._vec(self.whole_rate)[i]),
             "whole_rate_ci": [_num(wci[i, 0]), _num(wci[i, 1])],
             "whole_rate_reason": self._reason(self.whole_reason, i),

@@ -11,7 +11,9 @@ underflow. After each step three things are read off every perturbation:
   (rows of ``V⁻¹``), relative to the start;
 - its **eigenspace fraction**: ``‖P δ‖ / ‖δ‖`` with ``P`` the (oblique) projection onto the mode's
   eigenspace — 1 at the start, falling as the perturbation leaks into other modes (it can exceed 1
-  a little for a non-normal basis);
+  a little for a non-normal basis): an *oblique ratio*, kept for compatibility;
+- its **eigenspace projection**: ``‖Q δ‖ / ‖δ‖`` with ``Q`` the *orthogonal* projection onto the
+  mode's eigenspace (the span of its real basis vectors) — 1 at the start and never above 1;
 - its **norm**: ``‖δ_k‖ / ‖δ_0‖`` of the whole perturbation, whatever modes it has moved into.
 
 The propagation is exactly linear (Jacobian products), so "small" perturbations need no size: it is
@@ -38,13 +40,15 @@ class Propagation:
     """Per-group curves over the window, per batch element, all ``(K+1, B, G)``.
 
     ``log_amplitude``: log own-block amplitude relative to step 0 (``-inf`` once the perturbation
-    vanished exactly); ``eigenspace``: fraction of the perturbation's norm in the mode's eigenspace;
-    ``log_norm``: log norm of the whole perturbation relative to step 0.
+    vanished exactly); ``eigenspace``: oblique ratio ``‖Pδ‖/‖δ‖`` (may exceed 1);
+    ``log_norm``: log norm of the whole perturbation relative to step 0; ``projection``:
+    ``‖Qδ‖/‖δ‖`` with ``Q`` the orthogonal projection onto the mode's eigenspace (in [0, 1]).
     """
 
     log_amplitude: np.ndarray = field(repr=False)
     eigenspace: np.ndarray = field(repr=False)
     log_norm: np.ndarray = field(repr=False)
+    projection: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def steps(self) -> int:
@@ -74,6 +78,21 @@ class _Groups:
         self.gram = torch.from_numpy(
             np.stack([own2, other2 * (partner != idx), dot * (partner != idx)])
         )
+        self.columns = torch.from_numpy(cols)  # (n, c)
+        self.partner_columns = torch.from_numpy(cols[:, partner] * (partner != idx))
+        # determinant of each column's 2×2 Gram (its own squared norm for a real mode)
+        det = own2 * other2 - dot * dot
+        self.det = torch.from_numpy(np.where(partner != idx, det, own2))
+
+    def projection2(self, d: torch.Tensor) -> torch.Tensor:
+        """``‖Q δ_j‖²`` per unit column ``d`` ``(n, B, c)``: ``gᵀ G⁻¹ g`` with ``g = Bᵀδ``."""
+        d = d.double()
+        g1 = torch.einsum("nbc,nc->bc", d, self.columns)
+        g2 = torch.einsum("nbc,nc->bc", d, self.partner_columns)
+        own2, other2, dot = self.gram
+        real = self.has_partner == 0
+        num = torch.where(real, g1 * g1, other2 * g1 * g1 - 2 * dot * g1 * g2 + own2 * g2 * g2)
+        return (num / self.det).clamp(0.0, 1.0)  # ≤ 1 exactly; the clamp only absorbs rounding
 
     def lse(self, q: torch.Tensor) -> torch.Tensor:
         """log Σ_{j∈g} exp(q_j) over columns ``(…, c)`` → ``(…, G)``."""
@@ -94,6 +113,12 @@ class _Recorder:
         self.logq = torch.empty(steps + 1, batch, c, dtype=torch.float64)
         self.share = torch.empty_like(self.logq)
         self.lognorm = torch.empty_like(self.logq)
+        self.ortho = torch.empty_like(self.logq)
+        self.n = basis.n
+
+    def project(self, k: int, d: torch.Tensor) -> None:
+        """Record the orthogonal projections of the (unit) columns ``d`` ``(S, B, c)`` at step k."""
+        self.ortho[k] = self.groups.projection2(d[: self.n])
 
     def record(self, k: int, y: torch.Tensor, lognorm: torch.Tensor) -> None:
         """``y`` ``(c, B, c)``: modal coordinates of the (unit) columns; ``lognorm`` ``(B, c)``."""
@@ -111,8 +136,12 @@ class _Recorder:
             log_amp = 0.5 * g.lse(self.logq)
             log_norm = 0.5 * (g.lse(2 * self.lognorm) - torch.log(g.pair.double() + 1))
         frac = g.mean(self.share.clamp_min(0)).sqrt()
+        ortho = g.mean(self.ortho).sqrt()
         return Propagation(
-            (log_amp - log_amp[0]).numpy(), frac.numpy(), (log_norm - log_norm[0]).numpy()
+            (log_amp - log_amp[0]).numpy(),
+            frac.numpy(),
+            (log_norm - log_norm[0]).numpy(),
+            ortho.numpy(),
         )
 
 
@@ -187,9 +216,11 @@ def propagate(
     for coef in coefficient_chunks(cast(p, torch.float64), x, h, c, t_len - steps, t_len):
         for t in range(next(iter(coef.values())).shape[0]):
             lognorm = tan.lognorm
+            rec.project(k, tan.d)
             y = tan.step({name: v[t].to(dtype) for name, v in coef.items()}, k)
             rec.record(k, y, lognorm)
             tan.renormalise()
             k += 1
+    rec.project(k, tan.d)
     rec.record(k, tan.read(), tan.lognorm)
     return rec.result()

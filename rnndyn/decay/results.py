@@ -3,7 +3,8 @@ whole ``DecayResult``, with its tables and the ``rnndyn.decay/2`` JSON document.
 
 Schema 2 (changed meaning from ``rnndyn.decay.measure/1``): a mode's ``own_rate`` is null with
 ``own_rate_reason`` unless it was fitted over ≥ ``min_fit_steps`` steps; ``eigenspace_fraction``
-and ``whole_rate`` are new; the memory function is per input channel; Lyapunov exponents carry a
+(an oblique ratio, may exceed 1), ``eigenspace_projection`` (orthogonal, ≤ 1; added later,
+backward compatible) and ``whole_rate`` are new; the memory function is per input channel; Lyapunov exponents carry a
 convergence check.
 """
 

@@ -17,6 +17,8 @@ _LAZY = {
     "modulus_histogram_grid": "rnndyn.plots.spectra",
     "timescale_spectrum_grid": "rnndyn.plots.spectra",
     "decay_curves": "rnndyn.plots.decay",
+    "decay_grid": "rnndyn.plots.decay",
+    "eigenspace_projection": "rnndyn.plots.decay",
     "effective_spectrum": "rnndyn.plots.decay",
     "modal_energy": "rnndyn.plots.decay",
     "memory_function": "rnndyn.plots.decay",

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rnndyn.plots.style import COLUMN_WIDTH, FULL_WIDTH, MARKERS, group_style
+from rnndyn.plots.style import COLUMN_WIDTH, FULL_WIDTH, MARKERS, categorical_style
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -35,8 +35,9 @@ def _new_axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
 
 
 def init_styles(result: BenchResult) -> dict[str, dict]:
-    """Initializer → colour / marker / line style, the same mapping in every bench figure."""
-    return {init: group_style(i) for i, init in enumerate(result.levels()["init"])}
+    """Initializer → colour / marker / line style, the same mapping in every bench figure: 12
+    colours and 8 markers, no two initializers sharing both (``style.categorical_style``)."""
+    return {init: categorical_style(i) for i, init in enumerate(result.levels()["init"])}
 
 
 def _figure_legend(fig: Figure, axes: Any) -> None:
@@ -58,28 +59,20 @@ def _metric_label(result: BenchResult, task: str, prefix: str) -> str:
     return f"{prefix} {_LABELS.get(metric, metric)} ({'↑' if hib else '↓'} better)"
 
 
-def _baseline(ax: Axes, result: BenchResult, task: str) -> None:
-    """The task's trivial score as a dotted line, or as a note when it is far off the data."""
+def _baseline(ax: Axes, result: BenchResult, task: str) -> str | None:
+    """The task's trivial score as a dotted line; when it is far off the data, a note (returned,
+    for the title: never drawn over the data)."""
     base = next(r for r in result.records if r["task"] == task)["spec"]["baseline"]
     lo, hi = ax.dataLim.y0, ax.dataLim.y1
     if not (np.isfinite(lo) and np.isfinite(hi)):  # an empty panel: every run here failed
         ax.axhline(base, color="0.55", lw=0.7, ls=":", label="trivial baseline")
         ax.text(0.5, 0.5, "no finished runs", transform=ax.transAxes, ha="center", fontsize=7)
-        return
+        return None
     span = hi - lo if hi > lo else abs(hi) + 1e-12
     if lo - 0.5 * span <= base <= hi + 0.5 * span:
         ax.axhline(base, color="0.55", lw=0.7, ls=":", label="trivial baseline")
-    else:
-        ax.text(
-            0.99,
-            0.98,
-            f"trivial baseline {base:.3g} (off scale)",
-            transform=ax.transAxes,
-            ha="right",
-            va="top",
-            fontsize=6,
-            color="0.4",
-        )
+        return None
+    return f"trivial baseline {base:.3g} off scale"
 
 
 def learning_curve(
@@ -112,8 +105,10 @@ def learning_curve(
         style = styles[init]
         epochs = g.median().index.to_numpy()
         ax.plot(
-            epochs, g.median().to_numpy(), color=style["color"], ls=style["linestyle"], label=init
-        )
+            epochs, g.median().to_numpy(), color=style["color"], ls=style["linestyle"],
+            marker=style["marker"], ms=3, markevery=max(1, len(epochs) // 6), label=init,
+            gid=f"curve-{init}",
+        )  # fmt: skip
         if int(g.size().max()) < 2:
             continue
         q = g.quantile([0.25, 0.75]).unstack()
@@ -124,8 +119,8 @@ def learning_curve(
 
         # a zero-size patch: a legend entry that leaves the data limits alone
         ax.add_patch(Rectangle((0, 0), 0, 0, color="0.5", alpha=0.3, lw=0, label=BAND_LABEL))
-    _baseline(ax, result, task)
-    ax.set_title(f"{task} · {arch.upper()}")
+    note = _baseline(ax, result, task)
+    ax.set_title(f"{task} · {arch.upper()}" + (f"\n{note}" if note else ""))
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(_metric_label(result, task, "validation"))
@@ -189,20 +184,24 @@ def final_metric(result: BenchResult, task: str, *, ax: Axes | None = None) -> A
             ax.plot([pos - 0.35 * width, pos + 0.35 * width], [np.median(v)] * 2, color=color,
                     lw=1.2, gid=f"median-{init}-{arch}")  # fmt: skip
         x = pos + rng.uniform(-0.25, 0.25, len(v)) * width
-        ax.scatter(x, v, s=10, color=color, marker=MARKERS[j % len(MARKERS)], lw=0, zorder=3,
+        marker = styles[init]["marker"] if len(archs) == 1 else MARKERS[j % len(MARKERS)]
+        ax.scatter(x, v, s=10, color=color, marker=marker, lw=0, zorder=3,
                    gid=f"runs-{init}-{arch}")  # fmt: skip
     _legend_entries(ax, inits, archs, styles)
     shown = sel["test"].to_numpy(float)
     shown = shown[np.isfinite(shown) & (shown <= cap) & (shown > 0)]
     if not spec["higher_is_better"] and len(shown) and shown.max() > 30 * shown.min():
         ax.set_yscale("log")  # errors spanning decades: learners and non-learners both readable
+    notes = []
     if off:
         ax.set_ylim(top=cap)
-        ax.text(0.01, 0.98, f"△ {off} run(s) off scale (> {cap:.3g}: diverged)",
-                transform=ax.transAxes, ha="left", va="top", fontsize=6, color="0.3")  # fmt: skip
-    _baseline(ax, result, task)
+        notes.append(f"△ {off} run(s) off scale (> {cap:.3g}: diverged)")
+    base_note = _baseline(ax, result, task)
+    notes += [base_note] if base_note else []
     ax.set_xticks(range(len(inits)), inits, rotation=40, ha="right")
-    ax.set_title(task)
+    # notes go in the title, above the axes: never over a point
+    head = task if len(archs) > 1 else f"{task} · {archs[0].upper()}"
+    ax.set_title(head + "".join(f"\n{n}" for n in notes), fontsize="small")
     ax.set_ylabel(_metric_label(result, task, "test"))
     return ax
 
@@ -218,10 +217,12 @@ def _off_scale(values: np.ndarray, baseline: float, higher_is_better: bool) -> f
 
 
 def _legend_entries(ax: Axes, inits: list[str], archs: list[str], styles: dict) -> None:
-    """Invisible proxies so the legend reads: colour = initializer, marker = architecture."""
+    """Invisible proxies so the legend reads: colour (and, for one architecture, marker) =
+    initializer, marker = architecture when there are several."""
     for init in inits:
-        ax.plot([], [], color=styles[init]["color"], lw=4, label=init)
-    for j, arch in enumerate(archs):
+        marker = styles[init]["marker"] if len(archs) == 1 else "s"
+        ax.plot([], [], ls="", color=styles[init]["color"], marker=marker, ms=5, label=init)
+    for j, arch in enumerate(archs if len(archs) > 1 else ()):  # one arch: named in the title
         ax.plot([], [], ls="", color="0.3", marker=MARKERS[j % len(MARKERS)], label=arch.upper())
     ax.plot([], [], color="0.3", lw=1.2, label=f"median (box: ≥ {BOX_MIN} runs)")
 

@@ -88,12 +88,14 @@ def critical_difference(
     ax: Axes | None = None,
     test: str = "nemenyi",
     labels: Mapping[str, str] | None = None,
+    subset: str | None = None,
 ) -> Axes:
     """Average ranks on a scale from 1 (best, left) to k, each method joined to its label (better
     half left, worse half right), the critical difference as a bar, and — for ``nemenyi`` — thick
     bars over groups with no significant pair; ``bonferroni-dunn`` draws the CD around the control
     instead (methods outside it differ from the control). The control is highlighted.
-    ``labels`` renames methods for display."""
+    ``labels`` renames methods for display; ``subset`` (e.g. ``"gated architectures"``) names the
+    part of the study ranked, first in the title."""
     from rnndyn.errors import UsageError
 
     if test not in TESTS:
@@ -126,7 +128,7 @@ def critical_difference(
                 fontsize=6, color=color, gid=f"rank-{method}")  # fmt: skip
     ax.set_xlim(x_left - pad, x_right + pad)
     ax.set_ylim(-(top + (half - 1) * _STEP) - 0.15, 1.0)
-    ax.set_title(_title(result, test), fontsize=7)
+    ax.set_title((f"{subset}: " if subset else "") + _title(result, test), fontsize=7)
     return ax
 
 

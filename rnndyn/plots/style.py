@@ -9,6 +9,11 @@
 - ``scatter_style(n)``: marker size and alpha by point count, so hundreds of points do not overplot.
 - ``style_legend(ax, entries)``: a legend that says what each line style / marker means.
 - ``panel_title(...)``: "GRU 'rnn', layer 0" style titles with the right architecture.
+- ``operator_label(id, arch)``: an operator id in words ("GRU 'rnn', layer 0, reset gate r";
+  "state Jacobian at the fixed point"); ``figure_title(what, checkpoint, id, arch)`` adds what the
+  figure shows and the checkpoint it comes from.
+- ``CATEGORICAL`` / ``categorical_style(i)``: 12 colours × 8 markers, no two of the first 96
+  categories sharing both colour and marker (initializers in bench figures).
 """
 
 from __future__ import annotations
@@ -45,6 +50,16 @@ PALETTE = (
     "#999933",  # olive
 )
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+# 12 categorical colours: Okabe & Ito's seven (no yellow) and five of Tol's muted scheme, each
+# readable on white; with MARKERS the (colour, marker) pair is unique for 12 · 8 = 96 categories.
+CATEGORICAL = (
+    *PALETTE[:7],
+    "#882255",  # wine
+    "#999933",  # olive
+    "#44AA99",  # teal
+    "#332288",  # indigo
+    "#CC6677",  # rose
+)
 LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 3)), (0, (8, 2)))
 GREY = "0.45"  # reference lines (unit circle, |λ| = 1)
 
@@ -260,6 +275,18 @@ def group_style(index: int) -> dict[str, Any]:
     }
 
 
+def categorical_style(index: int) -> dict[str, Any]:
+    """Colour, marker and line style of the ``index``-th category: colour ``i mod 12`` and marker
+    ``(i + i // 12) mod 8``, so two categories sharing a colour (12 apart) differ in marker for
+    the first 96; the first 12 differ in colour and, mostly, marker too."""
+    nc, nm = len(CATEGORICAL), len(MARKERS)
+    return {
+        "color": CATEGORICAL[index % nc],
+        "marker": MARKERS[(index + index // nc) % nm],
+        "linestyle": LINESTYLES[index % len(LINESTYLES)],
+    }
+
+
 def gate_style(gate: str | None) -> dict[str, Any]:
     """Colour, marker and line style of a gate (``None`` = ``hh``), identical in every figure."""
     slot = GATES.get(gate or "hh", (5, ""))[0]
@@ -292,6 +319,58 @@ def panel_title(
     if direction and direction != "forward":
         text += f", {direction}"
     return text
+
+
+# Operators in words: what each gate block is, and what the two Jacobians are.
+OPERATOR_WORDS: dict[str, str] = {
+    "hh": "recurrent weights $W_{hh}$",
+    "i": "input gate i",
+    "f": "forget gate f",
+    "g": "cell candidate g",
+    "o": "output gate o",
+    "r": "reset gate r",
+    "z": "update gate z",
+    "n": "candidate n",
+    "jac": "mean state Jacobian",
+    "jacfp": "state Jacobian at the fixed point",
+}
+_GATE_ARCH = {g: a for a, gates in _ARCH_GATES.items() for g in gates}
+
+
+def operator_label(operator: str, arch: str | None = None) -> str:
+    """An operator id in words: ``"rnn:l0.fwd.r"`` → ``"GRU 'rnn', layer 0, reset gate r"``;
+    ``"l0.fwd.jacfp"`` → ``"layer 0, state Jacobian at the fixed point"``. A gate letter implies
+    its architecture; ``arch`` fills it in for ``hh``/``jac``/``jacfp``. An id that does not parse
+    is returned as it is."""
+    from rnndyn.naming import parse_operator_id
+
+    try:
+        op = parse_operator_id(operator)
+    except ValueError:
+        return operator
+    a = arch if op.gate in ("hh", "jac", "jacfp") else _GATE_ARCH.get(op.gate, arch)
+    parts = [f"{a.upper()} {op.module!r}" if op.module else a.upper()] if a else []
+    parts += [f"{op.module!r}"] if op.module and not a else []
+    parts += [f"layer {op.layer}"] + (["reverse"] if op.direction == "reverse" else [])
+    words = OPERATOR_WORDS.get(op.gate, op.gate)
+    parts.append(words + (" (weight block)" if op.gate in _GATE_ARCH and op.gate != "hh" else ""))
+    return ", ".join(parts)
+
+
+def figure_title(
+    what: str,
+    checkpoint: str | None = None,
+    operator: str | None = None,
+    arch: str | None = None,
+) -> str:
+    """``"what — <operator in words>"`` over ``"<checkpoint>"``: every figure says what it shows,
+    for which operator and from which checkpoint (or group)."""
+    from pathlib import PurePath
+
+    line = what if operator is None else f"{what} — {operator_label(operator, arch)}"
+    if checkpoint:
+        line += f"\n{PurePath(str(checkpoint)).name}"
+    return line
 
 
 def style_legend(

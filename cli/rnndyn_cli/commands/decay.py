@@ -67,7 +67,7 @@ COLUMNS = [
     "95% CI",
     "fit steps",
     "fit RMS (nats)",
-    "in eigenspace after 1 / 5",
+    "in eigenspace after 1 / 5 (‖Qδ‖/‖δ‖)",
     "whole rate",
     "95% CI ",
 ]
@@ -84,7 +84,7 @@ def _ci(lo: float, hi: float) -> str:
 
 
 def _rows(md: ModeDecay) -> list[list[Any]]:
-    frac = md.eigenspace_fraction
+    frac = md.eigenspace_projection  # orthogonal projection: a share in [0, 1]
     at1, at5 = min(1, md.steps), min(5, md.steps)
     whole, wci = md._vec(md.whole_rate), md._pair(md.whole_rate_ci)
     rmse = md._vec(md.fit_rmse)
@@ -170,11 +170,13 @@ def _report(result: DecayResult, inputs: list[dict[str, Any]]) -> Report:
     if "memory" in measured:
         report.table("memory", result.memory_frame())
         report.figure("memory_function", lambda: plots.memory_function(result))
-    for md in result.operators:
+    for j, md in enumerate(result.operators):
         name = md.qualified_id.replace(":", "_")
-        report.figure(f"decay_curves_{name}", partial(plots.decay_curves, md))
-        report.figure(f"eigenspace_{name}", partial(plots.eigenspace_fraction, md))
-        report.figure(f"modal_energy_{name}", partial(plots.modal_energy, md))
+        report.figure(f"decay_curves_{name}", partial(plots.decay_grid, result, operator=j))
+        report.figure(
+            f"eigenspace_{name}", partial(plots.eigenspace_projection, result, operator=j)
+        )
+        report.figure(f"modal_energy_{name}", partial(plots.modal_energy, result, operator=j))
     return report
 
 
