@@ -257,9 +257,9 @@ def check_memory(ckpt: Checkpoint, ops: Sequence[Any], jobs: int | None = None) 
     memory budget: distinct matrices counted once, each result row counted (many views of one
     storage make many rows)."""
     from rnndyn._util import budget
-    from rnndyn.spectrum import _distinct, memory_estimate
+    from rnndyn.workload import distinct_operators, memory_estimate
 
-    distinct, copies = _distinct(list(ops))
+    distinct, copies = distinct_operators(list(ops))
     need = memory_estimate(distinct, available_cores() if jobs is None else int(jobs))
     need += 2048.0 * len(copies)  # one result row (labels, scalars) per operator
     budget.check(

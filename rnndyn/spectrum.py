@@ -27,6 +27,7 @@ from rnndyn.eigenvalues import order_eigenvalues, periods, timescales
 from rnndyn.errors import RnndynWarning
 from rnndyn.naming import gate_name, operator_id
 from rnndyn.operators import RecurrentOperator
+from rnndyn.workload import distinct_operators
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -307,7 +308,7 @@ def eigendecompose(
         ops = extract_operators(ops)
     ops, early = list(ops), early or {}
     todo = [op for i, op in enumerate(ops) if i not in early]
-    todo, copies = _distinct(todo)  # a matrix repeated under many names is decomposed once
+    todo, copies = distinct_operators(todo)  # a matrix repeated under many names is decomposed once
     jobs = available_cores() if jobs is None else int(jobs)
     if jobs > 1 and len(ops) > 1:  # threads, one BLAS thread each: LAPACK releases the GIL
         one = lambda op: _batched([op], diagnostics, keep_vectors)[0]  # noqa: E731
@@ -321,35 +322,6 @@ def eigendecompose(
         if spec.schur is not None:
             warnings.warn(_ILL.format(spec.qualified_id, spec.eigvec_condition), RnndynWarning, 2)
     return Spectrum(tuple(results))
-
-
-def _distinct(
-    ops: list[RecurrentOperator],
-) -> tuple[list[RecurrentOperator], list[tuple[int, RecurrentOperator]]]:
-    """``(distinct operators, [(index among them, op) for each op])``: operators whose matrices
-    are the same array, or bit-identical, are decomposed once (their results are relabelled)."""
-    import hashlib
-
-    first: dict[Any, int] = {}
-    distinct: list[RecurrentOperator] = []
-    copies: list[tuple[int, RecurrentOperator]] = []
-    for op in ops:
-        m = np.ascontiguousarray(op.matrix)
-        key = (m.shape, m.dtype.str, hashlib.sha256(m.tobytes()).digest())
-        if key not in first:
-            first[key] = len(distinct)
-            distinct.append(op)
-        copies.append((first[key], op))
-    return distinct, copies
-
-
-def memory_estimate(ops: Sequence[RecurrentOperator], jobs: int = 1) -> float:
-    """Bytes ``eigendecompose(ops, jobs=jobs)`` may hold at its peak: per distinct size, the
-    complex eigenvectors and diagnostics kept per result, plus the working set of ``jobs`` at once."""
-    sizes = sorted(float(op.n) for op in ops)
-    kept = sum(48.0 * n * n for n in sizes)  # eigenvectors (complex) + condition work, per result
-    work = sum(96.0 * n * n for n in sizes[-max(int(jobs), 1) :])  # eig, inverse, Schur in flight
-    return kept + work
 
 
 def decompose_one(op: RecurrentOperator) -> OperatorSpectrum:

@@ -47,7 +47,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("rnndyn._version", "rnndyn._lazy"),
     ("rnndyn.errors",),
     ("rnndyn.naming",),
-    ("rnndyn.conditioning", "rnndyn.eigenvalues", "rnndyn.pseudospectra"),
+    ("rnndyn.conditioning", "rnndyn.eigenvalues", "rnndyn.pseudospectra", "rnndyn.workload"),
     ("rnndyn._util",),
     ("rnndyn.parallel",),
     ("rnndyn.readers",),
