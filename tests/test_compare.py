@@ -378,19 +378,13 @@ def test_plots_draw_every_network(tmp_path):
 
 @pytest.mark.slow
 def test_study_with_real_training(tmp_path):
-    from rnndyn.training.study import regression_vs_classification
+    from rnndyn.studies.regression_vs_classification import Settings, regression_vs_classification
 
+    settings = Settings(
+        design="original", archs=("rnn",), per_group=3, hidden=6, epochs=1, n_permutations=99
+    )
     with pytest.warns(RnndynWarning, match="no test can reach"):  # 3 vs 3 tasks: p ≥ 0.1
-        res = regression_vs_classification(
-            tmp_path / "s",
-            archs=("rnn",),
-            design="original",
-            per_group=3,
-            hidden=6,
-            epochs=1,
-            n_permutations=99,
-            formats=("png",),
-        )
+        res = regression_vs_classification(tmp_path / "s", settings, formats=("png",))
     assert len(res.runs) == 6 and res.trained_now == 6 and res.report.is_file()
     assert {r["kind"] for r in res.runs} == {"regression", "classification"}
     assert res.comparison.group_names == ("classification", "regression")
