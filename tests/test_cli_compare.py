@@ -269,11 +269,13 @@ def test_correction_unit_and_strata_options(runner, population):
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     rows = doc["tests"] + doc["distances"]
-    assert doc["family"]["correction"] == "bh" and doc["family"]["size"] == len(rows) == 15
+    # 11 statistics + 4 distances, less one untestable statistic (equal in every network)
+    assert doc["family"]["correction"] == "bh" and doc["family"]["size"] == len(rows) == 14
+    assert len(doc["untestable"]) == 1 and doc["untestable"][0].startswith("rnn l0.fwd.hh ")
     assert all("p_adjusted" in r and "p_floor" in r for r in rows)
     res = runner.invoke(app, ["compare", *paths, *FAST])  # 4 vs 4: radius separated, at the floor
     assert res.exit_code == 0 and "p holm" in res.stdout and "≤ 0.029 (exact)" in res.stdout
-    assert "One family: 15 tests" in res.stdout
+    assert "One family: 14 tests (statistics and distances) (1 untestable" in res.stdout
     res = runner.invoke(app, ["compare", *paths, "--unit", "task", *FAST])
     assert res.exit_code == 2 and "task" in res.stderr and "Traceback" not in res.output
     res = runner.invoke(app, ["compare", *paths, "--strata", "training.lr", *FAST])

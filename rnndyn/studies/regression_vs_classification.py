@@ -18,44 +18,35 @@ Designs:
 - ``original``: the first study's tomita3, tomita4, digits vs sine, mackey_glass, narma10 (kind
   confounded with readout, loss, input size and sequence length).
 
-The folder ``OUT`` holds ``.rnndyn-study.json`` (marker: the training settings), one
-``checkpoints/<arch>__<task>__s<seed>.pt`` and ``runs/<same id>.json`` per trained network (the
-run file is written last, so it means "finished"), and ``report/`` (report.md, study.json,
-comparison.json, tidy tables, figures) rebuilt at the end of every run. A re-run skips finished
-networks, so an interrupted study resumes; a larger ``per_group`` or more ``archs`` extends it;
-other training settings are refused (their networks would not be comparable).
+The folder ``OUT`` (``rnndyn.studies.folder``) holds the marker, one checkpoint and one run
+record per trained network, and ``report/`` (report.md, study.json, comparison.json, tidy
+tables, figures) rebuilt at the end of every run. A re-run skips finished networks, so an
+interrupted study resumes; a larger ``per_group``/``seeds`` or more ``archs`` extends it; other
+training settings are refused (their networks would not be comparable).
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import json
 import math
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from rnndyn._util.atomic import atomic_write_json
 from rnndyn._util.jsonsafe import plain
 from rnndyn.compare.family import CORRECTIONS, FamilyPlan, permutation_floor, plan_family
 from rnndyn.compare.population import STATISTICS
 from rnndyn.compare.spectra import compare_spectra, parse_primary
 from rnndyn.compare.stats import DISTANCES
-from rnndyn.errors import OutputError, RnndynError, RnndynWarning, UsageError
+from rnndyn.errors import RnndynWarning, UsageError
 from rnndyn.naming import GATES as GATE_NAMES
-from rnndyn.studies.study_report import (
-    LEARNED,
-    FigureSet,
-    StudyResult,
-    learned,
-    pairs_needed,
-    write_report,
-)
+from rnndyn.studies.criteria import LEARNED, pairs_needed, select_learned
+from rnndyn.studies.folder import finished, open_folder, train_all
+from rnndyn.studies.study_report import FigureSet, StudyResult, write_report
 from rnndyn.tasks.twins import FIRST_EIGHT, PAIRED_STUDY, pair_of, twin_name
 
 __all__ = [
@@ -70,9 +61,6 @@ __all__ = [
     "select_learned",
 ]
 
-SCHEMA = "rnndyn.training.study/1"
-MARKER = ".rnndyn-study.json"
-NAME = "regression-vs-classification"
 DESIGNS: dict[str, dict[str, tuple[str, ...]]] = {
     "paired": {
         kind: tuple(twin_name(q, kind) for q in PAIRED_STUDY)
@@ -123,111 +111,6 @@ def plan(
                     }
                 )
     return jobs
-
-
-class _SizedTask:
-    """A task whose data have the study's sizes (recorded in the checkpoint's training block)."""
-
-    def __init__(self, task: Any, sizes: Mapping[str, int]):
-        self._task, self._sizes = task, dict(sizes)
-        self.spec = dataclasses.replace(task.spec, defaults={**task.spec.defaults, **sizes})
-
-    def generate(self, seed: int, **overrides: Any):
-        return self._task.generate(seed, **{**self._sizes, **overrides})
-
-    def evaluate(self, output, target) -> float:
-        return self._task.evaluate(output, target)
-
-
-def train_one(
-    job: Mapping[str, Any],
-    settings: Mapping[str, Any],
-    out_dir: str,
-    trainer: Callable | None = None,
-) -> dict[str, Any]:
-    """Train one network, write its checkpoint, then its run record; return the record."""
-    from rnndyn.readers.rnndyn_format import save_checkpoint
-    from rnndyn.tasks import get_task
-
-    if trainer is None:
-        from rnndyn.training.train import train
-
-        trainer = train
-    task = _SizedTask(
-        get_task(job["task"], **settings["task_params"].get(job["task"], {})), settings["sizes"]
-    )
-    res = trainer(
-        task, job["arch"], hidden=settings["hidden"], epochs=settings["epochs"], seed=job["seed"]
-    )
-    out = Path(out_dir)
-    rel = f"checkpoints/{job['id']}.pt"
-    spec = task.spec
-    design = {
-        "input_size": spec.input_size,
-        "seq_len": spec.seq_len,
-        "readout": spec.readout,
-        "loss": spec.loss,
-    }
-    pair = {"pair": p} if (p := pair_of(job["task"])) else {}
-    meta = {**design, **res.meta, "study": NAME, "seq_len": spec.seq_len, **pair}
-    save_checkpoint(out / rel, res.model, meta, force=True)
-    m = res.metrics
-    record = {
-        **job,
-        **design,
-        "init": meta.get("init", "default"),
-        "checkpoint": rel,
-        "metric": m["metric"],
-        "test": m["test"],
-        "baseline": m["baseline"],
-        "epochs_run": m["epochs_run"],
-        "seconds": m["seconds"],
-        **pair,
-    }
-    atomic_write_json(out / "runs" / f"{job['id']}.json", plain(record))
-    return record
-
-
-def _open(out: Path, settings: dict[str, Any]) -> None:
-    marker = out / MARKER
-    if marker.exists():
-        try:
-            old = json.loads(marker.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as err:
-            raise OutputError(f"{MARKER} is unreadable ({err})", path=out) from None
-        there = old.get("training") or {}
-        if old.get("schema") != SCHEMA or there != settings:
-            diff = ", ".join(
-                f"{k} {there.get(k)!r} there, {v!r} now"
-                for k, v in settings.items()
-                if there.get(k) != v
-            )
-            raise UsageError(
-                "this study folder was run with other training settings, so its networks would not "
-                f"be comparable ({diff or 'not an rnndyn study marker'})",
-                path=out,
-                hint="Use the same settings to resume, or choose a new --out folder.",
-            )
-        return
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise OutputError(
-            f"holds files rnndyn study did not write (no {MARKER}); rnndyn never writes "
-            "into such a folder",
-            path=out,
-            hint="Choose a new or empty --out folder.",
-        )
-    for sub in ("checkpoints", "runs"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / MARKER, {"schema": SCHEMA, "study": NAME, "training": settings})
-
-
-def _finished(out: Path, job: Mapping[str, Any]) -> dict[str, Any] | None:
-    path = out / "runs" / f"{job['id']}.json"
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return record if (out / record.get("checkpoint", "")).is_file() else None
 
 
 @dataclass(frozen=True)
@@ -338,12 +221,12 @@ def regression_vs_classification(
     if s.design != "original":
         training["design"] = s.design
     out = Path(out_dir)
-    _open(out, plain(training))
+    open_folder(out, plain(training))
     todo = plan(s.archs, per_group, tasks)
-    runs = {j["id"]: r for j in todo if (r := _finished(out, j)) is not None}
+    runs = {j["id"]: r for j in todo if (r := finished(out, j)) is not None}
     pending = [j for j in todo if j["id"] not in runs]
     runs.update(
-        _train_all(
+        train_all(
             pending, training, out, s.jobs, progress, len(runs), len(todo), trainer, s.cluster
         )
     )
@@ -395,51 +278,6 @@ def regression_vs_classification(
         analysis_cpu_seconds=time.process_time() - cpu_start,
     )
     return dataclasses.replace(result, report=write_report(result, formats, draw))
-
-
-def select_learned(
-    records: Sequence[Mapping[str, Any]],
-    criterion: tuple[float, float] | None,
-    min_learned: int,
-    paired: bool,
-) -> tuple[list[Mapping[str, Any]], list[dict[str, Any]]]:
-    """The networks that enter the tests, and per (arch, task) what was left out and why.
-
-    Without a criterion every network enters. With one, a network enters when it learned; a task
-    counts as learned when at least ``min_learned`` of its networks did (all of them when it has
-    fewer); in a paired design a pair enters an architecture's tests only when both twins are
-    learned (a task the architecture cannot learn takes its twin out).
-    """
-    if criterion is None:
-        return list(records), []
-    ok: dict[tuple[str, str], int] = {}
-    count: dict[tuple[str, str], int] = {}
-    for r in records:
-        key = (r["arch"], r["task"])
-        ok[key] = ok.get(key, 0) + learned(r, criterion)
-        count[key] = count.get(key, 0) + 1
-    task_ok = {key: n >= min(min_learned, count[key]) for key, n in ok.items()}
-    pair_ok: dict[tuple[str, str], bool] = {}
-    if paired:
-        for (arch, task), good in task_ok.items():
-            pair = pair_of(task) or task
-            pair_ok[(arch, pair)] = pair_ok.get((arch, pair), True) and good
-    used, excluded = [], {}
-    for r in records:
-        key = (r["arch"], r["task"])
-        pair = pair_of(r["task"]) or r["task"]
-        if paired and not pair_ok[(r["arch"], pair)]:
-            why = "task not learned" if not task_ok[key] else "its twin was not learned"
-        elif not task_ok[key]:
-            why = "task not learned"
-        elif not learned(r, criterion):
-            why = "network did not learn"
-        else:
-            used.append(r)
-            continue
-        row = excluded.setdefault((*key, why), {"arch": key[0], "task": key[1], "why": why, "n": 0})
-        row["n"] += 1
-    return used, list(excluded.values())
 
 
 def _units(per_group: int, tasks: Mapping[str, Sequence[str]]) -> list[int]:
@@ -504,64 +342,6 @@ def _check_tasks(tasks: Mapping[str, Sequence[str]], paired: bool = False) -> No
             spec = get_task(name, **TASK_PARAMS.get(name, {})).spec
             if spec.kind != kind:
                 raise UsageError(f"task {name!r} is a {spec.kind} task, listed under {kind}")
-
-
-def _train_all(
-    pending, training, out: Path, jobs, progress, done, total, trainer, cluster=None
-) -> dict:
-    new: dict[str, dict] = {}
-    failures: list[str] = []
-    if progress:
-        progress("train", done, total)
-    if not pending:
-        return new
-
-    def collect(job, get) -> None:
-        nonlocal done
-        try:
-            new[job["id"]] = get()
-        except RnndynError as err:
-            failures.append(f"{job['id']}: {err}")
-        done += 1
-        if progress:
-            progress("train", done, total)
-
-    if jobs <= 1 and cluster is None:
-        with _one_torch_thread():  # small networks: one thread is faster, and polite on a busy host
-            for job in pending:
-                collect(job, lambda job=job: train_one(job, training, str(out), trainer))
-    else:  # workers ignore SIGINT and are stopped on Ctrl-C (no worker tracebacks)
-        from rnndyn.parallel import execute
-
-        def got(i: int, value: Any) -> None:
-            collect(pending[i], lambda: _raise_or(value))
-
-        args = [(j, training, str(out), trainer) for j in pending]
-        execute(train_one, args, on_result=got, jobs=jobs, cluster=cluster, catch=(RnndynError,))
-    if failures:
-        raise RnndynError(
-            f"{len(failures)} training run(s) failed: " + "; ".join(failures[:5]),
-            hint="Re-run the same command to retry them (finished networks are kept).",
-        )
-    return new
-
-
-@contextlib.contextmanager
-def _one_torch_thread() -> Iterator[None]:
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def _raise_or(value: Any) -> Any:
-    if isinstance(value, RnndynError):
-        raise value
-    return value
 
 
 def describe(settings: Settings) -> list[str]:

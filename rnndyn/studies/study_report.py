@@ -3,7 +3,6 @@ report, and the report folder (tables, JSON, figures)."""
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from typing import Any
 
 from rnndyn.compare.family import FamilyPlan, format_p
 from rnndyn.compare.results import ComparisonResult
+from rnndyn.studies.criteria import learned, pairs_needed
 from rnndyn.tasks.twins import pair_of
 
 
@@ -218,16 +218,18 @@ class StudyResult:
             "classification twin see the same input streams and, for the same seed, start from "
             "identical weights; same readout step, input size, sequence length and budget. Only "
             "the target (a value or its sign) and the loss (MSE vs cross-entropy) differ. "
-            f"{s['seeds']} seeds per task.",
+            f"{s['seeds']} seed{'s' if s['seeds'] != 1 else ''} per task.",
             f"- **Learned.** A network enters the tests only if it learned: test NRMSE ≤ "
             f"{crit[0]} (regression) or accuracy ≥ {crit[1]} (classification), both about an "
-            f"output–target correlation of 0.7. A pair enters an architecture's tests only "
-            f"when both twins have ≥ {s['min_learned']} learned networks.",
+            f"output–target correlation of 0.7. A task counts as learned when at least "
+            f"{s['min_learned']} of its networks learned (all of them if it has fewer); a pair "
+            "enters an architecture's tests only when both twins are learned.",
             "- **Test.** Pairs are the unit: the kind labels are swapped within pairs (an exact "
             "sign-flip test over the 2ⁿ relabelings of n pairs); the effect is the mean "
             "within-pair Cliff's δ (> 0: classification larger) with a CI from resampling "
             "pairs, and the median over pairs of the paired median difference.",
-            f"- **Primary family** ({fam.size} tests, {fam.correction} at α = {fam.alpha:g}): "
+            f"- **Primary family** ({fam.size} test{'s' if fam.size != 1 else ''}, "
+            f"{fam.correction} at α = {fam.alpha:g}): "
             f"{', '.join(s.get('primary') or [])} for every architecture. Planned floor with "
             f"every pair learned: 2/2^{len(s['tasks']['regression'])} = {plan.smallest_p:.2g}; "
             f"smallest attainable adjusted p {plan.best_case_adjusted:.2g} — α is "
@@ -343,35 +345,6 @@ class StudyResult:
                 "findings": self.findings(),
             }
         )
-
-
-LEARNED = (0.7, 0.75)
-"""Fixed before the paired study was run: a regression network learned when its test NRMSE is at
-most 0.7, a classification network when its test accuracy is at least 0.75. Both mean its output
-correlates with the target at about ρ = 0.7 (NRMSE = √(1 − ρ²); a Gaussian quantity's sign read
-from an estimate correlated at ρ is right with probability 1 − arccos(ρ)/π ≈ 0.75)."""
-
-
-def learned(record: Mapping[str, Any], criterion: tuple[float, float]) -> bool:
-    """Whether one trained network meets ``criterion`` = (max NRMSE, min accuracy)."""
-    test = record.get("test")
-    if test is None or not math.isfinite(float(test)):
-        return False
-    if record.get("metric") == "nrmse":
-        return float(test) <= criterion[0]
-    if record.get("metric") == "accuracy":
-        return float(test) >= criterion[1]
-    return True
-
-
-def pairs_needed(family_size: int, alpha: float = 0.05, correction: str = "holm") -> int:
-    """The fewest twin pairs whose floor 2/2ⁿ lets one test reach ``alpha`` after correcting
-    over ``family_size`` tests (Holm or BH: ``m · 2/2ⁿ < α``; none: ``2/2ⁿ < α``)."""
-    m = family_size if correction in ("holm", "bh") else 1
-    n = 1
-    while m * 2.0 / 2**n >= alpha:
-        n += 1
-    return n
 
 
 def _learned(record: Mapping[str, Any], criterion) -> bool:
