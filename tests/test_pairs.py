@@ -13,7 +13,7 @@ from rnndyn.compare.family import at_floor, mann_whitney_floor
 from rnndyn.compare.pairs import pair_deltas, paired_floor, paired_test
 from rnndyn.compare.permutation import Design, blocked_test
 from rnndyn.compare.runner import untestable
-from rnndyn.compare.stats import mann_whitney_method, two_sample
+from rnndyn.compare.stats import PooledDistances, mann_whitney_method, two_sample
 
 
 def paired_design(n_pairs: int, seeds: int = 3):
@@ -197,6 +197,11 @@ def _kinds():
         d = Design.from_labels(tasks, in_a)
         rb = blocked_test(values, d, n_permutations=n_perm, rng=0)
         yield f"blocked/{n_perm}", rb.p_value, rb.floor
+        eigs = [rng.normal(size=4) + 1j * rng.normal(size=4) + 3 * a for a in in_a]
+        for name, design in (("paired", Design.from_labels(tasks, in_a, pairs)), ("blocked", d)):
+            _, ps, _, _ = PooledDistances(eigs).test(design, n_permutations=n_perm, rng=0)
+            for k, pv in enumerate(ps):
+                yield f"distance-{k}/{name}/{n_perm}", pv, design.floor(n_perm)
 
 
 @pytest.mark.parametrize(("kind", "p", "floor"), list(_kinds()))
@@ -210,3 +215,41 @@ def test_untestable_statistics():
     assert untestable(np.array([0.5, 0.5])) == "every value is 0.5"
     assert untestable(np.array([np.inf, 1.0])) is None
     assert untestable(np.array([-np.inf, np.inf])) == "every value is infinite"
+
+
+def test_untestable_statistics_leave_the_family_and_its_size_says_so(tmp_path):
+    """Radii ≥ 1 in every network: the longest timescale is ∞ everywhere, so it is reported as
+    untestable and the family is 11 − 1 statistics + 4 distances = 14 tests; with twin pairs
+    the same holds for the paired test, and the primary family is corrected on its own."""
+    from planted import planted
+    from test_compare import write_net
+
+    from rnndyn.compare.spectra import compare_spectra
+
+    rng = np.random.default_rng(4)
+    paths = []
+    for p in range(5):
+        for kind, top in (("classification", 1.1), ("regression", 1.3)):
+            for s in range(2):
+                meta = {"task_kind": kind, "task": f"{p}{kind[:3]}", "pair": f"p{p}", "seed": s}
+                k = rng.integers(1, 4)  # 1–3 conjugate pairs: frac_complex varies
+                real = np.r_[top + rng.uniform(0, 0.1), rng.uniform(0.1, 1.2, 7 - 2 * k)]
+                pairs = rng.uniform(0.1, 0.9, k) * np.exp(1j * rng.uniform(0.2, 2.9, k))
+                w = planted(real, pairs, rng)[0]  # radius ≥ 1: longest timescale ∞
+                paths.append(str(write_net(tmp_path / f"{p}_{kind}_{s}.pt", w, meta)))
+    fast = {"n_permutations": 999, "n_bootstrap": 50}
+    res = compare_spectra(paths, **fast)
+    assert res.untestable == ("rnn l0.fwd.hh longest_timescale",)
+    assert res.family.size == 14 == len(res.tests) + len(res.distances)
+    assert all(t.statistic != "longest_timescale" for t in res.tests)
+    assert any("untestable (every value is infinite" in n for n in res.notes)
+    paired = compare_spectra(paths, pairs="pair", primary=["spectral_radius@hh"], **fast)
+    assert paired.untestable == res.untestable
+    assert (paired.family.size, paired.secondary.size) == (1, 13)
+    primary = [t for t in paired.tests if t.family == "primary"]
+    assert len(primary) == 1 and primary[0].statistic == "spectral_radius"
+    assert primary[0].n_pairs == 5 and primary[0].p_floor == pytest.approx(2 / 2**5)
+    assert primary[0].p_adjusted == primary[0].p_value  # a family of one
+    frame = paired.tests_frame()
+    assert set(frame["family"]) == {"primary", "secondary"}
+    assert (frame.loc[frame["family"] == "secondary", "family_size"] == 13).all()
