@@ -121,7 +121,12 @@ class StudyResult:
             ]
             text = f"{label}{arch.upper()} {op} ({n}, {nets}): "
             if parts:
-                text += "differ at the family-wise level: " + "; ".join(parts) + "."
+                level = (
+                    f"{fam.correction}-adjusted p < {fam.alpha:g}, exploratory"
+                    if secondary
+                    else "differ at the family-wise level"
+                )
+                text += f"{level}: " + "; ".join(parts) + "."
                 rest = len(rows) + len(dist) - len(sig) - len(sig_d)
                 text += f" The other {rest} tests: no detectable difference at this n."
             else:
@@ -234,7 +239,7 @@ class StudyResult:
             f"every pair learned: 2/2^{len(s['tasks']['regression'])} = {plan.smallest_p:.2g}; "
             f"smallest attainable adjusted p {plan.best_case_adjusted:.2g} — α is "
             f"{'reachable' if plan.reachable else 'out of reach'}; it stays reachable while "
-            f"at least {_pairs_needed(fam.size, fam.alpha, fam.correction)} pairs are learned. "
+            f"at least {pairs_needed(fam.size, fam.alpha, fam.correction)} pairs are learned. "
             f"As tested: floors {_floors(cmp, 'primary')}, so the smallest attainable adjusted "
             f"p is {fam.best_case_adjusted:.2g} "
             f"({'reachable' if fam.reachable else 'out of reach'}).",
@@ -265,7 +270,7 @@ class StudyResult:
         out_pairs: dict[str, set[str]] = {}
         for e in self.excluded:
             if e["why"] != "network did not learn":
-                out_pairs.setdefault(e["arch"], set()).add(str(_pair(e["task"])))
+                out_pairs.setdefault(e["arch"], set()).add(str(pair_of(e["task"])))
         lines = [
             "| arch | pairs tested | tasks | networks trained | networks tested | pairs left "
             "out (not learned) |",
@@ -314,7 +319,7 @@ class StudyResult:
             tests = [r["test"] for r in rs if r.get("test") is not None]
             med = f"{statistics.median(tests):.3g}" if tests else "—"
             base = rs[0].get("baseline")
-            ok = f"{sum(_learned(r, crit) for r in rs)}/{len(rs)}" if crit else "—"
+            ok = f"{sum(learned(r, tuple(crit)) for r in rs)}/{len(rs)}" if crit else "—"
             rows.append(
                 f"| {arch} | {task} | {kind} | {len(rs)} | {metric} | {med} | "
                 f"{'—' if base is None else f'{base:.3g}'} | {ok} |"
@@ -345,18 +350,6 @@ class StudyResult:
                 "findings": self.findings(),
             }
         )
-
-
-def _learned(record: Mapping[str, Any], criterion) -> bool:
-    return learned(record, tuple(criterion))
-
-
-def _pair(task: str) -> str | None:
-    return pair_of(task)
-
-
-def _pairs_needed(size: int, alpha: float, correction: str) -> int:
-    return pairs_needed(size, alpha, correction)
 
 
 def _floors(cmp: ComparisonResult, family: str) -> str:
