@@ -67,7 +67,8 @@ def select_learned(
         for (arch, task), good in task_ok.items():
             pair = pair_of(task) or task
             pair_ok[(arch, pair)] = pair_ok.get((arch, pair), True) and good
-    used, excluded = [], {}
+    used: list[Mapping[str, Any]] = []
+    excluded: dict[tuple[str, str, str], dict[str, Any]] = {}
     for r in records:
         key = (r["arch"], r["task"])
         pair = pair_of(r["task"]) or r["task"]
