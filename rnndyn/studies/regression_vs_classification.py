@@ -261,7 +261,7 @@ def regression_vs_classification(
         "primary": list(primary) if primary else None,
         "correction": s.correction,
         "secondary_correction": s.secondary_correction if primary else None,
-        "learned": list(s.criterion()) if s.criterion() else None,
+        "learned": list(crit) if (crit := s.criterion()) is not None else None,
         "min_learned": s.min_learned,
         **training,
     }
