@@ -3,12 +3,11 @@ once, their results relabelled) and the memory a full eigendecomposition holds a
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-
-from rnndyn._util.hashing import sha256
 
 if TYPE_CHECKING:  # pragma: no cover
     from rnndyn.operators import RecurrentOperator
@@ -26,7 +25,7 @@ def distinct_operators(
     copies: list[tuple[int, RecurrentOperator]] = []
     for op in ops:
         m = np.ascontiguousarray(op.matrix)
-        key = (m.shape, m.dtype.str, sha256(m.tobytes()))
+        key = (m.shape, m.dtype.str, hashlib.sha256(m.tobytes()).digest())
         if key not in first:
             first[key] = len(distinct)
             distinct.append(op)

@@ -8,7 +8,10 @@ the ``eigen`` runs with ``data/init/eigen3.<kind>.json``), pooled. A cell is one
 every initializer ran on the same seeds and data in a cell, so comparisons are paired.
 
 - A run that diverged or failed counts as the task's trivial baseline (chance accuracy, the
-  variance's MSE): it learned nothing. Such runs are counted in the tables.
+  variance's MSE): it learned nothing (the bench's one rule, ``DIVERGED_RULE`` in
+  ``rnndyn.training.bench.results``, also above 10 × the baseline). Such runs are counted in the
+  tables and in the summary's ``n_diverged``; the summary's medians use the same rule, so the
+  rank files are rebuilt from the summary by ``rankings`` (tests/test_bench_ranks_reproducible.py).
 - Across cells (Demšar 2006, ``rnndyn.training.bench.ranking``): median over seeds per cell, average
   ranks, Friedman and Iman-Davenport tests, the Nemenyi critical difference; cells where every
   initializer has the same median (a shared ceiling) are left out and listed. Ranking A: the
@@ -34,7 +37,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 COLS = [
-    *("task", "kind", "arch", "init", "metric", "higher_is_better", "n", "n_ok"),
+    *("task", "kind", "arch", "init", "metric", "higher_is_better", "n", "n_ok", "n_diverged"),
     *("median", "q25", "q75", "iqr", "best", "reached", "epochs_to_threshold", "time_s", "rank"),
 ]
 CONTROL = "eigen"
@@ -58,14 +61,41 @@ def pooled(folders: list[Path], rename: dict[Path, str] | None = None):
 
 
 def runs_of(result):
-    """Seed-level runs; a failed or diverged run scores the trivial baseline."""
-    import numpy as np
+    """Seed-level runs scored by the bench's one divergence rule (``DIVERGED_RULE``): a failed or
+    diverged run scores the trivial baseline (``value``; ``failed`` marks it)."""
+    from rnndyn.training.bench.results import score_runs
 
     runs = result.runs_frame()
-    bad = (runs["status"] != "ok") | ~np.isfinite(runs["test"].astype(float))
-    runs["value"] = runs["test"].astype(float).where(~bad, runs["baseline"].astype(float))
-    runs["failed"] = bad
+    scored = score_runs(runs[runs["status"] != "error"])
+    failed = runs[runs["status"] == "error"].assign(
+        diverged=True, value=runs["baseline"].astype(float)
+    )
+    import pandas as pd
+
+    runs = pd.concat([scored, failed]).loc[runs.index]
+    runs["failed"] = runs["diverged"].astype(bool)
     return runs
+
+
+def rankings(cells, control: str):
+    """The three rankings of the report from per-seed (or per-cell median) rows with ``task``,
+    ``arch``, ``init``, ``seed``, ``value``, ``higher_is_better`` and ``baseline``: every cell,
+    the gated cells, and the cells someone learned (floor cells left out). Returns
+    ``[(name, BlockMatrix, RankingResult)]``; the committed ``*_ranks.csv`` are their tables, and
+    a test rebuilds them from the committed summaries (one row per cell, its median)."""
+    from rnndyn.training.bench import block_summaries, rank_methods
+
+    floors = floor_cells(cells)
+    informative = cells[~cells.set_index(["task", "arch"]).index.isin(floors)]
+    out = []
+    for name, rows in (
+        ("all cells", cells),
+        ("gated cells", cells[cells["arch"].isin(["lstm", "gru"])]),
+        ("cells someone learned", informative),
+    ):
+        matrix = block_summaries(rows, value="value", drop_ceiling=True)
+        out.append((name, matrix, rank_methods(matrix, control=control)))
+    return out
 
 
 def markdown(df, floatfmt: str = ".3g") -> str:
@@ -148,12 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from rnndyn._util.atomic import atomic_write_text
-    from rnndyn.training.bench import (
-        block_summaries,
-        control_vs_baselines,
-        paired_cells,
-        rank_methods,
-    )
+    from rnndyn.training.bench import control_vs_baselines, paired_cells
 
     extra = {Path(k): v for k, _, v in (x.partition("=") for x in args.rename)}
     result = pooled([*args.folders, *extra], {**dict.fromkeys(args.folders, args.label), **extra})
@@ -166,25 +191,14 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write_text(out / f"{args.name}_paired.csv", paired.to_csv(index=False))
 
     floors = floor_cells(runs)
-    informative = runs[~runs.set_index(["task", "arch"]).index.isin(floors)]
-    everywhere = block_summaries(runs, value="value", drop_ceiling=True)
-    gated = block_summaries(
-        runs[runs["arch"].isin(["lstm", "gru"])], value="value", drop_ceiling=True
-    )
     ranks, tests, text = [], [], []
     results = {}
-    rankings = (
-        ("all cells", everywhere),
-        ("gated cells", gated),
-        ("cells someone learned", block_summaries(informative, value="value", drop_ceiling=True)),
-    )
     text += [
         "Floor cells (no initializer's median beats the trivial baseline by 10 %): "
         + ", ".join(f"{t}-{a}" for t, a in floors),
         "",
     ]
-    for name, matrix in rankings:
-        res = rank_methods(matrix, control=control)
+    for name, matrix, res in rankings(runs, control):
         results[name] = res
         ranks.append(res.table().assign(ranking=name))
         vs = control_vs_baselines(matrix, control)

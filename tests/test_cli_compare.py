@@ -12,8 +12,8 @@ import torch
 from test_compare import planted_matrix, write_net, write_population
 from typer.testing import CliRunner
 
-import rnndyn.training.study
-from rnndyn.tasks.twins import QUANTITIES
+import rnndyn.studies.regression_vs_classification
+from rnndyn.tasks.twins import FIRST_EIGHT
 from rnndyn_cli.app import app
 
 FAST = ["--permutations", "99", "--bootstrap", "100"]
@@ -194,9 +194,9 @@ def test_study_trains_compares_reports_and_resumes(runner, tmp_path, monkeypatch
         calls.append(args[0].spec.name)
         return fake_train(*args, **kwargs)
 
-    original = rnndyn.training.study.regression_vs_classification
+    original = rnndyn.studies.regression_vs_classification.regression_vs_classification
     monkeypatch.setattr(
-        rnndyn.training.study,
+        rnndyn.studies.regression_vs_classification,
         "regression_vs_classification",
         lambda *a, **k: original(*a, **k, trainer=counting),
     )
@@ -204,6 +204,8 @@ def test_study_trains_compares_reports_and_resumes(runner, tmp_path, monkeypatch
     args = [
         "study",
         "regression-vs-classification",
+        "--design",
+        "matched",
         "--archs",
         "rnn",
         "--per-group",
@@ -219,7 +221,7 @@ def test_study_trains_compares_reports_and_resumes(runner, tmp_path, monkeypatch
     assert res.exit_code == 0, res.output
     assert "warning" not in res.stderr  # 8 vs 8 tasks, all 12870 labelings: α is reachable
     assert len(calls) == 16 and set(calls) == {
-        f"twin_{q}_{k}" for q in QUANTITIES for k in ("reg", "cls")
+        f"twin_{q}_{k}" for q in FIRST_EIGHT for k in ("reg", "cls")
     }
     assert "spectral_radius higher in regression" in res.stdout
     assert "n = 8 vs 8 tasks" in res.stdout  # tasks are the unit
@@ -267,11 +269,13 @@ def test_correction_unit_and_strata_options(runner, population):
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     rows = doc["tests"] + doc["distances"]
-    assert doc["family"]["correction"] == "bh" and doc["family"]["size"] == len(rows) == 15
+    # 11 statistics + 4 distances, less one untestable statistic (equal in every network)
+    assert doc["family"]["correction"] == "bh" and doc["family"]["size"] == len(rows) == 14
+    assert len(doc["untestable"]) == 1 and doc["untestable"][0].startswith("rnn l0.fwd.hh ")
     assert all("p_adjusted" in r and "p_floor" in r for r in rows)
     res = runner.invoke(app, ["compare", *paths, *FAST])  # 4 vs 4: radius separated, at the floor
     assert res.exit_code == 0 and "p holm" in res.stdout and "≤ 0.029 (exact)" in res.stdout
-    assert "One family: 15 tests" in res.stdout
+    assert "One family: 14 tests (statistics and distances) (1 untestable" in res.stdout
     res = runner.invoke(app, ["compare", *paths, "--unit", "task", *FAST])
     assert res.exit_code == 2 and "task" in res.stderr and "Traceback" not in res.output
     res = runner.invoke(app, ["compare", *paths, "--strata", "training.lr", *FAST])
@@ -280,3 +284,53 @@ def test_correction_unit_and_strata_options(runner, population):
     assert res.exit_code == 0 and json.loads(res.stdout)["settings"]["strata"] == "training.epochs"
     res = runner.invoke(app, ["compare", *paths, "--correction", "sidak", *FAST])
     assert res.exit_code == 2 and "holm, bh, none" in res.stderr
+
+
+def learned_fake_train(task, arch, *, hidden, epochs, seed):
+    """``fake_train`` whose networks learned (accuracy 0.9 / NRMSE 0.3), except twin_rank_cls."""
+    res = fake_train(task, arch, hidden=hidden, epochs=epochs, seed=seed)
+    good = 0.9 if task.spec.kind == "classification" else 0.3
+    res.metrics["test"] = 0.6 if task.spec.name == "twin_rank_cls" else good
+    return res
+
+
+def test_paired_study_prints_its_design_first_and_tests_within_pairs(runner, tmp_path, monkeypatch):
+    original = rnndyn.studies.regression_vs_classification.regression_vs_classification
+    monkeypatch.setattr(
+        rnndyn.studies.regression_vs_classification,
+        "regression_vs_classification",
+        lambda *a, **k: original(*a, **k, trainer=learned_fake_train),
+    )
+    out = tmp_path / "paired"
+    res = runner.invoke(
+        app,
+        [
+            *("study", "regression-vs-classification", "--archs", "rnn", "--seeds", "1"),
+            *("--hidden", "8", "--out", str(out), "--format", "png"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    first = res.stderr.splitlines()[0]
+    assert "12 twin pairs × 1 seeds" in first and "24 networks" in first
+    assert "floor 2/2^12 = 0.00049" in res.stderr and "reachable" in res.stderr
+    assert "PRIMARY RNN spectral_radius of `l0.fwd.jacfp`" in res.stdout
+    assert "lower in classification than in regression" in res.stdout  # planted: cls radius lower
+    assert "SECONDARY (exploratory" in res.stdout
+    report = (out / "report" / "report.md").read_text()
+    assert report.index("## Design (declared before training)") < report.index("## Primary family")
+    assert report.index("## Primary family") < report.index("## Findings")
+    assert "| rnn | 11 | 22 | 24 | 22 | rank |" in report  # the rank pair left out: not learned
+    study = json.loads((out / "report" / "study.json").read_text())
+    assert study["family"]["size"] == 1 and study["secondary_family"]["correction"] == "bh"
+    assert {"arch": "rnn", "task": "twin_rank_cls", "why": "task not learned", "n": 1} in study[
+        "excluded"
+    ]
+    tests = json.loads((out / "report" / "comparison.json").read_text())["tests"]
+    primary = [t for t in tests if t["family"] == "primary"]
+    assert len(primary) == 1 and primary[0]["n_pairs"] == 11
+    assert (
+        primary[0]["p_floor"] == pytest.approx(2 / 2**11)
+        and primary[0]["p_value"] >= (primary[0]["p_floor"])
+    )
+    assert primary[0]["test"] == "paired-sign-flip"
+    assert all(t["family"] == "secondary" for t in tests if t is not primary[0])

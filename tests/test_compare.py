@@ -102,10 +102,12 @@ def test_different_laws_are_detected_with_the_right_sign(tmp_path):
     for stat in ("spectral_radius", "modulus_q50", "frac_above_0.9"):
         t = tests[stat]
         assert (t.group_a, t.group_b, t.n_a, t.n_b) == ("classification", "regression", 8, 8)
-        assert t.p_value < 0.01 and t.p_adjusted < 0.05  # one family of 15 tests
+        assert t.p_value < 0.01 and t.p_adjusted < 0.05  # one family of 14 tests
         assert t.cliffs_delta < -0.8 and t.ci_high < 0  # classification has the smaller moduli
         assert t.median_a < t.median_b
-    assert tests["frac_complex"].p_value == 1.0  # planted: the same fraction in every network
+    # planted: the same fraction in every network, so it is untestable and left out of the family
+    assert "frac_complex" not in tests and res.untestable == ("rnn l0.fwd.hh frac_complex",)
+    assert res.family.size == 14 and any("frac_complex: untestable" in n for n in res.notes)
     dist = {(d.distribution, d.metric): d for d in res.distances}
     assert set(dist) == {
         ("modulus", "wasserstein1"),
@@ -189,7 +191,8 @@ def test_missing_group_key_names_the_files(tmp_path):
     res = compare_spectra([p for p in every if p != orphan], by="seed", skip_bad=True, **FAST)
     assert res.group_names == ("0", "1", "2")  # an int-valued key; three groups: every pair
     assert {(t.group_a, t.group_b) for t in res.tests} == {("0", "1"), ("0", "2"), ("1", "2")}
-    assert len(res.tests) == 3 * len(STATISTICS) and len(res.distances) == 3 * 4
+    # frac_complex is the same in every planted network: untestable, left out of each pair
+    assert len(res.tests) == 3 * (len(STATISTICS) - 1) and len(res.distances) == 3 * 4
 
 
 def test_bad_files_are_listed_and_skipped(tmp_path):
@@ -326,7 +329,10 @@ def test_tables_and_json_document(tmp_path):
     paths = write_population(tmp_path, 3)
     res = compare_spectra(paths["classification"] + paths["regression"], **FAST)
     tests = res.tests_frame()
-    assert len(tests) == len(STATISTICS) + 4 and set(tests["kind"]) == {"statistic", "distance"}
+    assert len(tests) == len(STATISTICS) - len(res.untestable) + 4 and set(tests["kind"]) == {
+        "statistic",
+        "distance",
+    }
     assert (tests[["n_a", "n_b"]] == 3).all().all()
     assert len(res.eigenvalues_frame()) == 6 * 16
     assert len(res.group_frame()) == 2 * len(STATISTICS)
@@ -378,19 +384,13 @@ def test_plots_draw_every_network(tmp_path):
 
 @pytest.mark.slow
 def test_study_with_real_training(tmp_path):
-    from rnndyn.training.study import regression_vs_classification
+    from rnndyn.studies.regression_vs_classification import Settings, regression_vs_classification
 
+    settings = Settings(
+        design="original", archs=("rnn",), per_group=3, hidden=6, epochs=1, n_permutations=99
+    )
     with pytest.warns(RnndynWarning, match="no test can reach"):  # 3 vs 3 tasks: p ≥ 0.1
-        res = regression_vs_classification(
-            tmp_path / "s",
-            archs=("rnn",),
-            design="original",
-            per_group=3,
-            hidden=6,
-            epochs=1,
-            n_permutations=99,
-            formats=("png",),
-        )
+        res = regression_vs_classification(tmp_path / "s", settings, formats=("png",))
     assert len(res.runs) == 6 and res.trained_now == 6 and res.report.is_file()
     assert {r["kind"] for r in res.runs} == {"regression", "classification"}
     assert res.comparison.group_names == ("classification", "regression")

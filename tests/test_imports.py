@@ -21,7 +21,9 @@ layer or a peer on its own layer:
 10. ``rnndyn.compare``: populations of networks, statistics
 11. ``rnndyn.init``: the eigen initializer (fitted with ``compare``'s per-network spectra)
 12. ``rnndyn.outputs``: writing output folders (staging, manifest, tables, figure files)
-12. ``rnndyn.training``: models, training, tracking, study, bench
+12. ``rnndyn.training``: models, training, tracking, bench
+    ``rnndyn.studies``: labelled experiments (one module each, a frozen settings object), just
+    above training (they train networks and compare them)
 13. ``rnndyn.plots``: figures of results
 14. ``rnndyn.report``: result → output folder (tables, JSON, figures, manifest)
 15. ``rnndyn``: the package root's re-exports (matches only exactly, so a new module must be
@@ -64,6 +66,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("rnndyn.init",),
     ("rnndyn.outputs",),
     ("rnndyn.training",),
+    ("rnndyn.studies",),
     ("rnndyn.plots",),
     ("rnndyn.report",),
     ("rnndyn",),

@@ -57,28 +57,33 @@ def _rows(doc):
 
 @pytest.mark.parametrize("correction", ["holm", "bh", "none"])
 def test_one_family_per_run_recomputed_from_the_json(tmp_path, correction):
-    paths = write_population(tmp_path, 5, arch="lstm")  # 4 gates: 4 strata × 15 tests
+    # 4 gates: 4 strata × 15 tests, less frac_complex (0.5 in every planted matrix: untestable)
+    paths = write_population(tmp_path, 5, arch="lstm")
     res = compare_spectra(
         paths["classification"] + paths["regression"], correction=correction, seed=3, **FAST
     )
     doc = json.loads(json.dumps(res.to_dict()))
     rows = _rows(doc)
-    assert doc["family"]["correction"] == correction and doc["family"]["size"] == len(rows) == 60
+    assert doc["family"]["correction"] == correction and doc["family"]["size"] == len(rows) == 56
+    assert len(doc["untestable"]) == 4 and all(
+        u.endswith("frac_complex") for u in doc["untestable"]
+    )
     assert doc["settings"]["correction"] == correction
     raw = [r["p_value"] for r in rows]
     expected = {"holm": holm_by_definition, "bh": bh_by_definition, "none": list}[correction](raw)
     assert [r["p_adjusted"] for r in rows] == pytest.approx(expected, rel=1e-12)
     frame = res.tests_frame()
     assert {"p_value", "p_adjusted", "p_floor", "p_bound", "correction"} <= set(frame.columns)
-    assert (frame["family_size"] == 60).all()
+    assert (frame["family_size"] == 56).all()
 
 
 def test_the_family_is_not_split_by_stratum(tmp_path):
-    """A per-stratum Holm would multiply by 15; over the run it multiplies by up to 60."""
+    """A per-stratum Holm would multiply by 14; over the run it multiplies by up to 56 (4 strata ×
+    15 tests, less the untestable frac_complex of each)."""
     paths = write_population(tmp_path, 8, arch="lstm")
     res = compare_spectra(paths["classification"] + paths["regression"], **FAST)
     smallest = min((*res.tests, *res.distances), key=lambda r: r.p_value)
-    assert smallest.p_adjusted == pytest.approx(min(1.0, 60 * smallest.p_value))
+    assert smallest.p_adjusted == pytest.approx(min(1.0, 56 * smallest.p_value))
 
 
 # --- the smallest attainable p -------------------------------------------------------------------
@@ -358,7 +363,7 @@ def test_infinite_statistics_in_both_groups_raise_no_warning(tmp_path):
         for t in range(3):
             for s in range(2):
                 meta = {"task_kind": kind, "task": f"{kind}{t}", "seed": s}
-                w = planted_matrix(rng, 0.9, 1.2, 8)
+                w = planted_matrix(rng, 0.5, 1.1, 8)  # radii either side of 1: some τ = ∞
                 paths.append(str(write_net(tmp_path / f"{kind}{t}_{s}.pt", w, meta)))
     for unit in ("task", "network"):
         for test in ("mann-whitney", "permutation"):

@@ -86,7 +86,8 @@ def test_two_sample_finds_shift_with_right_sign_and_ci():
         assert r.ci_low <= r.cliffs_delta <= r.ci_high and r.ci_high < 0
         assert (r.n_a, r.n_b) == (15, 15)
     mw = two_sample(a, b, rng=0)
-    assert mw.p_value == pytest.approx(scipy.stats.mannwhitneyu(a, b).pvalue)
+    exact = scipy.stats.mannwhitneyu(a, b, method="exact").pvalue  # 15 vs 15, no ties: exact
+    assert mw.exact and mw.p_value == pytest.approx(exact)
 
 
 def test_two_sample_degenerate_and_infinite_values_give_no_nan():

@@ -24,6 +24,8 @@ class _Inference:
     """
 
     unit: str = "network"
+    family: str = "all"  # "primary" / "secondary" when a primary family was declared
+    n_pairs: int = 0  # pairs tested within (a paired design), else 0
     units_a: int = 0
     units_b: int = 0
     n_permutations: int | None = None  # labelings used (None: an exact rank test)
@@ -54,6 +56,9 @@ class StatisticTest(_Inference):
     ci_high: float
     hedges_g: float  # over networks; NaN where undefined (hedges_g_note says why)
     hedges_g_note: str | None = None
+    median_diff: float = float("nan")  # paired: median over pairs of median(A) − median(B)
+    median_diff_low: float = float("nan")  # its CI (pairs resampled)
+    median_diff_high: float = float("nan")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,8 +104,10 @@ class ComparisonResult(ComparisonTables):
     tests: tuple[StatisticTest, ...]
     distances: tuple[DistanceTest, ...]
     group_statistics: tuple[GroupStatistic, ...]
-    family: FamilyPlan
+    family: FamilyPlan  # the primary family when one was declared, else the run's one family
     units: Mapping[str, int] = field(default_factory=dict)  # group → number of units
+    secondary: FamilyPlan | None = None  # the exploratory rest, when a primary was declared
+    untestable: tuple[str, ...] = ()  # "arch operator statistic" left out of every family
     confounds: tuple[Mapping[str, Any], ...] = ()
     skipped: tuple[BadInput, ...] = ()
     notes: tuple[str, ...] = ()

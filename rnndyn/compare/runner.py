@@ -15,11 +15,19 @@ from typing import Any
 
 import numpy as np
 
-from rnndyn.compare.family import adjust, at_floor, mann_whitney_floor
+from rnndyn.compare.family import adjust, at_floor
+from rnndyn.compare.pairs import paired_test
 from rnndyn.compare.permutation import Design, blocked_test, cluster_median_ci
 from rnndyn.compare.population import STATISTICS, Network, OperatorSummary
 from rnndyn.compare.results import DistanceTest, GroupStatistic, StatisticTest
-from rnndyn.compare.stats import DISTANCES, PooledDistances, hedges_g_checked, median_ci, two_sample
+from rnndyn.compare.stats import (
+    DISTANCES,
+    PooledDistances,
+    hedges_g_checked,
+    mann_whitney_method,
+    median_ci,
+    two_sample,
+)
 
 Member = tuple[Network, OperatorSummary]
 
@@ -35,10 +43,16 @@ class Options:
     n_bootstrap: int = 1000
     confidence: float = 0.95
     n_directions: int = 8
+    pair_key: str | None = None  # metadata key of the twin pair: test within pairs (sign flips)
+    primary: frozenset[tuple[str, str]] | None = None  # (statistic, gate): the primary family
 
     @property
     def blocked(self) -> bool:
-        return self.unit_key is not None or self.strata_key is not None
+        return self.unit_key is not None or self.strata_key is not None or self.paired
+
+    @property
+    def paired(self) -> bool:
+        return self.pair_key is not None
 
     @property
     def unit(self) -> str:
@@ -48,7 +62,14 @@ class Options:
         return str(net.metadata.get(self.unit_key)) if self.unit_key else net.path
 
     def stratum_of(self, net: Network) -> str:
-        return str(net.metadata.get(self.strata_key)) if self.strata_key else ""
+        key = self.pair_key or self.strata_key
+        return str(net.metadata.get(key)) if key else ""
+
+    def family_of(self, statistic: str | None, gate: str) -> str:
+        """``primary`` / ``secondary`` when a primary family is declared, else ``all``."""
+        if self.primary is None:
+            return "all"
+        return "primary" if (statistic, gate) in self.primary else "secondary"
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,6 +83,7 @@ class Job:
     design: Design
     floor: float
     k: int | None = None
+    family: str = "all"
 
 
 def strata_of(named: Mapping[str, list[Network]]) -> dict[tuple[str, str], dict[str, list]]:
@@ -79,16 +101,37 @@ def _design(a: list[Member], b: list[Member], opts: Options) -> Design:
     return Design.from_labels(
         [opts.unit_of(n) for n in nets],
         [i < len(a) for i in range(len(nets))],
-        [opts.stratum_of(n) for n in nets] if opts.strata_key else None,
+        [opts.stratum_of(n) for n in nets] if (opts.strata_key or opts.pair_key) else None,
     )
 
 
-def _floor(design: Design, opts: Options) -> float:
+def complete_pairs(a: list[Member], b: list[Member], opts: Options) -> tuple[list, list]:
+    """Only the members whose pair has networks on both sides (a paired design); else as is."""
+    if not opts.paired:
+        return a, b
+    both = {opts.stratum_of(n) for n, _ in a} & {opts.stratum_of(n) for n, _ in b}
+    return (
+        [m for m in a if opts.stratum_of(m[0]) in both],
+        [m for m in b if opts.stratum_of(m[0]) in both],
+    )
+
+
+def untestable(values: np.ndarray) -> str | None:
+    """Why one statistic cannot be tested (every value infinite, or all identical), or None."""
+    x = np.asarray(values, dtype=float)
+    if x.size and not np.isfinite(x).any():
+        return "every value is infinite"
+    if x.size and np.all(x == x[0]):
+        return f"every value is {x[0]:.6g}"
+    return None
+
+
+def _floor(design: Design, opts: Options, ties: bool = False) -> float:
     """The smallest p this job's test can give (before seeing any value)."""
     if opts.blocked:
         return design.floor(opts.n_permutations)
     if opts.test == "mann-whitney":
-        return mann_whitney_floor(*design.n_units)
+        return mann_whitney_method(*design.n_units, ties=ties)[2]
     total = design.n_labelings()  # scipy's permutation_test doubles the smaller one-sided p
     return min(1.0, 2.0 / (total if total <= opts.n_permutations else opts.n_permutations + 1))
 
@@ -97,9 +140,15 @@ def _enumerated(design: Design, opts: Options) -> bool:
     return design.n_labelings() <= opts.n_permutations
 
 
-def plan_jobs(strata: dict, opts: Options) -> tuple[list[Job], list[str]]:
-    """Every test the run will do, with its design and floor, and notes on what is left out."""
+def plan_jobs(
+    strata: dict, opts: Options, untested: list[str] | None = None
+) -> tuple[list[Job], list[str]]:
+    """Every test the run will do, with its design and floor, and notes on what is left out.
+
+    Statistics that cannot be tested (``untestable``) are left out of the family and listed in
+    ``untested`` (when given) as well as in the notes."""
     jobs, notes = [], []
+    untested = [] if untested is None else untested
     for (arch, op), by_group in strata.items():
         ok = {g: ms for g, ms in by_group.items() if len({opts.unit_of(n) for n, _ in ms}) >= 2}
         short = [f"{g} ({_count(ms, opts)})" for g, ms in by_group.items() if g not in ok]
@@ -112,26 +161,43 @@ def plan_jobs(strata: dict, opts: Options) -> tuple[list[Job], list[str]]:
         if short:
             notes.append(f"{arch} {op}: left out of this comparison: {', '.join(short)}")
         for ga, gb in itertools.combinations(ok, 2):
-            jobs += _pair_jobs((arch, op), ga, gb, ok[ga], ok[gb], opts, notes)
+            jobs += _pair_jobs((arch, op), ga, gb, ok[ga], ok[gb], opts, notes, untested)
     return jobs, notes
 
 
-def _pair_jobs(stratum, ga, gb, a, b, opts: Options, notes: list[str]) -> list[Job]:
+def _pair_jobs(
+    stratum, ga, gb, a, b, opts: Options, notes: list[str], untested: list[str]
+) -> list[Job]:
     jobs = []
+    gate = (a or b)[0][1].gate
     for k, stat in enumerate(STATISTICS):
         ka = [m for m in a if not np.isnan(m[1].values[k])]
         kb = [m for m in b if not np.isnan(m[1].values[k])]
+        ka, kb = complete_pairs(ka, kb, opts)
         design = _design(ka, kb, opts) if ka and kb else None
         if design is None or min(design.n_units) < 2:
             notes.append(
                 f"{stratum[0]} {stratum[1]} {stat}: not computed for enough "
-                f"{opts.unit}s; not tested"
+                f"{'pair' if opts.paired else opts.unit}s; not tested"
             )
             continue
-        jobs.append(Job(stratum, ga, gb, (*ka, *kb), design, _floor(design, opts), k))
+        why = untestable(np.array([m[1].values[k] for m in (*ka, *kb)]))
+        if why is not None:
+            untested.append(f"{stratum[0]} {stratum[1]} {stat}")
+            notes.append(
+                f"{stratum[0]} {stratum[1]} {stat}: untestable ({why} in both groups); "
+                "left out of the family"
+            )
+            continue
+        family = opts.family_of(stat, gate)
+        values = np.array([m[1].values[k] for m in (*ka, *kb)])
+        floor = _floor(design, opts, ties=np.unique(values).size < values.size)
+        jobs.append(Job(stratum, ga, gb, (*ka, *kb), design, floor, k, family))
+    a, b = complete_pairs(a, b, opts)
     design = _design(a, b, opts)
-    floor = design.floor(opts.n_permutations)
-    jobs += [Job(stratum, ga, gb, (*a, *b), design, floor)]
+    if min(design.n_units) >= 2:
+        floor = design.floor(opts.n_permutations)
+        jobs += [Job(stratum, ga, gb, (*a, *b), design, floor, None, opts.family_of(None, gate))]
     return jobs
 
 
@@ -142,9 +208,12 @@ def _count(members: list[Member], opts: Options) -> str:
 
 def _common(job: Job, opts: Options) -> dict:
     n_a, n_b = job.design.n_units
+    pairs = len(np.unique(job.design.stratum)) if opts.paired else 0
     return {
         "architecture": job.stratum[0],
         "operator": job.stratum[1],
+        "family": job.family,
+        "n_pairs": pairs,
         "group_a": job.group_a,
         "group_b": job.group_b,
         "unit": opts.unit,
@@ -177,6 +246,8 @@ def run_statistic(job: Job, opts: Options, rng: np.random.Generator) -> Statisti
 
 
 def _blocked(values: np.ndarray, job: Job, opts: Options, rng) -> dict[str, Any]:
+    if opts.paired:
+        return _paired(values, job, opts, rng)
     r = blocked_test(
         values,
         job.design,
@@ -195,6 +266,31 @@ def _blocked(values: np.ndarray, job: Job, opts: Options, rng) -> dict[str, Any]
         "n_permutations": r.n_permutations,
         "exact": r.exact,
         "p_floor": r.floor,
+    }
+
+
+def _paired(values: np.ndarray, job: Job, opts: Options, rng) -> dict[str, Any]:
+    r = paired_test(
+        values,
+        job.design,
+        n_permutations=opts.n_permutations,
+        n_bootstrap=opts.n_bootstrap,
+        confidence=opts.confidence,
+        rng=rng,
+    )
+    return {
+        "test": "paired-sign-flip",
+        "u_or_diff": r.delta,
+        "p_value": r.p_value,
+        "cliffs_delta": r.delta,
+        "ci_low": r.ci_low,
+        "ci_high": r.ci_high,
+        "n_permutations": r.n_permutations,
+        "exact": r.exact,
+        "p_floor": r.floor,
+        "median_diff": r.median_diff,
+        "median_diff_low": r.median_diff_low,
+        "median_diff_high": r.median_diff_high,
     }
 
 
@@ -217,7 +313,7 @@ def _unblocked(a: np.ndarray, b: np.ndarray, job: Job, opts: Options, rng) -> di
         "ci_high": r.ci_high,
         "n_permutations": r.n_permutations,
         "exact": r.exact,
-        "p_floor": max(job.floor, r.p_floor),
+        "p_floor": r.p_floor,
     }
 
 
@@ -243,10 +339,18 @@ def run_distances(job: Job, opts: Options, rng: np.random.Generator) -> list[Dis
     ]
 
 
-def adjust_family(tests: list, distances: list, correction: str) -> tuple[list, list]:
-    """One correction over every statistic and distance test of the run."""
+def adjust_family(
+    tests: list, distances: list, correction: str, secondary: str | None = None
+) -> tuple[list, list]:
+    """One correction over every statistic and distance test of the run; with a declared
+    primary family, the primary tests by ``correction`` and the rest by ``secondary``
+    (each family on its own)."""
     rows = [*tests, *distances]
-    adjusted = adjust([r.p_value for r in rows], correction)
+    adjusted = np.full(len(rows), np.nan)
+    for family in dict.fromkeys(r.family for r in rows):
+        idx = [i for i, r in enumerate(rows) if r.family == family]
+        method = secondary if family == "secondary" and secondary else correction
+        adjusted[idx] = adjust([rows[i].p_value for i in idx], method)
     out = [replace(r, p_adjusted=float(p)) for r, p in zip(rows, adjusted, strict=True)]
     return out[: len(tests)], out[len(tests) :]
 

@@ -84,6 +84,9 @@ def compare_spectra(
     stats_progress: Callable[[int, int], None] | None = None,
     distance: str = "eigenvalues",
     top: int | None = None,
+    pairs: str | None = None,
+    primary: Sequence[str] | None = None,
+    secondary_correction: str = "bh",
 ) -> ComparisonResult:
     """Compare the spectra of groups of networks.
 
@@ -114,6 +117,14 @@ def compare_spectra(
         top: only the ``top`` eigenvalues of largest modulus per operator (``rnndyn.topk``;
             automatic for operators of size ≥ 4096): statistics that need the full spectrum are
             NaN and not tested, and the distances compare the top eigenvalues' distributions.
+        pairs: a metadata key naming each network's pair (twins record ``pair``): a paired
+            design. Tasks are the unit, each pair one task per group; labels are swapped within
+            pairs (exact sign-flip test over the ``2ⁿ`` relabelings, floor ``2/2ⁿ``); the effect
+            is the mean within-pair Cliff's δ with a CI that resamples pairs.
+        primary: the pre-registered primary family, ``STAT`` or ``STAT@GATE`` (gate default
+            ``jac``, the fixed-point Jacobian), for every architecture that has the gate. It is
+            corrected on its own by ``correction``; every other test is secondary (exploratory),
+            corrected on its own by ``secondary_correction``.
 
     Raises:
         UsageError: fewer than two groups, a group with fewer than two units, bad arguments.
@@ -124,21 +135,38 @@ def compare_spectra(
         raise UsageError(
             f"unknown distance {distance!r}; choose one of {', '.join(DISTANCE_KINDS)}"
         )
+    if distance == "similarity" and (primary is not None or pairs is not None):
+        raise UsageError(
+            "distance='similarity' is not yet combined with a primary family or a paired design",
+            hint="Run the similarity test without --primary/--pairs, or the spectra tests with them.",
+        )
+    if secondary_correction not in CORRECTIONS:
+        raise UsageError(f"unknown secondary correction {secondary_correction!r}")
+    chosen = parse_primary(primary) if primary is not None else None
+    if pairs is not None and (strata is not None or unit == "network"):
+        raise UsageError(
+            "a paired design (pairs) tests tasks within pairs: no --strata, no --unit network"
+        )
     named, bad, key = _load(
         checkpoints, groups, by, jobs, skip_bad, trust, matrix, jacobian, progress, cluster, top
     )
     opts = runner.Options(
         test=test,
-        unit_key=_resolve_unit(unit, key, named),
+        unit_key="task" if pairs is not None else _resolve_unit(unit, key, named),
         strata_key=strata,
         n_permutations=n_permutations,
         n_bootstrap=n_bootstrap,
         confidence=confidence,
         n_directions=n_directions,
+        pair_key=pairs,
+        primary=chosen,
     )
-    units = check_units(named, opts.unit_key, strata)
+    units = check_units(named, opts.unit_key, strata or pairs)
+    if pairs is not None:
+        check_pairs(named, pairs)
     by_stratum = runner.strata_of(named)
-    jobs_, notes = runner.plan_jobs(by_stratum, opts)
+    untested: list[str] = []
+    jobs_, notes = runner.plan_jobs(by_stratum, opts, untested)
     dyn_plans: list = []
     if distance == "similarity":  # the DSA matrix's tests replace the pooled-eigenvalue ones
         jobs_ = [j for j in jobs_ if j.k is not None]
@@ -148,8 +176,21 @@ def compare_spectra(
             "no architecture/operator is shared by at least two groups with two "
             f"{opts.unit}s each: nothing could be tested. " + " ".join(notes)
         )
-    floors = [j.floor for j in jobs_ for _ in range(1 if j.k is not None else len(DISTANCES))]
-    family = plan_family([*floors, *(p.floor for p in dyn_plans)], correction, alpha)
+    if chosen is not None and not any(j.family == "primary" for j in jobs_):
+        raise UsageError(
+            f"the primary family ({', '.join(primary or ())}) matches no testable statistic "
+            "of these networks",
+            hint="Name a statistic and a gate the networks have, e.g. spectral_radius@jac "
+            "(with jacobian=True) or spectral_radius@hh.",
+        )
+    family, secondary = _plans(
+        jobs_,
+        chosen is not None,
+        correction,
+        secondary_correction,
+        alpha,
+        extra=[p.floor for p in dyn_plans],
+    )
     rng = np.random.default_rng(seed)
     tests, distances = _run(jobs_, opts, rng, stats_progress)
     if dyn_plans:
@@ -157,7 +198,7 @@ def compare_spectra(
 
         sim = similarity([n.path for n in dyn_nets], jobs=jobs, seed=seed, trust=trust)
         distances += dynamics.run(sim.distances, dyn_plans, opts, rng, "similarity:trajectories")
-    tests, distances = runner.adjust_family(tests, distances, correction)
+    tests, distances = runner.adjust_family(tests, distances, correction, secondary_correction)
     found = confounds(
         {g: [n.metadata for n in ms] for g, ms in named.items()},
         ignore=[k for k in (key, strata, "task_kind") if k],
@@ -177,11 +218,16 @@ def compare_spectra(
         distances=tuple(distances),
         group_statistics=tuple(runner.group_statistics(by_stratum, opts, rng)),
         family=family,
+        secondary=secondary,
+        untestable=tuple(untested),
         units=units,
         confounds=tuple(found),
         skipped=tuple(bad),
         notes=tuple(notes),
-        settings={**_settings(key, opts, family, seed, jacobian, tests), "distance": distance},
+        settings={
+            **_settings(key, opts, family, seed, jacobian, tests, secondary),
+            "distance": distance,
+        },
     )
 
 
@@ -192,6 +238,59 @@ def _partial_note(top: int) -> str:
         f"partial spectra (top {top} by |λ|): {', '.join(NEEDS_FULL)} need the full spectrum and "
         f"were not tested; {', '.join(NEEDS_DEPTH)} only where the top {top} reach far enough; "
         "the distances compare the top eigenvalues' distributions"
+    )
+
+
+def parse_primary(items: Sequence[str]) -> frozenset[tuple[str, str]]:
+    """``["spectral_radius@jac", "frac_above_1@hh"]`` → ``{(statistic, gate), …}`` (gate
+    default ``jac``); UsageError for an unknown statistic or an empty list."""
+    out = set()
+    for item in items:
+        stat, _, gate = item.strip().partition("@")
+        if stat not in STATISTICS:
+            raise UsageError(
+                f"primary statistic {stat!r} is unknown; choose from {', '.join(STATISTICS)}"
+            )
+        out.add((stat, gate.strip() or "jac"))
+    if not out:
+        raise UsageError("the primary family is empty; name at least one STAT[@GATE]")
+    return frozenset(out)
+
+
+def check_pairs(named: Mapping[str, list[Network]], key: str) -> None:
+    """Every network names its pair, and no pair holds two tasks of one group."""
+    seen: dict[tuple[str, str], set[str]] = {}
+    for g, ms in named.items():
+        for n in ms:
+            seen.setdefault((g, str(n.metadata.get(key))), set()).add(str(n.metadata.get("task")))
+    doubled = [(g, p, sorted(t)) for (g, p), t in seen.items() if len(t) > 1]
+    if doubled:
+        g, p, t = doubled[0]
+        raise UsageError(
+            f"pair {p!r} holds {len(t)} tasks of group {g!r} ({', '.join(t)}); a paired design "
+            "needs one task per group in each pair"
+        )
+
+
+def _plans(
+    jobs_, declared: bool, correction: str, secondary: str, alpha: float, extra: Sequence = ()
+):
+    """The family plans (primary or the one family; the secondary one when declared). ``extra``:
+    floors of further tests in the one family (the similarity-matrix tests)."""
+
+    def floors(family: str | None) -> list[float]:
+        return [
+            j.floor
+            for j in jobs_
+            if family is None or j.family == family
+            for _ in range(1 if j.k is not None else len(DISTANCES))
+        ]
+
+    if not declared:
+        return plan_family([*floors(None), *extra], correction, alpha), None
+    return (
+        plan_family(floors("primary"), correction, alpha),
+        plan_family(floors("secondary"), secondary, alpha),
     )
 
 
@@ -290,6 +389,12 @@ def _run(jobs, opts, rng, progress=None) -> tuple[list[StatisticTest], list[Dist
 
 def _unit_notes(opts: runner.Options, units: Mapping[str, int]) -> list[str]:
     counts = ", ".join(f"{g}: {n}" for g, n in units.items())
+    if opts.paired:
+        return [
+            f"twin pairs (metadata {opts.pair_key!r}): labels are swapped within pairs (exact "
+            f"sign-flip test over the 2ⁿ relabelings of n pairs) and CIs resample pairs; tasks "
+            f"per group — {counts}"
+        ]
     if opts.unit_key:
         return [
             f"tasks are the unit (networks are nested in tasks): group labels are permuted over "
@@ -300,8 +405,12 @@ def _unit_notes(opts: runner.Options, units: Mapping[str, int]) -> list[str]:
     return []
 
 
-def _settings(key, opts, family, seed, jacobian, tests) -> dict[str, Any]:
+def _settings(key, opts, family, seed, jacobian, tests, secondary=None) -> dict[str, Any]:
     return {
+        "pairs": opts.pair_key,
+        "primary": sorted(f"{s}@{g}" for s, g in opts.primary) if opts.primary else None,
+        "secondary_correction": secondary.correction if secondary else None,
+        "secondary_family_size": secondary.size if secondary else None,
         "by": key,
         "test": tests[0].test if tests else opts.test,
         "unit": opts.unit,

@@ -18,7 +18,11 @@ from rnndyn.compare.family import holm, mann_whitney_floor  # noqa: F401  (holm 
 from rnndyn.compare.permutation import Design, delta_from_ranks
 
 TESTS = ("mann-whitney", "permutation")
-MAX_EXACT = 20_000  # enumerate every labeling of a tied small-sample Mann–Whitney up to this
+MAX_EXACT = (
+    200_000  # enumerate every labeling of a tied Mann–Whitney up to this (10 vs 10: 184 756)
+)
+MAX_EXACT_U = 20_000  # scipy's exact U distribution (no ties) while n_a · n_b is at most this
+MC_DRAWS = 99_999  # random labelings of a tied Mann–Whitney beyond MAX_EXACT (floor 2/(B + 1))
 DISTANCES = (
     ("modulus", "wasserstein1"),
     ("modulus", "energy"),
@@ -110,10 +114,9 @@ def two_sample(
     percentile-bootstrap CI (networks resampled within each group) and Hedges' g.
 
     ``a``, ``b``: ``(n_a,)``, ``(n_b,)`` values, one per network (NaNs are dropped; ±inf are kept
-    and ranked, so rank tests stay valid; Hedges' g is then NaN). Mann–Whitney uses scipy's exact
-    distribution for a group of ≤ 8 without ties, its exact permutation distribution (all
-    labelings up to ``MAX_EXACT``) for a group of ≤ 8 with ties, else the normal approximation.
-    The result says how many labelings were used, whether p is exact, and its floor.
+    and ranked, so rank tests stay valid; Hedges' g is then NaN). Mann–Whitney is exact wherever
+    it can be: see ``mann_whitney_method``. The result says how many labelings were used, whether
+    p is exact, and its floor; p is never below that floor.
     """
     if test not in TESTS:
         raise ValueError(f"unknown test {test!r}; choose one of {TESTS}")
@@ -154,32 +157,51 @@ def two_sample(
     )
 
 
+def mann_whitney_method(n_a: int, n_b: int, ties: bool) -> tuple[str, int | None, float]:
+    """How Mann–Whitney is computed for these sizes, and its floor (smallest two-sided p).
+
+    - no ties and ``n_a · n_b ≤ MAX_EXACT_U``: scipy's exact U distribution, floor
+      ``2/C(n_a + n_b, n_a)``;
+    - else, ``C(n_a + n_b, n_a) ≤ MAX_EXACT``: the exact permutation distribution of U (every
+      labeling enumerated; ties handled by mid-ranks), the same floor;
+    - else ``MC_DRAWS`` random labelings: floor ``2/(MC_DRAWS + 1)``.
+
+    Returns ``(method, labelings or None, floor)`` with method ``exact``, ``enumerated`` or
+    ``monte-carlo``.
+    """
+    total = math.comb(n_a + n_b, n_a)
+    if not ties and n_a * n_b <= MAX_EXACT_U:
+        return "exact", None, min(1.0, 2.0 / total)
+    if total <= MAX_EXACT:
+        return "enumerated", total, min(1.0, 2.0 / total)
+    return "monte-carlo", MC_DRAWS, min(1.0, 2.0 / (MC_DRAWS + 1))
+
+
 def _p_value(
     a: np.ndarray, b: np.ndarray, test: str, n_permutations: int, rng: np.random.Generator
 ) -> tuple[float, float, int | None, bool, float]:
     """Statistic, two-sided p, labelings used (None: a rank test's own distribution), exact, floor."""
     total = math.comb(a.size + b.size, a.size)
-    small = min(a.size, b.size) <= 8  # where scipy uses the exact distribution without ties
     ties = np.unique(np.concatenate([a, b])).size < a.size + b.size
-    if test == "mann-whitney" and not (ties and small):
-        res = scipy.stats.mannwhitneyu(a, b, alternative="two-sided", method="auto")
-        floor = 2.0 / total if small else mann_whitney_floor(a.size, b.size)
-        return float(res.statistic), float(res.pvalue), None, small, floor
-    # ties in a small sample (the normal approximation is poor there): Mann–Whitney's exact
-    # permutation distribution, all labelings up to MAX_EXACT; or the median difference
-    draws = total if test == "mann-whitney" and total <= MAX_EXACT else n_permutations
+    if test == "mann-whitney":
+        method, draws, floor = mann_whitney_method(a.size, b.size, ties)
+        if method == "exact":
+            res = scipy.stats.mannwhitneyu(a, b, alternative="two-sided", method="exact")
+            return float(res.statistic), max(float(res.pvalue), floor), None, True, floor
+        stat, p = _rank_permutation(a, b, int(draws or 0), rng)
+        return stat, max(p, floor), min(total, int(draws or 0)), method == "enumerated", floor
+    # the median difference
+    draws = n_permutations
     exact = total <= draws
     floor = min(1.0, 2.0 / (total if exact else draws + 1))
-    if test == "mann-whitney":
-        stat, p = _rank_permutation(a, b, draws, rng)
-        return stat, p, min(total, draws), exact, floor
     both = np.concatenate([a, b])
     big = 2 * np.abs(both[np.isfinite(both)]).max(initial=0) + 1
     fa, fb = np.clip(a, -big, big), np.clip(b, -big, big)  # ±inf: the most extreme values
     res = scipy.stats.permutation_test(
         (fa, fb), _median_diff, vectorized=True, n_resamples=draws, rng=rng
     )
-    return float(res.statistic), float(res.pvalue), min(total, draws), exact, floor
+    p = max(float(res.pvalue), floor)
+    return float(res.statistic), p, min(total, draws), exact, floor
 
 
 def _rank_permutation(

@@ -80,6 +80,9 @@ class ComparisonTables:
                 "ci_high": t.ci_high,
                 "hedges_g": t.hedges_g,
                 "hedges_g_note": t.hedges_g_note,
+                "median_diff": t.median_diff,
+                "median_diff_low": t.median_diff_low,
+                "median_diff_high": t.median_diff_high,
                 **_inference(t),
             }
             for t in self.tests  # type: ignore[attr-defined]
@@ -103,8 +106,13 @@ class ComparisonTables:
             for d in self.distances  # type: ignore[attr-defined]
         ]
         frame = pd.DataFrame(rows)
-        frame["correction"] = self.family.correction  # type: ignore[attr-defined]
-        frame["family_size"] = self.family.size  # type: ignore[attr-defined]
+        fam, sec = self.family, self.secondary  # type: ignore[attr-defined]
+        second = frame["family"] == "secondary" if len(frame) else frame.index == -1
+        frame["correction"] = fam.correction
+        frame["family_size"] = fam.size
+        if sec is not None:
+            frame.loc[second, "correction"] = sec.correction
+            frame.loc[second, "family_size"] = sec.size
         return frame
 
     def design_frame(self) -> pd.DataFrame:
@@ -184,6 +192,10 @@ class ComparisonTables:
                 "eigenvalues_are": "discrete-time (per step); periods and timescales in steps",
                 "settings": dict(self.settings),  # type: ignore[attr-defined]
                 "family": self.family.to_dict(),  # type: ignore[attr-defined]
+                "secondary_family": (
+                    self.secondary.to_dict() if self.secondary else None  # type: ignore[attr-defined]
+                ),
+                "untestable": list(self.untestable),  # type: ignore[attr-defined]
                 "units": dict(self.units),  # type: ignore[attr-defined]
                 "confounds": [dict(c) for c in self.confounds],  # type: ignore[attr-defined]
                 "statistics": STATISTICS,
@@ -219,13 +231,42 @@ class ComparisonTables:
         return "\n".join(lines) + "\n"
 
     def _method_lines(self) -> list[str]:
-        s, fam = self.settings, self.family  # type: ignore[attr-defined]
-        unit = (
-            "tasks are the unit: labels are permuted over whole tasks (a blocked permutation) and "
-            "CIs resample tasks"
-            if s.get("unit") == "task"
-            else "networks are the replicates"
+        s, fam, sec = self.settings, self.family, self.secondary  # type: ignore[attr-defined]
+        if s.get("pairs"):
+            unit = (
+                f"twin pairs are the unit (metadata `{s['pairs']}`): labels are swapped within "
+                "pairs (an exact sign-flip test over the 2ⁿ relabelings of n pairs, floor 2/2ⁿ); "
+                "the effect is the mean within-pair Cliff's δ, CIs resample pairs"
+            )
+        elif s.get("unit") == "task":
+            unit = (
+                "tasks are the unit: labels are permuted over whole tasks (a blocked permutation) "
+                "and CIs resample tasks"
+            )
+        else:
+            unit = "networks are the replicates"
+        gone = self.untestable  # type: ignore[attr-defined]
+        removed = (
+            f" Untestable (every value infinite or identical), left out of every family: "
+            f"{', '.join(gone)}."
+            if gone
+            else ""
         )
+        if sec is not None:
+            family = (
+                f"**Primary family (pre-registered):** {', '.join(s.get('primary') or [])} — "
+                f"{fam.size} tests corrected by {fam.correction} (α = {fam.alpha:g}); smallest "
+                f"attainable p {_fmt(fam.smallest_p)}, adjusted {_fmt(fam.best_case_adjusted)}. "
+                f"**Secondary (exploratory):** the other {sec.size} tests, corrected on their own "
+                f"by {sec.correction}; they describe, they do not confirm."
+            )
+        else:
+            family = (
+                f"**One family:** all {fam.size} tests of this run (statistics and distances) are "
+                f"corrected together by {fam.correction} (α = {fam.alpha:g}); the smallest "
+                f"attainable p is {_fmt(fam.smallest_p)} and the smallest attainable adjusted p "
+                f"{_fmt(fam.best_case_adjusted)}."
+            )
         strata = f"; labels permuted within strata of `{s['strata']}`" if s.get("strata") else ""
         return [
             f"Discrete-time eigenvalues (per step); {unit}{strata}.",
@@ -233,25 +274,23 @@ class ComparisonTables:
             f"Per-statistic test: {s.get('test')}; effect size Cliff's δ (> 0: first group "
             f"larger) with a {100 * s.get('confidence', 0.95):.0f}% percentile-bootstrap CI "
             f"({s.get('n_bootstrap')} resamples). Distances: permutation p-values over "
-            f"{s.get('n_permutations')} relabelings (or all of them). **One family:** all "
-            f"{fam.size} tests of this run (statistics and distances) are corrected together "
-            f"by {fam.correction} (α = {fam.alpha:g}); the smallest attainable p is "
-            f"{_fmt(fam.smallest_p)} and the smallest attainable adjusted p "
-            f"{_fmt(fam.best_case_adjusted)}. `≤` marks a p at its floor (the true p may be "
-            "smaller). A non-significant result is no detectable difference at these sizes, "
-            "not evidence of no difference.",
+            f"{s.get('n_permutations')} relabelings (or all of them). {family}{removed} "
+            "`≤` marks a p at its floor (the true p may be smaller). A non-significant result "
+            "is no detectable difference at these sizes, not evidence of no difference.",
         ]
 
     def _stratum_lines(self, arch: str, op: str) -> list[str]:
-        adj = f"p {self.family.correction}"  # type: ignore[attr-defined]
+        sec = self.secondary  # type: ignore[attr-defined]
+        adj = "p adjusted" if sec is not None else f"p {self.family.correction}"  # type: ignore[attr-defined]
         lines = [
             f"| statistic | A | B | n A | n B | median A | median B | δ [CI] | p | {adj} |",
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for t in self.tests:  # type: ignore[attr-defined]
             if (t.architecture, t.operator) == (arch, op):
+                name = f"**{t.statistic}** (primary)" if t.family == "primary" else t.statistic
                 lines.append(
-                    f"| {t.statistic} | {t.group_a} | {t.group_b} | {_sizes(t, 'a')} | "
+                    f"| {name} | {t.group_a} | {t.group_b} | {_sizes(t, 'a')} | "
                     f"{_sizes(t, 'b')} | {_fmt(t.median_a)} | {_fmt(t.median_b)} | "
                     f"{t.cliffs_delta:+.2f} [{t.ci_low:+.2f}, {t.ci_high:+.2f}] | "
                     f"{_p(t, t.p_value)} | {_p(t, t.p_adjusted, True)} |"
@@ -273,6 +312,8 @@ class ComparisonTables:
 
 def _where(t: Any) -> dict[str, Any]:
     return {
+        "family": t.family,
+        "n_pairs": t.n_pairs,
         "architecture": t.architecture,
         "operator": t.operator,
         "group_a": t.group_a,

@@ -260,11 +260,16 @@ def statistic_strips(
             title += f"\n∞ not shown ({hidden})"
         t = tests.get(stat)
         if t is not None:
-            corr = str(result.family.correction)
+            secondary = getattr(result, "secondary", None)
+            fam = secondary if secondary is not None and t.family == "secondary" else result.family
+            corr = str(fam.correction)
             name = CORRECTION_NAMES.get(corr, corr)
             adj = "≤" if t.p_bound else "="
             p_text = "p" if corr == "none" else f"{name}-adjusted p"
-            title += f"\nδ = {t.cliffs_delta:+.2f}, {p_text} {adj} {t.p_adjusted:.2g}"
+            tag = {"primary": "PRIMARY · ", "secondary": "secondary · "}.get(t.family, "")
+            title += f"\n{tag}δ = {t.cliffs_delta:+.2f}, {p_text} {adj} {t.p_adjusted:.2g}"
+        elif f"{stratum[0]} {stratum[1]} {stat}" in getattr(result, "untestable", ()):
+            title += "\nuntestable: left out of the family"
         ax.set_title(title, fontsize=6.5)
     for ax in list(axes.flat)[len(names) :]:
         ax.set_visible(False)

@@ -35,7 +35,7 @@ def _unit_circle(ax: Axes) -> None:
     ax.axvline(0, color="0.85", lw=0.5, zorder=0)
 
 
-def checkpoints_label(result: TrackResult) -> str:
+def _checkpoints_label(result: TrackResult) -> str:
     """``"5 checkpoints: epoch_0000.pt … epoch_0004.pt"``."""
     names = [PurePath(str(c["path"])).name for c in result.checkpoints]
     if not names:
@@ -108,11 +108,11 @@ def eigenvalue_paths(result: TrackResult, *, max_panels: int = 8) -> Figure:
     ]  # fmt: skip
     fig.legend(handles=handles, loc="outside lower center", ncol=2, fontsize="x-small",
                frameon=False)  # fmt: skip
-    fig.suptitle(f"eigenvalues along training — {checkpoints_label(result)}", fontsize="small")
+    fig.suptitle(f"eigenvalues along training — {_checkpoints_label(result)}", fontsize="small")
     return fig
 
 
-def broken_at_crossings(y: np.ndarray, n_outside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _broken_at_crossings(y: np.ndarray, n_outside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(positions, values)`` with a NaN inserted between consecutive checkpoints whose count of
     modes not inside the unit circle (``n_outside``) differs, so the line breaks (instead of jumping) where a mode crosses the
     unit circle; positions are checkpoint indices (a NaN gap at ``c − ½``)."""
@@ -146,7 +146,7 @@ def spectral_summary(result: TrackResult) -> Figure:
         axes[1].plot(x, t.fraction_above, **kw)
         # the finite-τ set changes when a mode leaves "inside" (outside, or on the circle
         # within its error bound): break the line there
-        pos, val = broken_at_crossings(t.longest_timescale, t.n_outside + t.n_on)
+        pos, val = _broken_at_crossings(t.longest_timescale, t.n_outside + t.n_on)
         xs = np.interp(pos, np.arange(x.size), x)
         axes[2].plot(xs, val, gid=f"timescale-{t.id}", **kw)
     axes[0].axhline(1.0, color="0.5", lw=0.6, ls=":")
@@ -174,5 +174,5 @@ def spectral_summary(result: TrackResult) -> Figure:
     if len(result.operators) <= 12:
         fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center",
                    ncol=min(len(result.operators), 3), fontsize="x-small", frameon=False)  # fmt: skip
-    fig.suptitle(f"spectra along training — {checkpoints_label(result)}", fontsize="small")
+    fig.suptitle(f"spectra along training — {_checkpoints_label(result)}", fontsize="small")
     return fig

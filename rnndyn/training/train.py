@@ -25,6 +25,7 @@ from rnndyn._util.jsonsafe import plain
 from rnndyn.errors import InvalidInputError, OutputError, UsageError
 from rnndyn.readers.rnndyn_format import SCHEMA
 from rnndyn.tasks import Task, TaskData, TaskSpec, get_task
+from rnndyn.tasks.twins import pair_of
 from rnndyn.training.model import SequenceModel, check_arch
 
 MIN_REL_IMPROVEMENT = 0.01  # early stopping: patience restarts on a 1% (and ≥ min_delta) drop
@@ -404,6 +405,7 @@ def _meta(
             "task": spec.name,
             "task_params": dict(spec.params),
             "task_kind": spec.kind,
+            **({"pair": pair} if (pair := pair_of(spec.name)) else {}),
             "init": init,
             "init_params": params_sha,
             "init_options": dict(init_options or {}),

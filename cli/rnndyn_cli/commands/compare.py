@@ -72,12 +72,23 @@ def _size(row, side: str) -> str:
 
 
 def _tables(result) -> None:
-    fam = result.family
-    typer.echo(
-        f"One family: {fam.size} tests (statistics and distances), {fam.correction} "
-        f"correction, α = {fam.alpha:g}; unit: {result.unit}; smallest attainable p "
-        f"{fam.smallest_p:.2g}, adjusted {fam.best_case_adjusted:.2g}."
+    fam, sec = result.family, result.secondary
+    gone = (
+        f" ({len(result.untestable)} untestable statistics left out)" if result.untestable else ""
     )
+    if sec is None:
+        typer.echo(
+            f"One family: {fam.size} tests (statistics and distances){gone}, {fam.correction} "
+            f"correction, α = {fam.alpha:g}; unit: {result.unit}; smallest attainable p "
+            f"{fam.smallest_p:.2g}, adjusted {fam.best_case_adjusted:.2g}."
+        )
+    else:
+        typer.echo(
+            f"Primary family (pre-registered): {fam.size} tests, {fam.correction}, α = "
+            f"{fam.alpha:g}; smallest attainable p {fam.smallest_p:.2g}, adjusted "
+            f"{fam.best_case_adjusted:.2g}. Secondary (exploratory): {sec.size} tests{gone}, "
+            f"{sec.correction} on their own; unit: {result.unit}."
+        )
     for arch, op in result.strata:
         _statistic_tables(result, arch, op)
         _distance_table(result, arch, op)
@@ -93,7 +104,7 @@ def _statistic_tables(result, arch: str, op: str) -> None:
     from rnndyn.compare.population import STATISTICS
 
     order = {s: i for i, s in enumerate(STATISTICS)}
-    adj = f"p {result.family.correction}"
+    adj = "p adjusted" if result.secondary else f"p {result.family.correction}"
     conf = f"{100 * result.settings['confidence']:.0f}% CI"
     rows = [t for t in result.tests if (t.architecture, t.operator) == (arch, op)]
     for ga, gb in dict.fromkeys((t.group_a, t.group_b) for t in rows):
@@ -107,7 +118,7 @@ def _statistic_tables(result, arch: str, op: str) -> None:
             ["statistic", "n A", "n B", "median A", "median B", "δ", conf, "p", adj],
             [
                 [
-                    t.statistic,
+                    t.statistic + (" (primary)" if t.family == "primary" else ""),
                     _size(t, "a"),
                     _size(t, "b"),
                     t.median_a,
@@ -124,7 +135,7 @@ def _statistic_tables(result, arch: str, op: str) -> None:
 
 def _distance_table(result, arch: str, op: str) -> None:
     dists = [d for d in result.distances if (d.architecture, d.operator) == (arch, op)]
-    adj = f"p {result.family.correction}"
+    adj = f"p {(result.secondary or result.family).correction}"
     print_table(
         f"{arch.upper()} {op}: pooled eigenvalue distributions "
         f"(p-values permute {result.unit} labels)",
@@ -213,10 +224,28 @@ def compare(
     strata: str | None = typer.Option(
         None, "--strata", help="Metadata key: permute group labels only within its values."
     ),
+    pairs: str | None = typer.Option(
+        None,
+        "--pairs",
+        help="Metadata key naming each network's pair (twin tasks record 'pair'): test within "
+        "pairs, an exact sign-flip test over the 2^n relabelings (floor 2/2^n); one task per "
+        "group in each pair.",
+    ),
+    primary: str | None = typer.Option(
+        None,
+        "--primary",
+        help="Pre-registered primary family STAT[@GATE][,…] (gate default jac), corrected on its "
+        "own by --correction; every other test is secondary, corrected by "
+        "--secondary-correction.",
+    ),
+    secondary_correction: str = typer.Option(
+        "bh", "--secondary-correction", help="With --primary: holm, bh or none for the rest."
+    ),
     correction: str = typer.Option(
         "holm",
         "--correction",
-        help="Multiplicity correction over every test of the run: holm, bh or none.",
+        help="Multiplicity correction over every test of the run (or the --primary family): "
+        "holm, bh or none.",
     ),
     alpha: float = typer.Option(
         0.05, "--alpha", help="Significance level for notes/findings.", callback=finite
@@ -265,6 +294,9 @@ def compare(
             test=test,
             unit=unit,
             strata=strata,
+            pairs=pairs,
+            primary=[p for p in primary.split(",") if p.strip()] if primary else None,
+            secondary_correction=secondary_correction,
             correction=correction,
             alpha=alpha,
             n_permutations=permutations,

@@ -50,18 +50,27 @@ def _stages(bar):
 @boundary
 def regression_vs_classification(
     archs: str = typer.Option("rnn,lstm,gru", "--archs", help="Comma-separated: rnn,lstm,gru."),
-    per_group: int = typer.Option(
-        24,
+    per_group: int | None = typer.Option(
+        None,
         "--per-group",
         min=2,
-        help="Networks per task kind and architecture (spread over the design's tasks; "
-        "tasks are the unit, so fewer than 8 tasks per kind cannot survive the study's family).",
+        help="Networks per task kind and architecture, spread over the design's tasks "
+        "(default: --seeds per task).",
     ),
+    seeds: int = typer.Option(3, "--seeds", min=1, help="Networks (seeds) per task."),
     design: str = typer.Option(
-        "matched",
+        "paired",
         "--design",
-        help="matched: 8 twin pairs on the same inputs (a value or its sign); original: the "
+        help="paired: 12 twin pairs on the same inputs (a value or its sign), tested within "
+        "pairs; matched: the first 8 twin pairs, tested unpaired over tasks; original: the "
         "first study's tomita3, tomita4, digits vs sine, mackey_glass, narma10.",
+    ),
+    primary: str | None = typer.Option(
+        None,
+        "--primary",
+        help="The pre-registered primary family, STAT[@GATE][,…] (gate default jac, the "
+        "fixed-point Jacobian), corrected on its own; every other test is secondary "
+        "(exploratory). Default for --design paired: spectral_radius@jac.",
     ),
     out: Path = typer.Option(Path("rnndyn-study"), "--out", help="Study folder (resumable)."),
     jobs: Jobs = 1,
@@ -77,7 +86,12 @@ def regression_vs_classification(
         help="Task relabelings (default: all of them up to 20000, else 9999).",
     ),
     correction: str = typer.Option(
-        "holm", "--correction", help="Over every test of the study: holm, bh or none."
+        "holm",
+        "--correction",
+        help="Over the primary family (or every test without one): holm, bh or none.",
+    ),
+    secondary_correction: str = typer.Option(
+        "bh", "--secondary-correction", help="Over the secondary tests: holm, bh or none."
     ),
     seed: Seed = 0,
     format_: FigureFormats = "pdf,png",
@@ -85,37 +99,49 @@ def regression_vs_classification(
         False, "--json", help="Print the comparison (schema rnndyn.compare.spectra/2)."
     ),
 ) -> None:
-    """Train --per-group networks per task kind for each architecture, compare their spectra with
-    tasks as the unit and one family for the whole study, and write OUT/report/report.md.
-    Re-running resumes: finished networks are reused."""
+    """Train networks per task kind for each architecture, compare their spectra (paired design:
+    within twin pairs, a pre-registered primary family), and write OUT/report/report.md. The
+    design, the family and its floors are printed before training. Re-running resumes: finished
+    networks are reused."""
     from rnndyn.errors import UsageError
     from rnndyn.plots import study_figures
-    from rnndyn.training.study import regression_vs_classification as run
+    from rnndyn.studies.regression_vs_classification import Settings
+    from rnndyn.studies.regression_vs_classification import regression_vs_classification as run
     from rnndyn_cli.render import parse_formats
 
     names = [a.strip().lower() for a in archs.split(",") if a.strip()]
     if not names or any(a not in ("rnn", "lstm", "gru") for a in names):
         raise UsageError(f"--archs {archs!r}: choose from rnn, lstm, gru (comma-separated)")
     formats = parse_formats(format_)
+    settings = Settings(
+        design=design,
+        archs=tuple(names),
+        seeds=seeds,
+        per_group=per_group,
+        hidden=hidden,
+        epochs=epochs,
+        primary=tuple(p.strip() for p in primary.split(",")) if primary else None,
+        correction=correction,
+        secondary_correction=secondary_correction,
+        n_permutations=permutations,
+        seed=seed,
+        jobs=jobs,
+        cluster=cluster,
+    )
     command = (
         f"rnndyn study regression-vs-classification --design {design} --archs {','.join(names)} "
-        f"--per-group {per_group} --hidden {hidden} --epochs {epochs} --correction {correction} "
+        + (f"--per-group {per_group} " if per_group else f"--seeds {seeds} ")
+        + f"--hidden {hidden} --epochs {epochs} --correction {correction} "
+        + (f"--primary {primary} --secondary-correction {secondary_correction} " if primary else "")
         + (f"--permutations {permutations} " if permutations else "")
         + f"--seed {seed} --jobs {jobs} --out {shlex.quote(str(out))}"
     )
+    for line in describe_plan(settings):
+        info(line)
     with warnings_to_stderr(), progress_bar() as bar, resumable(out, "networks"):
         result = run(
             out,
-            archs=names,
-            per_group=per_group,
-            design=design,
-            hidden=hidden,
-            epochs=epochs,
-            jobs=jobs,
-            cluster=cluster,
-            n_permutations=permutations,
-            correction=correction,
-            seed=seed,
+            settings,
             formats=formats,
             draw=study_figures,
             progress=_stages(bar),
@@ -126,12 +152,24 @@ def regression_vs_classification(
     else:
         for line in result.findings():
             typer.echo(line)
-    fam = result.comparison.family
+    fam, sec = result.comparison.family, result.comparison.secondary
+    families = (
+        f"primary family of {fam.size} tests ({fam.correction}), secondary {sec.size} "
+        f"({sec.correction})"
+        if sec is not None
+        else f"one family of {fam.size} tests, {fam.correction}"
+    )
     info(
         f"{len(result.runs)} networks ({result.trained_now} trained now) in "
-        f"{result.wall_seconds:.0f} s; one family of {fam.size} tests, {fam.correction}; "
-        f"report: {result.report}"
+        f"{result.wall_seconds:.0f} s; {families}; report: {result.report}"
     )
+
+
+def describe_plan(settings) -> list[str]:
+    """The design's family and floors, worked out before training (printed on stderr)."""
+    from rnndyn.studies.regression_vs_classification import describe
+
+    return describe(settings)
 
 
 def register(app: typer.Typer) -> None:

@@ -4,6 +4,12 @@ Threshold rule (per task): ``thr = baseline + 0.9·(best − baseline)``, with `
 trivial score and ``best`` the best final test metric of any finished run of that task in the
 folder (so it moves when the grid is extended). ``epochs_to_threshold`` is the first epoch whose
 *validation* metric reaches ``thr`` (empty when never reached).
+
+Divergence rule (one rule for summaries, medians and ranks; ``DIVERGED_RULE``): a finished run
+diverged when its status is ``diverged`` (a non-finite training loss), its final test metric is
+not finite, or — for lower-is-better metrics — it exceeds ``DIVERGED_MULTIPLE`` × the task's
+trivial baseline. It is counted in ``n_diverged``, not ``n_ok``, and scores the trivial baseline
+(it learned nothing) in the medians, quantiles, best values and ranks.
 """
 
 from __future__ import annotations
@@ -29,6 +35,12 @@ FINISHED = ("ok", "diverged")  # results; "error" cells are retried by the next 
 THRESHOLD_FRACTION = 0.9
 THRESHOLD_RULE = (
     "thr = baseline + 0.9·(best − baseline) per task; first epoch with val metric ≥ thr"
+)
+DIVERGED_MULTIPLE = 10.0
+DIVERGED_RULE = (
+    "diverged: status 'diverged', a non-finite test metric, or (lower-is-better metrics) a test "
+    f"metric above {DIVERGED_MULTIPLE:g} × the trivial baseline; counted in n_diverged, not n_ok, "
+    "and scored as the trivial baseline in medians, quantiles, best and ranks"
 )
 KEYS = ["task", "kind", "arch", "init", "seed"]
 _RUN_METRICS = ("metric", "higher_is_better", "baseline", "test", "val", "best_epoch", "epochs_run")
@@ -133,26 +145,31 @@ class BenchResult:
         return runs
 
     def summary(self) -> pd.DataFrame:
-        """Per task × arch × init: runs, finished runs, median/q25/q75/IQR/best of the final test
-        metric, fraction reaching the threshold, median epochs to it, median seconds per run,
-        and ``rank`` (1 = best median within task × arch)."""
+        """Per task × arch × init: runs, runs that learned something (``n_ok``) and diverged runs
+        (``n_diverged``, ``DIVERGED_RULE``), median/q25/q75/IQR/best of the final test metric
+        with diverged runs scored as the trivial baseline, fraction reaching the threshold,
+        median epochs to it, median seconds per run, and ``rank`` (1 = best median within
+        task × arch)."""
         import pandas as pd
 
         runs = self.runs_frame()
         cols = ["task", "kind", "arch", "init"]
         if runs.empty or "test" not in runs:
-            return pd.DataFrame(columns=[*cols, "n", "n_ok", "median", "q25", "q75", "iqr"])
-        ok = runs[runs["status"].isin(FINISHED)]
+            return pd.DataFrame(
+                columns=[*cols, "n", "n_ok", "n_diverged", "median", "q25", "q75", "iqr"]
+            )
+        ok = score_runs(runs[runs["status"].isin(FINISHED)])
         g = ok.groupby(cols, sort=False)
         out = pd.DataFrame(
             {
                 "metric": g["metric"].first(),
                 "higher_is_better": g["higher_is_better"].first(),
-                "n_ok": g.size(),
-                "median": g["test"].median(),
-                "q25": g["test"].quantile(0.25),
-                "q75": g["test"].quantile(0.75),
-                "best": g["test"].max().where(g["higher_is_better"].first(), g["test"].min()),
+                "n_ok": g["diverged"].apply(lambda d: int((~d.astype(bool)).sum())),
+                "n_diverged": g["diverged"].apply(lambda d: int(d.astype(bool).sum())),
+                "median": g["value"].median(),
+                "q25": g["value"].quantile(0.25),
+                "q75": g["value"].quantile(0.75),
+                "best": g["value"].max().where(g["higher_is_better"].first(), g["value"].min()),
                 "threshold": g["threshold"].first(),
                 "reached": g["epochs_to_threshold"].apply(lambda s: s.notna().mean()),
                 "epochs_to_threshold": g["epochs_to_threshold"].median(),
@@ -184,6 +201,7 @@ class BenchResult:
                 "not_applicable": list(self.not_applicable),
                 "wall_s": self.wall_s,
                 "threshold_rule": THRESHOLD_RULE,
+                "diverged_rule": DIVERGED_RULE,
                 "summary": summary.astype(object).where(summary.notna(), None).to_dict("records"),
                 "errors": [
                     {"id": r["id"], "error": r.get("error")}
@@ -195,11 +213,27 @@ class BenchResult:
         )
 
 
+def score_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """``runs`` (``runs_frame`` rows of finished runs) with ``diverged`` and ``value`` (the final
+    test metric, or the trivial baseline for a diverged run): ``DIVERGED_RULE``."""
+    import numpy as np
+
+    out = runs.copy()
+    test = out["test"].astype(float)
+    base = out["baseline"].astype(float)
+    lower = ~out["higher_is_better"].astype(bool)
+    with np.errstate(invalid="ignore"):
+        too_big = lower & (test > DIVERGED_MULTIPLE * base)
+    out["diverged"] = (out["status"] == "diverged") | ~np.isfinite(test) | too_big
+    out["value"] = test.where(~out["diverged"], base)
+    return out
+
+
 def _thresholds(runs: pd.DataFrame) -> dict[str, float]:
-    ok = runs[runs["status"].isin(FINISHED)]
+    ok = score_runs(runs[runs["status"].isin(FINISHED)])
     out = {}
     for task, g in ok.groupby("task"):
-        best = g["test"].max() if bool(g["higher_is_better"].iloc[0]) else g["test"].min()
+        best = g["value"].max() if bool(g["higher_is_better"].iloc[0]) else g["value"].min()
         base = float(g["baseline"].iloc[0])
         out[task] = base + THRESHOLD_FRACTION * (best - base)
     return out
