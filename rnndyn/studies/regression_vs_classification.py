@@ -96,6 +96,13 @@ def plan(
     Ordered seed-major (every task's seed 0 for every arch, then seed 1, …), twins next to each
     other, so an interrupted run holds whole seeds of every architecture and pair.
     """
+    from rnndyn._util import budget
+
+    budget.check_runs(
+        float(len(archs)) * len(tasks) * float(per_group),
+        "the study's networks",
+        hint="Use a smaller --per-group or fewer --archs",
+    )
     jobs = []
     for i in range(per_group):
         for arch in archs:
