@@ -211,7 +211,7 @@ def test_bad_inputs(tmp_path):
 
 def test_result_tables_and_json_document():
     ckpt, _, _ = planted_rnn()
-    res = measure_decay(ckpt, probe="noise:0.5", steps=15, batch=8, modes=4)
+    res = measure_decay(ckpt, probe="noise:0.5", steps=15, batch=8, modes=4, lyapunov_exponents=4)
     doc = json.loads(dumps_json(res.to_dict()))  # strict JSON: no NaN/Inf
     assert doc["schema"] == "rnndyn.decay/2"
     assert set(doc["fields"]) == {

@@ -95,7 +95,7 @@ def test_nan_weights_are_blamed_not_the_probe():
 def test_impossible_sizes_are_refused_up_front_with_an_estimate(tmp_path):
     ckpt = relu_identity(0.5)
     for kw in ({"steps": 10**20}, {"steps": 10**8}, {"batch": 10**8, "steps": 10}):
-        with pytest.raises(UsageError, match=r"would need about \S+ [GM]iB of memory"):
+        with pytest.raises(UsageError, match=r"would need about \S+ [GMT]iB of memory"):
             measure_decay(ckpt, probe="noise", **kw)
     with pytest.raises(UsageError, match="--seed must be between 0 and 2"):
         measure_decay(ckpt, seed=-1)
