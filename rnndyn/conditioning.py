@@ -61,7 +61,7 @@ def norm2(a: np.ndarray, iters: int = 20) -> float:
     if a.shape[0] <= EXACT_COND_MAX_N:
         return float(np.linalg.norm(a, 2))
     at = a.T  # a view: Aᴴy = conj(Aᵀ conj(y)), so no conjugated copy of A is made
-    x = np.random.default_rng(0).standard_normal(a.shape[1]).astype(a.dtype)  # type: ignore[attr-defined]
+    x = np.asarray(np.random.default_rng(0).standard_normal(a.shape[1]), dtype=a.dtype)
     s = 0.0
     for _ in range(iters):
         y = np.conj(at @ np.conj(a @ x))

@@ -321,7 +321,9 @@ def _converted_module(ckpt: Checkpoint, matrix: str) -> list[RecurrentModule]:
     keys = [k for k, src in ckpt.sources.items() if src == matrix and _HH.match(k)]
     if not keys:
         return []
-    prefix = _HH.match(keys[0])["prefix"]  # type: ignore[index]
+    match = _HH.match(keys[0])
+    assert match is not None  # keys were filtered by the same pattern
+    prefix = match["prefix"]
     return [m for m in find_modules(ckpt) if m.name == prefix.removesuffix(".")]
 
 

@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -342,7 +342,7 @@ def _batched(ops: list[RecurrentOperator], diagnostics: bool, keep: bool) -> lis
         for b, i in enumerate(idx):
             v = None if vec is None else vec[b].astype(complex, copy=False)
             results[i] = _one(ops[i], lam[b], v, keep)
-    return results  # type: ignore[return-value]
+    return cast("list[OperatorSpectrum]", results)  # every slot was filled above
 
 
 _IDENTITY = ("module", "arch", "layer", "direction", "gate", "source", "dtype", "roundoff")

@@ -76,9 +76,7 @@ def _digest(path):
 def check(res, code, *words, allow_stdout=False):
     """The common contract of a failure."""
     # progress lines (one per stage in a log, issue 27) may come before the one error paragraph
-    err = "".join(
-        line for line in res.stderr.splitlines(keepends=True) if "(elapsed " not in line
-    )
+    err = "".join(line for line in res.stderr.splitlines(keepends=True) if "(elapsed " not in line)
     assert res.exit_code == code, (res.exit_code, err, res.stdout[-500:])
     assert "Traceback" not in err and "Traceback" not in res.stdout, err
     if not allow_stdout:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from rnndyn.compare.family import adjust, at_floor
-from rnndyn.compare.pairs import paired_test
+from rnndyn.compare.pairs import PairedResult, paired_test
 from rnndyn.compare.permutation import Design, blocked_test, cluster_median_ci
 from rnndyn.compare.population import STATISTICS, Network, OperatorSummary
 from rnndyn.compare.results import DistanceTest, GroupStatistic, StatisticTest
@@ -246,9 +246,9 @@ def run_statistic(job: Job, opts: Options, rng: np.random.Generator) -> Statisti
 
 
 def _blocked(values: np.ndarray, job: Job, opts: Options, rng) -> dict[str, Any]:
-    if opts.paired:
-        return _paired(values, job, opts, rng)
-    r = blocked_test(
+    """Tasks as the unit: the blocked permutation test, or the sign flips within pairs."""
+    test = paired_test if opts.paired else blocked_test
+    r = test(
         values,
         job.design,
         n_permutations=opts.n_permutations,
@@ -256,8 +256,8 @@ def _blocked(values: np.ndarray, job: Job, opts: Options, rng) -> dict[str, Any]
         confidence=opts.confidence,
         rng=rng,
     )
-    return {
-        "test": "blocked-permutation",
+    out = {
+        "test": "paired-sign-flip" if opts.paired else "blocked-permutation",
         "u_or_diff": r.delta,
         "p_value": r.p_value,
         "cliffs_delta": r.delta,
@@ -267,31 +267,13 @@ def _blocked(values: np.ndarray, job: Job, opts: Options, rng) -> dict[str, Any]
         "exact": r.exact,
         "p_floor": r.floor,
     }
-
-
-def _paired(values: np.ndarray, job: Job, opts: Options, rng) -> dict[str, Any]:
-    r = paired_test(
-        values,
-        job.design,
-        n_permutations=opts.n_permutations,
-        n_bootstrap=opts.n_bootstrap,
-        confidence=opts.confidence,
-        rng=rng,
-    )
-    return {
-        "test": "paired-sign-flip",
-        "u_or_diff": r.delta,
-        "p_value": r.p_value,
-        "cliffs_delta": r.delta,
-        "ci_low": r.ci_low,
-        "ci_high": r.ci_high,
-        "n_permutations": r.n_permutations,
-        "exact": r.exact,
-        "p_floor": r.floor,
-        "median_diff": r.median_diff,
-        "median_diff_low": r.median_diff_low,
-        "median_diff_high": r.median_diff_high,
-    }
+    if isinstance(r, PairedResult):
+        out.update(
+            median_diff=r.median_diff,
+            median_diff_low=r.median_diff_low,
+            median_diff_high=r.median_diff_high,
+        )
+    return out
 
 
 def _unblocked(a: np.ndarray, b: np.ndarray, job: Job, opts: Options, rng) -> dict[str, Any]:

@@ -22,8 +22,28 @@ SCHEMA = "rnndyn.compare.spectra/2"
 class ComparisonTables:
     """Tables for ``ComparisonResult`` (which provides ``groups``, ``tests``, ``distances``…)."""
 
+    if TYPE_CHECKING:  # the fields ComparisonResult (a dataclass) provides, for the type checker
+        groups: Any
+        tests: Any
+        distances: Any
+        group_statistics: Any
+        family: Any
+        secondary: Any
+        untestable: Any
+        units: Any
+        confounds: Any
+        skipped: Any
+        notes: Any
+        settings: Any
+
+        @property
+        def unit(self) -> str: ...
+
+        @property
+        def strata(self) -> tuple[tuple[str, str], ...]: ...
+
     def _networks(self):
-        for group, members in self.groups:  # type: ignore[attr-defined]
+        for group, members in self.groups:
             for net in members:
                 yield group, net
 
@@ -85,7 +105,7 @@ class ComparisonTables:
                 "median_diff_high": t.median_diff_high,
                 **_inference(t),
             }
-            for t in self.tests  # type: ignore[attr-defined]
+            for t in self.tests
         ]
         rows += [
             {
@@ -103,10 +123,10 @@ class ComparisonTables:
                 "hedges_g_note": None,
                 **_inference(d),
             }
-            for d in self.distances  # type: ignore[attr-defined]
+            for d in self.distances
         ]
         frame = pd.DataFrame(rows)
-        fam, sec = self.family, self.secondary  # type: ignore[attr-defined]
+        fam, sec = self.family, self.secondary
         second = frame["family"] == "secondary" if len(frame) else frame.index == -1
         frame["correction"] = fam.correction
         frame["family_size"] = fam.size
@@ -152,14 +172,14 @@ class ComparisonTables:
         """Per group, operator and statistic: n, median and its bootstrap CI."""
         import pandas as pd
 
-        return pd.DataFrame([asdict(s) for s in self.group_statistics])  # type: ignore[attr-defined]
+        return pd.DataFrame([asdict(s) for s in self.group_statistics])
 
     def to_dict(self) -> dict[str, Any]:
         """The ``rnndyn.compare.spectra/2`` document (JSON-ready; NaN/inf → None)."""
         from rnndyn._version import __version__
 
         groups = []
-        for name, members in self.groups:  # type: ignore[attr-defined]
+        for name, members in self.groups:
             groups.append(
                 {
                     "name": name,
@@ -190,21 +210,19 @@ class ComparisonTables:
                 "schema": SCHEMA,
                 "rnndyn_version": __version__,
                 "eigenvalues_are": "discrete-time (per step); periods and timescales in steps",
-                "settings": dict(self.settings),  # type: ignore[attr-defined]
-                "family": self.family.to_dict(),  # type: ignore[attr-defined]
-                "secondary_family": (
-                    self.secondary.to_dict() if self.secondary else None  # type: ignore[attr-defined]
-                ),
-                "untestable": list(self.untestable),  # type: ignore[attr-defined]
-                "units": dict(self.units),  # type: ignore[attr-defined]
-                "confounds": [dict(c) for c in self.confounds],  # type: ignore[attr-defined]
+                "settings": dict(self.settings),
+                "family": self.family.to_dict(),
+                "secondary_family": (self.secondary.to_dict() if self.secondary else None),
+                "untestable": list(self.untestable),
+                "units": dict(self.units),
+                "confounds": [dict(c) for c in self.confounds],
                 "statistics": STATISTICS,
                 "groups": groups,
-                "tests": [asdict(t) for t in self.tests],  # type: ignore[attr-defined]
-                "distances": [asdict(d) for d in self.distances],  # type: ignore[attr-defined]
-                "group_statistics": [asdict(s) for s in self.group_statistics],  # type: ignore[attr-defined]
-                "skipped": [b.to_dict() for b in self.skipped],  # type: ignore[attr-defined]
-                "notes": list(self.notes),  # type: ignore[attr-defined]
+                "tests": [asdict(t) for t in self.tests],
+                "distances": [asdict(d) for d in self.distances],
+                "group_statistics": [asdict(s) for s in self.group_statistics],
+                "skipped": [b.to_dict() for b in self.skipped],
+                "notes": list(self.notes),
             }
         )
 
@@ -216,22 +234,22 @@ class ComparisonTables:
         lines = [f"{h1} {title}", "", *self._method_lines(), ""]
         lines += ["| group | networks | units |", "|---|---|---|"]
         lines += [
-            f"| {g} | {len(ms)} | {self.units.get(g, len(ms))} {self.unit}s |"  # type: ignore[attr-defined]
-            for g, ms in self.groups  # type: ignore[attr-defined]
+            f"| {g} | {len(ms)} | {self.units.get(g, len(ms))} {self.unit}s |"
+            for g, ms in self.groups
         ]
-        for arch, op in self.strata:  # type: ignore[attr-defined]
+        for arch, op in self.strata:
             lines += ["", f"{h2} {arch.upper()} `{op}`", "", *self._stratum_lines(arch, op)]
-        if self.skipped:  # type: ignore[attr-defined]
+        if self.skipped:
             lines += ["", f"{h2} Left out", ""]
-            lines += [f"- `{b.path}`: {b.problem}" for b in self.skipped]  # type: ignore[attr-defined]
-        if self.notes:  # type: ignore[attr-defined]
-            lines += ["", f"{h2} Notes", ""] + [f"- {n}" for n in self.notes]  # type: ignore[attr-defined]
+            lines += [f"- `{b.path}`: {b.problem}" for b in self.skipped]
+        if self.notes:
+            lines += ["", f"{h2} Notes", ""] + [f"- {n}" for n in self.notes]
         if figures:
             lines += ["", f"{h2} Figures", ""] + [f"![{f}]({f})" for f in figures]
         return "\n".join(lines) + "\n"
 
     def _method_lines(self) -> list[str]:
-        s, fam, sec = self.settings, self.family, self.secondary  # type: ignore[attr-defined]
+        s, fam, sec = self.settings, self.family, self.secondary
         if s.get("pairs"):
             unit = (
                 f"twin pairs are the unit (metadata `{s['pairs']}`): labels are swapped within "
@@ -245,7 +263,7 @@ class ComparisonTables:
             )
         else:
             unit = "networks are the replicates"
-        gone = self.untestable  # type: ignore[attr-defined]
+        gone = self.untestable
         removed = (
             f" Untestable (every value infinite or identical), left out of every family: "
             f"{', '.join(gone)}."
@@ -280,13 +298,13 @@ class ComparisonTables:
         ]
 
     def _stratum_lines(self, arch: str, op: str) -> list[str]:
-        sec = self.secondary  # type: ignore[attr-defined]
-        adj = "p adjusted" if sec is not None else f"p {self.family.correction}"  # type: ignore[attr-defined]
+        sec = self.secondary
+        adj = "p adjusted" if sec is not None else f"p {self.family.correction}"
         lines = [
             f"| statistic | A | B | n A | n B | median A | median B | δ [CI] | p | {adj} |",
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
-        for t in self.tests:  # type: ignore[attr-defined]
+        for t in self.tests:
             if (t.architecture, t.operator) == (arch, op):
                 name = f"**{t.statistic}** (primary)" if t.family == "primary" else t.statistic
                 lines.append(
@@ -300,7 +318,7 @@ class ComparisonTables:
             f"| distribution | metric | A | B | n A | n B | distance | p | {adj} |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
-        for d in self.distances:  # type: ignore[attr-defined]
+        for d in self.distances:
             if (d.architecture, d.operator) == (arch, op):
                 lines.append(
                     f"| {d.distribution} | {d.metric} | {d.group_a} | {d.group_b} | "

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rnndyn._util.hashing import file_sha256
 from rnndyn._util.jsonsafe import json_safe
@@ -67,7 +67,7 @@ class Checkpoint:
             object.__setattr__(self, "tensors", TensorMap(self.tensors))
 
     def __repr__(self) -> str:  # short: never the tensors themselves
-        n = self.tensors.numel()  # type: ignore[attr-defined]
+        n = cast(TensorMap, self.tensors).numel()  # __post_init__ made it one
         return (
             f"Checkpoint({str(self.path)!r}, format={self.format!r}, sha256={self.sha256[:12]}…, "
             f"{len(self.tensors)} tensors, {n:,} values)"

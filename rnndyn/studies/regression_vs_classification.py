@@ -172,7 +172,8 @@ class Settings:
 
     def criterion(self) -> tuple[float, float] | None:
         if self.learned is not None:
-            return tuple(self.learned)  # type: ignore[return-value]
+            low, high = self.learned
+            return float(low), float(high)
         return LEARNED if self.paired else None
 
 
