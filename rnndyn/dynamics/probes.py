@@ -86,7 +86,7 @@ def _task_inputs(name: str, seed: int, task_params: Mapping[str, Any] | None) ->
     return (x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)).astype(np.float32)
 
 
-def _check_header(path: Path) -> None:
+def _check_header(path: Path, what: str = "probe file") -> None:
     """Refuse a ``.npy`` whose header claims more data than the file holds, or than memory allows."""
     try:
         with open(path, "rb") as f:
@@ -100,14 +100,12 @@ def _check_header(path: Path) -> None:
             shape, _, dtype = reader(f)  # the header only; no data is read
             offset = f.tell()
     except (ValueError, OSError, EOFError, SyntaxError) as err:
-        raise InvalidInputError(
-            f"probe file is not a readable .npy array ({err})", path=path
-        ) from None
+        raise InvalidInputError(f"{what} is not a readable .npy array ({err})", path=path) from None
     if dtype.hasobject:
         return  # np.load refuses it below, without unpickling
     if not all(isinstance(d, int) and d >= 0 for d in shape):
         raise InvalidInputError(
-            f"probe file header claims shape {tuple(shape)}, which has a negative dimension: "
+            f"{what} header claims shape {tuple(shape)}, which has a negative dimension: "
             "the file is damaged or crafted",
             path=path,
         )
@@ -115,33 +113,34 @@ def _check_header(path: Path) -> None:
     have = path.stat().st_size - offset
     if need > have:
         raise InvalidInputError(
-            f"probe file header claims shape {tuple(shape)} ({gib(need)} of {dtype}) but the file "
+            f"{what} header claims shape {tuple(shape)} ({gib(need)} of {dtype}) but the file "
             f"holds only {have} bytes of data: it is truncated or damaged",
             path=path,
         )
-    check_budget(2 * need, f"probe file of shape {tuple(shape)}")
+    check_budget(2 * need, f"{what} of shape {tuple(shape)}")
 
 
-def _file_inputs(path: Path) -> np.ndarray:
-    _check_header(path)
+def read_npy(
+    path: Path, what: str = "probe file", hint: str = "Save a plain numeric array with numpy.save."
+) -> np.ndarray:
+    """One plain ``.npy`` array, safely: the header checked against the file's size and the memory
+    budget before anything is read, no unpickling, no ``.npz``; big-endian data converted.
+    ``what`` names the file in messages (``"probe file"``, ``"input file"``, ``"states file"``)."""
+    _check_header(path, what)
     try:
         arr = np.load(path, allow_pickle=False)
     except ValueError as err:
         raise InvalidInputError(
-            f"probe file cannot be read without unpickling ({err})",
-            path=path,
-            hint="Save a plain numeric array with numpy.save.",
+            f"{what} cannot be read without unpickling ({err})", path=path, hint=hint
         ) from None
     except OSError as err:
-        raise InvalidInputError(
-            f"probe file is not a readable .npy array ({err})", path=path
-        ) from None
+        raise InvalidInputError(f"{what} is not a readable .npy array ({err})", path=path) from None
     if not isinstance(arr, np.ndarray):
         raise InvalidInputError(
-            "probe file holds several arrays (.npz); expected one .npy array", path=path
+            f"{what} holds several arrays (.npz); expected one .npy array", path=path, hint=hint
         )
     if not arr.dtype.isnative:
-        arr = arr.astype(arr.dtype.newbyteorder("="))  # big-endian probes are converted
+        arr = arr.astype(arr.dtype.newbyteorder("="))  # big-endian arrays are converted
     return arr
 
 
@@ -202,7 +201,7 @@ def make_probe(
                 hint=f"Give an existing .npy file of shape (B, T, {d}) or one of: "
                 f"{', '.join(KINDS)}.",
             )
-        arr = _file_inputs(path)
+        arr = read_npy(path)
         check_inputs(arr, module, path=path)
         x = _take(arr, batch).astype(np.float32)
         return Probe("file", str(path), x, seed, {"path": str(path)})

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rnndyn.errors import InvalidInputError, UsageError
+from rnndyn.errors import UsageError
 from rnndyn.modes.fit import DMDFit, fit_dmd
 from rnndyn.modes.match import TOP, SpectrumMatch, match_spectra
 from rnndyn.readers.checkpoint import Checkpoint, load
@@ -127,20 +127,11 @@ class DMDResult:
 
 
 def _read_states(path: Path) -> np.ndarray:
-    from rnndyn.dynamics.probes import _check_header
+    from rnndyn.dynamics.probes import read_npy
 
-    try:
-        _check_header(path)
-        arr = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as err:
-        raise InvalidInputError(
-            f"not a readable .npy array of states ({err})",
-            path=path,
-            hint="Save the states with numpy.save as (T, n) or (T, B, n).",
-        ) from None
-    if not isinstance(arr, np.ndarray):
-        raise InvalidInputError("holds several arrays (.npz); expected one .npy array", path=path)
-    return arr
+    return read_npy(
+        path, "states file", hint="Save the states with numpy.save as (T, n) or (T, B, n)."
+    )
 
 
 def _is_states(source: Any) -> bool:

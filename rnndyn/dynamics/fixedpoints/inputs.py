@@ -37,17 +37,13 @@ def _load_input_file(path: Path) -> np.ndarray:
             path=path,
             hint=f"Give zeros, mean, task:NAME or an existing .npy file ({', '.join(INPUT_KINDS)}).",
         )
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as err:
-        raise InvalidInputError(
-            f"input file is not a plain .npy array ({err})",
-            path=path,
-            hint="Save the constant input (D,) or a probe (B, T, D) with numpy.save.",
-        ) from None
-    if not isinstance(arr, np.ndarray):
-        raise InvalidInputError("input file holds several arrays (.npz)", path=path)
-    return arr
+    from rnndyn.dynamics.probes import read_npy
+
+    return read_npy(
+        path,
+        "input file",
+        hint="Save the constant input (D,) or a probe (B, T, D) with numpy.save.",
+    )
 
 
 def resolve_input(
