@@ -334,3 +334,35 @@ def test_paired_study_prints_its_design_first_and_tests_within_pairs(runner, tmp
     )
     assert primary[0]["test"] == "paired-sign-flip"
     assert all(t["family"] == "secondary" for t in tests if t is not primary[0])
+
+
+def test_compare_pairs_tests_within_twin_pairs_from_the_cli(runner, tmp_path):
+    """`compare --pairs pair --primary`: the exact sign flip over 6 pairs (floor 2/2^6), planted
+    shift inside every pair (regression radius above its twin's) found; pair levels vary widely,
+    so tasks as unpaired units could not see it as clearly."""
+    rng = np.random.default_rng(3)
+    paths = []
+    for i in range(6):
+        level = rng.uniform(0.3, 0.8)
+        for kind, shift in (("classification", 0.0), ("regression", 0.15)):
+            r = level + shift
+            meta = {"task_kind": kind, "task": f"t{i}_{kind[:3]}", "pair": f"t{i}", "seed": 0}
+            path = tmp_path / f"t{i}_{kind}.pt"
+            paths.append(str(write_net(path, planted_matrix(rng, r - 0.01, r, 8), meta)))
+    opts = ["--pairs", "pair", "--primary", "spectral_radius@hh", *FAST, "--json"]
+    res = runner.invoke(app, ["compare", *paths, *opts])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    primary = [t for t in doc["tests"] if t["family"] == "primary"]
+    assert len(primary) == 1 and primary[0]["test"] == "paired-sign-flip"
+    row = primary[0]
+    assert row["n_pairs"] == 6 and row["p_floor"] == pytest.approx(2 / 2**6)
+    assert row["p_value"] == pytest.approx(2 / 2**6)  # every pair agrees: the floor is reached
+    assert row["cliffs_delta"] == pytest.approx(-1.0)  # A = classification below its twin
+    assert all(t["p_value"] >= t["p_floor"] for t in doc["tests"] if t["p_value"] is not None)
+    assert all(t["family"] == "secondary" for t in doc["tests"] if t is not row)
+    # a pair with one side missing is left out, and the floor printed follows (5 pairs)
+    res = runner.invoke(app, ["compare", *paths[:-1], *opts])
+    assert res.exit_code == 0, res.output
+    row = next(t for t in json.loads(res.stdout)["tests"] if t["family"] == "primary")
+    assert row["n_pairs"] == 5 and row["p_floor"] == pytest.approx(2 / 2**5)
