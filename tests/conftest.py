@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")  # before any test imports matplotlib: no windows
+if os.environ.get("PYTEST_XDIST_WORKER"):  # `pytest -n N`: one BLAS/torch thread per worker
+    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
 
 
 def installed_command() -> list[str]:
