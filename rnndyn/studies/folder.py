@@ -1,9 +1,12 @@
 """A study's folder: resumable training of its networks.
 
-``OUT`` holds ``.rnndyn-study.json`` (marker: the training settings), one
-``checkpoints/<arch>__<task>__s<seed>.pt`` and ``runs/<same id>.json`` per trained network (the run
-file is written last, so it means "finished"). A re-run skips finished networks; other training
-settings are refused (their networks would not be comparable).
+``OUT`` is a resumable output folder (:mod:`rnndyn.outputs.manifest`): its
+``.rnndyn-manifest.json`` carries the training settings under ``run.study`` and names the study's
+working paths: one ``checkpoints/<arch>__<task>__s<seed>.pt`` and ``runs/<same id>.json`` per
+trained network (the run file is written last, so it means "finished"), and ``report/`` (itself a
+staged output folder with its own manifest). A re-run skips finished networks; other training
+settings are refused (their networks would not be comparable). A folder from before the manifest
+held the study state (``.rnndyn-study.json``) is recognised and moved to the manifest.
 """
 
 from __future__ import annotations
@@ -15,14 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from rnndyn._util.atomic import atomic_write_json
-from rnndyn._util.jsonsafe import plain
+from rnndyn._util.jsonsafe import JsonObject, plain
 from rnndyn.errors import OutputError, RnndynError, UsageError
+from rnndyn.outputs import manifest as mf
 from rnndyn.tasks.twins import pair_of
 
-__all__ = ["MARKER", "SCHEMA", "finished", "open_folder", "train_all", "train_one"]
+__all__ = ["KEY", "SCHEMA", "WORK", "finished", "open_folder", "train_all", "train_one"]
 
 SCHEMA = "rnndyn.training.study/1"
-MARKER = ".rnndyn-study.json"
+KEY = "study"  # the manifest's run.study
+LEGACY_MARKER = ".rnndyn-study.json"  # before the manifest held the study state
+WORK = ("checkpoints", "runs", "report")
 NAME = "regression-vs-classification"
 
 
@@ -75,15 +81,14 @@ def train_one(
     return record
 
 
-def open_folder(out: Path, settings: dict[str, Any]) -> None:
-    marker = out / MARKER
-    if marker.exists():
-        try:
-            old = json.loads(marker.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as err:
-            raise OutputError(f"{MARKER} is unreadable ({err})", path=out) from None
-        there = old.get("training") or {}
-        if old.get("schema") != SCHEMA or there != settings:
+def open_folder(out: Path, settings: JsonObject) -> None:
+    """Check ``out`` is new, empty or a study run with the same training ``settings``; create it."""
+    _migrate_legacy(out)
+    state = mf.read_state(out, KEY, what="rnndyn study") if out.is_dir() else None
+    if state is not None:
+        there = state.get("training")
+        there = there if isinstance(there, dict) else {}
+        if state.get("schema") != SCHEMA or there != settings:
             diff = ", ".join(
                 f"{k} {there.get(k)!r} there, {v!r} now"
                 for k, v in settings.items()
@@ -91,21 +96,36 @@ def open_folder(out: Path, settings: dict[str, Any]) -> None:
             )
             raise UsageError(
                 "this study folder was run with other training settings, so its networks would not "
-                f"be comparable ({diff or 'not an rnndyn study marker'})",
+                f"be comparable ({diff or 'not an rnndyn study folder'})",
                 path=out,
                 hint="Use the same settings to resume, or choose a new --out folder.",
             )
         return
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise OutputError(
-            f"holds files rnndyn study did not write (no {MARKER}); rnndyn never writes "
+            "holds files rnndyn study did not write (no rnndyn manifest); rnndyn never writes "
             "into such a folder",
             path=out,
             hint="Choose a new or empty --out folder.",
         )
     for sub in ("checkpoints", "runs"):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / MARKER, {"schema": SCHEMA, "study": NAME, "training": settings})
+    mf.write_state(out, KEY, {"schema": SCHEMA, "study": NAME, "training": settings}, WORK)
+
+
+def _migrate_legacy(out: Path) -> None:
+    """Move a pre-manifest ``.rnndyn-study.json`` marker's state into the manifest."""
+    legacy = out / LEGACY_MARKER
+    if not legacy.is_file() or (out / mf.MANIFEST_NAME).exists():
+        return
+    try:
+        old = json.loads(legacy.read_text(encoding="utf-8"))
+        if not isinstance(old, dict):
+            raise ValueError("not an object")
+    except (OSError, ValueError) as err:
+        raise OutputError(f"{LEGACY_MARKER} is unreadable ({err})", path=out) from None
+    mf.write_manifest(out, [], {KEY: old}, WORK)
+    legacy.unlink()
 
 
 def finished(out: Path, job: Mapping[str, Any]) -> dict[str, Any] | None:
