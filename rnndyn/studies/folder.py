@@ -15,12 +15,13 @@ import contextlib
 import json
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from rnndyn._util.atomic import atomic_write_json
 from rnndyn._util.jsonsafe import JsonObject, plain
 from rnndyn.errors import OutputError, RnndynError, UsageError
 from rnndyn.outputs import manifest as mf
+from rnndyn.studies.records import StudyJob, StudyRun
 from rnndyn.tasks.twins import pair_of
 
 __all__ = ["KEY", "SCHEMA", "WORK", "finished", "open_folder", "train_all", "train_one"]
@@ -33,11 +34,11 @@ NAME = "regression-vs-classification"
 
 
 def train_one(
-    job: Mapping[str, Any],
+    job: StudyJob,
     settings: Mapping[str, Any],
     out_dir: str,
     trainer: Callable | None = None,
-) -> dict[str, Any]:
+) -> StudyRun:
     """Train one network, write its checkpoint, then its run record; return the record."""
     from rnndyn.readers.rnndyn_format import save_checkpoint
     from rnndyn.tasks import SizedTask, get_task
@@ -65,18 +66,22 @@ def train_one(
     meta = {**design, **res.meta, "study": NAME, "seq_len": spec.seq_len, **pair}
     save_checkpoint(out / rel, res.model, meta, force=True)
     m = res.metrics
-    record = {
+    record: StudyRun = {
         **job,
-        **design,
-        "init": meta.get("init", "default"),
+        "input_size": spec.input_size,
+        "seq_len": spec.seq_len,
+        "readout": spec.readout,
+        "loss": spec.loss,
+        "init": str(meta.get("init", "default")),
         "checkpoint": rel,
         "metric": m["metric"],
         "test": m["test"],
         "baseline": m["baseline"],
         "epochs_run": m["epochs_run"],
         "seconds": m["seconds"],
-        **pair,
     }
+    if p:
+        record["pair"] = p
     atomic_write_json(out / "runs" / f"{job['id']}.json", plain(record))
     return record
 
@@ -128,13 +133,16 @@ def _migrate_legacy(out: Path) -> None:
     legacy.unlink()
 
 
-def finished(out: Path, job: Mapping[str, Any]) -> dict[str, Any] | None:
+def finished(out: Path, job: Mapping[str, Any]) -> StudyRun | None:
+    """The run record of a finished network (its checkpoint on disk), else None."""
     path = out / "runs" / f"{job['id']}.json"
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return record if (out / record.get("checkpoint", "")).is_file() else None
+    if not isinstance(record, dict) or not isinstance(record.get("checkpoint"), str):
+        return None
+    return cast(StudyRun, record) if (out / record["checkpoint"]).is_file() else None
 
 
 def train_all(
