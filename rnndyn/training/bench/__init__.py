@@ -6,7 +6,7 @@
     res.summary()      # median and IQR of the final test metric per task × arch × init
     res.to_frame()     # one row per run and epoch
 
-The folder ``OUT`` holds ``.rnndyn-bench.json`` (marker: the grids and settings run there),
+The folder ``OUT`` holds ``.rnndyn-manifest.json`` (the grids and settings run there, the reports),
 ``cells/<task>__<arch>__<init>__s<seed>.json`` (one per finished run, written atomically by the
 worker that trained it), ``checkpoints/<same id>.pt``, and reports rebuilt from every cell at the
 end of each run: ``results.csv`` (per run and epoch), ``runs.csv`` (per run), ``summary.csv``
