@@ -11,7 +11,8 @@ The folder ``OUT`` holds ``.rnndyn-manifest.json`` (the grids and settings run t
 worker that trained it), ``checkpoints/<same id>.pt``, and reports rebuilt from every cell at the
 end of each run: ``results.csv`` (per run and epoch), ``runs.csv`` (per run), ``summary.csv``
 (+ ``.parquet`` with pyarrow), ``bench.json``, ``learning_curves.{pdf,png}``,
-``final_metric.{pdf,png}``.
+``final_metric.{pdf,png}`` and ``manifest.json`` (the run record), published together as every
+output folder's (``rnndyn.outputs.staging``).
 
 A re-run skips finished cells, so Ctrl-C or a crash loses at most the cells in flight (and a
 re-run rewrites every report from the cell files, also after one stopped half-way through writing

@@ -24,7 +24,7 @@ from typing import TypedDict, cast
 
 from rnndyn._util.atomic import TMP_SUFFIX
 from rnndyn._util.hashing import file_sha256
-from rnndyn.errors import OutputError, UsageError
+from rnndyn.errors import OutputError, RnndynWarning, UsageError
 from rnndyn.outputs import manifest as mf
 from rnndyn.training.bench.grid import Grid, GridAxes, GridSettings
 
@@ -105,7 +105,11 @@ def _recover(out: Path) -> None:
     """Finish a killed report publish, then move a pre-manifest marker's state into the manifest."""
     from rnndyn.outputs.staging import recover_publish
 
-    recover_publish(out)
+    done = recover_publish(out)
+    if done:
+        import warnings
+
+        warnings.warn(done, RnndynWarning, stacklevel=4)
     legacy = out / LEGACY_MARKER
     if not legacy.is_file() or (out / mf.MANIFEST_NAME).exists():
         return
