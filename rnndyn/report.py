@@ -36,6 +36,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from matplotlib.figure import Figure
 
+    from rnndyn.outputs.manifest import HashedInput
+
 
 #: A function drawing one figure; it may return the Figure or any Axes of it.
 FigureSource = Callable[[], Any]
@@ -60,15 +62,15 @@ class Report:
     """
 
     command: str | None = None
-    inputs: list[dict[str, Any]] = field(default_factory=list)
-    documents: dict[str, Any] = field(default_factory=dict)
+    inputs: list[HashedInput] = field(default_factory=list)
+    documents: dict[str, object] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     texts: dict[str, str | Callable[[list[str]], str]] = field(default_factory=dict)
     figures: list[tuple[str, FigureSource]] = field(default_factory=list)
     figure_sets: list[FigureSet] = field(default_factory=list)
     parts: dict[str, Report] = field(default_factory=dict)
 
-    def document(self, name: str, obj: Any) -> Report:
+    def document(self, name: str, obj: object) -> Report:
         """Add a JSON document; returns self for chaining."""
         self.documents[name] = obj
         return self

@@ -22,9 +22,10 @@ from interrupt import ctrl_c_when_ready
 from typer.testing import CliRunner
 
 from rnndyn.errors import InvalidInputError, OutputError, UsageError
+from rnndyn.outputs.manifest import MANIFEST_NAME
 from rnndyn.plots import bench_figures
 from rnndyn.training.bench import PRESETS, BenchResult, load_cells, resolve_grid, run_bench
-from rnndyn.training.bench.folder import LOCK, MARKER
+from rnndyn.training.bench.folder import LEGACY_MARKER, LOCK
 from rnndyn_cli.app import app
 
 QUALITY = {"orthogonal": 0.9, "irnn": 0.8, "chrono": 0.7, "default": 0.6}
@@ -125,6 +126,11 @@ def bench(
 ) -> BenchResult:
     kw = {"trainer": fake_train, "checkpoints": False, "figures": (), "draw": bench_figures, **kw}
     return run_bench(list(tasks), list(archs), list(inits), seeds, out, **kw)
+
+
+def bench_state(folder: Path) -> dict:
+    """The bench state the folder's manifest carries (``run.bench``)."""
+    return json.loads((folder / MANIFEST_NAME).read_text())["run"]["bench"]
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -241,8 +247,7 @@ def test_another_grid_extends_the_folder(tmp_path):
     bench(out)
     res = bench(out, inits=["orthogonal", "default"])
     assert res.ran == 8 and res.skipped == 8 and len(res.records) == 28
-    marker = json.loads((out / MARKER).read_text())
-    assert len(marker["grids"]) == 2
+    assert len(bench_state(out)["grids"]) == 2
     assert set(pd.read_csv(out / "summary.csv")["init"]) == {
         "orthogonal",
         "irnn",
@@ -409,36 +414,82 @@ def test_ctrl_c_keeps_finished_cells_stops_workers_quietly_and_resume_completes(
 
 @pytest.mark.parametrize("stop", ["ctrl-c", "disk-full"])
 def test_reports_interrupted_half_way_are_rewritten_on_resume(tmp_path, monkeypatch, stop):
-    """Ctrl-C (or a full disk) after results.csv was written but before the other reports: the
-    next run must recognise its own files and rewrite every report from the cell files."""
-    from rnndyn.training.bench import results as results_mod
+    """Ctrl-C (or a full disk) after results.csv was staged but before the other reports: nothing
+    is published, the folder stays rnndyn's, and the next run writes every report from the cells."""
+    from rnndyn.outputs.staging import StagedOutput
 
     out = tmp_path / "b"
-    real = results_mod.atomic_write_bytes
+    real = StagedOutput.write_bytes
     written: list[str] = []
 
-    def write_then_stop(path, data):
+    def write_then_stop(self, name, data):
         if written:
             if stop == "ctrl-c":
                 raise KeyboardInterrupt
-            raise OutputError("could not write the file (No space left on device)", path=path)
-        written.append(Path(path).name)
-        return real(path, data)
+            raise OutputError("could not write the file (No space left on device)", path=name)
+        written.append(name)
+        return real(self, name, data)
 
-    monkeypatch.setattr(results_mod, "atomic_write_bytes", write_then_stop)
+    monkeypatch.setattr(StagedOutput, "write_bytes", write_then_stop)
     with pytest.raises(KeyboardInterrupt if stop == "ctrl-c" else OutputError):
         bench(out, figures=("png",))
-    assert written == ["results.csv"] and not (out / "summary.csv").exists()
-    monkeypatch.setattr(results_mod, "atomic_write_bytes", real)
-    res = bench(out, figures=("png",))  # exit 5 "not written by rnndyn" before the fix
+    assert written == ["results.csv"] and not (out / "results.csv").exists()
+    assert not list(out.glob(".rnndyn-staging-*"))
+    monkeypatch.setattr(StagedOutput, "write_bytes", real)
+    res = bench(out, figures=("png",))
     assert res.ran == 0 and res.skipped == 20
     for name in ("results.csv", "runs.csv", "summary.csv", "bench.json", "final_metric.png"):
         assert (out / name).stat().st_size > 0, name
-    marker = json.loads((out / MARKER).read_text())
-    assert "pending" not in marker and "summary.csv" in marker["reports"]
+    listed = {e["path"] for e in json.loads((out / MANIFEST_NAME).read_text())["files"]}
+    assert {"summary.csv", "bench.json", "final_metric.png"} <= listed
+    assert not any(p.startswith(("cells/", "checkpoints/")) for p in listed)
     (out / "summary.csv").write_text("my edits\n")  # a real edit is still refused
     with pytest.raises(OutputError, match=r"summary\.csv"):
         bench(out, figures=("png",))
+    assert (out / "summary.csv").read_text() == "my edits\n"
+
+
+def test_user_files_in_a_bench_folder_are_left_alone(tmp_path):
+    out = tmp_path / "b"
+    bench(out, tasks=["tomita4"], archs=["gru"], inits=["irnn"], seeds=1)
+    (out / "notes.txt").write_text("mine")
+    res = bench(out, tasks=["tomita4"], archs=["gru"], inits=["irnn"], seeds=2)
+    assert res.ran == 1 and (out / "notes.txt").read_text() == "mine"
+    (out / "notes.txt").unlink()
+    (out / "summary.csv").unlink()
+    (out / "summary.csv").write_text("my own summary\n")  # unlisted bytes in a report's place
+    with pytest.raises(OutputError, match=r"summary\.csv"):
+        bench(out, tasks=["tomita4"], archs=["gru"], inits=["irnn"], seeds=2)
+    assert (out / "summary.csv").read_text() == "my own summary\n"
+
+
+def test_a_folder_with_the_old_bench_marker_is_resumed_and_moved_to_the_manifest(tmp_path):
+    """A bench folder written before the manifest held the bench state (``.rnndyn-bench.json``
+    with report hashes) is recognised: resume skips its cells, its reports are replaced, its
+    state moves into the manifest; an edited report is still refused."""
+    out = tmp_path / "b"
+    small = dict(tasks=["tomita4"], archs=["gru"], inits=["irnn"])
+    bench(out, seeds=1, **small)
+
+    def make_legacy() -> None:
+        doc = json.loads((out / MANIFEST_NAME).read_text())
+        state = doc["run"]["bench"]
+        reports = {e["path"]: e["sha256"] for e in doc["files"] if e["path"] != "manifest.json"}
+        (out / "manifest.json").unlink()
+        (out / MANIFEST_NAME).unlink()
+        legacy = {**state, "reports": reports}
+        (out / LEGACY_MARKER).write_text(json.dumps(legacy))
+
+    make_legacy()
+    res = bench(out, seeds=2, **small)
+    assert res.ran == 1 and res.skipped == 1
+    assert not (out / LEGACY_MARKER).exists() and len(bench_state(out)["grids"]) == 2
+    assert pd.read_csv(out / "runs.csv").shape[0] == 2
+    make_legacy()
+    (out / "summary.csv").write_text("my edits\n")
+    with pytest.raises(OutputError, match=r"summary\.csv"):
+        bench(out, seeds=2, **small)
+    assert (out / "summary.csv").read_text() == "my edits\n" and (out / LEGACY_MARKER).exists()
 
 
 def test_bench_where_every_run_fails_says_so_on_every_rerun(tmp_path):

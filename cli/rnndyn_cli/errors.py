@@ -15,11 +15,14 @@ import warnings
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
 from rnndyn.errors import OutputError, RnndynError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rnndyn.outputs.manifest import Invocation
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -182,13 +185,13 @@ def _touches_output(filename: Any, params: Mapping[str, Any]) -> bool:
     )
 
 
-def invocation(params: Mapping[str, Any]) -> dict[str, Any]:
+def invocation(params: Mapping[str, Any]) -> Invocation:
     """How the running command was invoked, for ``manifest.json``: the command line, every
     option's value (``params``: the command's arguments, defaults included), the start time and
     the input files among them."""
     from rnndyn.outputs.manifest import now_iso
 
-    options: dict[str, Any] = {}
+    options: dict[str, object] = {}
     inputs: list[str] = []
     for name, value in params.items():
         options[name.rstrip("_")] = _plain(value)  # json_ → json, as on the command line

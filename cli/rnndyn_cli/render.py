@@ -7,7 +7,7 @@ import math
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 from rnndyn_cli.errors import display, flush_stdout, progress_enabled, settings, stdout_failed
 
@@ -110,6 +110,17 @@ def _clock(seconds: float) -> str:
     )
 
 
+class _LogTask(TypedDict):
+    """One task of ``LogProgress``: its stage, progress, extra fields and times."""
+
+    description: str | None
+    total: float | None
+    completed: float
+    fields: dict[str, object]  # rich's task fields: unit, info, log_each
+    added: float
+    last: float | None
+
+
 class LogProgress:
     """Progress for a log file (stderr not a terminal): the subset of rich's ``Progress`` the
     commands use (``add_task``, ``update``), written as plain lines ``rnndyn: STAGE: done/total,
@@ -125,7 +136,7 @@ class LogProgress:
         self.interval = float(env) if interval is None and env else (interval or LOG_INTERVAL)
         self.clock = clock or time.monotonic
         self.start = self.clock()
-        self.tasks: dict[int, dict[str, Any]] = {}
+        self.tasks: dict[int, _LogTask] = {}
 
     def add_task(self, description: str, total: float | None = None, **fields: Any) -> int:
         tid = len(self.tasks)
@@ -165,7 +176,7 @@ class LogProgress:
             t["last"] = now
             self._write(t, now)
 
-    def _write(self, t: dict[str, Any], now: float) -> None:
+    def _write(self, t: _LogTask, now: float) -> None:
         done, total = t["completed"], t["total"]
         parts = [str(t["description"] or "working")]
         if total:

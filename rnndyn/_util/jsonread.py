@@ -44,7 +44,7 @@ def _small_int(text: str) -> int:
     return int(text)
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, object]:
     out = dict(pairs)
     if len(out) != len(pairs):
         raise _Refused("has an object with a repeated key")

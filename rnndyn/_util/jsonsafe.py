@@ -11,6 +11,11 @@ import numpy as np
 
 Unknown = Literal["keep", "none", "raise"]
 
+#: A JSON object as rnndyn writes and reads it (``to_dict`` documents, records, manifests): string
+#: keys, values of any JSON type. Values are ``object``, not ``Any``: a value must be checked or
+#: narrowed before it is used as a number, string or container.
+JsonObject = dict[str, object]
+
 
 def finite_or_none(x: Any) -> float | None:
     """``float(x)``, or None when it is NaN or ±inf."""

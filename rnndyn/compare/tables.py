@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rnndyn._util.jsonsafe import json_safe
+from rnndyn._util.markdown import markdown_table
 from rnndyn.compare.confounds import DESIGN_KEYS, design_of
 from rnndyn.compare.family import format_p
 from rnndyn.compare.population import STATISTICS
@@ -232,11 +233,10 @@ class ComparisonTables:
         """A short markdown report: design, family, per-stratum tables, notes, what was left out."""
         h1, h2 = "#" * level, "#" * (level + 1)
         lines = [f"{h1} {title}", "", *self._method_lines(), ""]
-        lines += ["| group | networks | units |", "|---|---|---|"]
-        lines += [
-            f"| {g} | {len(ms)} | {self.units.get(g, len(ms))} {self.unit}s |"
-            for g, ms in self.groups
-        ]
+        lines += markdown_table(
+            ["group", "networks", "units"],
+            [(g, len(ms), f"{self.units.get(g, len(ms))} {self.unit}s") for g, ms in self.groups],
+        )
         for arch, op in self.strata:
             lines += ["", f"{h2} {arch.upper()} `{op}`", "", *self._stratum_lines(arch, op)]
         if self.skipped:
@@ -300,32 +300,40 @@ class ComparisonTables:
     def _stratum_lines(self, arch: str, op: str) -> list[str]:
         sec = self.secondary
         adj = "p adjusted" if sec is not None else f"p {self.family.correction}"
-        lines = [
-            f"| statistic | A | B | n A | n B | median A | median B | δ [CI] | p | {adj} |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+        tests = [
+            (
+                f"**{t.statistic}** (primary)" if t.family == "primary" else t.statistic,
+                t.group_a,
+                t.group_b,
+                _sizes(t, "a"),
+                _sizes(t, "b"),
+                _fmt(t.median_a),
+                _fmt(t.median_b),
+                f"{t.cliffs_delta:+.2f} [{t.ci_low:+.2f}, {t.ci_high:+.2f}]",
+                _p(t, t.p_value),
+                _p(t, t.p_adjusted, True),
+            )
+            for t in self.tests
+            if (t.architecture, t.operator) == (arch, op)
         ]
-        for t in self.tests:
-            if (t.architecture, t.operator) == (arch, op):
-                name = f"**{t.statistic}** (primary)" if t.family == "primary" else t.statistic
-                lines.append(
-                    f"| {name} | {t.group_a} | {t.group_b} | {_sizes(t, 'a')} | "
-                    f"{_sizes(t, 'b')} | {_fmt(t.median_a)} | {_fmt(t.median_b)} | "
-                    f"{t.cliffs_delta:+.2f} [{t.ci_low:+.2f}, {t.ci_high:+.2f}] | "
-                    f"{_p(t, t.p_value)} | {_p(t, t.p_adjusted, True)} |"
-                )
-        lines += [
-            "",
-            f"| distribution | metric | A | B | n A | n B | distance | p | {adj} |",
-            "|---|---|---|---|---|---|---|---|---|",
+        distances = [
+            (
+                d.distribution,
+                d.metric,
+                d.group_a,
+                d.group_b,
+                _sizes(d, "a"),
+                _sizes(d, "b"),
+                _fmt(d.distance),
+                _p(d, d.p_value),
+                _p(d, d.p_adjusted, True),
+            )
+            for d in self.distances
+            if (d.architecture, d.operator) == (arch, op)
         ]
-        for d in self.distances:
-            if (d.architecture, d.operator) == (arch, op):
-                lines.append(
-                    f"| {d.distribution} | {d.metric} | {d.group_a} | {d.group_b} | "
-                    f"{_sizes(d, 'a')} | {_sizes(d, 'b')} | {_fmt(d.distance)} | "
-                    f"{_p(d, d.p_value)} | {_p(d, d.p_adjusted, True)} |"
-                )
-        return lines
+        head = ["statistic", "A", "B", "n A", "n B", "median A", "median B", "δ [CI]", "p", adj]
+        dist_head = ["distribution", "metric", "A", "B", "n A", "n B", "distance", "p", adj]
+        return [*markdown_table(head, tests), "", *markdown_table(dist_head, distances)]
 
 
 def _where(t: Any) -> dict[str, Any]:

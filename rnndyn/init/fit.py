@@ -161,7 +161,7 @@ class EigenInitFitter:
         "fit_biases", "condition", "name", "trust", "seed",
     )  # fmt: skip
 
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
+    def get_params(self, deep: bool = True) -> dict[str, object]:
         """The constructor's parameters, as stored (``deep`` is accepted for compatibility)."""
         return {k: getattr(self, k) for k in self._PARAMS}
 

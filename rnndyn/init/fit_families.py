@@ -16,7 +16,7 @@ within each, so the KS null distribution does not apply.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -201,7 +201,9 @@ def _row(name: str, c: Candidate, x: np.ndarray, criterion: str) -> dict[str, An
     }
 
 
-def _choose(x: np.ndarray, cands: dict[str, Any], criterion: str) -> tuple[Dist, dict]:
+def _choose(
+    x: np.ndarray, cands: Mapping[str, Candidate | None], criterion: str
+) -> tuple[Dist, dict]:
     """The lowest-criterion candidate with no parameter at a bound (else the lowest overall);
     every candidate reported with its KS distance, support and bound flags."""
     rows = [_row(name, c, x, criterion) for name, c in cands.items() if c and np.isfinite(c.ll)]
@@ -281,7 +283,7 @@ def fit_phase(
     if point is not None:
         return point
     rng = np.random.default_rng(seed)
-    cands: dict[str, Any] = {}
+    cands: dict[str, Candidate | None] = {}
     if "uniform" in families:
         uniform = Dist("uniform", {"low": 0.0, "high": np.pi}, "phase")
         cands["uniform"] = Candidate(uniform, -len(theta) * math.log(np.pi), 0)

@@ -27,6 +27,7 @@ import numpy as np
 
 from rnndyn import naming
 from rnndyn._util.jsonread import MAX_BYTES, MAX_DEPTH, load_strict_json
+from rnndyn._util.jsonsafe import JsonObject
 from rnndyn.errors import InvalidInputError
 from rnndyn.init import families
 from rnndyn.init.families import PHASE_FAMILIES, RADIUS_FAMILIES
@@ -99,25 +100,28 @@ class Dist:
             f"{self.kind} family {f!r} takes exactly: {', '.join(keys)}",
         )
         top = MAX_RADIUS if self.kind == "radius" else 2 * math.pi if f == "uniform" else math.pi
-        p: dict[str, Any] = {}
+        nums: dict[str, float] = {}
+        lists: dict[str, tuple[float, ...]] = {}
         for k in keys:
             lo, hi = _BOUNDS.get(k, (0.0, top))
             size = (2, 1025) if k == "quantiles" else (1, 16)
-            p[k] = (
-                _nums(self.params[k], k, lo, hi, size)
-                if k in _LISTS
-                else _num(self.params[k], k, lo, hi)
-            )
+            if k in _LISTS:
+                lists[k] = _nums(self.params[k], k, lo, hi, size)
+            else:
+                nums[k] = _num(self.params[k], k, lo, hi)
         for a, b in (("low", "high"), ("r_min", "r_max")):
-            _check(a not in p or p[a] < p[b], f"{a} must be < {b}")
-        q = p.get("quantiles", ())
+            _check(a not in nums or nums[a] < nums[b], f"{a} must be < {b}")
+        q = lists.get("quantiles", ())
         _check(all(a < b for a, b in itertools.pairwise(q)), "quantiles must increase")
         if f == "vonmises":
-            _check(len({len(p[k]) for k in keys}) == 1, "weights, locs, kappas differ in length")
-            _check(abs(sum(p["weights"]) - 1.0) <= 1e-9, "weights must sum to 1")
-        object.__setattr__(self, "params", p)
+            _check(
+                len({len(lists[k]) for k in keys}) == 1, "weights, locs, kappas differ in length"
+            )
+            _check(abs(sum(lists["weights"]) - 1.0) <= 1e-9, "weights must sum to 1")
+        params = {k: nums[k] if k in nums else lists[k] for k in keys}
+        object.__setattr__(self, "params", params)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "family": self.family,
             **{k: list(v) if isinstance(v, tuple) else v for k, v in self.params.items()},
@@ -164,7 +168,7 @@ class TargetLaw:
         for k in ("real_fraction", "positive_fraction"):
             object.__setattr__(self, k, _num(getattr(self, k), k, 0.0, 1.0))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "radius": self.radius.to_dict(),
             "phase": self.phase.to_dict(),
@@ -314,7 +318,7 @@ class EigenInitParams:
 
     # -- JSON ----------------------------------------------------------------------------------
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "schema": SCHEMA,
             "name": self.name,

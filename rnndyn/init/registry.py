@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from rnndyn._util.jsonsafe import JsonObject
 from rnndyn.errors import UsageError, did_you_mean
 
 
@@ -56,7 +57,7 @@ class Initializer:
 
         return getattr(zoo, self.function)
 
-    def resolve_options(self, **options: Any) -> dict[str, Any]:
+    def resolve_options(self, **options: Any) -> dict[str, object]:
         """Defaults updated by ``options``; ``UsageError`` naming the valid ones on a stranger."""
         unknown = sorted(set(options) - set(self.options))
         if unknown:
@@ -67,7 +68,7 @@ class Initializer:
             )
         return {**self.options, **options}
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         """JSON-ready description (no function objects)."""
         return {
             "name": self.name,

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from rnndyn._util.jsonsafe import JsonObject
 from rnndyn.errors import UsageError
 from rnndyn.init.law import Dist, EigenInitParams
 from rnndyn.naming import ARCHS, GATES, SEED_MAX
@@ -61,7 +62,7 @@ def describe(dist: Dist) -> str:
     return f"{dist.family}(" + ", ".join(f"{k}={fmt(v)}" for k, v in dist.params.items()) + ")"
 
 
-def law_table(params: EigenInitParams) -> list[dict[str, Any]]:
+def law_table(params: EigenInitParams) -> list[JsonObject]:
     """One row per target, keyed by :data:`LAW_COLUMNS`; ``ks_*`` is the fitter's KS distance D
     over ``n_*`` values (``None`` for a law not fitted by rnndyn). No p-value: see
     :mod:`rnndyn.init.fit_families`."""
@@ -89,7 +90,7 @@ def law_table(params: EigenInitParams) -> list[dict[str, Any]]:
 
 def fit_document(
     laws: Mapping[str | None, EigenInitParams], paths: Mapping[str | None, Path]
-) -> dict[str, Any]:
+) -> JsonObject:
     """The JSON document of a fit: per group (``None`` without ``--by``) its file and law."""
     return {
         "schema": "rnndyn.eigen-init-fit/1",
@@ -156,7 +157,7 @@ def sample_document(
     *,
     seed: int,
     matrix_file: str | PathLike[str] | None = None,
-) -> dict[str, Any]:
+) -> JsonObject:
     """The JSON document of a sample: the law file (path, sha256), seed, and each block's
     eigenvalues as ``[re, im]`` pairs."""
     from rnndyn._util.hashing import file_sha256
@@ -178,7 +179,7 @@ def sample_document(
     }
 
 
-def sample_rows(blocks: Sequence[SampledBlock]) -> list[dict[str, Any]]:
+def sample_rows(blocks: Sequence[SampledBlock]) -> list[JsonObject]:
     """Per block: target, n, spectral radius, number of real eigenvalues and of ``|λ| > 1``."""
     return [
         {

@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
 FIGURE_DPI = 300
-_SAVE_METADATA: dict[str, dict[str, Any]] = {
+_SAVE_METADATA: dict[str, dict[str, str | None]] = {
     "pdf": {"CreationDate": None},
     "svg": {"Date": None},
     "png": {},

@@ -4,6 +4,12 @@ It lists each file rnndyn wrote (relative POSIX path, sha256, size). A file is r
 is listed *and* its bytes still hash to a listed sha256; anything else is the user's and is never
 overwritten or deleted. A path may be listed twice (old and new hash) while a publish is under way,
 so an interrupted publish still leaves a folder that the next run recognises.
+
+A resumable folder (a bench, a study) also lists its ``work`` paths: sub-folders and files that the
+run itself keeps up to date between runs (cell records, checkpoints, its lock). They are the run's,
+neither listed file by file nor foreign. Its ``run`` field carries the run's state (e.g.
+``{"bench": {...}}``: the settings every resumed run must share); :func:`read_state` and
+:func:`write_state` read and update it. This is the one folder-ownership scheme of rnndyn.
 """
 
 from __future__ import annotations
@@ -16,10 +22,12 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TypedDict
 
 from rnndyn._util.atomic import TMP_SUFFIX, atomic_write_json
 from rnndyn._util.hashing import file_sha256
+from rnndyn._util.jsonsafe import JsonObject
+from rnndyn.errors import OutputError
 
 MANIFEST_NAME = ".rnndyn-manifest.json"
 SCHEMA = "rnndyn.manifest/1"
@@ -27,6 +35,14 @@ STAGING_PREFIX = ".rnndyn-staging-"
 JOURNAL_NAME = ".rnndyn-publish.json"  # present only while a publish into the folder is under way
 OS_JUNK = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})  # never ours, never overwritten
 _SHA = re.compile(r"^[0-9a-f]{64}$")
+
+
+class ManifestEntry(TypedDict):
+    """One file rnndyn wrote: relative POSIX path, sha256 and size in bytes."""
+
+    path: str
+    sha256: str
+    size: int
 
 
 @dataclass(frozen=True)
@@ -44,9 +60,10 @@ class FolderState:
     edited: list[str]
 
 
-def list_files(root: Path) -> list[str]:
+def list_files(root: Path, work: tuple[str, ...] = ()) -> list[str]:
     """Relative POSIX paths of everything under ``root`` except the manifest, rnndyn's staging
-    leftovers and OS junk files. Symlinks (to files or folders) are listed as entries."""
+    leftovers, OS junk files and the ``work`` paths (files or folders, relative to ``root``).
+    Symlinks (to files or folders) are listed as entries."""
     found: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
@@ -54,6 +71,8 @@ def list_files(root: Path) -> list[str]:
         keep = []
         for d in dirnames:
             if d.startswith(STAGING_PREFIX) and rel_dir == Path("."):
+                continue
+            if (rel_dir / d).as_posix() in work:
                 continue
             if (here / d).is_symlink():
                 found.append((rel_dir / d).as_posix())
@@ -64,12 +83,15 @@ def list_files(root: Path) -> list[str]:
             rel = (rel_dir / name).as_posix()
             if rel in (MANIFEST_NAME, JOURNAL_NAME) or name.endswith(TMP_SUFFIX) or name in OS_JUNK:
                 continue
+            if rel in work:
+                continue
             found.append(rel)
     return sorted(found)
 
 
-def read_manifest(folder: Path) -> dict[str, set[str]] | None:
-    """``{relative path: {sha256, ...}}`` of a valid manifest; ``{}`` if absent; None if invalid."""
+def read_manifest_doc(folder: Path) -> JsonObject | None:
+    """The folder's valid manifest document (``files``, ``run``, ``work``); ``{}`` if absent;
+    None if invalid (unreadable, another schema, an unsafe path, a bad hash)."""
     path = folder / MANIFEST_NAME
     if not path.exists() and not path.is_symlink():
         return {}
@@ -79,17 +101,42 @@ def read_manifest(folder: Path) -> dict[str, set[str]] | None:
         doc = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
             return None
-        listed: dict[str, set[str]] = {}
         for entry in doc["files"]:
             rel, sha = entry["path"], entry["sha256"]
             if not (isinstance(rel, str) and isinstance(sha, str) and _SHA.match(sha)):
                 return None
             if not is_safe_relative(rel):
                 return None
-            listed.setdefault(rel, set()).add(sha)
-        return listed
+        work, run = doc.get("work", []), doc.get("run", {})
+        if not (isinstance(work, list) and all(isinstance(w, str) for w in work)):
+            return None
+        if not all(is_safe_relative(w) for w in work) or not isinstance(run, dict):
+            return None
+        return doc
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def read_manifest(folder: Path) -> dict[str, set[str]] | None:
+    """``{relative path: {sha256, ...}}`` of a valid manifest; ``{}`` if absent; None if invalid."""
+    doc = read_manifest_doc(folder)
+    if doc is None:
+        return None
+    listed: dict[str, set[str]] = {}
+    for entry in _entries(doc):
+        listed.setdefault(entry["path"], set()).add(entry["sha256"])
+    return listed
+
+
+def _entries(doc: JsonObject) -> list[ManifestEntry]:
+    files = doc.get("files", [])
+    return list(files) if isinstance(files, list) else []
+
+
+def work_paths(doc: JsonObject) -> tuple[str, ...]:
+    """The ``work`` paths of a manifest document (none for a one-shot output folder)."""
+    work = doc.get("work", [])
+    return tuple(str(w) for w in work) if isinstance(work, list) else ()
 
 
 def is_safe_relative(rel: str) -> bool:
@@ -104,11 +151,13 @@ def is_safe_relative(rel: str) -> bool:
 
 
 def inspect_folder(folder: Path) -> FolderState:
-    """Classify every file in an existing output folder as own, edited or foreign."""
-    listed = read_manifest(folder)
-    files = list_files(folder)
-    if listed is None:  # an unreadable or foreign manifest: nothing here is provably ours
-        return FolderState({}, [MANIFEST_NAME, *files], [])
+    """Classify every file in an existing output folder as own, edited or foreign (the manifest's
+    ``work`` paths are none of these: they are the resumable run's own working files)."""
+    doc = read_manifest_doc(folder)
+    if doc is None:  # an unreadable or foreign manifest: nothing here is provably ours
+        return FolderState({}, [MANIFEST_NAME, *list_files(folder)], [])
+    listed = read_manifest(folder) or {}
+    files = list_files(folder, work_paths(doc))
     own: dict[str, str] = {}
     foreign: list[str] = []
     edited: list[str] = []
@@ -125,7 +174,7 @@ def inspect_folder(folder: Path) -> FolderState:
     return FolderState(own, foreign, edited)
 
 
-def manifest_entries(root: Path) -> list[dict[str, Any]]:
+def manifest_entries(root: Path) -> list[ManifestEntry]:
     """One ``{"path", "sha256", "size"}`` entry per file under ``root`` (sorted by path)."""
     return [
         {"path": rel, "sha256": file_sha256(root / rel), "size": (root / rel).stat().st_size}
@@ -133,17 +182,54 @@ def manifest_entries(root: Path) -> list[dict[str, Any]]:
     ]
 
 
-def write_manifest(folder: Path, entries: list[dict[str, Any]], run: dict[str, Any]) -> Path:
-    """Atomically write the manifest (sorted entries, no timestamps: reruns are byte-identical)."""
+def write_manifest(
+    folder: Path, entries: list[ManifestEntry], run: JsonObject, work: tuple[str, ...] = ()
+) -> Path:
+    """Atomically write the manifest (sorted entries, no timestamps: reruns are byte-identical).
+    ``work``: a resumable folder's working paths (omitted from the document when empty)."""
     from rnndyn._version import __version__
 
-    doc = {
+    doc: JsonObject = {
         "schema": SCHEMA,
         "rnndyn_version": __version__,
         "files": sorted(entries, key=lambda e: (e["path"], e["sha256"])),
         "run": run,
     }
+    if work:
+        doc["work"] = sorted(work)
     return atomic_write_json(folder / MANIFEST_NAME, doc)
+
+
+# ------------------------------------------------------------------ resumable folders
+
+
+def read_state(folder: Path, key: str, *, what: str) -> JsonObject | None:
+    """The ``run[key]`` state of a resumable folder (e.g. ``key="bench"``); None when the folder has
+    no manifest. OutputError (exit 5) when its manifest is unreadable or belongs to another kind of
+    output (``what`` names the folder kind in the message, e.g. "rnndyn bench")."""
+    doc = read_manifest_doc(folder)
+    if doc == {}:
+        return None
+    run = doc.get("run") if doc is not None else None
+    state = run.get(key) if isinstance(run, dict) else None
+    if not isinstance(state, dict):
+        raise OutputError(
+            f"{MANIFEST_NAME} is unreadable or not an {what} folder's; rnndyn never writes "
+            "into such a folder",
+            path=folder,
+            hint="Choose a new --out folder.",
+        )
+    return state
+
+
+def write_state(folder: Path, key: str, state: JsonObject, work: tuple[str, ...]) -> Path:
+    """Record a resumable folder's state and ``work`` paths in its manifest, keeping the files it
+    lists (a new folder gets a manifest listing none)."""
+    doc = read_manifest_doc(folder) or {}
+    run = doc.get("run")
+    run = dict(run) if isinstance(run, dict) else {}
+    run[key] = state
+    return write_manifest(folder, _entries(doc), run, work)
 
 
 # ------------------------------------------------------------------ the visible run record
@@ -152,9 +238,29 @@ RUN_RECORD_NAME = "manifest.json"
 RUN_SCHEMA = "rnndyn.run/1"
 _PACKAGES = ("torch", "numpy", "scipy", "pandas", "matplotlib", "pyarrow")
 
-#: How the running program was invoked (set by the command line for the duration of a command):
-#: ``{"command", "argv", "options", "started", "input_paths"}``. Library callers leave it unset.
-INVOCATION: ContextVar[dict[str, Any] | None] = ContextVar("rnndyn_invocation", default=None)
+
+class Invocation(TypedDict, total=False):
+    """How the running program was invoked: the command, its argv, every option's value, the start
+    time, the input files among the options, and what options left unset resolved to."""
+
+    command: str | None
+    argv: list[str]
+    options: dict[str, object]
+    started: str
+    input_paths: list[str]
+    resolved: dict[str, object]
+
+
+class HashedInput(TypedDict):
+    """An input file of a run and its sha256 (None when it could not be read)."""
+
+    path: str
+    sha256: str | None
+
+
+#: How the running program was invoked (set by the command line for the duration of a command).
+#: Library callers leave it unset.
+INVOCATION: ContextVar[Invocation | None] = ContextVar("rnndyn_invocation", default=None)
 
 
 def _versions() -> dict[str, str | None]:
@@ -171,8 +277,8 @@ def _versions() -> dict[str, str | None]:
     return found
 
 
-def _hashed(paths: list[str]) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
+def _hashed(paths: list[str]) -> list[HashedInput]:
+    found: list[HashedInput] = []
     for p in paths:
         try:
             found.append({"path": p, "sha256": file_sha256(Path(p))})
@@ -186,7 +292,7 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def record_resolved(**values: Any) -> None:
+def record_resolved(**values: object) -> None:
     """Record what options left unset (``None``: "the default") resolved to in this run, e.g.
     ``record_resolved(jobs=2)``; ``manifest.json`` then shows the value, not ``null``. Nothing
     outside a command line (no invocation recorded)."""
@@ -195,7 +301,7 @@ def record_resolved(**values: Any) -> None:
         inv.setdefault("resolved", {}).update(values)
 
 
-def _options(inv: dict[str, Any]) -> dict[str, Any] | None:
+def _options(inv: Invocation) -> dict[str, object] | None:
     """The invocation's options with every ``None`` that was resolved replaced by its value."""
     options, resolved = inv.get("options"), inv.get("resolved") or {}
     if options is None:
@@ -203,12 +309,12 @@ def _options(inv: dict[str, Any]) -> dict[str, Any] | None:
     return {k: resolved.get(k, v) if v is None else v for k, v in options.items()}
 
 
-def run_record(run: dict[str, Any], entries: list[dict[str, Any]]) -> dict[str, Any]:
+def run_record(run: JsonObject, entries: list[ManifestEntry]) -> JsonObject:
     """The ``manifest.json`` document: how the run was invoked (exact command line and every
     option, defaults included and resolved — ``resolved_defaults`` names the options that were
     left unset and shows what they became — when it came from the command line), the software versions,
     the platform, start and end time, the inputs with sha256 and every file written."""
-    inv = INVOCATION.get() or {}
+    inv: Invocation = INVOCATION.get() or {}
     return {
         "schema": RUN_SCHEMA,
         "command": run.get("command") or inv.get("command"),

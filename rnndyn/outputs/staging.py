@@ -19,6 +19,10 @@ of the staged folder, or a handful of ``os.replace`` calls plus two manifest wri
 Ctrl-C deferred, so the folder holds either all the old files or all the new ones. A visible
 ``manifest.json`` (:func:`rnndyn.outputs.manifest.run_record`) describes each run. Every failed write
 (full disk, read-only folder, name too long) is an OutputError: exit 5 on the command line.
+
+A resumable folder (bench, study) publishes its reports the same way with ``work`` (its working
+paths, kept out of the manifest's file list and never touched) and ``keep_foreign=True``: files the
+user added are left alone unless a report would replace one, which is refused.
 """
 
 from __future__ import annotations
@@ -31,8 +35,9 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rnndyn._util.atomic import (
     atomic_write_json,
@@ -42,6 +47,7 @@ from rnndyn._util.atomic import (
     dumps_json,
     umask_mode,
 )
+from rnndyn._util.jsonsafe import JsonObject
 from rnndyn._util.text import join_names
 from rnndyn.errors import OutputError, RnndynWarning
 from rnndyn.outputs import manifest as mf
@@ -76,14 +82,14 @@ class StagedOutput:
         *,
         dest: Path | None = None,
         _prefix: str = "",
-        _shared: tuple[set[str], dict[str, Any]] | None = None,
+        _shared: tuple[set[str], JsonObject] | None = None,
     ):
         self.root = root
         self.dest = root if dest is None else dest  # the folder the files will be published to
         self.formats = formats
         self._prefix = _prefix
         self._written: set[str] = set() if _shared is None else _shared[0]
-        self.run_info: dict[str, Any] = {} if _shared is None else _shared[1]
+        self.run_info: JsonObject = {} if _shared is None else _shared[1]
 
     def path(self, name: str) -> Path:
         """A fresh path ``name`` (may contain ``/``) inside staging, for custom writers."""
@@ -132,7 +138,7 @@ class StagedOutput:
         """Write UTF-8 text to ``name`` (undecodable file-name bytes shown as ``\\xff``)."""
         return self.write_bytes(name, displayable(text).encode("utf-8"))
 
-    def write_json(self, name: str, obj: Any) -> Path:
+    def write_json(self, name: str, obj: object) -> Path:
         """Strict, sorted JSON (NaN/Inf must already be None) to ``name``."""
         return self.write_bytes(name, dumps_json(obj).encode("utf-8"))
 
@@ -176,12 +182,17 @@ def staged_output(
     force: bool = False,
     formats: Iterable[str] = ("pdf", "png"),
     protect: Iterable[str | os.PathLike[str]] = (),
+    work: tuple[str, ...] = (),
+    keep_foreign: bool = False,
 ) -> Iterator[StagedOutput]:
     """Stage a run's outputs and publish them into ``out_dir`` only if the block succeeds.
 
     Raises OutputError (exit 5) before the block runs when ``out_dir`` holds files rnndyn did not
     write, edited files, or (without ``force``) a previous run's output; when it is an input file or
     cannot be written; and at publish time if a write would touch a ``protect`` path.
+    ``work``: a resumable folder's working paths (relative; see the module notes), recorded in the
+    manifest. ``keep_foreign``: leave the user's files in ``out_dir`` alone instead of refusing
+    them, unless an output would replace one.
     """
     out = Path(out_dir)
     fmts = tuple(formats)
@@ -189,7 +200,8 @@ def staged_output(
     if bad:
         raise ValueError(f"unsupported figure formats {bad}; choose from {FIGURE_FORMATS}")
     guarded = [Path(p) for p in protect]
-    existed, staging = _open_staging(out, force, guarded)
+    policy = _Policy(force, tuple(work), keep_foreign)
+    existed, staging = _open_staging(out, policy, guarded)
     try:
         writer = StagedOutput(staging, fmts, dest=out)
         yield writer
@@ -197,7 +209,7 @@ def staged_output(
             f"the outputs in {displayable(str(out))} had just been published in full "
             "(Ctrl-C is held back while publishing)."
         ):
-            _publish(staging, out, existed, force, guarded, writer.run_info)
+            _publish(staging, out, existed, policy, guarded, writer.run_info)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -212,18 +224,28 @@ def check_output_folder(
     on entry (foreign or earlier files, an input, a file in the way, unwritable, name too long),
     including a real write of an empty staging folder. Call it first in a command whose
     computation takes a while; staged_output checks again when it runs."""
-    _, staging = _open_staging(Path(out_dir), force, [Path(p) for p in protect])
+    _, staging = _open_staging(Path(out_dir), _Policy(force), [Path(p) for p in protect])
     shutil.rmtree(staging, ignore_errors=True)
 
 
-def _open_staging(out: Path, force: bool, guarded: list[Path]) -> tuple[bool, Path]:
+@dataclass(frozen=True)
+class _Policy:
+    """What an existing destination may hold: ``force`` replaces rnndyn's earlier output;
+    ``work`` paths are a resumable run's own; ``keep_foreign`` leaves the user's files alone."""
+
+    force: bool
+    work: tuple[str, ...] = ()
+    keep_foreign: bool = False
+
+
+def _open_staging(out: Path, policy: _Policy, guarded: list[Path]) -> tuple[bool, Path]:
     """Check the destination; make the staging folder. Returns (``out`` existed, staging)."""
     try:
         if out.is_dir() and (done := recover_publish(out)):
             import warnings
 
             warnings.warn(done, RnndynWarning, stacklevel=3)
-        existed = _check_destination(out, force, guarded)
+        existed = _check_destination(out, policy, guarded)
         parent = out if existed else _nearest_existing_dir(out)
         _sweep_leftovers(parent)
         staging = Path(tempfile.mkdtemp(prefix=mf.STAGING_PREFIX, dir=parent))
@@ -239,7 +261,7 @@ def _open_staging(out: Path, force: bool, guarded: list[Path]) -> tuple[bool, Pa
         ) from None
 
 
-def _check_destination(out: Path, force: bool, protect: list[Path]) -> bool:
+def _check_destination(out: Path, policy: _Policy, protect: list[Path]) -> bool:
     """Refuse unusable destinations; return whether ``out`` exists (as a folder)."""
     if any(_same(out, p) for p in protect):
         raise OutputError("is an input of this run", path=out, hint="Choose another --out folder.")
@@ -253,15 +275,22 @@ def _check_destination(out: Path, force: bool, protect: list[Path]) -> bool:
             path=out,
             hint="Choose a new --out folder; rnndyn never overwrites files it did not write.",
         )
-    _refuse_conflicts(out, mf.inspect_folder(out), force)
+    _refuse_conflicts(out, mf.inspect_folder(out), policy)
     return True
 
 
-def _refuse_conflicts(out: Path, state: mf.FolderState, force: bool) -> None:
-    if state.foreign:
+def _refuse_conflicts(
+    out: Path, state: mf.FolderState, policy: _Policy, new: set[str] | None = None
+) -> None:
+    """Refuse foreign files (with ``keep_foreign``: only those an output in ``new`` would replace),
+    edited files, and (without ``force``) an earlier run's output."""
+    foreign = state.foreign
+    if policy.keep_foreign:
+        foreign = [f for f in foreign if new is not None and f in new]
+    if foreign:
         raise OutputError(
             f"the output folder already holds files rnndyn did not write "
-            f"({join_names(state.foreign)}); rnndyn never overwrites or deletes them, "
+            f"({join_names(foreign)}); rnndyn never overwrites or deletes them, "
             "even with --force",
             path=out,
             hint="Choose a new --out folder, or move those files elsewhere.",
@@ -273,7 +302,7 @@ def _refuse_conflicts(out: Path, state: mf.FolderState, force: bool) -> None:
             path=out,
             hint="Choose a new --out folder, or move the edited files elsewhere.",
         )
-    if state.own and not force:
+    if state.own and not policy.force:
         raise OutputError(
             "the output folder holds rnndyn's output from an earlier run",
             path=out,
@@ -282,7 +311,7 @@ def _refuse_conflicts(out: Path, state: mf.FolderState, force: bool) -> None:
 
 
 def _publish(
-    staging: Path, out: Path, existed: bool, force: bool, protect: list[Path], run: dict
+    staging: Path, out: Path, existed: bool, policy: _Policy, protect: list[Path], run: JsonObject
 ) -> None:
     record = mf.run_record(run, mf.manifest_entries(staging))
     try:
@@ -291,7 +320,7 @@ def _publish(
         raise OutputError(f"could not write manifest.json ({err.strerror})", path=out) from None
     entries = mf.manifest_entries(staging)
     if not existed and not out.exists():
-        mf.write_manifest(staging, entries, run)
+        mf.write_manifest(staging, entries, run, policy.work)
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
             os.rename(staging, out)
@@ -301,8 +330,8 @@ def _publish(
             ) from None
         return
     state = mf.inspect_folder(out)  # again: the user may have added files during the run
-    _refuse_conflicts(out, state, force)
     new = {e["path"] for e in entries}
+    _refuse_conflicts(out, state, policy, new)
     stale = sorted(set(state.own) - new)
     for rel in [*new, *stale]:
         dest = out / rel
@@ -315,13 +344,20 @@ def _publish(
         if dest.is_dir() and not dest.is_symlink():
             raise OutputError(f"{rel} is a folder in the way of an output file", path=out)
     try:
-        old_entries = [
+        old_entries: list[mf.ManifestEntry] = [
             {"path": r, "sha256": s, "size": (out / r).stat().st_size} for r, s in state.own.items()
         ]
-        mf.write_manifest(out, old_entries + entries, run)  # recognises old and new during the move
-        journal = {"staging": staging.name, "entries": entries, "stale": stale, "run": run}
+        # recognises old and new during the move
+        mf.write_manifest(out, old_entries + entries, run, policy.work)
+        journal = {
+            "staging": staging.name,
+            "entries": entries,
+            "stale": stale,
+            "run": run,
+            "work": list(policy.work),
+        }
         atomic_write_json(out / mf.JOURNAL_NAME, journal)  # a killed publish is completed later
-        _complete(out, staging, entries, stale, run)
+        _complete(out, staging, entries, stale, run, policy.work)
     except OSError as err:
         # a failed (not killed) publish: the manifest lists old and new, so the folder stays
         # rnndyn's own and a rerun with --force completes it; the journal is not needed
@@ -334,7 +370,14 @@ def _publish(
         ) from None
 
 
-def _complete(out: Path, staging: Path, entries: list[dict], stale: list[str], run: dict) -> None:
+def _complete(
+    out: Path,
+    staging: Path,
+    entries: list[mf.ManifestEntry],
+    stale: list[str],
+    run: JsonObject,
+    work: tuple[str, ...] = (),
+) -> None:
     """Move the staged files in, remove the stale ones, write the manifest, drop the journal.
     Idempotent: a rerun after a kill finishes what is left."""
     for e in entries:
@@ -345,7 +388,7 @@ def _complete(out: Path, staging: Path, entries: list[dict], stale: list[str], r
     for rel in stale:
         (out / rel).unlink(missing_ok=True)
         _remove_empty_parents(out, out / rel)
-    mf.write_manifest(out, entries, run)
+    mf.write_manifest(out, entries, run, work)
     (out / mf.JOURNAL_NAME).unlink(missing_ok=True)
 
 
@@ -363,9 +406,11 @@ def recover_publish(out: Path) -> str | None:
         doc = json.loads(journal.read_text("utf-8"))
         staging = out / str(doc["staging"])
         entries, stale, run = list(doc["entries"]), list(doc["stale"]), dict(doc["run"])
+        work = tuple(str(w) for w in doc.get("work", []))
         if not (staging.name.startswith(mf.STAGING_PREFIX) and staging.parent == out):
             raise ValueError("a staging folder outside the output folder")
-        if not all(mf.is_safe_relative(str(r)) for r in [*(e["path"] for e in entries), *stale]):
+        paths = [*(e["path"] for e in entries), *stale, *work]
+        if not all(mf.is_safe_relative(str(r)) for r in paths):
             raise ValueError("an unsafe path")
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise OutputError(
@@ -379,14 +424,14 @@ def recover_publish(out: Path) -> str | None:
         for e in entries
     )
     if whole:
-        _complete(out, staging, entries, stale, run)
+        _complete(out, staging, entries, stale, run, work)
         done = f"completed an interrupted publish in {out} ({len(entries)} file(s) moved in)"
     else:  # cannot complete: keep what provably is ours, listed in a fresh manifest
         own = mf.inspect_folder(out).own
-        kept = [
+        kept: list[mf.ManifestEntry] = [
             {"path": r, "sha256": sha, "size": (out / r).stat().st_size} for r, sha in own.items()
         ]
-        mf.write_manifest(out, kept, run)
+        mf.write_manifest(out, kept, run, work)
         journal.unlink(missing_ok=True)
         done = (
             f"an interrupted publish in {out} could not be completed (staged files are gone); "

@@ -153,7 +153,7 @@ def with_layout(
     )
 
 
-_Read = tuple[Any, str, dict[str, Any], dict[str, str], dict[str, dict[str, Any]]]
+_Read = tuple[Any, str, dict[str, object], dict[str, str], dict[str, dict[str, object]]]
 
 
 def _read_torch(p: Path, kind: str, size: int, trust: bool) -> _Read:
@@ -237,12 +237,12 @@ def tensors_sha256(tensors: Mapping[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
-def _nonlinearities(module: torch.nn.Module) -> dict[str, dict[str, Any]]:
+def _nonlinearities(module: torch.nn.Module) -> dict[str, dict[str, object]]:
     """``{module name: {"nonlinearity": ...}}`` for every nn.RNN / nn.RNNCell inside ``module``
     (a state dict does not record it; the live module does)."""
     import torch
 
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[str, dict[str, object]] = {}
     for name, sub in module.named_modules():
         if isinstance(sub, (torch.nn.RNN, torch.nn.RNNCell)):
             found[name] = {"nonlinearity": str(sub.nonlinearity)}
@@ -267,9 +267,10 @@ def from_memory(obj: torch.nn.Module | Mapping[str, Any], *, name: str | None = 
         raise UsageError(f"cannot read {type(obj).__name__!r} as a network: expected {ACCEPTED}")
     what = type(obj).__name__ if isinstance(obj, torch.nn.Module) else "state dict"
     label = Path(name or f"<in-memory {what}>")
-    tensors, meta = keys.unwrap(obj, label)
-    tensors = validate.validate_tensors(tensors, label)
-    tensors = {k: t.detach().clone() for k, t in tensors.items()}  # later training leaves it alone
+    found, meta = keys.unwrap(obj, label)
+    checked = validate.validate_tensors(found, label)
+    # torch tensors (an in-memory network); copied, so later training leaves them alone
+    tensors = {k: cast("torch.Tensor", t).detach().clone() for k, t in checked.items()}
     return Checkpoint(
         label,
         tensors_sha256(tensors),

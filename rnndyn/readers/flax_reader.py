@@ -67,7 +67,7 @@ def _ext_hook(msgpack: Any):
     return hook
 
 
-def _dense(tree: dict[str, Any], name: str) -> tuple[np.ndarray, np.ndarray | None] | None:
+def _dense(tree: dict[str, object], name: str) -> tuple[np.ndarray, np.ndarray | None] | None:
     sub = tree.get(name)
     if not isinstance(sub, dict) or not isinstance(sub.get("kernel"), np.ndarray):
         return None
@@ -85,7 +85,7 @@ def _stack(parts: list[tuple[np.ndarray, np.ndarray | None]], width: int, bias: 
     )
 
 
-def _cell(out: ForeignWeights, name: str, arch: str, tree: dict[str, Any]) -> bool:
+def _cell(out: ForeignWeights, name: str, arch: str, tree: dict[str, object]) -> bool:
     ins, hids = _CELLS[arch]
     hidden = [_dense(tree, n) for n in hids]
     inputs = [_dense(tree, n) for n in ins]

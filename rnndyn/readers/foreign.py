@@ -50,8 +50,8 @@ class ForeignWeights:
     format: str
     tensors: dict[str, np.ndarray] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
-    conventions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    metadata: dict[str, Any] = field(default_factory=dict)
+    conventions: dict[str, dict[str, object]] = field(default_factory=dict)
+    metadata: dict[str, object] = field(default_factory=dict)
 
     def add(self, key: str, t: np.ndarray, source: str) -> None:
         self.tensors[key] = t
@@ -98,4 +98,7 @@ class ForeignWeights:
         blocker = facts.pop("simulation", None)
         conv.update(facts)
         if blocker:
-            conv["simulation"] = "; ".join(filter(None, [conv.get("simulation"), blocker]))
+            earlier = conv.get("simulation")
+            conv["simulation"] = "; ".join(
+                filter(None, [earlier if isinstance(earlier, str) else None, blocker])
+            )

@@ -145,14 +145,14 @@ def _pickle_refusal(path: Path, what: str, is_global: bool) -> RefusedError:
 _NUMPY_SAFETENSORS = frozenset({"F16", "F32", "F64", "I8", "I16", "I32", "I64", "U8", "BOOL"})
 
 
-def read_safetensors(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+def read_safetensors(path: Path) -> tuple[dict[str, object], dict[str, object]]:
     """Arrays and the ``rnndyn`` block (a JSON string in ``__metadata__``, if present).
 
     Through safetensors' NumPy API (no torch) when every dtype is one NumPy holds; files with
     bfloat16/float8 tensors are read as torch tensors."""
     from safetensors import safe_open
 
-    tensors: dict[str, Any]
+    tensors: dict[str, object]
     with _boundary(path, "safetensors"), safe_open(path, framework="np") as f:
         keys = list(f.keys())
         header = f.metadata() or {}
@@ -161,7 +161,7 @@ def read_safetensors(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     if not numpy_ok:
         with _boundary(path, "safetensors"), safe_open(path, framework="pt", device="cpu") as f:
             tensors = {k: f.get_tensor(k) for k in keys}
-    meta: dict[str, Any] = {}
+    meta: dict[str, object] = {}
     with contextlib.suppress(ValueError, TypeError):
         block = json.loads(header.get("rnndyn", "null"))
         if isinstance(block, dict):

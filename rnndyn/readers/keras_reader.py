@@ -18,6 +18,7 @@ import io
 import json
 import re
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ _ARCH = {1: ("rnn", "h"), 3: ("gru", "zrh"), 4: ("lstm", "ifco")}
 _CLASSES = {"SimpleRNN": "rnn", "LSTM": "lstm", "GRU": "gru"}
 
 
-def _open_h5(h5py: Any, path: Path) -> tuple[Any, dict[str, Any] | None, str]:
+def _open_h5(h5py: Any, path: Path) -> tuple[Any, dict[str, object] | None, str]:
     """``(h5py.File, parsed config or None, format)`` for a ``.keras`` zip or an HDF5 file."""
     if not zipfile.is_zipfile(path):
         f = h5py.File(path, "r")
@@ -53,7 +54,9 @@ def _open_h5(h5py: Any, path: Path) -> tuple[Any, dict[str, Any] | None, str]:
     return h5py.File(io.BytesIO(data), "r"), cfg, "keras"
 
 
-def _datasets(h5py: Any, group: Any, prefix: str, out: dict[str, Any], path: Path, depth=0) -> None:
+def _datasets(
+    h5py: Any, group: Any, prefix: str, out: dict[str, object], path: Path, depth=0
+) -> None:
     """Every dataset under ``group`` by path, following hard links only."""
     if depth > 32:
         return
@@ -80,7 +83,7 @@ def _datasets(h5py: Any, group: Any, prefix: str, out: dict[str, Any], path: Pat
             out[key] = obj
 
 
-def _cells(datasets: dict[str, Any]) -> dict[str, list[Any]]:
+def _cells(datasets: dict[str, object]) -> dict[str, list[Any]]:
     """``{layer path: [kernel, recurrent_kernel, bias?]}`` for Keras 3 and legacy layouts."""
     cells: dict[str, list[Any]] = {}
     for key in datasets:
@@ -106,7 +109,7 @@ def _legacy_name(group: str) -> str:
     return "/".join(parts)
 
 
-def _layer_configs(cfg: Any, out: dict[str, dict[str, Any]], depth: int = 0) -> None:
+def _layer_configs(cfg: Any, out: dict[str, dict[str, object]], depth: int = 0) -> None:
     """Recurrent and Bidirectional layer configs by the names the user gave them."""
     if depth > 64:
         return
@@ -132,11 +135,11 @@ def _snake(name: str) -> str:
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-def _keras3_paths(cfg: Any) -> dict[str, dict[str, Any]]:
+def _keras3_paths(cfg: Any) -> dict[str, dict[str, object]]:
     """Keras 3 stores a model's layers under ``layers/<snake class name>[_k]``, numbered per
     name in the order of the model's layer list: map those paths to the layers' configs."""
     layers = ((cfg or {}).get("config") or {}).get("layers") or []
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, dict[str, object]] = {}
     seen: dict[str, int] = {}
     for entry in layers if isinstance(layers, list) else []:
         if not isinstance(entry, dict) or entry.get("class_name") == "InputLayer":
@@ -144,7 +147,7 @@ def _keras3_paths(cfg: Any) -> dict[str, dict[str, Any]]:
         base = _snake(str(entry.get("class_name", "")))
         k = seen.get(base, 0)
         seen[base] = k + 1
-        conf: dict[str, Any] = entry["config"] if isinstance(entry.get("config"), dict) else {}
+        conf: dict[str, object] = entry["config"] if isinstance(entry.get("config"), dict) else {}
         out[base if k == 0 else f"{base}_{k}"] = conf | {"class_name": entry.get("class_name")}
     return out
 
@@ -157,18 +160,23 @@ def _direction(layer: str) -> tuple[str, bool]:
     return layer, False
 
 
-def _inner_config(configs: dict[str, Any], module: str) -> dict[str, Any]:
+def _inner_config(configs: Mapping[str, dict[str, object]], module: str) -> dict[str, object]:
     """The recurrent layer's config (a Bidirectional's wrapped layer), with ``outer_name`` the
     name the user gave the layer."""
     conf = configs.get(module.split("/")[0], {})
     outer = {"outer_name": conf.get("name")} if conf.get("name") else {}
     if conf.get("class_name") == "Bidirectional":
-        inner = conf.get("layer", {})
-        return inner.get("config", {}) | {"class_name": inner.get("class_name")} | outer
+        inner = conf.get("layer")
+        inner = inner if isinstance(inner, dict) else {}
+        wrapped = inner.get("config")
+        wrapped = wrapped if isinstance(wrapped, dict) else {}
+        return wrapped | {"class_name": inner.get("class_name")} | outer
     return conf | outer
 
 
-def _convert_cell(out: ForeignWeights, layer: str, arrays: list[Any], conf: dict[str, Any], path):
+def _convert_cell(
+    out: ForeignWeights, layer: str, arrays: list[Any], conf: dict[str, object], path
+):
     kernel, rec, bias = (None if a is None else np.asarray(a[()]) for a in arrays)
     if rec is None or rec.ndim != 2 or rec.shape[1] % max(rec.shape[0], 1):
         raise CheckpointError(
@@ -207,13 +215,16 @@ def _convert_cell(out: ForeignWeights, layer: str, arrays: list[Any], conf: dict
     _note(out, name, arch, conf, bias)
 
 
-def _note(out: ForeignWeights, name: str, arch: str, conf: dict[str, Any], bias: Any) -> None:
+def _note(out: ForeignWeights, name: str, arch: str, conf: dict[str, object], bias: Any) -> None:
     gates = {
         "rnn": "single block",
         "lstm": "Keras i,f,c,o = PyTorch i,f,g,o",
         "gru": "Keras z,r,h → PyTorch r,z,n",
     }[arch]
-    facts: dict[str, Any] = {"framework": "keras", "gates": gates + "; columns transposed to rows"}
+    facts: dict[str, object] = {
+        "framework": "keras",
+        "gates": gates + "; columns transposed to rows",
+    }
     act = str(conf.get("activation", "tanh"))
     rec_act = str(conf.get("recurrent_activation", "sigmoid"))
     if not conf:
@@ -246,12 +257,12 @@ def _note(out: ForeignWeights, name: str, arch: str, conf: dict[str, Any], bias:
 def _read(h5py: Any, path: Path) -> ForeignWeights:
     f, cfg, fmt = _open_h5(h5py, path)
     out = ForeignWeights(fmt)
-    configs: dict[str, dict[str, Any]] = {}
+    configs: dict[str, dict[str, object]] = {}
     _layer_configs(cfg, configs)
     if fmt == "keras":
         configs |= _keras3_paths(cfg)
     with f:
-        datasets: dict[str, Any] = {}
+        datasets: dict[str, object] = {}
         _datasets(h5py, f, "", datasets, path)
         for layer, arrays in _cells(datasets).items():
             conf = _inner_config(configs, _direction(layer)[0])

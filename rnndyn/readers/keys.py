@@ -61,12 +61,12 @@ def _is_module(obj: Any) -> bool:
     return torch is not None and isinstance(obj, torch.nn.Module)
 
 
-def unwrap(obj: Any, path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+def unwrap(obj: Any, path: Path) -> tuple[dict[str, object], dict[str, object]]:
     """``(flat tensors with normalised keys, metadata)`` from a loaded checkpoint object.
 
     Values are torch tensors (torch files) or NumPy arrays (every other format: torch is not
     imported for them)."""
-    meta: dict[str, Any] = {}
+    meta: dict[str, object] = {}
     if isinstance(obj, Mapping) and isinstance(obj.get("rnndyn"), Mapping):
         meta = json_safe(obj["rnndyn"], unknown="none", max_depth=MAX_DEPTH, max_items=1024)
     weights = _container(obj)
@@ -75,7 +75,7 @@ def unwrap(obj: Any, path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         meta = {"module_class": module_class}
     if isinstance(weights, np.ndarray) or is_tensor(weights):
         weights = {"tensor": weights}  # a file holding one bare tensor (torch.save(W))
-    flat: dict[str, Any] = {}
+    flat: dict[str, object] = {}
     _flatten(weights, (), flat, set(), top=weights is obj)
     if not flat:
         raise CheckpointError(
@@ -145,9 +145,9 @@ def normalise_key(key: str) -> str:
     return ".".join(parts) if parts else key
 
 
-def normalise(flat: Mapping[str, Any], path: Path) -> dict[str, Any]:
+def normalise(flat: Mapping[str, Any], path: Path) -> dict[str, object]:
     """Apply :func:`normalise_key` to every key; two different tensors on one key is an error."""
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     origin: dict[str, str] = {}
     for key, tensor in flat.items():
         new = normalise_key(key)

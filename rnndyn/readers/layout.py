@@ -58,9 +58,9 @@ _SEP = "._/"
 class Converted:
     """Canonical tensors for one module, where they came from, and what was assumed."""
 
-    tensors: dict[str, Any]
+    tensors: dict[str, object]
     sources: dict[str, str]
-    conventions: dict[str, Any]
+    conventions: Mapping[str, object]
 
 
 def gate_permutation(arch: str, order: str, *, path: str | Path | None = None) -> list[int]:
@@ -203,7 +203,7 @@ def apply(
     gate_order: str | None = None,
     matrix: str | None = None,
     path: str | Path | None = None,
-) -> tuple[dict[str, Any], dict[str, str], dict[str, dict[str, Any]]]:
+) -> tuple[dict[str, object], dict[str, str], dict[str, dict[str, object]]]:
     """Convert every recurrent stack (or only ``matrix``) to PyTorch keys.
 
     Returns ``(tensors, sources, conventions)``: the converted keys replace the originals they came
@@ -218,7 +218,7 @@ def apply(
     keys = [k for k in keys if k in tensors]
     result = dict(raw_items(tensors))
     sources: dict[str, str] = {}
-    conventions: dict[str, dict[str, Any]] = {}
+    conventions: dict[str, dict[str, object]] = {}
     for key in keys:
         conv = convert_stack(tensors, key, layout=layout, gate_order=gate_order, path=path)
         if conv is None or any(k in tensors for k in conv.tensors):
@@ -228,7 +228,7 @@ def apply(
         result.update(conv.tensors)
         sources.update(conv.sources)
         name = next(iter(conv.tensors)).rsplit(".", 1)[0] if "." in next(iter(conv.tensors)) else ""
-        conventions[name] = conv.conventions
+        conventions[name] = dict(conv.conventions)
     if hinted and not sources:
         raise UsageError(
             "--layout/--gate-order found no recurrent stack to apply to"

@@ -115,7 +115,7 @@ def _encode(text: Any, encoding: str = "latin1") -> bytes:
     return text.encode("latin-1")
 
 
-_ALLOWED: dict[str, Any] = {"collections.OrderedDict": OrderedDict, "_codecs.encode": _encode}
+_ALLOWED: dict[str, object] = {"collections.OrderedDict": OrderedDict, "_codecs.encode": _encode}
 for _mod in ("numpy.core", "numpy._core"):
     _ALLOWED |= {
         f"{_mod}.multiarray._reconstruct": _Array,

@@ -94,10 +94,10 @@ def _array(onnx: Any, t: Any, path: Path) -> np.ndarray:
 _FLOATS = (1, 10, 11, 16)  # TensorProto FLOAT, FLOAT16, DOUBLE, BFLOAT16
 
 
-def _constants(onnx: Any, model: Any, path: Path) -> tuple[dict[str, Any], list[str]]:
+def _constants(onnx: Any, model: Any, path: Path) -> tuple[dict[str, object], list[str]]:
     """Initializer and ``Constant``-node tensors of every (sub)graph by name, and the names of
     the floating-point initializers (the weights kept under their own names)."""
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     weights: list[str] = []
     for g in _walk(model.graph):
         for t in g.initializer:
@@ -112,7 +112,7 @@ def _constants(onnx: Any, model: Any, path: Path) -> tuple[dict[str, Any], list[
     return out, weights
 
 
-def _attrs(onnx: Any, node: Any) -> dict[str, Any]:
+def _attrs(onnx: Any, node: Any) -> dict[str, object]:
     out = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
 
     def text(v: Any) -> Any:
@@ -149,7 +149,7 @@ def _native_node(
     onnx: Any,
     node: Any,
     name: str,
-    consts: dict[str, Any],
+    consts: dict[str, object],
     out: ForeignWeights,
     path: Path,
     layer: int = 0,
@@ -197,12 +197,19 @@ def _native_node(
     return [n for n in (w_name, r_name, b_name, p_name) if n in consts]
 
 
+def _int(attrs: dict[str, object], name: str) -> int:
+    """An integer ONNX attribute (0 when absent)."""
+    value = attrs.get(name, 0)
+    return int(value) if isinstance(value, int | float | str) else 0
+
+
 def _note_node(
-    node: Any, name: str, arch: str, attrs: dict[str, Any], peep: bool, out: ForeignWeights
+    node: Any, name: str, arch: str, attrs: dict[str, object], peep: bool, out: ForeignWeights
 ) -> None:
-    acts = [str(a).lower() for a in attrs.get("activations", [])]
+    given = attrs.get("activations")
+    acts = [str(a).lower() for a in given] if isinstance(given, list) else []
     per_dir = len(_DEFAULT_ACTS[node.op_type])
-    facts: dict[str, Any] = {
+    facts: dict[str, object] = {
         "framework": "onnx",
         "gates": {
             "RNN": "single block",
@@ -211,7 +218,9 @@ def _note_node(
         }[node.op_type],
         "direction": attrs.get("direction", "forward"),
         "onnx_node": ", ".join(
-            dict.fromkeys(filter(None, [out.conventions.get(name, {}).get("onnx_node"), node.name]))
+            dict.fromkeys(
+                filter(None, [str(out.conventions.get(name, {}).get("onnx_node") or ""), node.name])
+            )
         ),
     }
     if attrs.get("direction") == "reverse":
@@ -225,7 +234,7 @@ def _note_node(
     elif acts and acts[:per_dir] != _DEFAULT_ACTS[node.op_type]:
         out.note(name, simulation=f"non-default activations {acts}")
     if node.op_type == "GRU":
-        lbr = int(attrs.get("linear_before_reset", 0))
+        lbr = _int(attrs, "linear_before_reset")
         facts["linear_before_reset"] = lbr
         if not lbr:
             out.note(
@@ -235,7 +244,7 @@ def _note_node(
             )
     if peep:
         out.note(name, simulation="LSTM peepholes (input P) have no PyTorch counterpart")
-    if int(attrs.get("input_forget", 0)):
+    if _int(attrs, "input_forget"):
         out.note(name, simulation="input_forget=1 couples the input and forget gates")
     if "clip" in attrs:
         out.note(name, simulation=f"cell clipping (clip={attrs['clip']})")

@@ -56,10 +56,10 @@ class TensorMap(Mapping[str, Any]):
     __slots__ = ("_raw", "_torch")
 
     def __init__(self, items: Mapping[str, Any] | None = None) -> None:
-        self._raw: dict[str, Any] = dict(
+        self._raw: dict[str, object] = dict(
             items.raw_items() if isinstance(items, TensorMap) else (items or {}).items()
         )
-        self._torch: dict[str, Any] = {}
+        self._torch: dict[str, object] = {}
 
     def __getitem__(self, key: str) -> Any:
         value = self._raw[key]

@@ -156,7 +156,7 @@ def _flatten(obj: Any, prefix: str, out: dict[str, torch.Tensor], depth: int = 0
             _flatten(v, f"{prefix}.{i}" if prefix else str(i), out, depth + 1)
 
 
-def read_torchscript(path: Path, prefix: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def read_torchscript(path: Path, prefix: str) -> tuple[dict[str, torch.Tensor], dict[str, object]]:
     """``(tensors by attribute path, {"module_class": root class})`` from a TorchScript archive."""
     try:
         with zipfile.ZipFile(path) as zf:

@@ -24,7 +24,7 @@ MAX_DENSE_ELEMENTS = 1 << 28  # a sparse tensor is densified only up to this man
 FLOAT_NAMES = ("float16", "bfloat16", "float32", "float64")
 
 
-def validate_tensors(tensors: Mapping[str, Any], path: Path) -> dict[str, Any]:
+def validate_tensors(tensors: Mapping[str, Any], path: Path) -> dict[str, object]:
     """Every tensor on the CPU, strided (sparse ones densified), detached; dtypes kept as stored.
     NumPy arrays (every non-torch format) are dense CPU arrays already: kept as they are."""
     if len(tensors) > MAX_TENSORS:

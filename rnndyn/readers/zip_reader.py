@@ -86,7 +86,7 @@ class TensorRef:
 
 
 _REBUILD, _ODICT = object(), object()
-_GLOBALS: dict[str, Any] = {
+_GLOBALS: dict[str, object] = {
     "collections OrderedDict": _ODICT,
     "torch._utils _rebuild_tensor_v2": _REBUILD,
 } | {f"torch {name}": name for name in STORAGES}

@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rnndyn.studies.records import Excluded
 from rnndyn.tasks.twins import pair_of
 
 __all__ = ["LEARNED", "learned", "pairs_needed", "select_learned"]
@@ -45,7 +46,7 @@ def select_learned(
     criterion: tuple[float, float] | None,
     min_learned: int,
     paired: bool,
-) -> tuple[list[Mapping[str, Any]], list[dict[str, Any]]]:
+) -> tuple[list[Mapping[str, Any]], list[Excluded]]:
     """The networks that enter the tests, and per (arch, task) what was left out and why.
 
     Without a criterion every network enters. With one, a network enters when it learned; a task
@@ -68,7 +69,7 @@ def select_learned(
             pair = pair_of(task) or task
             pair_ok[(arch, pair)] = pair_ok.get((arch, pair), True) and good
     used: list[Mapping[str, Any]] = []
-    excluded: dict[tuple[str, str, str], dict[str, Any]] = {}
+    excluded: dict[tuple[str, str, str], Excluded] = {}
     for r in records:
         key = (r["arch"], r["task"])
         pair = pair_of(r["task"]) or r["task"]

@@ -35,7 +35,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import Any
 
 from rnndyn._util.jsonsafe import plain
 from rnndyn.compare.family import CORRECTIONS, FamilyPlan, permutation_floor, plan_family
@@ -46,6 +45,7 @@ from rnndyn.errors import RnndynWarning, UsageError
 from rnndyn.naming import GATES as GATE_NAMES
 from rnndyn.studies.criteria import LEARNED, pairs_needed, select_learned
 from rnndyn.studies.folder import finished, open_folder, train_all
+from rnndyn.studies.records import StudyJob
 from rnndyn.studies.study_report import FigureSet, StudyResult, write_report
 from rnndyn.tasks.twins import FIRST_EIGHT, PAIRED_STUDY, pair_of, twin_name
 
@@ -76,7 +76,7 @@ DESIGNS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 DEFAULT_TASKS = DESIGNS["original"]  # kept for callers of the first study
-TASK_PARAMS: dict[str, dict[str, Any]] = {
+TASK_PARAMS: dict[str, dict[str, int]] = {
     "sine": {"T": 50},
     "mackey_glass": {"T": 50},
     "narma10": {"T": 50},
@@ -90,7 +90,7 @@ MAX_PAIRED = 2**17  # enumerate every within-pair relabeling up to this many
 
 def plan(
     archs: Sequence[str], per_group: int, tasks: Mapping[str, Sequence[str]]
-) -> list[dict[str, Any]]:
+) -> list[StudyJob]:
     """The networks to train: per arch and kind, ``per_group`` (task, seed) spread round-robin.
 
     Ordered seed-major (every task's seed 0 for every arch, then seed 1, …), twins next to each
@@ -103,7 +103,7 @@ def plan(
         "the study's networks",
         hint="Use a smaller --per-group or fewer --archs",
     )
-    jobs = []
+    jobs: list[StudyJob] = []
     for i in range(per_group):
         for arch in archs:
             for kind, names in tasks.items():

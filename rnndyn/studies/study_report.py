@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rnndyn._util.jsonsafe import JsonObject
+from rnndyn._util.markdown import markdown_table
 from rnndyn.compare.family import FamilyPlan, format_p
 from rnndyn.compare.results import ComparisonResult
 from rnndyn.studies.criteria import learned, pairs_needed
@@ -170,9 +172,19 @@ class StudyResult:
             "",
             "## Training",
             "",
-            "| arch | task | kind | networks | metric | median test | baseline | learned |",
-            "|---|---|---|---|---|---|---|---|",
-            *self._training_rows(),
+            *markdown_table(
+                [
+                    "arch",
+                    "task",
+                    "kind",
+                    "networks",
+                    "metric",
+                    "median test",
+                    "baseline",
+                    "learned",
+                ],
+                self._training_rows(),
+            ),
             "",
         ]
         body = self.comparison.to_markdown(title="Comparison", figures=figures, level=2)
@@ -271,19 +283,26 @@ class StudyResult:
         for e in self.excluded:
             if e["why"] != "network did not learn":
                 out_pairs.setdefault(e["arch"], set()).add(str(pair_of(e["task"])))
-        lines = [
-            "| arch | pairs tested | tasks | networks trained | networks tested | pairs left "
-            "out (not learned) |",
-            "|---|---|---|---|---|---|",
-        ]
-        for arch in self.settings["archs"]:
-            trained = sum(1 for r in self.runs if r["arch"] == arch)
-            gone = sorted(out_pairs.get(arch, set()))
-            lines.append(
-                f"| {arch} | {len(tested.get(arch, ()))} | {2 * len(tested.get(arch, ()))} | "
-                f"{trained} | {nets.get(arch, 0)} | {', '.join(gone) or '—'} |"
+        rows = [
+            (
+                arch,
+                len(tested.get(arch, ())),
+                2 * len(tested.get(arch, ())),
+                sum(1 for r in self.runs if r["arch"] == arch),
+                nets.get(arch, 0),
+                ", ".join(sorted(out_pairs.get(arch, set()))) or "—",
             )
-        return [*lines, ""]
+            for arch in self.settings["archs"]
+        ]
+        head = [
+            "arch",
+            "pairs tested",
+            "tasks",
+            "networks trained",
+            "networks tested",
+            "pairs left out (not learned)",
+        ]
+        return [*markdown_table(head, rows), ""]
 
     def _primary_table(self) -> list[str]:
         cmp = self.comparison
@@ -291,29 +310,34 @@ class StudyResult:
         if not rows:
             return []
         fam = cmp.family
-        lines = [
-            "## Primary family",
-            "",
-            f"| arch | statistic | operator | pairs | networks | median cls | median reg | "
-            f"paired δ [CI] | median diff [CI] | floor | p | p {fam.correction} |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        head = [
+            *("arch", "statistic", "operator", "pairs", "networks", "median cls", "median reg"),
+            *("paired δ [CI]", "median diff [CI]", "floor", "p", f"p {fam.correction}"),
         ]
-        for t in rows:
-            lines.append(
-                f"| {t.architecture} | {t.statistic} | `{t.operator}` | {t.n_pairs} | "
-                f"{t.n_a} + {t.n_b} | {t.median_a:.3g} | {t.median_b:.3g} | "
-                f"{t.cliffs_delta:+.2f} [{t.ci_low:+.2f}, {t.ci_high:+.2f}] | "
-                f"{t.median_diff:+.3g} [{t.median_diff_low:+.3g}, {t.median_diff_high:+.3g}] | "
-                f"{t.p_floor:.2g} | {_p(t, raw=True).removeprefix('= ')} | "
-                f"{_p(t).removeprefix('= ')} |"
+        cells = [
+            (
+                t.architecture,
+                t.statistic,
+                f"`{t.operator}`",
+                t.n_pairs,
+                f"{t.n_a} + {t.n_b}",
+                f"{t.median_a:.3g}",
+                f"{t.median_b:.3g}",
+                f"{t.cliffs_delta:+.2f} [{t.ci_low:+.2f}, {t.ci_high:+.2f}]",
+                f"{t.median_diff:+.3g} [{t.median_diff_low:+.3g}, {t.median_diff_high:+.3g}]",
+                f"{t.p_floor:.2g}",
+                _p(t, raw=True).removeprefix("= "),
+                _p(t).removeprefix("= "),
             )
-        return [*lines, ""]
+            for t in rows
+        ]
+        return ["## Primary family", "", *markdown_table(head, cells), ""]
 
-    def _training_rows(self) -> list[str]:
+    def _training_rows(self) -> list[tuple[object, ...]]:
         groups: dict[tuple, list] = {}
         for r in self.runs:
             groups.setdefault((r["arch"], r["task"], r["kind"], r.get("metric")), []).append(r)
-        rows = []
+        rows: list[tuple[object, ...]] = []
         crit = self.settings.get("learned")
         for (arch, task, kind, metric), rs in groups.items():
             tests = [r["test"] for r in rs if r.get("test") is not None]
@@ -321,12 +345,11 @@ class StudyResult:
             base = rs[0].get("baseline")
             ok = f"{sum(learned(r, tuple(crit)) for r in rs)}/{len(rs)}" if crit else "—"
             rows.append(
-                f"| {arch} | {task} | {kind} | {len(rs)} | {metric} | {med} | "
-                f"{'—' if base is None else f'{base:.3g}'} | {ok} |"
+                (arch, task, kind, len(rs), metric, med, "—" if base is None else f"{base:.3g}", ok)
             )
         return rows
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         """``study.json``: settings, the pre-training plan, the command and the wall time."""
         from rnndyn._util.jsonsafe import json_safe
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_chec
 
 import numpy as np
 
+from rnndyn._util.jsonsafe import JsonObject
 from rnndyn.errors import UsageError
 
 if TYPE_CHECKING:  # torch is imported where data are made: `rnndyn tasks` lists specs without it
@@ -50,7 +51,7 @@ class TaskSpec:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     params: Mapping[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         """JSON-ready dictionary."""
         return {
             "name": self.name,
@@ -181,7 +182,7 @@ class BaseTask:
     ``sample(rng, n, split) -> (x, y)``; ``extra_splits()`` names additional test splits.
     """
 
-    PARAMS: ClassVar[dict[str, Any]] = {}
+    PARAMS: ClassVar[Mapping[str, object]] = {}
 
     def __init__(self, name: str, **params: Any):
         unknown = sorted(set(params) - set(self.PARAMS))
@@ -202,7 +203,7 @@ class BaseTask:
         if t is not None and t < 1:
             raise UsageError(f"task {self.name!r}: T={t} must be at least 1")
 
-    def plain_params(self) -> dict[str, Any]:
+    def plain_params(self) -> JsonObject:
         """Parameters as JSON/checkpoint-friendly values (tuples become lists)."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.params.items()}
 

@@ -8,6 +8,7 @@ The 1797 images are shuffled by the data seed and split train / val / test (defa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from typing import Any, ClassVar
 
@@ -30,7 +31,7 @@ def _digits() -> tuple[np.ndarray, np.ndarray]:
 class DigitsTask(BaseTask):
     """8×8 digits as a 64-step sequence in row-major pixel order."""
 
-    PARAMS: ClassVar[dict[str, Any]] = {}
+    PARAMS: ClassVar[Mapping[str, object]] = {}
     permute = False
 
     def make_spec(self) -> TaskSpec:
@@ -93,7 +94,7 @@ class DigitsTask(BaseTask):
 class PermutedDigitsTask(DigitsTask):
     """8×8 digits with one fixed, seeded permutation of the 64 pixel positions."""
 
-    PARAMS: ClassVar[dict[str, Any]] = {"perm_seed": 0}
+    PARAMS: ClassVar[Mapping[str, object]] = {"perm_seed": 0}
     permute = True
 
     def check_params(self) -> None:

@@ -9,6 +9,7 @@ A perfect solution stores the ``2^k`` memories as ``2^k`` stable fixed points un
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -20,7 +21,7 @@ from rnndyn.tasks.base import BaseTask, TaskSpec
 class FlipFlopTask(BaseTask):
     """``k`` independent flip-flops over ``T`` steps, pulse probability ``p`` per step and channel."""
 
-    PARAMS: ClassVar[dict[str, Any]] = {"k": 3, "T": 100, "p": 0.05}
+    PARAMS: ClassVar[Mapping[str, object]] = {"k": 3, "T": 100, "p": 0.05}
 
     def check_params(self) -> None:
         super().check_params()

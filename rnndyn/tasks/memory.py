@@ -15,6 +15,7 @@ cross-entropy of ``S·log K / (T + 2S)`` nats per step.)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -28,7 +29,7 @@ COPY_SYMBOLS, COPY_LENGTH = 8, 10
 class AddingTask(BaseTask):
     """Adding problem of length ``T``."""
 
-    PARAMS: ClassVar[dict[str, Any]] = {"T": 100}
+    PARAMS: ClassVar[Mapping[str, object]] = {"T": 100}
 
     def check_params(self) -> None:
         if self.params["T"] < 2:
@@ -79,7 +80,7 @@ class AddingTask(BaseTask):
 class CopyTask(BaseTask):
     """Copy task with delay ``T`` (sequence length ``T + 20``)."""
 
-    PARAMS: ClassVar[dict[str, Any]] = {"T": 50}
+    PARAMS: ClassVar[Mapping[str, object]] = {"T": 50}
 
     def make_spec(self) -> TaskSpec:
         t = self.params["T"]

@@ -8,6 +8,7 @@ solution is a two-state flip-flop that holds its state under input 0 and flips u
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -18,7 +19,7 @@ from rnndyn.tasks.base import BaseTask, TaskSpec
 class ParityTask(BaseTask):
     """Running parity over ``T`` bits."""
 
-    PARAMS: ClassVar[dict[str, Any]] = {"T": 50}
+    PARAMS: ClassVar[Mapping[str, object]] = {"T": 50}
 
     def make_spec(self) -> TaskSpec:
         t = self.params["T"]

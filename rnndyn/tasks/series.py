@@ -18,6 +18,7 @@ initial history, own input), so splits never overlap in time.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -41,7 +42,7 @@ DEFAULTS = {
 
 class _SeriesTask(BaseTask):
     DESCRIPTION = ""
-    DEFAULTS: ClassVar[dict[str, Any]] = {}
+    DEFAULTS: ClassVar[Mapping[str, object]] = {}
 
     def make_spec(self) -> TaskSpec:
         return TaskSpec(
@@ -64,7 +65,7 @@ class _SeriesTask(BaseTask):
 class SineTask(_SeriesTask):
     """Next-step prediction of a mixture of sines with fixed periods."""
 
-    PARAMS: ClassVar[dict[str, Any]] = {"T": 100, "periods": (7.0, 13.0, 29.0), "noise": 0.0}
+    PARAMS: ClassVar[Mapping[str, object]] = {"T": 100, "periods": (7.0, 13.0, 29.0), "noise": 0.0}
     DESCRIPTION = "next-step prediction of a sum of sines, periods {periods} steps (NRMSE)"
 
     def check_params(self) -> None:
@@ -128,7 +129,7 @@ def mackey_glass(
 class MackeyGlassTask(_SeriesTask):
     """Mackey-Glass (τ = 17 by default) prediction ``horizon`` samples ahead."""
 
-    PARAMS: ClassVar[dict[str, Any]] = {"T": 100, "tau": 17.0, "step": 1.0, "horizon": 1}
+    PARAMS: ClassVar[Mapping[str, object]] = {"T": 100, "tau": 17.0, "step": 1.0, "horizon": 1}
     DESCRIPTION = (
         "Mackey-Glass tau={tau}, sampled every {step} time units, predict {horizon} sample(s) "
         "ahead (NRMSE)"
@@ -164,9 +165,9 @@ def narma10(rng: np.random.Generator, n: int, length: int, washout: int = 100):
 class Narma10Task(_SeriesTask):
     """NARMA-10 system identification."""
 
-    PARAMS: ClassVar[dict[str, Any]] = {"T": 100}
+    PARAMS: ClassVar[Mapping[str, object]] = {"T": 100}
     DESCRIPTION = "NARMA-10: predict y(t+1) from inputs u(<=t), {T} steps (NRMSE)"
-    DEFAULTS: ClassVar[dict[str, Any]] = {"lr": 1e-2}
+    DEFAULTS: ClassVar[Mapping[str, object]] = {"lr": 1e-2}
 
     def sample(self, rng: np.random.Generator, n: int, split: str) -> tuple[Any, Any]:
         u, y, bad = narma10(rng, n, self.params["T"])

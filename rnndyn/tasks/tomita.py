@@ -12,6 +12,7 @@ Input encoding, ``(N, L, 3)``: one-hot ``[symbol 0, symbol 1, pad]``, strings le
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -108,7 +109,7 @@ def encode(strings: np.ndarray) -> np.ndarray:
 class TomitaTask(BaseTask):
     """Tomita grammar ``grammar`` (1–7); ``T`` is the longest training string."""
 
-    PARAMS: ClassVar[dict[str, Any]] = {"T": 20}
+    PARAMS: ClassVar[Mapping[str, object]] = {"T": 20}
 
     def __init__(self, name: str, grammar: int, **params: Any):
         self.grammar = grammar

@@ -37,6 +37,7 @@ probability 0 or ~1e-8 for ``threshold``), so the sign classes are balanced.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -63,7 +64,7 @@ def _stream(rng: np.random.Generator, n: int, t: int) -> np.ndarray:
     return rng.standard_normal((n, t))
 
 
-def _q(name: str, rng: np.random.Generator, n: int, p: dict[str, Any]) -> tuple[Any, Any]:
+def _q(name: str, rng: np.random.Generator, n: int, p: Mapping[str, Any]) -> tuple[Any, Any]:
     """Inputs ``(n, T, D)`` and the quantity ``(n,)`` of twin pair ``name``."""
     t = p["T"]
     u = _stream(rng, n, t)
@@ -107,7 +108,7 @@ def _q(name: str, rng: np.random.Generator, n: int, p: dict[str, Any]) -> tuple[
 class _TwinTask(BaseTask):
     """One twin of a pair: ``QUANTITY`` and ``KIND`` set by the registry."""
 
-    PARAMS: ClassVar[dict[str, Any]] = {"T": 30}
+    PARAMS: ClassVar[Mapping[str, object]] = {"T": 30}
     QUANTITY = ""
     KIND = "regression"
 
@@ -164,7 +165,7 @@ class _TwinTask(BaseTask):
         return x.astype(np.float32), (q > 0).astype(np.int64)
 
 
-QUANTITIES: dict[str, dict[str, Any]] = {
+QUANTITIES: dict[str, dict[str, float]] = {  # each quantity's extra parameters
     "mean": {},
     "recent": {},
     "delay": {"k": 5},

@@ -61,22 +61,22 @@ class SequenceModel(nn.Module):
         if readout not in READOUTS:
             raise UsageError(f"unknown readout {readout!r}", hint=f"valid: {', '.join(READOUTS)}.")
         self.arch, self.readout_mode, self.nonlinearity = arch, readout, nonlinearity
-        kwargs: dict[str, Any] = {"num_layers": num_layers, "batch_first": True}
+        shape = {"num_layers": num_layers, "batch_first": True}
         if arch == "rnn":
             self.rnn: nn.RNNBase = nn.RNN(
-                input_size, hidden_size, nonlinearity=nonlinearity, **kwargs
+                input_size, hidden_size, nonlinearity=nonlinearity, **shape
             )
         elif arch == "lstm":
-            self.rnn = nn.LSTM(input_size, hidden_size, **kwargs)
+            self.rnn = nn.LSTM(input_size, hidden_size, **shape)
         else:
-            self.rnn = nn.GRU(input_size, hidden_size, **kwargs)
+            self.rnn = nn.GRU(input_size, hidden_size, **shape)
         self.readout = nn.Linear(hidden_size, output_size)
 
     def forward(self, x: Tensor) -> Tensor:
         states, _ = self.rnn(x)  # (N, T, H)
         return self.readout(states[:, -1] if self.readout_mode == "last" else states)
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, str | int]:
         """The architecture fields of a checkpoint's ``rnndyn`` block."""
         return {
             "arch": self.arch,

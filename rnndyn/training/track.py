@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rnndyn._util.jsonsafe import JsonObject
 from rnndyn.conditioning import above, classify
 from rnndyn.errors import InvalidInputError, UsageError
 from rnndyn.readers.checkpoint import Checkpoint, as_checkpoint
 from rnndyn.spectrum import timescales
+from rnndyn.training.records import TrackCheckpoint
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -124,7 +126,7 @@ def _epoch(ckpt: Checkpoint) -> int | None:
     return int(e) if isinstance(e, (int, float)) and not isinstance(e, bool) else None
 
 
-def _metrics(ckpt: Checkpoint) -> dict[str, Any]:
+def _metrics(ckpt: Checkpoint) -> dict[str, object]:
     m = (ckpt.metadata or {}).get("metrics")
     return dict(m) if isinstance(m, dict) else {}
 
@@ -133,7 +135,7 @@ def _metrics(ckpt: Checkpoint) -> dict[str, Any]:
 class TrackResult:
     """Checkpoints in epoch order (``path``, ``sha256``, ``epoch``, ``metrics``) and operator tracks."""
 
-    checkpoints: tuple[dict[str, Any], ...]
+    checkpoints: tuple[TrackCheckpoint, ...]
     operators: tuple[OperatorTrack, ...]
     threshold: float = 0.9
 
@@ -194,7 +196,7 @@ class TrackResult:
             )
         return pd.concat(frames, ignore_index=True)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         """The ``rnndyn.track/1`` document; each checkpoint's eigenvalues are in track order, so
         ``eigenvalues[j]`` is the same followed eigenvalue in every checkpoint."""
         from rnndyn._version import __version__
@@ -295,7 +297,7 @@ def track(
         lam, bounds = follow([sp[k][0] for sp in spectra], [sp[k][1] for sp in spectra])
         ops.append(OperatorTrack(k, lam, threshold, bounds))
     infos = tuple(
-        {"path": str(c.path), "sha256": c.sha256, "epoch": _epoch(c), "metrics": _metrics(c)}
+        TrackCheckpoint(path=str(c.path), sha256=c.sha256, epoch=_epoch(c), metrics=_metrics(c))
         for c in ckpts
     )
     return TrackResult(infos, tuple(ops), threshold)

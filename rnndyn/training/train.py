@@ -15,22 +15,36 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import torch
 from torch.nn import functional as F
 
 from rnndyn._util.hashing import sha256
-from rnndyn._util.jsonsafe import plain
+from rnndyn._util.jsonsafe import JsonObject, plain
 from rnndyn.errors import InvalidInputError, OutputError, UsageError
 from rnndyn.readers.rnndyn_format import SCHEMA
 from rnndyn.tasks import Task, TaskData, TaskSpec, get_task
 from rnndyn.tasks.twins import pair_of
 from rnndyn.training.model import SequenceModel, check_arch
+from rnndyn.training.records import EpochRecord, FinalMetrics, StartRecord
 
 MIN_REL_IMPROVEMENT = 0.01  # early stopping: patience restarts on a 1% (and ≥ min_delta) drop
 TRAINING_KEYS = ("epochs", "lr", "batch_size", "patience", "clip", "min_delta")
-Progress = Callable[[dict[str, Any], int], None]
+Progress = Callable[[EpochRecord, int], None]
+
+
+class TrainingConfig(TypedDict):
+    """Validated training settings (``config``)."""
+
+    hidden: int
+    epochs: int
+    batch_size: int
+    num_layers: int
+    lr: float
+    patience: int
+    clip: float
+    min_delta: float
 
 
 @dataclass(frozen=True)
@@ -38,18 +52,19 @@ class TrainResult:
     """A trained model, its task spec, final metrics, per-epoch history and checkpoint metadata.
 
     ``metrics``: ``metric`` (name), ``test``, ``val``, ``test_long`` (when the task has one),
-    ``baseline``, ``higher_is_better``, ``best_epoch``, ``epochs_run``, ``seconds``.
-    ``history``: one dict per epoch: ``epoch``, ``train_loss``, ``val_loss``, ``val_metric``,
-    ``time`` (seconds since the start).
+    ``baseline``, ``higher_is_better``, ``best_epoch``, ``epochs_run``, ``seconds``
+    (:class:`~rnndyn.training.records.FinalMetrics`). ``history``: one record per epoch:
+    ``epoch``, ``train_loss``, ``val_loss``, ``val_metric``, ``time`` (seconds since the start;
+    :class:`~rnndyn.training.records.EpochRecord`). ``meta``: the checkpoint metadata (JSON).
     """
 
     model: SequenceModel
     spec: TaskSpec
-    metrics: dict[str, Any]
-    history: list[dict[str, Any]]
-    meta: dict[str, Any] = field(repr=False)
+    metrics: FinalMetrics
+    history: list[EpochRecord]
+    meta: JsonObject = field(repr=False)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         """JSON-ready (no weights)."""
         return plain({"task": self.spec.name, "metrics": self.metrics, "history": self.history})
 
@@ -122,17 +137,17 @@ def config(
     lr: float | None = None,
     batch_size: int | None = None,
     num_layers: int = 1,
-) -> dict[str, Any]:
+) -> TrainingConfig:
     """Training settings: the explicit ones, else the task's defaults; validated."""
     d = spec.defaults
-    cfg = {
+    cfg: TrainingConfig = {
         "hidden": _check("hidden", d.get("hidden", 32) if hidden is None else hidden, 1),
         "epochs": _check("epochs", d.get("epochs", 20) if epochs is None else epochs, 1),
         "batch_size": _check(
             "batch_size", d.get("batch_size", 64) if batch_size is None else batch_size, 1
         ),
         "num_layers": _check("num_layers", num_layers, 1),
-        "lr": d.get("lr", 1e-3) if lr is None else lr,
+        "lr": d.get("lr", 1e-3) if lr is None else lr,  # checked below
         "patience": int(d.get("patience", 5)),
         "clip": float(d.get("clip", 1.0)),
         "min_delta": float(d.get("min_delta", 1e-4)),
@@ -146,7 +161,7 @@ def config(
     return cfg
 
 
-def check_training(spec: TaskSpec, arch: str, cfg: Mapping[str, Any], what: str = "") -> None:
+def check_training(spec: TaskSpec, arch: str, cfg: TrainingConfig, what: str = "") -> None:
     """Refuse (UsageError with the estimate) settings whose network, optimiser state, activations
     and task data would not fit the memory budget, before anything is built."""
     from rnndyn._util import budget
@@ -242,12 +257,12 @@ def fit(
     data: TaskData,
     loss_kind: str,
     evaluate: Callable[[torch.Tensor, torch.Tensor], float],
-    cfg: Mapping[str, Any],
+    cfg: TrainingConfig,
     seed: int,
     progress: Progress | None = None,
     *,
-    on_epoch: Callable[[dict[str, Any], SequenceModel], None] | None = None,
-) -> tuple[list[dict[str, Any]], int]:
+    on_epoch: Callable[[StartRecord, SequenceModel], None] | None = None,
+) -> tuple[list[EpochRecord], int]:
     """Adam + clipping + early stopping; restores the best weights. Returns (history, best epoch).
 
     Training stops after ``cfg["patience"]`` epochs in which the validation loss never fell by
@@ -264,7 +279,8 @@ def fit(
     if on_epoch is not None:
         val_metric = evaluate(model.predict(data.x_val), data.y_val)
         on_epoch({"epoch": 0, "val_loss": best_loss, "val_metric": val_metric}, model)
-    best_epoch, ref_epoch, history, start = 0, 0, [], time.perf_counter()
+    history: list[EpochRecord] = []
+    best_epoch, ref_epoch, start = 0, 0, time.perf_counter()
     for epoch in range(1, cfg["epochs"] + 1):
         model.train()
         total = 0.0
@@ -277,7 +293,7 @@ def fit(
             total += loss.item() * len(idx)
         out = model.predict(data.x_val)
         val_loss = float(_loss(out, data.y_val, loss_kind))
-        record = {
+        record: EpochRecord = {
             "epoch": epoch,
             "train_loss": total / n,
             "val_loss": val_loss,
@@ -302,7 +318,7 @@ def fit(
 
 def _snapshot_writer(
     folder: str | PathLike[str] | None, every: int | None, meta: Mapping[str, Any], force: bool
-) -> Callable[[dict[str, Any], SequenceModel], None] | None:
+) -> Callable[[StartRecord, SequenceModel], None] | None:
     """The ``on_epoch`` callback writing ``folder/epoch_NNNN.pt`` at epoch 0 and every ``every``-th."""
     if folder is None and every is None:
         return None
@@ -332,7 +348,7 @@ def _snapshot_writer(
         )
     from rnndyn.readers.rnndyn_format import save_checkpoint
 
-    def write(record: dict[str, Any], model: SequenceModel) -> None:
+    def write(record: StartRecord, model: SequenceModel) -> None:
         if record["epoch"] % k:
             return
         snap = dict(meta, epoch=record["epoch"], metrics=plain(record), snapshot_every=k)
@@ -366,22 +382,22 @@ def _final_metrics(
     model: SequenceModel,
     task: Task,
     data: TaskData,
-    history: list[dict[str, Any]],
+    history: list[EpochRecord],
     best_epoch: int,
     seconds: float,
-) -> dict[str, Any]:
+) -> FinalMetrics:
     spec = task.spec
-    metrics: dict[str, Any] = {
+    metrics: JsonObject = {
         "metric": spec.metric,
         "higher_is_better": spec.higher_is_better,
         "baseline": float(spec.baseline),
         "test": task.evaluate(model.predict(data.x_test), data.y_test),
         "val": task.evaluate(model.predict(data.x_val), data.y_val),
     }
-    for name, (x, y) in data.extra_tests.items():
+    for name, (x, y) in data.extra_tests.items():  # e.g. test_long
         metrics[name] = task.evaluate(model.predict(x), y)
     metrics.update(best_epoch=best_epoch, epochs_run=len(history), seconds=seconds)
-    return metrics
+    return cast(FinalMetrics, metrics)
 
 
 def _meta(
@@ -393,9 +409,11 @@ def _meta(
     params_sha: str | None,
     seed: int,
     data_seed: int,
-    cfg: Mapping[str, Any],
-) -> dict[str, Any]:
+    cfg: TrainingConfig,
+) -> JsonObject:
     from rnndyn._version import __version__
+
+    settings: Mapping[str, object] = cfg
 
     return plain(
         {
@@ -414,7 +432,7 @@ def _meta(
             "training": {
                 "optimizer": "adam",
                 "loss": spec.loss,
-                **{k: cfg[k] for k in TRAINING_KEYS},
+                **{k: settings[k] for k in TRAINING_KEYS},
                 **{k: spec.defaults.get(k) for k in ("n_train", "n_val", "n_test")},
             },
             "rnndyn_version": __version__,

@@ -39,6 +39,7 @@ from rnndyn_cli.render import (
 
 if TYPE_CHECKING:  # pragma: no cover
     from rnndyn.analysis import Analysis
+    from rnndyn.outputs.manifest import HashedInput
     from rnndyn.report import Report
 
 
@@ -149,7 +150,9 @@ def _report(analyses: list[Analysis], paths: list[Path]) -> Report:
     from rnndyn.analysis import analyses_frame, analysis_document, operators_frame
     from rnndyn.report import Report
 
-    inputs = [{"path": str(a.checkpoint.path), "sha256": a.checkpoint.sha256} for a in analyses]
+    inputs: list[HashedInput] = [
+        {"path": str(a.checkpoint.path), "sha256": a.checkpoint.sha256} for a in analyses
+    ]
     if len(analyses) == 1:
         report = _one_report(analyses[0])
         report.command, report.inputs = "analyze", inputs

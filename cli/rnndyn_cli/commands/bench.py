@@ -6,7 +6,7 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -20,6 +20,9 @@ from rnndyn_cli.render import (
     progress_bar,
     warnings_to_stderr,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rnndyn.training.records import CellRecord
 
 
 def split_names(value: str | None) -> list[str] | None:
@@ -74,7 +77,7 @@ def _callback(bar: Any) -> Any:
         return None
     job = bar.add_task("", total=None)
 
-    def callback(done: int, total: int, record: dict[str, Any] | None) -> None:
+    def callback(done: int, total: int, record: CellRecord | None) -> None:
         text = "" if record is None else f"{record['id']} {record['status']}"
         bar.update(job, completed=done, total=total, description=text)
 

@@ -36,6 +36,7 @@ from rnndyn_cli.render import (
 
 if TYPE_CHECKING:  # pragma: no cover
     from rnndyn.decay.results import DecayResult, ModeDecay
+    from rnndyn.outputs.manifest import HashedInput
     from rnndyn.report import Report
 
 ROWS_SHOWN = 64
@@ -153,7 +154,7 @@ def _state_dim(result: DecayResult) -> int:
     return m["num_layers"] * nd * (m["proj_size"] or m["hidden_size"])
 
 
-def _report(result: DecayResult, inputs: list[dict[str, Any]]) -> Report:
+def _report(result: DecayResult, inputs: list[HashedInput]) -> Report:
     from rnndyn.plots import decay as plots
     from rnndyn.report import Report
 
@@ -281,7 +282,7 @@ def decay(
         from rnndyn.report import write_report
 
         protect = [checkpoint] + ([Path(probe)] if Path(probe).is_file() else [])
-        inputs = [{"path": str(ckpt.path), "sha256": ckpt.sha256}]
+        inputs: list[HashedInput] = [{"path": str(ckpt.path), "sha256": ckpt.sha256}]
         write_report(
             _report(result, inputs),
             out,

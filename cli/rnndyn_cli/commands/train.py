@@ -5,15 +5,19 @@ from __future__ import annotations
 import contextlib
 import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from rnndyn_cli.errors import boundary, fail, settings
 from rnndyn_cli.options import SEED_MAX, ForceFlag, JsonFlag, finite
 from rnndyn_cli.render import examples, progress_bar, write_stdout
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rnndyn._util.jsonsafe import JsonObject
+    from rnndyn.training.train import TrainResult
 
 
 def parse_params(items: list[str] | None) -> dict[str, str]:
@@ -51,7 +55,7 @@ def _callback(bar: Any, epochs: int, metric: str = "metric") -> Any:
         return None
     job = bar.add_task("train", total=epochs, info="", unit="epoch", log_each=True)
 
-    def callback(record: dict[str, Any], epochs: int) -> None:
+    def callback(record: Mapping[str, object], epochs: int) -> None:
         shown = (
             ("train loss", "train_loss", ".4g"),
             ("val loss", "val_loss", ".4g"),
@@ -153,7 +157,7 @@ def train_command(
     if json_out:
         write_stdout(dumps_json(doc))
         return
-    m = doc["metrics"]
+    m = result.metrics
     extra = f", test_long {m['test_long']:.4g}" if m.get("test_long") is not None else ""
     write_stdout(
         f"{output}: {result.spec.name} {doc['arch']} init={doc['init']} seed={doc['seed']}: "
@@ -185,7 +189,7 @@ def _snapshots_kept(snapshots: Path | None, output: Path) -> Iterator[None]:
         ) from None
 
 
-def _document(output: Path, sha: str, result: Any) -> dict[str, Any]:
+def _document(output: Path, sha: str, result: TrainResult) -> JsonObject:
     from rnndyn._util.jsonsafe import plain
 
     meta, hist = result.meta, result.history

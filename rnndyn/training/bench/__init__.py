@@ -6,12 +6,13 @@
     res.summary()      # median and IQR of the final test metric per task × arch × init
     res.to_frame()     # one row per run and epoch
 
-The folder ``OUT`` holds ``.rnndyn-bench.json`` (marker: the grids and settings run there),
+The folder ``OUT`` holds ``.rnndyn-manifest.json`` (the grids and settings run there, the reports),
 ``cells/<task>__<arch>__<init>__s<seed>.json`` (one per finished run, written atomically by the
 worker that trained it), ``checkpoints/<same id>.pt``, and reports rebuilt from every cell at the
 end of each run: ``results.csv`` (per run and epoch), ``runs.csv`` (per run), ``summary.csv``
 (+ ``.parquet`` with pyarrow), ``bench.json``, ``learning_curves.{pdf,png}``,
-``final_metric.{pdf,png}``.
+``final_metric.{pdf,png}`` and ``manifest.json`` (the run record), published together as every
+output folder's (``rnndyn.outputs.staging``).
 
 A re-run skips finished cells, so Ctrl-C or a crash loses at most the cells in flight (and a
 re-run rewrites every report from the cell files, also after one stopped half-way through writing

@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from rnndyn.errors import UsageError, did_you_mean
 
@@ -122,6 +122,20 @@ class Cell:
         return f"{self.task}__{self.arch}__{self.init}__s{self.seed}"
 
 
+class GridSettings(TypedDict):
+    """What every run in one bench folder must share (JSON-ready)."""
+
+    epochs: int | None
+    hidden: int | None
+    sizes: dict[str, int]
+    tasks: dict[str, dict[str, object]]  # task parameters by task name (numbers and strings)
+    init_params: dict[str, str]  # sha256 of the eigen law file by task kind
+
+
+#: A grid's axes: ``task``/``arch``/``init`` names and ``seed`` numbers, each sorted.
+GridAxes = dict[str, list[str | int]]
+
+
 @dataclass(frozen=True)
 class Grid:
     """A validated grid: its cells, the cells that make no sense, and the training settings."""
@@ -135,7 +149,7 @@ class Grid:
     init_params: Mapping[str, str]
     law_sha256: Mapping[str, str]
 
-    def settings(self) -> dict[str, Any]:
+    def settings(self) -> GridSettings:
         """What every run in one folder must share (JSON-ready)."""
         return {
             "epochs": self.epochs,
@@ -145,7 +159,7 @@ class Grid:
             "init_params": dict(self.law_sha256),
         }
 
-    def describe(self) -> dict[str, list]:
+    def describe(self) -> GridAxes:
         """The grid's axes (JSON-ready)."""
         return {
             axis: sorted({getattr(c, axis) for c in self.cells})

@@ -15,16 +15,15 @@ trivial baseline. It is counted in ``n_diverged``, not ``n_ok``, and scores the 
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from rnndyn._util.atomic import atomic_write_bytes, dumps_json
-from rnndyn._util.hashing import sha256
+from rnndyn._util.jsonsafe import JsonObject
+from rnndyn.training.records import CellRecord
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -46,10 +45,10 @@ KEYS = ["task", "kind", "arch", "init", "seed"]
 _RUN_METRICS = ("metric", "higher_is_better", "baseline", "test", "val", "best_epoch", "epochs_run")
 
 
-def load_cells(out_dir: str | PathLike[str]) -> list[dict[str, Any]]:
+def load_cells(out_dir: str | PathLike[str]) -> list[CellRecord]:
     """Every readable cell record in ``out_dir/cells`` (sorted by id); unreadable ones are skipped
     (the next run redoes them)."""
-    records = []
+    records: list[CellRecord] = []
     for path in sorted(Path(out_dir, "cells").glob("*.json")):
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
@@ -60,7 +59,7 @@ def load_cells(out_dir: str | PathLike[str]) -> list[dict[str, Any]]:
             and doc.get("schema") == CELL_SCHEMA
             and doc.get("id") == path.stem
         ):
-            records.append(doc)
+            records.append(cast(CellRecord, doc))
     return records
 
 
@@ -68,14 +67,15 @@ def load_cells(out_dir: str | PathLike[str]) -> list[dict[str, Any]]:
 class BenchResult:
     """Every cell record of a bench folder, plus what this run did.
 
-    ``records``: one dict per cell file (``id``, ``task``, ``arch``, ``init``, ``seed``,
-    ``status`` ok|diverged|error, ``metrics``, ``history``, ``spec``, ``checkpoint``, ``time_s``).
+    ``records``: one record per cell file (``id``, ``task``, ``arch``, ``init``, ``seed``,
+    ``status`` ok|diverged|error, ``metrics``, ``history``, ``spec``, ``checkpoint``, ``time_s``;
+    :class:`~rnndyn.training.records.CellRecord`).
     ``ran``/``skipped``: cells trained now / already finished. ``not_applicable``: grid entries
     that make no sense (e.g. ``task__rnn__chrono``). ``files``: report files written.
     """
 
     out_dir: str
-    records: tuple[dict[str, Any], ...]
+    records: tuple[CellRecord, ...]
     ran: int = 0
     skipped: int = 0
     not_applicable: tuple[str, ...] = ()
@@ -108,7 +108,7 @@ class BenchResult:
         import pandas as pd
 
         rows = [
-            {**{k: r[k] for k in ("id", *KEYS, "status")}, "metric": r["spec"]["metric"], **h}
+            {**_pick(r, ("id", *KEYS, "status")), "metric": r["spec"]["metric"], **h}
             for r in self.records
             for h in r.get("history") or []
         ]
@@ -122,8 +122,8 @@ class BenchResult:
         rows = []
         for r in self.records:
             m = r.get("metrics") or {}
-            row = {"id": r["id"], **{k: r[k] for k in KEYS}, "status": r["status"]}
-            row.update({k: m.get(k) for k in _RUN_METRICS})
+            row = {"id": r["id"], **_pick(r, KEYS), "status": r["status"]}
+            row.update(_pick(m, _RUN_METRICS, missing=True))
             row.update(metric=r["spec"]["metric"], higher_is_better=r["spec"]["higher_is_better"])
             row.update(baseline=r["spec"]["baseline"], time_s=r.get("time_s"), cpu_s=r.get("cpu_s"))
             row.update(checkpoint=r.get("checkpoint"), error=r.get("error"))
@@ -182,7 +182,7 @@ class BenchResult:
         out["rank"] = signed.groupby(level=["task", "arch"]).rank(method="min").astype(int)
         return out.reset_index().sort_values(["task", "arch", "rank"], kind="stable")
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         """JSON-ready (NaN → None): counts, the summary, errors, files."""
         from rnndyn._util.jsonsafe import plain
 
@@ -211,6 +211,13 @@ class BenchResult:
                 "files": list(self.files),
             }
         )
+
+
+def _pick(
+    record: Mapping[str, object], keys: Sequence[str], missing: bool = False
+) -> dict[str, object]:
+    """``record``'s values of ``keys`` (``missing``: None for an absent key, else KeyError)."""
+    return {k: record.get(k) if missing else record[k] for k in keys}
 
 
 def score_runs(runs: pd.DataFrame) -> pd.DataFrame:
@@ -249,33 +256,30 @@ def write_reports(
     draw: FigureBytes | None = None,
 ) -> BenchResult:
     """Write the tables, ``bench.json`` and (with ``draw``) figures in the formats ``figures`` into
-    the folder, each atomically; returns ``result`` with ``files`` set. Refuses (OutputError) to
-    replace files rnndyn did not write. Compute never draws: the caller passes ``draw``."""
-    from rnndyn.outputs import tables
-    from rnndyn.training.bench.folder import (
-        check_reports,
-        plan_reports,
-        read_marker,
-        record_reports,
-    )
+    the folder, published together through :func:`rnndyn.outputs.staging.staged_output` (the
+    folder's manifest records them); returns ``result`` with ``files`` set. Refuses (OutputError)
+    to replace files rnndyn did not write. Compute never draws: the caller passes ``draw``."""
+    from rnndyn.outputs.staging import staged_output
+    from rnndyn.training.bench.folder import KEY, WORK, read_state
 
     out = Path(result.out_dir)
+    state = read_state(out)
     runs = result.runs_frame()
-    contents: dict[str, bytes] = {}
-    for name, df in (("results", result.to_frame()), ("runs", runs), ("summary", result.summary())):
-        contents[f"{name}.csv"] = tables.csv_bytes(df)
-        if tables.parquet_available():
-            buf = io.BytesIO()
-            tables.write_parquet(df, buf)
-            contents[f"{name}.parquet"] = buf.getvalue()
-    if draw is not None and figures and not runs.empty and runs["status"].isin(FINISHED).any():
-        contents.update(draw(result, tuple(figures)))
-    names = [*contents, "bench.json"]
-    check_reports(out, read_marker(out) or {"reports": {}}, names)
-    result = dataclasses.replace(result, files=tuple(names))
-    contents["bench.json"] = dumps_json(result.to_dict()).encode("utf-8")
-    plan_reports(out, {name: sha256(data) for name, data in contents.items()})
-    for name, data in contents.items():
-        atomic_write_bytes(out / name, data)
-    record_reports(out, names)
+    with staged_output(out, force=True, work=WORK, keep_foreign=True) as stage:
+        if state is not None:
+            stage.run_info[KEY] = dict(state)
+        names: list[str] = []
+        for name, df in (
+            ("results", result.to_frame()),
+            ("runs", runs),
+            ("summary", result.summary()),
+        ):
+            names += [p.name for p in stage.write_table(name, df)]
+        if draw is not None and figures and not runs.empty and runs["status"].isin(FINISHED).any():
+            for name, data in draw(result, tuple(figures)).items():
+                stage.write_bytes(name, data)
+                names.append(name)
+        names.append("bench.json")
+        result = dataclasses.replace(result, files=tuple(names))
+        stage.write_json("bench.json", result.to_dict())
     return result

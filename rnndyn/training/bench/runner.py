@@ -13,9 +13,10 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from rnndyn._util.atomic import atomic_write_json
+from rnndyn._util.jsonsafe import JsonObject
 from rnndyn.errors import RnndynError
 from rnndyn.training.bench.grid import Cell, model_arch, resolve_grid, unit
 from rnndyn.training.bench.results import (
@@ -25,8 +26,9 @@ from rnndyn.training.bench.results import (
     FigureBytes,
     load_cells,
 )
+from rnndyn.training.records import CellRecord
 
-Progress = Callable[[int, int, "dict[str, Any] | None"], None]
+Progress = Callable[[int, int, "CellRecord | None"], None]
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class CellConfig:
     save_every: int | None = None
 
 
-def run_cell(cell: Cell, cfg: CellConfig) -> dict[str, Any]:
+def run_cell(cell: Cell, cfg: CellConfig) -> CellRecord:
     """Train one cell; write its checkpoint, then ``cells/<id>.json`` atomically; return it."""
     from rnndyn._util.jsonsafe import plain
     from rnndyn.init import registry
@@ -56,7 +58,7 @@ def run_cell(cell: Cell, cfg: CellConfig) -> dict[str, Any]:
     entry = registry.get(cell.init)
     nonlinearity = unit(cell.arch, entry.nonlinearity)
     options = {"t_max": float(max(task.spec.seq_len, 3))} if cell.init == "chrono" else None
-    record: dict[str, Any] = {
+    record: JsonObject = {
         "schema": CELL_SCHEMA,
         **dataclasses.asdict(cell),
         "id": cell.id,
@@ -102,12 +104,18 @@ def run_cell(cell: Cell, cfg: CellConfig) -> dict[str, Any]:
         record.update(status="error", error=tb, exit_code=1, metrics={}, history=[])
     record["warnings"] = sorted({str(w.message) for w in caught})
     record.update(time_s=time.perf_counter() - start, cpu_s=time.process_time() - cpu)
-    record = plain(record)
-    atomic_write_json(Path(cfg.out_dir) / "cells" / f"{cell.id}.json", record)
-    return record
+    doc: CellRecord = plain(record)
+    atomic_write_json(Path(cfg.out_dir) / "cells" / f"{cell.id}.json", doc)
+    return doc
 
 
-def _snapshot_args(cfg: CellConfig, cell: Cell) -> dict[str, Any]:
+class _SnapshotArgs(TypedDict, total=False):
+    save_every: int
+    snapshots: Path
+    force: bool
+
+
+def _snapshot_args(cfg: CellConfig, cell: Cell) -> _SnapshotArgs:
     """``train``'s snapshot arguments: ``OUT/snapshots/<cell id>/epoch_*.pt`` every ``save_every``."""
     if not cfg.save_every:
         return {}
@@ -187,7 +195,7 @@ def run_bench(
         if progress is not None:
             progress(0, len(todo), None)
 
-        def on_done(record: dict[str, Any]) -> None:
+        def on_done(record: CellRecord) -> None:
             if progress is not None:
                 progress(next(counter), len(todo), record)
 
