@@ -259,7 +259,9 @@ class StudyResult:
                 [
                     f"- **Secondary (exploratory).** Every other statistic and distance of every "
                     f"architecture and operator: {sec.size} tests after removing "
-                    f"{len(cmp.untestable)} untestable ones, {sec.correction} on their own. "
+                    f"{len(cmp.untestable)} untestable "
+                    f"{'statistic' if len(cmp.untestable) == 1 else 'statistics'}, "
+                    f"{sec.correction} on their own. "
                     "They describe; they do not confirm."
                 ]
                 if sec is not None
