@@ -192,7 +192,9 @@ def _kinds():
     tasks, in_a, pairs = paired_design(6, 2)
     values = np.arange(len(tasks), dtype=float) + 100 * np.array(in_a)
     for n_perm in (10**4, 20):  # exact and Monte Carlo
-        r = paired_test(values, Design.from_labels(tasks, in_a, pairs), n_permutations=n_perm)
+        r = paired_test(
+            values, Design.from_labels(tasks, in_a, pairs), n_permutations=n_perm, rng=0
+        )
         yield f"paired/{n_perm}", r.p_value, r.floor
         d = Design.from_labels(tasks, in_a)
         rb = blocked_test(values, d, n_permutations=n_perm, rng=0)
@@ -204,7 +206,7 @@ def _kinds():
                 yield f"distance-{k}/{name}/{n_perm}", pv, design.floor(n_perm)
 
 
-@pytest.mark.parametrize(("kind", "p", "floor"), list(_kinds()))
+@pytest.mark.parametrize(("kind", "p", "floor"), [pytest.param(*k, id=k[0]) for k in _kinds()])
 def test_no_p_below_its_floor(kind, p, floor):
     assert p >= floor * (1 - 1e-12), kind
     assert 0 < floor <= 1
