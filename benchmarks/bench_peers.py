@@ -8,8 +8,10 @@ is reported as skipped.
   bias) vs rnndyn's simulation + lagged decoding (``decay.memory.memory_fit``) of the same network
   on the same series (``10·k_max`` steps, ``k_max = 2H``, one sequence). ReservoirPy scores a
   Ridge readout per lag on a 20 % test split; rnndyn cross-fits halves with a GCV-chosen ridge.
-- lyapunov: lyapynov ``LCE`` (numpy QR per step) vs ``decay.lyapunov.lyapunov_spectrum`` (float64
-  here, as lyapynov) on the same driven tanh RNN: the same steps, warm-up and number of exponents.
+- lyapunov: lyapynov ``LCE`` (numpy QR per step) vs ``decay.lyapunov.rnn_lyapunov_spectrum`` (the
+  torch-free float64 path for a vanilla RNN: simulation and QR method) on the same driven tanh RNN:
+  the same steps, warm-up and number of exponents; an extra in-process row times the general path
+  (``simulate`` + ``lyapunov_spectrum`` in float64, any architecture, torch).
 - reading: ``rnndyn analyze FILE --json`` vs a plain script that reads the recurrent weights with the
   framework's own library (onnx, h5py, numpy, safetensors) and runs ``numpy.linalg.eig`` on each
   gate block (rnndyn also computes its diagnostics: more work on its side).
@@ -190,18 +192,24 @@ def _whole(codes: dict[str, str], env: dict[str, str]) -> dict[str, Callable[[],
 # ---- Lyapunov spectrum ---------------------------------------------------------------------------
 
 LYAP_RNNDYN = """
+import numpy as np
+from rnndyn.decay.lyapunov import rnn_lyapunov_spectrum
+d = np.load(__PATH__)
+x = np.load(__SERIES__)
+ls = rnn_lyapunov_spectrum(d["weight_hh_l0"], d["weight_ih_l0"], x, __P__, warmup=__WARM__)
+"""
+
+LYAP_RNNDYN_TORCH = """
 import numpy as np, torch
 from rnndyn.dynamics.trajectories import simulate
 from rnndyn.decay.lyapunov import lyapunov_spectrum
+from rnndyn.dynamics.network import resolve_network
 from rnndyn.readers import Checkpoint
 d = np.load(__PATH__)
 sd = {k: torch.from_numpy(d[k]) for k in d.files}
 ckpt = Checkpoint(__PATH__, "0" * 64, "npz", sd, {"nonlinearity": "tanh"})
-x = np.load(__SERIES__)[None]
-traj = simulate(ckpt, x, dtype=torch.float64)
-from rnndyn.dynamics.network import resolve_network
-net = resolve_network(ckpt)
-p = net.layer(0, "forward", input_size=1)
+traj = simulate(ckpt, np.load(__SERIES__)[None], dtype=torch.float64)
+p = resolve_network(ckpt).layer(0, "forward", input_size=1)
 ls = lyapunov_spectrum(p, traj.trace(0, "forward"), __P__, warmup=__WARM__, dtype=torch.float64)
 """
 
@@ -237,13 +245,22 @@ def bench_lyapunov(tmp: Path, h: int, repeats: int, env: dict[str, str]) -> None
         "__H__": h,
     }
     codes = {"rnndyn": _fill(LYAP_RNNDYN, **values), "lyapynov": _fill(LYAP_LYAPYNOV, **values)}
+    src = Path(env["CWD"]) / "rnndyn" / "decay" / "lyapunov.py"
+    if "def rnn_lyapunov_spectrum" not in src.read_text():  # an older tree: its torch path
+        codes["rnndyn"] = _fill(LYAP_RNNDYN_TORCH, **values)
     if not have_readers():
         codes["rnndyn"] = codes["rnndyn"].replace("rnndyn.readers", "rnndyn.io.checkpoint")
     what = f"Lyapunov H={h}, {p} exponents, T={steps}"
     ns: dict[str, dict] = {}
     report(what + " (in-process)", interleaved(_in_process(codes, ns), repeats))
     a, b = ns["rnndyn"]["ls"].exponents, np.sort(ns["lyapynov"]["le"])[::-1]
-    print(f"  values: top exponents rnndyn {a[:3].round(4)}, lyapynov {b[:3].round(4)}")
+    print(
+        f"  values: top exponents rnndyn {a[:3].round(4)}, lyapynov {b[:3].round(4)}, "
+        f"max |difference| over all {p}: {np.abs(a - b).max():.2g}"
+    )
+    if codes["rnndyn"] != _fill(LYAP_RNNDYN_TORCH, **values):
+        general = {"rnndyn": _fill(LYAP_RNNDYN_TORCH, **values), "lyapynov": codes["lyapynov"]}
+        report(what + " (in-process, any arch)", interleaved(_in_process(general), repeats))
     report(what + " (whole-process)", interleaved(_whole(codes, env), repeats))
 
 
