@@ -112,3 +112,49 @@ def test_rnn_path_does_not_import_torch():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert out.stdout.strip() == "False"
+
+
+def test_run_rnn_matches_pytorch_rnn():
+    torch = pytest.importorskip("torch")
+    from rnndyn.dynamics.numpy_rnn import run_rnn
+
+    for nl in ("tanh", "relu"):
+        torch.manual_seed(0)
+        m = torch.nn.RNN(3, 16, nonlinearity=nl).double()
+        x = torch.randn(50, 4, 3, dtype=torch.float64)
+        h0 = torch.randn(1, 4, 16, dtype=torch.float64)
+        want = m(x, h0)[0].detach().numpy()
+        sd = {k: v.detach().numpy() for k, v in m.state_dict().items()}
+        states, _ = run_rnn(
+            sd["weight_hh_l0"],
+            sd["weight_ih_l0"],
+            x.numpy(),
+            bias=sd["bias_ih_l0"] + sd["bias_hh_l0"],
+            nonlinearity=nl,
+            h0=h0[0].numpy(),
+        )
+        np.testing.assert_allclose(states, want, atol=1e-12, rtol=0)
+
+
+def test_torch_free_memory_capacity_of_a_linear_reservoir():
+    """A delay line of 12 units in its linear regime holds exactly the last 12 inputs: R² = 1 at
+    lags 0-11 and 0 beyond (i.i.d. input); run without importing torch."""
+    code = """
+import sys, numpy as np
+from rnndyn.dynamics.numpy_rnn import run_rnn
+from rnndyn.decay.memory import memory_fit
+h = 12
+w = np.eye(h, k=-1)  # a delay line: x_{t-k} sits in unit k for k < h
+u = np.zeros((h, 1)); u[0] = 1e-4  # linear regime
+x = np.random.default_rng(0).standard_normal((3000, 4, 1))
+states, _ = run_rnn(w, u, x)
+r2 = memory_fit(states, x, 20).r2[0, :, 0]
+print(int('torch' in sys.modules), *np.round(r2, 6))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout.split()
+    assert out[0] == "0"  # torch was never imported
+    r2 = np.array(out[1:], float)
+    np.testing.assert_allclose(r2[:12], 1.0, atol=1e-4)  # lags held exactly by the line
+    np.testing.assert_allclose(r2[12:], 0.0, atol=0.01)  # i.i.d. input: nothing beyond it

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rnndyn.errors import UsageError
+from rnndyn.dynamics.numpy_rnn import run_rnn
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -266,21 +266,9 @@ def rnn_lyapunov_spectrum(
     their coefficients computed for every step at once after the simulation).
     """
     w = np.asarray(w_hh, np.float64)
-    u = np.asarray(w_ih, np.float64)
-    x = np.asarray(inputs, np.float64)
-    x = x[:, None] if x.ndim == 2 else x
-    t_len, batch = x.shape[:2]
-    hsz = w.shape[0]
-    if nonlinearity not in ("tanh", "relu"):
-        raise UsageError(f"nonlinearity {nonlinearity!r}: expected 'tanh' or 'relu'")
-    drive = x @ u.T + (0.0 if bias is None else np.asarray(bias, np.float64))  # (T, B, H)
-    pre = np.empty_like(drive)
-    h = np.zeros((batch, hsz)) if h0 is None else np.broadcast_to(h0, (batch, hsz)).astype(float)
-    wt = w.T.copy()
-    for t in range(t_len):  # the recurrence is sequential; everything else is batched
-        pre[t] = drive[t] + h @ wt
-        h = np.tanh(pre[t]) if nonlinearity == "tanh" else np.maximum(pre[t], 0.0)
-    coef = 1.0 - np.tanh(pre) ** 2 if nonlinearity == "tanh" else (pre > 0).astype(np.float64)
+    states, pre = run_rnn(w, w_ih, inputs, bias=bias, nonlinearity=nonlinearity, h0=h0)
+    t_len, batch, hsz = states.shape
+    coef = 1.0 - states**2 if nonlinearity == "tanh" else (pre > 0).astype(np.float64)
     coef = np.ascontiguousarray(coef.transpose(0, 2, 1))  # (T, H, B): state-major, as ``apply``
 
     def push(t0: int, t1: int, q: np.ndarray) -> np.ndarray:
