@@ -95,7 +95,10 @@ def test_torch_path_agrees_with_numpy_path():
     traj = simulate(ckpt, x, dtype=torch.float64)
     p = resolve_network(ckpt).layer(0, "forward", input_size=2)
     a = lyap.lyapunov_spectrum(p, traj.trace(0, "forward"), 6, dtype=torch.float64, seed=3)
-    b = lyap.rnn_lyapunov_spectrum(w, u, x.transpose(1, 0, 2), 6, seed=3)
+    g = torch.Generator().manual_seed(3)  # the torch path's start frames
+    q0 = torch.linalg.qr(torch.randn(2, 20, 6, generator=g, dtype=torch.float64))[0]
+    frames = q0.permute(1, 0, 2).contiguous().numpy()
+    b = lyap.rnn_lyapunov_spectrum(w, u, x.transpose(1, 0, 2), 6, frames=frames)
     np.testing.assert_allclose(a.per_sample, b.per_sample, atol=1e-9, rtol=0)
     c = lyap.lyapunov_spectrum(p, traj.trace(0, "forward"), 6, seed=3)  # float32 products
     np.testing.assert_allclose(c.exponents, b.exponents, atol=1e-4, rtol=0)

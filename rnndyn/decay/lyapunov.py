@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rnndyn.dynamics.numpy_rnn import run_rnn
+from rnndyn.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -204,36 +205,25 @@ def lyapunov_spectrum(
             d = apply(pw, {name: v[i] for name, v in have[1].items()}, d)
         return d.to(torch.float64).numpy()
 
+    # start frames as before the NumPy QR (torch's generator): results unchanged up to rounding
+    g = torch.Generator().manual_seed(seed)
+    k = min(n_exponents, p.state_size)
+    start_frames = torch.randn(x.shape[1], p.state_size, k, generator=g, dtype=torch.float64)
+    q0 = torch.linalg.qr(start_frames)[0].permute(1, 0, 2).contiguous().numpy()
     bits = 8 if dtype == torch.float64 else 4
-    return _spectrum(
-        p.layer,
-        p.direction,
-        p.state_size,
-        x.shape[1],
-        n_exponents,
-        t_len,
-        warmup,
-        seed,
-        push,
-        LOG_SPREAD[bits],
-    )
+    return _spectrum(p.layer, p.direction, q0, t_len, warmup, push, LOG_SPREAD[bits])
 
 
 def _spectrum(
     layer: int,
     direction: str,
-    size: int,
-    batch: int,
-    n_exponents: int,
+    q: np.ndarray,
     t_len: int,
     warmup: int,
-    seed: int,
     push: Callable[[int, int, np.ndarray], np.ndarray],
     log_spread: float,
 ) -> LyapunovSpectrum:
-    k = min(n_exponents, size)
-    rng = np.random.default_rng(seed)
-    q = orthonormalize(rng.standard_normal((size, batch, k)))[0]  # one frame per element
+    """Exponents from start frames ``q`` ``(S, B, k)`` (one per batch element) pushed by ``push``."""
     acc = qr_recursion(push, q, t_len, warmup, log_spread=log_spread)
     window = t_len - warmup
     half = (window + 1) // 2  # steps in the first half
@@ -258,12 +248,14 @@ def rnn_lyapunov_spectrum(
     h0: np.ndarray | None = None,
     warmup: int | None = None,
     seed: int = 0,
+    frames: np.ndarray | None = None,
 ) -> LyapunovSpectrum:
     """Lyapunov spectrum of a vanilla RNN ``h_t = φ(W_hh h_{t-1} + W_ih x_t + b)`` driven by
     ``inputs`` ``(T, B, D)`` (or ``(T, D)``), in NumPy float64 without torch.
 
     The same QR method as ``lyapunov_spectrum`` (per-step Jacobians ``diag(φ'(pre_t)) W_hh``,
-    their coefficients computed for every step at once after the simulation).
+    their coefficients computed for every step at once after the simulation). ``frames``
+    ``(H, B, k)``: orthonormal start frames (default random from ``seed``; ``n_exponents`` unused).
     """
     w = np.asarray(w_hh, np.float64)
     states, pre = run_rnn(w, w_ih, inputs, bias=bias, nonlinearity=nonlinearity, h0=h0)
@@ -279,9 +271,12 @@ def rnn_lyapunov_spectrum(
         return q
 
     warmup = t_len // 4 if warmup is None else min(max(warmup, 0), t_len - 1)
-    return _spectrum(
-        0, "forward", hsz, batch, n_exponents, t_len, warmup, seed, push, LOG_SPREAD[8]
-    )
+    if frames is None:
+        k = min(n_exponents, hsz)
+        frames = orthonormalize(np.random.default_rng(seed).standard_normal((hsz, batch, k)))[0]
+    elif frames.shape[:2] != (hsz, batch):
+        raise UsageError(f"frames {frames.shape}: expected ({hsz}, {batch}, k)")
+    return _spectrum(0, "forward", frames, t_len, warmup, push, LOG_SPREAD[8])
 
 
 def network_exponents(spectra: list[LyapunovSpectrum], n: int) -> np.ndarray:
