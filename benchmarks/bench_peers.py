@@ -5,22 +5,29 @@ Prints, per comparison, the median seconds of each side over interleaved repeats
 is reported as skipped.
 
 - memory: ReservoirPy ``observables.memory_capacity`` on a tanh reservoir (H units, leak 1, no
-  bias) vs rnndyn's simulation + lagged decoding (``decay.memory.memory_fit``) of the same network
-  on the same series (``10·k_max`` steps, ``k_max = 2H``, one sequence). ReservoirPy scores a
+  bias) vs rnndyn's torch-free simulation (``dynamics.numpy_rnn.run_rnn``) + lagged decoding
+  (``decay.memory.memory_fit``) of the same network on the same series (``10·k_max`` steps, ``k_max = 2H``, one sequence). ReservoirPy scores a
   Ridge readout per lag on a 20 % test split; rnndyn cross-fits halves with a GCV-chosen ridge.
-- lyapunov: lyapynov ``LCE`` (numpy QR per step) vs ``decay.lyapunov.lyapunov_spectrum`` (float64
-  here, as lyapynov) on the same driven tanh RNN: the same steps, warm-up and number of exponents.
+- lyapunov: lyapynov ``LCE`` (numpy QR per step) vs ``decay.lyapunov.rnn_lyapunov_spectrum`` (the
+  torch-free float64 path for a vanilla RNN: simulation and QR method) on the same driven tanh RNN:
+  the same steps, warm-up and number of exponents; an extra in-process row times the general path
+  (``simulate`` + ``lyapunov_spectrum`` in float64, any architecture, torch).
 - reading: ``rnndyn analyze FILE --json`` vs a plain script that reads the recurrent weights with the
   framework's own library (onnx, h5py, numpy, safetensors) and runs ``numpy.linalg.eig`` on each
   gate block (rnndyn also computes its diagnostics: more work on its side).
-- DMD and similarity (PyDMD, dsa-metric): left to the dynamics-from-data issue's commands.
+- dmd: ``rnndyn.dmd(states, rank=16, center=False)`` (exact DMD plus per-mode residuals and
+  amplitudes) vs ``pydmd.DMD(svd_rank=16).fit`` on the same recorded states (a noise-driven tanh RNN).
+- similarity: ``rnndyn.similarity([A, B], rank=8)`` (DMD operators, then the best orthogonal
+  alignment over its restarts) vs dsa-metric's ``DSA(A, B, n_delays=1, rank=8,
+  score_method="angular", iters=--dsa-iters).fit_score()`` on the same two recordings.
 
 Whole-process runs start a fresh interpreter for each side (imports included), one BLAS thread
 (``OMP_NUM_THREADS=1`` etc.) unless ``--threads``. ``--rnndyn-path DIR`` runs rnndyn's
 whole-process side from another source tree (e.g. an older commit, for before/after timings).
 
-Usage: python benchmarks/bench_peers.py [--repeats 5] [--only memory,lyapunov,reading]
-       [--hidden 100] [--threads 1] [--rnndyn-path DIR]
+Usage: python benchmarks/bench_peers.py [--repeats 5]
+       [--only memory,lyapunov,dmd,similarity,reading] [--hidden 100] [--threads 1]
+       [--dsa-iters 1500] [--rnndyn-path DIR]
 """
 
 from __future__ import annotations
@@ -102,6 +109,16 @@ def network(h: int, seed: int = 0) -> dict[str, np.ndarray]:
 # ---- memory capacity -----------------------------------------------------------------------------
 
 MEMORY_RNNDYN = """
+import numpy as np
+from rnndyn.dynamics.numpy_rnn import run_rnn
+from rnndyn.decay.memory import memory_fit
+d = np.load(__PATH__)
+x = np.load(__SERIES__)  # (T, 1)
+states, _ = run_rnn(d["weight_hh_l0"], d["weight_ih_l0"], x)
+mc = float(np.nansum(memory_fit(states, x[:, None], __KMAX__).r2[0][1:]))
+"""
+
+MEMORY_RNNDYN_TORCH = """
 import numpy as np, torch
 from rnndyn.dynamics.trajectories import simulate
 from rnndyn.decay.memory import memory_fit
@@ -113,6 +130,7 @@ x = np.load(__SERIES__)[None]  # (1, T, 1)
 traj = simulate(ckpt, x, dtype=torch.float64)
 mc = float(np.nansum(memory_fit(traj.states(0, "forward"), traj.inputs, __KMAX__).r2[0][1:]))
 """
+
 
 MEMORY_RESERVOIRPY = """
 import numpy as np
@@ -150,7 +168,8 @@ def bench_memory(tmp: Path, h: int, repeats: int, env: dict[str, str]) -> None:
         "rnndyn": _fill(MEMORY_RNNDYN, **values),
         "reservoirpy": _fill(MEMORY_RESERVOIRPY, **values),
     }
-    # rnndyn's own run first: the reader must work on this tree (rnndyn.readers, else rnndyn.io)
+    if not (Path(env["CWD"]) / "rnndyn" / "dynamics" / "numpy_rnn.py").is_file():  # older tree
+        codes["rnndyn"] = _fill(MEMORY_RNNDYN_TORCH, **values)
     if not have_readers():
         codes["rnndyn"] = codes["rnndyn"].replace("rnndyn.readers", "rnndyn.io.checkpoint")
     what = f"memory capacity H={h}, k_max={kmax}, T={10 * kmax}"
@@ -190,18 +209,24 @@ def _whole(codes: dict[str, str], env: dict[str, str]) -> dict[str, Callable[[],
 # ---- Lyapunov spectrum ---------------------------------------------------------------------------
 
 LYAP_RNNDYN = """
+import numpy as np
+from rnndyn.decay.lyapunov import rnn_lyapunov_spectrum
+d = np.load(__PATH__)
+x = np.load(__SERIES__)
+ls = rnn_lyapunov_spectrum(d["weight_hh_l0"], d["weight_ih_l0"], x, __P__, warmup=__WARM__)
+"""
+
+LYAP_RNNDYN_TORCH = """
 import numpy as np, torch
 from rnndyn.dynamics.trajectories import simulate
 from rnndyn.decay.lyapunov import lyapunov_spectrum
+from rnndyn.dynamics.network import resolve_network
 from rnndyn.readers import Checkpoint
 d = np.load(__PATH__)
 sd = {k: torch.from_numpy(d[k]) for k in d.files}
 ckpt = Checkpoint(__PATH__, "0" * 64, "npz", sd, {"nonlinearity": "tanh"})
-x = np.load(__SERIES__)[None]
-traj = simulate(ckpt, x, dtype=torch.float64)
-from rnndyn.dynamics.network import resolve_network
-net = resolve_network(ckpt)
-p = net.layer(0, "forward", input_size=1)
+traj = simulate(ckpt, np.load(__SERIES__)[None], dtype=torch.float64)
+p = resolve_network(ckpt).layer(0, "forward", input_size=1)
 ls = lyapunov_spectrum(p, traj.trace(0, "forward"), __P__, warmup=__WARM__, dtype=torch.float64)
 """
 
@@ -237,13 +262,113 @@ def bench_lyapunov(tmp: Path, h: int, repeats: int, env: dict[str, str]) -> None
         "__H__": h,
     }
     codes = {"rnndyn": _fill(LYAP_RNNDYN, **values), "lyapynov": _fill(LYAP_LYAPYNOV, **values)}
+    src = Path(env["CWD"]) / "rnndyn" / "decay" / "lyapunov.py"
+    if "def rnn_lyapunov_spectrum" not in src.read_text():  # an older tree: its torch path
+        codes["rnndyn"] = _fill(LYAP_RNNDYN_TORCH, **values)
     if not have_readers():
         codes["rnndyn"] = codes["rnndyn"].replace("rnndyn.readers", "rnndyn.io.checkpoint")
     what = f"Lyapunov H={h}, {p} exponents, T={steps}"
     ns: dict[str, dict] = {}
     report(what + " (in-process)", interleaved(_in_process(codes, ns), repeats))
     a, b = ns["rnndyn"]["ls"].exponents, np.sort(ns["lyapynov"]["le"])[::-1]
-    print(f"  values: top exponents rnndyn {a[:3].round(4)}, lyapynov {b[:3].round(4)}")
+    print(
+        f"  values: top exponents rnndyn {a[:3].round(4)}, lyapynov {b[:3].round(4)}, "
+        f"max |difference| over all {p}: {np.abs(a - b).max():.2g}"
+    )
+    if codes["rnndyn"] != _fill(LYAP_RNNDYN_TORCH, **values):
+        general = {"rnndyn": _fill(LYAP_RNNDYN_TORCH, **values), "lyapynov": codes["lyapynov"]}
+        report(what + " (in-process, any arch)", interleaved(_in_process(general), repeats))
+    report(what + " (whole-process)", interleaved(_whole(codes, env), repeats))
+
+
+# ---- DMD and similarity --------------------------------------------------------------------------
+
+
+def recorded_states(h: int, steps: int, seed: int) -> np.ndarray:
+    """``(T, h)`` states of a noise-driven tanh RNN (NumPy): a recording, no checkpoint."""
+    sd = network(h, seed)
+    w, u = sd["weight_hh_l0"], sd["weight_ih_l0"][:, 0]
+    x = np.random.default_rng(seed + 10).standard_normal(steps)
+    out = np.empty((steps, h))
+    s = np.zeros(h)
+    for t in range(steps):
+        s = np.tanh(w @ s + u * x[t])
+        out[t] = s
+    return out
+
+
+DMD_RNNDYN = """
+import numpy as np, rnndyn
+res = rnndyn.dmd(np.load(__STATES__), rank=__RANK__, center=False)
+eigs = res.fit.eigenvalues
+"""
+
+DMD_PYDMD = """
+import numpy as np
+from pydmd import DMD
+d = DMD(svd_rank=__RANK__).fit(np.load(__STATES__).T)
+eigs = d.eigs
+"""
+
+SIM_RNNDYN = """
+import numpy as np, rnndyn
+res = rnndyn.similarity([np.load(__A__), np.load(__B__)], rank=__RANK__)
+dist = float(res.angular[0, 1])
+"""
+
+SIM_DSA = """
+import warnings
+import numpy as np
+from DSA import DSA
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    dsa = DSA(np.load(__A__), np.load(__B__), n_delays=1, rank=__RANK__, score_method="angular",
+              iters=__ITERS__, device="cpu")
+    dist = float(dsa.fit_score())
+"""
+
+
+def bench_dmd(tmp: Path, h: int, repeats: int, env: dict[str, str]) -> None:
+    if not have("pydmd"):
+        print("DMD: skipped (pydmd is not installed)")
+        return
+    steps, rank = 4000, 16
+    np.save(tmp / "states.npy", recorded_states(h, steps, 0))
+    values = {"__STATES__": str(tmp / "states.npy"), "__RANK__": rank}
+    codes = {"rnndyn": _fill(DMD_RNNDYN, **values), "pydmd": _fill(DMD_PYDMD, **values)}
+    what = f"DMD H={h}, T={steps}, rank {rank}"
+    ns: dict[str, dict] = {}
+    report(what + " (in-process)", interleaved(_in_process(codes, ns), repeats))
+    a, b = ns["rnndyn"]["eigs"], ns["pydmd"]["eigs"]
+    from scipy.optimize import linear_sum_assignment
+
+    cost = np.abs(a[:, None] - b[None, :])
+    gap = cost[linear_sum_assignment(cost)].max()
+    print(f"  values: {a.size} eigenvalues each, largest matched |difference| {gap:.2g}")
+    report(what + " (whole-process)", interleaved(_whole(codes, env), repeats))
+
+
+def bench_similarity(tmp: Path, h: int, repeats: int, env: dict[str, str], iters: int) -> None:
+    if not have("DSA"):
+        print("similarity: skipped (dsa-metric is not installed)")
+        return
+    steps, rank = 2000, 8
+    np.save(tmp / "a.npy", recorded_states(h, steps, 0))
+    np.save(tmp / "b.npy", recorded_states(h, steps, 1))
+    values = {
+        "__A__": str(tmp / "a.npy"),
+        "__B__": str(tmp / "b.npy"),
+        "__RANK__": rank,
+        "__ITERS__": iters,
+    }
+    codes = {"rnndyn": _fill(SIM_RNNDYN, **values), "dsa-metric": _fill(SIM_DSA, **values)}
+    what = f"similarity 2 nets H={h}, T={steps}, rank {rank}"
+    ns: dict[str, dict] = {}
+    report(what + " (in-process)", interleaved(_in_process(codes, ns), repeats))
+    print(
+        f"  values: angular distance rnndyn {ns['rnndyn']['dist']:.4f} (best of its restarts), "
+        f"dsa-metric {ns['dsa-metric']['dist']:.4f} ({iters} Adam iterations)"
+    )
     report(what + " (whole-process)", interleaved(_whole(codes, env), repeats))
 
 
@@ -343,7 +468,8 @@ def bench_reading(tmp: Path, h: int, repeats: int, env: dict[str, str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--only", default="memory,lyapunov,reading")
+    parser.add_argument("--only", default="memory,lyapunov,dmd,similarity,reading")
+    parser.add_argument("--dsa-iters", type=int, default=1500, help="dsa-metric's Adam iterations")
     parser.add_argument("--hidden", type=int, default=100)
     parser.add_argument("--read-hidden", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1)
@@ -372,6 +498,10 @@ def main() -> None:
             bench_memory(tmp, args.hidden, args.repeats, env)
         if "lyapunov" in only:
             bench_lyapunov(tmp, args.hidden, args.repeats, env)
+        if "dmd" in only:
+            bench_dmd(tmp, args.hidden, args.repeats, env)
+        if "similarity" in only:
+            bench_similarity(tmp, args.hidden, args.repeats, env, args.dsa_iters)
         if "reading" in only:
             bench_reading(tmp, args.read_hidden, args.repeats, env)
 

@@ -12,7 +12,8 @@ layer or a peer on its own layer:
  4. ``rnndyn.tasks``: the bundled tasks (data generators; ``decay --probe task:NAME`` uses them)
  5. ``rnndyn.operators``: recurrent modules and their operators
  6. ``rnndyn.spectrum``: eigendecomposition
- 6b. ``rnndyn.topk``: partial spectra of large operators (Arnoldi), the memory check for full ones
+ 6b. ``rnndyn.arnoldi``: top eigenpairs of a matrix (ARPACK), the kernel of ``topk``
+ 6c. ``rnndyn.topk``: partial spectra of large operators (Arnoldi), the memory check for full ones
  7. ``rnndyn.dynamics``: running the network, Jacobians, fixed points
  8. ``rnndyn.analysis``: one checkpoint's spectral analysis (optionally fixed-point Jacobians)
  9. ``rnndyn.decay``: predicted vs measured decay, Lyapunov, memory
@@ -56,6 +57,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("rnndyn.tasks",),
     ("rnndyn.operators",),
     ("rnndyn.spectrum",),
+    ("rnndyn.arnoldi",),
     ("rnndyn.topk",),
     ("rnndyn.dynamics",),
     ("rnndyn.analysis",),

@@ -25,9 +25,9 @@ from rnndyn.topk import (
 @pytest.fixture(autouse=True)
 def _arnoldi(monkeypatch):
     """Exercise ARPACK even on these small planted matrices (the dense shortcut is tested apart)."""
-    import rnndyn.topk as topk
+    import rnndyn.arnoldi as arnoldi
 
-    monkeypatch.setattr(topk, "DENSE_MAX_N", 0)
+    monkeypatch.setattr(arnoldi, "DENSE_MAX_N", 0)
 
 
 def _planted(n_bulk: int = 150, cond: float | None = 30.0, seed: int = 0):
@@ -103,11 +103,11 @@ def test_small_operators_use_the_dense_solver(monkeypatch):
     w, eigs = planted([0.5, -0.2], [0.3 + 0.4j], np.random.default_rng(3))
     spec = top_spectrum(_op(w), 3)
     assert matched_error(spec.eigenvalues, eigs[np.argsort(-np.abs(eigs))][:4]) < 1e-12
-    import rnndyn.topk as topk
+    import rnndyn.arnoldi
 
     w, _ = _planted()
     arnoldi = top_spectrum(_op(w), 7)
-    monkeypatch.setattr(topk, "DENSE_MAX_N", 10_000)
+    monkeypatch.setattr(rnndyn.arnoldi, "DENSE_MAX_N", 10_000)
     dense = top_spectrum(_op(w), 7)
     np.testing.assert_allclose(dense.eigenvalues, arnoldi.eigenvalues, atol=1e-10)
     np.testing.assert_allclose(dense.eigenvalue_condition, arnoldi.eigenvalue_condition, rtol=1e-6)

@@ -173,3 +173,41 @@ def test_float32_orthogonal_snapshots_have_nothing_above_one(tmp_path):
     assert np.isnan(t.longest_timescale).all()
     doc = res.to_dict()["checkpoints"][0]["operators"][0]
     assert doc["n_on_unit_circle"] == 64 and max(doc["error_bound"]) <= 1e-5
+
+
+def test_top_k_tracks_equal_the_full_tracks_top_and_null_what_they_cannot_decide(tmp_path, cli):
+    """Planted moving eigenvalues above a fixed bulk (|λ| ≤ 0.2): ``top=6`` follows exactly the
+    six the full track follows first; undecided statistics are null, decided ones equal."""
+    c = 5
+    reals, pairs = planted_paths(c)
+    bulk = np.random.default_rng(2).uniform(-0.2, 0.2, 24)
+    q = np.linalg.qr(np.random.default_rng(3).standard_normal((30, 30)))[0]
+    paths = []
+    for e in range(c):
+        w = planted_matrix([*reals[e, :2], *bulk], list(pairs[e]), q)
+        paths.append(tmp_path / f"e{e}.pt")
+        torch.save({"W_hh": torch.from_numpy(w), "rnndyn": {"epoch": e}}, paths[-1])
+    full, part = track(paths, threshold=0.85), track(paths, top=6, threshold=0.85)
+    f, p = full.operators[0], part.operators[0]
+    assert p.partial and p.eigenvalues.shape == (c, 6) and p.size == 30
+    np.testing.assert_allclose(p.eigenvalues, f.eigenvalues[:, :6], atol=1e-10)
+    np.testing.assert_allclose(p.spectral_radius, f.spectral_radius, rtol=1e-12)
+    np.testing.assert_allclose(p.longest_timescale, f.longest_timescale, rtol=1e-9)
+    np.testing.assert_allclose(p.fraction_above, f.fraction_above)  # the six reach below 0.85
+    assert p.bounds is None and f.bounds is not None  # no bounds without the full spectrum
+    assert np.isnan(p.n_on).all()
+    low = track(paths, top=6, threshold=0.25)  # the six stay above 0.25: bulk members unknown
+    assert np.isnan(low.operators[0].fraction_above).all()
+    assert any("larger --top" in n for n in low.notes)
+    doc = low.to_dict()
+    op = doc["checkpoints"][0]["operators"][0]
+    assert doc["top"] == 6 and op["n"] == 30 and op["tracked"] == 6
+    assert op["fraction_above_threshold"] is None and op["n_on_unit_circle"] is None
+    assert op["error_bound"] is None
+    assert "top" not in full.to_dict()  # the full document is unchanged
+    res = cli("track", *map(str, paths), "--top", "6", "--json")
+    assert res.exit_code == 0, res.stderr
+    assert "partial spectra" in res.stderr
+    import json
+
+    assert json.loads(res.stdout)["checkpoints"][-1]["operators"][0]["tracked"] == 6

@@ -9,7 +9,6 @@ import importlib
 import os
 import stat
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +88,14 @@ def _root(
     use_settings(Settings(debug=debug, quiet=quiet, command=ctx.invoked_subcommand))
 
 
-for _name in COMMANDS:
+def _wanted(argv: list[str]) -> tuple[str, ...]:
+    """The command modules to import: only the one named when the first argument names one (start-up
+    time: a short run imports one command's module, not all), else all (help, typos, options)."""
+    first = argv[1] if len(argv) > 1 else None
+    return (first,) if first in COMMANDS else COMMANDS
+
+
+for _name in _wanted(sys.argv):
     importlib.import_module(f"rnndyn_cli.commands.{_name}").register(app)
 
 
@@ -114,6 +120,8 @@ def _matplotlib_home() -> None:
     ]
     if all(_writable(p) for p in wanted):
         return
+    import tempfile
+
     private = Path(tempfile.gettempdir()) / f"rnndyn-matplotlib-{os.getuid()}"
     try:
         private.mkdir(mode=0o700, exist_ok=True)

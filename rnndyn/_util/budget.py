@@ -36,19 +36,21 @@ def parse_size(text: str, *, what: str = ENV) -> int:
 
 
 def available_memory() -> int:
-    """The memory the machine can give now (``MemAvailable``), else half the physical memory."""
-    try:
-        import psutil
+    """The memory the machine can give now (``MemAvailable``), else half the physical memory.
 
-        return int(psutil.virtual_memory().available)
-    except Exception:
-        pass
+    ``/proc/meminfo`` first (psutil reads the same number, but importing it costs start-up time)."""
     try:
         with open("/proc/meminfo", "rb") as f:
             for line in f:
                 if line.startswith(b"MemAvailable:"):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except Exception:
         pass
     try:
         return int(0.5 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))

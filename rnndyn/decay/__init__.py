@@ -3,7 +3,8 @@
 - ``measure``: ``measure_decay`` — the job: probe → trajectories → modes → propagation, memory, Lyapunov;
 - ``propagation``: perturbations along each mode through the real per-step Jacobians;
 - ``memory``: lagged decoding of past inputs (memory function and capacity);
-- ``lyapunov``: the Lyapunov spectrum along the probe (QR method);
+- ``lyapunov``: the Lyapunov spectrum along the probe (QR method); ``rnn_lyapunov_spectrum``: the
+  torch-free path for a vanilla RNN given as arrays;
 - ``results``: ``DecayResult`` / ``ModeDecay`` and their tables and JSON.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 from rnndyn._lazy import lazy_exports
 
 _EXPORTS = {
+    "rnn_lyapunov_spectrum": "rnndyn.decay.lyapunov",
     "measure_decay": "rnndyn.decay.measure",
     "DecayResult": "rnndyn.decay.results",
     "ModeDecay": "rnndyn.decay.results",

@@ -11,7 +11,8 @@ SVD of the (standardised, float64) training features themselves, and held-out re
 computed from the data, not from normal equations — so a state Gram condition number of 1e14 still
 resolves; singular values below ``max(n, p)·eps`` of the largest are dropped (pseudo-inverse).
 Per-mode readouts (one or two features) use the same GCV choice on 2×2 moments. Input channels with
-no variance give NaN.
+no variance give NaN. The readout from all features runs in NumPy (no torch import: the torch-free
+path of a vanilla RNN read from a NumPy file); the per-mode readouts in torch.
 
 The memory capacity is ``MC = Σ_k R²_k`` per channel — Jaeger's (2001) definition, with lags counted
 from 0 because here ``x_t`` already enters ``h_t``; for a network driven by i.i.d. input the total
@@ -24,13 +25,16 @@ itself, so MC can exceed the state size: use a noise probe for Jaeger's capacity
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from rnndyn.dynamics.network import Network
-from rnndyn.dynamics.probes import Probe
-from rnndyn.dynamics.trajectories import Trajectories
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from rnndyn.dynamics.network import Network
+    from rnndyn.dynamics.probes import Probe
+    from rnndyn.dynamics.trajectories import Trajectories
 
 CUTOFF = 1e-12  # Gram eigenvalues below this fraction of the largest are dropped
 ALPHAS = np.concatenate([[0.0], np.geomspace(1e-10, 1e2, 25)])  # × mean Gram eigenvalue
@@ -58,17 +62,19 @@ class MemoryFit:
         return float((1 - r2).sum() * self.features / max(self.n_train - self.features, 1))
 
 
-def _halves(z: torch.Tensor, x: torch.Tensor, max_lag: int):
-    """Two ``(features (t, b, p), inputs (T, b, D), t0)`` halves."""
+def _halves(z, x, max_lag: int):
+    """Two ``(features (t, b, p), inputs (T, b, D), t0)`` halves (torch tensors or NumPy arrays)."""
     t_len, batch = z.shape[:2]
     if batch >= 2:
         half = batch // 2
         z = z[max_lag:]
         a, b = (z[:, :half], x[:, :half]), (z[:, half:], x[:, half:])
-        return (*map(torch.Tensor.contiguous, a), max_lag), (
-            *map(torch.Tensor.contiguous, b),
-            max_lag,
-        )
+        if isinstance(z, np.ndarray):
+            return (*map(np.ascontiguousarray, a), max_lag), (
+                *map(np.ascontiguousarray, b),
+                max_lag,
+            )
+        return (*(v.contiguous() for v in a), max_lag), (*(v.contiguous() for v in b), max_lag)
     mid = (max_lag + t_len) // 2
     return (z[max_lag:mid], x, max_lag), (z[mid:], x, mid)
 
@@ -76,6 +82,8 @@ def _halves(z: torch.Tensor, x: torch.Tensor, max_lag: int):
 def _moments(z: torch.Tensor, x: torch.Tensor, t0: int, lags: int):
     """Gram ``(p, p)``, sums ``(p,)``, cross ``(p, K, D)``, target sums and sums of squares ``(K, D)``
     of one half (uncentred; one GEMV per lag over a contiguous time window, no lag stack)."""
+    import torch
+
     n_t, p = z.shape[0], z.shape[-1]
     zf = z.reshape(-1, p)
     x = x.contiguous()
@@ -98,6 +106,8 @@ def _moments(z: torch.Tensor, x: torch.Tensor, t0: int, lags: int):
 
 def _centred(m: dict, mu_z: torch.Tensor, mu_y: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """Gram, cross and SST of one half about the given feature and target means."""
+    import torch
+
     n = m["n"]
     g = m["g"] - torch.outer(m["s"], mu_z) - torch.outer(mu_z, m["s"]) + n * torch.outer(mu_z, mu_z)
     c = (
@@ -115,6 +125,8 @@ def _gcv_filter(lam: torch.Tensor, ct: torch.Tensor, sst: torch.Tensor, n: int) 
 
     ``lam`` ``(G, m)`` Gram eigenvalues (dropped ones zero), ``ct`` ``(G, m, targets)`` cross-moments
     in the eigenbasis, ``sst`` ``(targets,)`` training sums of squares about their mean."""
+    import torch
+
     keep = lam > 0
     scale = (lam * keep).sum(-1) / keep.sum(-1).clamp_min(1)  # (G,)
     alphas = torch.from_numpy(ALPHAS)[None, :] * scale[:, None]  # (G, A)
@@ -132,6 +144,8 @@ def _score(fit_m: dict, test_m: dict, mu_z, sd, idx: torch.Tensor, mask: torch.T
     moments) fitted on ``fit_m`` and scored on ``test_m``.
 
     ``idx`` ``(G, m)`` feature indices of each group, ``mask`` ``(G, m)`` which of them are real."""
+    import torch
+
     n_tr = fit_m["n"]
     mu_y = fit_m["ys"] / n_tr
     g_tr, c_tr, sst_tr = _centred(fit_m, mu_z, mu_y)
@@ -158,36 +172,38 @@ def _score(fit_m: dict, test_m: dict, mu_z, sd, idx: torch.Tensor, mask: torch.T
     return torch.where(ok, r2.clamp(0.0, 1.0), torch.nan)
 
 
-def _targets(x: torch.Tensor, t0: int, n_t: int, lags: int) -> torch.Tensor:
+def _targets(x: np.ndarray, t0: int, n_t: int, lags: int) -> np.ndarray:
     """``(n, (L+1)·D)`` the lagged inputs ``x_{t−k}`` of every sample, lag-major."""
     d = x.shape[-1]
     cols = [x[t0 - k : t0 - k + n_t].reshape(-1, d) for k in range(lags + 1)]
-    return torch.stack(cols, 1).reshape(-1, (lags + 1) * d)
+    return np.stack(cols, 1).reshape(-1, (lags + 1) * d)
 
 
-def _score_data(za: torch.Tensor, ya: torch.Tensor, zb: torch.Tensor, yb: torch.Tensor):
+def _score_data(
+    za: np.ndarray, ya: np.ndarray, zb: np.ndarray, yb: np.ndarray
+) -> tuple[np.ndarray, float]:
     """Held-out R² ``(targets,)`` of one readout from all features, fitted on ``(za, ya)`` and scored
     on ``(zb, yb)`` from the data themselves (no normal equations): SVD of ``za``, GCV ridge filter
     ``s/(s²+α)`` with small singular values dropped, residuals computed directly. Also returns the
     condition number of ``za``'s Gram matrix."""
     mu = ya.mean(0)
-    u, sv, vh = torch.linalg.svd(za, full_matrices=False)
-    keep = sv > max(za.shape) * torch.finfo(za.dtype).eps * float(sv.max().clamp_min(1e-300))
-    lam = torch.where(keep, sv * sv, 0.0)
+    u, sv, vh = np.linalg.svd(za, full_matrices=False)
+    keep = sv > max(za.shape) * np.finfo(za.dtype).eps * max(float(sv.max()), 1e-300)
+    lam = np.where(keep, sv * sv, 0.0)
     uty = u.T @ (ya - mu)  # (p, targets)
-    scale = lam[keep].mean() if bool(keep.any()) else torch.tensor(1.0, dtype=za.dtype)
-    f = torch.where(keep, lam / (lam + torch.from_numpy(ALPHAS)[:, None] * scale), 0.0)  # (A, p)
+    scale = lam[keep].mean() if keep.any() else 1.0
+    f = np.where(keep, lam / (lam + ALPHAS[:, None] * scale), 0.0)  # (A, p)
     rss = ((ya - mu) ** 2).sum(0) - (2 * f - f * f) @ (uty * uty)  # (A, targets)
     n = za.shape[0]
-    gcv = n * rss / (n - f.sum(1, keepdim=True)).clamp_min(1.0) ** 2
-    fbest = f[torch.argmin(gcv, 0)].T  # (p, targets)
-    coef = fbest / torch.where(keep, sv, 1.0)[:, None] * uty
+    gcv = n * rss / np.maximum(n - f.sum(1, keepdims=True), 1.0) ** 2
+    fbest = f[np.argmin(gcv, 0)].T  # (p, targets)
+    coef = fbest / np.where(keep, sv, 1.0)[:, None] * uty
     pred = zb @ (vh.T @ coef) + mu
     sst_b = ((yb - yb.mean(0)) ** 2).sum(0)
     ok = sst_b > 1e-12 * max(float(sst_b.max()), 1e-300)
-    r2 = 1 - ((yb - pred) ** 2).sum(0) / torch.where(ok, sst_b, 1.0)
+    r2 = 1 - ((yb - pred) ** 2).sum(0) / np.where(ok, sst_b, 1.0)
     cond = float(sv.max() / sv.min()) ** 2 if float(sv.min()) > 0 else float("inf")
-    return torch.where(ok, r2.clamp(0.0, 1.0), torch.nan), cond
+    return np.where(ok, np.clip(r2, 0.0, 1.0), np.nan), cond
 
 
 def memory_fit(
@@ -206,20 +222,25 @@ def memory_fit(
         groups: ``(p,)`` group index of each feature (at most two features per group), or None for
             one readout from all features.
     """
-    z = torch.as_tensor(np.asarray(features), dtype=torch.float64)
-    x = torch.as_tensor(np.asarray(inputs), dtype=torch.float64)
-    (za, xa, ta), (zb, xb, tb) = _halves(z, x, max_lag)
     if groups is None:
-        p = z.shape[-1]
-        both = torch.cat([za.reshape(-1, p), zb.reshape(-1, p)])
-        mu, sd = both.mean(0), both.std(0)
-        sd = torch.where(sd > 0, sd, torch.ones_like(sd))
+        zn = np.asarray(features, dtype=np.float64)
+        xn = np.asarray(inputs, dtype=np.float64)
+        (za, xa, ta), (zb, xb, tb) = _halves(zn, xn, max_lag)
+        p = zn.shape[-1]
+        both = np.concatenate([za.reshape(-1, p), zb.reshape(-1, p)])
+        mu, sd = both.mean(0), both.std(0, ddof=1)
+        sd = np.where(sd > 0, sd, 1.0)
         fa, fb = ((h.reshape(-1, p) - mu) / sd for h in (za, zb))
         ya, yb = _targets(xa, ta, za.shape[0], max_lag), _targets(xb, tb, zb.shape[0], max_lag)
         r_ab, c_a = _score_data(fa, ya, fb, yb)
         r_ba, c_b = _score_data(fb, yb, fa, ya)
-        r2 = (0.5 * (r_ab + r_ba)).reshape(1, max_lag + 1, x.shape[-1])
-        return MemoryFit(r2.numpy(), min(fa.shape[0], fb.shape[0]), p, max(c_a, c_b))
+        r2 = (0.5 * (r_ab + r_ba)).reshape(1, max_lag + 1, xn.shape[-1])
+        return MemoryFit(r2, min(fa.shape[0], fb.shape[0]), p, max(c_a, c_b))
+    import torch
+
+    z = torch.as_tensor(np.asarray(features), dtype=torch.float64)
+    x = torch.as_tensor(np.asarray(inputs), dtype=torch.float64)
+    (za, xa, ta), (zb, xb, tb) = _halves(z, x, max_lag)
     ma, mb = _moments(za, xa, ta, max_lag), _moments(zb, xb, tb, max_lag)
     n = ma["n"] + mb["n"]
     mu_z = (ma["s"] + mb["s"]) / n
@@ -232,6 +253,8 @@ def memory_fit(
 
 def _group_index(p: int, groups: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor]:
     """``(G, m)`` feature indices per group (padded by repeating the first) and their mask."""
+    import torch
+
     if groups is None:
         return torch.arange(p)[None], torch.ones(1, p, dtype=torch.bool)
     g = torch.as_tensor(np.asarray(groups))

@@ -6,6 +6,7 @@ and linearise (per-step Jacobians).
 - ``health``: size budgets, state-range checks and the float32/float64 choice shared by every simulation;
 - ``probes``: ``zeros | noise[:std] | impulse | task:NAME | FILE.npy`` → inputs ``(B, T, D)``;
 - ``trajectories``: ``simulate`` → ``Trajectories`` (hidden states, LSTM cells);
+- ``numpy_rnn``: ``run_rnn``, a vanilla RNN given as arrays run in NumPy (no torch import);
 - ``modal``: the real eigenbasis and modal coordinates ``z = V⁻¹h``;
 - ``jacobian``: batched per-step Jacobians in PyTorch's conventions; mean and fixed-point Jacobians.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 from rnndyn._lazy import lazy_exports
 
 _EXPORTS = {
+    "run_rnn": "rnndyn.dynamics.numpy_rnn",
     "Network": "rnndyn.dynamics.network",
     "resolve_network": "rnndyn.dynamics.network",
     "simulate": "rnndyn.dynamics.trajectories",

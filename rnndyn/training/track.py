@@ -9,6 +9,13 @@ its image have equal folded costs, so pairs move together and upper halves follo
 a pair that collides on the real axis and splits into two real eigenvalues keeps both tracks.
 Limitation: two real eigenvalues that pass through one another between checkpoints cannot be told
 apart by position; their tracks swap (snapshots every epoch make such meetings rarer).
+
+Partial spectra (``top=K``, ``rnndyn.topk``): the ``K`` eigenvalues of largest modulus per operator
+and checkpoint are followed (the fewest any checkpoint has, ``K`` or ``K + 1`` with a completed
+pair). The spectral radius and the longest finite timescale are exact; the fraction above the
+threshold and the count outside the unit circle are exact where the smallest tracked modulus is
+at or below the threshold (or 1), else null; the count on the circle needs every eigenvalue's bound
+(``NEEDS_FULL``) and is null. Partial spectra carry no error bounds, so counts compare ``|λ|``.
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 SCHEMA = "rnndyn.track/1"
 AXIS_PENALTY = 1e-9
+#: statistics a partial (top-K) track cannot give at all
+NEEDS_FULL = ("n_on_unit_circle",)
 
 
 def _floats(a: np.ndarray) -> list[float | None]:
@@ -78,12 +87,26 @@ class OperatorTrack:
     eigenvalue) and per-checkpoint summaries ``(C,)``; ``step`` ``(C−1,)`` the largest ``|Δλ|`` of
     each assignment (large values flag jumps the following may have got wrong). ``bounds``
     ``(C, n)``: each eigenvalue's error bound from the stored precision (``rnndyn.conditioning``;
-    None: 0), so counts above a threshold count only eigenvalues above it beyond their bound."""
+    None: 0), so counts above a threshold count only eigenvalues above it beyond their bound.
+    ``size``: the operator's size when only its top eigenvalues are tracked (None: all of them);
+    then statistics the tracked ones do not decide are NaN (module docstring)."""
 
     id: str
     eigenvalues: np.ndarray = field(repr=False)
     threshold: float = 0.9
     bounds: np.ndarray | None = field(default=None, repr=False)
+    size: int | None = None
+
+    @property
+    def partial(self) -> bool:
+        return self.size is not None and self.size > self.eigenvalues.shape[1]
+
+    def _decided(self, values: np.ndarray, level: float) -> np.ndarray:
+        """``values`` where the tracked eigenvalues reach down to ``level`` (or all are tracked)."""
+        if not self.partial:
+            return values
+        reach = np.abs(self.eigenvalues).min(axis=1, initial=np.inf) <= level
+        return np.where(reach, values, np.nan)
 
     @property
     def _b(self) -> np.ndarray:
@@ -96,7 +119,9 @@ class OperatorTrack:
     @property
     def fraction_above(self) -> np.ndarray:
         """Fraction of eigenvalues with ``|λ| > threshold`` beyond their bound."""
-        return above(self.eigenvalues, self._b, self.threshold).mean(axis=1)
+        n = self.eigenvalues.shape[1] if self.size is None else self.size
+        count = above(self.eigenvalues, self._b, self.threshold).sum(axis=1)
+        return self._decided(count / max(n, 1), self.threshold)
 
     @property
     def longest_timescale(self) -> np.ndarray:
@@ -108,13 +133,15 @@ class OperatorTrack:
 
     @property
     def n_outside(self) -> np.ndarray:
-        """Eigenvalues with ``|λ| > 1`` beyond their bound (no decay)."""
-        return (classify(self.eigenvalues, self._b) == "outside").sum(axis=1)
+        """Eigenvalues with ``|λ| > 1`` beyond their bound (no decay; float NaN: undecided)."""
+        count = (classify(self.eigenvalues, self._b) == "outside").sum(axis=1)
+        return self._decided(count, 1.0) if self.partial else count
 
     @property
     def n_on(self) -> np.ndarray:
         """Eigenvalues within their bound of the unit circle (decay or growth: not resolved)."""
-        return (classify(self.eigenvalues, self._b) == "on").sum(axis=1)
+        count = (classify(self.eigenvalues, self._b) == "on").sum(axis=1)
+        return np.full(count.shape, np.nan) if self.partial else count
 
     @property
     def step(self) -> np.ndarray:
@@ -138,6 +165,8 @@ class TrackResult:
     checkpoints: tuple[TrackCheckpoint, ...]
     operators: tuple[OperatorTrack, ...]
     threshold: float = 0.9
+    top: int | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def epochs(self) -> np.ndarray:
@@ -204,17 +233,21 @@ class TrackResult:
         def tau(v: float) -> float | None:
             return float(v) if np.isfinite(v) else None
 
+        def count(v: float) -> int | None:
+            return int(v) if np.isfinite(v) else None
+
         cks = []
         for c, ck in enumerate(self.checkpoints):
             ops = [
                 {
                     "id": t.id,
-                    "n": int(t.eigenvalues.shape[1]),
+                    "n": int(t.eigenvalues.shape[1] if t.size is None else t.size),
+                    **({"tracked": int(t.eigenvalues.shape[1])} if self.top is not None else {}),
                     "spectral_radius": float(t.spectral_radius[c]),
-                    "fraction_above_threshold": float(t.fraction_above[c]),
+                    "fraction_above_threshold": tau(t.fraction_above[c]),
                     "longest_timescale": tau(t.longest_timescale[c]),
-                    "n_outside_unit_circle": int(t.n_outside[c]),
-                    "n_on_unit_circle": int(t.n_on[c]),
+                    "n_outside_unit_circle": count(t.n_outside[c]),
+                    "n_on_unit_circle": count(t.n_on[c]),
                     "max_step_from_previous": None if c == 0 else float(t.step[c - 1]),
                     "eigenvalues": [[float(z.real), float(z.imag)] for z in t.eigenvalues[c]],
                     "error_bound": None if t.bounds is None else _floats(t.bounds[c]),
@@ -231,24 +264,51 @@ class TrackResult:
             "fraction_above_threshold counts |λ| − bound > threshold; on: ||λ| − 1| ≤ bound",
             "threshold": self.threshold,
             "following": "linear_sum_assignment on |fold(λ) − fold(μ)|, conjugate pairs together",
+            **({"top": self.top, "notes": list(self.notes)} if self.top is not None else {}),
             "checkpoints": cks,
         }
 
 
 def _spectra(
-    ckpt: Checkpoint, matrix: str | None, jacobian: bool
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per operator: eigenvalues and their error bounds (0 where diagnostics failed)."""
+    ckpt: Checkpoint, matrix: str | None, jacobian: bool, top: int | None = None
+) -> dict[str, tuple[np.ndarray, np.ndarray | None, int]]:
+    """Per operator: eigenvalues (all, or the ``top`` of largest modulus), their error bounds (0
+    where diagnostics failed; None for a partial spectrum, which has none) and the operator's size."""
     from rnndyn.analysis import recurrent_operators
     from rnndyn.spectrum import eigendecompose
+    from rnndyn.topk import top_decompose
 
     _, ops = recurrent_operators(ckpt, matrix=matrix, jacobian=jacobian)
-    spec = eigendecompose(ops, keep_vectors=False)
+    if top is None:
+        spec = eigendecompose(ops, keep_vectors=False)
+    else:
+        spec = top_decompose(ops, top, keep_vectors=False)
     out = {}
     for s in spec:
         b = s.error_bound
-        out[s.qualified_id] = (s.eigenvalues, np.zeros(s.n) if b is None else b)
+        if b is None and top is None:
+            b = np.zeros(s.n)
+        out[s.qualified_id] = (s.eigenvalues, b, int(s.n))
     return out
+
+
+def _partial_notes(top: int, ops: Sequence[OperatorTrack]) -> tuple[str, ...]:
+    notes = [
+        f"partial spectra: the top {top} eigenvalues by modulus per operator and checkpoint "
+        "(Arnoldi); spectral_radius and longest_timescale are exact; fraction_above_threshold and "
+        "n_outside_unit_circle are null where the tracked eigenvalues do not reach below the "
+        f"threshold (or 1); {', '.join(NEEDS_FULL)} needs the full spectrum and is null; "
+        "partial spectra carry no error bounds (the bound uses the departure from normality, "
+        "which needs every eigenvalue): counts compare |λ| itself"
+    ]
+    for t in ops:
+        if t.partial and np.isnan(t.fraction_above).any():
+            bad = int(np.isnan(t.fraction_above).sum())
+            notes.append(
+                f"{t.id}: the top {t.eigenvalues.shape[1]} do not reach below the threshold in "
+                f"{bad} checkpoint(s): fraction_above_threshold null there (use a larger --top)"
+            )
+    return tuple(notes)
 
 
 def track(
@@ -258,6 +318,7 @@ def track(
     matrix: str | None = None,
     threshold: float = 0.9,
     jacobian: bool = False,
+    top: int | None = None,
 ) -> TrackResult:
     """Spectra of every recurrent operator across ``sources``, ordered by their ``epoch`` metadata.
 
@@ -265,6 +326,8 @@ def track(
     ``model.state_dict()`` taken during training). Checkpoints without an ``epoch`` keep the order given (only when none has one). Every
     checkpoint must hold the same operators with the same sizes. ``jacobian=True`` adds each
     layer's state Jacobian at the zero-input fixed point (``l*.jacfp``, as ``analyze --jacobian``).
+    ``top=K`` follows only the ``K`` eigenvalues of largest modulus (module docstring; notes say
+    which statistics are exact).
 
     Raises:
         UsageError: fewer than one checkpoint, or only some carry an epoch.
@@ -283,10 +346,12 @@ def track(
         )
     order = sorted(range(len(ckpts)), key=lambda i: (epochs[i] or 0, i))
     ckpts = [ckpts[i] for i in order]
-    spectra = [_spectra(c, matrix, jacobian) for c in ckpts]
-    first = {k: v[0].shape for k, v in spectra[0].items()}
+    if top is not None and top < 1:
+        raise UsageError(f"--top needs K ≥ 1, got {top}")
+    spectra = [_spectra(c, matrix, jacobian, top) for c in ckpts]
+    first = {k: v[2] for k, v in spectra[0].items()}
     for c, sp in zip(ckpts[1:], spectra[1:], strict=True):
-        if {k: v[0].shape for k, v in sp.items()} != first:
+        if {k: v[2] for k, v in sp.items()} != first:
             raise InvalidInputError(
                 f"its recurrent operators {sorted(sp)} differ from those of {ckpts[0].path} "
                 f"{sorted(first)}: track follows one network through training",
@@ -294,10 +359,18 @@ def track(
             )
     ops = []
     for k in spectra[0]:
-        lam, bounds = follow([sp[k][0] for sp in spectra], [sp[k][1] for sp in spectra])
-        ops.append(OperatorTrack(k, lam, threshold, bounds))
+        m = min(len(sp[k][0]) for sp in spectra)  # a completed pair may give one more somewhere
+        lams = [sp[k][0][:m] for sp in spectra]
+        bnds = [sp[k][1] for sp in spectra]
+        bounds: np.ndarray | None = None
+        if any(b is None for b in bnds):
+            lam = np.asarray(follow(lams))
+        else:
+            lam, bounds = follow(lams, [b[:m] for b in bnds if b is not None])
+        ops.append(OperatorTrack(k, lam, threshold, bounds, None if top is None else first[k]))
     infos = tuple(
         TrackCheckpoint(path=str(c.path), sha256=c.sha256, epoch=_epoch(c), metrics=_metrics(c))
         for c in ckpts
     )
-    return TrackResult(infos, tuple(ops), threshold)
+    notes = () if top is None else _partial_notes(top, ops)
+    return TrackResult(infos, tuple(ops), threshold, top, notes)

@@ -18,6 +18,7 @@ from rnndyn_cli.options import (
     Matrix,
     OutFolder,
     StyleSheet,
+    Top,
     TrustPickle,
     finite,
 )
@@ -25,6 +26,7 @@ from rnndyn_cli.render import (
     check_out,
     examples,
     finish,
+    info,
     parse_formats,
     print_table,
     warnings_to_stderr,
@@ -78,12 +80,14 @@ def track(
     trust_pickle: TrustPickle = False,
     matrix: Matrix = None,
     jacobian: Jacobian = False,
+    top: Top = None,
     style: StyleSheet = None,
 ) -> None:
     """Follow every recurrent operator's eigenvalues through training (optimal assignment).
 
     Give the snapshots of `rnndyn train --save-every K --snapshots DIR` (e.g. DIR/*.pt).
-    With --json the document's schema is rnndyn.track/1.
+    With --json the document's schema is rnndyn.track/1. With --top K only the K eigenvalues of
+    largest modulus are followed (statistics they do not decide are null; notes on stderr).
     """
     from rnndyn.training.track import track as run_track
 
@@ -91,8 +95,15 @@ def track(
     check_out(out, force=force, protect=checkpoints)
     with warnings_to_stderr():
         res = run_track(
-            checkpoints, trust=trust_pickle, matrix=matrix, threshold=threshold, jacobian=jacobian
+            checkpoints,
+            trust=trust_pickle,
+            matrix=matrix,
+            threshold=threshold,
+            jacobian=jacobian,
+            top=top,
         )
+    for note in res.notes:
+        info(f"note: {note}")
     if out is not None:
         from rnndyn.plots.track import eigenvalue_paths, spectral_summary
         from rnndyn.report import Report, write_report
@@ -116,6 +127,7 @@ def register(app: typer.Typer) -> None:
         epilog=examples(
             "rnndyn train -t adding -a rnn -e 10 -o adding.pt --snapshots snaps --save-every 2",
             "rnndyn track snaps/epoch_*.pt --threshold 0.95",
+            "rnndyn track snaps/epoch_*.pt --top 32",
             "rnndyn track snaps/epoch_*.pt --out track-adding --format png",
         ),
     )(track)
