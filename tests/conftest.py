@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -16,6 +17,8 @@ os.environ.setdefault("MPLBACKEND", "Agg")  # before any test imports matplotlib
 if os.environ.get("PYTEST_XDIST_WORKER"):  # `pytest -n N`: one BLAS/torch thread per worker
     for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(_var, "1")
+    # xdist workers ignore SIGINT, and children inherit that: the Ctrl-C tests need it back
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def installed_command() -> list[str]:

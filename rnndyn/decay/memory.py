@@ -192,7 +192,8 @@ def _score_data(
     lam = np.where(keep, sv * sv, 0.0)
     uty = u.T @ (ya - mu)  # (p, targets)
     scale = lam[keep].mean() if keep.any() else 1.0
-    f = np.where(keep, lam / (lam + ALPHAS[:, None] * scale), 0.0)  # (A, p)
+    denom = lam + ALPHAS[:, None] * scale  # 0 only for a dropped value with α = 0
+    f = np.divide(lam, denom, out=np.zeros_like(denom), where=keep & (denom > 0))  # (A, p)
     rss = ((ya - mu) ** 2).sum(0) - (2 * f - f * f) @ (uty * uty)  # (A, targets)
     n = za.shape[0]
     gcv = n * rss / np.maximum(n - f.sum(1, keepdims=True), 1.0) ** 2
