@@ -299,7 +299,7 @@ def statistic_strips(
 
 
 def _p_text(result: Any, t: Any) -> str:
-    """``"PRIMARY · δ = +0.52, Holm-adjusted p = 0.031"``; an adjusted p of 1 is not printed as a
+    """``"PRIMARY · δ = +0.52\nHolm-adjusted p = 0.031"``; an adjusted p of 1 is not printed as a
     bound (``≤ 1`` says nothing): the raw p and "n.s. after Holm" instead."""
     secondary = getattr(result, "secondary", None)
     fam = secondary if secondary is not None and t.family == "secondary" else result.family
@@ -307,7 +307,7 @@ def _p_text(result: Any, t: Any) -> str:
     name = CORRECTION_NAMES.get(corr, corr)
     tag = {"primary": "PRIMARY · ", "secondary": "secondary · "}.get(t.family, "")
     rel = "≤" if t.p_bound else "="
-    head = f"{tag}δ = {t.cliffs_delta:+.2f}, "
+    head = f"{tag}δ = {t.cliffs_delta:+.2f}\n"  # p on its own line: titles stay narrow
     if not np.isfinite(t.p_adjusted):
         return head + f"p {rel} {t.p_value:.2g}"
     if corr == "none":
