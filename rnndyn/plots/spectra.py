@@ -14,6 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
+from rnndyn.plots._legend import legend_columns
 from rnndyn.plots.style import (
     COLUMN_WIDTH,
     FULL_WIDTH,
@@ -65,8 +66,7 @@ def _panel(s: OperatorSpectrum) -> Panel:
 
 
 def _role_words(panel: Panel) -> str:
-    """What a panel's operators are: the state Jacobian (sets the dynamics), a gated net's
-    gate weight blocks (properties of the weight matrices, not of the dynamics), or ``""``."""
+    """What a panel holds: the state Jacobian (the dynamics), gate weight blocks, or ``""``."""
     if panel[4] == DYNAMICS:
         return "state Jacobian: sets the dynamics"
     return "gate weight blocks (weight-matrix properties)" if panel[1] in GATED else ""
@@ -329,7 +329,7 @@ def _grid(
             [handles[i] for i in order],
             [labels[i] for i in order],
             loc="outside lower center",
-            ncols=_legend_columns(fig, labels, 4),
+            ncols=legend_columns(fig, labels, 4),
             markerscale=1.6 if square else 1.0,
         )
     if any(p[1] in GATED and p[4] == WEIGHTS for p in panels):
@@ -338,23 +338,6 @@ def _grid(
             what += "; the state Jacobian's panel shows the dynamics"
     fig.suptitle(f"{checkpoint}: {what}" if checkpoint else what)
     return fig
-
-
-def _legend_columns(fig: Figure, labels: list[str], most: int) -> int:
-    """As many legend columns (up to ``most``) as fit the figure's width: the legend is never
-    wider than the figure (a plain ``savefig`` would cut it)."""
-    import matplotlib as mpl
-
-    size = mpl.font_manager.FontProperties(
-        size=mpl.rcParams["legend.fontsize"]
-    ).get_size_in_points()
-    width = fig.get_figwidth() * 72 * 0.95
-    for ncol in range(min(len(labels), most), 1, -1):
-        rows = [labels[i::ncol] for i in range(ncol)]  # column-major like matplotlib, roughly
-        need = sum(0.6 * size * max(map(len, col)) + 3.2 * size for col in rows if col)
-        if need <= width:
-            return ncol
-    return 1
 
 
 def spectrum_grid(
