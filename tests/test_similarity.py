@@ -129,6 +129,14 @@ def test_operators_of_different_sizes_need_a_common_rank(tmp_path):
 
 @pytest.mark.slow
 def test_rank_agreement_with_dsa_metric():
+    """10 pairs of 5 × 5 operators. ``dsa-metric`` optimises once from the identity (and once
+    more with two rows swapped); on a non-convex landscape that can end in a worse local optimum
+    than ours (seen: 0.604 where we find 0.499), which alone breaks a rank correlation. So: our
+    distance is never worse than its single run; and where its run is worse, ``dsa-metric``
+    itself is restarted (B rotated by a random orthogonal Q, which leaves the distance unchanged,
+    up to 4 times): the Spearman correlation with those best-of values is ≥ 0.95 (measured
+    0.83 against the single runs; on one pair even 4 restarts stop at 0.629 where we find 0.538).
+    ~3–8 minutes on a busy 2-core box."""
     dsa = pytest.importorskip("DSA")
     from scipy.stats import spearmanr
 
@@ -139,13 +147,22 @@ def test_rank_agreement_with_dsa_metric():
     ops = [base + eps * rng.standard_normal((5, 5)) for eps in (0.0, 0.2, 0.4, 0.8, 1.6)]
     pairs = [(i, j) for i in range(5) for j in range(i + 1, 5)]  # 10 pairs
     ours = procrustes(np.stack([ops[i] for i, _ in pairs]), np.stack([ops[j] for _, j in pairs]))
-    theirs = []
+
+    def theirs(a, b):
+        sim = dsa.SimilarityTransformDist(iters=1500, score_method="angular", device="cpu")
+        return float(sim.fit_score(a, b))
+
     with one_thread():
-        for i, j in pairs:
-            sim = dsa.SimilarityTransformDist(iters=1500, score_method="angular", device="cpu")
-            theirs.append(float(sim.fit_score(ops[i], ops[j])))
-    assert spearmanr(ours.angular, theirs).statistic >= 0.95
-    assert np.all(ours.angular <= np.array(theirs) + 1e-3)  # never a worse optimum
+        single = np.array([theirs(ops[i], ops[j]) for i, j in pairs])
+        best = single.copy()
+        for p, (i, j) in enumerate(pairs):
+            for s in range(4):
+                if best[p] <= ours.angular[p] + 1e-3:
+                    break
+                q = random_rotation(5, seed=s)
+                best[p] = min(best[p], theirs(ops[i], q @ ops[j] @ q.T))
+    assert np.all(ours.angular <= single + 1e-3)  # never a worse optimum
+    assert spearmanr(ours.angular, best).statistic >= 0.95
 
 
 def test_cli_similarity_json_and_out(cli, tmp_path):
