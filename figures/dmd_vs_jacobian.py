@@ -25,7 +25,7 @@ def main() -> None:
     import matplotlib.pyplot as plt
 
     import rnndyn
-    from rnndyn.plots.modes import dmd_eigenvalues
+    from rnndyn.plots.modes import dmd_eigenvalues, dmd_legend
     from rnndyn.plots.style import FULL_WIDTH, style_context
 
     results = {n: rnndyn.dmd(ROOT / "data" / "examples" / f"{n}.pt", control=True) for n in NAMES}
@@ -35,11 +35,12 @@ def main() -> None:
             print(f"{name:<12} {m.reference:<22} {m.k:>2} {m.median_gap:11.4f} {m.max_gap:9.4f}")
     with style_context():
         fig, axes = plt.subplots(
-            1, 3, figsize=(FULL_WIDTH, FULL_WIDTH / 3 + 0.5), layout="constrained"
+            1, 3, figsize=(FULL_WIDTH, FULL_WIDTH / 3 + 0.9), layout="constrained"
         )
-        for ax, (name, res) in zip(axes, results.items(), strict=True):
-            dmd_eigenvalues(res, ax=ax)
-            ax.set_title(f"{name}: " + ax.get_title(), fontsize="x-small")
+        for ax, res in zip(axes, results.values(), strict=True):
+            dmd_eigenvalues(res, ax=ax, legend=False)
+        handles, labels = dmd_legend(axes[0])
+        fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize="x-small")
         OUT.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(OUT, dpi=150)
     print(f"wrote {OUT}")

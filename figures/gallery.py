@@ -1,6 +1,6 @@
 """The gallery: one figure of every kind rnndyn draws, from the bundled examples.
 
-    python figures/gallery.py [GROUP ...]    # spectra init decay bench; all when none given
+    python figures/gallery.py [GROUP ...]    # spectra init decay bench fixedpoints; all if none
     make -C figures                          # the same, group by group, only what is out of date
 
 Writes ``figures/gallery/<kind>.png``. Inputs: ``data/examples/*.pt`` (three trained networks);
@@ -33,7 +33,12 @@ CAPTIONS = {
     "circle grow per step.",
     "modulus_histogram": "RNN on adding: |λ| piles up just below 1 — slow, nearly marginal modes.",
     "timescales": "GRU on Tomita 4: decay time per mode, slowest first; the grey band holds the "
-    "modes with |λ| ≥ 1 (no finite timescale), counted in the title.",
+    "modes with |λ| ≥ 1 (no finite timescale), counted in the title. Left: the gate blocks of "
+    "weight_hh (properties of the weight matrices, not memory); right: the state Jacobian at the "
+    "fixed point, which sets the dynamics.",
+    "spectrum_jacobian": "GRU on Tomita 4 (`analyze --jacobian`): the gate weight blocks and, in "
+    "its own panel and colour, the state Jacobian at the fixed point — the operator that sets the "
+    "dynamics.",
     "init_law": "An eigen law fitted to the three examples: fitted densities (thick) over the "
     "trained eigenvalues (thin steps), per architecture, and a sample from it.",
     "effective_spectrum": "GRU on Tomita 4: measured decay rate of each mode against the rate "
@@ -51,8 +56,12 @@ CAPTIONS = {
     "compare_eigenvalues": "Compare (GRU gate r, trained from two inits): where the eigenvalues "
     "of each group fall in the complex plane.",
     "compare_modulus_ecdf": "Compare: distribution of |λ| per group, one curve per network.",
-    "compare_statistics": "Compare: each spectral statistic per network and group, with the "
-    "test's adjusted p-value.",
+    "compare_statistics": "Compare: each spectral statistic per network and group, with Cliff's δ "
+    "and the test's adjusted p-value (δ and the test defined below the panels).",
+    "fixedpoint_spectra": "Fixed points of the GRU on Tomita 4: each point's state Jacobian "
+    "eigenvalues (the largest |λ|), zoomed to where they are, with the unit-circle arc.",
+    "fixedpoints": "Fixed points: trajectories on their top PCs with the points by stability, "
+    "the Jacobian eigenvalues at the points, and the speed q at the end of each search.",
 }
 
 
@@ -71,7 +80,11 @@ def spectra() -> Iterator[tuple[str, Any]]:
         "modulus_histogram",
         modulus_histogram_grid(_spec("rnn_adding"), checkpoint="rnn_adding.pt"),
     )
-    yield "timescales", timescale_spectrum_grid(_spec("gru_tomita4"), checkpoint="gru_tomita4.pt")
+    from rnndyn.analysis import analyze
+
+    gru = analyze(EXAMPLES / "gru_tomita4.pt", jacobian=True).spectrum
+    yield "timescales", timescale_spectrum_grid(gru, checkpoint="gru_tomita4.pt")
+    yield "spectrum_jacobian", spectrum_grid(gru, checkpoint="gru_tomita4.pt")
 
 
 def init() -> Iterator[tuple[str, Any]]:
@@ -129,11 +142,22 @@ def bench() -> Iterator[tuple[str, Any]]:
             plt.close(fig)
 
 
+def fixedpoints() -> Iterator[tuple[str, Any]]:
+    """Fixed points of the GRU example (128 starts; about a minute on a laptop core)."""
+    from rnndyn.dynamics.fixedpoints import find_fixed_points
+    from rnndyn.plots.fixedpoints import overview, point_spectra_grid
+
+    result = find_fixed_points(EXAMPLES / "gru_tomita4.pt", n_inits=128, seed=0)
+    yield "fixedpoint_spectra", point_spectra_grid(result)
+    yield "fixedpoints", overview(result)
+
+
 GROUPS: dict[str, Callable[[], Iterator[tuple[str, Any]]]] = {
     "spectra": spectra,
     "init": init,
     "decay": decay,
     "bench": bench,
+    "fixedpoints": fixedpoints,
 }
 
 

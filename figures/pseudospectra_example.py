@@ -47,7 +47,9 @@ def main() -> None:
     items = [*trained.pseudospectra, planted_ps]
     with style_context():
         fig = plt.figure(figsize=(FULL_WIDTH, FULL_WIDTH * 0.55), layout="constrained")
-        pseudospectra_grid(items, fig=fig)
+        pseudospectra_grid(
+            items, fig=fig, arch="rnn", checkpoint="rnn_adding.pt and a planted float32 matrix"
+        )
         out = ROOT / "figures" / "pseudospectra_example.png"
         fig.savefig(out, dpi=150)
     for p in items:

@@ -39,7 +39,7 @@ def _legend_texts(fig) -> set[str]:
 def test_spectra_group(gallery):
     with style_context():
         figs = dict(gallery.spectra())
-    assert list(figs) == ["spectrum", "modulus_histogram", "timescales"]
+    assert list(figs) == ["spectrum", "modulus_histogram", "timescales", "spectrum_jacobian"]
     for name, ckpt, arch, gates in [
         (
             "spectrum",
@@ -52,12 +52,16 @@ def test_spectra_group(gallery):
     ]:
         fig = figs[name]
         panels = [ax for ax in fig.axes if ax.get_visible()]
-        assert len(panels) == 1, name  # one module, one layer, one direction
+        # one module, one layer, one direction; the GRU's state Jacobian in a panel of its own
+        assert len(panels) == (2 if name == "timescales" else 1), name
         assert fig.get_suptitle().startswith(ckpt)
         assert panels[0].get_title().startswith(f"{arch} 'rnn', layer 0")
         assert gates <= _legend_texts(fig), name
         assert panels[0].get_xlabel() and panels[0].get_ylabel()
-    tau = next(ax for ax in figs["timescales"].axes if ax.get_visible())
+    tau, jac = (ax for ax in figs["timescales"].axes if ax.get_visible())
+    assert "gate weight blocks" in tau.get_title() and "sets the dynamics" in jac.get_title()
+    for name in ("timescales", "spectrum_jacobian"):
+        assert "state Jacobian at the fixed point" in _legend_texts(figs[name])
     n_band = int(re.search(r"(\d+) of 96 modes with \|λ\| ≥ 1", tau.get_title()).group(1))
     band_points = sum(
         len(ln.get_xdata()) for ln in tau.lines if ln.get_gid().startswith("no-decay")

@@ -75,7 +75,7 @@ def test_statistic_panels_have_human_labels_and_name_the_correction(result):
     assert t1.startswith("longest timescale") and "(steps)" in t1
     # regression radii > 1 give infinite timescales: the panel says which group lost them
     assert "∞ not shown (regression: 3)" in t1
-    assert "Holm-adjusted p" in t0 and "p_holm" not in t0
+    assert "Holm" in t0 and "p_holm" not in t0 and "≤ 1" not in t0
     plt.close("all")
 
 

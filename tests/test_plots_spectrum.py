@@ -95,11 +95,12 @@ def test_grid_one_panel_per_layer_and_direction_with_architecture_titles():
     visible = [ax for ax in fig.axes if ax.get_visible()]
     assert len(visible) == 4
     titles = [ax.get_title() for ax in visible]
+    blocks = ": gate weight blocks (weight-matrix properties)"
     assert titles == [
-        "GRU 'rnn', layer 0, forward",
-        "GRU 'rnn', layer 0, reverse",
-        "GRU 'rnn', layer 1, forward",
-        "GRU 'rnn', layer 1, reverse",
+        "GRU 'rnn', layer 0, forward" + blocks,
+        "GRU 'rnn', layer 0, reverse" + blocks,
+        "GRU 'rnn', layer 1, forward" + blocks,
+        "GRU 'rnn', layer 1, reverse" + blocks,
     ]
     assert fig.get_suptitle().startswith("net.pt: ")
     for ax in visible:

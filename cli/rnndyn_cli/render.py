@@ -50,7 +50,10 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]
     table = Table(title=title, title_justify="left", header_style="bold")
     for c in columns:
         table.add_column(
-            c, justify="left" if c in ("operator", "id", "module", "statistic") else "right"
+            c,
+            justify="left"
+            if c in ("operator", "what it is", "id", "module", "statistic")
+            else "right",
         )
     for r in rows:
         table.add_row(*(fmt(v) for v in r))

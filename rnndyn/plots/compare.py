@@ -19,6 +19,7 @@ from rnndyn.plots.style import (
     FULL_WIDTH,
     GREY,
     group_style,
+    operator_label,
     scatter_style,
     sequential_cmap,
     style_legend,
@@ -42,6 +43,13 @@ STAT_LABELS: dict[str, str] = {
 }
 #: How a multiplicity correction is named on a figure.
 CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini–Hochberg", "none": "uncorrected"}
+#: How each test is named on a figure.
+TEST_NAMES = {
+    "mann-whitney": "two-sided Mann–Whitney U test",
+    "permutation": "two-sided permutation test of the median difference",
+    "blocked-permutation": "blocked (paired) permutation test of δ",
+}
+DELTA = "δ = Cliff's delta = P(A > B) − P(A < B) over networks, A = {a}, B = {b}"
 SCATTER_BELOW = 500  # eigenvalues per group: fewer are drawn as points, more as a hexbin density
 
 
@@ -71,7 +79,8 @@ def _members(result: Any, stratum: tuple[str, str]) -> dict[str, list]:
 
 
 def _label(stratum: tuple[str, str]) -> str:
-    return f"{stratum[0].upper()} {stratum[1]}"
+    """The stratum in words: ``"GRU, layer 0, reset gate r (weight block)"``."""
+    return operator_label(stratum[1], stratum[0])
 
 
 def eigenvalue_density(
@@ -200,7 +209,9 @@ def statistic_strips(
 ) -> Figure:
     """One panel per statistic (``STAT_LABELS``): each network's value (jittered strip), the
     group median with its bootstrap CI, and Cliff's delta with the p-value of the first pair of
-    groups, adjusted by the run's multiplicity correction (named on the panel)."""
+    groups, adjusted by the run's multiplicity correction (named on the panel; "n.s. after …"
+    where the adjusted p is 1). δ and the test are defined below the panels; a statistic with
+    no finite value is a note, not an empty panel; positive values over > 2 decades: log y."""
     import matplotlib.pyplot as plt
 
     stratum = _stratum(result, architecture, operator)
@@ -236,6 +247,7 @@ def statistic_strips(
                 marker=st["marker"],
                 alpha=0.6,
                 linewidths=0,
+                clip_on=False,
                 gid=f"strip-{g}",
             )
             s = summary.get((g, stat))
@@ -254,29 +266,89 @@ def statistic_strips(
         ax.set_xticks(range(len(members)), [f"{g}\nn={len(o)}" for g, o in members.items()])
         ax.tick_params(axis="x", labelsize=5.5)
         ax.set_xlim(-0.5, len(members) - 0.5)
-        title = STAT_LABELS.get(stat, stat.replace("_", " "))
+        title = _wrap(STAT_LABELS.get(stat, stat.replace("_", " ")))
         hidden = ", ".join(f"{g}: {n}" for g, n in n_inf.items() if n)
-        if hidden:
-            title += f"\n∞ not shown ({hidden})"
+        drawn = any(len(c.get_offsets()) for c in _strips(ax))
+        if hidden and drawn:
+            title += "\n" + _wrap(f"∞ not shown ({hidden})")
         t = tests.get(stat)
+        untested = f"{stratum[0]} {stratum[1]} {stat}" in getattr(result, "untestable", ())
         if t is not None:
-            secondary = getattr(result, "secondary", None)
-            fam = secondary if secondary is not None and t.family == "secondary" else result.family
-            corr = str(fam.correction)
-            name = CORRECTION_NAMES.get(corr, corr)
-            adj = "≤" if t.p_bound else "="
-            p_text = "p" if corr == "none" else f"{name}-adjusted p"
-            tag = {"primary": "PRIMARY · ", "secondary": "secondary · "}.get(t.family, "")
-            title += f"\n{tag}δ = {t.cliffs_delta:+.2f}, {p_text} {adj} {t.p_adjusted:.2g}"
-        elif f"{stratum[0]} {stratum[1]} {stat}" in getattr(result, "untestable", ()):
+            title += "\n" + _p_text(result, t)
+        elif untested:
             title += "\nuntestable: left out of the family"
+        if not drawn:  # nothing finite to draw
+            _note(ax, n_inf)
+        else:
+            _scale(ax, stat)
         ax.set_title(title, fontsize=6.5)
     for ax in list(axes.flat)[len(names) :]:
         ax.set_visible(False)
     fig.suptitle(
         f"{_label(stratum)}: per-network statistics (median, {_conf(result)} bootstrap CI)"
     )
+    if tests:
+        first = next(iter(tests.values()))
+        kinds = sorted({TEST_NAMES.get(t.test, t.test) for t in tests.values()})
+        fig.supxlabel(
+            DELTA.format(a=first.group_a, b=first.group_b)
+            + f"; p: {', '.join(kinds)} per statistic ({first.unit}s as units)",
+            fontsize=6,
+        )
     return fig
+
+
+def _p_text(result: Any, t: Any) -> str:
+    """``"PRIMARY · δ = +0.52\nHolm-adjusted p = 0.031"``; an adjusted p of 1 is not printed as a
+    bound (``≤ 1`` says nothing): the raw p and "n.s. after Holm" instead."""
+    secondary = getattr(result, "secondary", None)
+    fam = secondary if secondary is not None and t.family == "secondary" else result.family
+    corr = str(fam.correction)
+    name = CORRECTION_NAMES.get(corr, corr)
+    tag = {"primary": "PRIMARY · ", "secondary": "secondary · "}.get(t.family, "")
+    rel = "≤" if t.p_bound else "="
+    head = f"{tag}δ = {t.cliffs_delta:+.2f}\n"  # p on its own line: titles stay narrow
+    if not np.isfinite(t.p_adjusted):
+        return head + f"p {rel} {t.p_value:.2g}"
+    if corr == "none":
+        return head + f"p {rel} {t.p_adjusted:.2g}"
+    if t.p_adjusted >= 1.0:
+        return head + f"p {rel} {t.p_value:.2g}, n.s. after {name}"
+    return head + f"{name}-adjusted p {rel} {t.p_adjusted:.2g}"
+
+
+def _wrap(text: str, width: int = 38) -> str:
+    """A label wrapped to ``width`` characters: neighbouring panels' titles never meet."""
+    import textwrap
+
+    return textwrap.fill(text, width, break_on_hyphens=False)
+
+
+def _strips(ax: Axes) -> list[Any]:
+    return [c for c in ax.collections if str(c.get_gid()).startswith("strip-")]
+
+
+def _note(ax: Axes, n_inf: dict[str, int]) -> None:
+    """A panel with no finite value: a note saying why, not empty axes."""
+    inf = ", ".join(f"{g}: {n} ∞" for g, n in n_inf.items())
+    why = "every value is ∞ (no finite value to draw)" if any(n_inf.values()) else "no values"
+    text = why + (f"\n({inf})" if any(n_inf.values()) else "")
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=6.5, transform=ax.transAxes,
+            gid="untestable-note")  # fmt: skip
+
+
+LOG_STATS = ("dominant_period", "longest_timescale")  # steps: can span many decades
+
+
+def _scale(ax: Axes, stat: str) -> None:
+    """Log y for periods and timescales spanning more than two decades; margins so that no
+    marker touches the axes' edge."""
+    ys = np.concatenate([np.asarray(c.get_offsets())[:, 1] for c in _strips(ax)] + [[]])
+    ys = ys[np.isfinite(ys)]
+    if stat in LOG_STATS and ys.size and ys.min() > 0 and ys.max() / ys.min() > 100:
+        ax.set_yscale("log")
+    ax.margins(y=0.12)
 
 
 def _conf(result: Any) -> str:

@@ -28,35 +28,68 @@ def _new_ax(ax: Axes | None, width: float = COLUMN_WIDTH) -> Axes:
     return ax
 
 
-def dmd_eigenvalues(result: DMDResult, ax: Axes | None = None) -> Axes:
-    """DMD eigenvalues (filled, sized by amplitude) over the Jacobian spectra (open markers), the
-    matched pairs joined by thin lines, with the unit circle (discrete-time eigenvalues)."""
+REFERENCE_NAMES = {
+    "mean_jacobian": "mean state Jacobian (mean J)",
+    "fixed_point_jacobian": "state Jacobian at the fixed point (J*)",
+}
+SHORT_NAMES = {"mean_jacobian": "mean J", "fixed_point_jacobian": "J*"}
+
+
+def dmd_eigenvalues(result: DMDResult, ax: Axes | None = None, *, legend: bool = True) -> Axes:
+    """DMD eigenvalues (filled, marker area ∝ the mode's amplitude) over the Jacobian spectra
+    (open markers), the matched pairs joined by thin lines, with the unit circle (discrete-time
+    eigenvalues); the legend (below the axes; ``legend=False``: none, see ``dmd_legend``)
+    explains every encoding and the title names the source."""
+    from pathlib import PurePath
+
     ax = _new_ax(ax)
     t = np.linspace(0, 2 * np.pi, 721)
-    ax.plot(np.cos(t), np.sin(t), color="0.45", lw=0.7, ls="--", gid="unit-circle")
+    ax.plot(np.cos(t), np.sin(t), color="0.45", lw=0.7, ls="--", gid="unit-circle",
+            label="|λ| = 1")  # fmt: skip
     for name, lam in result.references.items():
         style: dict[str, Any] = REFERENCE_STYLE.get(
             name, {"marker": "^", "facecolors": "none", "edgecolors": "0.4"}
         )
-        ax.scatter(lam.real, lam.imag, lw=0.8, label=name.replace("_", " "), gid=name, **style)
+        label = REFERENCE_NAMES.get(name, name.replace("_", " "))
+        ax.scatter(lam.real, lam.imag, lw=0.8, label=label, gid=name, **style)
     lam = result.fit.eigenvalues
     amp = result.fit.amplitudes
-    size = 8 + 40 * amp / amp.max() if amp.size and amp.max() > 0 else 12
-    ax.scatter(lam.real, lam.imag, s=size, c=PALETTE[0], lw=0, label="DMD", gid="dmd", zorder=3)
+    big = amp.size and amp.max() > 0
+    size = 8 + 40 * amp / amp.max() if big else 12
+    ax.scatter(lam.real, lam.imag, s=size, c=PALETTE[0], lw=0, gid="dmd", zorder=3)
     for m in result.matches:
         for a, b in zip(m.dmd, m.ref, strict=True):
             ax.plot([a.real, b.real], [a.imag, b.imag], color="0.3", lw=0.6, gid="pair")
-    ax.set_aspect("equal", adjustable="datalim")
-    ax.set_xlabel("Re λ")
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_xlabel("Re λ (discrete time)")
     ax.set_ylabel("Im λ")
-    names = {"mean_jacobian": "mean J", "fixed_point_jacobian": "fixed-point J"}
     gaps = ", ".join(
-        f"{names.get(m.reference, m.reference)} {m.median_gap:.3g}" for m in result.matches
+        f"{SHORT_NAMES.get(m.reference, m.reference)} {m.median_gap:.3g}" for m in result.matches
     )
-    title = f"DMD ({result.fit.method}, r={result.fit.rank})"
+    where = f"layer {result.layer}" + (", reverse" if result.direction == "reverse" else "")
+    title = f"DMD modes ({result.fit.method}, rank {result.fit.rank}), {where}"
+    title += f"\n{PurePath(str(result.source)).name}"
     ax.set_title(title + (f"\nmedian gap: {gaps}" if gaps else ""), fontsize="x-small")
-    ax.legend(loc="lower left", fontsize="xx-small", framealpha=0.8)
+    if legend:
+        handles, labels = dmd_legend(ax)
+        ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2,
+                  fontsize="xx-small")  # fmt: skip
     return ax
+
+
+def dmd_legend(ax: Axes) -> tuple[list, list[str]]:
+    """Legend entries of a ``dmd_eigenvalues`` panel: the references, DMD marker sizes (area ∝
+    amplitude) and the lines joining matched pairs (for one legend over several panels)."""
+    from matplotlib.lines import Line2D
+
+    handles, labels = ax.get_legend_handles_labels()
+    dot: dict[str, Any] = {"color": PALETTE[0], "marker": "o", "ls": "none"}
+    handles += [Line2D([], [], ms=np.sqrt(48), **dot), Line2D([], [], ms=np.sqrt(8), **dot)]
+    labels += ["DMD mode, largest amplitude", "DMD mode, smallest (area ∝ amplitude)"]
+    if any(ln.get_gid() == "pair" for ln in ax.lines):
+        handles.append(Line2D([], [], color="0.3", lw=0.6))
+        labels.append("matched pair (DMD ↔ Jacobian)")
+    return handles, labels
 
 
 def similarity_matrix(result: SimilarityResult, ax: Axes | None = None) -> Axes:
@@ -99,8 +132,8 @@ def similarity_overview(result: SimilarityResult, fig: Figure | None = None) -> 
     from scipy.spatial.distance import squareform
 
     if fig is None:
-        fig = plt.figure(figsize=(FULL_WIDTH, FULL_WIDTH / 3 + 0.6), layout="constrained")
-    axes = fig.subplots(1, 3)
+        fig = plt.figure(figsize=(FULL_WIDTH, FULL_WIDTH * 0.4 + 0.7), layout="constrained")
+    axes = fig.subplots(1, 3, width_ratios=(1.45, 0.85, 1.0))  # the matrix keeps its room
     similarity_matrix(result, ax=axes[0])
     if len(result.names) > 2:
         dendrogram(
@@ -114,8 +147,56 @@ def similarity_overview(result: SimilarityResult, fig: Figure | None = None) -> 
     axes[1].set_title("average linkage", fontsize="small")
     coords, share = result.embedding()
     axes[2].scatter(coords[:, 0], coords[:, 1], c=PALETTE[0], s=20, gid="mds")
-    for (x, y), name in zip(coords, result.names, strict=True):
-        axes[2].annotate(name, (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
-    axes[2].set_title(f"MDS ({100 * share:.0f}% of variance)", fontsize="small")
+    mid = float(np.mean(coords[:, 0])) if len(coords) else 0.0
+    texts = []
+    for (x, y), name in _mds_labels(coords, result.names):
+        right = x > mid  # labels point inwards: none runs off the panel
+        texts.append(axes[2].annotate(
+            name.replace(" = ", "\n= "), (x, y), fontsize=6, xytext=(-4 if right else 4, 3),
+            textcoords="offset points", ha="right" if right else "left", va="bottom",
+            gid="mds-label",
+        ))  # fmt: skip
+    title = f"MDS ({100 * share:.0f}% of variance)"
+    if any(" = " in name for _, name in _mds_labels(coords, result.names)):
+        title += "\n'a = b': points that coincide"
+    axes[2].set_title(title, fontsize="small")
     axes[2].set_aspect("equal", adjustable="datalim")
+    _declutter(fig, texts)
     return fig
+
+
+def _declutter(fig: Figure, texts: list[Any], gap: float = 1.5) -> None:
+    """Move labels that would overprint an earlier (higher) one down, below it, in steps of
+    the label's own height (offsets in points, after the layout is computed)."""
+    if len(texts) < 2:
+        return
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    placed: list[Any] = []
+    for t in sorted(texts, key=lambda t: -t.xy[1]):
+        for _ in range(len(texts) * 3):
+            box = t.get_window_extent(renderer)
+            if not any(box.overlaps(p) for p in placed):
+                break
+            dx, dy = t.xyann
+            t.xyann = (dx, dy - box.height * 72 / fig.dpi - gap)
+        placed.append(t.get_window_extent(renderer))
+
+
+def _mds_labels(
+    coords: np.ndarray, names: list[str], tol: float = 0.04
+) -> list[tuple[tuple[float, float], str]]:
+    """One label per cluster of coincident MDS points (within ``tol`` of the map's extent, e.g. a
+    network and its rotated copy): their names joined with " = ", so no two labels overprint."""
+    span = float(np.ptp(coords, axis=0).max()) if len(coords) else 0.0
+    radius = tol * span if span > 0 else 1e-12
+    left = list(range(len(coords)))
+    out = []
+    while left:
+        i = left.pop(0)
+        near = [j for j in left if np.hypot(*(coords[j] - coords[i])) <= radius]
+        left = [j for j in left if j not in near]
+        group = [i, *near]
+        x, y = coords[group].mean(axis=0)
+        out.append(((float(x), float(y)), " = ".join(names[k] for k in group)))
+    return out

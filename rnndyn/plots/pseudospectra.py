@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from rnndyn.plots.style import COLUMN_WIDTH, FULL_WIDTH, GREY
+from rnndyn.plots.style import COLUMN_WIDTH, FULL_WIDTH, GREY, operator_label
 from rnndyn.pseudospectra import Pseudospectrum
 
 __all__ = ["pseudospectra_grid", "pseudospectrum"]
@@ -69,10 +69,15 @@ def _colorbar(ax: Axes | list[Axes], n: int) -> None:
 
 
 def pseudospectra_grid(
-    items: Sequence[Pseudospectrum], *, checkpoint: str | None = None, fig: Figure | None = None
+    items: Sequence[Pseudospectrum],
+    *,
+    checkpoint: str | None = None,
+    arch: str | None = None,
+    fig: Figure | None = None,
 ) -> Figure:
-    """One ``pseudospectrum`` panel per operator, titled with its id, ``ε₀`` and its unit-circle
-    ε; one colour bar (colours count decades above each panel's own ``ε₀``)."""
+    """One ``pseudospectrum`` panel per operator, titled with the operator in words (``arch``
+    names the architecture of ``hh``/Jacobian ids), ``ε₀`` and its unit-circle ε; one colour bar
+    (colours count decades above each panel's own ``ε₀``) and one legend below."""
     ncol = min(len(items), 2 if len(items) == 4 else 3) or 1
     nrow = -(-len(items) // ncol)
     width = COLUMN_WIDTH * 1.2 if ncol == 1 else FULL_WIDTH
@@ -84,13 +89,29 @@ def pseudospectra_grid(
     for ax, p in zip(axes, items, strict=False):
         pseudospectrum(p, ax=ax, colorbar=False)
         ax.set_title(
-            f"{p.operator}\nε₀ = {p.epsilon_stored:.2g}; reaches |z| = 1 at ε = {p.margin:.2g}",
+            f"{operator_label(p.operator, arch)}\n"
+            f"ε₀ = {p.epsilon_stored:.2g}; reaches |z| = 1 at ε = {p.margin:.2g}",
             fontsize="small",
         )
     for ax in axes[len(items) :]:
         ax.set_visible(False)
     if items:
         _colorbar(list(axes[: len(items)]), max(p.levels.size for p in items))
+        from matplotlib.lines import Line2D
+
+        handles = [
+            Line2D([], [], color="k", marker=".", ls="none", ms=4),
+            Line2D([], [], color=GREY, ls="--", lw=0.7),
+            Line2D([], [], color="red", ls="--", lw=0.8),
+            Line2D([], [], color="red", marker="x", ls="none", ms=5),
+        ]
+        labels = [
+            "eigenvalues",
+            "unit circle |z| = 1",
+            "the ε-contour that first reaches |z| = 1",
+            "where it touches",
+        ]
+        fig.legend(handles, labels, loc="outside lower center", ncols=4, fontsize="x-small")
     title = "ε-pseudospectra σ_min(zI − W) = ε; discrete time"
     fig.suptitle(f"{checkpoint}: {title}" if checkpoint else title, fontsize="small")
     return fig

@@ -14,6 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
+from rnndyn.plots._legend import legend_columns
 from rnndyn.plots.style import (
     COLUMN_WIDTH,
     FULL_WIDTH,
@@ -35,7 +36,9 @@ __all__ = [
     "timescale_spectrum_grid",
 ]
 
-Panel = tuple[str, str, int, str]  # (module, arch, layer, direction)
+Panel = tuple[str, str, int, str, str]  # (module, arch, layer, direction, role)
+GATED = ("lstm", "gru")
+DYNAMICS, WEIGHTS = "dynamics", "weights"  # a Jacobian's panel; the weight matrices' panel
 BAND = (0.88, 1.0)  # axes-fraction y range of the "|λ| ≥ 1" band on timescale plots
 UNIT_LABEL = "|λ| = 1 (unit circle)"
 
@@ -56,7 +59,17 @@ def _as_list(
 
 
 def _panel(s: OperatorSpectrum) -> Panel:
-    return (s.module, s.arch, s.layer, s.direction)
+    """The panel an operator is drawn in: the state Jacobians (``jac``/``jacfp``: the operators
+    that set the dynamics) get their own panel, apart from the weight matrices."""
+    role = DYNAMICS if (s.gate or "hh") == "jac" else WEIGHTS
+    return (s.module, s.arch, s.layer, s.direction, role)
+
+
+def _role_words(panel: Panel) -> str:
+    """What a panel holds: the state Jacobian (the dynamics), gate weight blocks, or ``""``."""
+    if panel[4] == DYNAMICS:
+        return "state Jacobian: sets the dynamics"
+    return "gate weight blocks (weight-matrix properties)" if panel[1] in GATED else ""
 
 
 def _gate(s: OperatorSpectrum) -> str:
@@ -103,7 +116,7 @@ def spectrum(
     ax.axhline(0, color="0.88", lw=0.5, zorder=0)
     ax.axvline(0, color="0.88", lw=0.5, zorder=0)
     groups = _by_gate(ops)
-    multi = len({p for p, _ in groups}) > 1
+    multi = len({p[:4] for p, _ in groups}) > 1
     dot = scatter_style(sum(s.n for s in ops))
     starts = np.cumsum([0] + [s.n for s in ops])
     for (panel, gate), members in groups.items():
@@ -147,7 +160,7 @@ def modulus_histogram(
     """Histogram of |λ| per gate (step outlines in the gate's colour and line style); |λ| = 1 marked."""
     ax = _new_ax(ax, (COLUMN_WIDTH * 1.6, COLUMN_WIDTH * 0.7))
     groups = _by_gate(_as_list(spec))
-    multi = len({p for p, _ in groups}) > 1
+    multi = len({p[:4] for p, _ in groups}) > 1
     allmod = np.concatenate([s.moduli for g in groups.values() for s in g])
     edges = np.linspace(0, max(1.05, float(allmod.max()) * 1.02), bins + 1)
     for (panel, gate), members in groups.items():
@@ -192,7 +205,7 @@ def timescale_spectrum(
 
     ax = _new_ax(ax, (COLUMN_WIDTH * 1.6, COLUMN_WIDTH * 0.7))
     groups = _by_gate(_as_list(spec))
-    multi = len({p for p, _ in groups}) > 1
+    multi = len({p[:4] for p, _ in groups}) > 1
     rows = np.linspace(BAND[0] + 0.025, BAND[1] - 0.025, max(len(groups), 1))
     finite = [
         _timescale_line(ax, members, _label(panel, gate, multi), gate, row)
@@ -296,6 +309,8 @@ def _grid(
         title = panel_title(panel[1], panel[0], panel[2], panel[3])
         if reverse and panel[3] == "forward":
             title += ", forward"
+        role = _role_words(panel)
+        title += f": {role}" if role else ""
         ax.set_title(title + (f"\n{note(ops)}" if note else ""))
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
@@ -314,9 +329,13 @@ def _grid(
             [handles[i] for i in order],
             [labels[i] for i in order],
             loc="outside lower center",
-            ncols=min(len(labels), 4),
+            ncols=legend_columns(fig, labels, 4),
             markerscale=1.6 if square else 1.0,
         )
+    if any(p[1] in GATED and p[4] == WEIGHTS for p in panels):
+        what += "\ngate blocks of weight_hh describe the weight matrices, not the memory"
+        if any(p[4] == DYNAMICS for p in panels):
+            what += "; the state Jacobian's panel shows the dynamics"
     fig.suptitle(f"{checkpoint}: {what}" if checkpoint else what)
     return fig
 

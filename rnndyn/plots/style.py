@@ -74,9 +74,10 @@ GATES: dict[str, tuple[int, str]] = {
     "r": (0, "reset gate r"),
     "z": (1, "update gate z"),
     "n": (2, "candidate n"),
-    "jac": (4, "Jacobian (along the probe)"),
-    "jacfp": (5, "Jacobian at the fixed point"),
-    "*": (6, "all targets"),
+    # The Jacobians (the operators that set the dynamics) take colours no gate uses: wine, black.
+    "jac": (7, "mean state Jacobian (along the probe)"),
+    "jacfp": (6, "state Jacobian at the fixed point"),
+    "*": (8, "all targets"),
 }
 GATE_ORDER = tuple(GATES)
 ARCH_GATES = _ARCH_GATES  # gates per architecture, in PyTorch's order (rnndyn.naming)

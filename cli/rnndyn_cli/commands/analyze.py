@@ -43,6 +43,18 @@ if TYPE_CHECKING:  # pragma: no cover
     from rnndyn.report import Report
 
 
+def _kind(gate: str | None, qualified_id: str, arch: str) -> str:
+    """What an operator is, for the table: a gate weight block (a property of the weight matrix,
+    whose τ is not the net's memory), W_hh, or a state Jacobian (the operator that sets the
+    dynamics)."""
+    if (gate or "hh") == "jac":
+        where = "at the fixed point" if qualified_id.endswith(".jacfp") else "mean"
+        return f"state Jacobian {where}: the dynamics"
+    if (gate or "hh") == "hh":
+        return "W_hh (before tanh′)" if arch == "rnn" else "W_hh"
+    return "gate weight block"
+
+
 def _rows(analysis: Analysis) -> list[list[Any]]:
     """The printed table; ``Analysis.operators_frame`` (``operators.csv``) holds the same numbers."""
     from rnndyn.conditioning import format_bounded
@@ -64,6 +76,7 @@ def _rows(analysis: Analysis) -> list[list[Any]]:
         rows.append(
             [
                 s.qualified_id,
+                _kind(s.gate, s.qualified_id, s.arch),
                 s.n,
                 radius,
                 s.n_outside_unit_circle,
@@ -91,9 +104,16 @@ def _render(analysis: Analysis) -> None:
         desc += f" (+{len(analysis.modules) - 1} more module(s))"
     print_table(
         f"{analysis.checkpoint.path} — {desc}; discrete-time eigenvalues; on: ||λ| − 1| within "
-        "the error bound the stored precision allows",
+        "the error bound the stored precision allows"
+        + (
+            "; gate weight blocks: eigenvalues of weight-matrix blocks, their τ is not the "
+            "net's memory (the state Jacobian, --jacobian, sets the dynamics)"
+            if any(mod.arch in ("lstm", "gru") for mod in analysis.modules)
+            else ""
+        ),
         [
             "operator",
+            "what it is",
             "n",
             "radius ± bound",
             "#outside",
@@ -140,7 +160,10 @@ def _one_report(analysis: Analysis) -> Report:
 
         items = analysis.pseudospectra
         report.table("pseudospectra", analysis.pseudospectra_frame())
-        report.figure("pseudospectra", lambda: pseudospectra_grid(items, checkpoint=name))
+        arch = analysis.modules[0].arch if len(analysis.modules) == 1 else None
+        report.figure(
+            "pseudospectra", lambda: pseudospectra_grid(items, checkpoint=name, arch=arch)
+        )
     return report
 
 

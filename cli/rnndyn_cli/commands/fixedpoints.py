@@ -234,7 +234,7 @@ def _write(
     from rnndyn.plots.fixedpoints import (
         bifurcation,
         pca_trajectories,
-        point_spectra,
+        point_spectra_grid,
         q_histogram,
     )
     from rnndyn.report import Report, write_report
@@ -243,7 +243,7 @@ def _write(
     report.document("fixedpoints.json", res.to_dict())
     report.table("fixed_points", res.to_frame())
     report.figure("pca_trajectories", lambda: pca_trajectories(res))
-    report.figure("jacobian_eigenvalues", lambda: point_spectra(res))
+    report.figure("jacobian_eigenvalues", lambda: point_spectra_grid(res))
     report.figure("q_histogram", lambda: q_histogram(res))
     if len(res.inputs) > 1:
         report.table("links", res.links_frame())

@@ -10,6 +10,7 @@ import typer
 from rnndyn_cli.errors import boundary
 from rnndyn_cli.options import (
     DEFAULT_FORMATS,
+    Cluster,
     FigureFormats,
     ForceFlag,
     Jobs,
@@ -73,6 +74,7 @@ def similarity(
     length: int = typer.Option(1000, "--length", min=10, help="Probe steps."),
     batch: int = typer.Option(16, "--batch", min=1, help="Probe sequences."),
     jobs: Jobs = 1,
+    cluster: Cluster = None,
     seed: Seed = 0,
     json_: JsonFlag = False,
     out: OutFolder = None,
@@ -101,6 +103,7 @@ def similarity(
         length=length,
         batch=batch,
         jobs=jobs,
+        cluster=cluster,
         seed=seed,
         trust=trust_pickle,
     )
