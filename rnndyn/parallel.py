@@ -231,7 +231,7 @@ def connect(spec: str) -> Iterator[Any]:
                 n_workers=n,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                dashboard_address=":0",  # any free port: two runs on one machine do not collide
                 silence_logs=50,
                 preload=[IGNORE_SIGINT],  # Ctrl-C is the client's: no worker tracebacks
             ) as cluster,

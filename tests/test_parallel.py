@@ -186,7 +186,7 @@ def test_a_worker_without_rnndyn_or_with_another_version_is_refused(tmp_path, pr
     with LocalCluster(
         n_workers=1,
         threads_per_worker=1,
-        dashboard_address=None,
+        dashboard_address=":0",
         silence_logs=50,
         preload=[str(script)],
     ) as cluster:
