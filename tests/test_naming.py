@@ -88,5 +88,5 @@ def test_every_catalogue_id_parses(tmp_path):
             assert parsed.id == text and parsed.layer in (0, 1)
             seen.add(parsed.gate)
         for o in ops:
-            assert parse_operator_id(o.id) == OperatorId(o.layer, o.direction, o.gate or "hh")
+            assert parse_operator_id(o.qualified_id) == o.identity  # one identity, one grammar
     assert seen == set(naming.OPERATOR_GATES)
