@@ -2,28 +2,48 @@
 
     python benchmarks/decay_path.py [CHECKPOINT] [--steps K] [--calls]
 
-A module is *entered* each time it comes onto the call stack from outside (its count of live frames
-goes 0 → 1): calls inside a module, and calls that leave it and come back while it is still on the
-stack, are not new entries. ``--calls`` also lists every call between two different modules
-(caller → callee: count). The checkpoint is read before profiling (``as_checkpoint``), so the
-counts are of ``measure_decay(ckpt)`` itself. Also reported: how many tensors were converted to
-another dtype (``Tensor.to``/``.double``/``torch.as_tensor``/``torch.from_numpy`` calls, counted
-from rnndyn frames) — weights should be converted once per job.
+Per module, two counts (the checkpoint is read before profiling, so they are of
+``measure_decay(ckpt)`` itself):
+
+- **calls in**: calls into the module's functions and methods from another module, not counting
+  reads of a property of a value it defines (``op.n``, ``mod.directions``: attribute access). This
+  is the count the regroup issue quotes ("enters dynamics/network.py 9 times").
+- **stack entries**: how often the module comes onto the call stack from outside (its live frames
+  go 0 → 1), properties included.
+
+Per-step kernels (``dynamics/jacobian.py``'s ``apply``/``step_pre``) are called once per time step
+or chunk by the recurrence itself; ``--calls`` lists every caller → callee function pair. Also
+reported: tensor dtype conversions called from rnndyn frames.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
+import warnings
 from collections import Counter
+from functools import cached_property
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _module(filename: str, pkg: str) -> str | None:
-    i = filename.find(pkg)
-    return filename[i + len(pkg) :] if i >= 0 else None
+def _property_codes(pkg: str) -> set[object]:
+    """Code objects of every property / cached_property getter defined in rnndyn."""
+    codes: set[object] = set()
+    for name, mod in list(sys.modules.items()):
+        if not (name == "rnndyn" or name.startswith("rnndyn.")) or mod is None:
+            continue
+        for _, cls in inspect.getmembers(mod, inspect.isclass):
+            if not getattr(cls, "__module__", "").startswith("rnndyn"):
+                continue
+            for attr in vars(cls).values():
+                if isinstance(attr, property) and attr.fget is not None:
+                    codes.add(attr.fget.__code__)
+                elif isinstance(attr, cached_property):
+                    codes.add(attr.func.__code__)
+    return codes
 
 
 def main() -> None:
@@ -33,36 +53,37 @@ def main() -> None:
     ap.add_argument("--calls", action="store_true")
     args = ap.parse_args()
 
-    import warnings
-
     import rnndyn
     from rnndyn.readers.checkpoint import as_checkpoint
 
     pkg = str(Path(rnndyn.__file__).parent) + "/"
+
+    def module(filename: str) -> str | None:
+        return filename[len(pkg) :] if filename.startswith(pkg) else None
+
     ckpt = as_checkpoint(args.checkpoint)
     live: Counter[str] = Counter()
     entries: Counter[str] = Counter()
-    edges: Counter[tuple[str, str]] = Counter()
+    calls: Counter[tuple[str, str, object]] = Counter()
     conversions: Counter[str] = Counter()
     convert = {"to", "double", "float", "as_tensor", "from_numpy", "tensor", "numpy"}
 
     def prof(frame, event, arg):
         if event == "c_call":
-            name = getattr(arg, "__name__", "")
-            caller = _module(frame.f_code.co_filename, pkg)
-            if caller and name in convert:
-                conversions[f"{caller} {name}"] += 1
+            caller = module(frame.f_code.co_filename)
+            if caller and getattr(arg, "__name__", "") in convert:
+                conversions[f"{caller} {arg.__name__}"] += 1
             return
         if event not in ("call", "return"):
             return
-        mod = _module(frame.f_code.co_filename, pkg)
+        mod = module(frame.f_code.co_filename)
         if mod is None:
             return
         if event == "call":
             back = frame.f_back
-            caller = _module(back.f_code.co_filename, pkg) if back is not None else None
-            if caller != mod:
-                edges[(caller or "(outside)", mod)] += 1
+            caller = module(back.f_code.co_filename) if back is not None else None
+            if caller is not None and caller != mod:
+                calls[(caller, mod, frame.f_code)] += 1
             if live[mod] == 0:
                 entries[mod] += 1
             live[mod] += 1
@@ -75,20 +96,27 @@ def main() -> None:
         rnndyn.measure_decay(ckpt, steps=args.steps, length=4 * args.steps, batch=8)
     finally:
         sys.setprofile(None)
-    print(f"measure_decay({Path(args.checkpoint).name}, steps={args.steps}): modules entered")
-    for mod, n in sorted(entries.items(), key=lambda kv: (-kv[1], kv[0])):
-        print(f"  {n:3d}  rnndyn/{mod}")
-    print(
-        f"  most entries: {max(entries.values())}; modules entered more than twice: "
-        f"{sum(n > 2 for n in entries.values())}"
-    )
+    props = _property_codes(pkg)
+    calls_in: Counter[str] = Counter()
+    for (_, callee, code), n in calls.items():
+        if code not in props:
+            calls_in[callee] += n
+    print(f"measure_decay({Path(args.checkpoint).name}, steps={args.steps})")
+    print("  calls in  stack entries  module")
+    for mod in sorted(entries, key=lambda m: (-calls_in[m], -entries[m], m)):
+        print(f"  {calls_in[mod]:8d}  {entries[mod]:13d}  rnndyn/{mod}")
+    over = sorted(m for m, n in calls_in.items() if n > 2)
+    print(f"  modules with more than two calls in: {len(over)} ({', '.join(over)})")
     print("dtype conversions called from rnndyn frames (C calls):")
     for key, n in sorted(conversions.items(), key=lambda kv: -kv[1]):
         print(f"  {n:4d}  {key}")
     if args.calls:
-        print("calls between modules (caller -> callee: count):")
-        for (a, b), n in sorted(edges.items(), key=lambda kv: -kv[1]):
-            print(f"  {n:5d}  {a} -> {b}")
+        print(
+            "calls between modules, not property reads (caller module -> callee function: count):"
+        )
+        rows = [(n, a, b, c) for (a, b, c), n in calls.items() if c not in props]
+        for n, a, b, c in sorted(rows, key=lambda r: (r[2], -r[0])):
+            print(f"  {n:5d}  {a} -> {b}:{c.co_name}")  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

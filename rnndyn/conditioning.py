@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -249,7 +249,7 @@ def precision_fields(
     dtype: str,
     roundoff: float,
     epsilon: float,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """The analyze JSON's precision entries of one operator (``bounds``: ``error_bounds``'s)."""
     head = {"stored_dtype": dtype, "unit_roundoff": roundoff}
     if bounds is None:

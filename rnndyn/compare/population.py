@@ -145,7 +145,7 @@ class BadInput:
     problem: str
     exit_code: int
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {"path": self.path, "problem": self.problem, "exit_code": self.exit_code}
 
 
