@@ -37,8 +37,8 @@ FLOOR = (
     "for g in range(4): np.linalg.eig(w[g*h:(g+1)*h])\n"
 )
 LOAD_ONLY = "import sys, torch; torch.load(sys.argv[1], map_location='cpu', weights_only=True)"
-HARNESS = (  # the CLI with analysis.EARLY_MIN_HIDDEN set (a huge value: no early start)
-    "import sys, rnndyn.analysis as a; a.EARLY_MIN_HIDDEN = int(sys.argv.pop(1)); "
+HARNESS = (  # the CLI with _early_start.EARLY_MIN_HIDDEN set (a huge value: no early start)
+    "import sys, rnndyn._early_start as a; a.EARLY_MIN_HIDDEN = int(sys.argv.pop(1)); "
     "from rnndyn_cli.app import main; sys.argv[0] = 'rnndyn'; sys.exit(main())"
 )
 

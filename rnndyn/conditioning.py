@@ -28,9 +28,12 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import DTypeLike
 
 EXACT_COND_MAX_N = 512  # κ(V) by SVD up to this size, by 20 power iterations above
 UNIT_ROUNDOFF: dict[str, float] = {
@@ -52,7 +55,7 @@ def unit_roundoff(dtype: object) -> float:
     name = str(dtype).removeprefix("torch.")
     if name not in UNIT_ROUNDOFF:
         with contextlib.suppress(TypeError):
-            name = np.dtype(dtype).name  # type: ignore[call-overload]
+            name = np.dtype(cast("DTypeLike", dtype)).name  # anything else: TypeError
     return UNIT_ROUNDOFF.get(name, UNIT_ROUNDOFF["float64"])
 
 
@@ -246,7 +249,7 @@ def precision_fields(
     dtype: str,
     roundoff: float,
     epsilon: float,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """The analyze JSON's precision entries of one operator (``bounds``: ``error_bounds``'s)."""
     head = {"stored_dtype": dtype, "unit_roundoff": roundoff}
     if bounds is None:

@@ -14,7 +14,7 @@ This module imports nothing from rnndyn, so every layer may use it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = [
     "ARCHS",
@@ -64,25 +64,58 @@ def direction_code(direction: str) -> str:
 
 @dataclass(frozen=True)
 class OperatorId:
-    """A parsed operator id: ``module`` (``""`` when unqualified), ``layer``, ``direction``
-    (``"forward"``/``"reverse"``) and ``gate`` (``hh``, a gate letter, ``jac`` or ``jacfp``)."""
+    """Which operator: ``module`` (``""`` when unqualified), ``layer``, ``direction``
+    (``"forward"``/``"reverse"``) and ``gate`` (``hh``, a gate letter, ``jac`` or ``jacfp``), with
+    the module's ``arch`` as a label (not part of equality: a parsed id has none).
+
+    The one identity every result type holds (``RecurrentOperator``, ``OperatorSpectrum``,
+    ``ModeDecay``, …) and the one ``qualified_id``. A vanilla block's gate is ``"hh"`` (``None`` is
+    accepted and stored as ``"hh"``); the two state Jacobians are ``jac`` (mean along a probe) and
+    ``jacfp`` (at the zero-input fixed point). ``ValueError`` for a bad layer, direction or gate.
+    """
 
     layer: int
     direction: str
     gate: str
     module: str = ""
+    arch: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "gate", gate_name(self.gate))
+        operator_id(self.layer, self.direction, self.gate)  # validates
 
     @property
     def id(self) -> str:
+        """``l{layer}.{fwd|rev}.{gate}``."""
         return operator_id(self.layer, self.direction, self.gate)
 
     @property
-    def qualified(self) -> str:
+    def qualified_id(self) -> str:
+        """``module:id`` when the operator belongs to a named module, else ``id``."""
         return f"{self.module}:{self.id}" if self.module else self.id
+
+    @property
+    def qualified(self) -> str:
+        """Alias of ``qualified_id``."""
+        return self.qualified_id
 
     @property
     def is_jacobian(self) -> bool:
         return self.gate in (JAC, JAC_FP)
+
+    @property
+    def kind(self) -> str:
+        """``"weight"`` (a weight block), ``"mean"`` (``jac``) or ``"fixed_point"`` (``jacfp``)."""
+        return {JAC: "mean", JAC_FP: "fixed_point"}.get(self.gate, "weight")
+
+    @property
+    def schema_gate(self) -> str | None:
+        """The ``gate`` value the ``rnndyn.analysis`` and ``rnndyn.decay/2`` JSON documents write:
+        ``null`` for a vanilla block and ``"jac"`` for both Jacobians (the ``id`` tells them apart).
+        Kept so those documents stay as they were; everywhere else the gate is ``gate``."""
+        if self.gate == VANILLA:
+            return None
+        return JAC if self.gate == JAC_FP else self.gate
 
 
 def operator_id(layer: int, direction: str, gate: str | None, module: str = "") -> str:

@@ -1,116 +1,102 @@
-"""Checkpoint → recurrent modules → square recurrent operators (per layer, direction and gate).
+"""Checkpoint → square recurrent operators (per module, layer, direction and gate), in float64.
 
-PyTorch layout: ``weight_hh_l{K}[_reverse]`` stacks gate blocks along dim 0 — LSTM ``i, f, g, o``
-(4H×H, or 4H×P with ``proj_size=P``), GRU ``r, z, n`` (3H×H), vanilla RNN one block (H×H).
-With ``proj_size`` the square recurrent maps are the P×P products ``weight_hr @ weight_hh[gate]``.
-Hand-written cells are found by the name of their square recurrent matrix (``W_hh``, ``recurrent.weight``,
-``h2h.weight``, …) or named explicitly with ``matrix=KEY``.
+The modules are found by ``find_modules`` (``rnndyn.readers.modules``, re-exported here). With
+``proj_size`` the square recurrent maps are the P×P products ``weight_hr @ weight_hh[gate]``.
+``module_weights`` reads one module once: every parameter converted to float64 a single time, the
+operators views of the same arrays (what ``rnndyn.dynamics.Network`` is built from).
 """
 
 from __future__ import annotations
 
-import re
 import sys
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rnndyn.conditioning import UNIT_ROUNDOFF, unit_roundoff
-from rnndyn.errors import CheckpointError, UsageError
-from rnndyn.naming import GATES as _GATE_NAMES
-from rnndyn.naming import operator_id
+from rnndyn.naming import VANILLA, OperatorId
+from rnndyn.readers.modules import (
+    ARCH_BY_BLOCKS,
+    GATES,
+    ModuleRecord,
+    RecurrentModule,
+    find_modules,
+)
 
 if TYPE_CHECKING:  # pragma: no cover - torch is imported where tensors are read, not at import
     import torch
 
     from rnndyn.readers.checkpoint import Checkpoint
 
-# gate of each block (None: the single block of a vanilla RNN or a hand-written cell)
-GATES: dict[str, tuple[str | None, ...]] = {
-    "rnn": (None,),
-    "lstm": _GATE_NAMES["lstm"],
-    "gru": _GATE_NAMES["gru"],
-    "custom": (None,),
-}
-ARCH_BY_BLOCKS = {1: "rnn", 3: "gru", 4: "lstm"}
+__all__ = [
+    "ARCH_BY_BLOCKS",
+    "GATES",
+    "ModuleRecord",
+    "ModuleWeights",
+    "OperatorId",
+    "RecurrentModule",
+    "RecurrentOperator",
+    "extract_operators",
+    "find_modules",
+    "float64_bytes",
+    "module_operators",
+    "module_state_dict",
+    "module_weights",
+]
 
-_HH = re.compile(r"^(?P<prefix>(?:.*\.)?)weight_hh(?:_l(?P<layer>\d+)(?P<rev>_reverse)?)?$")
-_CUSTOM = re.compile(
-    r"(?:^|\.)(?:w_hh|whh|w_rec|wrec|w_rr|recurrent_weight|recurrent_kernel|weight_rec|"
-    r"(?:recurrent|rec|hh|h2h|hidden2hidden|w_hh)\.weight)$",
-    re.IGNORECASE,
-)
+
+class Identified:
+    """The identity's fields, readable on every result that holds an ``identity: OperatorId``."""
+
+    identity: OperatorId
+
+    @property
+    def module(self) -> str:
+        return self.identity.module
+
+    @property
+    def arch(self) -> str:
+        return self.identity.arch
+
+    @property
+    def layer(self) -> int:
+        return self.identity.layer
+
+    @property
+    def direction(self) -> str:
+        return self.identity.direction
+
+    @property
+    def gate(self) -> str:
+        """``hh``, a gate letter, ``jac`` or ``jacfp`` (see ``rnndyn.naming``)."""
+        return self.identity.gate
+
+    @property
+    def id(self) -> str:
+        """``l{layer}.{fwd|rev}.{hh|i|f|g|o|r|z|n|jac|jacfp}`` (see :mod:`rnndyn.naming`)."""
+        return self.identity.id
+
+    @property
+    def qualified_id(self) -> str:
+        """``module:id`` when the operator belongs to a named module, else ``id``."""
+        return self.identity.qualified_id
 
 
 @dataclass(frozen=True)
-class RecurrentModule:
-    """One recurrent module found in a checkpoint (an nn.RNN/LSTM/GRU, a cell, or a custom matrix).
+class RecurrentOperator(Identified):
+    """A square recurrent map in float64, with which operator it is and where it came from.
 
-    ``name`` is its module path (``"encoder.lstm"``; ``""`` for a bare state_dict).
-    ``hidden_size`` is the cell size H (also for LSTMs with ``proj_size`` > 0).
+    ``identity`` names it (module, arch, layer, direction, gate: ``hh`` for a vanilla ``W_hh``;
+    ``"i","f","g","o"`` / ``"r","z","n"`` for gate blocks; ``"jac"``/``"jacfp"`` for a state
+    Jacobian); its fields read as attributes (``op.layer``, ``op.gate``, ``op.qualified_id``).
+    ``matrix`` has shape ``(n, n)``. ``dtype`` is the precision the weights were stored in;
+    ``roundoff`` the relative error storing them allows, ``‖E‖F ≤ roundoff·‖matrix‖F`` (its unit
+    roundoff; more for products, see ``module_operators``).
     """
 
-    name: str
-    arch: str
-    hidden_size: int
-    input_size: int | None = None
-    num_layers: int = 1
-    bidirectional: bool = False
-    proj_size: int = 0
-    bias: bool = True
-    nonlinearity: str | None = None
-    cell: bool = False
-    matrix_key: str | None = None  # custom modules: the square recurrent parameter
-    simulation: str | None = None  # why it cannot run as a PyTorch module (None: it can)
-
-    def key(self, param: str, layer: int = 0, direction: str = "forward") -> str:
-        """Full checkpoint key of a PyTorch parameter, e.g. ``key("weight_hh", 1, "reverse")``."""
-        prefix = f"{self.name}." if self.name else ""
-        if self.cell:
-            return f"{prefix}{param}"
-        suffix = "_reverse" if direction == "reverse" else ""
-        return f"{prefix}{param}_l{layer}{suffix}"
-
-    @property
-    def directions(self) -> tuple[str, ...]:
-        return ("forward", "reverse") if self.bidirectional else ("forward",)
-
-    @property
-    def gates(self) -> tuple[str | None, ...]:
-        return GATES[self.arch]
-
-    def to_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "architecture": self.arch,
-            "nonlinearity": self.nonlinearity,
-            "input_size": self.input_size,
-            "hidden_size": self.hidden_size,
-            "num_layers": self.num_layers,
-            "bidirectional": self.bidirectional,
-            "proj_size": self.proj_size,
-            "bias": self.bias,
-            "cell": self.cell,
-        } | ({"simulation": self.simulation} if self.simulation else {})
-
-
-@dataclass(frozen=True)
-class RecurrentOperator:
-    """A square recurrent map in float64, with where it came from.
-
-    ``gate`` is ``None`` for a vanilla ``W_hh``; ``"i","f","g","o"`` / ``"r","z","n"`` for gate blocks;
-    ``"jac"`` for a state Jacobian. ``matrix`` has shape ``(n, n)``. ``dtype`` is the precision the
-    weights were stored in; ``roundoff`` the relative error storing them allows,
-    ``‖E‖F ≤ roundoff·‖matrix‖F`` (its unit roundoff; more for products, see ``module_operators``).
-    """
-
-    module: str
-    arch: str
-    layer: int
-    direction: str
-    gate: str | None
+    identity: OperatorId
     matrix: np.ndarray = field(repr=False)
     source: str = ""
     dtype: str = "float64"
@@ -119,16 +105,6 @@ class RecurrentOperator:
     @property
     def n(self) -> int:
         return int(self.matrix.shape[0])
-
-    @property
-    def id(self) -> str:
-        """``l{layer}.{fwd|rev}.{hh|i|f|g|o|r|z|n|jac}`` (see :mod:`rnndyn.naming`)."""
-        return operator_id(self.layer, self.direction, self.gate)
-
-    @property
-    def qualified_id(self) -> str:
-        """``module:id`` when the operator belongs to a named module, else ``id``."""
-        return f"{self.module}:{self.id}" if self.module else self.id
 
 
 def _weight(
@@ -147,222 +123,6 @@ def _weight(
     if vid not in cache:
         cache[vid] = float64(t)
     return cache[vid], _dtype(t)
-
-
-def _shape_error(
-    ckpt: Checkpoint, key: str, shape: tuple[int, ...], expected: str
-) -> CheckpointError:
-    return CheckpointError(
-        f"tensor {key!r} has shape {tuple(shape)}, inconsistent with {expected}",
-        path=ckpt.path,
-        hint="The file may be corrupted or not a standard PyTorch RNN/LSTM/GRU; "
-        "name a square recurrent matrix with --matrix KEY.",
-    )
-
-
-def _shape(ckpt: Checkpoint, key: str) -> tuple[int, ...]:
-    from rnndyn.readers.tensors import raw
-
-    return tuple(int(d) for d in raw(ckpt.tensors, key).shape)
-
-
-def _infer_arch(ckpt: Checkpoint, prefix: str, first: str) -> tuple[str, int, int]:
-    """``(arch, hidden, proj_size)`` from the first ``weight_hh`` (and ``weight_hr_l0``) shapes."""
-    rows, cols = _shape(ckpt, first)[0], _shape(ckpt, first)[-1]
-    hr_key = f"{prefix}weight_hr_l0"
-    proj = _shape(ckpt, hr_key)[0] if hr_key in ckpt.tensors else 0
-    hidden = _shape(ckpt, hr_key)[1] if proj else cols
-    blocks = rows // hidden if hidden and rows % hidden == 0 else 0
-    arch = ARCH_BY_BLOCKS.get(blocks)
-    if arch is None or (proj and arch != "lstm"):
-        raise _shape_error(
-            ckpt, first, _shape(ckpt, first), "any RNN (H×H), GRU (3H×H) or LSTM (4H×H)"
-        )
-    return arch, hidden, proj
-
-
-def _expected_shapes(mod: RecurrentModule) -> dict[str, tuple[int, ...]]:
-    """PyTorch's shape for each per-layer parameter except ``weight_ih``."""
-    kh = len(mod.gates) * mod.hidden_size
-    out = {"weight_hh": (kh, mod.proj_size or mod.hidden_size), "bias_hh": (kh,), "bias_ih": (kh,)}
-    if mod.proj_size:
-        out["weight_hr"] = (mod.proj_size, mod.hidden_size)
-    return out
-
-
-def _check_params(ckpt: Checkpoint, mod: RecurrentModule, layer: int, direction: str) -> None:
-    """Required parameters present (biases only when the module has them), shapes as PyTorch's."""
-    for param, shape in _expected_shapes(mod).items():
-        key = mod.key(param, layer, direction)
-        if key not in ckpt.tensors:
-            if param.startswith("bias") and not mod.bias:
-                continue
-            raise CheckpointError(
-                f"module {mod.name or '(root)'!r} lacks {key!r} (expected for an {mod.arch.upper()} "
-                f"with {mod.num_layers} layer(s){', bidirectional' if mod.bidirectional else ''})",
-                path=ckpt.path,
-            )
-        if _shape(ckpt, key) != shape:
-            raise _shape_error(
-                ckpt, key, _shape(ckpt, key), f"{mod.arch.upper()} hidden size {mod.hidden_size}"
-            )
-
-
-def _check_input_weight(ckpt: Checkpoint, mod: RecurrentModule, layer: int, direction: str) -> None:
-    """``weight_ih`` (if stored) has the gate rows, and layer k > 0 reads the layer below."""
-    key = mod.key("weight_ih", layer, direction)
-    if key not in ckpt.tensors:
-        return
-    shape = _shape(ckpt, key)
-    out = mod.proj_size or mod.hidden_size
-    want_in = out * (2 if mod.bidirectional else 1) if layer > 0 else None
-    rows = len(mod.gates) * mod.hidden_size
-    if len(shape) != 2 or shape[0] != rows or (want_in is not None and shape[1] != want_in):
-        raise _shape_error(ckpt, key, shape, f"{mod.arch.upper()} hidden size {mod.hidden_size}")
-
-
-def _conventions(ckpt: Checkpoint, name: str, arch: str) -> tuple[str | None, str | None]:
-    """``(nonlinearity, simulation blocker)`` for a module, from the file's conventions or metadata."""
-    conv = ckpt.conventions.get(name, {})
-    nonlin = conv.get("nonlinearity") or (ckpt.metadata or {}).get("nonlinearity") or "tanh"
-    return (str(nonlin) if arch == "rnn" else None), conv.get("simulation")
-
-
-def _torch_module(
-    ckpt: Checkpoint, prefix: str, entries: list[tuple[int, str, str]]
-) -> RecurrentModule:
-    """Infer and validate an nn.RNN/LSTM/GRU (or cell) from its ``weight_hh`` keys."""
-    name = prefix[:-1] if prefix.endswith(".") else prefix
-    cell = all(layer < 0 for layer, _, _ in entries)
-    layers = sorted({max(layer, 0) for layer, _, _ in entries})
-    if layers != list(range(len(layers))):
-        raise CheckpointError(
-            f"module {name!r} has layers {layers}; expected 0..{len(layers) - 1}", path=ckpt.path
-        )
-    arch, hidden, proj = _infer_arch(ckpt, prefix, entries[0][2])
-    nonlin, blocker = _conventions(ckpt, name, arch)
-    mod = RecurrentModule(
-        name=name,
-        arch=arch,
-        hidden_size=hidden,
-        num_layers=len(layers),
-        bidirectional=any(d == "reverse" for _, d, _ in entries),
-        proj_size=proj,
-        cell=cell,
-        bias=(f"{prefix}bias_hh" + ("" if cell else "_l0")) in ckpt.tensors,
-        nonlinearity=nonlin,
-        simulation=blocker,
-    )
-    for layer in layers:
-        for direction in mod.directions:
-            _check_params(ckpt, mod, layer, direction)
-            _check_input_weight(ckpt, mod, layer, direction)
-    ih0 = mod.key("weight_ih", 0, "forward")
-    return replace(mod, input_size=_shape(ckpt, ih0)[1] if ih0 in ckpt.tensors else None)
-
-
-def _square_candidates(ckpt: Checkpoint) -> list[str]:
-    from rnndyn.readers.tensors import raw_items
-
-    return [
-        k
-        for k, t in raw_items(ckpt.tensors)
-        if t.ndim == 2 and t.shape[0] == t.shape[1] and t.shape[0] > 1
-    ]
-
-
-def _describe(ckpt: Checkpoint, limit: int = 8) -> str:
-    from rnndyn.readers.tensors import raw_items
-
-    items = [f"{k} {tuple(t.shape)}" for k, t in list(raw_items(ckpt.tensors))[:limit]]
-    more = len(ckpt.tensors) - limit
-    return ", ".join(items) + (f" and {more} more" if more > 0 else "")
-
-
-def find_modules(ckpt: Checkpoint, *, matrix: str | None = None) -> list[RecurrentModule]:
-    """Every recurrent module in ``ckpt``, in key order.
-
-    ``matrix`` names a square parameter to analyse as a custom recurrent matrix (exact key, or a key
-    suffix that matches exactly one tensor); it replaces automatic discovery.
-    """
-    if matrix is not None:
-        converted = _converted_module(ckpt, matrix)
-        key = _resolve_matrix_key(ckpt, matrix) if not converted else ""
-        return converted or [_custom_module(ckpt, key)]
-    groups: dict[str, list[tuple[int, str, str]]] = {}
-    for key in ckpt.tensors:
-        m = _HH.match(key)
-        if m:
-            layer = int(m["layer"]) if m["layer"] is not None else -1
-            groups.setdefault(m["prefix"], []).append(
-                (layer, "reverse" if m["rev"] else "forward", key)
-            )
-    modules = [_torch_module(ckpt, prefix, entries) for prefix, entries in groups.items()]
-    if not modules:
-        squares = [k for k in _square_candidates(ckpt) if _CUSTOM.search(k)]
-        modules = [_custom_module(ckpt, k) for k in squares]
-    if not modules:
-        found = _describe(ckpt) if ckpt.tensors else "no tensors at all"
-        squares = _square_candidates(ckpt)
-        hint = (
-            f"If one of the square matrices ({', '.join(squares[:6])}) is the recurrent weight, "
-            "name it with --matrix KEY."
-            if squares
-            else "It holds no square matrix either, so it is probably not a recurrent network."
-        )
-        raise CheckpointError(
-            f"no recurrent weight matrix found; it holds {found}", path=ckpt.path, hint=hint
-        )
-    return modules
-
-
-def _converted_module(ckpt: Checkpoint, matrix: str) -> list[RecurrentModule]:
-    """The module whose converted ``weight_hh`` came from the original key ``matrix`` (or [])."""
-    keys = [k for k, src in ckpt.sources.items() if src == matrix and _HH.match(k)]
-    if not keys:
-        return []
-    match = _HH.match(keys[0])
-    assert match is not None  # keys were filtered by the same pattern
-    prefix = match["prefix"]
-    return [m for m in find_modules(ckpt) if m.name == prefix.removesuffix(".")]
-
-
-def _resolve_matrix_key(ckpt: Checkpoint, matrix: str) -> str:
-    if matrix in ckpt.tensors:
-        return matrix
-    hits = [k for k in ckpt.tensors if k.endswith("." + matrix) or k.endswith(matrix)]
-    if len(hits) == 1:
-        return hits[0]
-    squares = _square_candidates(ckpt)
-    listing = ", ".join(squares[:10]) if squares else "none"
-    what = "matches several tensors" if hits else "is not in the checkpoint"
-    raise UsageError(
-        f"--matrix {matrix!r} {what}",
-        path=ckpt.path,
-        hint=f"Square matrices in this file: {listing}.",
-    )
-
-
-def _custom_module(ckpt: Checkpoint, key: str) -> RecurrentModule:
-    from rnndyn.readers.tensors import raw
-
-    t = raw(ckpt.tensors, key)
-    if t.ndim != 2 or t.shape[0] != t.shape[1]:
-        raise CheckpointError(
-            f"--matrix {key!r} has shape {tuple(t.shape)}; a recurrent matrix must be square",
-            path=ckpt.path,
-            hint="If it stacks gate blocks ((k·H)×H), add --layout lstm|gru (and --gate-order).",
-        )
-    name = key.rsplit(".", 1)[0] if "." in key else key
-    meta = ckpt.metadata or {}
-    return RecurrentModule(
-        name=name,
-        arch="custom",
-        hidden_size=int(t.shape[0]),
-        matrix_key=key,
-        bias=False,
-        nonlinearity=meta.get("nonlinearity"),
-    )
 
 
 def _view_id(t: Any) -> tuple[Any, ...]:
@@ -391,6 +151,87 @@ def float64_bytes(ckpt: Checkpoint, keys: Iterable[str]) -> int:
     return sum(seen.values())
 
 
+@dataclass(frozen=True, eq=False)
+class ModuleWeights:
+    """One module's weights, each read and converted to float64 once.
+
+    ``params``: float64 arrays under PyTorch's own names (``weight_hh_l0``, …; a cell's and a custom
+    matrix's keys as stored); ``operators``: the square operators, views of (or products of) the
+    same arrays.
+    """
+
+    module: RecurrentModule
+    params: Mapping[str, np.ndarray]
+    operators: tuple[RecurrentOperator, ...]
+
+
+_PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+
+
+def module_weights(
+    ckpt: Checkpoint,
+    module: RecurrentModule,
+    cache: dict[tuple[Any, ...], np.ndarray] | None = None,
+) -> ModuleWeights:
+    """Every stored parameter of ``module`` validated (floating point, finite: else CheckpointError
+    naming the key) and converted to float64 once, with the module's operators built from them.
+    ``cache``: shared by the modules of one checkpoint so repeated views share one array."""
+    cache = {} if cache is None else cache
+    prefix = f"{module.name}." if module.name else ""
+    if module.arch == "custom":
+        key = module.matrix_key or ""
+        w, dt = _weight(ckpt, key, cache)
+        ident = OperatorId(0, "forward", VANILLA, module.name, "custom")
+        op = RecurrentOperator(ident, w, key, dt, _u(dt))
+        return ModuleWeights(module, {key.removeprefix(prefix): w}, (op,))
+    params: dict[str, np.ndarray] = {}
+    dtypes: dict[str, str] = {}
+    for layer in range(module.num_layers):
+        for direction in module.directions:
+            for param in _PARAMS:
+                key = module.key(param, layer, direction)
+                if key in ckpt.tensors:
+                    params[key], dtypes[key] = _weight(ckpt, key, cache)
+    ops = [
+        op
+        for layer in range(module.num_layers)
+        for direction in module.directions
+        for op in _blocks(ckpt, module, layer, direction, params, dtypes)
+    ]
+    named = {k.removeprefix(prefix): v for k, v in params.items()}
+    return ModuleWeights(module, named, tuple(ops))
+
+
+def _blocks(
+    ckpt: Checkpoint,
+    module: RecurrentModule,
+    layer: int,
+    direction: str,
+    params: Mapping[str, np.ndarray],
+    dtypes: Mapping[str, str],
+) -> list[RecurrentOperator]:
+    """The gate-block operators of one layer and direction (``weight_hr`` products with a projection)."""
+    h = module.hidden_size
+    key = module.key("weight_hh", layer, direction)
+    w, dt = params[key], dtypes[key]
+    hr_key = module.key("weight_hr", layer, direction)
+    hr = params.get(hr_key) if module.proj_size else None
+    ops = []
+    for g, gate in enumerate(module.gates):
+        block, u = w[g * h : (g + 1) * h], _u(dt)
+        source = f"{key}[{g * h}:{(g + 1) * h}]" if gate != VANILLA else key
+        if key in ckpt.sources:
+            source = f"{source} (from {ckpt.sources[key]})"
+        if hr is not None:  # both factors rounded: ‖E‖F ≤ 2u‖W_hr‖F‖W_g‖F (first order)
+            prod = hr @ block
+            scale = np.linalg.norm(hr) * np.linalg.norm(block) / np.linalg.norm(prod)
+            block, u = prod, u * 2.0 * float(scale) if np.isfinite(scale) else u
+            source = f"{hr_key} @ {source}"
+        ident = OperatorId(layer, direction, gate, module.name, module.arch)
+        ops.append(RecurrentOperator(ident, np.ascontiguousarray(block), source, dt, u))
+    return ops
+
+
 def module_operators(
     ckpt: Checkpoint,
     module: RecurrentModule,
@@ -399,42 +240,18 @@ def module_operators(
     """Square operators of one module: per layer, direction and gate block, in float64.
     ``cache``: shared by the modules of one checkpoint so repeated views share one array."""
     if module.arch == "custom":
-        key = module.matrix_key or ""
-        w, dt = _weight(ckpt, key, cache)
-        return [RecurrentOperator(module.name, "custom", 0, "forward", None, w, key, dt, _u(dt))]
-    ops = []
-    h = module.hidden_size
+        return list(module_weights(ckpt, module, cache).operators)
+    cache = {} if cache is None else cache
+    ops: list[RecurrentOperator] = []
     for layer in range(module.num_layers):
         for direction in module.directions:
-            key = module.key("weight_hh", layer, direction)
-            w, dt = _weight(ckpt, key, cache)
-            hr = None
+            keys = [module.key("weight_hh", layer, direction)]
             if module.proj_size:
-                hr_key = module.key("weight_hr", layer, direction)
-                hr = _weight(ckpt, hr_key, cache)[0]
-            for g, gate in enumerate(module.gates):
-                block, u = w[g * h : (g + 1) * h], _u(dt)
-                source = f"{key}[{g * h}:{(g + 1) * h}]" if gate else key
-                if key in ckpt.sources:
-                    source = f"{source} (from {ckpt.sources[key]})"
-                if hr is not None:  # both factors rounded: ‖E‖F ≤ 2u‖W_hr‖F‖W_g‖F (first order)
-                    prod = hr @ block
-                    scale = np.linalg.norm(hr) * np.linalg.norm(block) / np.linalg.norm(prod)
-                    block, u = prod, u * 2.0 * float(scale) if np.isfinite(scale) else u
-                    source = f"{hr_key} @ {source}"
-                ops.append(
-                    RecurrentOperator(
-                        module.name,
-                        module.arch,
-                        layer,
-                        direction,
-                        gate,
-                        np.ascontiguousarray(block),
-                        source,
-                        dt,
-                        u,
-                    )
-                )
+                keys.append(module.key("weight_hr", layer, direction))
+            read = {k: _weight(ckpt, k, cache) for k in keys}
+            params = {k: v[0] for k, v in read.items()}
+            dtypes = {k: v[1] for k, v in read.items()}
+            ops += _blocks(ckpt, module, layer, direction, params, dtypes)
     return ops
 
 

@@ -18,7 +18,7 @@ A real ``W`` has a pseudospectrum symmetric about the real axis: only ``Im z ≥
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -173,7 +173,7 @@ class Pseudospectrum:
         """The stored precision alone allows a perturbation that reaches the unit circle."""
         return bool(self.margin <= self.epsilon_stored)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "levels": [float(x) for x in self.levels],
             "stored_precision_epsilon": float(self.epsilon_stored),
@@ -189,7 +189,7 @@ class Pseudospectrum:
             "eigenvalue on the unit circle (min over |z| = 1 of σ_min(zI − W))",
         }
 
-    def to_row(self) -> dict[str, Any]:
+    def to_row(self) -> dict[str, object]:
         return {
             "operator": self.operator,
             "unit_circle_epsilon": self.margin,

@@ -10,10 +10,11 @@ import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 
+from rnndyn._util.jsonsafe import JsonObject
 from rnndyn._util.threads import available_cores, map_threads
 from rnndyn.conditioning import (
     UNIT_ROUNDOFF,
@@ -25,8 +26,8 @@ from rnndyn.conditioning import (
 )
 from rnndyn.eigenvalues import order_eigenvalues, periods, timescales
 from rnndyn.errors import RnndynWarning
-from rnndyn.naming import gate_name, operator_id
-from rnndyn.operators import RecurrentOperator
+from rnndyn.naming import VANILLA, OperatorId
+from rnndyn.operators import Identified, RecurrentOperator
 from rnndyn.workload import distinct_operators
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,8 +46,9 @@ def _floats(a: np.ndarray) -> list[float | None]:
 
 
 @dataclass(frozen=True)
-class OperatorSpectrum:
-    """Spectrum and diagnostics of one operator (see ``RecurrentOperator`` for the identifying fields).
+class OperatorSpectrum(Identified):
+    """Spectrum and diagnostics of one operator, named by its ``identity`` (whose fields read as
+    attributes: ``module``, ``arch``, ``layer``, ``direction``, ``gate``, ``id``, ``qualified_id``).
 
     Arrays: ``eigenvalues`` ``(n,)`` complex128; ``eigenvectors`` ``(n, n)`` complex128 with unit
     columns in the same order (``None`` when not kept); ``eigenvalue_condition`` ``(n,)``.
@@ -57,11 +59,7 @@ class OperatorSpectrum:
     ``rnndyn.conditioning``) and the ``inside``/``on``/``outside`` classes of ``unit_circle``.
     """
 
-    module: str
-    arch: str
-    layer: int
-    direction: str
-    gate: str | None
+    identity: OperatorId
     source: str
     eigenvalues: np.ndarray = field(repr=False)
     eigenvectors: np.ndarray | None = field(default=None, repr=False)
@@ -70,7 +68,6 @@ class OperatorSpectrum:
     departure_from_normality: float = float("nan")
     residual: float = float("nan")
     schur: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
-    operator_id: str | None = None  # the operator's own id, when not the default grammar
     dtype: str = "float64"
     roundoff: float = UNIT_ROUNDOFF["float64"]
     norm_fro: float = float("nan")
@@ -84,16 +81,6 @@ class OperatorSpectrum:
     @property
     def n(self) -> int:
         return int(self.eigenvalues.shape[0])
-
-    @property
-    def id(self) -> str:
-        if self.operator_id:
-            return self.operator_id
-        return operator_id(self.layer, self.direction, self.gate)
-
-    @property
-    def qualified_id(self) -> str:
-        return f"{self.module}:{self.id}" if self.module else self.id
 
     @property
     def moduli(self) -> np.ndarray:
@@ -166,7 +153,7 @@ class OperatorSpectrum:
                 "operator": self.id,
                 "layer": self.layer,
                 "direction": self.direction,
-                "gate": gate_name(self.gate),
+                "gate": self.gate,
                 "index": np.arange(self.n),
                 "re": ev.real,
                 "im": ev.imag,
@@ -183,7 +170,7 @@ class OperatorSpectrum:
             }
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         """JSON-ready; non-finite numbers (infinite timescales, …) become ``None``."""
         nn, ev, cond = _none_if_nonfinite, self.eigenvalues, self.eigenvalue_condition
         tau = self.timescales
@@ -192,7 +179,7 @@ class OperatorSpectrum:
             "module": self.module,
             "layer": self.layer,
             "direction": self.direction,
-            "gate": self.gate,
+            "gate": self.identity.schema_gate,
             "n": self.n,
             "source": self.source,
             "eigenvalues": np.stack((ev.real, ev.imag), axis=1).tolist(),
@@ -250,7 +237,7 @@ class Spectrum:
 
         return pd.concat([s.to_frame() for s in self.operators], ignore_index=True)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {"operators": [s.to_dict() for s in self.operators]}
 
 
@@ -265,7 +252,11 @@ def _from_matrices(mats: np.ndarray | Sequence[np.ndarray]) -> list[RecurrentOpe
         raise ValueError(f"expected square matrices of shape (n, n) or (B, n, n), got {arr.shape}")
     return [
         RecurrentOperator(
-            "", "custom", i, "forward", None, m, f"matrix[{i}]", dtype, unit_roundoff(dtype)
+            OperatorId(i, "forward", VANILLA, "", "custom"),
+            m,
+            f"matrix[{i}]",
+            dtype,
+            unit_roundoff(dtype),
         )
         for i, m in enumerate(arr)
     ]
@@ -345,16 +336,14 @@ def _batched(ops: list[RecurrentOperator], diagnostics: bool, keep: bool) -> lis
     return cast("list[OperatorSpectrum]", results)  # every slot was filled above
 
 
-_IDENTITY = ("module", "arch", "layer", "direction", "gate", "source", "dtype", "roundoff")
+Spec = TypeVar("Spec", bound=OperatorSpectrum)
 
 
-def _labels(op: RecurrentOperator) -> dict[str, Any]:
-    return {**{k: getattr(op, k) for k in _IDENTITY}, "operator_id": op.id}
-
-
-def relabel(spec: OperatorSpectrum, op: RecurrentOperator) -> OperatorSpectrum:
+def relabel(spec: Spec, op: RecurrentOperator) -> Spec:
     """``spec`` (e.g. computed for an anonymous block) named as ``eigendecompose`` names ``op``."""
-    return replace(spec, **_labels(op))
+    return replace(
+        spec, identity=op.identity, source=op.source, dtype=op.dtype, roundoff=op.roundoff
+    )
 
 
 def _one(
@@ -362,9 +351,9 @@ def _one(
 ) -> OperatorSpectrum:
     perm = order_eigenvalues(lam)
     lam = lam[perm]
-    base: dict[str, Any] = {**_labels(op), "eigenvalues": lam}
+    base = OperatorSpectrum(op.identity, op.source, lam, dtype=op.dtype, roundoff=op.roundoff)
     if vec is None:
-        return OperatorSpectrum(**base)
+        return base
     vec = vec[:, perm]
     w = np.asarray(op.matrix, dtype=np.float64)
     cond_each, kappa, resid = diagnose(w, lam, vec)
@@ -375,8 +364,8 @@ def _one(
         import scipy.linalg
 
         schur = scipy.linalg.schur(w, output="real")  # eigendecompose warns about it
-    return OperatorSpectrum(
-        **base,
+    return replace(
+        base,
         eigenvectors=vec if keep else None,
         eigenvalue_condition=cond_each,
         eigvec_condition=kappa,

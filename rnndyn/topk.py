@@ -30,7 +30,7 @@ import numpy as np
 
 from rnndyn.arnoldi import top_eigenpairs
 from rnndyn.errors import UsageError
-from rnndyn.operators import RecurrentOperator
+from rnndyn.operators import OperatorId, RecurrentOperator
 from rnndyn.spectrum import OperatorSpectrum, Spectrum, relabel
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -202,12 +202,8 @@ def top_spectrum(
     kappa = float(sv[0] / sv[-1]) if sv[-1] > 0 else float("inf")
     which = "largest_modulus" if target is None else f"nearest ({target.real:g}, {target.imag:g})"
     spec = PartialSpectrum(
-        "",
-        "custom",
-        0,
-        "forward",
-        None,
-        "",
+        op.identity,
+        op.source,
         eigenvalues=lam,
         eigenvectors=x if keep_vectors else None,
         eigenvalue_condition=cond,
@@ -219,7 +215,7 @@ def top_spectrum(
         left=y if keep_vectors else None,
         converged=int(min(conv, lam.size)),
     )
-    return relabel(spec, op)  # type: ignore[return-value]
+    return relabel(spec, op)
 
 
 def top_decompose(
@@ -239,7 +235,7 @@ def top_decompose(
     elif isinstance(ops, np.ndarray):
         arr = ops[None] if ops.ndim == 2 else ops
         ops = [
-            RecurrentOperator("", "custom", i, "forward", None, m, f"matrix[{i}]")
+            RecurrentOperator(OperatorId(i, "forward", "hh", "", "custom"), m, f"matrix[{i}]")
             for i, m in enumerate(arr)
         ]
     ops = list(ops)

@@ -168,15 +168,15 @@ def test_many_views_of_one_storage_are_counted_and_decomposed_once(cli, tmp_path
 
 
 def test_distinct_operators_are_not_merged():
-    from rnndyn.operators import RecurrentOperator
+    from rnndyn.operators import OperatorId, RecurrentOperator
     from rnndyn.spectrum import eigendecompose
 
     rng = np.random.default_rng(0)
     m1, m2 = rng.normal(size=(5, 5)), rng.normal(size=(5, 5))
     ops = [
-        RecurrentOperator("a", "rnn", 0, "forward", None, m1, "a"),
-        RecurrentOperator("b", "rnn", 0, "forward", None, m2, "b"),
-        RecurrentOperator("c", "rnn", 0, "forward", None, m1.copy(), "c"),
+        RecurrentOperator(OperatorId(0, "forward", "hh", "a", "rnn"), m1, "a"),
+        RecurrentOperator(OperatorId(0, "forward", "hh", "b", "rnn"), m2, "b"),
+        RecurrentOperator(OperatorId(0, "forward", "hh", "c", "rnn"), m1.copy(), "c"),
     ]
     res = list(eigendecompose(ops))
     assert [s.module for s in res] == ["a", "b", "c"]

@@ -14,6 +14,7 @@ layer or a peer on its own layer:
  6. ``rnndyn.spectrum``: eigendecomposition
  6b. ``rnndyn.arnoldi``: top eigenpairs of a matrix (ARPACK), the kernel of ``topk``
  6c. ``rnndyn.topk``: partial spectra of large operators (Arnoldi), the memory check for full ones
+ 6d. ``rnndyn._early_start``: ``analyze``'s gate blocks decomposed while torch loads the file
  7. ``rnndyn.dynamics``: running the network, Jacobians, fixed points
  8. ``rnndyn.analysis``: one checkpoint's spectral analysis (optionally fixed-point Jacobians)
  9. ``rnndyn.decay``: predicted vs measured decay, Lyapunov, memory
@@ -59,6 +60,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("rnndyn.spectrum",),
     ("rnndyn.arnoldi",),
     ("rnndyn.topk",),
+    ("rnndyn._early_start",),
     ("rnndyn.dynamics",),
     ("rnndyn.analysis",),
     ("rnndyn.decay",),

@@ -135,7 +135,8 @@ def test_jacobian_operators_catalogue_bidirectional_two_layers():
         "l1.rev.jac",
         "l1.rev.jacfp",
     ]
-    assert all(o.gate == "jac" and o.n == 5 for o in ops)
+    assert all(o.gate == o.id.rsplit(".", 1)[1] and o.n == 5 for o in ops)
+    assert all(o.identity.schema_gate == "jac" for o in ops)  # the JSON documents' value
     assert {o.source for o in ops} == {MEAN_SOURCE, FIXED_POINT_SOURCE}
     assert all(o.converged for o in ops if o.kind == "fixed_point")
     # the mean Jacobian is the average of the explicit per-step Jacobians (reverse: reversed time)

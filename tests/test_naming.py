@@ -88,5 +88,25 @@ def test_every_catalogue_id_parses(tmp_path):
             assert parsed.id == text and parsed.layer in (0, 1)
             seen.add(parsed.gate)
         for o in ops:
-            assert parse_operator_id(o.id) == OperatorId(o.layer, o.direction, o.gate or "hh")
+            assert parse_operator_id(o.qualified_id) == o.identity  # one identity, one grammar
     assert seen == set(naming.OPERATOR_GATES)
+
+
+def test_one_identity_one_gate_convention():
+    vanilla = OperatorId(0, "forward", None, "m", "rnn")  # None is accepted, stored as hh
+    assert vanilla.gate == "hh" and vanilla.kind == "weight" and vanilla.schema_gate is None
+    assert vanilla == parse_operator_id(
+        "m:l0.fwd.hh"
+    )  # arch labels the identity, is not part of it
+    assert vanilla.qualified_id == vanilla.qualified == "m:l0.fwd.hh"
+    fp = OperatorId(1, "reverse", "jacfp")
+    assert (fp.kind, fp.schema_gate, fp.is_jacobian, fp.qualified_id) == (
+        "fixed_point",
+        "jac",
+        True,
+        "l1.rev.jacfp",
+    )
+    assert OperatorId(0, "forward", "z").schema_gate == "z"
+    for bad in ((0, "sideways", "hh"), (-1, "forward", "hh"), (0, "forward", "q")):
+        with pytest.raises(ValueError):
+            OperatorId(*bad)

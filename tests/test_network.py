@@ -170,3 +170,24 @@ def test_modal_projection_of_a_linear_system_decays_like_lambda_k():
     np.testing.assert_allclose(coords @ basis.columns.T, states, atol=1e-10)
     # top-N keeps a pair whole
     assert [real_basis(spec, m).n_modes for m in (1, 2, 3, 4)] == [2, 2, 3, 5]
+
+
+def test_network_weights_converted_once_operators_are_views():
+    """A resolved network's float64 weights and its operators are one conversion: every gate block
+    is a view of the layer's ``w_hh`` (no second copy), equal to the stored float32 weights."""
+    from rnndyn.dynamics.network import resolve_network
+
+    torch.manual_seed(0)
+    gru = nn.GRU(3, 6, num_layers=2)
+    net = resolve_network(ckpt_of({f"rnn.{k}": v for k, v in gru.state_dict().items()}))
+    assert [o.qualified_id for o in net.operators][:3] == [
+        "rnn:l0.fwd.r",
+        "rnn:l0.fwd.z",
+        "rnn:l0.fwd.n",
+    ]
+    for op in net.operators:
+        w = net.params[(op.layer, op.direction)].w_hh
+        assert w.dtype == torch.float64 and np.shares_memory(op.matrix, w.numpy())
+        stored = getattr(gru, f"weight_hh_l{op.layer}").detach().double().numpy()
+        g = "rzn".index(op.gate)
+        np.testing.assert_array_equal(op.matrix, stored[6 * g : 6 * (g + 1)])

@@ -19,7 +19,7 @@ def prefixed(module, prefix):
 @pytest.mark.parametrize(
     ("module", "arch", "gates"),
     [
-        (nn.RNN(3, 8), "rnn", [None]),
+        (nn.RNN(3, 8), "rnn", ["hh"]),
         (nn.LSTM(3, 8), "lstm", ["i", "f", "g", "o"]),
         (nn.GRU(3, 8), "gru", ["r", "z", "n"]),
     ],

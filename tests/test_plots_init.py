@@ -62,13 +62,13 @@ def test_overview_one_row_per_architecture_and_a_note_when_data_is_missing(mixed
 
 
 def test_target_colours_match_analyze_and_no_yellow(mixed):
-    from rnndyn.operators import RecurrentOperator
+    from rnndyn.operators import OperatorId, RecurrentOperator
     from rnndyn.plots.spectra import spectrum
     from rnndyn.spectrum import eigendecompose
 
     with style_context():
         ax = radius_law(mixed, targets=["i", "f", "g"])
-        op = RecurrentOperator("rnn", "lstm", 0, "forward", "f", np.eye(3) * 0.5, "x")
+        op = RecurrentOperator(OperatorId(0, "forward", "f", "rnn", "lstm"), np.eye(3) * 0.5, "x")
         sax = spectrum(eigendecompose([op]))
     law_colour = {ln.get_gid(): _rgb(ln.get_color()) for ln in ax.lines if ln.get_gid()}
     assert law_colour["law-f"] == _rgb(gate_style("f")["color"])

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from planted import planted
 
-from rnndyn.operators import RecurrentOperator
+from rnndyn.operators import OperatorId, RecurrentOperator
 from rnndyn.plots.spectra import (
     BAND,
     modulus_histogram,
@@ -33,7 +33,7 @@ def _ops(arch, gates, layers=(0,), directions=("forward",), seed=0):
         for d in directions:
             for gate in gates:
                 w, _ = planted(REAL, PAIRS, rng)
-                ops.append(RecurrentOperator("rnn", arch, layer, d, gate, w, "x"))
+                ops.append(RecurrentOperator(OperatorId(layer, d, gate, "rnn", arch), w, "x"))
     return eigendecompose(ops)
 
 

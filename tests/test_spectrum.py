@@ -106,10 +106,10 @@ def test_batched_mixed_sizes_and_json_nulls():
     rng = np.random.default_rng(0)
     w1, _ = planted([1.5, 0.5], [], rng)
     w2, _ = planted([0.1], [0.3 + 0.3j], rng)
-    from rnndyn.operators import RecurrentOperator
+    from rnndyn.operators import OperatorId, RecurrentOperator
 
     ops = [
-        RecurrentOperator("m", "custom", i, "forward", None, w, "x")
+        RecurrentOperator(OperatorId(i, "forward", "hh", "m", "custom"), w, "x")
         for i, w in enumerate([w1, w2, w1])
     ]
     spec = eigendecompose(ops)

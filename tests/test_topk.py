@@ -10,7 +10,7 @@ import pytest
 from planted import matched_error, planted
 
 from rnndyn.errors import RnndynWarning, UsageError
-from rnndyn.operators import RecurrentOperator
+from rnndyn.operators import OperatorId, RecurrentOperator
 from rnndyn.spectrum import eigendecompose
 from rnndyn.topk import (
     PartialSpectrum,
@@ -42,7 +42,7 @@ def _planted(n_bulk: int = 150, cond: float | None = 30.0, seed: int = 0):
 
 
 def _op(w):
-    return RecurrentOperator("", "custom", 0, "forward", None, w, "W")
+    return RecurrentOperator(OperatorId(0, "forward", "hh", "", "custom"), w, "W")
 
 
 def test_top_k_matches_the_planted_top_and_dense_conditions():

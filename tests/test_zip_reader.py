@@ -39,7 +39,7 @@ from io_factories import (
     write_whole_module,
 )
 
-from rnndyn import analysis
+from rnndyn import _early_start, analysis
 from rnndyn.readers import zip_reader
 from rnndyn.readers.zip_reader import open_state_dict
 
@@ -271,7 +271,7 @@ def test_interpreter_refuses_unknown_globals_and_opcodes():
 
 
 def analysis_doc(path, monkeypatch, early: bool):
-    monkeypatch.setattr(analysis, "EARLY_MIN_HIDDEN", 8 if early else 10**9)
+    monkeypatch.setattr(_early_start, "EARLY_MIN_HIDDEN", 8 if early else 10**9)
     a = analysis.analyze(path, jobs=2)
     return json.dumps(a.to_dict(), sort_keys=True), [s.eigenvectors for s in a.spectrum]
 
@@ -283,14 +283,14 @@ def test_early_start_gives_identical_results(tmp_path, monkeypatch, arch, dtype)
         tmp_path / "m.pt", OrderedDict(("enc." + k, v) for k, v in sd.items())
     )
     taken = []
-    real_take = analysis.EarlyStart.take
+    real_take = _early_start.EarlyStart.take
 
     def spy(self, ops):
         got = real_take(self, ops)
         taken.append((len(got), len(ops)))
         return got
 
-    monkeypatch.setattr(analysis.EarlyStart, "take", spy)
+    monkeypatch.setattr(_early_start.EarlyStart, "take", spy)
     with_early, vec_early = analysis_doc(path, monkeypatch, early=True)
     assert taken == [(len(vec_early), len(vec_early))]  # every operator came from the early start
     without, vec = analysis_doc(path, monkeypatch, early=False)
@@ -324,9 +324,11 @@ def test_blas_limit_lifted_after_success_and_failure(tmp_path, monkeypatch):
     analysis_doc(write_torch_state_dict(tmp_path / "m.pt", sd), monkeypatch, early=True)
     assert [i["num_threads"] for i in threadpool_info()] == before
     started = []
-    real_init = analysis.EarlyStart.__init__
+    real_init = _early_start.EarlyStart.__init__
     monkeypatch.setattr(
-        analysis.EarlyStart, "__init__", lambda self, *a: started.append(1) or real_init(self, *a)
+        _early_start.EarlyStart,
+        "__init__",
+        lambda self, *a: started.append(1) or real_init(self, *a),
     )
     gap = OrderedDict(sd) | {k.replace("_l0", "_l2"): v for k, v in sd.items()}  # no layer 1
     with pytest.raises(CheckpointError, match="layers"):  # refused after the early start
@@ -347,8 +349,8 @@ def test_no_early_start_for_files_the_usual_path_refuses_or_that_do_not_fit(
     elif flaw == "bias-shape":
         sd["bias_hh_l0"] = torch.zeros(7)
     elif flaw == "too-large":
-        monkeypatch.setattr(analysis, "EARLY_MAX_HIDDEN", 15)
-    monkeypatch.setattr(analysis.EarlyStart, "__init__", lambda *a: pytest.fail("started"))
+        monkeypatch.setattr(_early_start, "EARLY_MAX_HIDDEN", 15)
+    monkeypatch.setattr(_early_start.EarlyStart, "__init__", lambda *a: pytest.fail("started"))
     path = write_torch_state_dict(tmp_path / "m.pt", sd)
     if flaw in ("nan", "bias-shape"):
         with pytest.raises(CheckpointError):

@@ -145,7 +145,7 @@ class BadInput:
     problem: str
     exit_code: int
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {"path": self.path, "problem": self.problem, "exit_code": self.exit_code}
 
 
@@ -170,7 +170,7 @@ def summarise_spectrum(spec: Spectrum) -> tuple[OperatorSummary, ...]:
         OperatorSummary(
             s.arch,
             s.id if single else s.qualified_id,
-            gate_name(s.gate),
+            gate_name(s.identity.schema_gate),  # both Jacobians: jac, as before
             np.asarray(s.eigenvalues, complex),
             spectrum_statistics(s),
         )

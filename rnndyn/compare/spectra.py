@@ -405,7 +405,7 @@ def _unit_notes(opts: runner.Options, units: Mapping[str, int]) -> list[str]:
     return []
 
 
-def _settings(key, opts, family, seed, jacobian, tests, secondary=None) -> dict[str, Any]:
+def _settings(key, opts, family, seed, jacobian, tests, secondary=None) -> dict[str, object]:
     return {
         "pairs": opts.pair_key,
         "primary": sorted(f"{s}@{g}" for s, g in opts.primary) if opts.primary else None,

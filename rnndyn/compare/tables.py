@@ -175,7 +175,7 @@ class ComparisonTables:
 
         return pd.DataFrame([asdict(s) for s in self.group_statistics])
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """The ``rnndyn.compare.spectra/2`` document (JSON-ready; NaN/inf → None)."""
         from rnndyn._version import __version__
 
@@ -336,7 +336,7 @@ class ComparisonTables:
         return [*markdown_table(head, tests), "", *markdown_table(dist_head, distances)]
 
 
-def _where(t: Any) -> dict[str, Any]:
+def _where(t: Any) -> dict[str, object]:
     return {
         "family": t.family,
         "n_pairs": t.n_pairs,
@@ -352,7 +352,7 @@ def _where(t: Any) -> dict[str, Any]:
     }
 
 
-def _inference(t: Any) -> dict[str, Any]:
+def _inference(t: Any) -> dict[str, object]:
     return {
         "p_value": t.p_value,
         "p_adjusted": t.p_adjusted,

@@ -163,19 +163,6 @@ def _catalogue(
     return [ops[i] for i in ids], notes
 
 
-def _info(op) -> dict[str, Any]:
-    if not isinstance(op, JacobianOperator):
-        return {}
-    if op.kind == "mean":
-        return {"jacobian": "mean", "samples": op.samples}
-    return {
-        "jacobian": "fixed_point",
-        "converged": op.converged,
-        "residual": op.residual,
-        "iterations": op.iterations,
-    }
-
-
 def _measure_operator(
     net: Network,
     traj: Trajectories,
@@ -211,12 +198,7 @@ def _measure_operator(
     if lags is not None:
         memory = memory_fit(coords.coords, traj.inputs, lags, groups=basis.col_group).summed[g]
     return ModeDecay(
-        operator=op.id,
-        qualified_id=op.qualified_id,
-        module=op.module,
-        layer=op.layer,
-        direction=op.direction,
-        gate=op.gate,
+        identity=op.identity,
         source=op.source,
         n=op.n,
         eigenvalues=basis.eigenvalues,
@@ -226,7 +208,7 @@ def _measure_operator(
         log_curve=prop.log_amplitude.mean(axis=1).T[g],
         energy=coords.mean_energy(),
         memory=memory,
-        info=_info(op),
+        info=op.info() if isinstance(op, JacobianOperator) else {},
         fit_rmse=rates.fit_rmse[g],
         fit_r2=rates.fit_r2[g],
         rate_reason=tuple(rates.reason[i] for i in g),
@@ -235,7 +217,7 @@ def _measure_operator(
         whole_reason=tuple(rates.whole_reason[i] for i in g),
         norm_curve=prop.log_norm.mean(axis=1).T[g],
         eigenspace=prop.eigenspace.mean(axis=1).T[g],
-        projection=None if prop.projection is None else prop.projection.mean(axis=1).T[g],
+        projection=prop.projection.mean(axis=1).T[g],
     )
 
 

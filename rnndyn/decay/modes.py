@@ -14,11 +14,15 @@ Half-lives are in steps (``None`` in JSON where infinite or not measured).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rnndyn.naming import gate_name
+from rnndyn._util.jsonsafe import JsonObject
+from rnndyn._util.jsonsafe import finite_or_none as _num
+from rnndyn.dynamics.jacobian import JacobianInfo
+from rnndyn.naming import OperatorId, gate_name
+from rnndyn.operators import Identified
 from rnndyn.spectrum import timescales
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,18 +43,13 @@ MEANINGS = {
 }
 
 
-def _num(v: Any) -> float | None:
-    v = float(v)
-    return v if np.isfinite(v) else None
-
-
 def _half_life(rate: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         return np.where(np.isfinite(rate), timescales(np.nan_to_num(rate)) * np.log(2.0), np.nan)
 
 
 @dataclass(frozen=True, eq=False)
-class ModeDecay:
+class ModeDecay(Identified):
     """Predicted and measured decay of the top modes of one operator.
 
     Shapes (``M`` modes, ``K`` steps, ``T`` probe length, ``L`` largest lag): ``eigenvalues``,
@@ -61,34 +60,36 @@ class ModeDecay:
     ``(M, K+1)`` batch-mean oblique eigenspace ratio; ``projection`` ``(M, K+1)`` batch-mean
     orthogonal eigenspace projection (≤ 1); ``energy`` ``(T, M)`` batch-mean modal energy
     along the probe; ``memory`` ``(M, L+1)`` lagged-decoding R² or None.
-    A conjugate pair shares one measurement (its real plane).
+    A conjugate pair shares one measurement (its real plane). ``identity`` names the operator (its
+    fields read as attributes: ``operator``/``id``, ``qualified_id``, ``module``, ``layer``, …);
+    ``info`` is a Jacobian operator's own report (empty for a weight block).
     """
 
-    operator: str
-    qualified_id: str
-    module: str
-    layer: int
-    direction: str
-    gate: str | None
+    identity: OperatorId
     source: str
     n: int
     eigenvalues: np.ndarray = field(repr=False)
     measured_rate: np.ndarray = field(repr=False)
     measured_rate_ci: np.ndarray = field(repr=False)
     fit_steps: np.ndarray = field(repr=False)
+    fit_rmse: np.ndarray = field(repr=False)
+    fit_r2: np.ndarray = field(repr=False)
+    rate_reason: tuple[str | None, ...]
+    whole_rate: np.ndarray = field(repr=False)
+    whole_rate_ci: np.ndarray = field(repr=False)
+    whole_reason: tuple[str | None, ...]
     log_curve: np.ndarray = field(repr=False)
+    norm_curve: np.ndarray = field(repr=False)
+    eigenspace: np.ndarray = field(repr=False)
+    projection: np.ndarray = field(repr=False)
     energy: np.ndarray = field(repr=False)
     memory: np.ndarray | None = field(default=None, repr=False)
-    info: dict[str, Any] = field(default_factory=dict)
-    fit_rmse: np.ndarray | None = field(default=None, repr=False)
-    fit_r2: np.ndarray | None = field(default=None, repr=False)
-    rate_reason: tuple[str | None, ...] = ()
-    whole_rate: np.ndarray | None = field(default=None, repr=False)
-    whole_rate_ci: np.ndarray | None = field(default=None, repr=False)
-    whole_reason: tuple[str | None, ...] = ()
-    norm_curve: np.ndarray | None = field(default=None, repr=False)
-    eigenspace: np.ndarray | None = field(default=None, repr=False)
-    projection: np.ndarray | None = field(default=None, repr=False)
+    info: JacobianInfo = field(default_factory=lambda: JacobianInfo())
+
+    @property
+    def operator(self) -> str:
+        """The operator id (``l0.fwd.hh``; see ``qualified_id``)."""
+        return self.identity.id
 
     @property
     def n_modes(self) -> int:
@@ -134,44 +135,40 @@ class ModeDecay:
     @property
     def whole_curve(self) -> np.ndarray:
         """``(M, K+1)`` batch geometric-mean norm ratio of the whole perturbation."""
-        return np.exp(self._or_nan(self.norm_curve))
+        return np.exp(self.norm_curve)
 
     @property
     def eigenspace_fraction(self) -> np.ndarray:
         """``(M, K+1)`` batch-mean *oblique* ratio ``‖Pδ‖/‖δ‖`` (can exceed 1; kept for
         compatibility — ``eigenspace_projection`` is the bounded measure)."""
-        return self._or_nan(self.eigenspace)
+        return self.eigenspace
 
     @property
     def eigenspace_projection(self) -> np.ndarray:
         """``(M, K+1)`` batch-mean ``‖Qδ‖/‖δ‖``, ``Q`` the orthogonal projection onto the mode's
         eigenspace: the share of the perturbation's norm in it, in [0, 1]."""
-        return self._or_nan(self.projection)
+        return self.projection
 
-    def _or_nan(self, a: np.ndarray | None) -> np.ndarray:
-        return np.full(self.log_curve.shape, np.nan) if a is None else a
+    def _vec(self, a: np.ndarray) -> np.ndarray:  # kept for callers written before the fields
+        return a  # were required (every vector is filled now)
 
-    def _vec(self, a: np.ndarray | None) -> np.ndarray:
-        return np.full(self.n_modes, np.nan) if a is None else a
-
-    def _pair(self, a: np.ndarray | None) -> np.ndarray:
-        return np.full((self.n_modes, 2), np.nan) if a is None else a
-
-    def _reason(self, reasons: tuple[str | None, ...], i: int) -> str | None:
-        return reasons[i] if i < len(reasons) else None
+    def _pair(self, a: np.ndarray) -> np.ndarray:
+        return a
 
     @property
     def memory_capacity(self) -> np.ndarray | None:
         """``(M,)`` per-mode memory capacity ``Σ_k R²_k`` (None without memory)."""
         return None if self.memory is None else np.nansum(self.memory, axis=1)
 
-    def _ids(self) -> dict[str, Any]:
+    def ids(self) -> dict[str, str | int]:
+        """The identifying columns of every table row (``gate``: ``hh`` for a vanilla block, ``jac``
+        for both Jacobians, as the tables always wrote it)."""
         return {
             "module": self.module,
             "operator": self.operator,
             "layer": self.layer,
             "direction": self.direction,
-            "gate": gate_name(self.gate),
+            "gate": gate_name(self.identity.schema_gate),
         }
 
     def to_frame(self) -> pd.DataFrame:
@@ -180,12 +177,12 @@ class ModeDecay:
         import pandas as pd
 
         lam, mc = self.eigenvalues, self.memory_capacity
-        ci, wci = self.measured_rate_ci, self._pair(self.whole_rate_ci)
+        ci, wci = self.measured_rate_ci, self.whole_rate_ci
         frac, proj = self.eigenspace_fraction, self.eigenspace_projection
         at = [min(k, self.steps) for k in (1, 5)]
         return pd.DataFrame(
             {
-                **self._ids(),
+                **self.ids(),
                 "mode": np.arange(self.n_modes),
                 "re": lam.real,
                 "im": lam.imag,
@@ -195,14 +192,14 @@ class ModeDecay:
                 "own_rate_ci_low": ci[:, 0],
                 "own_rate_ci_high": ci[:, 1],
                 "fit_steps": self.fit_steps,
-                "fit_rmse": self._vec(self.fit_rmse),
-                "fit_r2": self._vec(self.fit_r2),
-                "own_rate_reason": [self._reason(self.rate_reason, i) for i in range(self.n_modes)],
+                "fit_rmse": self.fit_rmse,
+                "fit_r2": self.fit_r2,
+                "own_rate_reason": list(self.rate_reason),
                 f"eigenspace_after_{at[0]}": frac[:, at[0]],
                 f"eigenspace_after_{at[1]}": frac[:, at[1]],
                 f"projection_after_{at[0]}": proj[:, at[0]],
                 f"projection_after_{at[1]}": proj[:, at[1]],
-                "whole_rate": self._vec(self.whole_rate),
+                "whole_rate": self.whole_rate,
                 "whole_rate_ci_low": wci[:, 0],
                 "whole_rate_ci_high": wci[:, 1],
                 "timescale": self.timescale,
@@ -224,7 +221,7 @@ class ModeDecay:
         lam = self.eigenvalues[m.ravel()]
         return pd.DataFrame(
             {
-                **self._ids(),
+                **self.ids(),
                 "mode": m.ravel(),
                 "re": lam.real,
                 "im": lam.imag,
@@ -239,9 +236,9 @@ class ModeDecay:
             }
         )
 
-    def _mode_dict(self, i: int) -> dict[str, Any]:
+    def _mode_dict(self, i: int) -> JsonObject:
         z = complex(self.eigenvalues[i])
-        ci, wci, mc = self.measured_rate_ci, self._pair(self.whole_rate_ci), self.memory_capacity
+        ci, wci, mc = self.measured_rate_ci, self.whole_rate_ci, self.memory_capacity
         return {
             "index": i,
             "eigenvalue": [z.real, z.imag],
@@ -253,21 +250,21 @@ class ModeDecay:
             "own_rate_ci": [_num(ci[i, 0]), _num(ci[i, 1])],
             "own_rate_fit": {
                 "steps": int(self.fit_steps[i]),
-                "rmse_nats": _num(self._vec(self.fit_rmse)[i]),
-                "r2": _num(self._vec(self.fit_r2)[i]),
+                "rmse_nats": _num(self.fit_rmse[i]),
+                "r2": _num(self.fit_r2[i]),
             },
-            "own_rate_reason": self._reason(self.rate_reason, i),
+            "own_rate_reason": self.rate_reason[i],
             "own_half_life": _num(self.measured_half_life[i]),
             "eigenspace_fraction": [_num(v) for v in self.eigenspace_fraction[i]],
             "eigenspace_projection": [_num(v) for v in self.eigenspace_projection[i]],
-            "whole_rate": _num(self._vec(self.whole_rate)[i]),
+            "whole_rate": _num(self.whole_rate[i]),
             "whole_rate_ci": [_num(wci[i, 0]), _num(wci[i, 1])],
-            "whole_rate_reason": self._reason(self.whole_reason, i),
+            "whole_rate_reason": self.whole_reason[i],
             "memory_capacity": None if mc is None else _num(mc[i]),
             "memory": None if self.memory is None else [_num(v) for v in self.memory[i]],
         }
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         """JSON-ready (non-finite numbers → None)."""
         return {
             "id": self.operator,
@@ -275,7 +272,7 @@ class ModeDecay:
             "module": self.module,
             "layer": self.layer,
             "direction": self.direction,
-            "gate": self.gate,
+            "gate": self.identity.schema_gate,
             "source": self.source,
             "n": self.n,
             "steps": self.steps,

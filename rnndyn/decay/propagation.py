@@ -48,7 +48,7 @@ class Propagation:
     log_amplitude: np.ndarray = field(repr=False)
     eigenspace: np.ndarray = field(repr=False)
     log_norm: np.ndarray = field(repr=False)
-    projection: np.ndarray | None = field(default=None, repr=False)
+    projection: np.ndarray = field(repr=False)
 
     @property
     def steps(self) -> int:

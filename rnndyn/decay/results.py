@@ -11,23 +11,37 @@ convergence check.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
+from rnndyn._util.jsonsafe import JsonObject
 from rnndyn._version import __version__
 from rnndyn.decay.lyapunov import LyapunovSpectrum
 from rnndyn.decay.modes import MEANINGS, ModeDecay, _num
+from rnndyn.dynamics.probes import ProbeRecord
+from rnndyn.operators import ModuleRecord
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["CONVENTION", "SCHEMA", "DecayResult", "ModeDecay"]
+__all__ = ["CONVENTION", "SCHEMA", "DecayResult", "DecaySettings", "ModeDecay"]
 SCHEMA = "rnndyn.decay/2"
 CONVENTION = (
     "discrete-time eigenvalues: rates are per step (amplitude × rate each step); "
     "timescales and half-lives in steps; Lyapunov exponents in nats per step"
 )
+
+
+class DecaySettings(TypedDict):
+    """The ``settings`` object of the decay document: the own-rate fit criteria, the eigenspace
+    share a fitted mode keeps (``purity``), the parts measured and the Lyapunov exponents asked for."""
+
+    min_fit_steps: int
+    linear_tol_nats: float
+    purity: float
+    measured: list[str]
+    lyapunov_exponents: int | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,23 +51,24 @@ class DecayResult:
     ``memory_channels`` ``(L+1, D)``: held-out R² of ``x_{t−k}`` per input channel from all hidden
     states (None when the probe input does not vary); ``memory_function`` ``(L+1,)`` its sum over
     channels; ``lyapunov`` per layer and direction; ``lyapunov_exponents`` the network's (forward
-    layers merged). ``settings``: the fit criteria used (``min_fit_steps``, ``linear_tol``, …).
+    layers merged). ``module``/``probe``: what was measured, as the document records it;
+    ``settings``: the fit criteria and parts used (``min_fit_steps``, ``linear_tol_nats``, …).
     """
 
     checkpoint: str
     sha256: str
-    module: dict[str, Any]
-    probe: dict[str, Any]
+    module: ModuleRecord
+    probe: ProbeRecord
     steps: int
     operators: tuple[ModeDecay, ...]
+    settings: DecaySettings
+    dtype: str
+    format: str
+    notes: tuple[str, ...]
     lyapunov: tuple[LyapunovSpectrum, ...] = ()
     lyapunov_exponents: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
     memory_function: np.ndarray | None = field(default=None, repr=False)
-    dtype: str = "float32"
-    format: str = ""
-    notes: tuple[str, ...] = ()
     memory_channels: np.ndarray | None = field(default=None, repr=False)
-    settings: dict[str, Any] = field(default_factory=dict)
 
     def __getitem__(self, key: int | str) -> ModeDecay:
         if isinstance(key, int):
@@ -112,7 +127,7 @@ class DecayResult:
             parts.append(
                 pd.DataFrame(
                     {
-                        **o._ids(),
+                        **o.ids(),
                         "t": t.ravel(),
                         "mode": m.ravel(),
                         "modulus": np.abs(o.eigenvalues)[m.ravel()],
@@ -175,7 +190,7 @@ class DecayResult:
         df.insert(0, "checkpoint", displayable(self.checkpoint))
         return df
 
-    def _memory_dict(self) -> dict[str, Any] | None:
+    def _memory_dict(self) -> JsonObject | None:
         mf = self.memory_function
         if mf is None:
             return None
@@ -188,7 +203,7 @@ class DecayResult:
             "capacity_by_channel": None if by is None else [_num(v) for v in by],
         }
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         """The ``rnndyn.decay/2`` document (JSON-ready)."""
         return {
             "schema": SCHEMA,

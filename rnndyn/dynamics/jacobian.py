@@ -20,15 +20,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 import torch
 
 from rnndyn.dynamics.network import LayerParams, Network, resolve_network
 from rnndyn.errors import UsageError
-from rnndyn.naming import JAC, JAC_FP, operator_id
-from rnndyn.operators import RecurrentModule, RecurrentOperator
+from rnndyn.naming import JAC, JAC_FP
+from rnndyn.operators import OperatorId, RecurrentModule, RecurrentOperator
 from rnndyn.readers.checkpoint import Checkpoint
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -264,29 +265,44 @@ def fixed_point(
     return FixedPoint(s, res, it, bool(res <= tol))
 
 
+class JacobianInfo(TypedDict, total=False):
+    """What a Jacobian operator adds to a decay record: ``jacobian`` (``"mean"``/``"fixed_point"``),
+    ``samples`` (mean), ``converged``/``residual``/``iterations`` (fixed point)."""
+
+    jacobian: str
+    samples: int
+    converged: bool
+    residual: float
+    iterations: int
+
+
 @dataclass(frozen=True)
 class JacobianOperator(RecurrentOperator):
-    """A state-Jacobian operator (gate ``"jac"``): ``kind`` ``"mean"`` (time-averaged along a probe)
-    or ``"fixed_point"`` (at the zero-input fixed point; with its convergence report).
-
-    ``id`` is ``l{L}.{dir}.jac`` for the mean Jacobian and ``l{L}.{dir}.jacfp`` for the fixed point,
-    so the two stay distinct in one catalogue.
+    """A state-Jacobian operator: identity gate ``jac`` (``kind`` ``"mean"``: time-averaged along a
+    probe, over ``samples`` states) or ``jacfp`` (``kind`` ``"fixed_point"``: at the zero-input
+    fixed point, with its Newton convergence report ``converged``/``residual``/``iterations``).
     """
 
-    kind: str = "mean"
     samples: int = 0
     converged: bool | None = None
     residual: float | None = None
     iterations: int | None = None
 
     @property
-    def id(self) -> str:
-        gate = JAC_FP if self.kind == "fixed_point" else JAC
-        return operator_id(self.layer, self.direction, gate)
+    def kind(self) -> str:
+        """``"mean"`` or ``"fixed_point"``."""
+        return self.identity.kind
 
-    @property
-    def qualified_id(self) -> str:
-        return f"{self.module}:{self.id}" if self.module else self.id
+    def info(self) -> JacobianInfo:
+        """The Jacobian's own report, as the decay document lists it beside the operator."""
+        if self.kind == "mean":
+            return {"jacobian": "mean", "samples": self.samples}
+        return {
+            "jacobian": "fixed_point",
+            "converged": bool(self.converged),
+            "residual": float(self.residual if self.residual is not None else np.nan),
+            "iterations": int(self.iterations or 0),
+        }
 
 
 MEAN_SOURCE = "mean Jacobian along probe"
@@ -321,7 +337,7 @@ def jacobian_operators(
     layer ``l − 1``'s fixed-point output), found by Newton with its convergence reported.
     Sizes: ``H`` (RNN, GRU), ``P + H`` (LSTM ``[h; c]``).
     """
-    net = resolve_network(ckpt, module)
+    net = ckpt if isinstance(ckpt, Network) else resolve_network(ckpt, module)
     mod = net.module
     if "mean" in kinds and traj is None:
         raise UsageError("the mean Jacobian needs a trajectory (traj=simulate(...))")
@@ -333,25 +349,18 @@ def jacobian_operators(
         for direction in mod.directions:
             size = in_size if layer == 0 else fp_input.shape[0]
             p = net.layer(layer, direction, input_size=size)
-            base: dict[str, Any] = dict(
-                module=mod.name, arch=mod.arch, layer=layer, direction=direction, gate="jac"
-            )
+            ident = partial(OperatorId, layer, direction, module=mod.name, arch=mod.arch)
             if traj is not None and "mean" in kinds:
                 mat, count = _mean_jacobian(p, traj.trace(layer, direction), start)
-                ops.append(
-                    JacobianOperator(
-                        **base, matrix=mat, source=MEAN_SOURCE, kind="mean", samples=count
-                    )
-                )
+                ops.append(JacobianOperator(ident(JAC), mat, MEAN_SOURCE, samples=count))
             if "fixed_point" in kinds:
                 fp = fixed_point(p, fp_input)
                 _, jac = state_map(p, fp.state, fp_input)
                 ops.append(
                     JacobianOperator(
-                        **base,
-                        matrix=jac.numpy(),
-                        source=FIXED_POINT_SOURCE,
-                        kind="fixed_point",
+                        ident(JAC_FP),
+                        jac.numpy(),
+                        FIXED_POINT_SOURCE,
                         converged=fp.converged,
                         residual=fp.residual,
                         iterations=fp.iterations,

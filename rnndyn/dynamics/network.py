@@ -1,6 +1,7 @@
 """Rebuild runnable torch modules (``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU``) from a checkpoint, for simulation.
 
-The weights come from ``operators.module_state_dict``, so every layout the loader accepts runs:
+The weights come from ``operators.module_weights`` (each converted to float64 once; the network's
+operators are views of the same arrays), so every layout the loader accepts runs:
 multi-layer, bidirectional, LSTM ``proj_size``, cells (``nn.RNNCell``-style keys) and custom square
 matrices. A custom module (arch ``"custom"``: only a square matrix ``W`` is known) runs as
 ``h_t = φ(W h_{t-1})`` with φ = tanh (or the checkpoint's ``nonlinearity``): its input is ignored.
@@ -16,19 +17,13 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from rnndyn.errors import CheckpointError, SimulationError
-from rnndyn.operators import (
-    RecurrentModule,
-    RecurrentOperator,
-    find_modules,
-    module_operators,
-    module_state_dict,
-)
+from rnndyn.operators import RecurrentModule, RecurrentOperator, find_modules, module_weights
 from rnndyn.readers.checkpoint import Checkpoint
-from rnndyn.readers.validate import check_finite
 
 BLOCKS = {"rnn": 1, "custom": 1, "gru": 3, "lstm": 4}
 _LAYER = re.compile(r"_l(\d+)(_reverse)?$")
@@ -51,6 +46,9 @@ class LayerParams:
     b_ih: torch.Tensor
     b_hh: torch.Tensor
     w_hr: torch.Tensor | None = None
+    _casts: dict[torch.dtype, LayerParams] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def hidden_size(self) -> int:
@@ -105,9 +103,14 @@ class Network:
 
 
 def cast(p: LayerParams, dtype: torch.dtype) -> LayerParams:
-    """``p`` with every weight in ``dtype``."""
-    conv = {k: getattr(p, k).to(dtype) for k in ("w_ih", "w_hh", "b_ih", "b_hh")}
-    return replace(p, **conv, w_hr=None if p.w_hr is None else p.w_hr.to(dtype))
+    """``p`` with every weight in ``dtype``: ``p`` itself when it is, else a copy converted once
+    per ``p`` and dtype (the propagation of every operator and the Lyapunov run share it)."""
+    if p.w_hh.dtype == dtype:
+        return p
+    if dtype not in p._casts:
+        conv = {k: getattr(p, k).to(dtype) for k in ("w_ih", "w_hh", "b_ih", "b_hh")}
+        p._casts[dtype] = replace(p, **conv, w_hr=None if p.w_hr is None else p.w_hr.to(dtype))
+    return p._casts[dtype]
 
 
 def pick_module(
@@ -161,10 +164,8 @@ def resolve_network(
             f"module {mod.name or '(root)'!r} cannot be simulated: {mod.simulation}",
             path=ckpt.path,
         )
-    sd = module_state_dict(ckpt, mod)
-    prefix = f"{mod.name}." if mod.name else ""
-    for key, t in sd.items():
-        check_finite(t, prefix + key, ckpt.path)
+    weights = module_weights(ckpt, mod)  # validated (finite floats) and converted once
+    sd: dict[str, torch.Tensor] = {k: _tensor(v) for k, v in weights.params.items()}
     if mod.cell:
         sd = {f"{k}_l0": v for k, v in sd.items()}
     nonlin = (mod.nonlinearity or "tanh") if mod.arch in ("rnn", "custom") else "tanh"
@@ -188,7 +189,7 @@ def resolve_network(
         format=ckpt.format,
         metadata=dict(ckpt.metadata or {}),
         others=others,
-        operators=tuple(module_operators(ckpt, mod)),
+        operators=weights.operators,
     )
 
 
@@ -199,7 +200,6 @@ def _layer_from(
     dt = torch.float64
     suffix = f"_l{layer}" + ("_reverse" if direction == "reverse" else "")
     w_hh = sd[next(iter(sd))] if mod.arch == "custom" else sd["weight_hh" + suffix]
-    w_hh = _dtype(w_hh, dt)
     kh = w_hh.shape[0]
     w_ih = sd.get("weight_ih" + suffix)
     zeros = torch.zeros(kh, dtype=dt)
@@ -209,18 +209,17 @@ def _layer_from(
         nonlin,
         layer,
         direction,
-        torch.zeros(kh, max(mod.input_size or 1, 1), dtype=dt)
-        if w_ih is None
-        else _dtype(w_ih, dt),
+        torch.zeros(kh, max(mod.input_size or 1, 1), dtype=dt) if w_ih is None else w_ih,
         w_hh,
-        zeros if b_ih is None else _dtype(b_ih, dt),
-        zeros if b_hh is None else _dtype(b_hh, dt),
-        None if w_hr is None else _dtype(w_hr, dt),
+        zeros if b_ih is None else b_ih,
+        zeros if b_hh is None else b_hh,
+        w_hr,
     )
 
 
-def _dtype(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    return t.detach().to(device="cpu", dtype=dtype)
+def _tensor(a: np.ndarray) -> torch.Tensor:
+    """A float64 array as a tensor sharing its memory (a copy only for a read-only array)."""
+    return torch.from_numpy(a if a.flags.writeable else a.copy())
 
 
 def layer_params(

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -34,6 +34,26 @@ def default_length(steps: int) -> int:
     return max(2 * max(int(steps), 1), MIN_LENGTH)
 
 
+class ProbeParams(TypedDict, total=False):
+    std: float
+    task: str
+    path: str
+
+
+class _ProbeFields(TypedDict):
+    kind: str
+    spec: str
+    batch: int
+    length: int
+    input_size: int
+    seed: int
+
+
+class ProbeRecord(_ProbeFields, ProbeParams, total=False):
+    """``Probe.to_dict()``: the ``probe`` object of the decay document; ``std`` (noise), ``task``
+    or ``path`` (a file) where the probe has one."""
+
+
 @dataclass(frozen=True)
 class Probe:
     """Inputs ``(B, T, D)`` float32 and where they came from."""
@@ -42,7 +62,7 @@ class Probe:
     spec: str
     inputs: np.ndarray = field(repr=False)
     seed: int = 0
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: ProbeParams = field(default_factory=lambda: ProbeParams())
 
     @property
     def batch(self) -> int:
@@ -52,16 +72,17 @@ class Probe:
     def length(self) -> int:
         return int(self.inputs.shape[1])
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self) -> ProbeRecord:
+        record: ProbeRecord = {
             "kind": self.kind,
             "spec": self.spec,
             "batch": self.batch,
             "length": self.length,
             "input_size": int(self.inputs.shape[2]),
             "seed": self.seed,
-            **dict(self.params),
         }
+        record.update(self.params)
+        return record
 
 
 def _std(spec: str) -> float:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from rnndyn._util.jsonsafe import JsonObject
 from rnndyn.dynamics.health import check_budget, check_states
 from rnndyn.dynamics.modal import ModalCoordinates, modal_coordinates, real_basis
 from rnndyn.dynamics.network import LayerParams, Network, build_layer, resolve_network
@@ -132,7 +133,7 @@ class Trajectories:
             }
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         """JSON-ready: the module, the shapes and the states as nested lists."""
         return {
             "checkpoint": self.checkpoint,
@@ -223,7 +224,7 @@ def simulate(
             weights; UsageError: states too large for memory.
         SimulationError: the network produced NaN/Inf (it explodes on this probe).
     """
-    net = resolve_network(ckpt, module)
+    net = ckpt if isinstance(ckpt, Network) else resolve_network(ckpt, module)
     mod = net.module
     x = check_inputs(inputs, mod).to(dtype)
     t_len, batch = x.shape[0], x.shape[1]

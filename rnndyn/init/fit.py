@@ -20,7 +20,7 @@ import numpy as np
 from rnndyn.errors import InvalidInputError, UsageError
 from rnndyn.init.fit_families import fit_phase, fit_radius
 from rnndyn.init.law import TARGETS, Dist, EigenInitParams, TargetLaw
-from rnndyn.naming import GATES, JAC, gate_name
+from rnndyn.naming import GATES
 
 __all__ = ["EigenInitFitter", "fit_groups", "fit_phase", "fit_radius", "group_checkpoints"]
 
@@ -36,8 +36,8 @@ def _spectra_of(ckpt: Any) -> tuple[dict[str, list[np.ndarray]], dict[str, list[
 
     eigs: dict[str, list[np.ndarray]] = {}
     for s in eigendecompose(extract_operators(ckpt), diagnostics=False):
-        if s.gate != JAC:
-            eigs.setdefault(gate_name(s.gate), []).append(s.eigenvalues)
+        if not s.identity.is_jacobian:
+            eigs.setdefault(s.gate, []).append(s.eigenvalues)
     biases: dict[str, list[np.ndarray]] = {}
     for m in find_modules(ckpt):
         if m.arch == "custom" or not m.bias:
@@ -66,8 +66,8 @@ def _as_source(item: Any, trust: bool) -> tuple[dict, dict, dict | None]:
         ops = [item] if isinstance(item, OperatorSpectrum) else list(item)
         from_spectra: dict[str, list[np.ndarray]] = {}
         for s in ops:
-            if s.gate != JAC:
-                from_spectra.setdefault(gate_name(s.gate), []).append(s.eigenvalues)
+            if not s.identity.is_jacobian:
+                from_spectra.setdefault(s.gate, []).append(s.eigenvalues)
         return from_spectra, {}, None
     if isinstance(item, Mapping):
         eigs = {}

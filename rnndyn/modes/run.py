@@ -306,7 +306,7 @@ def _from_checkpoint(
         kind="checkpoint",
         layer=layer,
         direction=direction,
-        probe=pr.to_dict(),
+        probe=dict(pr.to_dict()),
         washout=w0,
         references=refs,
         matches=tuple(matches),

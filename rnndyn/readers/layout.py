@@ -66,9 +66,10 @@ class Converted:
 def gate_permutation(arch: str, order: str, *, path: str | Path | None = None) -> list[int]:
     """Indices of the stored blocks in PyTorch's order: ``("lstm", "iofc")`` → ``[0, 2, 3, 1]``."""
     aliases = _ALIASES[arch]
-    letters = [aliases.get(c) for c in order.lower()]
+    found = [aliases.get(c) for c in order.lower()]
+    letters = [g for g in found if g is not None]
     want = PYTORCH_GATES[arch]
-    if len(order) != len(want) or None in letters or sorted(letters) != sorted(want):  # type: ignore[type-var]
+    if len(order) != len(want) or len(letters) != len(found) or sorted(letters) != sorted(want):
         names = ", ".join(sorted(aliases))
         raise UsageError(
             f"--gate-order {order!r} is not a {arch.upper()} gate order: it needs {len(want)} "

@@ -87,8 +87,8 @@ def _ci(lo: float, hi: float) -> str:
 def _rows(md: ModeDecay) -> list[list[Any]]:
     frac = md.eigenspace_projection  # orthogonal projection: a share in [0, 1]
     at1, at5 = min(1, md.steps), min(5, md.steps)
-    whole, wci = md._vec(md.whole_rate), md._pair(md.whole_rate_ci)
-    rmse = md._vec(md.fit_rmse)
+    whole, wci = md.whole_rate, md.whole_rate_ci
+    rmse = md.fit_rmse
     return [
         [
             i,

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+
+from rnndyn._util.jsonsafe import JsonObject
 
 Z95 = 1.959963984540054
 
@@ -48,7 +49,7 @@ class Coverage:
     def missing(self) -> float:
         return self.estimated_total - self.found
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "found": self.found,
             "estimated_total": round(self.estimated_total, 3),
@@ -104,7 +105,7 @@ def chao1(counts: np.ndarray) -> Coverage:
     return Coverage(s_obs, float(est), interval, f1, f2, n)
 
 
-def combine(parts: list[Coverage]) -> dict[str, Any]:
+def combine(parts: list[Coverage]) -> JsonObject:
     """The document's top-level ``coverage``: sums over layers and inputs; complete when all are."""
     lo = sum(p.interval[0] for p in parts)
     hi = sum(p.interval[1] for p in parts)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rnndyn._util.jsonsafe import JsonObject
 from rnndyn.errors import InvalidInputError, UsageError
 from rnndyn.operators import RecurrentModule
 from rnndyn.readers.checkpoint import Checkpoint
@@ -55,7 +56,7 @@ def resolve_input(
     batch: int,
     seed: int,
     label: str | None = None,
-) -> tuple[np.ndarray, Probe, dict[str, Any]]:
+) -> tuple[np.ndarray, Probe, JsonObject]:
     """``(x* (D,), probe, description)`` for the input ``spec`` (see the module docstring);
     ``label`` names an array input in the description."""
     from rnndyn.dynamics.probes import make_probe

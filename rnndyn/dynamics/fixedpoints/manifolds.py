@@ -30,10 +30,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
+
+from rnndyn._util.jsonsafe import JsonObject
 
 FLOOR, CAP, NEIGHBOURS, SEGMENT = 1e-8, 1e-3, 16, 7
 
@@ -90,7 +91,7 @@ class SlowManifold:
     attracting: bool  # every other eigenvalue inside the unit circle at every point
     center: np.ndarray
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "index": self.index,
             "n_points": len(self.points),

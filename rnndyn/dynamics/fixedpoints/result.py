@@ -4,14 +4,16 @@ with the coverage estimate, slow manifolds and the links across a scan's inputs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rnndyn._util.jsonsafe import JsonObject
 from rnndyn.dynamics.fixedpoints.coverage import combine
 from rnndyn.dynamics.fixedpoints.points import LayerFixedPoints
 from rnndyn.dynamics.fixedpoints.seeding import Seeding
 from rnndyn.dynamics.fixedpoints.solver import Settings
+from rnndyn.dynamics.probes import ProbeRecord
 from rnndyn.operators import RecurrentModule
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -57,22 +59,22 @@ class FixedPointResult:
     checkpoint: str
     sha256: str
     module: RecurrentModule
-    inputs: tuple[dict[str, Any], ...]
-    probe: dict[str, Any]
+    inputs: tuple[JsonObject, ...]
+    probe: ProbeRecord
     layers: tuple[LayerFixedPoints, ...]
     settings: Settings
     seeding: Seeding
     n_inits: int | str
     trajectories: np.ndarray = field(repr=False)
     seconds: float = 0.0
-    links: tuple[dict[str, Any], ...] = ()
+    links: tuple[JsonObject, ...] = ()
     readout: str | None = None
     readout_note: str = ""
     unit_roundoff: float = 2.0**-53
-    auto: dict[str, Any] | None = None
+    auto: JsonObject | None = None
 
     @property
-    def input(self) -> dict[str, Any]:
+    def input(self) -> JsonObject:
         """The first input's description (the only one without a scan)."""
         return self.inputs[0]
 
@@ -85,7 +87,7 @@ class FixedPointResult:
                 return lay
         raise KeyError(f"no fixed points for layer {layer} {direction} input {input_index}")
 
-    def coverage(self) -> dict[str, Any]:
+    def coverage(self) -> JsonObject:
         """``{found, estimated_total, interval_95, complete}`` summed over layers and inputs."""
         return combine([lay.coverage() for lay in self.layers])
 
@@ -115,7 +117,7 @@ class FixedPointResult:
         frame = pd.DataFrame(list(self.links), columns=cols)
         return frame.astype({"from_point": "Int64", "to_point": "Int64"})
 
-    def _layer_summary(self, lay: LayerFixedPoints) -> dict[str, Any]:
+    def _layer_summary(self, lay: LayerFixedPoints) -> JsonObject:
         iso = lay.isolated
         return {
             "input_index": lay.input_index,
@@ -134,7 +136,7 @@ class FixedPointResult:
             "slow_manifolds": [m.to_dict() for m in lay.manifolds],
         }
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         """The ``rnndyn.fixedpoints/1`` document."""
         from rnndyn._version import __version__
 

@@ -16,10 +16,9 @@ Every isolated point of input ``k`` that no old point reached is ``appeared``. M
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
+from rnndyn._util.jsonsafe import JsonObject
 from rnndyn.dynamics.fixedpoints.points import LayerFixedPoints
 
 EVENTS = ("continued", "stability_changed", "merged", "vanished", "appeared")
@@ -33,7 +32,7 @@ def continuation_seeds(prev: LayerFixedPoints) -> tuple[np.ndarray, np.ndarray]:
 
 def link(
     prev: LayerFixedPoints, cur: LayerFixedPoints, from_points: np.ndarray, rows: np.ndarray
-) -> list[dict[str, Any]]:
+) -> list[JsonObject]:
     """One record per event between ``prev`` (input ``k − 1``) and ``cur`` (input ``k``); the
     starts ``rows`` of ``cur`` were placed at ``prev``'s points ``from_points``."""
     to = cur.start_point[rows] if len(rows) else np.zeros(0, int)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from rnndyn._util.jsonsafe import JsonObject
 from rnndyn.dynamics.fixedpoints import scan
 from rnndyn.dynamics.fixedpoints.inputs import InputSpec, expand_inputs, resolve_input
 from rnndyn.dynamics.fixedpoints.points import LayerFixedPoints
@@ -174,7 +175,7 @@ def find_fixed_points(
     u = unit_roundoff(ckpt, mod)
     rng = np.random.default_rng(seed)
     layers: list[LayerFixedPoints] = []
-    links: list[dict[str, Any]] = []
+    links: list[JsonObject] = []
     total = len(specs) * (1 + mod.num_layers * len(mod.directions))
     tick = progress or (lambda done, total, stage: None)
     step = 0

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
+from rnndyn._util.jsonsafe import JsonObject
 from rnndyn.errors import UsageError
 
 SOURCES = ("trajectory", "uniform", "corner", "continuation")
@@ -40,7 +40,7 @@ class Seeding:
     corner: float = 0.2
     jitter: float = 0.02
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return dict(self.__dict__)
 
     def split(self, n: int) -> tuple[int, int, int]:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from rnndyn._util.jsonsafe import JsonObject
 from rnndyn.dynamics.fixedpoints.manifolds import on_unit_circle, slow_manifolds
 from rnndyn.dynamics.fixedpoints.points import LayerFixedPoints
 from rnndyn.dynamics.jacobian import split_state, state_map, step_pre
@@ -43,7 +44,7 @@ class Settings:
     newton_steps: int = 20
     dedup: float = 1e-5
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return dict(self.__dict__)
 
 
