@@ -85,6 +85,7 @@ def test_gated_state_jacobian_has_its_own_panel_and_colour():
     from planted import planted
 
     from rnndyn.dynamics.jacobian import JacobianOperator
+    from rnndyn.naming import OperatorId
     from rnndyn.operators import RecurrentOperator
     from rnndyn.plots.spectra import spectrum_grid, timescale_spectrum_grid
     from rnndyn.plots.style import ARCH_GATES, gate_style
@@ -93,18 +94,16 @@ def test_gated_state_jacobian_has_its_own_panel_and_colour():
     rng = np.random.default_rng(0)
     real, pairs = [0.9, -0.2, 1.1], [1.2j, 0.2 + 0.1j]
     ops = [
-        RecurrentOperator("rnn", "gru", 0, "forward", g, planted(real, pairs, rng)[0])
+        RecurrentOperator(OperatorId(0, "forward", g, "rnn", "gru"), planted(real, pairs, rng)[0])
         for g in "rzn"
     ]
     ops.append(
         JacobianOperator(
-            "rnn",
-            "gru",
-            0,
-            "forward",
-            "jac",
+            OperatorId(0, "forward", "jacfp", "rnn", "gru"),
             planted(real[:2], pairs[1:], rng)[0],
-            kind="fixed_point",
+            converged=True,
+            residual=0.0,
+            iterations=1,
         )
     )
     spec = eigendecompose(ops)

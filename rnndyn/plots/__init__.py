@@ -50,6 +50,7 @@ _LAZY = {
     "pseudospectrum": "rnndyn.plots.pseudospectra",
     "pseudospectra_grid": "rnndyn.plots.pseudospectra",
     "dmd_eigenvalues": "rnndyn.plots.modes",
+    "dmd_legend": "rnndyn.plots.modes",
     "similarity_matrix": "rnndyn.plots.modes",
     "similarity_overview": "rnndyn.plots.modes",
     "style_context": "rnndyn.plots.style",

@@ -61,7 +61,7 @@ def _as_list(
 def _panel(s: OperatorSpectrum) -> Panel:
     """The panel an operator is drawn in: the state Jacobians (``jac``/``jacfp``: the operators
     that set the dynamics) get their own panel, apart from the weight matrices."""
-    role = DYNAMICS if (s.gate or "hh") == "jac" else WEIGHTS
+    role = DYNAMICS if s.gate in ("jac", "jacfp") else WEIGHTS
     return (s.module, s.arch, s.layer, s.direction, role)
 
 
@@ -74,8 +74,7 @@ def _role_words(panel: Panel) -> str:
 
 def _gate(s: OperatorSpectrum) -> str:
     """The gate key for styling: ``jacfp`` (the fixed-point Jacobian) apart from ``jac``."""
-    gate = s.gate or "hh"
-    return "jacfp" if gate == "jac" and s.id.endswith(".jacfp") else gate
+    return "jacfp" if s.id.endswith(".jacfp") else s.gate
 
 
 def _by_gate(ops: list[OperatorSpectrum]) -> dict[tuple[Panel, str], list[OperatorSpectrum]]:

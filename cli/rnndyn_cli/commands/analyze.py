@@ -47,7 +47,7 @@ def _kind(gate: str | None, qualified_id: str, arch: str) -> str:
     """What an operator is, for the table: a gate weight block (a property of the weight matrix,
     whose τ is not the net's memory), W_hh, or a state Jacobian (the operator that sets the
     dynamics)."""
-    if (gate or "hh") == "jac":
+    if gate in ("jac", "jacfp"):
         where = "at the fixed point" if qualified_id.endswith(".jacfp") else "mean"
         return f"state Jacobian {where}: the dynamics"
     if (gate or "hh") == "hh":

@@ -285,11 +285,13 @@ def _check_size(
 def _seeds(seeds: int | Iterable[int] | None) -> list[int]:
     if seeds is None:
         raise UsageError("no seeds given", hint="Pass --seeds N (N ≥ 1) or a --preset.")
-    if isinstance(seeds, int) and not isinstance(seeds, bool):
+    if isinstance(seeds, bool):
+        raise UsageError(f"seeds={seeds!r} is not a number of seeds", hint="Pass --seeds N (N ≥ 1).")
+    if isinstance(seeds, int):
         if seeds < 1:
             raise UsageError(f"seeds={seeds} must be at least 1 (the number of seeds per cell)")
         return list(range(seeds))
-    out = list(dict.fromkeys(int(s) for s in seeds))  # type: ignore[union-attr]
+    out = list(dict.fromkeys(int(s) for s in seeds))
     if not out or min(out) < 0:
         raise UsageError(f"seeds {out} must be a non-empty list of non-negative integers")
     return out

@@ -195,7 +195,8 @@ def paired_cells(
             c, b = pair[control].to_numpy(), pair[base].to_numpy()
             res = _compare(_oriented_diff(c, b, hib, atol), zero_method)
             res.pop("p_sign")
-            floor = float(res["p_floor"])  # type: ignore[arg-type]
+            floor = res["p_floor"]
+            assert isinstance(floor, float)
             rows.append(
                 {
                     **dict(zip(blocks, block, strict=True)),
