@@ -286,7 +286,9 @@ def _seeds(seeds: int | Iterable[int] | None) -> list[int]:
     if seeds is None:
         raise UsageError("no seeds given", hint="Pass --seeds N (N ≥ 1) or a --preset.")
     if isinstance(seeds, bool):
-        raise UsageError(f"seeds={seeds!r} is not a number of seeds", hint="Pass --seeds N (N ≥ 1).")
+        raise UsageError(
+            f"seeds={seeds!r} is not a number of seeds", hint="Pass --seeds N (N ≥ 1)."
+        )
     if isinstance(seeds, int):
         if seeds < 1:
             raise UsageError(f"seeds={seeds} must be at least 1 (the number of seeds per cell)")
