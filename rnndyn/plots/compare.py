@@ -42,7 +42,8 @@ STAT_LABELS: dict[str, str] = {
     "departure_from_normality": "departure from normality (Henrici, relative)",
 }
 #: How a multiplicity correction is named on a figure.
-CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini–Hochberg", "none": "uncorrected"}
+CORRECTION_NAMES = {"holm": "Holm", "bh": "BH", "none": "uncorrected"}  # short: panel titles
+CORRECTION_FULL = {"holm": "Holm", "bh": "BH = Benjamini–Hochberg"}  # spelled out below the panels
 #: How each test is named on a figure.
 TEST_NAMES = {
     "mann-whitney": "two-sided Mann–Whitney U test",
@@ -290,12 +291,36 @@ def statistic_strips(
     if tests:
         first = next(iter(tests.values()))
         kinds = sorted({TEST_NAMES.get(t.test, t.test) for t in tests.values()})
+        unit = (
+            "pair" if any(str(t.test).startswith("paired") for t in tests.values()) else first.unit
+        )
+        corrections = sorted(
+            {
+                CORRECTION_FULL[c]
+                for c in _corrections(result, tests.values())
+                if c in CORRECTION_FULL
+            }
+        )
         fig.supxlabel(
             DELTA.format(a=first.group_a, b=first.group_b)
-            + f"; p: {', '.join(kinds)} per statistic ({first.unit}s as units)",
+            + f"; p: {', '.join(kinds)} per statistic ({unit}s as units)"
+            + (f"; adjusted: {', '.join(corrections)}" if corrections else ""),
             fontsize=6,
         )
     return fig
+
+
+def _corrections(result: Any, tests: Any) -> set[str]:
+    """The multiplicity corrections behind the panels' adjusted p values."""
+    secondary = getattr(result, "secondary", None)
+    return {
+        str(
+            (
+                secondary if secondary is not None and t.family == "secondary" else result.family
+            ).correction
+        )
+        for t in tests
+    }
 
 
 def _p_text(result: Any, t: Any) -> str:
