@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from os import PathLike
 from typing import Any, Literal
 
-import numpy as np
-
 Unknown = Literal["keep", "none", "raise"]
 
 #: A JSON object as rnndyn writes and reads it (``to_dict`` documents, records, manifests): string
@@ -25,6 +23,8 @@ def finite_or_none(x: Any) -> float | None:
 
 def finite_list(a: Any) -> list[float | None]:
     """An array's values as a list of floats, NaN/±inf → None (one vectorised pass)."""
+    import numpy as np  # here, not at the top: the CLI imports this module for JsonObject
+
     a = np.asarray(a, dtype=float)
     return np.where(np.isfinite(a), a, np.array(None)).tolist()
 
@@ -44,6 +44,8 @@ def json_safe(
     (``unknown="keep"``), replaced by None (``"none"``: untrusted metadata) or refused with
     ``TypeError`` (``"raise"``: data that must be plain). Deeper than ``max_depth`` → None.
     """
+
+    import numpy as np
 
     def walk(x: Any, depth: int) -> Any:
         if max_depth is not None and depth > max_depth:
