@@ -149,12 +149,6 @@ class ModeDecay(Identified):
         eigenspace: the share of the perturbation's norm in it, in [0, 1]."""
         return self.projection
 
-    def _vec(self, a: np.ndarray) -> np.ndarray:  # kept for callers written before the fields
-        return a  # were required (every vector is filled now)
-
-    def _pair(self, a: np.ndarray) -> np.ndarray:
-        return a
-
     @property
     def memory_capacity(self) -> np.ndarray | None:
         """``(M,)`` per-mode memory capacity ``Σ_k R²_k`` (None without memory)."""

@@ -248,6 +248,12 @@ def network_operators(
     if not 0 <= w0 <= length - 3:
         raise UsageError(f"washout {w0} must lie in 0..{length - 3}")
     names = names or [_name(s, i) for i, s in enumerate(sources)]
+    from rnndyn.readers.checkpoint import Checkpoint, load
+
+    # each checkpoint read once: the default rank and the simulation share it
+    sources = [
+        s if _is_states(s) or isinstance(s, Checkpoint) else load(s, trust=trust) for s in sources
+    ]
     if from_ == "trajectories" and rank is None:
         sizes = [_state_size(s, trust) for s in sources]
         rank = min(min(sizes) * delays, MAX_DEFAULT_RANK)

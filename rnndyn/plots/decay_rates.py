@@ -37,7 +37,7 @@ def effective_spectrum(
         x = md.predicted_rate[i]
         for kind, y, ci, filled in (
             ("own", md.measured_rate[i], md.measured_rate_ci[i], True),
-            ("whole", md._vec(md.whole_rate)[i], md._pair(md.whole_rate_ci)[i], False),
+            ("whole", md.whole_rate[i], md.whole_rate_ci[i], False),
         ):
             keep = np.isfinite(y)
             err = np.vstack([np.nan_to_num(y - ci[:, 0])[keep], np.nan_to_num(ci[:, 1] - y)[keep]])

@@ -7,8 +7,9 @@ Such points are ``marginal``; marginal points that lie on one connected set of n
 are one ``SlowManifold`` (dimension: the number of unit eigenvalues; extent; starts that ended
 there), reported apart from the isolated points and not counted as them.
 
-The error bound (``unit_circle_bound``) is this module's own rule until per-eigenvalue bounds land
-in ``rnndyn.spectrum``: eigenvalue ``i`` of a point is on the unit circle when ``||λᵢ| − 1| ≤ δᵢ``,
+The error bound (``unit_circle_bound``) is this module's own rule, kept apart from
+``rnndyn.conditioning``'s so that reported points do not move (it adds the point's residual):
+eigenvalue ``i`` of a point is on the unit circle when ``||λᵢ| − 1| ≤ δᵢ``,
 
     δᵢ = min(1e-3, max(1e-8, κᵢ · (u · ‖J‖₂ + √(L · r)))),
 
@@ -42,41 +43,28 @@ FLOOR, CAP, NEIGHBOURS, SEGMENT = 1e-8, 1e-3, 16, 7
 def unit_circle_bound(
     jacobians: np.ndarray,
     eigenvalues: np.ndarray,
+    eigenvectors: np.ndarray,
     u: float,
     residual: np.ndarray | None = None,
     curvature: float = 1.0,
 ) -> np.ndarray:
-    """``(M, S)`` error bound ``δᵢ`` of every eigenvalue (see the module docstring); ``residual``
-    ``(M,)`` ``‖F(s) − s‖`` per point (default 0), ``curvature`` the scale ``L``."""
+    """``(M, S)`` error bound ``δᵢ`` of every eigenvalue (see the module docstring), from the
+    points' own decomposition: ``eigenvectors`` ``(M, S, S)``, column ``i`` belonging to
+    ``eigenvalues[:, i]``; ``residual`` ``(M,)`` ``‖F(s) − s‖`` per point (default 0),
+    ``curvature`` the scale ``L``."""
     if len(jacobians) == 0:
         return np.zeros(eigenvalues.shape)
-    ev_np, vecs = np.linalg.eig(jacobians)
     with np.errstate(all="ignore"):
         try:  # rows of V⁻¹: left eigenvectors scaled so that yᴴx = 1
-            left = np.linalg.inv(vecs)
+            left = np.linalg.inv(eigenvectors)
         except np.linalg.LinAlgError:  # an exactly defective Jacobian somewhere
-            left = np.linalg.pinv(vecs) * 1e16
-        kappa = np.linalg.norm(vecs, axis=1) * np.linalg.norm(left, axis=2)
+            left = np.linalg.pinv(eigenvectors) * 1e16
+        kappa = np.linalg.norm(eigenvectors, axis=1) * np.linalg.norm(left, axis=2)
     norm = np.linalg.norm(jacobians, ord=2, axis=(1, 2))
-    # np.linalg.eig's order differs from rnndyn's: the bound follows the eigenvalue it belongs to
     kappa = np.where(np.isfinite(kappa), kappa, np.inf)
     r = np.zeros(len(jacobians)) if residual is None else np.asarray(residual, dtype=float)
     err = u * norm + np.sqrt(max(curvature, 0.0) * np.maximum(r, 0.0))
-    bound = np.clip(kappa * err[:, None], FLOOR, CAP)
-    order = np.abs(eigenvalues[:, :, None] - ev_np[:, None, :]).argmin(-1)
-    return np.take_along_axis(bound, order, axis=1)
-
-
-def on_unit_circle(
-    jacobians: np.ndarray,
-    eigenvalues: np.ndarray,
-    u: float,
-    residual: np.ndarray | None = None,
-    curvature: float = 1.0,
-) -> np.ndarray:
-    """``(M, S)`` True where ``||λ| − 1|`` is within the eigenvalue's error bound."""
-    bound = unit_circle_bound(jacobians, eigenvalues, u, residual, curvature)
-    return np.abs(np.abs(eigenvalues) - 1.0) <= bound
+    return np.clip(kappa * err[:, None], FLOOR, CAP)
 
 
 @dataclass(frozen=True)

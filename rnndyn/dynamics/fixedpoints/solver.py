@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from rnndyn._util.jsonsafe import JsonObject
-from rnndyn.dynamics.fixedpoints.manifolds import on_unit_circle, slow_manifolds
+from rnndyn.dynamics.fixedpoints.manifolds import slow_manifolds, unit_circle_bound
 from rnndyn.dynamics.fixedpoints.points import LayerFixedPoints
 from rnndyn.dynamics.jacobian import split_state, state_map, step_pre
 from rnndyn.dynamics.network import LayerParams
@@ -203,7 +203,8 @@ def _assemble(
     """De-duplicate candidates ``s`` ``(N, S)`` (each standing for ``weight`` starts) and linearise
     the distinct points. Returns the ``LayerFixedPoints`` fields and every candidate's point (−1:
     above ``max_q``)."""
-    from rnndyn.spectrum import eigendecompose
+    from rnndyn.conditioning import on_unit_circle
+    from rnndyn.eigenvalues import order_eigenvalues
 
     good = torch.isfinite(q) & (q <= cfg.max_q)
     idx = torch.nonzero(good).flatten()
@@ -213,14 +214,21 @@ def _assemble(
     point[idx.numpy()] = owner
     _, jac = state_map(p, s[sel], x[sel])
     jac_np = jac.numpy()
-    if len(sel):
-        eig = np.stack([o.eigenvalues for o in eigendecompose(jac_np, diagnostics=False)])
-    else:
-        eig = np.zeros((0, s.shape[1]), dtype=complex)
+    # one decomposition per point: eigenvalues in rnndyn's order, and the vectors the bound needs
+    lam, vec = np.linalg.eig(jac_np) if len(sel) else (np.zeros((0, s.shape[1])), None)
+    perm = np.array([order_eigenvalues(w) for w in lam], dtype=int).reshape(lam.shape)
+    eig = np.take_along_axis(lam.astype(complex), perm, axis=1)
     counts = np.bincount(owner, weights=weight[idx.numpy()], minlength=len(keep)).astype(int)
     qs = q[sel].numpy()
     curv = float(torch.linalg.matrix_norm(p.w_hh, ord=2)) ** 2
-    unit = on_unit_circle(jac_np, eig, u, np.sqrt(2 * qs), curv) & (qs <= cfg.tol)[:, None]
+    bound = (
+        unit_circle_bound(
+            jac_np, eig, np.take_along_axis(vec, perm[:, None, :], axis=2), u, np.sqrt(2 * qs), curv
+        )
+        if vec is not None
+        else np.zeros(eig.shape)
+    )
+    unit = on_unit_circle(eig, bound) & (qs <= cfg.tol)[:, None]
     xs = x[sel]
     gi = xs @ p.w_ih.T + p.b_ih
 
