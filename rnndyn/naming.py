@@ -14,6 +14,7 @@ This module imports nothing from rnndyn, so every layer may use it.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "OperatorId",
     "direction_code",
     "gate_name",
+    "id_grid",
     "operator_id",
     "parse_operator_id",
 ]
@@ -130,6 +132,11 @@ def operator_id(layer: int, direction: str, gate: str | None, module: str = "") 
         raise ValueError(f"unknown gate {gate!r} (known: {', '.join(OPERATOR_GATES)})")
     text = f"l{layer}.{direction_code(direction)}.{g}"
     return f"{module}:{text}" if module else text
+
+
+def id_grid(layers: int, directions: Sequence[str], gates: Sequence[str | None]) -> list[str]:
+    """``operator_id`` of every layer, direction and gate, in that nesting order."""
+    return [operator_id(k, d, g) for k in range(layers) for d in directions for g in gates]
 
 
 def parse_operator_id(text: str) -> OperatorId:

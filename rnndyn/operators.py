@@ -107,47 +107,31 @@ class RecurrentOperator(Identified):
         return int(self.matrix.shape[0])
 
 
-def _weight(
-    ckpt: Checkpoint, key: str, cache: dict[tuple[Any, ...], np.ndarray] | None = None
-) -> tuple[np.ndarray, str]:
-    """A weight that is floating point and finite (else CheckpointError naming the key), as float64
-    NumPy (torch is not imported for arrays read from non-torch files), and its stored dtype.
-    ``cache``: one float64 array per distinct view (250 keys viewing one storage: converted once)."""
-    from rnndyn.readers.tensors import float64, raw
-    from rnndyn.readers.validate import check_weight
+def _read(
+    ckpt: Checkpoint, keys: Iterable[str], cache: dict[tuple[Any, ...], np.ndarray] | None
+) -> dict[str, tuple[np.ndarray, str]]:
+    """``{key: (float64 array, stored dtype)}`` for the ``keys`` present, each checked floating
+    point and finite first (else CheckpointError naming the key), in one pass over the tensors;
+    torch is not imported for arrays read from non-torch files. ``cache``: one float64 array per
+    distinct view (250 keys viewing one storage: converted once)."""
+    from functools import partial
 
-    t = check_weight(raw(ckpt.tensors, key), key, ckpt.path)
-    if cache is None:
-        return float64(t), _dtype(t)
-    vid = _view_id(t)
-    if vid not in cache:
-        cache[vid] = float64(t)
-    return cache[vid], _dtype(t)
+    from rnndyn.readers.tensors import read_float64
+    from rnndyn.readers.validate import check_weights
 
-
-def _view_id(t: Any) -> tuple[Any, ...]:
-    """What a stored array or tensor shows: its memory, offset, shape, stride and dtype (equal ids,
-    equal values), without importing torch for NumPy arrays."""
-    if isinstance(t, np.ndarray):
-        return (t.__array_interface__["data"][0], 0, t.shape, t.strides, str(t.dtype))
-    return (
-        t.untyped_storage().data_ptr(),
-        t.storage_offset(),
-        tuple(t.shape),
-        t.stride(),
-        t.dtype,
-    )
+    check = partial(check_weights, path=ckpt.path)
+    return read_float64(ckpt.tensors, keys, check=check, cache=cache)
 
 
 def float64_bytes(ckpt: Checkpoint, keys: Iterable[str]) -> int:
     """Bytes the float64 copies of ``keys`` take, each distinct view counted once."""
-    from rnndyn.readers.tensors import raw
+    from rnndyn.readers.tensors import raw, view_id
 
     seen = {}
     for key in keys:
         t = raw(ckpt.tensors, key) if key in ckpt.tensors else None
         if t is not None:
-            seen[_view_id(t)] = 8 * int(np.prod(t.shape))
+            seen[view_id(t)] = 8 * int(np.prod(t.shape))
     return sum(seen.values())
 
 
@@ -165,9 +149,6 @@ class ModuleWeights:
     operators: tuple[RecurrentOperator, ...]
 
 
-_PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
-
-
 def module_weights(
     ckpt: Checkpoint,
     module: RecurrentModule,
@@ -176,59 +157,45 @@ def module_weights(
     """Every stored parameter of ``module`` validated (floating point, finite: else CheckpointError
     naming the key) and converted to float64 once, with the module's operators built from them.
     ``cache``: shared by the modules of one checkpoint so repeated views share one array."""
-    cache = {} if cache is None else cache
     prefix = f"{module.name}." if module.name else ""
     if module.arch == "custom":
         key = module.matrix_key or ""
-        w, dt = _weight(ckpt, key, cache)
+        w, dt = _read(ckpt, [key], cache)[key]
         ident = OperatorId(0, "forward", VANILLA, module.name, "custom")
         op = RecurrentOperator(ident, w, key, dt, _u(dt))
         return ModuleWeights(module, {key.removeprefix(prefix): w}, (op,))
-    params: dict[str, np.ndarray] = {}
-    dtypes: dict[str, str] = {}
-    for layer in range(module.num_layers):
-        for direction in module.directions:
-            for param in _PARAMS:
-                key = module.key(param, layer, direction)
-                if key in ckpt.tensors:
-                    params[key], dtypes[key] = _weight(ckpt, key, cache)
-    ops = [
-        op
-        for layer in range(module.num_layers)
-        for direction in module.directions
-        for op in _blocks(ckpt, module, layer, direction, params, dtypes)
-    ]
-    named = {k.removeprefix(prefix): v for k, v in params.items()}
+    read = _read(ckpt, module.parameter_keys.values(), cache)
+    ops = _operators(ckpt, module, read)
+    named = {k.removeprefix(prefix): v for k, (v, _) in read.items()}
     return ModuleWeights(module, named, tuple(ops))
 
 
-def _blocks(
-    ckpt: Checkpoint,
-    module: RecurrentModule,
-    layer: int,
-    direction: str,
-    params: Mapping[str, np.ndarray],
-    dtypes: Mapping[str, str],
+def _operators(
+    ckpt: Checkpoint, module: RecurrentModule, read: Mapping[str, tuple[np.ndarray, str]]
 ) -> list[RecurrentOperator]:
-    """The gate-block operators of one layer and direction (``weight_hr`` products with a projection)."""
-    h = module.hidden_size
-    key = module.key("weight_hh", layer, direction)
-    w, dt = params[key], dtypes[key]
-    hr_key = module.key("weight_hr", layer, direction)
-    hr = params.get(hr_key) if module.proj_size else None
+    """The gate-block operators of every layer and direction (``weight_hr`` products with a
+    projection), from the float64 ``read`` weights."""
+    h, keys = module.hidden_size, module.parameter_keys
     ops = []
-    for g, gate in enumerate(module.gates):
-        block, u = w[g * h : (g + 1) * h], _u(dt)
-        source = f"{key}[{g * h}:{(g + 1) * h}]" if gate != VANILLA else key
-        if key in ckpt.sources:
-            source = f"{source} (from {ckpt.sources[key]})"
-        if hr is not None:  # both factors rounded: ‖E‖F ≤ 2u‖W_hr‖F‖W_g‖F (first order)
-            prod = hr @ block
-            scale = np.linalg.norm(hr) * np.linalg.norm(block) / np.linalg.norm(prod)
-            block, u = prod, u * 2.0 * float(scale) if np.isfinite(scale) else u
-            source = f"{hr_key} @ {source}"
-        ident = OperatorId(layer, direction, gate, module.name, module.arch)
-        ops.append(RecurrentOperator(ident, np.ascontiguousarray(block), source, dt, u))
+    for layer in range(module.num_layers):
+        for direction in module.directions:
+            key = keys[(layer, direction, "weight_hh")]
+            hr_key = keys[(layer, direction, "weight_hr")]
+            w, dt = read[key]
+            hr = read[hr_key][0] if module.proj_size and hr_key in read else None
+            u_w = _u(dt)
+            for g, gate in enumerate(module.gates):
+                block, u = w[g * h : (g + 1) * h], u_w
+                source = f"{key}[{g * h}:{(g + 1) * h}]" if gate != VANILLA else key
+                if key in ckpt.sources:
+                    source = f"{source} (from {ckpt.sources[key]})"
+                if hr is not None:  # both factors rounded: ‖E‖F ≤ 2u‖W_hr‖F‖W_g‖F (first order)
+                    prod = hr @ block
+                    scale = np.linalg.norm(hr) * np.linalg.norm(block) / np.linalg.norm(prod)
+                    block, u = prod, u * 2.0 * float(scale) if np.isfinite(scale) else u
+                    source = f"{hr_key} @ {source}"
+                ident = OperatorId(layer, direction, gate, module.name, module.arch)
+                ops.append(RecurrentOperator(ident, np.ascontiguousarray(block), source, dt, u))
     return ops
 
 
@@ -241,22 +208,9 @@ def module_operators(
     ``cache``: shared by the modules of one checkpoint so repeated views share one array."""
     if module.arch == "custom":
         return list(module_weights(ckpt, module, cache).operators)
-    cache = {} if cache is None else cache
-    ops: list[RecurrentOperator] = []
-    for layer in range(module.num_layers):
-        for direction in module.directions:
-            keys = [module.key("weight_hh", layer, direction)]
-            if module.proj_size:
-                keys.append(module.key("weight_hr", layer, direction))
-            read = {k: _weight(ckpt, k, cache) for k in keys}
-            params = {k: v[0] for k, v in read.items()}
-            dtypes = {k: v[1] for k, v in read.items()}
-            ops += _blocks(ckpt, module, layer, direction, params, dtypes)
-    return ops
-
-
-def _dtype(t: Any) -> str:  # a torch tensor or a NumPy array
-    return str(t.dtype).removeprefix("torch.")
+    wanted = ("weight_hh", "weight_hr") if module.proj_size else ("weight_hh",)
+    keys = [k for (_, _, param), k in module.parameter_keys.items() if param in wanted]
+    return _operators(ckpt, module, _read(ckpt, keys, cache))
 
 
 def _u(dtype: str) -> float:

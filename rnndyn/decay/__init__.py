@@ -1,6 +1,7 @@
 """Per-mode decay of information: what ``|λ|^k`` predicts beside what the network does.
 
 - ``measure``: ``measure_decay`` — the job: probe → trajectories → modes → propagation, memory, Lyapunov;
+- ``precision``: float32 tangents where they can be trusted, else float64 with a note;
 - ``propagation``: perturbations along each mode through the real per-step Jacobians;
 - ``memory``: lagged decoding of past inputs (memory function and capacity);
 - ``lyapunov``: the Lyapunov spectrum along the probe (QR method); ``rnn_lyapunov_spectrum``: the

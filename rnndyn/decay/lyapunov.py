@@ -190,8 +190,14 @@ def lyapunov_spectrum(
     x, h, c = trace
     t_len = x.shape[0] - start
     warmup = t_len // 4 if warmup is None else min(max(warmup, 0), t_len - 1)
-    pw = cast(p, dtype)
-    p64 = cast(p, torch.float64)  # coefficients from float64 states: no spurious saturation
+    pw = (
+        p.float32
+        if dtype == torch.float32
+        else p.float64
+        if dtype == torch.float64
+        else cast(p, dtype)
+    )
+    p64 = p.float64  # coefficients from float64 states: no spurious saturation
     chunks = coefficient_chunks(p64, x, h, c, start)
     have: list[Any] = [0, {}]  # first step of the current chunk, its coefficients in ``dtype``
 
@@ -298,15 +304,14 @@ def network_lyapunov(
 ) -> tuple[tuple[LyapunovSpectrum, ...], np.ndarray]:
     """Per-layer spectra over the whole probe (first ``batch`` sequences) and the network's merged
     exponents; a note for every layer that did not converge or has −∞ exponents."""
-    mod = net.module
     spectra = []
-    for layer in range(mod.num_layers):
-        for d in mod.directions:
-            p = net.layer(layer, d, input_size=traj.layer_inputs(layer).shape[-1])
-            x, h, c = traj.trace(layer, d)
-            b = batch
-            trace = (x[:, :b], h[:, :b], None if c is None else c[:, :b])
-            spectra.append(lyapunov_spectrum(p, trace, n_exp, dtype=dtype, seed=seed))
+    for run in traj.runs.values():
+        x, h, c = run.trace
+        trace = (x[:, :batch], h[:, :batch], None if c is None else c[:, :batch])
+        p = run.params
+        if p is None:  # trajectories built by hand: the weights from the network
+            p = net.layer(run.layer, run.direction, input_size=run.inputs.shape[-1])
+        spectra.append(lyapunov_spectrum(p, trace, n_exp, dtype=dtype, seed=seed))
     for sp in spectra:
         bad = ~sp.converged
         where = f"Lyapunov exponents of layer {sp.layer} {sp.direction} not converged"

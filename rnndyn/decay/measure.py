@@ -30,17 +30,18 @@ import torch
 
 from rnndyn.decay.fit import LINEAR_TOL, MIN_FIT_STEPS, fit_rates
 from rnndyn.decay.lyapunov import network_lyapunov
-from rnndyn.decay.memory import memory_fit, memory_lags, network_memory
+from rnndyn.decay.memory import memory_fit, network_memory
+from rnndyn.decay.precision import job_dtype
 from rnndyn.decay.propagation import propagate
 from rnndyn.decay.results import DecayResult, ModeDecay
-from rnndyn.dynamics.health import check_budget, check_seed, tangent_dtype
+from rnndyn.dynamics.health import check_budget, check_seed
 from rnndyn.dynamics.jacobian import JacobianOperator, jacobian_operators
 from rnndyn.dynamics.modal import modal_coordinates, real_basis
 from rnndyn.dynamics.network import Network, resolve_network
-from rnndyn.dynamics.probes import DEFAULT_BATCH, Probe, default_length, make_probe
-from rnndyn.dynamics.trajectories import Trajectories, simulate
+from rnndyn.dynamics.probes import DEFAULT_BATCH, Probe, build_probe, default_length
+from rnndyn.dynamics.trajectories import Trajectories, run_network
 from rnndyn.errors import UsageError
-from rnndyn.naming import JAC, JAC_FP, VANILLA, operator_id
+from rnndyn.naming import JAC, JAC_FP, VANILLA, id_grid
 from rnndyn.operators import RecurrentModule, RecurrentOperator
 from rnndyn.readers.checkpoint import Checkpoint
 from rnndyn.spectrum import OperatorSpectrum
@@ -65,12 +66,8 @@ class _Settings:
 
 def operator_ids(module: RecurrentModule) -> list[str]:
     """Every operator id ``measure_decay`` accepts for ``module`` (gate blocks, ``jac``, ``jacfp``)."""
-    ids = []
-    for layer in range(module.num_layers):
-        for direction in module.directions:
-            gates = [*module.gates, *((JAC, JAC_FP) if module.arch != "custom" else ())]
-            ids += [operator_id(layer, direction, g) for g in gates]
-    return ids
+    gates = [*module.gates, *((JAC, JAC_FP) if module.arch != "custom" else ())]
+    return id_grid(module.num_layers, module.directions, gates)
 
 
 def _select(ckpt: Checkpoint | Network, module, operators) -> tuple[Network, list[str]]:
@@ -98,7 +95,9 @@ def _select(ckpt: Checkpoint | Network, module, operators) -> tuple[Network, lis
 
 
 def _check_sizes(net: Network, probe: Any, s: _Settings, batch: int | None, length: int | None):
-    """Refuse up front (UsageError with an estimate) sizes this machine cannot hold."""
+    """Refuse up front (UsageError with an estimate) a seed or sizes this machine cannot hold: the
+    probe, the simulation and the tangents together, so the stages below check nothing again."""
+    check_seed(s.seed)
     if int(s.steps) <= 0:
         raise UsageError(f"--steps must be a positive number of steps, got {s.steps}")
     if s.modes is not None and int(s.modes) <= 0:
@@ -125,7 +124,7 @@ def _check_sizes(net: Network, probe: Any, s: _Settings, batch: int | None, leng
 def _probe(net: Network, probe, s: _Settings, batch: int | None, length: int | None) -> Probe:
     meta = net.metadata
     own_task = isinstance(probe, str) and probe.lower() == f"task:{meta.get('task')}"
-    pr = make_probe(
+    pr = build_probe(
         probe,
         net.module,
         steps=s.steps,
@@ -179,20 +178,22 @@ def _measure_operator(
             "modal coordinates and own rates are unreliable"
         )
     basis = real_basis(spec, s.n_modes(op.n))
-    p = net.layer(op.layer, op.direction, input_size=traj.layer_inputs(op.layer).shape[-1])
-    trace = traj.trace(op.layer, op.direction)
-    prop = propagate(p, basis, trace, s.steps, dtype=s.dtype)
+    run = traj.runs[(op.layer, op.direction)]
+    p = run.params  # the weights the simulation ran with (``run_network`` records them)
+    if p is None:
+        p = net.layer(op.layer, op.direction, input_size=run.inputs.shape[-1])
+    prop = propagate(p, basis, run.trace, s.steps, dtype=s.dtype)
     if s.dtype != torch.float64 and not np.isfinite(prop.log_norm).all():
-        prop = propagate(p, basis, trace, s.steps, dtype=torch.float64)
+        prop = propagate(p, basis, run.trace, s.steps, dtype=torch.float64)
         notes.append(
             f"{op.id}: a perturbation vanished in float32 (saturated units); redone in float64"
         )
     rates = fit_rates(prop, min_steps=s.min_fit_steps, linear_tol=s.linear_tol)
     coords = modal_coordinates(
-        traj.states(op.layer, op.direction, full=op.n != traj.hidden.shape[-1]),
-        basis,
-        dtype=s.dtype,
+        run.full_states if op.n != run.states.shape[-1] else run.states, basis, dtype=s.dtype
     )
+    with np.errstate(over="ignore"):
+        energy = coords.energy.mean(axis=1)
     g = basis.mode_group
     memory = None
     if lags is not None:
@@ -206,7 +207,7 @@ def _measure_operator(
         measured_rate_ci=rates.own_ci[g],
         fit_steps=rates.fit_steps[g],
         log_curve=prop.log_amplitude.mean(axis=1).T[g],
-        energy=coords.mean_energy(),
+        energy=energy,
         memory=memory,
         info=op.info() if isinstance(op, JacobianOperator) else {},
         fit_rmse=rates.fit_rmse[g],
@@ -225,12 +226,12 @@ def _precision(
     net: Network, traj: Trajectories, spectra: list[OperatorSpectrum], s: _Settings
 ) -> tuple[_Settings, str | None]:
     """Settings with the tangent precision raised to float64 where float32 cannot be trusted."""
-    scale = float(np.abs(traj.hidden).max(initial=0.0))
-    if traj.cell is not None:
-        scale = max(scale, float(np.abs(traj.cell).max(initial=0.0)))
-    gain = max(float(p.w_hh.abs().sum(1).max()) for p in net.params.values())
-    kappa = max((sp.eigvec_condition for sp in spectra), default=1.0)
-    dtype, note = tangent_dtype(s.dtype, scale * max(gain, 1.0), kappa)
+    dtype, note = job_dtype(
+        s.dtype,
+        [traj.hidden, traj.cell],
+        [p.w_hh for p in net.params.values()],
+        [sp.eigvec_condition for sp in spectra],
+    )
     return _Settings(**{**s.__dict__, "dtype": dtype}), note
 
 
@@ -284,7 +285,7 @@ def measure_decay(
         InvalidInputError: bad probe file; CheckpointError: NaN/Inf weights;
         SimulationError: the network's states left the floating-point range on the probe.
     """
-    s = _Settings(int(steps), modes, dtype, check_seed(seed), int(min_fit_steps), float(linear_tol))
+    s = _Settings(int(steps), modes, dtype, seed, int(min_fit_steps), float(linear_tol))
     if not (memory or lyapunov or rates):
         raise UsageError("nothing to measure: ask for at least one of rates, lyapunov, memory")
     if lyapunov_exponents is not None and int(lyapunov_exponents) < 1:
@@ -294,13 +295,13 @@ def measure_decay(
     pr = _probe(net, probe, s, batch, length)
     tick = progress or (lambda done, total, phase: None)
     tick(0, None, "simulating the probe")
-    traj = simulate(net, pr.inputs, dtype=torch.float64)
+    traj = run_network(net, pr.inputs, dtype=torch.float64)
     notes = _module_notes(net)
     ops, more = _catalogue(net, ids, traj, pr.length - s.steps) if rates else ([], [])
     spectra, partial = modal_spectra(ops, s.n_modes) if ops else ([], [])  # top modes for n ≥ 4096
     s, precision = _precision(net, traj, list(spectra), s)
     notes += more + list(partial) + ([precision] if precision else [])
-    lags = memory_lags(pr, s.steps, notes) if memory else None
+    lags = _memory_lags(pr, s.steps, notes) if memory else None
     total = 1 + len(ops) + int(lyapunov) + int(lags is not None)
     n_exp = _state_size(net) if lyapunov_exponents is None else int(lyapunov_exponents)
     results = []
@@ -347,6 +348,21 @@ def _state_size(net: Network) -> int:
     """The size of one layer-direction's state (``[h; c]`` for LSTM): every Lyapunov exponent."""
     mod = net.module
     return (mod.proj_size or mod.hidden_size) + (mod.hidden_size if mod.arch == "lstm" else 0)
+
+
+def _memory_lags(pr: Probe, steps: int, notes: list[str]) -> int | None:
+    """The largest lag to decode (``min(steps, T // 2)``), or None with a note when nothing can be."""
+    if not (np.ptp(pr.inputs, axis=(0, 1)) > 0).any():
+        notes.append(
+            "memory: the probe input does not vary, so nothing can be decoded from it "
+            "(use --probe noise for memory functions)"
+        )
+        return None
+    lags = min(steps, pr.length // 2)
+    if pr.length - lags < 4:
+        notes.append("memory: the probe is too short for lagged decoding")
+        return None
+    return lags
 
 
 def _channel_sum(r2: np.ndarray) -> np.ndarray:

@@ -277,31 +277,12 @@ def memory_r2(
     return memory_fit(features, inputs, max_lag, groups=groups).summed
 
 
-def memory_lags(pr: Probe, steps: int, notes: list[str]) -> int | None:
-    """The largest lag to decode (``min(steps, T // 2)``), or None with a note when nothing can be."""
-    x = pr.inputs
-    if not (np.ptp(x, axis=(0, 1)) > 0).any():
-        notes.append(
-            "memory: the probe input does not vary, so nothing can be decoded from it "
-            "(use --probe noise for memory functions)"
-        )
-        return None
-    lags = min(steps, pr.length // 2)
-    if pr.length - lags < 4:
-        notes.append("memory: the probe is too short for lagged decoding")
-        return None
-    return lags
-
-
 def network_memory(
     net: Network, traj: Trajectories, lags: int, pr: Probe, notes: list[str]
 ) -> np.ndarray:
     """``(L+1, D)`` held-out R² per lag and input channel from all hidden states, with notes on
     what limits it (samples, conditioning, the i.i.d. bound)."""
-    mod = net.module
-    feats = np.concatenate(
-        [traj.states(k, d) for k in range(mod.num_layers) for d in mod.directions], -1
-    )
+    feats = np.concatenate([run.states for run in traj.runs.values()], -1)
     fit = memory_fit(feats, traj.inputs, lags)
     mc = float(np.nansum(fit.r2[0]))
     bias = fit.bias_bound()

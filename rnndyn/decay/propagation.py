@@ -32,7 +32,7 @@ from rnndyn.dynamics.jacobian import apply, coefficient_chunks
 from rnndyn.dynamics.modal import ModalBasis
 from rnndyn.dynamics.network import LayerParams, cast
 
-__all__ = ["Propagation", "cast", "propagate"]
+__all__ = ["Propagation", "propagate"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -208,12 +208,18 @@ def propagate(
     """
     x, h, c = trace
     t_len, batch = x.shape[0], x.shape[1]
-    pw = cast(p, dtype)
+    pw = (
+        p.float32
+        if dtype == torch.float32
+        else p.float64
+        if dtype == torch.float64
+        else cast(p, dtype)
+    )
     tan = _Tangents(pw, basis, batch, dtype)
     rec = _Recorder(basis, steps, batch)
     k = 0
     # coefficients from the float64 states, then cast: a float32 tanh would saturate to exactly 1
-    for coef in coefficient_chunks(cast(p, torch.float64), x, h, c, t_len - steps, t_len):
+    for coef in coefficient_chunks(p.float64, x, h, c, t_len - steps, t_len):
         for t in range(next(iter(coef.values())).shape[0]):
             lognorm = tan.lognorm
             rec.project(k, tan.d)

@@ -3,9 +3,10 @@ and linearise (per-step Jacobians).
 
 - ``network``: checkpoint → ``Network`` (resolved once: module, float64 weights, metadata) → runnable
   ``nn.RNN``/``nn.LSTM``/``nn.GRU`` and per-layer parameters;
-- ``health``: size budgets, state-range checks and the float32/float64 choice shared by every simulation;
+- ``health``: seed and size-budget checks shared by every command that runs a network;
 - ``probes``: ``zeros | noise[:std] | impulse | task:NAME | FILE.npy`` → inputs ``(B, T, D)``;
-- ``trajectories``: ``simulate`` → ``Trajectories`` (hidden states, LSTM cells);
+- ``trajectories``: ``simulate`` → ``Trajectories`` (hidden states, LSTM cells; per layer and
+  direction the weights it ran with and its trace);
 - ``numpy_rnn``: ``run_rnn``, a vanilla RNN given as arrays run in NumPy (no torch import);
 - ``modal``: the real eigenbasis and modal coordinates ``z = V⁻¹h``;
 - ``jacobian``: batched per-step Jacobians in PyTorch's conventions; mean and fixed-point Jacobians.

@@ -1,26 +1,18 @@
-"""Simulation health checks shared by every command that runs a network: sizes refused up front,
-states that left the floating-point range, and the precision tangent computations need.
+"""Checks shared by every command that runs a network, made before anything is allocated.
 
-- ``check_seed`` / ``check_budget``: refuse impossible seeds and sizes before allocating anything
-  (``UsageError`` with a size estimate, exit 2);
-- ``check_states``: NaN/Inf in simulated states → ``SimulationError`` naming the layer and step;
-- ``tangent_dtype``: float32 tangents are only trusted while the states and pre-activations stay
-  far inside float32's range and the modal basis is well conditioned; otherwise float64, with a note.
+``check_seed`` / ``check_budget``: refuse impossible seeds and sizes (``UsageError`` with a size
+estimate, exit 2). NaN/Inf states are ``rnndyn.dynamics.trajectories.check_states``'s job; the
+float32/float64 choice for tangents is ``rnndyn.decay.precision``'s.
 """
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
-import torch
 
 from rnndyn._util import budget
-from rnndyn.errors import SimulationError, UsageError
+from rnndyn.errors import UsageError
 from rnndyn.naming import SEED_MAX
 
-FLOAT32_SAFE = 1e18  # |state| beyond this: products with the weights may overflow float32
-FLOAT32_KAPPA = 1e3  # κ(V) beyond this: float32 read-back of modal coordinates loses > 1e-4
 _GIB = 2.0**30
 
 
@@ -52,41 +44,3 @@ def check_budget(nbytes: float, what: str, *, hint: str | None = None) -> None:
         what,
         hint=hint or "Use fewer steps, a shorter probe (--length) or a smaller --batch.",
     )
-
-
-def check_states(
-    out: torch.Tensor, path: str | os.PathLike[str] | None, layer: int, dtype: torch.dtype
-) -> None:
-    """SimulationError when simulated states ``(T, B, …)`` hold NaN/Inf (the network explodes)."""
-    bad = ~torch.isfinite(out)
-    if not bool(bad.any()):
-        return
-    t = int(torch.nonzero(bad.flatten(1).any(1))[0, 0])
-    width = "float64" if dtype == torch.float64 else str(dtype).removeprefix("torch.")
-    raise SimulationError(
-        f"the network's states left the {width} range (NaN/Inf) in layer {layer} at time step "
-        f"{t}: it explodes on this probe",
-        path=path,
-        hint="Use a weaker or shorter probe (--probe zeros or noise:0.1, fewer --steps or "
-        "--length); a ReLU network with spectral radius above 1 grows without bound.",
-    )
-
-
-def tangent_dtype(
-    requested: torch.dtype, state_max: float, kappa: float = 1.0
-) -> tuple[torch.dtype, str | None]:
-    """The precision for tangent (Jacobian-product) computations, and a note when it was raised.
-
-    ``state_max``: the largest ``|state|`` along the probe; ``kappa``: the largest eigenvector
-    condition number of the operators whose modes are read back.
-    """
-    if requested == torch.float64:
-        return requested, None
-    reasons = []
-    if not np.isfinite(state_max) or state_max > FLOAT32_SAFE:
-        reasons.append(f"states reach {state_max:.3g} (float32 overflows near 3.4e38)")
-    if not np.isfinite(kappa) or kappa > FLOAT32_KAPPA:
-        reasons.append(f"the eigenbasis is ill-conditioned (κ(V) ≈ {kappa:.2g})")
-    if not reasons:
-        return requested, None
-    return torch.float64, "computed in float64 instead of float32: " + "; ".join(reasons)

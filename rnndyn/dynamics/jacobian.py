@@ -348,10 +348,15 @@ def jacobian_operators(
         outs = []
         for direction in mod.directions:
             size = in_size if layer == 0 else fp_input.shape[0]
-            p = net.layer(layer, direction, input_size=size)
+            run = traj.runs[(layer, direction)] if traj is not None else None
+            p = run.params if run is not None and run.params is not None else None
+            if p is None:  # no simulation, or trajectories built by hand
+                p = net.layer(layer, direction, input_size=size)
             ident = partial(OperatorId, layer, direction, module=mod.name, arch=mod.arch)
             if traj is not None and "mean" in kinds:
-                mat, count = _mean_jacobian(p, traj.trace(layer, direction), start)
+                mat, count = _mean_jacobian(
+                    p, run.trace if run else traj.trace(layer, direction), start
+                )
                 ops.append(JacobianOperator(ident(JAC), mat, MEAN_SOURCE, samples=count))
             if "fixed_point" in kinds:
                 fp = fixed_point(p, fp_input)

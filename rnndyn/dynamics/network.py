@@ -64,6 +64,16 @@ class LayerParams:
         """Size of the full state: ``P + H`` for an LSTM (``(h, c)``), else ``H``."""
         return self.out_size + (self.hidden_size if self.arch == "lstm" else 0)
 
+    @property
+    def float32(self) -> LayerParams:
+        """These weights in float32, converted once (every tangent run of the layer shares them)."""
+        return cast(self, torch.float32)
+
+    @property
+    def float64(self) -> LayerParams:
+        """These weights in float64 (itself when they are), converted once."""
+        return cast(self, torch.float64)
+
 
 @dataclass(frozen=True, eq=False)
 class Network:
@@ -279,6 +289,30 @@ def build_layer(
             state[f"weight_hr{sfx}"] = q.w_hr
     rnn.load_state_dict(state)
     return rnn.requires_grad_(False)
+
+
+@dataclass(frozen=True, eq=False)
+class RunnableLayer:
+    """One layer ready to simulate: the fused module (both directions) and each direction's weights."""
+
+    module: nn.RNNBase
+    params: Mapping[str, LayerParams]
+
+
+def runnable_layers(
+    net: Network, input_size: int, *, dtype: torch.dtype = torch.float64
+) -> list[RunnableLayer]:
+    """Every layer of ``net`` as a ``RunnableLayer`` in ``dtype`` (``input_size`` sizes the zero
+    input weights of an input-less module): the weights come from ``net`` as resolved, converted
+    at most once per dtype."""
+    mod = net.module
+    return [
+        RunnableLayer(
+            build_layer(net, mod, layer, dtype=dtype, input_size=input_size),
+            {d: net.layer(layer, d, dtype=dtype, input_size=input_size) for d in mod.directions},
+        )
+        for layer in range(mod.num_layers)
+    ]
 
 
 def _layer_suffix(layer: int, m: re.Match[str]) -> str:

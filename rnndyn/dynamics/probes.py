@@ -181,19 +181,53 @@ def make_probe(
     Raises UsageError for an unknown spec or bad or too large sizes (with an estimate),
     InvalidInputError for a bad file. ``path``: the checkpoint, for messages.
     """
+    _check_sizes(batch, length)
+    seed = check_seed(seed)
+    if not isinstance(spec, np.ndarray):
+        kind = spec.split(":", 1)[0].strip().lower()
+        if kind in ("zeros", "noise", "impulse"):
+            t_len = length or default_length(steps)
+            b, d = batch or DEFAULT_BATCH.get(kind) or 32, module.input_size or 1
+            check_budget(8.0 * b * t_len * d, f"a {b} × {t_len} × {d} probe", hint=None)
+    return build_probe(
+        spec,
+        module,
+        steps=steps,
+        batch=batch,
+        length=length,
+        seed=seed,
+        task_params=task_params,
+        path=path,
+    )
+
+
+def _check_sizes(batch: int | None, length: int | None) -> None:
     if batch is not None and batch <= 0:
         raise UsageError(f"--batch must be positive, got {batch}")
     if length is not None and length <= 0:
         raise UsageError(f"--length must be positive, got {length}")
-    seed = check_seed(seed)
+
+
+def build_probe(
+    spec: str | np.ndarray,
+    module: RecurrentModule,
+    *,
+    steps: int,
+    batch: int | None = None,
+    length: int | None = None,
+    seed: int = 0,
+    task_params: Mapping[str, Any] | None = None,
+    path: Any = None,
+) -> Probe:
+    """``make_probe`` for a caller that has checked the seed and the memory budget itself
+    (``measure_decay``, up front for its whole job)."""
+    _check_sizes(batch, length)
     d = module.input_size or 1
     if isinstance(spec, np.ndarray):
         return Probe("array", "array", _take(spec, batch), seed)
     kind = spec.split(":", 1)[0].strip().lower()
     t_len = length or default_length(steps)
     b = batch or DEFAULT_BATCH.get(kind) or 32
-    if kind in ("zeros", "noise", "impulse"):
-        check_budget(8.0 * b * t_len * d, f"a {b} × {t_len} × {d} probe", hint=None)
     rng = np.random.default_rng(seed)
     if kind == "zeros":
         return Probe("zeros", spec, np.zeros((b, t_len, d), np.float32), seed)

@@ -8,18 +8,21 @@ A custom module (only a square ``W``) runs as ``h_t = tanh(W h_{t-1})``: its inp
 
 from __future__ import annotations
 
+import os
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from rnndyn._util.jsonsafe import JsonObject
-from rnndyn.dynamics.health import check_budget, check_states
+from rnndyn.dynamics.health import check_budget
 from rnndyn.dynamics.modal import ModalCoordinates, modal_coordinates, real_basis
-from rnndyn.dynamics.network import LayerParams, Network, build_layer, resolve_network
-from rnndyn.errors import InvalidInputError, UsageError
+from rnndyn.dynamics.network import LayerParams, Network, resolve_network, runnable_layers
+from rnndyn.errors import InvalidInputError, SimulationError, UsageError
 from rnndyn.operators import RecurrentModule
 from rnndyn.readers.checkpoint import Checkpoint
 from rnndyn.spectrum import OperatorSpectrum
@@ -30,6 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from rnndyn.spectrum import Spectrum
 
 TIME_CHUNK = 64
+Trace = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ class Trajectories:
     ``inputs`` ``(T, B, D)``; ``hidden`` ``(L, d, T, B, P)``; ``cell`` ``(L, d, T, B, H)`` (LSTM) or None;
     ``h0`` ``(L, d, B, P)``, ``c0`` ``(L, d, B, H)`` or None. Time runs forward for both directions
     (as in PyTorch's outputs); ``trace`` returns a direction in its own processing order.
+    ``params``: the weights each ``(layer, direction)`` ran with (``simulate`` fills it); ``runs``
+    gives every layer and direction's states, inputs and trace, each built once.
     """
 
     module: RecurrentModule
@@ -49,6 +55,18 @@ class Trajectories:
     cell: np.ndarray | None = field(default=None, repr=False)
     c0: np.ndarray | None = field(default=None, repr=False)
     checkpoint: str = ""
+    params: Mapping[tuple[int, str], LayerParams] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    @cached_property
+    def runs(self) -> dict[tuple[int, str], LayerRun]:
+        """``{(layer, direction): LayerRun}`` for every layer and direction."""
+        return {
+            (layer, d): LayerRun(self, layer, d, self.params.get((layer, d)))
+            for layer in range(self.module.num_layers)
+            for d in self.module.directions
+        }
 
     @property
     def steps(self) -> int:
@@ -85,11 +103,14 @@ class Trajectories:
             return self.inputs
         return np.concatenate(list(self.hidden[layer - 1]), axis=-1)
 
-    def trace(self, layer: int = 0, direction: str = "forward", *, dtype=torch.float64):
+    def trace(self, layer: int = 0, direction: str = "forward", *, dtype=torch.float64) -> Trace:
         """``(x, h, c)`` in processing order as tensors: ``x`` ``(T, B, D_l)``, ``h`` ``(T+1, B, P)``
         with the initial state first, ``c`` ``(T+1, B, H)`` or None."""
+        return self._trace(self.layer_inputs(layer), layer, direction, dtype)
+
+    def _trace(self, inputs: np.ndarray, layer: int, direction: str, dtype: torch.dtype) -> Trace:
         d = self._dir(direction)
-        x = torch.from_numpy(self.layer_inputs(layer)).to(dtype)
+        x = torch.from_numpy(inputs).to(dtype)
         h = torch.from_numpy(self.hidden[layer, d]).to(dtype)
         c = None if self.cell is None else torch.from_numpy(self.cell[layer, d]).to(dtype)
         if direction == "reverse":
@@ -144,6 +165,55 @@ class Trajectories:
             "hidden": self.hidden.tolist(),
             "cell": None if self.cell is None else self.cell.tolist(),
         }
+
+
+@dataclass(frozen=True, eq=False)
+class LayerRun:
+    """One layer and direction of a simulation: the weights it ran with (None for trajectories
+    built by hand) and its inputs, states and float64 trace, each built once on first use."""
+
+    traj: Trajectories = field(repr=False)
+    layer: int
+    direction: str
+    params: LayerParams | None = field(default=None, repr=False)
+
+    @cached_property
+    def inputs(self) -> np.ndarray:
+        """``(T, B, D_l)``: what drove this layer (``Trajectories.layer_inputs``)."""
+        return self.traj.layer_inputs(self.layer)
+
+    @cached_property
+    def states(self) -> np.ndarray:
+        """``(T, B, P)`` hidden states."""
+        return self.traj.states(self.layer, self.direction)
+
+    @cached_property
+    def full_states(self) -> np.ndarray:
+        """``(T, B, S)``: ``[h; c]`` for an LSTM, else the hidden states."""
+        return self.traj.states(self.layer, self.direction, full=True)
+
+    @cached_property
+    def trace(self) -> Trace:
+        """``Trajectories.trace`` of this layer and direction, in float64."""
+        return self.traj._trace(self.inputs, self.layer, self.direction, torch.float64)
+
+
+def check_states(
+    out: torch.Tensor, path: str | os.PathLike[str] | None, layer: int, dtype: torch.dtype
+) -> None:
+    """SimulationError when simulated states ``(T, B, …)`` hold NaN/Inf (the network explodes)."""
+    bad = ~torch.isfinite(out)
+    if not bool(bad.any()):
+        return
+    t = int(torch.nonzero(bad.flatten(1).any(1))[0, 0])
+    width = "float64" if dtype == torch.float64 else str(dtype).removeprefix("torch.")
+    raise SimulationError(
+        f"the network's states left the {width} range (NaN/Inf) in layer {layer} at time step "
+        f"{t}: it explodes on this probe",
+        path=path,
+        hint="Use a weaker or shorter probe (--probe zeros or noise:0.1, fewer --steps or "
+        "--length); a ReLU network with spectral radius above 1 grows without bound.",
+    )
 
 
 def check_inputs(inputs: Any, module: RecurrentModule, path: Any = None) -> torch.Tensor:
@@ -226,15 +296,31 @@ def simulate(
     """
     net = ckpt if isinstance(ckpt, Network) else resolve_network(ckpt, module)
     mod = net.module
-    x = check_inputs(inputs, mod).to(dtype)
+    x = check_inputs(inputs, mod)
+    t_len, batch = x.shape[0], x.shape[1]
+    width = (mod.proj_size or mod.hidden_size) + (mod.hidden_size if mod.arch == "lstm" else 0)
+    check_budget(
+        2.0 * mod.num_layers * len(mod.directions) * t_len * batch * width * dtype.itemsize,
+        f"simulating {batch} sequences of {t_len} steps",
+    )
+    return run_network(net, x, h0=h0, c0=c0, dtype=dtype)
+
+
+def run_network(
+    net: Network,
+    inputs: Any,
+    *,
+    h0: Any = None,
+    c0: Any = None,
+    dtype: torch.dtype = torch.float32,
+) -> Trajectories:
+    """``simulate`` for a caller that has checked the memory budget (``measure_decay``, up front
+    for the whole job): the inputs are validated, the states checked for NaN/Inf."""
+    mod = net.module
+    x = (inputs if isinstance(inputs, torch.Tensor) else check_inputs(inputs, mod)).to(dtype)
     t_len, batch = x.shape[0], x.shape[1]
     nd = len(mod.directions)
     out_size = mod.proj_size or mod.hidden_size
-    width = out_size + (mod.hidden_size if mod.arch == "lstm" else 0)
-    check_budget(
-        2.0 * mod.num_layers * nd * t_len * batch * width * x.element_size(),
-        f"simulating {batch} sequences of {t_len} steps",
-    )
     h0_t, c0_t = _initial_states(mod, batch, h0, c0, dtype)
     lstm = c0_t is not None
     hidden = torch.empty(mod.num_layers, nd, t_len, batch, out_size, dtype=dtype)
@@ -243,23 +329,22 @@ def simulate(
         if lstm
         else None
     )
+    layers = runnable_layers(net, x.shape[2], dtype=dtype)
     layer_in = x
-    for layer in range(mod.num_layers):
-        module_l = build_layer(net, mod, layer, dtype=dtype, input_size=x.shape[2])
+    for layer, run in enumerate(layers):
         state = (h0_t[layer], c0_t[layer]) if c0_t is not None else h0_t[layer]
         with torch.no_grad(), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="LSTM with projections is not supported")
-            out, _ = module_l(layer_in, state)
+            out, _ = run.module(layer_in, state)
         check_states(out, net.path, layer, dtype)
         hidden[layer] = out.view(t_len, batch, nd, out_size).permute(2, 0, 1, 3)
         if cell is not None and c0_t is not None:
             for d, direction in enumerate(mod.directions):
-                p = net.layer(layer, direction, dtype=dtype, input_size=layer_in.shape[2])
                 xs, hs = layer_in, hidden[layer, d]
                 if direction == "reverse":
                     xs, hs = xs.flip(0), hs.flip(0)
                 h_prev = torch.cat([h0_t[layer, d][None], hs[:-1]])
-                c = cell_states(p, xs, h_prev, c0_t[layer, d])
+                c = cell_states(run.params[direction], xs, h_prev, c0_t[layer, d])
                 cell[layer, d] = c.flip(0) if direction == "reverse" else c
         layer_in = out
     return Trajectories(
@@ -270,4 +355,5 @@ def simulate(
         cell=None if cell is None else cell.numpy(),
         c0=None if c0_t is None else c0_t.numpy(),
         checkpoint=net.path,
+        params={(k, d): p for k, run in enumerate(layers) for d, p in run.params.items()},
     )

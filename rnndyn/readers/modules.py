@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import TYPE_CHECKING, TypedDict
 
 from rnndyn.errors import CheckpointError, UsageError
@@ -31,6 +32,7 @@ GATES: dict[str, tuple[str, ...]] = {
     "custom": (VANILLA,),
 }
 ARCH_BY_BLOCKS = {1: "rnn", 3: "gru", 4: "lstm"}
+PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")  # per layer and direction
 
 _HH = re.compile(r"^(?P<prefix>(?:.*\.)?)weight_hh(?:_l(?P<layer>\d+)(?P<rev>_reverse)?)?$")
 _CUSTOM = re.compile(
@@ -89,6 +91,17 @@ class RecurrentModule:
         suffix = "_reverse" if direction == "reverse" else ""
         return f"{prefix}{param}_l{layer}{suffix}"
 
+    @cached_property
+    def parameter_keys(self) -> dict[tuple[int, str, str], str]:
+        """``{(layer, direction, param): key}`` for PyTorch's per-layer parameters (``weight_ih``,
+        ``weight_hh``, ``bias_ih``, ``bias_hh``, ``weight_hr``), present in the file or not."""
+        return {
+            (layer, d, param): self.key(param, layer, d)
+            for layer in range(self.num_layers)
+            for d in self.directions
+            for param in PARAMS
+        }
+
     @property
     def directions(self) -> tuple[str, ...]:
         return ("forward", "reverse") if self.bidirectional else ("forward",)
@@ -115,6 +128,9 @@ class RecurrentModule:
         return record
 
 
+Shapes = dict[str, tuple[int, ...]]  # every key's shape, read once (``tensors.shapes``)
+
+
 def _shape_error(
     ckpt: Checkpoint, key: str, shape: tuple[int, ...], expected: str
 ) -> CheckpointError:
@@ -126,24 +142,16 @@ def _shape_error(
     )
 
 
-def _shape(ckpt: Checkpoint, key: str) -> tuple[int, ...]:
-    from rnndyn.readers.tensors import raw
-
-    return tuple(int(d) for d in raw(ckpt.tensors, key).shape)
-
-
-def _infer_arch(ckpt: Checkpoint, prefix: str, first: str) -> tuple[str, int, int]:
+def _infer_arch(ckpt: Checkpoint, shapes: Shapes, prefix: str, first: str) -> tuple[str, int, int]:
     """``(arch, hidden, proj_size)`` from the first ``weight_hh`` (and ``weight_hr_l0``) shapes."""
-    rows, cols = _shape(ckpt, first)[0], _shape(ckpt, first)[-1]
+    rows, cols = shapes[first][0], shapes[first][-1]
     hr_key = f"{prefix}weight_hr_l0"
-    proj = _shape(ckpt, hr_key)[0] if hr_key in ckpt.tensors else 0
-    hidden = _shape(ckpt, hr_key)[1] if proj else cols
+    proj = shapes[hr_key][0] if hr_key in shapes else 0
+    hidden = shapes[hr_key][1] if proj else cols
     blocks = rows // hidden if hidden and rows % hidden == 0 else 0
     arch = ARCH_BY_BLOCKS.get(blocks)
     if arch is None or (proj and arch != "lstm"):
-        raise _shape_error(
-            ckpt, first, _shape(ckpt, first), "any RNN (H×H), GRU (3H×H) or LSTM (4H×H)"
-        )
+        raise _shape_error(ckpt, first, shapes[first], "any RNN (H×H), GRU (3H×H) or LSTM (4H×H)")
     return arch, hidden, proj
 
 
@@ -156,11 +164,13 @@ def _expected_shapes(mod: RecurrentModule) -> dict[str, tuple[int, ...]]:
     return out
 
 
-def _check_params(ckpt: Checkpoint, mod: RecurrentModule, layer: int, direction: str) -> None:
+def _check_params(
+    ckpt: Checkpoint, shapes: Shapes, mod: RecurrentModule, layer: int, direction: str
+) -> None:
     """Required parameters present (biases only when the module has them), shapes as PyTorch's."""
     for param, shape in _expected_shapes(mod).items():
         key = mod.key(param, layer, direction)
-        if key not in ckpt.tensors:
+        if key not in shapes:
             if param.startswith("bias") and not mod.bias:
                 continue
             raise CheckpointError(
@@ -168,18 +178,20 @@ def _check_params(ckpt: Checkpoint, mod: RecurrentModule, layer: int, direction:
                 f"with {mod.num_layers} layer(s){', bidirectional' if mod.bidirectional else ''})",
                 path=ckpt.path,
             )
-        if _shape(ckpt, key) != shape:
+        if shapes[key] != shape:
             raise _shape_error(
-                ckpt, key, _shape(ckpt, key), f"{mod.arch.upper()} hidden size {mod.hidden_size}"
+                ckpt, key, shapes[key], f"{mod.arch.upper()} hidden size {mod.hidden_size}"
             )
 
 
-def _check_input_weight(ckpt: Checkpoint, mod: RecurrentModule, layer: int, direction: str) -> None:
+def _check_input_weight(
+    ckpt: Checkpoint, shapes: Shapes, mod: RecurrentModule, layer: int, direction: str
+) -> None:
     """``weight_ih`` (if stored) has the gate rows, and layer k > 0 reads the layer below."""
     key = mod.key("weight_ih", layer, direction)
-    if key not in ckpt.tensors:
+    if key not in shapes:
         return
-    shape = _shape(ckpt, key)
+    shape = shapes[key]
     out = mod.proj_size or mod.hidden_size
     want_in = out * (2 if mod.bidirectional else 1) if layer > 0 else None
     rows = len(mod.gates) * mod.hidden_size
@@ -195,7 +207,7 @@ def _conventions(ckpt: Checkpoint, name: str, arch: str) -> tuple[str | None, st
 
 
 def _torch_module(
-    ckpt: Checkpoint, prefix: str, entries: list[tuple[int, str, str]]
+    ckpt: Checkpoint, shapes: Shapes, prefix: str, entries: list[tuple[int, str, str]]
 ) -> RecurrentModule:
     """Infer and validate an nn.RNN/LSTM/GRU (or cell) from its ``weight_hh`` keys."""
     name = prefix[:-1] if prefix.endswith(".") else prefix
@@ -205,7 +217,7 @@ def _torch_module(
         raise CheckpointError(
             f"module {name!r} has layers {layers}; expected 0..{len(layers) - 1}", path=ckpt.path
         )
-    arch, hidden, proj = _infer_arch(ckpt, prefix, entries[0][2])
+    arch, hidden, proj = _infer_arch(ckpt, shapes, prefix, entries[0][2])
     nonlin, blocker = _conventions(ckpt, name, arch)
     mod = RecurrentModule(
         name=name,
@@ -215,33 +227,25 @@ def _torch_module(
         bidirectional=any(d == "reverse" for _, d, _ in entries),
         proj_size=proj,
         cell=cell,
-        bias=(f"{prefix}bias_hh" + ("" if cell else "_l0")) in ckpt.tensors,
+        bias=(f"{prefix}bias_hh" + ("" if cell else "_l0")) in shapes,
         nonlinearity=nonlin,
         simulation=blocker,
     )
     for layer in layers:
         for direction in mod.directions:
-            _check_params(ckpt, mod, layer, direction)
-            _check_input_weight(ckpt, mod, layer, direction)
+            _check_params(ckpt, shapes, mod, layer, direction)
+            _check_input_weight(ckpt, shapes, mod, layer, direction)
     ih0 = mod.key("weight_ih", 0, "forward")
-    return replace(mod, input_size=_shape(ckpt, ih0)[1] if ih0 in ckpt.tensors else None)
+    return replace(mod, input_size=shapes[ih0][1] if ih0 in shapes else None)
 
 
-def _square_candidates(ckpt: Checkpoint) -> list[str]:
-    from rnndyn.readers.tensors import raw_items
-
-    return [
-        k
-        for k, t in raw_items(ckpt.tensors)
-        if t.ndim == 2 and t.shape[0] == t.shape[1] and t.shape[0] > 1
-    ]
+def _square_candidates(shapes: Shapes) -> list[str]:
+    return [k for k, s in shapes.items() if len(s) == 2 and s[0] == s[1] and s[0] > 1]
 
 
-def _describe(ckpt: Checkpoint, limit: int = 8) -> str:
-    from rnndyn.readers.tensors import raw_items
-
-    items = [f"{k} {tuple(t.shape)}" for k, t in list(raw_items(ckpt.tensors))[:limit]]
-    more = len(ckpt.tensors) - limit
+def _describe(shapes: Shapes, limit: int = 8) -> str:
+    items = [f"{k} {s}" for k, s in list(shapes.items())[:limit]]
+    more = len(shapes) - limit
     return ", ".join(items) + (f" and {more} more" if more > 0 else "")
 
 
@@ -251,25 +255,28 @@ def find_modules(ckpt: Checkpoint, *, matrix: str | None = None) -> list[Recurre
     ``matrix`` names a square parameter to analyse as a custom recurrent matrix (exact key, or a key
     suffix that matches exactly one tensor); it replaces automatic discovery.
     """
+    from rnndyn.readers.tensors import shapes as read_shapes
+
+    shapes = read_shapes(ckpt.tensors)  # one pass over the tensors: everything below is shapes
     if matrix is not None:
         converted = _converted_module(ckpt, matrix)
-        key = _resolve_matrix_key(ckpt, matrix) if not converted else ""
-        return converted or [_custom_module(ckpt, key)]
+        key = _resolve_matrix_key(ckpt, shapes, matrix) if not converted else ""
+        return converted or [_custom_module(ckpt, shapes, key)]
     groups: dict[str, list[tuple[int, str, str]]] = {}
-    for key in ckpt.tensors:
+    for key in shapes:
         m = _HH.match(key)
         if m:
             layer = int(m["layer"]) if m["layer"] is not None else -1
             groups.setdefault(m["prefix"], []).append(
                 (layer, "reverse" if m["rev"] else "forward", key)
             )
-    modules = [_torch_module(ckpt, prefix, entries) for prefix, entries in groups.items()]
+    modules = [_torch_module(ckpt, shapes, prefix, entries) for prefix, entries in groups.items()]
     if not modules:
-        squares = [k for k in _square_candidates(ckpt) if _CUSTOM.search(k)]
-        modules = [_custom_module(ckpt, k) for k in squares]
+        squares = [k for k in _square_candidates(shapes) if _CUSTOM.search(k)]
+        modules = [_custom_module(ckpt, shapes, k) for k in squares]
     if not modules:
-        found = _describe(ckpt) if ckpt.tensors else "no tensors at all"
-        squares = _square_candidates(ckpt)
+        found = _describe(shapes) if shapes else "no tensors at all"
+        squares = _square_candidates(shapes)
         hint = (
             f"If one of the square matrices ({', '.join(squares[:6])}) is the recurrent weight, "
             "name it with --matrix KEY."
@@ -293,13 +300,13 @@ def _converted_module(ckpt: Checkpoint, matrix: str) -> list[RecurrentModule]:
     return [m for m in find_modules(ckpt) if m.name == prefix.removesuffix(".")]
 
 
-def _resolve_matrix_key(ckpt: Checkpoint, matrix: str) -> str:
-    if matrix in ckpt.tensors:
+def _resolve_matrix_key(ckpt: Checkpoint, shapes: Shapes, matrix: str) -> str:
+    if matrix in shapes:
         return matrix
-    hits = [k for k in ckpt.tensors if k.endswith("." + matrix) or k.endswith(matrix)]
+    hits = [k for k in shapes if k.endswith("." + matrix) or k.endswith(matrix)]
     if len(hits) == 1:
         return hits[0]
-    squares = _square_candidates(ckpt)
+    squares = _square_candidates(shapes)
     listing = ", ".join(squares[:10]) if squares else "none"
     what = "matches several tensors" if hits else "is not in the checkpoint"
     raise UsageError(
@@ -309,13 +316,11 @@ def _resolve_matrix_key(ckpt: Checkpoint, matrix: str) -> str:
     )
 
 
-def _custom_module(ckpt: Checkpoint, key: str) -> RecurrentModule:
-    from rnndyn.readers.tensors import raw
-
-    t = raw(ckpt.tensors, key)
-    if t.ndim != 2 or t.shape[0] != t.shape[1]:
+def _custom_module(ckpt: Checkpoint, shapes: Shapes, key: str) -> RecurrentModule:
+    shape = shapes[key]
+    if len(shape) != 2 or shape[0] != shape[1]:
         raise CheckpointError(
-            f"--matrix {key!r} has shape {tuple(t.shape)}; a recurrent matrix must be square",
+            f"--matrix {key!r} has shape {shape}; a recurrent matrix must be square",
             path=ckpt.path,
             hint="If it stacks gate blocks ((k·H)×H), add --layout lstm|gru (and --gate-order).",
         )
@@ -324,7 +329,7 @@ def _custom_module(ckpt: Checkpoint, key: str) -> RecurrentModule:
     return RecurrentModule(
         name=name,
         arch="custom",
-        hidden_size=int(t.shape[0]),
+        hidden_size=int(shape[0]),
         matrix_key=key,
         bias=False,
         nonlinearity=meta.get("nonlinearity"),

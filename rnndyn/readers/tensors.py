@@ -10,7 +10,7 @@ below (``shape``, ``float64``, ``is_array``) work on either kind without importi
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -106,6 +106,55 @@ def raw(tensors: Mapping[str, Any], key: str) -> Any:
 
 def raw_items(tensors: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
     return tensors.raw_items() if isinstance(tensors, TensorMap) else iter(tensors.items())
+
+
+def shapes(tensors: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+    """Every key's shape, in key order (nothing converted, torch not imported)."""
+    return {k: shape(v) for k, v in raw_items(tensors)}
+
+
+def view_id(t: Any) -> tuple[Any, ...]:
+    """What a stored array or tensor shows: its memory, offset, shape, stride and dtype (equal ids,
+    equal values), without importing torch for NumPy arrays."""
+    if isinstance(t, np.ndarray):
+        return (t.__array_interface__["data"][0], 0, t.shape, t.strides, str(t.dtype))
+    return (
+        t.untyped_storage().data_ptr(),
+        t.storage_offset(),
+        tuple(t.shape),
+        t.stride(),
+        t.dtype,
+    )
+
+
+def dtype_name(t: Any) -> str:
+    """``"float32"``, ``"bfloat16"``, …: a tensor's or an array's dtype without the ``torch.``."""
+    return str(t.dtype).removeprefix("torch.")
+
+
+def read_float64(
+    tensors: Mapping[str, Any],
+    keys: Iterable[str],
+    *,
+    check: Callable[[Mapping[str, Any]], object] | None = None,
+    cache: dict[tuple[Any, ...], np.ndarray] | None = None,
+) -> dict[str, tuple[np.ndarray, str]]:
+    """``{key: (float64 array, stored dtype)}`` for the ``keys`` present, read in one pass.
+
+    ``check(raw)`` sees the stored values first (e.g. ``validate.check_weights``); ``cache`` holds one
+    float64 array per distinct view, so keys (or modules) viewing one storage share one copy.
+    """
+    stored = {k: raw(tensors, k) for k in keys if k in tensors}
+    if check is not None:
+        check(stored)
+    cache = {} if cache is None else cache
+    out = {}
+    for key, t in stored.items():
+        vid = view_id(t)
+        if vid not in cache:
+            cache[vid] = float64(t)
+        out[key] = (cache[vid], dtype_name(t))
+    return out
 
 
 def zeros_like(t: Any) -> Any:

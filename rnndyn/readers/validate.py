@@ -86,6 +86,12 @@ def check_weight(tensor: Any, key: str, path: str | Path) -> Any:
     return check_finite(tensor, key, path)
 
 
+def check_weights(tensors: Mapping[str, Any], path: str | Path) -> None:
+    """``check_weight`` on every ``{key: tensor}`` (the first bad one raises)."""
+    for key, t in tensors.items():
+        check_weight(t, key, path)
+
+
 def check_finite(tensor: Any, key: str, path: str | Path) -> Any:
     """Raise CheckpointError naming ``key`` if ``tensor`` (torch or NumPy) holds NaN or ±Inf;
     return it unchanged."""
