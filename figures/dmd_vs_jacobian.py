@@ -35,7 +35,7 @@ def main() -> None:
             print(f"{name:<12} {m.reference:<22} {m.k:>2} {m.median_gap:11.4f} {m.max_gap:9.4f}")
     with style_context():
         fig, axes = plt.subplots(
-            1, 3, figsize=(FULL_WIDTH, FULL_WIDTH / 3 + 0.9), layout="constrained"
+            1, 3, figsize=(FULL_WIDTH, FULL_WIDTH / 3 + 0.55), layout="constrained"
         )
         for ax, res in zip(axes, results.values(), strict=True):
             dmd_eigenvalues(res, ax=ax, legend=False)

@@ -208,10 +208,10 @@ def _simulated(source, name, *, from_, probe, delays, rank, batch, length, washo
 
 
 def _state_size(source: Any, trust: bool) -> int:
-    from rnndyn.modes.run import _is_states, _read_states
+    from rnndyn.modes.run import is_states, read_states
 
-    if _is_states(source):
-        arr = source if isinstance(source, np.ndarray) else _read_states(source)
+    if is_states(source):
+        arr = source if isinstance(source, np.ndarray) else read_states(source)
         return int(arr.shape[-1])
     from rnndyn.dynamics.network import resolve_network
     from rnndyn.readers.checkpoint import Checkpoint, load
@@ -236,7 +236,7 @@ def network_operators(
     names: list[str] | None = None,
 ) -> tuple[list[NetworkOperator], int | None]:
     """One operator per source (see the module docstring) and the common rank used (or None)."""
-    from rnndyn.modes.run import _is_states
+    from rnndyn.modes.run import is_states
 
     if from_ not in FROM:
         raise UsageError(f"unknown --from {from_!r}; choose one of {', '.join(FROM)}")
@@ -252,14 +252,14 @@ def network_operators(
 
     # each checkpoint read once: the default rank and the simulation share it
     sources = [
-        s if _is_states(s) or isinstance(s, Checkpoint) else load(s, trust=trust) for s in sources
+        s if is_states(s) or isinstance(s, Checkpoint) else load(s, trust=trust) for s in sources
     ]
     if from_ == "trajectories" and rank is None:
         sizes = [_state_size(s, trust) for s in sources]
         rank = min(min(sizes) * delays, MAX_DEFAULT_RANK)
     ops = []
     for src, name in zip(sources, names, strict=True):
-        if _is_states(src):
+        if is_states(src):
             if from_ == "jacobian":
                 raise UsageError(
                     f"{name}: recorded states have no Jacobian; use --from trajectories"

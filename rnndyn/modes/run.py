@@ -126,7 +126,9 @@ class DMDResult:
         }
 
 
-def _read_states(path: Path) -> np.ndarray:
+def read_states(path: Path) -> np.ndarray:
+    """A recording of states ``(T, n)`` or ``(T, B, n)`` from a ``.npy`` file (InvalidInputError
+    naming the file otherwise)."""
     from rnndyn.dynamics.probes import read_npy
 
     return read_npy(
@@ -134,7 +136,8 @@ def _read_states(path: Path) -> np.ndarray:
     )
 
 
-def _is_states(source: Any) -> bool:
+def is_states(source: Any) -> bool:
+    """Whether ``source`` is recorded states (an array, or a ``.npy`` file), not a checkpoint."""
     if isinstance(source, np.ndarray):
         return True
     if isinstance(source, (str, PathLike)):
@@ -180,7 +183,7 @@ def dmd(
     Raises:
         InvalidInputError / CheckpointError / RefusedError: bad files; UsageError: bad options.
     """
-    if _is_states(source):
+    if is_states(source):
         return _from_states(source, inputs, rank, delays, control, center)
     if inputs is not None:
         raise UsageError("inputs= is for recorded states; a checkpoint is driven by probe=")
@@ -205,10 +208,10 @@ def dmd(
 
 def _from_states(source, inputs, rank, delays, control, center) -> DMDResult:
     path = None if isinstance(source, np.ndarray) else Path(source)
-    states = source if path is None else _read_states(path)
+    states = source if path is None else read_states(path)
     u = None
     if inputs is not None:
-        u = inputs if isinstance(inputs, np.ndarray) else _read_states(Path(inputs))
+        u = inputs if isinstance(inputs, np.ndarray) else read_states(Path(inputs))
         if u.ndim == 2:
             u = u[:, None, :]
     fit = fit_dmd(states, u, rank=rank, delays=delays, control=control, center=center, path=path)

@@ -140,10 +140,12 @@ def similarity_overview(result: SimilarityResult, fig: Figure | None = None) -> 
             linkage(squareform(result.distances, checks=False), "average"),
             labels=result.names,
             ax=axes[1],
-            leaf_rotation=60,
+            orientation="left",  # leaves down the right side: names horizontal, never overlapping
             color_threshold=0,
         )
-        axes[1].tick_params(axis="x", labelsize="x-small")
+        axes[1].invert_yaxis()  # first leaf on top: the matrix's row order
+        axes[1].tick_params(axis="y", labelsize="x-small")
+        axes[1].set_xlabel("distance at merge", fontsize="x-small")
     axes[1].set_title("average linkage", fontsize="small")
     coords, share = result.embedding()
     axes[2].scatter(coords[:, 0], coords[:, 1], c=PALETTE[0], s=20, gid="mds")
