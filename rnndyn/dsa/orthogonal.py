@@ -12,7 +12,7 @@ Adam. Here instead:
   retraction ``C ← C (I − η Ω/2)⁻¹ (I + η Ω/2)`` (orthogonal to rounding), until
   ``‖Ω‖_F ≤ SWITCH_TOL`` (1e-2: a few dozen iterations);
 - phase 2, Newton: the starts within ``POLISH_MARGIN`` of their pair's best take Newton steps on
-  the exact Hessian of ``t ↦ f(C exp(tΩ))`` (``⟨Ω, HΩ⟩ = tr(Ãᵀ[Ω, [Ω, B]])``, ``Ã = CᵀAC``),
+  the exact Hessian of ``t ↦ f(C exp(tΩ))`` (``rnndyn.dsa.newton``) (``⟨Ω, HΩ⟩ = tr(Ãᵀ[Ω, [Ω, B]])``, ``Ã = CᵀAC``),
   solved by truncated conjugate gradients (Steihaug; Hessian–vector products only, batched) with
   Armijo backtracking along the Cayley curve: quadratic convergence near a maximum, where the
   first-order ascent alone crawled (2000 iterations often ended above the tolerance). A start
@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from rnndyn.dsa.newton import cayley, newton, pair_best, skew
 from rnndyn.errors import UsageError
 from rnndyn.spectrum import order_eigenvalues
 
@@ -97,16 +98,6 @@ def _key(m: np.ndarray) -> tuple[float, ...]:
 def _unit(m: torch.Tensor) -> torch.Tensor:
     norm = torch.linalg.matrix_norm(m).clamp_min(torch.finfo(m.dtype).tiny)
     return m / norm[..., None, None]
-
-
-def _skew(m: torch.Tensor) -> torch.Tensor:
-    return 0.5 * (m - m.transpose(-1, -2))
-
-
-def _cayley(omega: torch.Tensor, eta: torch.Tensor) -> torch.Tensor:
-    eye = torch.eye(omega.shape[-1], dtype=omega.dtype)
-    half = 0.5 * eta[:, None, None] * omega
-    return torch.linalg.solve(eye - half, eye + half)
 
 
 def eigen_basis(m: np.ndarray) -> np.ndarray:
@@ -258,14 +249,6 @@ PRUNE_MARGIN, PRUNE_AFTER = 0.02, 200
 SWITCH_TOL = 1e-2
 #: ... if its value is within ``POLISH_MARGIN`` of its pair's best; at most ``NEWTON_STEPS``.
 POLISH_MARGIN, NEWTON_STEPS = 0.05, 100
-#: Conjugate-gradient steps per Newton step: ``CG_STEPS``, ten times that once ``‖Ω‖ ≤ CG_TAIL``
-#: (ill-conditioned maxima need the full solve to converge quickly).
-CG_STEPS, CG_TAIL = 20, 1e-4
-#: A polished start leaves when ``f + GAIN_FACTOR·⟨Ω, p⟩ + POLISH_SLACK`` (``⟨Ω, p⟩`` is twice the
-#: quadratic model's predicted gain) stays below its pair's best value, where the model is concave.
-GAIN_FACTOR, POLISH_SLACK = 4.0, 1e-3
-#: Length of the gradient step taken where the first CG direction has no negative curvature.
-ESCAPE = 0.5
 
 
 def _ascend(
@@ -302,153 +285,24 @@ def _ascend(
         value, gnorm = _value_grad(a, b, c)
         keep = gnorm[active] > switch
         if done >= PRUNE_AFTER:
-            keep &= value[active] >= _pair_best(value, pair)[pair[active]] - PRUNE_MARGIN
+            keep &= value[active] >= pair_best(value, pair)[pair[active]] - PRUNE_MARGIN
         active = active[keep]
     value, gnorm = _value_grad(a, b, c)
-    polish = (value >= _pair_best(value, pair)[pair] - POLISH_MARGIN) & (gnorm > tol)
+    polish = (value >= pair_best(value, pair)[pair] - POLISH_MARGIN) & (gnorm > tol)
     polish &= iters < max_iter
     idx = torch.nonzero(polish).flatten()
     if idx.numel():
         budget = (max_iter - iters[idx]).clamp_max(NEWTON_STEPS)
-        ci, it_i = _newton(a[idx], b[idx], c[idx], budget, tol, pair[idx])
+        ci, it_i = newton(a[idx], b[idx], c[idx], budget, tol, pair[idx])
         c[idx] = ci
         iters[idx] += it_i
         value, gnorm = _value_grad(a, b, c)
     return value, gnorm, iters, c
 
 
-def _pair_best(value: torch.Tensor, pair: torch.Tensor) -> torch.Tensor:
-    best = torch.full((int(pair.max()) + 1,), -2.0, dtype=value.dtype)
-    return best.scatter_reduce(0, pair, value, reduce="amax")
-
-
-def _dot(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return (x * y).sum(dim=(-1, -2))
-
-
-def _hessian(at: torch.Tensor, b: torch.Tensor):
-    """The Hessian of ``t ↦ f(C exp(tΩ))`` at ``t = 0`` as a map on skew ``Ω`` (batched), for
-    ``at = Cᵀ A C``: ``⟨Ω, H Ω⟩ = tr(Ãᵀ [Ω, [Ω, B]])``."""
-    m1 = b @ at.transpose(-1, -2) + at.transpose(-1, -2) @ b
-    ab = at.transpose(-1, -2)
-
-    def hvp(o: torch.Tensor) -> torch.Tensor:
-        lin = o @ m1 + m1 @ o - 2.0 * (b @ o @ ab + ab @ o @ b)
-        return 0.5 * _skew(lin.transpose(-1, -2))
-
-    return hvp
-
-
-#: Backtracking step lengths tried at once by a Newton step (Armijo constant 1e-4).
-_STEPS = 0.5 ** torch.arange(12, dtype=torch.float64)
-
-
-def _newton(
-    a, b, c, steps: torch.Tensor, tol: float, pair: torch.Tensor | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Newton ascent on O(n) for every slice until ``‖Ω‖ ≤ tol`` (at most ``steps`` ``(K,)``).
-
-    Each step solves ``H p = −Ω`` by truncated conjugate gradients (Steihaug: stop at a
-    direction of non-negative curvature, the gradient if it is the first; relative residual
-    ``min(0.5, √‖Ω‖)``, so convergence is superlinear), then takes the longest of
-    ``1, ½, ¼, …`` that satisfies Armijo along the Cayley curve ``C cay(t p)``."""
-    k, n = c.shape[0], c.shape[-1]
-    iters = torch.zeros(k, dtype=torch.long)
-    live = torch.ones(k, dtype=torch.bool)
-    for _ in range(int(steps.max())):
-        live &= iters < steps
-        idx = torch.nonzero(live).flatten()
-        if not idx.numel():
-            break
-        ci, ai, bi = c[idx], a[idx], b[idx]
-        at = ci.transpose(-1, -2) @ ai @ ci
-        g = _skew(at @ bi.transpose(-1, -2) + at.transpose(-1, -2) @ bi)
-        gn = torch.linalg.matrix_norm(g)
-        conv = gn <= tol
-        live[idx[conv]] = False
-        if bool(conv.all()):
-            break
-        keep = ~conv
-        idx, ci, ai, bi, at, g, gn = (x[keep] for x in (idx, ci, ai, bi, at, g, gn))
-        p, concave = _truncated_cg(_hessian(at, bi), g, gn, n)
-        f0, gain = _dot(at, bi), _dot(g, p)
-        if pair is not None:  # hopeless: even 4× the model's predicted gain stays below the best
-            every = _dot(a, c @ b @ c.transpose(-1, -2))  # converged slices count too
-            best = _pair_best(every, pair)[pair[idx]]
-            drop = concave & (f0 + GAIN_FACTOR * gain + POLISH_SLACK < best)
-            live[idx[drop]] = False
-            if bool(drop.any()):
-                keep = ~drop
-                idx, ci, ai, bi, at, g, p, f0, gain = (
-                    x[keep] for x in (idx, ci, ai, bi, at, g, p, f0, gain)
-                )
-        new_c, moved = _backtrack(ai, bi, ci, p, f0, gain)
-        c[idx[moved]] = new_c[moved]
-        iters[idx[moved]] += 1
-        live[idx[~moved]] = False  # a slice that cannot ascend any more stops (reported as is)
-    return c, iters
-
-
-def _backtrack(a, b, c, p, f0, gain) -> tuple[torch.Tensor, torch.Tensor]:
-    """The longest of ``1, ½, ¼, …`` (``_STEPS``) along ``C cay(t p)`` that satisfies Armijo
-    (constant 1e-4): the full step for every slice first, the rest only where it fails."""
-    k, n = c.shape[0], c.shape[-1]
-    ones = torch.ones(k, dtype=c.dtype)
-    out = c @ _cayley(p, ones)
-    moved = _dot(a, out @ b @ out.transpose(-1, -2)) >= f0 + 1e-4 * gain
-    back = torch.nonzero(~moved).flatten()
-    if back.numel():
-        ts = _STEPS[1:].to(c.dtype)
-        m = back.numel()
-        cand = c[back, None] @ _cayley(
-            p[back].repeat_interleave(len(ts), dim=0), ts.repeat(m)
-        ).view(m, len(ts), n, n)
-        f = _dot(a[back, None], cand @ b[back, None] @ cand.transpose(-1, -2))
-        ok = f >= f0[back, None] + 1e-4 * ts[None] * gain[back, None]
-        first = ok.float().argmax(dim=1)
-        out[back] = cand[torch.arange(m), first]
-        moved[back] = ok.any(dim=1)
-    return out, moved
-
-
-def _truncated_cg(
-    hvp, g: torch.Tensor, gn: torch.Tensor, n: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``p ≈ −H⁻¹ g`` (an ascent direction) for every slice by Steihaug's conjugate gradients on
-    ``−H p = g``."""
-    p = torch.zeros_like(g)
-    r, d = g.clone(), g.clone()
-    rr = _dot(r, r)
-    target = torch.minimum(torch.full_like(gn, 0.5), gn.sqrt()) * gn
-    running = gn > 0
-    concave = torch.ones_like(running)
-    cap = torch.where(gn > CG_TAIL, CG_STEPS, 10 * CG_STEPS).clamp_max(n * (n - 1) // 2)
-    for j in range(int(cap.max())):
-        running &= j < cap
-        hd = -hvp(d)
-        kappa = _dot(d, hd)
-        bad = running & (kappa <= 1e-12 * _dot(d, d))
-        concave &= ~bad
-        if j == 0:  # no curvature to use: the gradient, to length ESCAPE (backtracked)
-            escape = g * (ESCAPE / gn.clamp_min(1e-300))[:, None, None]
-            p = torch.where(bad[:, None, None], escape, p)
-        run = running & ~bad
-        alpha = torch.where(run, rr / torch.where(run, kappa, torch.ones_like(kappa)), 0.0)
-        p = p + alpha[:, None, None] * d
-        r = r - alpha[:, None, None] * hd
-        rr_new = _dot(r, r)
-        running = run & (rr_new.sqrt() > target)
-        if not bool(running.any()):
-            break
-        beta = torch.where(running, rr_new / rr.clamp_min(1e-300), 0.0)
-        d = r + beta[:, None, None] * d
-        rr = rr_new
-    return p, concave
-
-
 def _value_grad(a, b, c) -> tuple[torch.Tensor, torch.Tensor]:
     grad = torch.baddbmm(a.transpose(-1, -2) @ c @ b, a @ c, b.transpose(-1, -2))
-    gnorm = torch.linalg.matrix_norm(_skew(c.transpose(-1, -2) @ grad))
+    gnorm = torch.linalg.matrix_norm(skew(c.transpose(-1, -2) @ grad))
     value = (a * (c @ b @ c.transpose(-1, -2))).sum(dim=(-1, -2))
     return value, gnorm
 
@@ -460,7 +314,7 @@ def _block(a, b, c, eta, steps: int, tol: float):
     prev_omega = prev_step = None
     for _ in range(steps):
         grad = torch.baddbmm(at @ c @ b, a @ c, bt)
-        omega = _skew(c.transpose(-1, -2) @ grad)
+        omega = skew(c.transpose(-1, -2) @ grad)
         live = torch.linalg.matrix_norm(omega) > tol
         if not bool(live.any()):
             break
@@ -469,7 +323,7 @@ def _block(a, b, c, eta, steps: int, tol: float):
             ss = (prev_step * prev_step).sum(dim=(-1, -2))
             eta = torch.where(sy > 0, ss / sy.clamp_min(1e-300), eta).clamp(1e-3, 10.0)
         eta_live = torch.where(live, eta, torch.zeros_like(eta))
-        c = c @ _cayley(omega, eta_live)
+        c = c @ cayley(omega, eta_live)
         prev_omega, prev_step = omega, eta_live[:, None, None] * omega
         iters += live.long()
     return c, iters, eta
