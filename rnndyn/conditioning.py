@@ -59,19 +59,26 @@ def unit_roundoff(dtype: object) -> float:
     return UNIT_ROUNDOFF.get(name, UNIT_ROUNDOFF["float64"])
 
 
-def norm2(a: np.ndarray, iters: int = 20) -> float:
-    """Largest singular value: exact (SVD) for small matrices, power iteration on AᴴA above."""
+def norm2(a: np.ndarray, iters: int = 20, start: np.ndarray | None = None) -> float:
+    """Largest singular value: exact (SVD) for small matrices, power iteration on AᴴA above
+    (from ``start``: ``(n,)``, or ``(n, k)`` real columns read as one vector whose parts iterate
+    apart under a real ``A``; default a fixed random real vector)."""
     if a.shape[0] <= EXACT_COND_MAX_N:
         return float(np.linalg.norm(a, 2))
     at = a.T  # a view: Aᴴy = conj(Aᵀ conj(y)), so no conjugated copy of A is made
-    x = np.asarray(np.random.default_rng(0).standard_normal(a.shape[1]), dtype=a.dtype)
+    if start is None:
+        start = np.asarray(np.random.default_rng(0).standard_normal(a.shape[1]), dtype=a.dtype)
+    parts = [start] if start.ndim == 1 else list(start.T)  # matrix-vector products: BLAS-fast
     s = 0.0
     for _ in range(iters):
-        y = np.conj(at @ np.conj(a @ x))
-        s = float(np.linalg.norm(y))
+        if np.iscomplexobj(a):
+            parts = [np.conj(at @ np.conj(a @ x)) for x in parts]
+        else:
+            parts = [at @ (a @ x) for x in parts]
+        s = math.hypot(*(float(np.linalg.norm(y)) for y in parts))
         if s == 0:
             return 0.0
-        x = y / s
+        parts = [y / s for y in parts]
     return float(np.sqrt(s))
 
 
@@ -81,40 +88,86 @@ def _pairs(lam: np.ndarray, vec: np.ndarray) -> tuple[np.ndarray, np.ndarray] | 
     nxt = pos + 1
     if 2 * pos.size != np.count_nonzero(lam.imag) or (nxt >= lam.size).any():
         return None
-    same = (lam[nxt] == lam[pos].conj()).all() and (vec[:, nxt] == vec[:, pos].conj()).all()
+    if not (lam[nxt] == lam[pos].conj()).all():
+        return None
+    re, im = vec.real, vec.imag  # views: half the bytes of comparing complex copies
+    same = np.array_equal(re[:, nxt], re[:, pos]) and np.array_equal(im[:, nxt], -im[:, pos])
     return (pos, nxt) if same else None
 
 
 def diagnose(
     w_mat: np.ndarray, lam: np.ndarray, vec: np.ndarray
 ) -> tuple[np.ndarray, float, float]:
-    """Per-eigenvalue condition numbers, κ(V) and the relative residual. In real arithmetic when
-    pairs are laid out exactly: ``V = Vr·B``, ``Vr = [.., Re v, Im v, ..]``, ``B = [[1, 1], [i, −i]]``
-    per pair, so ``V⁻¹ = B⁻¹·Vr⁻¹`` and ``WV = (W·Vr)·B`` (one real inverse, one real GEMM)."""
+    """Per-eigenvalue condition numbers, κ(V) and the relative residual.
+
+    In real arithmetic when pairs are laid out exactly: ``V = Vr·B``, ``Vr = [.., Re v, Im v, ..]``,
+    ``B = [[1, 1], [i, −i]] = √2·Q`` per pair (``Q`` unitary), so ``V⁻¹ = B⁻¹·Vr⁻¹`` (one real
+    inverse), ``‖V‖₂ = ‖Vr·S‖₂`` and ``‖V⁻¹‖₂ = ‖S⁻¹·Vr⁻¹‖₂`` with ``S = √2`` on pair columns (real
+    singular values), and ``W·V = (W·Vr)·B`` (one real GEMM)."""
     fro = float(np.linalg.norm(w_mat))
     pairs = _pairs(lam, vec)
+    if pairs is None:
+        return _diagnose_complex(w_mat, lam, vec, fro)
+    p, q = pairs
     vr = vec.real.copy()
-    if pairs is not None:
-        vr[:, pairs[1]] = vec.imag[:, pairs[0]]
+    vr[:, q] = vec.imag[:, p]
     try:
-        vinv = np.linalg.inv(vec if pairs is None else vr)
+        rinv = np.linalg.inv(vr)
+    except np.linalg.LinAlgError:
+        rinv = None
+    if rinv is None or not np.isfinite(rinv).all():
+        cond_each, kappa = np.full(lam.shape, np.inf), np.inf
+    else:  # rows p, q of V⁻¹ are ½(re ∓ i·im) for rows re, im of Vr⁻¹: |.|² = ¼(|re|² + |im|²)
+        row2 = np.einsum("ij,ij->i", rinv, rinv)
+        row2[p] = row2[q] = 0.25 * (row2[p] + row2[q])
+        cond_each = np.sqrt(row2)  # = 1/|y_i^H x_i| for unit x_i, y_i
+        kappa = _kappa_real(vr, rinv, p, q)
+    # W·v̄ − λ̄v̄ is the exact conjugate of W·v − λv: skip the second column of each pair. (Kept
+    # complex: the residual is rounding noise, and this is the order of operations it is pinned to.)
+    wvr, cols = w_mat @ vr, np.flatnonzero(lam.imag >= 0)
+    wv, lam, vec = wvr[:, cols].astype(complex), lam[cols], vec[:, cols]
+    wv.imag[:, lam.imag > 0] = wvr[:, cols[lam.imag > 0] + 1]
+    resid = np.linalg.norm(wv - vec * lam, axis=0).max() / fro if fro > 0 else 0.0
+    return cond_each, float(kappa), float(resid)
+
+
+_SQRT2 = math.sqrt(2.0)
+
+
+def _kappa_real(vr: np.ndarray, rinv: np.ndarray, p: np.ndarray, q: np.ndarray) -> float:
+    """κ₂(V) from ``Vr`` and its inverse (``diagnose``): ``σ₁/σₙ`` of ``M = Vr·S`` (one real
+    SVD, singular values only) up to ``EXACT_COND_MAX_N``; above, ``norm2``'s power iterations on
+    ``M`` and ``N = S⁻¹·Vr⁻¹``, started where ``norm2(V)`` and ``norm2(V⁻¹)`` start (the same
+    iterates, in real arithmetic)."""
+    scale = np.ones(vr.shape[1])
+    scale[p] = scale[q] = _SQRT2
+    m = vr * scale
+    if vr.shape[0] <= EXACT_COND_MAX_N:
+        sv = np.linalg.svd(m, compute_uv=False)
+        return float(sv[0] / sv[-1]) if sv.size and sv[-1] > 0 else (np.inf if sv.size else 0.0)
+    x = np.asarray(np.random.default_rng(0).standard_normal(vr.shape[1]), dtype=float)
+    z = np.zeros((x.size, 2))  # Q·x for real x: its real and imaginary parts
+    z[:, 0] = x
+    z[p, 0] = (x[p] + x[q]) / _SQRT2
+    z[q, 0] = 0.0
+    z[q, 1] = (x[p] - x[q]) / _SQRT2
+    return norm2(m, start=z) * norm2(rinv / scale[:, None], start=x)
+
+
+def _diagnose_complex(
+    w_mat: np.ndarray, lam: np.ndarray, vec: np.ndarray, fro: float
+) -> tuple[np.ndarray, float, float]:
+    """``diagnose`` in complex arithmetic (conjugate pairs not laid out exactly)."""
+    try:
+        vinv = np.linalg.inv(vec)
     except np.linalg.LinAlgError:
         vinv = None
     if vinv is None or not np.isfinite(vinv).all():
         cond_each, kappa = np.full(lam.shape, np.inf), np.inf
     else:
-        if pairs is not None:  # rows p, q of V⁻¹ are ½(re ∓ i·im) for rows re, im of Vr⁻¹
-            re, im, vinv = 0.5 * vinv[pairs[0]], 0.5 * vinv[pairs[1]], vinv.astype(complex)
-            vinv.real[pairs[0]] = vinv.real[pairs[1]] = re
-            vinv.imag[pairs[0]], vinv.imag[pairs[1]] = -im, im
-        cond_each = np.linalg.norm(vinv, axis=1)  # = 1/|y_i^H x_i| for unit x_i, y_i
+        cond_each = np.linalg.norm(vinv, axis=1)
         kappa = norm2(vec) * norm2(vinv)
-    if pairs is None:
-        wv = w_mat @ vec.real + 1j * (w_mat @ vec.imag)  # two real GEMMs, not one complex one
-    else:  # W·v̄ − λ̄v̄ is the exact conjugate of W·v − λv: skip the second column of each pair
-        wvr, cols = w_mat @ vr, np.flatnonzero(lam.imag >= 0)
-        wv, lam, vec = wvr[:, cols].astype(complex), lam[cols], vec[:, cols]
-        wv.imag[:, lam.imag > 0] = wvr[:, cols[lam.imag > 0] + 1]
+    wv = w_mat @ vec.real + 1j * (w_mat @ vec.imag)  # two real GEMMs, not one complex one
     resid = np.linalg.norm(wv - vec * lam, axis=0).max() / fro if fro > 0 else 0.0
     return cond_each, float(kappa), float(resid)
 
