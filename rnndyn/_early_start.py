@@ -10,7 +10,9 @@ results are exactly those of ``eigendecompose(ops, jobs=jobs)``; anything else i
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Sequence
 from os import PathLike
 from typing import Any
@@ -52,9 +54,11 @@ class EarlyStart:
         ``EARLY_MAX_HIDDEN``), or None: one job, not a plain state dict, a projection
         (``weight_hr``), or fewer than two blocks (one operator alone is decomposed with the
         default BLAS threads, not in a thread of its own)."""
-        from rnndyn.readers.zip_reader import open_state_dict
+        if jobs <= 1 or not _torch_zip_head(path):
+            return None
+        from rnndyn.readers.zip_reader import open_state_dict  # here: ~10 ms of imports
 
-        archive = open_state_dict(path, must_contain=b"weight_hh") if jobs > 1 else None
+        archive = open_state_dict(path, must_contain=b"weight_hh")
         if archive is None or any("weight_hr" in k for k in archive.refs):
             return None
         blocks, seen = [], set()
@@ -106,6 +110,22 @@ class EarlyStart:
         if self._limit is not None:
             self._limit.restore_original_limits()
             self._limit = None
+
+
+def _torch_zip_head(path: str | PathLike[str]) -> bool:
+    """Whether the file starts like ``torch.save``'s zip: its first entry is ``<prefix>/data.pkl``
+    (a cheap filter; ``.npz``, ``.keras`` and non-zip files stop here)."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # never open a FIFO or a device here
+            return False
+        with open(path, "rb") as f:
+            head = f.read(30 + 256)
+    except (OSError, ValueError):
+        return False  # the usual path says why
+    if head[:4] != b"PK\x03\x04" or len(head) < 30:
+        return False
+    name = head[30 : 30 + int.from_bytes(head[26:28], "little")]
+    return name == b"data.pkl" or name.endswith(b"/data.pkl")
 
 
 def _companions_fit(refs: dict[str, Any], key: str, rows: int) -> bool:

@@ -22,7 +22,7 @@ import typer
 from rnndyn.errors import OutputError, RnndynError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from rnndyn.outputs.manifest import Invocation
+    from rnndyn.outputs.invocation import Invocation
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -115,7 +115,7 @@ def boundary(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from rnndyn.outputs.manifest import INVOCATION
+        from rnndyn.outputs.invocation import INVOCATION
 
         debug = settings().debug
         token = INVOCATION.set(invocation(kwargs))
@@ -189,7 +189,7 @@ def invocation(params: Mapping[str, Any]) -> Invocation:
     """How the running command was invoked, for ``manifest.json``: the command line, every
     option's value (``params``: the command's arguments, defaults included), the start time and
     the input files among them."""
-    from rnndyn.outputs.manifest import now_iso
+    from rnndyn.outputs.invocation import now_iso
 
     options: dict[str, object] = {}
     inputs: list[str] = []

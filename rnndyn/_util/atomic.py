@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import signal
-import tempfile
 import threading
 from collections.abc import Iterator
 from os import PathLike
@@ -32,6 +31,8 @@ def umask_mode(base: int) -> int:
 
 def atomic_write_bytes(path: str | PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically: readers see the old file or the new one, never half."""
+    import tempfile  # here: a command that writes no file does not import it (start-up time)
+
     dest = Path(path)
     try:
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=TMP_SUFFIX)

@@ -18,9 +18,7 @@ import json
 import os
 import platform
 import re
-from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import TypedDict
 
@@ -28,6 +26,8 @@ from rnndyn._util.atomic import TMP_SUFFIX, atomic_write_json
 from rnndyn._util.hashing import file_sha256
 from rnndyn._util.jsonsafe import JsonObject
 from rnndyn.errors import OutputError
+from rnndyn.outputs.invocation import INVOCATION, Invocation, now_iso
+from rnndyn.outputs.invocation import record_resolved as record_resolved  # re-exported
 
 MANIFEST_NAME = ".rnndyn-manifest.json"
 SCHEMA = "rnndyn.manifest/1"
@@ -239,28 +239,11 @@ RUN_SCHEMA = "rnndyn.run/1"
 _PACKAGES = ("torch", "numpy", "scipy", "pandas", "matplotlib", "pyarrow")
 
 
-class Invocation(TypedDict, total=False):
-    """How the running program was invoked: the command, its argv, every option's value, the start
-    time, the input files among the options, and what options left unset resolved to."""
-
-    command: str | None
-    argv: list[str]
-    options: dict[str, object]
-    started: str
-    input_paths: list[str]
-    resolved: dict[str, object]
-
-
 class HashedInput(TypedDict):
     """An input file of a run and its sha256 (None when it could not be read)."""
 
     path: str
     sha256: str | None
-
-
-#: How the running program was invoked (set by the command line for the duration of a command).
-#: Library callers leave it unset.
-INVOCATION: ContextVar[Invocation | None] = ContextVar("rnndyn_invocation", default=None)
 
 
 def _versions() -> dict[str, str | None]:
@@ -285,20 +268,6 @@ def _hashed(paths: list[str]) -> list[HashedInput]:
         except OSError:
             found.append({"path": p, "sha256": None})
     return found
-
-
-def now_iso() -> str:
-    """The current UTC time, ISO 8601 with seconds."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def record_resolved(**values: object) -> None:
-    """Record what options left unset (``None``: "the default") resolved to in this run, e.g.
-    ``record_resolved(jobs=2)``; ``manifest.json`` then shows the value, not ``null``. Nothing
-    outside a command line (no invocation recorded)."""
-    inv = INVOCATION.get()
-    if inv is not None:
-        inv.setdefault("resolved", {}).update(values)
 
 
 def _options(inv: Invocation) -> dict[str, object] | None:

@@ -7,7 +7,6 @@ can say so.
 
 from __future__ import annotations
 
-import pickletools
 import zipfile
 from pathlib import Path
 from typing import IO, Any
@@ -62,6 +61,8 @@ _SAFE_BUILTINS = {"builtins." + n for n in ("set", "frozenset", "bytearray", "co
 
 def scan_stream(f: IO[bytes]) -> list[str]:
     """Globals (``module.name``) referenced by one pickle read from ``f``, in order, unique."""
+    import pickletools  # here: files that hold no pickle do not import it (start-up time)
+
     found: list[str] = []
     strings: list[str] = []
     memo: dict[int, str] = {}
@@ -113,6 +114,8 @@ def check_pickle(f: IO[bytes], nbytes: int, path: Path, what: str = "the pickle"
     (``CheckpointError``, exit 4) before a real unpickler allocates for it: a memo index beyond
     the pickle's own opcode count (the C unpickler allocates 16 bytes per index value first), a
     length or frame larger than the data, or a memo larger than the memory budget."""
+    import pickletools
+
     from rnndyn._util import budget
     from rnndyn.errors import CheckpointError
 

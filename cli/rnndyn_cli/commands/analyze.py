@@ -259,7 +259,7 @@ def analyze(
     from rnndyn._util.threads import available_cores
     from rnndyn.analysis import analysis_document
     from rnndyn.analysis import analyze as run_analysis
-    from rnndyn.outputs.manifest import record_resolved
+    from rnndyn.outputs.invocation import record_resolved
 
     formats = parse_formats(format_)
     target = _spectrum_options(top, eigvals_only, full, near)

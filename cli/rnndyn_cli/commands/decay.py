@@ -245,7 +245,7 @@ def decay(
     import torch
 
     from rnndyn.decay.measure import measure_decay
-    from rnndyn.outputs.manifest import record_resolved
+    from rnndyn.outputs.invocation import record_resolved
     from rnndyn.readers.checkpoint import load
 
     formats = parse_formats(format_)

@@ -219,7 +219,7 @@ def fixedpoints(
             iters=iters,
             progress=stages(bar, "fixed points"),
         )
-    from rnndyn.outputs.manifest import record_resolved
+    from rnndyn.outputs.invocation import record_resolved
 
     record_resolved(probe=res.probe.get("spec"), module=res.module.name or "(root)")
     if out is not None:
