@@ -12,9 +12,13 @@ is reported as skipped.
   torch-free float64 path for a vanilla RNN: simulation and QR method) on the same driven tanh RNN:
   the same steps, warm-up and number of exponents; an extra in-process row times the general path
   (``simulate`` + ``lyapunov_spectrum`` in float64, any architecture, torch).
-- reading: ``rnndyn analyze FILE --json`` vs a plain script that reads the recurrent weights with the
-  framework's own library (onnx, h5py, numpy, safetensors) and runs ``numpy.linalg.eig`` on each
-  gate block (rnndyn also computes its diagnostics: more work on its side).
+- reading: ``rnndyn analyze FILE --json`` vs two plain scripts that read the recurrent weights with
+  the framework's own library (onnx, h5py, numpy, safetensors): ``read+eig`` runs
+  ``numpy.linalg.eig`` on each gate block and stops (less work than rnndyn); ``same-work`` also
+  computes the diagnostics rnndyn reports (left vectors and eigenvalue condition numbers, κ₂(V),
+  residuals, departure from normality, timescales) with plain numpy and prints them as one JSON
+  document (rnndyn still does more: sha256, file checks, precision bounds). ``--read-hidden
+  128,512`` repeats it per size.
 - dmd: ``rnndyn.dmd(states, rank=16, center=False)`` (exact DMD plus per-mode residuals and
   amplitudes) vs ``pydmd.DMD(svd_rank=16).fit`` on the same recorded states (a noise-driven tanh RNN).
 - similarity: ``rnndyn.similarity([A, B], rank=8)`` (DMD operators, then the best orthogonal
@@ -23,11 +27,12 @@ is reported as skipped.
 
 Whole-process runs start a fresh interpreter for each side (imports included), one BLAS thread
 (``OMP_NUM_THREADS=1`` etc.) unless ``--threads``. ``--rnndyn-path DIR`` runs rnndyn's
-whole-process side from another source tree (e.g. an older commit, for before/after timings).
+whole-process side from another source tree (e.g. an older commit, for before/after timings); the
+tree is byte-compiled first, as an installed package is.
 
 Usage: python benchmarks/bench_peers.py [--repeats 5]
        [--only memory,lyapunov,dmd,similarity,reading] [--hidden 100] [--threads 1]
-       [--dsa-iters 1500] [--rnndyn-path DIR]
+       [--dsa-iters 1500] [--read-hidden 128,512] [--rnndyn-path DIR]
 """
 
 from __future__ import annotations
@@ -374,7 +379,7 @@ def bench_similarity(tmp: Path, h: int, repeats: int, env: dict[str, str], iters
 
 # ---- reading -------------------------------------------------------------------------------------
 
-PLAIN = {
+READ = {  # the recurrent gate blocks as float64 (H, H) arrays, read with the framework's library
     "onnx": """
 import numpy as np, onnx
 from onnx import numpy_helper
@@ -383,14 +388,14 @@ inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
 node = next(n for n in m.graph.node if n.op_type == "LSTM")
 r = inits[node.input[2]][0].astype(np.float64)  # (4H, H), ONNX gate order i, o, f, c
 h = r.shape[1]
-out = [np.linalg.eig(r[g * h:(g + 1) * h]) for g in range(4)]
+blocks = [r[g * h:(g + 1) * h] for g in range(4)]
 """,
     "npz": """
 import numpy as np
 d = np.load(__PATH__)
 w = d["weight_hh_l0"].astype(np.float64)
 h = w.shape[1]
-out = [np.linalg.eig(w[g * h:(g + 1) * h]) for g in range(w.shape[0] // h)]
+blocks = [w[g * h:(g + 1) * h] for g in range(w.shape[0] // h)]
 """,
     "safetensors": """
 import numpy as np
@@ -398,11 +403,9 @@ from safetensors.numpy import load_file
 d = load_file(__PATH__)
 w = d["weight_hh_l0"].astype(np.float64)
 h = w.shape[1]
-out = [np.linalg.eig(w[g * h:(g + 1) * h]) for g in range(w.shape[0] // h)]
+blocks = [w[g * h:(g + 1) * h] for g in range(w.shape[0] // h)]
 """,
-}
-
-KERAS_PLAIN = """
+    "keras": """
 import io, zipfile, numpy as np, h5py
 found = []
 with zipfile.ZipFile(__PATH__) as z, h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as f:
@@ -410,7 +413,43 @@ with zipfile.ZipFile(__PATH__) as z, h5py.File(io.BytesIO(z.read("model.weights.
                  and v.shape[1] == 4 * v.shape[0] else None)
 r = found[0].T.astype(np.float64)  # recurrent kernel (H, 4H) → rows, Keras gate order i, f, c, o
 h = r.shape[1]
-out = [np.linalg.eig(r[g * h:(g + 1) * h]) for g in range(4)]
+blocks = [r[g * h:(g + 1) * h] for g in range(4)]
+""",
+}
+
+#: the bare peer: eigenvalues and eigenvectors of each block, nothing else
+BARE = """
+out = [np.linalg.eig(b) for b in blocks]
+"""
+
+#: the same work as ``rnndyn analyze --json``, as a researcher would write it with numpy: per block
+#: eigenpairs, left vectors (rows of V⁻¹) and the eigenvalue condition numbers they give, κ₂(V),
+#: the relative residual max‖Av − λv‖/‖A‖F, Henrici's departure from normality, timescales, and
+#: one JSON document on stdout. (rnndyn also hashes the file, checks it, sorts the eigenvalues and
+#: bounds each one from the stored precision: still more work on its side.)
+SAME_WORK = """
+import json
+mats = []
+for g, a in enumerate(blocks):
+    lam, v = np.linalg.eig(a)
+    left = np.linalg.inv(v)  # rows: left eigenvectors y_i with y_i^H x_i = 1
+    cond = np.linalg.norm(left, axis=1) * np.linalg.norm(v, axis=0)
+    fro = np.linalg.norm(a)
+    resid = np.linalg.norm(a @ v - v * lam, axis=0).max() / fro
+    dep = np.sqrt(max(fro**2 - np.sum(np.abs(lam) ** 2), 0.0)) / fro
+    with np.errstate(divide="ignore"):
+        tau = -1.0 / np.log(np.abs(lam))
+    mats.append({
+        "gate": g,
+        "eigenvalues": np.stack([lam.real, lam.imag], axis=1).tolist(),
+        "spectral_radius": float(np.abs(lam).max()),
+        "eigenvalue_condition": cond.tolist(),
+        "eigvec_condition": float(np.linalg.cond(v)),
+        "residual": float(resid),
+        "departure_from_normality": float(dep),
+        "timescales": [float(t) if np.isfinite(t) and t > 0 else None for t in tau],
+    })
+print(json.dumps({"path": __PATH__, "matrices": mats}, indent=2))
 """
 
 
@@ -452,17 +491,36 @@ model.save({str(tmp / "lstm.keras")!r})
 def bench_reading(tmp: Path, h: int, repeats: int, env: dict[str, str]) -> None:
     files = make_files(tmp, h)
     for fmt, path in files.items():
-        code = KERAS_PLAIN if fmt == "keras" else PLAIN[fmt]
-        plain = _fill(code, __PATH__=str(path))
         need = {"onnx": "onnx", "keras": "h5py", "safetensors": "safetensors"}.get(fmt)
         if need and not have(need):
             print(f"reading {fmt}: skipped ({need} is not installed)")
             continue
+        read = READ[fmt]
         sides = {
             "rnndyn": run_cli(["analyze", str(path), "--json", "--jobs", "1"], env),
-            f"{fmt}-plain": run_script(plain, env),
+            "read+eig": run_script(_fill(read + BARE, __PATH__=str(path)), env),
+            "same-work": run_script(_fill(read + SAME_WORK, __PATH__=str(path)), env),
         }
-        report(f"analyze {fmt} LSTM H={h} (whole-process)", interleaved(sides, repeats))
+        med = interleaved(sides, repeats)
+        for peer in ("read+eig", "same-work"):
+            report(
+                f"analyze {fmt} LSTM H={h} (whole-process)",
+                {"rnndyn": med["rnndyn"], peer: med[peer]},
+            )
+
+
+def compile_tree(src: Path) -> None:
+    """Byte-compile rnndyn's source tree once, as installing it does: otherwise, under
+    ``PYTHONDONTWRITEBYTECODE`` or in a read-only tree, every whole-process run compiles rnndyn's
+    modules again (~0.1 s), a cost an installed rnndyn does not pay (the peers' libraries are
+    installed, hence compiled)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(src / "rnndyn"), str(src / "cli")],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode:
+        print(f"note: could not byte-compile {src} (its whole-process times include compiling)")
 
 
 def main() -> None:
@@ -471,7 +529,11 @@ def main() -> None:
     parser.add_argument("--only", default="memory,lyapunov,dmd,similarity,reading")
     parser.add_argument("--dsa-iters", type=int, default=1500, help="dsa-metric's Adam iterations")
     parser.add_argument("--hidden", type=int, default=100)
-    parser.add_argument("--read-hidden", type=int, default=128)
+    parser.add_argument(
+        "--read-hidden",
+        default="128",
+        help="hidden size(s) of the read LSTM, comma-separated (e.g. 128,512: where start-up stops mattering)",
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rnndyn-path", default=None, help="source tree for rnndyn's side")
     args = parser.parse_args()
@@ -482,6 +544,7 @@ def main() -> None:
     src = Path(args.rnndyn_path).resolve() if args.rnndyn_path else ROOT
     env["PYTHONPATH"] = os.pathsep.join([str(src), str(src / "cli"), env.get("PYTHONPATH", "")])
     env["CWD"] = str(src)
+    compile_tree(src)
     try:
         import torch
 
@@ -503,7 +566,8 @@ def main() -> None:
         if "similarity" in only:
             bench_similarity(tmp, args.hidden, args.repeats, env, args.dsa_iters)
         if "reading" in only:
-            bench_reading(tmp, args.read_hidden, args.repeats, env)
+            for h in (int(x) for x in args.read_hidden.split(",")):
+                bench_reading(tmp, h, args.repeats, env)
 
 
 if __name__ == "__main__":
