@@ -507,6 +507,39 @@ def bench_reading(tmp: Path, h: int, repeats: int, env: dict[str, str]) -> None:
                 f"analyze {fmt} LSTM H={h} (whole-process)",
                 {"rnndyn": med["rnndyn"], peer: med[peer]},
             )
+        med = interleaved(_reading_in_process(path, read), repeats)
+        for peer in ("read+eig", "same-work"):
+            report(
+                f"analyze {fmt} LSTM H={h} (in-process)", {"rnndyn": med["rnndyn"], peer: med[peer]}
+            )
+
+
+def _reading_in_process(path: Path, read: str) -> dict[str, Callable[[], object]]:
+    """The three sides in this process, imports done: ``rnndyn.analysis.analyze`` and its JSON
+    document as ``analyze --json`` writes it, against the two scripts run with ``exec`` (their
+    stdout discarded)."""
+    import contextlib
+    import io
+
+    from rnndyn._util.atomic import dumps_json
+    from rnndyn.analysis import analysis_document, analyze
+
+    codes = {
+        "read+eig": compile(_fill(read + BARE, __PATH__=str(path)), "read+eig", "exec"),
+        "same-work": compile(_fill(read + SAME_WORK, __PATH__=str(path)), "same-work", "exec"),
+    }
+
+    def script(code: object) -> Callable[[], object]:
+        def go() -> None:
+            with contextlib.redirect_stdout(io.StringIO()):
+                exec(code, {"__name__": "__peer__"})  # our own benchmark script
+
+        return go
+
+    return {
+        "rnndyn": lambda: dumps_json(analysis_document([analyze(path, jobs=1)])),
+        **{name: script(code) for name, code in codes.items()},
+    }
 
 
 def compile_tree(src: Path) -> None:
