@@ -7,12 +7,16 @@ forward, 1 reverse. A GRU with ``linear_before_reset = 0`` (ONNX's default) appl
 before the recurrent product — not PyTorch's form: its operators are analysed, and the
 simulation note says so. Peepholes, ``input_forget``, ``clip`` and non-default activations
 likewise. Other initializers keep their names (PyTorch exports often keep ``*.weight_hh_l0``).
-External data is read only from files inside the model's own folder, with checked sizes.
+External data is read only from files inside the model's own folder, with checked sizes. The file
+is decoded by :mod:`rnndyn.readers.onnx_proto` — the ``onnx`` package is not imported (it costs more
+than the whole analysis of a small network).
 """
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,27 +24,28 @@ import numpy as np
 
 from rnndyn._util.text import printable
 from rnndyn.errors import CheckpointError, RnndynError
-from rnndyn.readers.foreign import MAX_ARRAY_BYTES, ForeignWeights, require, tensor
+from rnndyn.readers import onnx_proto as proto
+from rnndyn.readers.foreign import MAX_ARRAY_BYTES, ForeignWeights, tensor
 
 _ORDERS = {"RNN": ("rnn", "h"), "LSTM": ("lstm", "iofc"), "GRU": ("gru", "zrh")}
 _DEFAULT_ACTS = {"RNN": ["tanh"], "LSTM": ["sigmoid", "tanh", "tanh"], "GRU": ["sigmoid", "tanh"]}
-MAX_GRAPH_DEPTH = 16
+MAX_GRAPH_DEPTH = proto.MAX_GRAPH_DEPTH
 
 
-def _walk(graph: Any, depth: int = 0):
+def _walk(graph: proto.Graph, depth: int = 0) -> Iterator[proto.Graph]:
     """Every (sub)graph of ``graph``: If/Loop/Scan bodies included."""
     yield graph
     if depth >= MAX_GRAPH_DEPTH:
         return
     for node in graph.node:
         for attr in node.attribute:
-            if attr.HasField("g"):
+            if attr.g is not None:
                 yield from _walk(attr.g, depth + 1)
             for g in attr.graphs:
                 yield from _walk(g, depth + 1)
 
 
-def _external_bytes(onnx: Any, t: Any, path: Path) -> bytes:
+def _external_bytes(t: proto.Tensor, path: Path) -> bytes:
     """The bytes of an external-data tensor, read only from inside the model's folder."""
     info = {e.key: e.value for e in t.external_data}
     base = path.parent.resolve()
@@ -52,9 +57,9 @@ def _external_bytes(onnx: Any, t: Any, path: Path) -> bytes:
             path=path,
             hint="External data must sit beside the .onnx file.",
         )
-    offset, length = int(info.get("offset", 0)), info.get("length")
+    offset, given = int(info.get("offset", 0)), info.get("length")
     size = target.stat().st_size
-    length = size - offset if length is None else int(length)
+    length = size - offset if given is None else int(given)
     if offset < 0 or length < 0 or offset + length > size or length > MAX_ARRAY_BYTES:
         raise CheckpointError(
             f"initializer {printable(t.name, 60)!r}: external data range is outside its file",
@@ -65,39 +70,39 @@ def _external_bytes(onnx: Any, t: Any, path: Path) -> bytes:
         return f.read(length)
 
 
-def _array(onnx: Any, t: Any, path: Path) -> np.ndarray:
+def _array(t: proto.Tensor, path: Path) -> np.ndarray:
     dims = [int(d) for d in t.dims]
-    np_dtype = onnx.helper.tensor_dtype_to_np_dtype(t.data_type)
-    need = int(np.prod(dims, dtype=np.int64)) * np.dtype(np_dtype).itemsize
+    if t.data_type not in proto.DTYPES:
+        raise CheckpointError(
+            f"initializer {printable(t.name, 60)!r} has ONNX data type {t.data_type}, which "
+            "rnndyn does not read (floating-point, integer and bool tensors only)",
+            path=path,
+        )
+    need = math.prod(dims) * proto.itemsize(t.data_type)
     if any(d < 0 for d in dims) or need > MAX_ARRAY_BYTES:
         raise CheckpointError(
             f"initializer {printable(t.name, 60)!r} claims shape {dims}, too large or invalid",
             path=path,
         )
-    if t.data_location == onnx.TensorProto.EXTERNAL:
-        raw = _external_bytes(onnx, t, path)
+    raw = None
+    if t.data_location == proto.EXTERNAL:
+        raw = _external_bytes(t, path)
         if len(raw) != need:
             raise CheckpointError(
                 f"initializer {printable(t.name, 60)!r}: external data holds {len(raw)} bytes, "
                 f"its shape {dims} needs {need}",
                 path=path,
             )
-        copy = onnx.TensorProto()
-        copy.CopyFrom(t)
-        del copy.external_data[:]
-        copy.data_location = onnx.TensorProto.DEFAULT
-        copy.raw_data = raw
-        t = copy
-    return onnx.numpy_helper.to_array(t)
+    return proto.to_array(t, raw)
 
 
 _FLOATS = (1, 10, 11, 16)  # TensorProto FLOAT, FLOAT16, DOUBLE, BFLOAT16
 
 
-def _constants(onnx: Any, model: Any, path: Path) -> tuple[dict[str, object], list[str]]:
+def _constants(model: proto.Model, path: Path) -> tuple[dict[str, proto.Tensor], list[str]]:
     """Initializer and ``Constant``-node tensors of every (sub)graph by name, and the names of
     the floating-point initializers (the weights kept under their own names)."""
-    out: dict[str, object] = {}
+    out: dict[str, proto.Tensor] = {}
     weights: list[str] = []
     for g in _walk(model.graph):
         for t in g.initializer:
@@ -107,13 +112,13 @@ def _constants(onnx: Any, model: Any, path: Path) -> tuple[dict[str, object], li
         for node in g.node:
             if node.op_type == "Constant" and node.output:
                 for a in node.attribute:
-                    if a.name == "value" and a.HasField("t"):
+                    if a.name == "value" and a.t is not None:
                         out.setdefault(node.output[0], a.t)
     return out, weights
 
 
-def _attrs(onnx: Any, node: Any) -> dict[str, object]:
-    out = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+def _attrs(node: proto.Node) -> dict[str, object]:
+    out = {a.name: proto.attribute_value(a) for a in node.attribute}
 
     def text(v: Any) -> Any:
         return v.decode("utf-8", "replace") if isinstance(v, bytes) else v
@@ -121,7 +126,7 @@ def _attrs(onnx: Any, node: Any) -> dict[str, object]:
     return {k: [text(x) for x in v] if isinstance(v, list) else text(v) for k, v in out.items()}
 
 
-def _module_name(node: Any, index: int, used: dict[str, int]) -> tuple[str, int]:
+def _module_name(node: proto.Node, index: int, used: dict[str, int]) -> tuple[str, int]:
     """``(module name, layer)`` as PyTorch would give them, so one network reads alike from
     either file: ``torch.onnx.export`` names a node by its scope and splits a stack into one node
     per layer, so ``/enc/lstm/LSTM``, ``/enc/lstm/LSTM_1`` → ``enc.lstm`` layers 0, 1 and
@@ -146,10 +151,9 @@ def _module_name(node: Any, index: int, used: dict[str, int]) -> tuple[str, int]
 
 
 def _native_node(
-    onnx: Any,
-    node: Any,
+    node: proto.Node,
     name: str,
-    consts: dict[str, object],
+    consts: dict[str, proto.Tensor],
     out: ForeignWeights,
     path: Path,
     layer: int = 0,
@@ -161,8 +165,8 @@ def _native_node(
     if r_name not in consts:
         out.note(name, framework="onnx", simulation="its R input is computed, not stored")
         return []
-    attrs = _attrs(onnx, node)
-    arr = {n: _array(onnx, consts[n], path) for n in (w_name, r_name, b_name) if n in consts}
+    attrs = _attrs(node)
+    arr = {n: _array(consts[n], path) for n in (w_name, r_name, b_name) if n in consts}
     r = arr[r_name]
     direction = attrs.get("direction", "forward")
     if r.ndim != 3 or r.shape[0] != (2 if direction == "bidirectional" else 1):
@@ -204,7 +208,12 @@ def _int(attrs: dict[str, object], name: str) -> int:
 
 
 def _note_node(
-    node: Any, name: str, arch: str, attrs: dict[str, object], peep: bool, out: ForeignWeights
+    node: proto.Node,
+    name: str,
+    arch: str,
+    attrs: dict[str, object],
+    peep: bool,
+    out: ForeignWeights,
 ) -> None:
     given = attrs.get("activations")
     acts = [str(a).lower() for a in given] if isinstance(given, list) else []
@@ -251,8 +260,8 @@ def _note_node(
     out.note(name, **facts)
 
 
-def _convert(onnx: Any, model: Any, path: Path) -> ForeignWeights:
-    consts, weights = _constants(onnx, model, path)
+def _convert(model: proto.Model, path: Path) -> ForeignWeights:
+    consts, weights = _constants(model, path)
     out = ForeignWeights("onnx", metadata={"producer": printable(model.producer_name, 40)})
     used_names: dict[str, int] = {}
     consumed: set[str] = set()
@@ -261,19 +270,18 @@ def _convert(onnx: Any, model: Any, path: Path) -> ForeignWeights:
         for node in g.node:
             if node.op_type in _ORDERS and node.domain in ("", "ai.onnx"):
                 name, layer = _module_name(node, index, used_names)
-                consumed |= set(_native_node(onnx, node, name, consts, out, path, layer))
+                consumed |= set(_native_node(node, name, consts, out, path, layer))
                 index += 1
     for key in weights:
         if key not in consumed and key not in out.tensors:
-            out.tensors[key] = tensor(_array(onnx, consts[key], path))
+            out.tensors[key] = tensor(_array(consts[key], path))
     return out
 
 
 def read_onnx(path: Path, size: int) -> ForeignWeights:
     """Every recurrent layer and initializer of an ONNX model, in PyTorch's names."""
-    onnx = require("onnx", "onnx", "ONNX", path)
     try:
-        model = onnx.load(str(path), load_external_data=False)
+        model = proto.parse_model(path.read_bytes())
     except Exception as err:
         raise CheckpointError(
             f"it is not a readable ONNX model ({printable(str(err), 100) or type(err).__name__})",
@@ -281,7 +289,7 @@ def read_onnx(path: Path, size: int) -> ForeignWeights:
             hint="Export or download the model again.",
         ) from None
     try:
-        return _convert(onnx, model, path)
+        return _convert(model, path)
     except RnndynError:
         raise
     except Exception as err:  # malformed attributes, dtypes or shapes in a damaged model
