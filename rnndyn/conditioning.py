@@ -180,20 +180,34 @@ def schur_radius(epsilon: float, departure: float, n: int) -> float:
         return 0.0
     if not departure > 0:
         return float(epsilon)
-    k = np.arange(max(n, 1))
+    k1 = np.arange(1.0, max(n, 1) + 1.0)  # k + 1
     log_eps, log_nu = math.log(epsilon), math.log(departure)
+    base = log_eps + (k1 - 1.0) * log_nu
 
-    def log_f(log_d: float) -> float:  # log of the left side; decreasing in δ
-        terms = log_eps + k * log_nu - (k + 1) * log_d
+    def log_f(x: float) -> tuple[float, float]:  # log of the left side at δ = eˣ, and its slope
+        terms = base - k1 * x
         top = terms.max()
-        return float(top + math.log(np.exp(terms - top).sum()))
+        w = np.exp(terms - top)
+        total = w.sum()
+        return float(top + math.log(total)), -float(w @ k1) / float(total)
 
+    # log_f is convex and decreasing in x = log δ: Newton from the left never passes the root;
+    # a step outside the bracket [lo, hi] (log_f(lo) > 0 ≥ log_f(hi)) bisects instead. The result
+    # is hi once hi − lo < 1e-12: the root, rounded up (conservative) to 1e-12 relative.
     lo, hi = log_eps, max(log_eps, log_nu) + math.log(n + 1.0)  # f(lo) ≥ 1 ≥ f(hi)
+    x = lo
     for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if log_f(mid) > 0 else (lo, mid)
         if hi - lo < 1e-12:
             break
+        value, slope = log_f(x)
+        if value > 0:
+            lo = x
+        else:
+            hi = x
+        step = x - value / slope if slope < 0 else 0.5 * (lo + hi)
+        if not lo < step < hi or abs(step - x) < 0.25e-12:  # converged: close the bracket
+            step = min(lo + 1e-12, 0.5 * (lo + hi)) if value > 0 else 0.5 * (lo + hi)
+        x = step
     return math.exp(hi)
 
 
@@ -312,7 +326,7 @@ def precision_fields(
     interval = [(r - b).max(), (r + b).max()] if r.size else [0.0, 0.0]
     return head | {
         "perturbation": float(epsilon),
-        "error_bound": [float(x) if np.isfinite(x) else None for x in b],
+        "error_bound": [x if math.isfinite(x) else None for x in np.asarray(b, float).tolist()],
         "error_bound_not_first_order": np.flatnonzero(~first).tolist(),
         "spectral_radius_interval": [float(x) for x in interval],
     }

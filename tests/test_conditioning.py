@@ -7,11 +7,14 @@ whose eigenvalues move like ε^{1/n}.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from planted import planted
 from scipy.optimize import linear_sum_assignment
 
@@ -190,3 +193,21 @@ def test_printed_digits_follow_the_bound():
     assert format_bounded(0.9612345678, 0.0098) == "0.961"
     assert format_bounded(2.5, 3.0) == "2"
     assert format_bounded(0.123456789, float("nan")) == "0.1235"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(-17, 2), st.floats(-10, 3), st.integers(1, 600))
+def test_schur_radius_is_the_root_rounded_up(log_eps, log_nu, n):
+    """``δ`` solves ``ε Σ_{k<n} ν^k/δ^{k+1} = 1``, never below the root (the bound must stay
+    rigorous): the left side is ≤ 1 at δ and > 1 just below it."""
+    eps, nu = 10.0**log_eps, 10.0**log_nu
+    d = schur_radius(eps, nu, n)
+    k = np.arange(n)
+
+    def log_left(delta: float) -> float:
+        terms = math.log(eps) + k * math.log(nu) - (k + 1) * math.log(delta)
+        top = terms.max()
+        return float(top + math.log(np.exp(terms - top).sum()))
+
+    assert log_left(d) <= 1e-11  # at or above the root (up to the rounding of this check)
+    assert log_left(d * (1 - 1e-10)) > 0  # and within 1e-10 of it
