@@ -47,8 +47,13 @@ def run_rnn(
     states = np.empty_like(pre)
     h = np.zeros((batch, hsz)) if h0 is None else np.broadcast_to(h0, (batch, hsz)).astype(float)
     wt = np.ascontiguousarray(w.T)
-    for t in range(t_len):
-        pre[t] += h @ wt
-        h = np.tanh(pre[t]) if nonlinearity == "tanh" else np.maximum(pre[t], 0.0)
-        states[t] = h
+    prod = np.empty((batch, hsz))
+    for t in range(t_len):  # in place: no array allocated per step
+        np.matmul(h, wt, out=prod)
+        pre[t] += prod
+        h = states[t]
+        if nonlinearity == "tanh":
+            np.tanh(pre[t], out=h)
+        else:
+            np.maximum(pre[t], 0.0, out=h)
     return states, pre
