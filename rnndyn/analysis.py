@@ -224,7 +224,7 @@ def analyze(
         else:
             ckpt = load(source, trust=trust, layout=layout, gate_order=gate_order, matrix=matrix)
         modules, ops = recurrent_operators(ckpt, matrix=matrix, jacobian=jacobian)
-        check_memory(ckpt, ops, jobs)
+        check_memory(ckpt, ops, jobs, top=top, near=near, eigvals_only=eigvals_only, full=full)
         done = early.take(ops) if early else None
         spec = decompose(
             ops, top=top, eigvals_only=eigvals_only, full=full, target=near, jobs=jobs, early=done
@@ -250,23 +250,47 @@ def operator_pseudospectra(
     )
 
 
-def check_memory(ckpt: Checkpoint, ops: Sequence[Any], jobs: int | None = None) -> None:
+def check_memory(
+    ckpt: Checkpoint,
+    ops: Sequence[Any],
+    jobs: int | None = None,
+    *,
+    top: int | None = None,
+    near: complex | None = None,
+    eigvals_only: bool = False,
+    full: bool = False,
+) -> None:
     """Refuse (exit 4, with the estimate) a checkpoint whose decomposition would not fit the
     memory budget: distinct matrices counted once, each result row counted (many views of one
-    storage make many rows)."""
+    storage make many rows). The estimate follows what ``topk.decompose`` will do: full
+    eigendecompositions (with vectors, or eigenvalues only), or Arnoldi's ``O(n·K)`` work space for
+    a partial spectrum (``top``/``near``, and operators of size ≥ ``AUTO_TOP_MIN_N`` unless
+    ``full``)."""
     from rnndyn._util import budget
+    from rnndyn.topk import AUTO_TOP_K, AUTO_TOP_MIN_N, EIGVALS_BYTES_PER_N2
     from rnndyn.workload import distinct_operators, memory_estimate
 
     distinct, copies = distinct_operators(list(ops))
-    need = memory_estimate(distinct, available_cores() if jobs is None else int(jobs))
+    n_jobs = available_cores() if jobs is None else int(jobs)
+    partial = top is not None or near is not None
+    dense = [] if partial else [op for op in distinct if full or op.n < AUTO_TOP_MIN_N]
+    in_dense = {id(op) for op in dense}
+    arnoldi = [op for op in distinct if id(op) not in in_dense]
+    if eigvals_only:
+        need = sum(float(EIGVALS_BYTES_PER_N2) * op.n * op.n for op in dense[-max(n_jobs, 1) :])
+    else:
+        need = memory_estimate(dense, n_jobs)
+    k = AUTO_TOP_K if top is None else int(top)
+    need += sum(32.0 * op.n * (2 * k + 64) for op in arnoldi)  # Krylov bases and vectors
     need += 2048.0 * len(copies)  # one result row (labels, scalars) per operator
+    biggest = max((op.n for op in distinct), default=0)
     budget.check(
         need,
         f"eigendecomposing its {len(copies)} recurrent operator(s) ({len(distinct)} distinct, "
-        f"largest {max((op.n for op in distinct), default=0)}×"
-        f"{max((op.n for op in distinct), default=0)})",
+        f"largest {biggest}×{biggest})",
         input_path=ckpt.path,
-        hint="Name one matrix with --matrix, or raise the limit if the file is genuine.",
+        hint="Name one matrix with --matrix, ask for --top K, or raise the limit if the file is "
+        "genuine.",
     )
 
 

@@ -229,3 +229,22 @@ def test_partial_statistics_agree_with_full_ones_where_exact():
         assert part[name] == pytest.approx(full[name], rel=1e-9), name  # 40 reach below 0.9
     for name in ("modulus_q10", "modulus_q50", "frac_complex", "departure_from_normality"):
         assert np.isnan(part[name]), name
+
+
+def test_the_memory_budget_counts_a_partial_spectrum_as_partial(tmp_path, monkeypatch):
+    """``analyze --top K`` is not refused for the memory a full eigendecomposition would need
+    (an H = 8192 LSTM was, before): the budget follows what will be computed."""
+    from rnndyn.analysis import analyze
+    from rnndyn.errors import RnndynError
+
+    w = np.random.default_rng(0).standard_normal((700, 700)) / 30
+    path = tmp_path / "big.npz"
+    np.savez(path, w_hh=w)
+    monkeypatch.setenv("RNNDYN_MAX_MEMORY", "30M")  # a full eig of 700² needs ~70 MB
+    with pytest.raises(RnndynError, match="would need about"):
+        analyze(path, jobs=1)
+    part = analyze(path, jobs=1, top=8).spectrum[0]
+    top = np.sort(np.abs(np.linalg.eigvals(w)))[::-1][:8]
+    np.testing.assert_allclose(np.sort(np.abs(part.eigenvalues))[::-1][:8], top, rtol=1e-8)
+    monkeypatch.setenv("RNNDYN_MAX_MEMORY", "12M")  # eigenvalues only: 16·n² ≈ 8 MB fits
+    assert analyze(path, jobs=1, eigvals_only=True).spectrum[0].eigenvalues.size == 700

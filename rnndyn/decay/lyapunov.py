@@ -184,19 +184,13 @@ def lyapunov_spectrum(
     import torch
 
     from rnndyn.dynamics.jacobian import apply, coefficient_chunks
-    from rnndyn.dynamics.network import cast
+    from rnndyn.dynamics.network import CAST_VIEWS, cast
 
     dtype = torch.float32 if dtype is None else dtype
     x, h, c = trace
     t_len = x.shape[0] - start
     warmup = t_len // 4 if warmup is None else min(max(warmup, 0), t_len - 1)
-    pw = (
-        p.float32
-        if dtype == torch.float32
-        else p.float64
-        if dtype == torch.float64
-        else cast(p, dtype)
-    )
+    pw = getattr(p, CAST_VIEWS.get(dtype, ""), None) or cast(p, dtype)  # converted once
     p64 = p.float64  # coefficients from float64 states: no spurious saturation
     chunks = coefficient_chunks(p64, x, h, c, start)
     have: list[Any] = [0, {}]  # first step of the current chunk, its coefficients in ``dtype``

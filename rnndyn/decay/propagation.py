@@ -30,7 +30,7 @@ import torch
 
 from rnndyn.dynamics.jacobian import apply, coefficient_chunks
 from rnndyn.dynamics.modal import ModalBasis
-from rnndyn.dynamics.network import LayerParams, cast
+from rnndyn.dynamics.network import CAST_VIEWS, LayerParams, cast
 
 __all__ = ["Propagation", "propagate"]
 
@@ -208,13 +208,7 @@ def propagate(
     """
     x, h, c = trace
     t_len, batch = x.shape[0], x.shape[1]
-    pw = (
-        p.float32
-        if dtype == torch.float32
-        else p.float64
-        if dtype == torch.float64
-        else cast(p, dtype)
-    )
+    pw = getattr(p, CAST_VIEWS.get(dtype, ""), None) or cast(p, dtype)  # converted once
     tan = _Tangents(pw, basis, batch, dtype)
     rec = _Recorder(basis, steps, batch)
     k = 0

@@ -26,6 +26,8 @@ from rnndyn.operators import RecurrentModule, RecurrentOperator, find_modules, m
 from rnndyn.readers.checkpoint import Checkpoint
 
 BLOCKS = {"rnn": 1, "custom": 1, "gru": 3, "lstm": 4}
+#: ``LayerParams`` properties holding the weights in a dtype, converted once (``cast`` otherwise)
+CAST_VIEWS = {torch.float32: "float32", torch.float64: "float64"}
 _LAYER = re.compile(r"_l(\d+)(_reverse)?$")
 
 
