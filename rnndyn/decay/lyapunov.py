@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rnndyn._util.jsonsafe import JsonObject
 from rnndyn.dynamics.numpy_rnn import run_rnn
 from rnndyn.errors import UsageError
 
@@ -94,7 +95,7 @@ class LyapunovSpectrum:
             half = stdtrit(b - 1, 0.975) * self.per_sample.std(axis=0, ddof=1) / np.sqrt(b)
         return np.stack([self.exponents - half, self.exponents + half], axis=1)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         fin = [[_num(a), _num(b)] for a, b in self.ci]
         return {
             "layer": self.layer,

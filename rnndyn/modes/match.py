@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from rnndyn._util.jsonsafe import JsonObject
+
 #: How many of the largest-modulus DMD eigenvalues are matched by default.
 TOP = 8
 
@@ -63,7 +65,7 @@ class SpectrumMatch:
             )
         ]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "reference": self.reference,
             "k": self.k,

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rnndyn._util.jsonsafe import JsonObject
 from rnndyn.errors import UsageError
 from rnndyn.modes.fit import DMDFit, fit_dmd
 from rnndyn.modes.match import TOP, SpectrumMatch, match_spectra
@@ -91,7 +92,7 @@ class DMDResult:
 
         return pd.DataFrame([r for m in self.matches for r in m.to_records()])
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         lam = self.fit.eigenvalues
 
         def _opt(a: np.ndarray) -> list[float | None]:
