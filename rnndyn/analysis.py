@@ -262,22 +262,24 @@ def check_memory(
 ) -> None:
     """Refuse (exit 4, with the estimate) a checkpoint whose decomposition would not fit the
     memory budget: distinct matrices counted once, each result row counted (many views of one
-    storage make many rows). The estimate follows what ``topk.decompose`` will do: full
-    eigendecompositions (with vectors, or eigenvalues only), or Arnoldi's ``O(n·K)`` work space for
-    a partial spectrum (``top``/``near``, and operators of size ≥ ``AUTO_TOP_MIN_N`` unless
-    ``full``)."""
+    storage make many rows). The estimate follows what ``topk.decompose`` will do
+    (``topk.is_partial``): full eigendecompositions (with vectors, or eigenvalues only), or
+    Arnoldi's ``O(n·K)`` work space for a partial spectrum."""
     from rnndyn._util import budget
-    from rnndyn.topk import AUTO_TOP_K, AUTO_TOP_MIN_N, EIGVALS_BYTES_PER_N2
+    from rnndyn.topk import AUTO_TOP_K, EIGVALS_BYTES_PER_N2, is_partial
     from rnndyn.workload import distinct_operators, memory_estimate
 
     distinct, copies = distinct_operators(list(ops))
     n_jobs = available_cores() if jobs is None else int(jobs)
-    partial = top is not None or near is not None
-    dense = [] if partial else [op for op in distinct if full or op.n < AUTO_TOP_MIN_N]
-    in_dense = {id(op) for op in dense}
-    arnoldi = [op for op in distinct if id(op) not in in_dense]
+    partial = [
+        is_partial(op.n, top=top, target=near, eigvals_only=eigvals_only, full=full)
+        for op in distinct
+    ]
+    arnoldi = [op for op, part in zip(distinct, partial, strict=True) if part]
+    dense = [op for op, part in zip(distinct, partial, strict=True) if not part]
     if eigvals_only:
-        need = sum(float(EIGVALS_BYTES_PER_N2) * op.n * op.n for op in dense[-max(n_jobs, 1) :])
+        largest = sorted(op.n for op in dense)[-max(n_jobs, 1) :]  # the ones in flight at once
+        need = sum(float(EIGVALS_BYTES_PER_N2) * n * n for n in largest)
     else:
         need = memory_estimate(dense, n_jobs)
     k = AUTO_TOP_K if top is None else int(top)

@@ -111,11 +111,8 @@ def diagnose(
     p, q = pairs
     vr = vec.real.copy()
     vr[:, q] = vec.imag[:, p]
-    try:
-        rinv = np.linalg.inv(vr)
-    except np.linalg.LinAlgError:
-        rinv = None
-    if rinv is None or not np.isfinite(rinv).all():
+    rinv = _finite_inverse(vr)
+    if rinv is None:
         cond_each, kappa = np.full(lam.shape, np.inf), np.inf
     else:  # rows p, q of V⁻¹ are ½(re ∓ i·im) for rows re, im of Vr⁻¹: |.|² = ¼(|re|² + |im|²)
         row2 = np.einsum("ij,ij->i", rinv, rinv)
@@ -154,15 +151,21 @@ def _kappa_real(vr: np.ndarray, rinv: np.ndarray, p: np.ndarray, q: np.ndarray) 
     return norm2(m, start=z) * norm2(rinv / scale[:, None], start=x)
 
 
+def _finite_inverse(m: np.ndarray) -> np.ndarray | None:
+    """``m⁻¹``, or None when ``m`` is singular or its inverse overflows (κ = ∞)."""
+    try:
+        inv = np.linalg.inv(m)
+    except np.linalg.LinAlgError:
+        return None
+    return inv if np.isfinite(inv).all() else None
+
+
 def _diagnose_complex(
     w_mat: np.ndarray, lam: np.ndarray, vec: np.ndarray, fro: float
 ) -> tuple[np.ndarray, float, float]:
     """``diagnose`` in complex arithmetic (conjugate pairs not laid out exactly)."""
-    try:
-        vinv = np.linalg.inv(vec)
-    except np.linalg.LinAlgError:
-        vinv = None
-    if vinv is None or not np.isfinite(vinv).all():
+    vinv = _finite_inverse(vec)
+    if vinv is None:
         cond_each, kappa = np.full(lam.shape, np.inf), np.inf
     else:
         cond_each = np.linalg.norm(vinv, axis=1)

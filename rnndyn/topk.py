@@ -257,6 +257,21 @@ def without_vectors(spec: PartialSpectrum) -> PartialSpectrum:
 # ---- the analyze/compare/track entry point -----------------------------------------------------
 
 
+def is_partial(
+    n: int,
+    *,
+    top: int | None = None,
+    target: complex | None = None,
+    eigvals_only: bool = False,
+    full: bool = False,
+) -> bool:
+    """Whether ``decompose`` gives an operator of size ``n`` a partial (Arnoldi) spectrum: with
+    ``top``/``target`` always, else from ``AUTO_TOP_MIN_N`` on unless ``full`` or ``eigvals_only``."""
+    if top is not None or target is not None:
+        return True
+    return not (eigvals_only or full) and n >= AUTO_TOP_MIN_N
+
+
 def decompose(
     ops: Sequence[RecurrentOperator],
     *,
@@ -287,7 +302,7 @@ def decompose(
     if eigvals_only:
         check_full_fits(ops, vectors=False, jobs=n_jobs)
         return eigendecompose(ops, diagnostics=False, jobs=jobs)
-    big = [] if full else [i for i, op in enumerate(ops) if op.n >= AUTO_TOP_MIN_N]
+    big = [i for i, op in enumerate(ops) if is_partial(op.n, full=full)]
     rest = [i for i in range(len(ops)) if i not in big]
     check_full_fits([ops[i] for i in rest], vectors=True, jobs=n_jobs)
     done = dict(early or {})

@@ -354,9 +354,7 @@ def jacobian_operators(
                 p = net.layer(layer, direction, input_size=size)
             ident = partial(OperatorId, layer, direction, module=mod.name, arch=mod.arch)
             if traj is not None and "mean" in kinds:
-                mat, count = _mean_jacobian(
-                    p, run.trace if run else traj.trace(layer, direction), start
-                )
+                mat, count = _mean_jacobian(p, traj.runs[(layer, direction)].trace, start)
                 ops.append(JacobianOperator(ident(JAC), mat, MEAN_SOURCE, samples=count))
             if "fixed_point" in kinds:
                 fp = fixed_point(p, fp_input)
